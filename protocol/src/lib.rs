@@ -1,0 +1,11 @@
+//! Wire types and the signed scan-code format shared by the Omnikiosk kiosk and hub.
+//!
+//! Layout:
+//! - [`wire`]: JSON bodies of the hub's HTTP API (device, pull, push, lookup, channel).
+//! - [`code`]: the `K1.<payload>.<sig>` signed code (customer app QR, order QR, staff badge).
+//! - [`gtin`]: EAN-13 / EAN-8 / UPC-A check digits, loyalty cards, pickup codes.
+//! - [`scan`]: one function that classifies any scanned string.
+//!
+//! This crate knows nothing of SQLite, HTTP clients or UI.
+
+pub mod wire;

@@ -1,0 +1,399 @@
+//! JSON bodies of the hub's HTTP API, shared by the hub (which serves them) and the
+//! kiosk (which calls them). Times are Unix seconds (UTC); money is integer cents;
+//! SKUs are GTIN strings (EAN-13, EAN-8 or UPC-A digits).
+
+use serde::{Deserialize, Serialize};
+
+/// Protocol version this build speaks. The hub serves this one and the previous one.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Oldest protocol version the hub still serves.
+pub const OLDEST_SUPPORTED_PROTOCOL: u32 = 1;
+/// Request header that carries the caller's protocol version.
+pub const PROTOCOL_HEADER: &str = "x-omnikiosk-protocol";
+
+/// Error body of every non-2xx answer of the hub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// Stable machine-readable code, e.g. `unauthorized`, `not_found`, `bad_request`.
+    pub error: String,
+    /// One human-readable sentence.
+    pub message: String,
+}
+
+/// `GET /v1/device`: who the calling device is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub device_id: String,
+    pub store_id: i64,
+    pub store_name: String,
+    /// The hub's Ed25519 public key, base64url without padding (32 bytes).
+    pub hub_public_key: String,
+    pub server_time: i64,
+    pub protocol_version: u32,
+}
+
+/// `GET /v1/sync/pull?cursor=C&limit=N&wait=S`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullResponse {
+    /// Changes after the request's cursor, in feed order; whole server transactions only.
+    pub changes: Vec<Change>,
+    /// Cursor to send next time. Opaque to the kiosk.
+    pub cursor: String,
+    /// More changes are waiting right now: pull again without waiting.
+    pub has_more: bool,
+    /// How many changes remain after this page (for progress); present when `has_more`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<u64>,
+}
+
+/// One entry of a store's change feed: the new full state of one entity, or its removal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
+pub enum Change {
+    Store(StoreRecord),
+    Customer(CustomerRecord),
+    /// The customer is no longer relevant to this store, or was erased at the hub:
+    /// the kiosk removes profile, identifiers, cart and links from history.
+    CustomerRemoved { id: String },
+    Cart(CartRecord),
+    Product(ProductRecord),
+    Stock(StockRecord),
+    Order(OrderRecord),
+    Staff(StaffRecord),
+    StaffRemoved { id: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreRecord {
+    pub id: i64,
+    pub name: String,
+    pub city: String,
+}
+
+/// What a kiosk may cache of a customer: no e-mail, phone or address, last name as initial.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerRecord {
+    pub id: String,
+    pub first_name: String,
+    pub last_initial: String,
+    pub tier: String,
+    /// Preferred UI language: `en`, `pl`, `ru`, `uk` or `zh`.
+    pub language: String,
+    /// Loyalty balance at the hub (sum of the ledger).
+    pub points: i64,
+    pub home_store: Option<i64>,
+    /// Loyalty-card numbers (EAN-13 with the chain's prefix).
+    pub loyalty_cards: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartLine {
+    pub sku: String,
+    pub qty: i64,
+}
+
+/// The customer's online cart, owned by the online channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartRecord {
+    pub customer_id: String,
+    pub lines: Vec<CartLine>,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductRecord {
+    pub sku: String,
+    pub name: String,
+    pub price_cents: i64,
+    pub category: String,
+}
+
+/// A product's stock and shelf place in one store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockRecord {
+    pub store_id: i64,
+    pub sku: String,
+    pub on_hand: i64,
+    pub aisle: String,
+}
+
+/// Click-and-collect order states. `Placed → Picking → Ready → Collected`, plus
+/// `Cancelled` and `Expired` (a no-show).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Placed,
+    Picking,
+    Ready,
+    Collected,
+    Cancelled,
+    Expired,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 6] = [
+        OrderStatus::Placed,
+        OrderStatus::Picking,
+        OrderStatus::Ready,
+        OrderStatus::Collected,
+        OrderStatus::Cancelled,
+        OrderStatus::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Placed => "placed",
+            OrderStatus::Picking => "picking",
+            OrderStatus::Ready => "ready",
+            OrderStatus::Collected => "collected",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OrderStatus> {
+        OrderStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// The order is finished: nothing more happens to it in the store.
+    pub fn is_final(self) -> bool {
+        matches!(self, OrderStatus::Collected | OrderStatus::Cancelled | OrderStatus::Expired)
+    }
+}
+
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub sku: String,
+    pub name: String,
+    pub qty: i64,
+    /// Quantity picked so far; `None` until the line is picked.
+    #[serde(default)]
+    pub picked: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    pub id: String,
+    pub store_id: i64,
+    pub customer_id: String,
+    pub status: OrderStatus,
+    /// Six digits the shopper types or reads out at handover.
+    pub pickup_code: String,
+    pub lines: Vec<OrderLine>,
+    pub placed_at: i64,
+    pub promised_ready_at: i64,
+    pub updated_at: i64,
+    /// Incremented by the hub on every change; ops carry it as their base version.
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffRole {
+    Staff,
+    Manager,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffRecord {
+    pub id: String,
+    pub name: String,
+    pub role: StaffRole,
+    pub store_id: i64,
+    /// Hex salt and hex SHA-256 of `salt || pin`: lets the kiosk check a PIN offline.
+    pub pin_salt: String,
+    pub pin_hash: String,
+}
+
+/// `POST /v1/sync/push` body. Ops are in device-sequence order starting at `device_seq_from`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushRequest {
+    pub device_seq_from: i64,
+    pub ops: Vec<Op>,
+    /// Operations still waiting in the kiosk's outbox (fleet health).
+    #[serde(default)]
+    pub outbox_len: u64,
+}
+
+/// A named local action made at a kiosk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Op {
+    /// UUID, the idempotency key.
+    pub op_id: String,
+    /// Gapless per-device sequence number.
+    pub seq: i64,
+    /// e.g. `order.ready`, `loyalty.earn`, `visit.checkin`.
+    pub name: String,
+    /// Version of the entity the op was made against, where it has one.
+    #[serde(default)]
+    pub base_version: Option<i64>,
+    /// The kiosk's clock when the op was made: audit only, never ordering.
+    pub kiosk_time: i64,
+    pub body: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushResponse {
+    pub results: Vec<OpResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpResult {
+    pub op_id: String,
+    pub seq: i64,
+    #[serde(flatten)]
+    pub outcome: OpOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum OpOutcome {
+    Applied,
+    Duplicate,
+    Rejected { code: String, message: String },
+    /// The hub expected another sequence number: resend from `expected_seq`.
+    ExpectedSeq { expected_seq: i64 },
+}
+
+/// `GET /v1/lookup?code=CODE`: a customer this store had not cached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupResponse {
+    pub customer: CustomerRecord,
+    pub cart: Option<CartRecord>,
+    /// The customer's orders for pickup at the calling device's store.
+    pub orders: Vec<OrderRecord>,
+}
+
+/// `PUT /v1/customers/{id}` (channel).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerUpsert {
+    pub first_name: String,
+    pub last_name: String,
+    pub tier: String,
+    pub home_store: Option<i64>,
+    pub language: String,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// `PUT /v1/customers/{id}/identifiers` (channel).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentifiersPut {
+    pub loyalty_cards: Vec<String>,
+}
+
+/// `PUT /v1/customers/{id}/cart` (channel).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartPut {
+    pub lines: Vec<CartLine>,
+}
+
+/// `GET /v1/customers/{id}` (channel): the full profile as the hub holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerProfile {
+    pub id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub tier: String,
+    pub home_store: Option<i64>,
+    pub language: String,
+    pub email: Option<String>,
+    pub points: i64,
+    pub loyalty_cards: Vec<String>,
+    pub cart: Vec<CartLine>,
+}
+
+/// `POST /v1/customers/{id}/code` answer, and `omnikiosk-hub code` output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedCodeResponse {
+    pub code: String,
+}
+
+/// `POST /v1/orders` (channel).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCreate {
+    pub customer_id: String,
+    pub store_id: i64,
+    pub lines: Vec<CartLine>,
+    #[serde(default)]
+    pub promised_ready_at: Option<i64>,
+}
+
+/// `POST /v1/orders/{id}/cancel` (channel).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCancel {
+    pub reason: String,
+}
+
+/// One step of an order's history, as `GET /v1/orders/{id}` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderEvent {
+    pub at: i64,
+    pub status: OrderStatus,
+    /// Who made the change: `channel`, or a device id.
+    pub by: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// `GET /v1/orders/{id}` (channel) and `POST /v1/orders` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderDetail {
+    #[serde(flatten)]
+    pub order: OrderRecord,
+    pub history: Vec<OrderEvent>,
+}
+
+/// `GET /v1/devices` (channel): fleet health.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceHealth {
+    pub device_id: String,
+    pub store_id: i64,
+    pub label: String,
+    pub revoked: bool,
+    pub last_seen_at: Option<i64>,
+    pub protocol_version: Option<u32>,
+    /// Changes in the device's feed after the cursor of its last pull.
+    pub cursor_lag: Option<i64>,
+    pub outbox_len: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn change_wire_form_is_kind_and_data() {
+        let c = Change::CustomerRemoved { id: "C1".into() };
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(json, r#"{"kind":"customer_removed","data":{"id":"C1"}}"#);
+        assert_eq!(serde_json::from_str::<Change>(&json).unwrap(), c);
+    }
+
+    #[test]
+    fn op_outcome_wire_form_is_flat() {
+        let r = OpResult {
+            op_id: "u".into(),
+            seq: 3,
+            outcome: OpOutcome::Rejected { code: "order_cancelled".into(), message: "m".into() },
+        };
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["status"], "rejected");
+        assert_eq!(v["code"], "order_cancelled");
+        assert_eq!(serde_json::from_value::<OpResult>(v).unwrap(), r);
+    }
+
+    #[test]
+    fn order_status_round_trips_through_its_name() {
+        for st in OrderStatus::ALL {
+            assert_eq!(OrderStatus::parse(st.as_str()), Some(st));
+        }
+        assert_eq!(OrderStatus::parse("shipped"), None);
+    }
+}
