@@ -8,4 +8,7 @@
 //!
 //! This crate knows nothing of SQLite, HTTP clients or UI.
 
+pub mod code;
+pub mod gtin;
+pub mod scan;
 pub mod wire;
