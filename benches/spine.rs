@@ -1,0 +1,240 @@
+//! Spine benchmarks (figures, not pass/fail): scan → shopper data with N customers cached,
+//! and the first sync of a large store over real HTTP next to a plain SQLite bulk insert
+//! of the same rows in the same run.
+//!
+//!     cargo bench --bench spine                         # the budgets' sizes
+//!     cargo bench --bench spine -- --customers 100000 --sync-customers 20000 --sync-products 5000 --sync-orders 500
+//!
+//! Results go to BENCHMARKS.md by hand, with the machine.
+
+use std::time::{Duration, Instant};
+
+use omnikiosk::config::StoreConfig;
+use omnikiosk::resolve::resolve_scan;
+use omnikiosk::store::{Enrolment, LocalStore};
+use omnikiosk_hub::{Hub, SeedOptions, ServeConfig};
+use omnikiosk_protocol::code::{encode_public_key, CodeKind};
+use omnikiosk_protocol::gtin::LoyaltyCard;
+use omnikiosk_protocol::wire::{CartLine, CartRecord, Change, CustomerRecord, OrderLine, OrderRecord, OrderStatus, ProductRecord, StockRecord};
+use rand::{Rng, SeedableRng};
+
+struct Args {
+    customers: usize,
+    sync_customers: usize,
+    sync_products: usize,
+    sync_orders: usize,
+    samples: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args { customers: 1_000_000, sync_customers: 200_000, sync_products: 50_000, sync_orders: 5_000, samples: 20_000 };
+    let argv: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < argv.len() {
+        let val = || argv.get(i + 1).and_then(|v| v.parse().ok()).expect("a number after the flag");
+        match argv[i].as_str() {
+            "--customers" => a.customers = val(),
+            "--sync-customers" => a.sync_customers = val(),
+            "--sync-products" => a.sync_products = val(),
+            "--sync-orders" => a.sync_orders = val(),
+            "--samples" => a.samples = val(),
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    a
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn main() {
+    let a = args();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    println!("# omnikiosk spine benchmarks");
+    scan_bench(&rt, &a);
+    first_sync_bench(&rt, &a);
+}
+
+/// Fills a kiosk store through the real page-apply path with `n` customers (each with a
+/// loyalty card, every other one a 3-line cart, every 50th an order), then times scans.
+fn scan_bench(rt: &tokio::runtime::Runtime, a: &Args) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::open(dir.path(), &StoreConfig::default()).unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    store
+        .save_enrolment(&Enrolment {
+            hub_url: "http://127.0.0.1:1/".into(),
+            device_token: "t".into(),
+            device_id: "bench".into(),
+            store_id: 1,
+            store_name: "Bench".into(),
+            hub_public_key: encode_public_key(&key.verifying_key()),
+            insecure: false,
+        })
+        .unwrap();
+    let skus: Vec<String> = (0..2000u64)
+        .map(|i| omnikiosk_protocol::gtin::Gtin::ean13_from_body(&format!("5{:011}", i)).unwrap().as_str().to_string())
+        .collect();
+    let mut page = Vec::with_capacity(10_000);
+    for (i, sku) in skus.iter().enumerate() {
+        page.push(Change::Product(ProductRecord { sku: sku.clone(), name: format!("Product {i}"), price_cents: 199 + i as i64, category: "Grocery".into() }));
+        page.push(Change::Stock(StockRecord { store_id: 1, sku: sku.clone(), on_hand: (i % 40) as i64, aisle: format!("A{}", i % 30) }));
+    }
+    store.apply_page(&page, "0", 0).unwrap();
+    let fill = Instant::now();
+    let mut cursor = 0;
+    for chunk_start in (0..a.customers).step_by(5000) {
+        page.clear();
+        for i in chunk_start..(chunk_start + 5000).min(a.customers) {
+            let id = format!("C{i:07}");
+            page.push(Change::Customer(CustomerRecord {
+                id: id.clone(),
+                first_name: "Anna".into(),
+                last_initial: "K".into(),
+                tier: "gold".into(),
+                language: "pl".into(),
+                points: i as i64 % 5000,
+                home_store: Some(1),
+                loyalty_cards: vec![LoyaltyCard::generate("042", i as u64).as_str().to_string()],
+            }));
+            if i % 2 == 0 {
+                let lines = (0..3).map(|k| CartLine { sku: skus[(i * 3 + k) % skus.len()].clone(), qty: 1 + k as i64 }).collect();
+                page.push(Change::Cart(CartRecord { customer_id: id.clone(), lines, updated_at: 0 }));
+            }
+            if i % 50 == 0 {
+                page.push(Change::Order(OrderRecord {
+                    id: format!("O-1-{i}"),
+                    store_id: 1,
+                    customer_id: id,
+                    status: OrderStatus::Ready,
+                    pickup_code: format!("{:06}", i % 1_000_000),
+                    lines: vec![OrderLine { sku: skus[i % skus.len()].clone(), name: "Product".into(), qty: 1, picked: None }],
+                    placed_at: 0,
+                    promised_ready_at: 0,
+                    updated_at: 0,
+                    version: 1,
+                }));
+            }
+        }
+        cursor += 1;
+        store.apply_page(&page, &cursor.to_string(), 0).unwrap();
+    }
+    let fill = fill.elapsed();
+    let size = std::fs::metadata(store.path()).unwrap().len();
+    println!("\n## scan → shopper data, {} customers cached", a.customers);
+    println!("fill via apply_page: {:.1} s ({:.0} customers/s), database {:.0} MiB", fill.as_secs_f64(), a.customers as f64 / fill.as_secs_f64(), size as f64 / 1048576.0);
+
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let now = omnikiosk::clock::unix_now();
+    let qrs: Vec<String> = (0..a.samples)
+        .map(|_| {
+            let i = rng.gen_range(0..a.customers);
+            omnikiosk_protocol::code::sign(
+                &key,
+                &omnikiosk_protocol::code::CodeClaims { kind: CodeKind::Customer, id: format!("C{i:07}"), iat: now, exp: now + 3600 },
+            )
+        })
+        .collect();
+    let cards: Vec<String> =
+        (0..a.samples).map(|_| LoyaltyCard::generate("042", rng.gen_range(0..a.customers) as u64).as_str().to_string()).collect();
+    for (label, codes) in [("app QR (signature check + local read)", &qrs), ("loyalty card (local read)", &cards)] {
+        let mut times = Vec::with_capacity(codes.len());
+        rt.block_on(async {
+            for code in codes.iter() {
+                let t = Instant::now();
+                let out = resolve_scan(&store, None, "042", code, now).await.unwrap();
+                times.push(t.elapsed());
+                std::hint::black_box(out);
+            }
+        });
+        times.sort();
+        println!(
+            "{label}: p50 {:?}  p99 {:?}  max {:?}  ({} scans)",
+            percentile(&times, 0.5),
+            percentile(&times, 0.99),
+            times[times.len() - 1],
+            times.len()
+        );
+    }
+    println!("process peak RSS: {} MiB", peak_rss_mib());
+}
+
+/// First sync of a one-store chain over real HTTP on loopback, and a plain SQLite bulk
+/// insert of the same number of rows into the same kind of tables, in the same run.
+fn first_sync_bench(rt: &tokio::runtime::Runtime, a: &Args) {
+    println!(
+        "\n## first sync: {} customers, {} products, {} orders",
+        a.sync_customers, a.sync_products, a.sync_orders
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::open(&format!("sqlite:{}", dir.path().join("hub.db").display())).unwrap();
+    let t = Instant::now();
+    hub.seed(&SeedOptions { stores: 1, customers: a.sync_customers, products: a.sync_products, orders: a.sync_orders, seed: 1 }).unwrap();
+    println!("hub seed: {:.1} s", t.elapsed().as_secs_f64());
+    let token = hub.add_device(1, "bench").unwrap();
+
+    let (changes, secs) = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(omnikiosk_hub::serve(hub.clone(), listener, ServeConfig::default(), async {
+            let _ = stop_rx.await;
+        }));
+        let kdir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(kdir.path(), &StoreConfig::default()).unwrap();
+        let cfg = omnikiosk::config::SyncConfig::default();
+        omnikiosk::sync::enroll(&store, &url, &token, false, &cfg).await.unwrap();
+        let client = omnikiosk::sync::client_for(&store.require_enrolment().unwrap(), &cfg).unwrap();
+        let t = Instant::now();
+        let summary = omnikiosk::sync::pull_until_current(&store, &client, cfg.page_size, Duration::ZERO, |_| {}).await.unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        println!("kiosk counts: {:?}", store.counts().unwrap());
+        let _ = stop_tx.send(());
+        let _ = server.await;
+        (summary.changes, secs)
+    });
+    println!("first sync over HTTP: {changes} changes in {secs:.2} s = {:.0} rows/s", changes as f64 / secs);
+
+    // The floor: the same number of rows straight into SQLite, one transaction, no HTTP,
+    // no JSON, same pragmas.
+    let bdir = tempfile::tempdir().unwrap();
+    let conn = rusqlite::Connection::open(bdir.path().join("bulk.db")).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;
+         CREATE TABLE customers (id TEXT PRIMARY KEY, first_name TEXT, last_initial TEXT, tier TEXT, language TEXT, points INTEGER, home_store INTEGER) WITHOUT ROWID;
+         CREATE TABLE products (sku TEXT PRIMARY KEY, name TEXT, price_cents INTEGER, category TEXT) WITHOUT ROWID;",
+    )
+    .unwrap();
+    let t = Instant::now();
+    let rows = changes as usize;
+    {
+        let tx = conn.unchecked_transaction().unwrap();
+        let mut ins_c = tx.prepare("INSERT INTO customers VALUES (?1, 'Anna', 'K', 'gold', 'pl', 100, 1)").unwrap();
+        let mut ins_p = tx.prepare("INSERT INTO products VALUES (?1, 'Oat milk 1 l', 199, 'Dairy')").unwrap();
+        for i in 0..rows {
+            if i % 2 == 0 {
+                ins_c.execute([format!("C{i:09}")]).unwrap();
+            } else {
+                ins_p.execute([format!("{i:013}")]).unwrap();
+            }
+        }
+        drop((ins_c, ins_p));
+        tx.commit().unwrap();
+    }
+    let bulk = t.elapsed().as_secs_f64();
+    println!("plain SQLite bulk insert of {rows} rows: {bulk:.2} s = {:.0} rows/s", rows as f64 / bulk);
+    println!("first sync / bulk insert: {:.1}× slower", secs / bulk);
+}
+
+fn peak_rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .unwrap_or(0)
+        / 1024
+}

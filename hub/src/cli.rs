@@ -1,0 +1,165 @@
+//! The `omnikiosk-hub` command line (contract in DESIGN.md). Every command takes
+//! `--db URL`; `--json` prints exactly one JSON document on stdout; a failure exits
+//! non-zero with one line on stderr.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use omnikiosk_protocol::code::CodeKind;
+
+use crate::{Hub, SeedOptions, ServeConfig};
+
+#[derive(Debug, Parser)]
+#[command(name = "omnikiosk-hub", version, about = "Omnikiosk hub: the central profile store kiosks sync with")]
+pub struct Cli {
+    /// Database: sqlite:PATH (embedded).
+    #[arg(long, global = true, default_value = "sqlite:hub.db", env = "OMNIKIOSK_HUB_DB")]
+    db: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8640")]
+        listen: String,
+        /// Bearer token of the online channel (required off loopback).
+        #[arg(long, env = "OMNIKIOSK_CHANNEL_TOKEN", hide_env_values = true)]
+        channel_token: Option<String>,
+    },
+    /// Fill an empty hub with a realistic, deterministic chain.
+    Seed {
+        #[arg(long, default_value_t = 3)]
+        stores: usize,
+        #[arg(long, default_value_t = 2000)]
+        customers: usize,
+        #[arg(long, default_value_t = 500)]
+        products: usize,
+        #[arg(long, default_value_t = 120)]
+        orders: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Kiosk devices.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+    /// Print a signed code (the QR payload): `code customer C000001`.
+    Code {
+        /// customer, order or staff.
+        #[arg(value_parser = parse_kind)]
+        kind: CodeKind,
+        id: String,
+        #[arg(long, default_value_t = 30)]
+        ttl_days: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// Register a kiosk for a store and print its device token (for `omnikiosk enroll`).
+    Add {
+        #[arg(long)]
+        store: i64,
+        #[arg(long, default_value = "kiosk")]
+        label: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_kind(s: &str) -> Result<CodeKind, String> {
+    CodeKind::parse_word(s).ok_or_else(|| format!("{s:?} is not customer, order or staff"))
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OMNIKIOSK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let line = format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ");
+            eprintln!("omnikiosk-hub: {line}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { listen, channel_token } => {
+            let hub = Hub::open(&cli.db)?;
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+                tracing::info!(addr = %listener.local_addr()?, db = %cli.db, "hub serving");
+                crate::serve(hub, listener, ServeConfig { channel_token }, shutdown_signal()).await
+            })
+        }
+        Command::Seed { stores, customers, products, orders, seed, json } => {
+            let hub = Hub::open(&cli.db)?;
+            let summary = hub.seed(&SeedOptions { stores, customers, products, orders, seed })?;
+            if json {
+                print_json(&summary)
+            } else {
+                let c = &summary.counts;
+                println!(
+                    "seeded {} stores, {} customers ({} carts), {} products, {} orders, {} staff",
+                    c.stores, c.customers, c.carts, c.products, c.orders, c.staff
+                );
+                for s in &summary.stores {
+                    let cust = s.customers.first().map(|c| format!("{} ({}, card {})", c.id, c.name, c.loyalty_card)).unwrap_or_default();
+                    println!("  store {} {}: try customer {cust}; staff {} PIN {}, manager {} PIN {}", s.store_id, s.name, s.staff.id, s.staff.pin, s.manager.id, s.manager.pin);
+                }
+                Ok(())
+            }
+        }
+        Command::Device { command: DeviceCommand::Add { store, label, json } } => {
+            let hub = Hub::open(&cli.db)?;
+            let token = hub.add_device(store, &label)?;
+            if json {
+                print_json(&serde_json::json!({ "store_id": store, "token": token }))
+            } else {
+                println!("{token}");
+                Ok(())
+            }
+        }
+        Command::Code { kind, id, ttl_days, json } => {
+            anyhow::ensure!((1..=3650).contains(&ttl_days), "--ttl-days must be 1..=3650");
+            let hub = Hub::open(&cli.db)?;
+            let code = hub.sign_code(kind, &id, ttl_days * 86400)?;
+            if json {
+                print_json(&omnikiosk_protocol::wire::SignedCodeResponse { code })
+            } else {
+                println!("{code}");
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("hub stopping");
+}

@@ -1,0 +1,70 @@
+//! The hub's one error type. Each kind maps to one HTTP status and a stable code, so the
+//! kiosk and the online channel can act on it; internal details never leave the hub.
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("protocol version {0} is not served here: update needed")]
+    UpdateNeeded(u32),
+    #[error("{0}")]
+    NotImplemented(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl HubError {
+    pub fn status(&self) -> u16 {
+        match self {
+            HubError::BadRequest(_) => 400,
+            HubError::Unauthorized(_) => 401,
+            HubError::Forbidden(_) => 403,
+            HubError::NotFound(_) => 404,
+            HubError::Conflict(_) => 409,
+            HubError::UpdateNeeded(_) => 426,
+            HubError::NotImplemented(_) => 501,
+            HubError::Internal(_) => 500,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            HubError::BadRequest(_) => "bad_request",
+            HubError::Unauthorized(_) => "unauthorized",
+            HubError::Forbidden(_) => "forbidden",
+            HubError::NotFound(_) => "not_found",
+            HubError::Conflict(_) => "conflict",
+            HubError::UpdateNeeded(_) => "update_needed",
+            HubError::NotImplemented(_) => "not_implemented",
+            HubError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<rusqlite::Error> for HubError {
+    fn from(e: rusqlite::Error) -> Self {
+        HubError::Internal(format!("database: {e}"))
+    }
+}
+
+impl From<rusqlite_migration::Error> for HubError {
+    fn from(e: rusqlite_migration::Error) -> Self {
+        HubError::Internal(format!("database migration: {e}"))
+    }
+}
+
+impl From<serde_json::Error> for HubError {
+    fn from(e: serde_json::Error) -> Self {
+        HubError::Internal(format!("stored JSON: {e}"))
+    }
+}
+
+pub type Result<T, E = HubError> = std::result::Result<T, E>;

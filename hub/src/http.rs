@@ -1,0 +1,384 @@
+//! The hub's HTTP API (contract in DESIGN.md): device endpoints for kiosks (bearer device
+//! token, scoped to one store) and channel endpoints for the online shop (bearer channel
+//! token). Storage calls run on tokio's blocking pool; errors answer `ApiError` JSON.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use omnikiosk_protocol::code::{encode_public_key, CodeKind};
+use omnikiosk_protocol::gtin::DEFAULT_LOYALTY_PREFIX;
+use omnikiosk_protocol::scan::{classify, Scan, ScanContext};
+use omnikiosk_protocol::wire::{
+    ApiError, CartPut, Change, CustomerUpsert, DeviceInfo, IdentifiersPut, LookupResponse, OrderCancel, OrderCreate,
+    PullResponse, SignedCodeResponse, OLDEST_SUPPORTED_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_VERSION,
+};
+use serde::Deserialize;
+
+use crate::store::{Device, Relevance};
+use crate::{now_secs, token_hash, Hub, HubError};
+
+/// Longest a pull may be held open.
+pub const MAX_WAIT_SECS: u64 = 60;
+/// Largest page a kiosk may ask for.
+pub const MAX_PAGE: u32 = 10_000;
+/// Lifetime of a customer code made through the channel API.
+pub const CUSTOMER_CODE_TTL_SECS: i64 = 30 * 24 * 3600;
+
+#[derive(Debug, Clone, Default)]
+pub struct ServeConfig {
+    /// Bearer token of the online channel. `None` leaves the channel endpoints open,
+    /// which [`serve`] allows only on a loopback listener.
+    pub channel_token: Option<String>,
+}
+
+#[derive(Clone)]
+struct AppState {
+    hub: Hub,
+    channel_token: Option<String>,
+}
+
+struct ApiFailure(HubError);
+
+impl From<HubError> for ApiFailure {
+    fn from(e: HubError) -> Self {
+        ApiFailure(e)
+    }
+}
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        let message = match &e {
+            HubError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                "internal error".to_string()
+            }
+            other => other.to_string(),
+        };
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(ApiError { error: e.code().to_string(), message })).into_response()
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiFailure>;
+
+/// Runs storage work off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, HubError> + Send + 'static) -> Result<T, ApiFailure> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| HubError::Internal(format!("worker: {e}")))?
+        .map_err(ApiFailure)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+}
+
+/// The caller's protocol version; kiosks always send it, other callers may not.
+fn protocol(headers: &HeaderMap) -> Result<u32, ApiFailure> {
+    let Some(v) = headers.get(PROTOCOL_HEADER) else { return Ok(PROTOCOL_VERSION) };
+    let v: u32 = v
+        .to_str()
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| HubError::BadRequest(format!("{PROTOCOL_HEADER} must be a number")))?;
+    if !(OLDEST_SUPPORTED_PROTOCOL..=PROTOCOL_VERSION).contains(&v) {
+        return Err(HubError::UpdateNeeded(v).into());
+    }
+    Ok(v)
+}
+
+async fn device_auth(state: &AppState, headers: &HeaderMap) -> Result<(Device, u32), ApiFailure> {
+    let proto = protocol(headers)?;
+    let token = bearer(headers).ok_or_else(|| HubError::Unauthorized("missing bearer device token".into()))?.to_string();
+    if state.channel_token.as_deref() == Some(token.as_str()) {
+        return Err(HubError::Forbidden("the channel token cannot act as a kiosk".into()).into());
+    }
+    let hub = state.hub.clone();
+    let device = blocking(move || hub.store().device_by_token_hash(&token_hash(&token))).await?;
+    match device {
+        Some(d) if !d.revoked => Ok((d, proto)),
+        Some(_) => Err(HubError::Unauthorized("this device token was revoked".into()).into()),
+        None => Err(HubError::Unauthorized("unknown device token".into()).into()),
+    }
+}
+
+async fn channel_auth(state: &AppState, headers: &HeaderMap) -> Result<(), ApiFailure> {
+    protocol(headers)?;
+    let Some(expected) = &state.channel_token else { return Ok(()) };
+    match bearer(headers) {
+        Some(t) if t == expected => Ok(()),
+        Some(t) => {
+            let hub = state.hub.clone();
+            let hash = token_hash(t);
+            let is_device = blocking(move || hub.store().device_by_token_hash(&hash)).await?.is_some();
+            if is_device {
+                Err(HubError::Forbidden("a device token cannot use the channel API".into()).into())
+            } else {
+                Err(HubError::Unauthorized("unknown channel token".into()).into())
+            }
+        }
+        None => Err(HubError::Unauthorized("missing bearer channel token".into()).into()),
+    }
+}
+
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiFailure> {
+    b.map(|Json(v)| v).map_err(|e| HubError::BadRequest(format!("bad JSON body: {}", e.body_text())).into())
+}
+
+pub fn router(hub: Hub, cfg: ServeConfig) -> Router {
+    let state = AppState { hub, channel_token: cfg.channel_token };
+    Router::new()
+        .route("/v1/device", get(device_info))
+        .route("/v1/sync/pull", get(pull))
+        .route("/v1/sync/push", post(push))
+        .route("/v1/lookup", get(lookup))
+        .route("/v1/customers/{id}", put(upsert_customer).get(get_customer))
+        .route("/v1/customers/{id}/identifiers", put(put_identifiers))
+        .route("/v1/customers/{id}/cart", put(put_cart))
+        .route("/v1/customers/{id}/code", post(customer_code))
+        .route("/v1/orders", post(place_order))
+        .route("/v1/orders/{id}", get(get_order))
+        .route("/v1/orders/{id}/cancel", post(cancel_order))
+        .route("/v1/devices", get(devices))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves. Refuses a non-loopback listener without a channel
+/// token: the channel API would otherwise be open to the network.
+pub async fn serve(
+    hub: Hub,
+    listener: tokio::net::TcpListener,
+    cfg: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr: SocketAddr = listener.local_addr()?;
+    anyhow::ensure!(
+        cfg.channel_token.is_some() || addr.ip().is_loopback(),
+        "refusing to listen on {addr} without a channel token (--channel-token or OMNIKIOSK_CHANNEL_TOKEN)"
+    );
+    axum::serve(listener, router(hub, cfg)).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}
+
+async fn device_info(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<DeviceInfo> {
+    let (device, proto) = device_auth(&s, &headers).await?;
+    let hub = s.hub.clone();
+    let store_id = device.store_id;
+    let store = blocking(move || hub.store().store(store_id)).await?;
+    let hub = s.hub.clone();
+    let id = device.id.clone();
+    blocking(move || hub.store().record_device_seen(&id, now_secs(), proto, None)).await?;
+    Ok(Json(DeviceInfo {
+        device_id: device.id,
+        store_id,
+        store_name: store.map(|s| s.name).unwrap_or_default(),
+        hub_public_key: encode_public_key(&s.hub.public_key()),
+        server_time: now_secs(),
+        protocol_version: PROTOCOL_VERSION,
+    }))
+}
+
+#[derive(Deserialize)]
+struct PullParams {
+    #[serde(default)]
+    cursor: String,
+    limit: Option<u32>,
+    wait: Option<u64>,
+}
+
+async fn pull(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<PullParams>, QueryRejection>,
+) -> ApiResult<PullResponse> {
+    let (device, proto) = device_auth(&s, &headers).await?;
+    let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
+    let after: i64 = match p.cursor.trim() {
+        "" => 0,
+        c => c.parse().ok().filter(|v: &i64| *v >= 0).ok_or_else(|| HubError::BadRequest(format!("bad cursor {c:?}")))?,
+    };
+    let limit = p.limit.unwrap_or(1000).clamp(1, MAX_PAGE);
+    let wait = Duration::from_secs(p.wait.unwrap_or(0).min(MAX_WAIT_SECS));
+    let deadline = tokio::time::Instant::now() + wait;
+    // Subscribe before reading, so a commit between the read and the wait still wakes us.
+    let mut head = s.hub.subscribe();
+    let page = loop {
+        head.borrow_and_update();
+        let hub = s.hub.clone();
+        let store_id = device.store_id;
+        let page = blocking(move || hub.store().pull(store_id, after, limit)).await?;
+        if !page.changes.is_empty() || tokio::time::Instant::now() >= deadline {
+            break page;
+        }
+        // Nothing new for this store: wait for a commit (maybe another store's) or time.
+        if tokio::time::timeout_at(deadline, head.changed()).await.is_err() {
+            break page;
+        }
+    };
+    let changes = page
+        .changes
+        .iter()
+        .map(|b| serde_json::from_str::<Change>(b))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| HubError::Internal(format!("feed body: {e}")))?;
+    let hub = s.hub.clone();
+    let (id, last) = (device.id.clone(), page.last_seq);
+    blocking(move || hub.store().record_device_seen(&id, now_secs(), proto, Some(last))).await?;
+    Ok(Json(PullResponse { changes, cursor: page.last_seq.to_string(), has_more: page.has_more, remaining: page.remaining }))
+}
+
+async fn push(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<()>, ApiFailure> {
+    device_auth(&s, &headers).await?;
+    Err(HubError::NotImplemented("pushing offline actions arrives with the outbox; nothing was applied".into()).into())
+}
+
+#[derive(Deserialize)]
+struct LookupParams {
+    code: String,
+}
+
+async fn lookup(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<LookupParams>, QueryRejection>,
+) -> ApiResult<LookupResponse> {
+    let (device, _) = device_auth(&s, &headers).await?;
+    let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
+    let key = s.hub.public_key();
+    let scan = classify(&p.code, &ScanContext { hub_key: Some(&key), now: now_secs(), loyalty_prefix: DEFAULT_LOYALTY_PREFIX })
+        .map_err(|e| HubError::BadRequest(e.to_string()))?;
+    let hub = s.hub.clone();
+    let store_id = device.store_id;
+    let found = blocking(move || {
+        let id = match scan {
+            Scan::Customer(c) => Some(c.id),
+            Scan::LoyaltyCard(card) => hub.store().customer_by_card(card.as_str())?,
+            _ => return Err(HubError::BadRequest("only customer codes and loyalty cards can be looked up".into())),
+        };
+        let Some(id) = id else { return Ok(None) };
+        if hub.store().customer_profile(&id)?.is_none() {
+            return Ok(None);
+        }
+        hub.store().attach_customer(&id, store_id, Relevance::Lookup, now_secs()).map(Some)
+    })
+    .await?;
+    let found = found.ok_or_else(|| HubError::NotFound("no customer with this code".into()))?;
+    s.hub.committed().map_err(|e| HubError::Internal(e.to_string()))?;
+    Ok(Json(found))
+}
+
+async fn upsert_customer(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    b: Result<Json<CustomerUpsert>, JsonRejection>,
+) -> ApiResult<omnikiosk_protocol::wire::CustomerProfile> {
+    channel_auth(&s, &headers).await?;
+    let b = body(b)?;
+    let hub = s.hub.clone();
+    Ok(Json(blocking(move || {
+        hub.upsert_customer(&id, &b)?;
+        hub.get_customer(&id)
+    })
+    .await?))
+}
+
+async fn get_customer(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<omnikiosk_protocol::wire::CustomerProfile> {
+    channel_auth(&s, &headers).await?;
+    let hub = s.hub.clone();
+    Ok(Json(blocking(move || hub.get_customer(&id)).await?))
+}
+
+async fn put_identifiers(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    b: Result<Json<IdentifiersPut>, JsonRejection>,
+) -> ApiResult<omnikiosk_protocol::wire::CustomerProfile> {
+    channel_auth(&s, &headers).await?;
+    let b = body(b)?;
+    let hub = s.hub.clone();
+    Ok(Json(blocking(move || {
+        hub.put_identifiers(&id, &b)?;
+        hub.get_customer(&id)
+    })
+    .await?))
+}
+
+async fn put_cart(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    b: Result<Json<CartPut>, JsonRejection>,
+) -> ApiResult<omnikiosk_protocol::wire::CustomerProfile> {
+    channel_auth(&s, &headers).await?;
+    let b = body(b)?;
+    let hub = s.hub.clone();
+    Ok(Json(blocking(move || {
+        hub.put_cart(&id, &b)?;
+        hub.get_customer(&id)
+    })
+    .await?))
+}
+
+async fn customer_code(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<SignedCodeResponse> {
+    channel_auth(&s, &headers).await?;
+    let hub = s.hub.clone();
+    let code = blocking(move || {
+        hub.get_customer(&id)?;
+        hub.sign_code(CodeKind::Customer, &id, CUSTOMER_CODE_TTL_SECS).map_err(|e| HubError::Internal(e.to_string()))
+    })
+    .await?;
+    Ok(Json(SignedCodeResponse { code }))
+}
+
+async fn place_order(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    b: Result<Json<OrderCreate>, JsonRejection>,
+) -> Result<(StatusCode, Json<omnikiosk_protocol::wire::OrderDetail>), ApiFailure> {
+    channel_auth(&s, &headers).await?;
+    let b = body(b)?;
+    let hub = s.hub.clone();
+    Ok((StatusCode::CREATED, Json(blocking(move || hub.place_order(&b)).await?)))
+}
+
+async fn get_order(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<omnikiosk_protocol::wire::OrderDetail> {
+    channel_auth(&s, &headers).await?;
+    let hub = s.hub.clone();
+    Ok(Json(blocking(move || hub.get_order(&id)).await?))
+}
+
+async fn cancel_order(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    b: Result<Json<OrderCancel>, JsonRejection>,
+) -> ApiResult<omnikiosk_protocol::wire::OrderDetail> {
+    channel_auth(&s, &headers).await?;
+    let b = body(b)?;
+    let hub = s.hub.clone();
+    Ok(Json(blocking(move || hub.cancel_order(&id, &b.reason)).await?))
+}
+
+async fn devices(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Vec<omnikiosk_protocol::wire::DeviceHealth>> {
+    channel_auth(&s, &headers).await?;
+    let hub = s.hub.clone();
+    Ok(Json(blocking(move || hub.devices()).await?))
+}

@@ -1,0 +1,328 @@
+//! The `omnikiosk` command line (contract in DESIGN.md): every command takes
+//! `--data-dir`; every command that prints state takes `--json` and then prints exactly
+//! one JSON document on stdout. Errors: non-zero exit and one line on stderr.
+
+mod demo;
+mod print;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use omnikiosk_protocol::wire::OrderStatus;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::clock::unix_now;
+use crate::config::{self, Config};
+use crate::resolve::resolve_scan;
+use crate::store::{Counts, LocalStore, StoreError};
+use crate::sync::{self, DaemonEvent, PullProgress};
+
+#[derive(Debug, Parser)]
+#[command(name = "omnikiosk", version, about = "In-store kiosk and click-and-collect app that keeps working offline")]
+pub struct Cli {
+    /// Directory of the local store (default: $OMNIKIOSK_DATA_DIR, the config's data_dir,
+    /// the service's state directory, else ./omnikiosk-data).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Configuration file (default: /etc/omnikiosk/kiosk.toml when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The kiosk app with background sync.
+    Run,
+    /// Pair with the hub: learns the store and the hub's public key.
+    Enroll {
+        #[arg(long)]
+        hub: String,
+        #[arg(long)]
+        token: String,
+        /// Allow plain http:// to a hub that is not on this machine.
+        #[arg(long)]
+        insecure: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Headless sync: one full round with --once, else a daemon.
+    Sync {
+        #[arg(long)]
+        once: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Online/offline, cursor, last pull and push, outbox, conflicts, cached counts.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resolve a code as if scanned at the kiosk (local first, hub fallback).
+    Scan {
+        code: String,
+        /// Answer from the local store only; never ask the hub.
+        #[arg(long)]
+        offline: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The store's click-and-collect queue from the local store.
+    Orders {
+        /// placed, picking, ready, collected, cancelled or expired.
+        #[arg(long, value_parser = parse_status)]
+        status: Option<OrderStatus>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The demo: an embedded hub with a living store, and this kiosk enrolled to it.
+    Demo,
+}
+
+fn parse_status(s: &str) -> Result<OrderStatus, String> {
+    OrderStatus::parse(s).ok_or_else(|| {
+        let all: Vec<_> = OrderStatus::ALL.iter().map(|s| s.as_str()).collect();
+        format!("unknown status {s:?}; one of {}", all.join(", "))
+    })
+}
+
+/// A command failed: print this one line, exit with this code.
+struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure { message: e.to_string(), code: 1 }
+    }
+}
+
+type CmdResult = Result<(), Failure>;
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let quiet = !matches!(cli.command, Some(Command::Run) | Some(Command::Sync { once: false, .. }) | None);
+    init_logging(quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}"), 1),
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => fail(&f.message, f.code),
+    }
+}
+
+fn fail(message: &str, code: u8) -> ExitCode {
+    // One line: collapse anything multi-line a library handed us.
+    let line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    eprintln!("omnikiosk: {line}");
+    ExitCode::from(code)
+}
+
+fn init_logging(quiet: bool) {
+    let default = if quiet { "warn" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OMNIKIOSK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+async fn dispatch(cli: Cli) -> CmdResult {
+    let explicit_config = cli.config.is_some();
+    let config_path = cli.config.clone().unwrap_or_else(|| PathBuf::from(config::DEFAULT_CONFIG_PATH));
+    let cfg = if explicit_config || config_path.exists() { Config::load(&config_path)? } else { Config::default() };
+    let dir = config::data_dir(cli.data_dir.as_deref(), &cfg);
+
+    let command = match cli.command {
+        Some(c) => c,
+        // No command: the demo when nothing is set up, else the app.
+        None if !explicit_config && !config_path.exists() && !is_enrolled(&dir) => Command::Demo,
+        None => Command::Run,
+    };
+    match command {
+        Command::Demo => demo::run(&dir, &cfg).await,
+        Command::Run => {
+            // The touchscreen lands with the UI; until then `run` is the headless sync daemon.
+            sync_daemon(&open(&dir, &cfg)?, &cfg).await
+        }
+        Command::Enroll { hub, token, insecure, json } => {
+            let store = open(&dir, &cfg)?;
+            let e = sync::enroll(&store, &hub, &token, insecure, &cfg.sync).await?;
+            emit(json, &e, || {
+                format!("enrolled: device {} of store {} ({}) at {}", e.device_id, e.store_id, e.store_name, e.hub_url)
+            })
+        }
+        Command::Sync { once: true, json } => {
+            let store = open(&dir, &cfg)?;
+            let summary = sync_once(&store, &cfg).await?;
+            emit(json, &summary, || format!("in sync: {} changes in {} pages", summary.changes, summary.pages))
+        }
+        Command::Sync { once: false, .. } => sync_daemon(&open(&dir, &cfg)?, &cfg).await,
+        Command::Status { json } => {
+            let report = status(&open(&dir, &cfg)?, &cfg).await?;
+            emit(json, &report, || print::status(&report))
+        }
+        Command::Scan { code, offline, json } => scan(&open(&dir, &cfg)?, &cfg, &code, offline, json).await,
+        Command::Orders { status, json } => {
+            let store = open(&dir, &cfg)?;
+            let orders = store.orders(status)?;
+            emit(json, &orders, || print::orders(&orders, unix_now()))
+        }
+    }
+}
+
+fn is_enrolled(dir: &Path) -> bool {
+    dir.join(crate::store::DB_FILE).exists()
+}
+
+fn open(dir: &Path, cfg: &Config) -> Result<LocalStore, StoreError> {
+    LocalStore::open(dir, &cfg.store)
+}
+
+/// Prints `value` as one JSON document, or the human text.
+fn emit<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String) -> CmdResult {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        println!("{}", human());
+    }
+    Ok(())
+}
+
+/// One full pull round with progress on the terminal (stderr).
+async fn sync_once(store: &LocalStore, cfg: &Config) -> Result<sync::PullSummary, Failure> {
+    let enrolment = store.require_enrolment()?;
+    let client = sync::client_for(&enrolment, &cfg.sync)?;
+    let tty = std::io::stderr().is_terminal();
+    let report = |p: PullProgress| {
+        if p.total == 0 {
+            return;
+        }
+        if tty {
+            eprint!("\rpulled {} of {} changes", p.done, p.total);
+        } else {
+            eprintln!("pulled {} of {} changes", p.done, p.total);
+        }
+    };
+    let result = sync::pull_until_current(store, &client, cfg.sync.page_size, Duration::ZERO, report).await;
+    if tty {
+        eprintln!();
+    }
+    match result {
+        Ok(summary) => {
+            store.record_sync_error(None, unix_now())?;
+            Ok(summary)
+        }
+        Err(e) => {
+            // Keep the reason for `status`; a page that failed was not applied at all.
+            let _ = store.record_sync_error(Some(&e.to_string()), unix_now());
+            Err(e.into())
+        }
+    }
+}
+
+async fn sync_daemon(store: &LocalStore, cfg: &Config) -> CmdResult {
+    let enrolment = store.require_enrolment()?;
+    let client = sync::client_for(&enrolment, &cfg.sync)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    tracing::info!(store = enrolment.store_id, hub = %enrolment.hub_url, "sync daemon started");
+    sync::run_daemon(store.clone(), client, cfg.sync.clone(), stop_rx, |event| match event {
+        DaemonEvent::Synced(s) if s.changes > 0 => tracing::info!(changes = s.changes, "pulled"),
+        DaemonEvent::Synced(_) => {}
+        DaemonEvent::Failed { error, retry_in } => tracing::warn!(%error, ?retry_in, "offline"),
+    })
+    .await;
+    tracing::info!("sync daemon stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// `status --json` (contract: store_id, online, cursor, last_pull_at, last_push_at,
+/// outbox, conflicts, counts).
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub store_id: i64,
+    pub store_name: String,
+    pub device_id: String,
+    pub hub: String,
+    pub online: bool,
+    /// Why the hub could not be reached just now, when it could not.
+    pub offline_reason: Option<String>,
+    pub cursor: String,
+    pub last_pull_at: Option<i64>,
+    pub last_push_at: Option<i64>,
+    /// Operations waiting to be pushed. Offline actions arrive with the outbox; none yet.
+    pub outbox: u64,
+    pub conflicts: u64,
+    /// Why the last sync round failed, if it did (e.g. "disk full").
+    pub last_error: Option<String>,
+    pub last_error_at: Option<i64>,
+    pub counts: Counts,
+}
+
+async fn status(store: &LocalStore, cfg: &Config) -> Result<StatusReport, Failure> {
+    let e = store.require_enrolment()?;
+    let state = store.sync_state()?;
+    let counts = store.counts()?;
+    let probe = match sync::client_for(&e, &cfg.sync) {
+        Ok(client) => client.probe(Duration::from_secs(3)).await.map(|_| ()),
+        Err(err) => Err(err),
+    };
+    Ok(StatusReport {
+        store_id: e.store_id,
+        store_name: e.store_name,
+        device_id: e.device_id,
+        hub: e.hub_url,
+        online: probe.is_ok(),
+        offline_reason: probe.err().map(|e| e.to_string()),
+        cursor: state.cursor,
+        last_pull_at: state.last_pull_at,
+        last_push_at: state.last_push_at,
+        outbox: 0,
+        conflicts: 0,
+        last_error: state.last_error,
+        last_error_at: state.last_error_at,
+        counts,
+    })
+}
+
+#[derive(Serialize)]
+struct ScanFailure<'a> {
+    error: &'a str,
+    message: String,
+}
+
+async fn scan(store: &LocalStore, cfg: &Config, code: &str, offline: bool, json: bool) -> CmdResult {
+    let enrolment = store.require_enrolment()?;
+    let client = if offline { None } else { sync::client_for(&enrolment, &cfg.sync).ok() };
+    match resolve_scan(store, client.as_ref(), &cfg.scan.loyalty_prefix, code, unix_now()).await {
+        Ok(outcome) => emit(json, &outcome, || print::scan(&outcome)),
+        Err(e) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&ScanFailure { error: e.code(), message: e.to_string() })?);
+            }
+            Err(Failure { message: e.to_string(), code: 3 })
+        }
+    }
+}

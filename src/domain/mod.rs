@@ -1,0 +1,4 @@
+//! Pure types and rules of the shop floor: what a shopper's screen shows, how stock
+//! reads for a cart line. No I/O here: never SQLite, HTTP, Slint or GPIO.
+
+pub mod shopper;

@@ -1,0 +1,165 @@
+//! Applying a page of the hub's change feed: every change of the page and the new
+//! cursor commit in one transaction, so a crash replays a page and never skips one.
+
+use omnikiosk_protocol::wire::{Change, CustomerRecord, OrderRecord, StaffRole};
+use rusqlite::{params, Transaction};
+use serde::Serialize;
+
+use super::{meta_set, LocalStore, Result, StoreError};
+
+/// What one page did to the local store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ApplyStats {
+    pub applied: usize,
+    /// Records of another store: the hub should never send them; counted, not stored.
+    pub ignored: usize,
+}
+
+impl LocalStore {
+    /// Applies `changes` and moves the cursor to `cursor`, all or nothing.
+    pub fn apply_page(&self, changes: &[Change], cursor: &str, now: i64) -> Result<ApplyStats> {
+        let store_id = self.require_enrolment()?.store_id;
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        let mut stats = ApplyStats::default();
+        for change in changes {
+            if apply_one(&tx, store_id, change)? {
+                stats.applied += 1;
+            } else {
+                stats.ignored += 1;
+            }
+        }
+        meta_set(&tx, "cursor", cursor)?;
+        meta_set(&tx, "last_pull_at", &now.to_string())?;
+        tx.commit()?;
+        Ok(stats)
+    }
+}
+
+/// Returns false when the record belongs to another store and was left out.
+fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<bool> {
+    match change {
+        Change::Store(s) => {
+            tx.prepare_cached(
+                "INSERT INTO stores(id, name, city) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, city = excluded.city",
+            )?
+            .execute(params![s.id, s.name, s.city])?;
+        }
+        Change::Customer(c) => upsert_customer(tx, c)?,
+        Change::CustomerRemoved { id } => remove_customer(tx, id)?,
+        Change::Cart(c) => {
+            let lines = to_json(&c.lines)?;
+            tx.prepare_cached(
+                "INSERT INTO carts(customer_id, lines, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(customer_id) DO UPDATE SET lines = excluded.lines, updated_at = excluded.updated_at",
+            )?
+            .execute(params![c.customer_id, lines, c.updated_at])?;
+        }
+        Change::Product(p) => {
+            tx.prepare_cached(
+                "INSERT INTO products(sku, name, price_cents, category) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(sku) DO UPDATE SET name = excluded.name, price_cents = excluded.price_cents,
+                                                category = excluded.category",
+            )?
+            .execute(params![p.sku, p.name, p.price_cents, p.category])?;
+        }
+        Change::Stock(s) => {
+            if s.store_id != store_id {
+                return Ok(false);
+            }
+            tx.prepare_cached(
+                "INSERT INTO stock(sku, on_hand, aisle) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(sku) DO UPDATE SET on_hand = excluded.on_hand, aisle = excluded.aisle",
+            )?
+            .execute(params![s.sku, s.on_hand, s.aisle])?;
+        }
+        Change::Order(o) => {
+            if o.store_id != store_id {
+                return Ok(false);
+            }
+            upsert_order(tx, o)?;
+        }
+        Change::Staff(s) => {
+            if s.store_id != store_id {
+                // Another store's badge holders (and their PIN hashes) do not belong here.
+                tx.prepare_cached("DELETE FROM staff WHERE id = ?1")?.execute([&s.id])?;
+                return Ok(false);
+            }
+            let role = match s.role {
+                StaffRole::Staff => "staff",
+                StaffRole::Manager => "manager",
+            };
+            tx.prepare_cached(
+                "INSERT INTO staff(id, name, role, pin_salt, pin_hash) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role,
+                                               pin_salt = excluded.pin_salt, pin_hash = excluded.pin_hash",
+            )?
+            .execute(params![s.id, s.name, role, s.pin_salt, s.pin_hash])?;
+        }
+        Change::StaffRemoved { id } => {
+            tx.prepare_cached("DELETE FROM staff WHERE id = ?1")?.execute([id])?;
+        }
+    }
+    Ok(true)
+}
+
+fn upsert_customer(tx: &Transaction<'_>, c: &CustomerRecord) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO customers(id, first_name, last_initial, tier, language, points, home_store)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(id) DO UPDATE SET first_name = excluded.first_name, last_initial = excluded.last_initial,
+             tier = excluded.tier, language = excluded.language, points = excluded.points,
+             home_store = excluded.home_store",
+    )?
+    .execute(params![c.id, c.first_name, c.last_initial, c.tier, c.language, c.points, c.home_store])?;
+    // The record carries the full set of cards: drop the ones it no longer lists.
+    let current: Vec<String> = tx
+        .prepare_cached("SELECT card FROM loyalty_cards WHERE customer_id = ?1")?
+        .query_map([&c.id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for card in current.iter().filter(|card| !c.loyalty_cards.contains(card)) {
+        tx.prepare_cached("DELETE FROM loyalty_cards WHERE card = ?1")?.execute([card])?;
+    }
+    for card in c.loyalty_cards.iter().filter(|card| !current.contains(card)) {
+        // A card moved from another customer now belongs to this one.
+        tx.prepare_cached("INSERT OR REPLACE INTO loyalty_cards(card, customer_id) VALUES (?1, ?2)")?
+            .execute(params![card, c.id])?;
+    }
+    Ok(())
+}
+
+fn remove_customer(tx: &Transaction<'_>, id: &str) -> Result<()> {
+    tx.prepare_cached("DELETE FROM customers WHERE id = ?1")?.execute([id])?;
+    tx.prepare_cached("DELETE FROM loyalty_cards WHERE customer_id = ?1")?.execute([id])?;
+    tx.prepare_cached("DELETE FROM carts WHERE customer_id = ?1")?.execute([id])?;
+    Ok(())
+}
+
+fn upsert_order(tx: &Transaction<'_>, o: &OrderRecord) -> Result<()> {
+    let lines = to_json(&o.lines)?;
+    tx.prepare_cached(
+        "INSERT INTO orders(id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT(id) DO UPDATE SET customer_id = excluded.customer_id, status = excluded.status,
+             pickup_code = excluded.pickup_code, lines = excluded.lines, placed_at = excluded.placed_at,
+             promised_ready_at = excluded.promised_ready_at, updated_at = excluded.updated_at,
+             version = excluded.version",
+    )?
+    .execute(params![
+        o.id,
+        o.customer_id,
+        o.status.as_str(),
+        o.pickup_code,
+        lines,
+        o.placed_at,
+        o.promised_ready_at,
+        o.updated_at,
+        o.version
+    ])?;
+    Ok(())
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt { what: "record", detail: e.to_string() })
+}

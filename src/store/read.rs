@@ -1,0 +1,268 @@
+//! Reads for scans, screens and `status`, through the reader connection.
+
+use omnikiosk_protocol::wire::{
+    CartLine, CustomerRecord, OrderLine, OrderRecord, OrderStatus, ProductRecord, StaffRole, StockRecord,
+};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+use super::{LocalStore, Result, StoreError};
+use crate::domain::shopper::{CartView, ShopperView};
+
+/// Cached row counts, as `status` reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub customers: i64,
+    pub orders: i64,
+    pub products: i64,
+    pub carts: i64,
+    pub stock: i64,
+    pub staff: i64,
+    pub loyalty_cards: i64,
+}
+
+/// A badge holder of this store, without the PIN hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StaffMember {
+    pub id: String,
+    pub name: String,
+    pub role: StaffRole,
+}
+
+/// A product as the kiosk knows it, with this store's shelf.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProductView {
+    pub product: ProductRecord,
+    pub stock: Option<StockRecord>,
+}
+
+const ORDER_COLUMNS: &str =
+    "id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version";
+
+impl LocalStore {
+    /// Everything the shopper screen shows, read in one consistent snapshot.
+    pub fn shopper_view(&self, customer_id: &str) -> Result<Option<ShopperView>> {
+        let mut conn = self.reader();
+        let tx = conn.transaction()?;
+        let Some(customer) = customer(&tx, customer_id)? else { return Ok(None) };
+        let store_id = enrolled_store_id(&tx)?;
+        let cart_lines: Vec<CartLine> = match tx
+            .prepare_cached("SELECT lines FROM carts WHERE customer_id = ?1")?
+            .query_row([customer_id], |r| r.get::<_, String>(0))
+            .optional()?
+        {
+            Some(json) => from_json("cart", &json)?,
+            None => Vec::new(),
+        };
+        let cart = build_cart(&tx, &cart_lines, store_id)?;
+        let orders = query_orders(&tx, &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE customer_id = ?1"), params![customer_id], store_id)?;
+        Ok(Some(ShopperView::new(customer, cart, orders)))
+    }
+
+    /// A cart's lines priced from the catalogue, with this store's shelves.
+    pub fn cart_view(&self, lines: &[CartLine]) -> Result<CartView> {
+        let conn = self.reader();
+        let store_id = enrolled_store_id(&conn)?;
+        build_cart(&conn, lines, store_id)
+    }
+
+    pub fn customer_id_for_card(&self, card: &str) -> Result<Option<String>> {
+        let conn = self.reader();
+        let id = conn
+            .prepare_cached("SELECT customer_id FROM loyalty_cards WHERE card = ?1")?
+            .query_row([card], |r| r.get(0))
+            .optional()?;
+        Ok(id)
+    }
+
+    pub fn order(&self, id: &str) -> Result<Option<OrderRecord>> {
+        let conn = self.reader();
+        let store_id = enrolled_store_id(&conn)?;
+        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1");
+        Ok(query_orders(&conn, &sql, params![id], store_id)?.into_iter().next())
+    }
+
+    /// The open order (not collected, cancelled or expired) with this pickup code.
+    pub fn open_order_by_pickup_code(&self, code: &str) -> Result<Option<OrderRecord>> {
+        let conn = self.reader();
+        let store_id = enrolled_store_id(&conn)?;
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE pickup_code = ?1
+             AND status IN ('placed', 'picking', 'ready') ORDER BY promised_ready_at"
+        );
+        Ok(query_orders(&conn, &sql, params![code], store_id)?.into_iter().next())
+    }
+
+    /// The store's click-and-collect queue, soonest promised first.
+    pub fn orders(&self, status: Option<OrderStatus>) -> Result<Vec<OrderRecord>> {
+        let conn = self.reader();
+        let store_id = enrolled_store_id(&conn)?;
+        match status {
+            Some(st) => query_orders(
+                &conn,
+                &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE status = ?1 ORDER BY promised_ready_at, id"),
+                params![st.as_str()],
+                store_id,
+            ),
+            None => query_orders(
+                &conn,
+                &format!("SELECT {ORDER_COLUMNS} FROM orders ORDER BY promised_ready_at, id"),
+                params![],
+                store_id,
+            ),
+        }
+    }
+
+    pub fn product(&self, sku: &str) -> Result<Option<ProductView>> {
+        let conn = self.reader();
+        let store_id = enrolled_store_id(&conn)?;
+        product_view(&conn, sku, store_id)
+    }
+
+    /// Products on this store's shelves, fullest first: what a shopper could buy here now.
+    pub fn products_in_stock(&self, limit: usize) -> Result<Vec<ProductView>> {
+        let conn = self.reader();
+        let store_id = enrolled_store_id(&conn)?;
+        let skus: Vec<String> = conn
+            .prepare_cached("SELECT sku FROM stock WHERE on_hand > 0 ORDER BY on_hand DESC, sku LIMIT ?1")?
+            .query_map([limit as i64], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut out = Vec::with_capacity(skus.len());
+        for sku in skus {
+            out.extend(product_view(&conn, &sku, store_id)?);
+        }
+        Ok(out)
+    }
+
+    pub fn staff_member(&self, id: &str) -> Result<Option<StaffMember>> {
+        let conn = self.reader();
+        let row = conn
+            .prepare_cached("SELECT id, name, role FROM staff WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+            .optional()?;
+        row.map(|(id, name, role)| {
+                let role = match role.as_str() {
+                    "manager" => StaffRole::Manager,
+                    "staff" => StaffRole::Staff,
+                    other => return Err(StoreError::Corrupt { what: "staff role", detail: other.to_string() }),
+                };
+                Ok(StaffMember { id, name, role })
+            })
+            .transpose()
+    }
+
+    pub fn counts(&self) -> Result<Counts> {
+        let conn = self.reader();
+        let count = |table: &str| -> Result<i64> {
+            Ok(conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?)
+        };
+        Ok(Counts {
+            customers: count("customers")?,
+            orders: count("orders")?,
+            products: count("products")?,
+            carts: count("carts")?,
+            stock: count("stock")?,
+            staff: count("staff")?,
+            loyalty_cards: count("loyalty_cards")?,
+        })
+    }
+}
+
+/// The enrolled store's id (0 before enrolment; nothing is cached then anyway).
+fn enrolled_store_id(conn: &Connection) -> Result<i64> {
+    Ok(super::meta_get(conn, "store_id")?.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+fn customer(conn: &Connection, id: &str) -> Result<Option<CustomerRecord>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT id, first_name, last_initial, tier, language, points, home_store FROM customers WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok(CustomerRecord {
+                id: r.get(0)?,
+                first_name: r.get(1)?,
+                last_initial: r.get(2)?,
+                tier: r.get(3)?,
+                language: r.get(4)?,
+                points: r.get(5)?,
+                home_store: r.get(6)?,
+                loyalty_cards: Vec::new(),
+            })
+        })
+        .optional()?;
+    let Some(mut c) = row else { return Ok(None) };
+    c.loyalty_cards = conn
+        .prepare_cached("SELECT card FROM loyalty_cards WHERE customer_id = ?1 ORDER BY card")?
+        .query_map([id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Some(c))
+}
+
+fn build_cart(conn: &Connection, lines: &[CartLine], store_id: i64) -> Result<CartView> {
+    let mut failure = None;
+    let cart = CartView::build(lines, |sku| match product_view(conn, sku, store_id) {
+        Ok(Some(v)) => (Some(v.product), v.stock),
+        Ok(None) => (None, None),
+        Err(e) => {
+            failure.get_or_insert(e);
+            (None, None)
+        }
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(cart),
+    }
+}
+
+fn product_view(conn: &Connection, sku: &str, store_id: i64) -> Result<Option<ProductView>> {
+    let product = conn
+        .prepare_cached("SELECT sku, name, price_cents, category FROM products WHERE sku = ?1")?
+        .query_row([sku], |r| {
+            Ok(ProductRecord { sku: r.get(0)?, name: r.get(1)?, price_cents: r.get(2)?, category: r.get(3)? })
+        })
+        .optional()?;
+    let Some(product) = product else { return Ok(None) };
+    let stock = conn
+        .prepare_cached("SELECT on_hand, aisle FROM stock WHERE sku = ?1")?
+        .query_row([sku], |r| Ok(StockRecord { store_id, sku: sku.to_string(), on_hand: r.get(0)?, aisle: r.get(1)? }))
+        .optional()?;
+    Ok(Some(ProductView { product, stock }))
+}
+
+fn query_orders(conn: &Connection, sql: &str, params: &[&dyn rusqlite::ToSql], store_id: i64) -> Result<Vec<OrderRecord>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, |r| order_row(r, store_id))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (mut order, status, lines) = row?;
+        order.status = OrderStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt { what: "order status", detail: status.clone() })?;
+        order.lines = from_json::<Vec<OrderLine>>("order lines", &lines)?;
+        out.push(order);
+    }
+    Ok(out)
+}
+
+fn order_row(r: &Row<'_>, store_id: i64) -> rusqlite::Result<(OrderRecord, String, String)> {
+    Ok((
+        OrderRecord {
+            id: r.get(0)?,
+            store_id,
+            customer_id: r.get(1)?,
+            status: OrderStatus::Placed,
+            pickup_code: r.get(3)?,
+            lines: Vec::new(),
+            placed_at: r.get(5)?,
+            promised_ready_at: r.get(6)?,
+            updated_at: r.get(7)?,
+            version: r.get(8)?,
+        },
+        r.get(2)?,
+        r.get(4)?,
+    ))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &'static str, json: &str) -> Result<T> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt { what, detail: e.to_string() })
+}

@@ -1,0 +1,193 @@
+//! The hub's device endpoints over HTTP. Every request carries the device token and the
+//! kiosk's protocol version; every failure becomes one [`SyncError`] saying what to do.
+
+use std::time::Duration;
+
+use omnikiosk_protocol::wire::{ApiError, DeviceInfo, LookupResponse, PullResponse, PROTOCOL_HEADER, PROTOCOL_VERSION};
+use reqwest::{StatusCode, Url};
+use serde::de::DeserializeOwned;
+
+use crate::config::SyncConfig;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("hub unreachable: {0}")]
+    Offline(String),
+    #[error("the hub refused this kiosk's token ({0}): enrol again with a new device token")]
+    Unauthorized(String),
+    #[error("the hub no longer speaks this kiosk's protocol version: update needed (nothing queued is lost)")]
+    UpdateNeeded,
+    #[error("not found at the hub: {0}")]
+    NotFound(String),
+    #[error("the hub answered {status}: {message}")]
+    Hub { status: u16, message: String },
+    #[error("the hub sent an unreadable answer: {0}")]
+    BadResponse(String),
+    #[error("{0}")]
+    BadHubUrl(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl SyncError {
+    /// The hub could not be reached at all (as opposed to answering badly).
+    pub fn is_offline(&self) -> bool {
+        matches!(self, SyncError::Offline(_))
+    }
+}
+
+#[derive(Clone)]
+pub struct HubClient {
+    /// Shared connection pool: keeps the TCP/TLS connection alive across long-polls.
+    http: reqwest::Client,
+    /// Hub base URL, always ending in `/`.
+    base: Url,
+    /// Bearer device token.
+    token: String,
+    /// Slack over a long-poll's wait before the request counts as hung.
+    grace: Duration,
+}
+
+impl HubClient {
+    /// Refuses a plain `http://` hub that is not on loopback unless `insecure`.
+    pub fn new(hub_url: &str, token: &str, insecure: bool, cfg: &SyncConfig) -> Result<HubClient, SyncError> {
+        let mut base = Url::parse(hub_url).map_err(|e| SyncError::BadHubUrl(format!("hub URL {hub_url:?}: {e}")))?;
+        match base.scheme() {
+            "https" => {}
+            "http" if insecure || is_loopback(&base) => {}
+            "http" => {
+                return Err(SyncError::BadHubUrl(format!(
+                    "refusing plain http:// to {hub_url}: use https://, or --insecure on a trusted network"
+                )))
+            }
+            other => return Err(SyncError::BadHubUrl(format!("hub URL scheme {other:?} is not http(s)"))),
+        }
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(cfg.connect_timeout_ms))
+            .user_agent(concat!("omnikiosk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SyncError::Internal(format!("HTTP client: {e}")))?;
+        Ok(HubClient { http, base, token: token.to_string(), grace: Duration::from_secs(cfg.request_grace_secs) })
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// `GET /v1/device`: who this token is.
+    pub async fn device(&self) -> Result<DeviceInfo, SyncError> {
+        self.get("v1/device", &[], Duration::ZERO).await
+    }
+
+    /// `GET /v1/device` with a short deadline: is the hub reachable right now?
+    pub async fn probe(&self, deadline: Duration) -> Result<DeviceInfo, SyncError> {
+        match tokio::time::timeout(deadline, self.device()).await {
+            Ok(r) => r,
+            Err(_) => Err(SyncError::Offline("no answer in time".into())),
+        }
+    }
+
+    /// `GET /v1/sync/pull`: at most `limit` changes after `cursor`, held up to `wait`.
+    pub async fn pull(&self, cursor: &str, limit: u32, wait: Duration) -> Result<PullResponse, SyncError> {
+        let limit = limit.to_string();
+        let wait_s = wait.as_secs().to_string();
+        self.get("v1/sync/pull", &[("cursor", cursor), ("limit", &limit), ("wait", &wait_s)], wait).await
+    }
+
+    /// `GET /v1/lookup`: a customer this store has not cached; `None` when the hub does
+    /// not know the code either.
+    pub async fn lookup(&self, code: &str) -> Result<Option<LookupResponse>, SyncError> {
+        match self.get("v1/lookup", &[("code", code)], Duration::ZERO).await {
+            Ok(r) => Ok(Some(r)),
+            Err(SyncError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)], wait: Duration) -> Result<T, SyncError> {
+        let url = self.base.join(path).map_err(|e| SyncError::Internal(e.to_string()))?;
+        let resp = self
+            .http
+            .get(url)
+            .query(query)
+            .bearer_auth(&self.token)
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+            .timeout(wait + self.grace)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(transport_error)?;
+        if status.is_success() {
+            return serde_json::from_slice(&body).map_err(|e| SyncError::BadResponse(e.to_string()));
+        }
+        let message = serde_json::from_slice::<ApiError>(&body)
+            .map(|e| e.message)
+            .unwrap_or_else(|_| status.canonical_reason().unwrap_or("error").to_string());
+        Err(match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => SyncError::Unauthorized(message),
+            StatusCode::UPGRADE_REQUIRED => SyncError::UpdateNeeded,
+            StatusCode::NOT_FOUND => SyncError::NotFound(message),
+            _ => SyncError::Hub { status: status.as_u16(), message },
+        })
+    }
+}
+
+/// Connection refused, DNS, TLS, timeouts and cut-off bodies all mean "offline" to the
+/// kiosk: it keeps working from its local store and tries again later.
+fn transport_error(e: reqwest::Error) -> SyncError {
+    let what = if e.is_timeout() {
+        "no answer in time"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_body() || e.is_decode() {
+        "the answer was cut off"
+    } else {
+        "request failed"
+    };
+    let mut detail = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    SyncError::Offline(format!("{what} ({detail})"))
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_to_loopback_unless_insecure() {
+        let cfg = SyncConfig::default();
+        for (url, insecure, ok) in [
+            ("http://127.0.0.1:8640", false, true),
+            ("http://localhost:8640", false, true),
+            ("http://[::1]:8640", false, true),
+            ("https://hub.example.com", false, true),
+            ("http://hub.example.com", false, false),
+            ("http://10.0.0.5:8640", false, false),
+            ("http://10.0.0.5:8640", true, true),
+            ("ftp://hub.example.com", true, false),
+            ("not a url", true, false),
+        ] {
+            assert_eq!(HubClient::new(url, "t", insecure, &cfg).is_ok(), ok, "{url} insecure={insecure}");
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! The background sync loop: long-poll the hub, apply what arrives, and back off with
+//! jitter while the hub is unreachable. Shutdown is explicit: the loop stops between
+//! rounds or aborts a pending request (a page being applied always finishes, atomically).
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::{pull_until_current, Backoff, HubClient, PullSummary, SyncError};
+use crate::clock::unix_now;
+use crate::config::SyncConfig;
+use crate::store::LocalStore;
+
+/// What the daemon tells its observer (the screen, the terminal, tests).
+#[derive(Debug, Clone)]
+pub enum DaemonEvent {
+    Synced(PullSummary),
+    Failed { error: String, retry_in: Duration },
+}
+
+/// Runs until `shutdown` turns true.
+pub async fn run_daemon(
+    store: LocalStore,
+    client: HubClient,
+    cfg: SyncConfig,
+    mut shutdown: watch::Receiver<bool>,
+    mut on_event: impl FnMut(DaemonEvent) + Send,
+) {
+    let mut backoff = Backoff::new(
+        Duration::from_millis(cfg.backoff_initial_ms),
+        Duration::from_millis(cfg.backoff_max_ms),
+    );
+    let wait = Duration::from_secs(cfg.long_poll_secs.into());
+    let mut failing = false;
+    while !*shutdown.borrow() {
+        let round = pull_until_current(&store, &client, cfg.page_size, wait, |_| {});
+        let result = tokio::select! {
+            r = round => r,
+            _ = shutdown.changed() => break,
+        };
+        match result {
+            Ok(summary) => {
+                backoff.reset();
+                if failing {
+                    failing = false;
+                    let _ = record(&store, None).await;
+                }
+                on_event(DaemonEvent::Synced(summary));
+            }
+            Err(e) => {
+                failing = true;
+                let retry_in = backoff.next_delay();
+                let error = e.to_string();
+                tracing::warn!(%error, ?retry_in, "sync round failed");
+                let _ = record(&store, Some(error.clone())).await;
+                on_event(DaemonEvent::Failed { error, retry_in });
+                if matches!(e, SyncError::UpdateNeeded) {
+                    tracing::error!("this kiosk must be updated before it can sync again");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(retry_in) => {}
+                    _ = shutdown.changed() => break,
+                }
+            }
+        }
+    }
+}
+
+async fn record(store: &LocalStore, error: Option<String>) -> Result<(), SyncError> {
+    super::blocking(store, move |s| s.record_sync_error(error.as_deref(), unix_now())).await
+}

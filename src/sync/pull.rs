@@ -1,0 +1,60 @@
+//! A pull round: ask for pages after the stored cursor and apply each page together with
+//! its new cursor, until the hub says nothing more is waiting.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{blocking, HubClient, SyncError};
+use crate::clock::unix_now;
+use crate::store::LocalStore;
+
+/// Progress of a round, for the terminal and the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PullProgress {
+    /// Changes applied so far in this round.
+    pub done: u64,
+    /// Changes done plus those the hub says remain (best known total).
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PullSummary {
+    pub pages: u64,
+    pub changes: u64,
+    pub cursor: String,
+}
+
+/// Pulls until current. The first request may wait up to `first_wait` for news
+/// (long-poll); once something arrives, the rest of the round does not wait.
+pub async fn pull_until_current(
+    store: &LocalStore,
+    client: &HubClient,
+    page_size: u32,
+    first_wait: Duration,
+    mut progress: impl FnMut(PullProgress),
+) -> Result<PullSummary, SyncError> {
+    let mut summary = PullSummary { cursor: store.sync_state()?.cursor, ..PullSummary::default() };
+    let mut wait = first_wait;
+    loop {
+        let page = client.pull(&summary.cursor, page_size, wait).await?;
+        wait = Duration::ZERO;
+        let n = page.changes.len() as u64;
+        let cursor = page.cursor.clone();
+        let has_more = page.has_more;
+        let remaining = page.remaining.unwrap_or(0);
+        if n > 0 || cursor != summary.cursor {
+            blocking(store, move |s| s.apply_page(&page.changes, &page.cursor, unix_now())).await?;
+        }
+        summary.pages += 1;
+        summary.changes += n;
+        summary.cursor = cursor;
+        progress(PullProgress { done: summary.changes, total: summary.changes + if has_more { remaining } else { 0 } });
+        if !has_more {
+            return Ok(summary);
+        }
+        if n == 0 {
+            return Err(SyncError::BadResponse("the hub said more changes wait but sent none".into()));
+        }
+    }
+}
