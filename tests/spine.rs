@@ -223,7 +223,10 @@ async fn bad_codes_are_not_recognised_and_change_nothing() {
     let kiosk = enrolled_kiosk(&hub, 1).await;
     let before = kiosk.json(&["status", "--json"]).await;
     let genuine = hub.hub.sign_code(CodeKind::Customer, "C000001", 3600).unwrap();
-    let forged = format!("{}x", &genuine[..genuine.len() - 1]);
+    // One changed character inside the signature: still well-formed, no longer genuine.
+    let i = genuine.len() - 10;
+    let swapped = if &genuine[i..i + 1] == "A" { "B" } else { "A" };
+    let forged = format!("{}{swapped}{}", &genuine[..i], &genuine[i + 1..]);
     let noise: String = (0..4096).map(|i| char::from(b'!' + (i * 7 % 90) as u8)).collect();
     let cases: [(&str, &str); 6] = [
         (&forged, "bad_signature"),
@@ -301,7 +304,7 @@ async fn a_broken_hub_stops_the_round_with_a_clear_status_and_nothing_half_appli
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_stops_sync_with_a_clear_status_and_resumes_when_there_is_room() {
-    let hub = TestHub::start(SeedOptions { stores: 2, customers: 6000, products: 400, orders: 100, seed: 3 }).await;
+    let hub = TestHub::start(SeedOptions { stores: 2, customers: 16_000, products: 400, orders: 100, seed: 3 }).await;
     let cramped = Kiosk::with_config("[store]\nmax_size_mb = 1\n[sync]\npage_size = 200\n");
     cramped.enroll(&hub.url(), &hub.device_token(1)).await;
     let out = cramped.run(&["sync", "--once"]).await;
