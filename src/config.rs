@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Default place of the configuration file when run as a service.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/omnikiosk/kiosk.toml";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Where the local store lives; overridden by `--data-dir` and `OMNIKIOSK_DATA_DIR`.
@@ -49,18 +49,12 @@ impl Default for SyncConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
     /// Upper bound on the local database size in MiB (SD cards fill up); 0 = no bound.
     /// When reached, sync stops with a "disk full" status and applies nothing partial.
     pub max_size_mb: u64,
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        StoreConfig { max_size_mb: 0 }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,17 +67,6 @@ pub struct ScanConfig {
 impl Default for ScanConfig {
     fn default() -> Self {
         ScanConfig { loyalty_prefix: omnikiosk_protocol::gtin::DEFAULT_LOYALTY_PREFIX.to_string() }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            data_dir: None,
-            sync: SyncConfig::default(),
-            store: StoreConfig::default(),
-            scan: ScanConfig::default(),
-        }
     }
 }
 

@@ -278,8 +278,8 @@ pub fn generate(opts: &SeedOptions, now: i64) -> (SeedData, SeedSummary) {
             let c = &customers[rng.gen_range(0..customers.len())];
             let store_id = if rng.gen_bool(0.8) { c.home_store } else { rng.gen_range(1..=stores.len() as i64) };
             // Cycle through the statuses first so every state exists even in a small seed.
-            let status = if i < STATUSES.len() {
-                STATUSES[i].0
+            let status = if let Some((first_round, _)) = STATUSES.get(i) {
+                *first_round
             } else {
                 let mut roll = rng.gen_range(0..100);
                 STATUSES.iter().find(|(_, w)| if roll < *w { true } else { roll -= w; false }).map(|s| s.0).unwrap_or(OrderStatus::Placed)
