@@ -150,17 +150,17 @@ const CULTURES: &[Culture] = &[
     ),
 ];
 
-const CATALOGUE: &[(&str, &[&str])] = &[
-    ("Dairy", &["Oat milk", "Greek yoghurt", "Butter", "Cheddar", "Kefir", "Cottage cheese"]),
-    ("Bakery", &["Sourdough loaf", "Rye bread", "Croissants", "Bagels", "Pretzel"]),
-    ("Pantry", &["Basmati rice", "Penne pasta", "Olive oil", "Buckwheat", "Jasmine tea", "Ground coffee", "Honey"]),
-    ("Produce", &["Apples", "Bananas", "Tomatoes", "Cucumbers", "Avocados", "Blueberries"]),
-    ("Household", &["Dish soap", "Laundry capsules", "Paper towels", "Bin bags", "Sponges"]),
-    ("Health & beauty", &["Shampoo", "Toothpaste", "Hand cream", "Sunscreen SPF 50", "Vitamin D"]),
-    ("Home", &["LED bulb", "Storage box", "Mug", "Tea towel", "Candle"]),
-    ("Kids", &["Crayons", "Puzzle 100 pcs", "Picture book", "Plush bear"]),
+/// (category, product names, pack sizes that make sense for them).
+const CATALOGUE: &[(&str, &[&str], &[&str])] = &[
+    ("Dairy", &["Oat milk", "Whole milk", "Kefir", "Greek yoghurt", "Butter", "Cheddar", "Cottage cheese"], &["", " 250 g", " 500 g", " 1 l", " 2 l"]),
+    ("Bakery", &["Sourdough loaf", "Rye bread", "Croissants", "Bagels", "Pretzels"], &["", " 2-pack", " 4-pack", " 6-pack"]),
+    ("Pantry", &["Basmati rice", "Penne pasta", "Olive oil", "Buckwheat", "Jasmine tea", "Ground coffee", "Honey"], &["", " 250 g", " 500 g", " 1 kg", " family pack"]),
+    ("Produce", &["Apples", "Bananas", "Tomatoes", "Cucumbers", "Avocados", "Blueberries"], &["", " 500 g", " 1 kg", " organic"]),
+    ("Household", &["Dish soap", "Laundry capsules", "Paper towels", "Bin bags", "Sponges"], &["", " small", " large", " value pack"]),
+    ("Health & beauty", &["Shampoo", "Toothpaste", "Hand cream", "Sunscreen SPF 50", "Vitamin D"], &["", " 50 ml", " 250 ml", " travel size"]),
+    ("Home", &["LED bulb", "Storage box", "Mug", "Tea towel", "Scented candle"], &["", " white", " grey", " large"]),
+    ("Kids", &["Crayons", "Puzzle", "Picture book", "Plush bear"], &["", " age 3+", " age 6+"]),
 ];
-const SIZES: &[&str] = &["", " 250 g", " 500 g", " 1 kg", " 1 l", " 2 l", " small", " large", " family pack", " 6-pack"];
 
 fn tier(rng: &mut StdRng) -> &'static str {
     match rng.gen_range(0..100) {
@@ -185,10 +185,11 @@ pub fn generate(opts: &SeedOptions, now: i64) -> (SeedData, SeedSummary) {
 
     let products: Vec<ProductRecord> = (0..opts.products)
         .map(|i| {
-            let (category, names) = CATALOGUE[i % CATALOGUE.len()];
-            let base = names[(i / CATALOGUE.len()) % names.len()];
-            let size = SIZES[(i / (CATALOGUE.len() * 5)) % SIZES.len()];
-            let edition = i / (CATALOGUE.len() * 5 * SIZES.len());
+            let (category, names, sizes) = CATALOGUE[i % CATALOGUE.len()];
+            let round = i / CATALOGUE.len();
+            let base = names[round % names.len()];
+            let size = sizes[(round / names.len()) % sizes.len()];
+            let edition = round / (names.len() * sizes.len());
             let name = if edition == 0 { format!("{base}{size}") } else { format!("{base}{size} #{}", edition + 1) };
             // 590… bodies are Polish GS1 numbers; never the loyalty prefix 042.
             let sku = Gtin::ean13_from_body(&format!("590{:09}", i)).expect("12 digits").as_str().to_string();

@@ -42,8 +42,8 @@ pub async fn run(data_dir: &Path, cfg: &Config) -> CmdResult {
     let t = Instant::now();
     let seeded = tokio::task::spawn_blocking(move || h.seed(&SeedOptions::default())).await??;
     say(&format!(
-        "hub: seeded a chain in {:.1} s — {}",
-        t.elapsed().as_secs_f64(),
+        "hub: seeded a chain in {} ms — {}",
+        t.elapsed().as_millis(),
         serde_json::to_string(&seeded.counts)?
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

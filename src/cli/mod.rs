@@ -128,7 +128,7 @@ fn fail(message: &str, code: u8) -> ExitCode {
 }
 
 fn init_logging(quiet: bool) {
-    let default = if quiet { "warn" } else { "info" };
+    let default = if quiet { "warn" } else { "info,rusqlite_migration=warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("OMNIKIOSK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
