@@ -73,6 +73,11 @@ enum DeviceCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Revoke a kiosk's token (a stolen or retired device); it can no longer sync.
+    Revoke {
+        #[arg(long)]
+        device: String,
+    },
 }
 
 fn parse_kind(s: &str) -> Result<CodeKind, String> {
@@ -95,8 +100,15 @@ pub fn main() -> ExitCode {
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    out(&serde_json::to_string_pretty(v)?);
     Ok(())
+}
+
+/// One block of output on stdout; a closed pipe (`| head`) is not worth a panic.
+fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}").and_then(|_| stdout.flush());
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -117,13 +129,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 print_json(&summary)
             } else {
                 let c = &summary.counts;
-                println!(
+                out(&format!(
                     "seeded {} stores, {} customers ({} carts), {} products, {} orders, {} staff",
                     c.stores, c.customers, c.carts, c.products, c.orders, c.staff
-                );
+                ));
                 for s in &summary.stores {
                     let cust = s.customers.first().map(|c| format!("{} ({}, card {})", c.id, c.name, c.loyalty_card)).unwrap_or_default();
-                    println!("  store {} {}: try customer {cust}; staff {} PIN {}, manager {} PIN {}", s.store_id, s.name, s.staff.id, s.staff.pin, s.manager.id, s.manager.pin);
+                    out(&format!(
+                        "  store {} {}: try customer {cust}; staff {} PIN {}, manager {} PIN {}",
+                        s.store_id, s.name, s.staff.id, s.staff.pin, s.manager.id, s.manager.pin
+                    ));
                 }
                 Ok(())
             }
@@ -134,9 +149,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if json {
                 print_json(&serde_json::json!({ "store_id": store, "token": token }))
             } else {
-                println!("{token}");
+                out(&token);
                 Ok(())
             }
+        }
+        Command::Device { command: DeviceCommand::Revoke { device } } => {
+            Hub::open(&cli.db)?.store().revoke_device(&device)?;
+            out(&format!("revoked {device}"));
+            Ok(())
         }
         Command::Code { kind, id, ttl_days, json } => {
             anyhow::ensure!((1..=3650).contains(&ttl_days), "--ttl-days must be 1..=3650");
@@ -145,7 +165,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if json {
                 print_json(&omnikiosk_protocol::wire::SignedCodeResponse { code })
             } else {
-                println!("{code}");
+                out(&code);
                 Ok(())
             }
         }

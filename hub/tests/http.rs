@@ -111,6 +111,15 @@ async fn tokens_are_checked_on_every_endpoint() {
     let (st, v) = s.get("/v1/devices", CHANNEL).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(v.as_array().unwrap().len(), 1);
+
+    // A revoked kiosk is shut out at once, with a reason it can show.
+    let id = v[0]["device_id"].as_str().unwrap().to_string();
+    assert_eq!(s.get("/v1/device", &device).await.0, StatusCode::OK);
+    s.hub.store().revoke_device(&id).unwrap();
+    let (st, v) = s.get("/v1/sync/pull", &device).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert!(v["message"].as_str().unwrap().contains("revoked"), "{v}");
+    assert!(s.hub.store().revoke_device("kiosk-9-9").is_err());
 }
 
 #[tokio::test]

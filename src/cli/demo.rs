@@ -140,7 +140,7 @@ pub async fn run(data_dir: &Path, cfg: &Config) -> CmdResult {
 }
 
 fn say(line: &str) {
-    println!("{line}");
+    super::out(line);
 }
 
 async fn show(store: &LocalStore, client: Option<&sync::HubClient>, cfg: &Config, code: &str) {

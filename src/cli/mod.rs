@@ -188,12 +188,17 @@ fn open(dir: &Path, cfg: &Config) -> Result<LocalStore, StoreError> {
 
 /// Prints `value` as one JSON document, or the human text.
 fn emit<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String) -> CmdResult {
-    if json {
-        println!("{}", serde_json::to_string_pretty(value)?);
-    } else {
-        println!("{}", human());
-    }
+    let text = if json { serde_json::to_string_pretty(value)? } else { human() };
+    out(&text);
     Ok(())
+}
+
+/// One block of output on stdout. A closed pipe (`| head`) is the reader's choice, not
+/// an error worth a panic.
+pub(crate) fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}").and_then(|_| stdout.flush());
 }
 
 /// One full pull round with progress on the terminal (stderr).
@@ -320,7 +325,7 @@ async fn scan(store: &LocalStore, cfg: &Config, code: &str, offline: bool, json:
         Ok(outcome) => emit(json, &outcome, || print::scan(&outcome)),
         Err(e) => {
             if json {
-                println!("{}", serde_json::to_string_pretty(&ScanFailure { error: e.code(), message: e.to_string() })?);
+                out(&serde_json::to_string_pretty(&ScanFailure { error: e.code(), message: e.to_string() })?);
             }
             Err(Failure { message: e.to_string(), code: 3 })
         }

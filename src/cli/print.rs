@@ -22,7 +22,9 @@ pub fn relative(at: i64, now: i64) -> String {
         s if s < 48 * 3600 => (s / 3600, "h"),
         s => (s / 86400, "days"),
     };
-    if d < 0 {
+    if d == 0 {
+        "just now".to_string()
+    } else if d < 0 {
         format!("{n} {unit} ago")
     } else {
         format!("in {n} {unit}")

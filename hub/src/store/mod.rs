@@ -64,6 +64,8 @@ pub trait HubStore: Send + Sync + 'static {
     fn store(&self, store_id: i64) -> Result<Option<StoreRecord>>;
     /// Returns the new device's id; the token is stored only as its hash.
     fn add_device(&self, store_id: i64, label: &str, token_hash: &str) -> Result<String>;
+    /// Revokes a device's token for good (a stolen or retired kiosk).
+    fn revoke_device(&self, device_id: &str) -> Result<()>;
     fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<Device>>;
     fn record_device_seen(&self, device_id: &str, at: i64, protocol: u32, cursor: Option<i64>) -> Result<()>;
     fn devices(&self) -> Result<Vec<DeviceHealth>>;

@@ -510,6 +510,14 @@ impl HubStore for SqliteHubStore {
         })
     }
 
+    fn revoke_device(&self, device_id: &str) -> Result<()> {
+        let n = self.writer().execute("UPDATE devices SET revoked = 1 WHERE id = ?1", [device_id])?;
+        if n == 0 {
+            return Err(HubError::NotFound(format!("device {device_id} does not exist")));
+        }
+        Ok(())
+    }
+
     fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<Device>> {
         self.read(|c| {
             Ok(c.prepare_cached("SELECT id, store_id, revoked FROM devices WHERE token_hash = ?1")?
