@@ -28,6 +28,9 @@ enum Command {
         /// Bearer token of the online channel (required off loopback).
         #[arg(long, env = "OMNIKIOSK_CHANNEL_TOKEN", hide_env_values = true)]
         channel_token: Option<String>,
+        /// Days after its promised time that an uncollected ready order expires.
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(i64).range(1..=365))]
+        no_show_days: i64,
     },
     /// Fill an empty hub with a realistic, deterministic chain.
     Seed {
@@ -113,13 +116,13 @@ fn out(text: &str) {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen, channel_token } => {
+        Command::Serve { listen, channel_token, no_show_days } => {
             let hub = Hub::open(&cli.db)?;
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
                 tracing::info!(addr = %listener.local_addr()?, db = %cli.db, "hub serving");
-                crate::serve(hub, listener, ServeConfig { channel_token }, shutdown_signal()).await
+                crate::serve(hub, listener, ServeConfig { channel_token, no_show_secs: Some(no_show_days * 86400) }, shutdown_signal()).await
             })
         }
         Command::Seed { stores, customers, products, orders, seed, json } => {

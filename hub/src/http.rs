@@ -16,7 +16,7 @@ use omnikiosk_protocol::code::{encode_public_key, CodeKind};
 use omnikiosk_protocol::gtin::DEFAULT_LOYALTY_PREFIX;
 use omnikiosk_protocol::scan::{classify, Scan, ScanContext};
 use omnikiosk_protocol::wire::{
-    ApiError, CartPut, Change, CustomerUpsert, DeviceInfo, IdentifiersPut, LookupResponse, OrderCancel, OrderCreate,
+    ApiError, CartPut, Change, ConflictRecord, PushRequest, PushResponse, CustomerUpsert, DeviceInfo, IdentifiersPut, LookupResponse, OrderCancel, OrderCreate,
     PullResponse, SignedCodeResponse, OLDEST_SUPPORTED_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
 use serde::Deserialize;
@@ -36,6 +36,8 @@ pub struct ServeConfig {
     /// Bearer token of the online channel. `None` leaves the channel endpoints open,
     /// which [`serve`] allows only on a loopback listener.
     pub channel_token: Option<String>,
+    /// No-show period in seconds (`None`: the default, 7 days); checked every minute.
+    pub no_show_secs: Option<i64>,
 }
 
 #[derive(Clone)]
@@ -140,7 +142,7 @@ pub fn router(hub: Hub, cfg: ServeConfig) -> Router {
         .route("/v1/sync/pull", get(pull))
         .route("/v1/sync/push", post(push))
         .route("/v1/lookup", get(lookup))
-        .route("/v1/customers/{id}", put(upsert_customer).get(get_customer))
+        .route("/v1/customers/{id}", put(upsert_customer).get(get_customer).delete(erase_customer))
         .route("/v1/customers/{id}/identifiers", put(put_identifiers))
         .route("/v1/customers/{id}/cart", put(put_cart))
         .route("/v1/customers/{id}/code", post(customer_code))
@@ -148,6 +150,7 @@ pub fn router(hub: Hub, cfg: ServeConfig) -> Router {
         .route("/v1/orders/{id}", get(get_order))
         .route("/v1/orders/{id}/cancel", post(cancel_order))
         .route("/v1/devices", get(devices))
+        .route("/v1/conflicts", get(conflicts))
         .with_state(state)
 }
 
@@ -164,7 +167,23 @@ pub async fn serve(
         cfg.channel_token.is_some() || addr.ip().is_loopback(),
         "refusing to listen on {addr} without a channel token (--channel-token or OMNIKIOSK_CHANNEL_TOKEN)"
     );
-    axum::serve(listener, router(hub, cfg)).with_graceful_shutdown(shutdown).await?;
+    let no_show = cfg.no_show_secs.unwrap_or(crate::DEFAULT_NO_SHOW_SECS);
+    let expiry_hub = hub.clone();
+    let expiry = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let h = expiry_hub.clone();
+            match tokio::task::spawn_blocking(move || h.expire_no_shows(now_secs(), no_show)).await {
+                Ok(Ok(ids)) if !ids.is_empty() => tracing::info!(count = ids.len(), "orders expired as no-shows"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "no-show expiry failed"),
+                _ => {}
+            }
+        }
+    });
+    let served = axum::serve(listener, router(hub, cfg)).with_graceful_shutdown(shutdown).await;
+    expiry.abort();
+    served?;
     Ok(())
 }
 
@@ -175,8 +194,13 @@ async fn device_info(State(s): State<AppState>, headers: HeaderMap) -> ApiResult
     let store = blocking(move || hub.store().store(store_id)).await?;
     let hub = s.hub.clone();
     let id = device.id.clone();
-    blocking(move || hub.store().record_device_seen(&id, now_secs(), proto, None)).await?;
+    let last_seq = blocking(move || {
+        hub.store().record_device_seen(&id, now_secs(), proto, None)?;
+        hub.store().device_last_seq(&id)
+    })
+    .await?;
     Ok(Json(DeviceInfo {
+        last_seq,
         device_id: device.id,
         store_id,
         store_name: store.map(|s| s.name).unwrap_or_default(),
@@ -235,9 +259,29 @@ async fn pull(
     Ok(Json(PullResponse { changes, cursor: page.last_seq.to_string(), has_more: page.has_more, remaining: page.remaining }))
 }
 
-async fn push(State(s): State<AppState>, headers: HeaderMap) -> Result<Json<()>, ApiFailure> {
-    device_auth(&s, &headers).await?;
-    Err(HubError::NotImplemented("pushing offline actions arrives with the outbox; nothing was applied".into()).into())
+async fn push(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    b: Result<Json<PushRequest>, JsonRejection>,
+) -> ApiResult<PushResponse> {
+    let (device, _) = device_auth(&s, &headers).await?;
+    let req = body(b)?;
+    let hub = s.hub.clone();
+    let results = blocking(move || hub.push(&device, &req)).await?;
+    Ok(Json(PushResponse { results }))
+}
+
+async fn conflicts(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Vec<ConflictRecord>> {
+    channel_auth(&s, &headers).await?;
+    let hub = s.hub.clone();
+    Ok(Json(blocking(move || hub.conflicts()).await?))
+}
+
+async fn erase_customer(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<StatusCode, ApiFailure> {
+    channel_auth(&s, &headers).await?;
+    let hub = s.hub.clone();
+    blocking(move || hub.erase_customer(&id)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]

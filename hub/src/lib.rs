@@ -24,7 +24,8 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use omnikiosk_protocol::code::{self, CodeClaims, CodeKind};
 use omnikiosk_protocol::gtin::{LoyaltyCard, DEFAULT_LOYALTY_PREFIX};
 use omnikiosk_protocol::wire::{
-    CartPut, CustomerProfile, CustomerUpsert, DeviceHealth, IdentifiersPut, OrderCreate, OrderDetail,
+    CartPut, ConflictRecord, CustomerProfile, CustomerUpsert, DeviceHealth, IdentifiersPut, OpOutcome, OpResult,
+    OrderCreate, OrderDetail, PushRequest,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
@@ -36,6 +37,12 @@ use store::{HubStore, SqliteHubStore};
 
 /// Languages the kiosk's screens are translated into.
 pub const LANGUAGES: &[&str] = &["en", "pl", "ru", "uk", "zh"];
+/// Most ops one push may carry.
+pub const MAX_PUSH_OPS: usize = 1000;
+/// Default no-show period: a ready order not collected this long after its promised time
+/// expires.
+pub const DEFAULT_NO_SHOW_SECS: i64 = 7 * 24 * 3600;
+
 /// Loyalty tiers.
 pub const TIERS: &[&str] = &["bronze", "silver", "gold", "platinum"];
 
@@ -192,6 +199,60 @@ impl Hub {
 
     pub fn devices(&self) -> Result<Vec<DeviceHealth>, HubError> {
         self.store.devices()
+    }
+
+    /// Applies a kiosk's pushed ops in sequence order, each in its own transaction; stops
+    /// at the first gap (`expected_seq`) so the kiosk resends from there.
+    pub fn push(&self, device: &store::Device, req: &PushRequest) -> Result<Vec<OpResult>, HubError> {
+        if req.ops.len() > MAX_PUSH_OPS {
+            return Err(HubError::BadRequest(format!("at most {MAX_PUSH_OPS} ops per push")));
+        }
+        for (i, op) in req.ops.iter().enumerate() {
+            if op.seq != req.device_seq_from + i as i64 {
+                return Err(HubError::BadRequest("ops must carry consecutive sequence numbers from device_seq_from".into()));
+            }
+            if op.op_id.is_empty() || op.op_id.len() > 64 {
+                return Err(HubError::BadRequest("every op needs an op_id of 1-64 characters".into()));
+            }
+        }
+        let key = self.public_key();
+        let qr_order_id = |qr: &str| {
+            code::verify(&key, qr, now_secs()).ok().filter(|c| c.kind == CodeKind::Order).map(|c| c.id)
+        };
+        let mut results = Vec::with_capacity(req.ops.len());
+        let mut changed = false;
+        for op in &req.ops {
+            let outcome = self.store.push_op(device, op, req.outbox_len, now_secs(), &qr_order_id)?;
+            changed |= matches!(outcome, OpOutcome::Applied);
+            let stop = matches!(outcome, OpOutcome::ExpectedSeq { .. });
+            results.push(OpResult { op_id: op.op_id.clone(), seq: op.seq, outcome });
+            if stop {
+                break;
+            }
+        }
+        if changed {
+            self.wake()?;
+        }
+        Ok(results)
+    }
+
+    pub fn conflicts(&self) -> Result<Vec<ConflictRecord>, HubError> {
+        self.store.conflicts(None)
+    }
+
+    /// Erases a customer everywhere; every kiosk drops them at its next pull.
+    pub fn erase_customer(&self, id: &str) -> Result<(), HubError> {
+        self.store.erase_customer(id, now_secs())?;
+        self.wake()
+    }
+
+    /// Ready orders not collected within `no_show_secs` of their promised time expire.
+    pub fn expire_no_shows(&self, now: i64, no_show_secs: i64) -> Result<Vec<String>, HubError> {
+        let expired = self.store.expire_no_shows(now - no_show_secs, now)?;
+        if !expired.is_empty() {
+            self.wake()?;
+        }
+        Ok(expired)
     }
 
     fn wake(&self) -> Result<(), HubError> {

@@ -28,7 +28,7 @@ async fn server(opts: SeedOptions) -> Server {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let h = hub.clone();
     tokio::spawn(async move {
-        omnikiosk_hub::serve(h, listener, ServeConfig { channel_token: Some(CHANNEL.into()) }, std::future::pending()).await.unwrap()
+        omnikiosk_hub::serve(h, listener, ServeConfig { channel_token: Some(CHANNEL.into()), ..ServeConfig::default() }, std::future::pending()).await.unwrap()
     });
     Server { hub, base, http: reqwest::Client::new(), _dir: dir }
 }

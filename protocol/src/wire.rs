@@ -30,6 +30,10 @@ pub struct DeviceInfo {
     pub hub_public_key: String,
     pub server_time: i64,
     pub protocol_version: u32,
+    /// The last op sequence number the hub applied for this device: a reinstalled kiosk
+    /// numbers its ops after it.
+    #[serde(default)]
+    pub last_seq: i64,
 }
 
 /// `GET /v1/sync/pull?cursor=C&limit=N&wait=S`.
@@ -267,7 +271,13 @@ pub struct OpResult {
 pub enum OpOutcome {
     Applied,
     Duplicate,
-    Rejected { code: String, message: String },
+    Rejected {
+        code: String,
+        message: String,
+        /// The hub's side of the story (e.g. who cancelled the order, and why).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        facts: Option<serde_json::Value>,
+    },
     /// The hub expected another sequence number: resend from `expected_seq`.
     ExpectedSeq { expected_seq: i64 },
 }
@@ -361,6 +371,23 @@ pub struct OrderDetail {
     pub history: Vec<OrderEvent>,
 }
 
+/// `GET /v1/conflicts` (channel): an op the hub rejected, with both sides' facts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConflictRecord {
+    pub op_id: String,
+    pub device_id: String,
+    pub store_id: i64,
+    pub name: String,
+    /// The kiosk's side: the op as it was made, and when (kiosk clock).
+    pub op: serde_json::Value,
+    pub kiosk_time: i64,
+    pub code: String,
+    pub message: String,
+    /// The hub's side, when it has one to tell.
+    pub hub_facts: Option<serde_json::Value>,
+    pub at: i64,
+}
+
 /// `GET /v1/devices` (channel): fleet health.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceHealth {
@@ -392,7 +419,7 @@ mod tests {
         let r = OpResult {
             op_id: "u".into(),
             seq: 3,
-            outcome: OpOutcome::Rejected { code: "order_cancelled".into(), message: "m".into() },
+            outcome: OpOutcome::Rejected { code: "order_cancelled".into(), message: "m".into(), facts: None },
         };
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(v["status"], "rejected");

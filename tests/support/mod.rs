@@ -39,7 +39,7 @@ impl TestHub {
         let listener = TcpListener::bind(addr).await.unwrap();
         self.addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel();
-        let cfg = ServeConfig { channel_token: Some(CHANNEL_TOKEN.into()) };
+        let cfg = ServeConfig { channel_token: Some(CHANNEL_TOKEN.into()), ..ServeConfig::default() };
         let hub = self.hub.clone();
         self.task = Some(tokio::spawn(async move {
             omnikiosk_hub::serve(hub, listener, cfg, async {

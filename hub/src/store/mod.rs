@@ -11,7 +11,7 @@ pub use sqlite::SqliteHubStore;
 
 use ed25519_dalek::SigningKey;
 use omnikiosk_protocol::wire::{
-    CartLine, CustomerProfile, CustomerUpsert, DeviceHealth, LookupResponse, OrderCreate, OrderDetail, StoreRecord,
+    ConflictRecord, Op, OpOutcome, CartLine, CustomerProfile, CustomerUpsert, DeviceHealth, LookupResponse, OrderCreate, OrderDetail, StoreRecord,
 };
 
 use crate::error::Result;
@@ -43,6 +43,8 @@ pub enum Relevance {
     HomeStore,
     Order,
     Lookup,
+    /// Identified at one of the store's kiosks.
+    Seen,
 }
 
 impl Relevance {
@@ -51,6 +53,7 @@ impl Relevance {
             Relevance::HomeStore => "home_store",
             Relevance::Order => "order",
             Relevance::Lookup => "lookup",
+            Relevance::Seen => "seen",
         }
     }
 }
@@ -89,4 +92,17 @@ pub trait HubStore: Send + Sync + 'static {
     fn cancel_order(&self, id: &str, reason: &str, now: i64) -> Result<OrderDetail>;
     fn order(&self, id: &str) -> Result<Option<OrderDetail>>;
     fn staff_exists(&self, id: &str) -> Result<bool>;
+
+    /// The last op sequence number applied for the device.
+    fn device_last_seq(&self, device_id: &str) -> Result<i64>;
+    /// Applies one pushed op in its own transaction, with a compare-and-set on the
+    /// device's last sequence: `duplicate` for an op already seen, `expected_seq` for a
+    /// gap, `rejected` (recorded as a conflict, the queue moves on) when a rule says no.
+    fn push_op(&self, device: &Device, op: &Op, outbox_len: u64, now: i64, qr_order_id: &dyn Fn(&str) -> Option<String>) -> Result<OpOutcome>;
+    fn conflicts(&self, store_id: Option<i64>) -> Result<Vec<ConflictRecord>>;
+    /// Erases a customer everywhere: profile, identifiers, cart, points, links from
+    /// orders, visits and feedback; their stores' feeds get a tombstone.
+    fn erase_customer(&self, id: &str, now: i64) -> Result<()>;
+    /// Ready orders promised before `ready_before` become `expired` (no-shows).
+    fn expire_no_shows(&self, ready_before: i64, now: i64) -> Result<Vec<String>>;
 }

@@ -17,6 +17,9 @@ use rand::Rng;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use rusqlite_migration::{Migrations, M};
 
+use omnikiosk_protocol::ops::{check_order_op, order_effect, OpBody, Rejection};
+use omnikiosk_protocol::wire::{ConflictRecord, Op, OpOutcome};
+
 use super::{Device, FeedPage, HubStore, Relevance};
 use crate::error::{HubError, Result};
 use crate::seed::SeedData;
@@ -77,6 +80,30 @@ CREATE INDEX feed_by_scope ON feed(scope, seq);
 CREATE INDEX feed_by_tx ON feed(txid);
 "#;
 
+/// Offline actions pushed by kiosks: the op log (idempotency by op id, gapless
+/// sequence per device), conflicts, visits and feedback.
+const SCHEMA_PUSH: &str = r#"
+ALTER TABLE devices ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE ops (
+    device_id TEXT NOT NULL, seq INTEGER NOT NULL, op_id TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+    body TEXT NOT NULL, kiosk_time INTEGER NOT NULL, received_at INTEGER NOT NULL, outcome TEXT NOT NULL,
+    PRIMARY KEY (device_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE conflicts (
+    op_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, store_id INTEGER NOT NULL, name TEXT NOT NULL,
+    body TEXT NOT NULL, kiosk_time INTEGER NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL,
+    hub_facts TEXT, at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE visits (
+    op_id TEXT PRIMARY KEY, kind TEXT NOT NULL, store_id INTEGER NOT NULL, customer_id TEXT,
+    order_id TEXT, at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE feedback (
+    op_id TEXT PRIMARY KEY, store_id INTEGER NOT NULL, customer_id TEXT, score INTEGER NOT NULL,
+    csat TEXT, at INTEGER NOT NULL
+) WITHOUT ROWID;
+"#;
+
 pub struct SqliteHubStore {
     /// The one writer: serialises every write so feed seqs follow commit order.
     writer: Mutex<Connection>,
@@ -109,7 +136,7 @@ impl SqliteHubStore {
             .open(path)
             .map_err(|e| HubError::Internal(format!("cannot open {}: {e}", path.display())))?;
         let mut writer = open_conn(path)?;
-        Migrations::new(vec![M::up(SCHEMA)]).to_latest(&mut writer)?;
+        Migrations::new(vec![M::up(SCHEMA), M::up(SCHEMA_PUSH)]).to_latest(&mut writer)?;
         Ok(SqliteHubStore { writer: Mutex::new(writer), readers: Mutex::new(Vec::new()), path: path.to_path_buf() })
     }
 
@@ -364,6 +391,142 @@ fn free_pickup_code(conn: &Connection, store_id: i64) -> Result<String> {
     Err(HubError::Conflict("no free pickup code: too many open orders in this store".into()))
 }
 
+/// A rejected op with the hub's facts about it.
+struct Refusal(Rejection, Option<serde_json::Value>);
+
+impl Refusal {
+    fn into_parts(self) -> (Rejection, Option<serde_json::Value>) {
+        (self.0, self.1)
+    }
+}
+
+impl From<Rejection> for Refusal {
+    fn from(r: Rejection) -> Self {
+        Refusal(r, None)
+    }
+}
+
+fn refuse(code: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal(Rejection::new(code, message), None)
+}
+
+/// Applies one op's business effect; `Err(Refusal)` rejects it (the caller records the
+/// rejection as a conflict and the device's queue moves on).
+fn apply_op(
+    tx: &Tx<'_>,
+    device: &Device,
+    op: &Op,
+    body: &OpBody,
+    now: i64,
+    qr_order_id: &dyn Fn(&str) -> Option<String>,
+) -> std::result::Result<(), Refusal> {
+    body.validate()?;
+    let staff_role = |staff_id: &str| -> std::result::Result<String, Refusal> {
+        tx.prepare_cached("SELECT role FROM staff WHERE id = ?1 AND store_id = ?2")
+            .and_then(|mut s| s.query_row(params![staff_id, device.store_id], |r| r.get::<_, String>(0)).optional())
+            .map_err(|e| refuse("storage", e.to_string()))?
+            .ok_or_else(|| refuse("unknown_staff", format!("staff {staff_id} does not work at this store")))
+    };
+    let storage = |e: HubError| refuse("storage", e.to_string());
+    match body {
+        OpBody::OrderPick { order_id, staff_id, .. }
+        | OpBody::OrderReady { order_id, staff_id }
+        | OpBody::OrderCollect { order_id, staff_id, .. }
+        | OpBody::OrderCancel { order_id, staff_id, .. } => {
+            let role = staff_role(staff_id)?;
+            if matches!(body, OpBody::OrderCancel { .. }) && role != "manager" {
+                return Err(refuse("manager_required", "only a manager can cancel an order"));
+            }
+            let detail = order_detail(tx, order_id)
+                .map_err(storage)?
+                .filter(|d| d.order.store_id == device.store_id)
+                .ok_or_else(|| refuse("unknown_order", format!("order {order_id} is not an order of this store")))?;
+            let mut order = detail.order.clone();
+            if let Err(r) = check_order_op(&order, body, qr_order_id) {
+                let last = detail.history.last();
+                let facts = serde_json::json!({
+                    "order_id": order.id,
+                    "status": order.status,
+                    "changed_by": last.map(|e| e.by.clone()),
+                    "changed_at": last.map(|e| e.at),
+                    "note": last.and_then(|e| e.note.clone()),
+                });
+                let message = match (&r.code, last.and_then(|e| e.note.as_deref())) {
+                    (&"order_cancelled", Some(note)) => format!("{} (reason given online: {note})", r.message),
+                    _ => r.message.clone(),
+                };
+                return Err(Refusal(Rejection { code: r.code, message }, Some(facts)));
+            }
+            order_effect(&mut order, body);
+            tx.prepare_cached("UPDATE orders SET status = ?2, lines = ?3, updated_at = ?4, version = version + 1 WHERE id = ?1")
+                .and_then(|mut s| {
+                    s.execute(params![order.id, order.status.as_str(), serde_json::to_string(&order.lines).unwrap_or_default(), now])
+                })
+                .map_err(|e| refuse("storage", e.to_string()))?;
+            let note = match body {
+                OpBody::OrderPick { short_reason: Some(r), .. } => Some(format!("short-picked: {r}")),
+                OpBody::OrderCancel { reason, .. } => Some(reason.clone()),
+                OpBody::OrderCollect { verification, .. } => Some(match verification {
+                    omnikiosk_protocol::ops::Verification::PickupCode(_) => "verified by pickup code".to_string(),
+                    omnikiosk_protocol::ops::Verification::OrderQr(_) => "verified by order QR".to_string(),
+                }),
+                _ => None,
+            };
+            insert_order_event(tx, &order.id, now, order.status, &format!("{}/{staff_id}", device.id), note.as_deref())
+                .map_err(storage)?;
+            publish_order(tx, &order.id).map_err(storage)?;
+        }
+        OpBody::VisitCheckin { order_id, customer_id } => {
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM orders WHERE id = ?1 AND store_id = ?2 AND customer_id = ?3")
+                .and_then(|mut s| s.exists(params![order_id, device.store_id, customer_id]))
+                .map_err(|e| refuse("storage", e.to_string()))?;
+            if !exists {
+                return Err(refuse("unknown_order", format!("order {order_id} of {customer_id} is not at this store")));
+            }
+            tx.prepare_cached("INSERT OR IGNORE INTO visits(op_id, kind, store_id, customer_id, order_id, at) VALUES (?1, 'checkin', ?2, ?3, ?4, ?5)")
+                .and_then(|mut s| s.execute(params![op.op_id, device.store_id, customer_id, order_id, now]))
+                .map_err(|e| refuse("storage", e.to_string()))?;
+        }
+        OpBody::VisitSeen { customer_id } => {
+            customer_record(tx, customer_id).map_err(storage)?.ok_or_else(|| refuse("unknown_customer", format!("customer {customer_id} does not exist")))?;
+            tx.prepare_cached("INSERT OR IGNORE INTO visits(op_id, kind, store_id, customer_id, at) VALUES (?1, 'seen', ?2, ?3, ?4)")
+                .and_then(|mut s| s.execute(params![op.op_id, device.store_id, customer_id, now]))
+                .map_err(|e| refuse("storage", e.to_string()))?;
+            attach(tx, customer_id, device.store_id, Relevance::Seen, now).map_err(storage)?;
+        }
+        OpBody::LoyaltyEarn { customer_id, points, reason } | OpBody::LoyaltyRedeem { customer_id, points, reason } => {
+            customer_record(tx, customer_id).map_err(storage)?.ok_or_else(|| refuse("unknown_customer", format!("customer {customer_id} does not exist")))?;
+            let delta = if matches!(body, OpBody::LoyaltyRedeem { .. }) {
+                let balance = points_of(tx, customer_id).map_err(storage)?;
+                if balance < *points {
+                    return Err(Refusal(
+                        Rejection::new("insufficient_points", format!("{customer_id} has {balance} points; {points} cannot be redeemed")),
+                        Some(serde_json::json!({ "customer_id": customer_id, "balance": balance, "asked": points })),
+                    ));
+                }
+                -*points
+            } else {
+                *points
+            };
+            tx.prepare_cached("INSERT INTO loyalty_ledger(op_id, customer_id, delta, reason, at, device_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                .and_then(|mut s| s.execute(params![op.op_id, customer_id, delta, reason, now, device.id]))
+                .map_err(|e| refuse("storage", e.to_string()))?;
+            publish_customer(tx, customer_id).map_err(storage)?;
+        }
+        OpBody::FeedbackNps { score, csat, customer_id } => {
+            tx.prepare_cached("INSERT OR IGNORE INTO feedback(op_id, store_id, customer_id, score, csat, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                .and_then(|mut s| s.execute(params![op.op_id, device.store_id, customer_id, score, csat, now]))
+                .map_err(|e| refuse("storage", e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+fn points_of(conn: &Connection, id: &str) -> Result<i64> {
+    points(conn, id)
+}
+
 fn role_str(role: StaffRole) -> &'static str {
     match role {
         StaffRole::Staff => "staff",
@@ -516,6 +679,177 @@ impl HubStore for SqliteHubStore {
             return Err(HubError::NotFound(format!("device {device_id} does not exist")));
         }
         Ok(())
+    }
+
+    fn device_last_seq(&self, device_id: &str) -> Result<i64> {
+        self.read(|c| {
+            Ok(c.prepare_cached("SELECT last_seq FROM devices WHERE id = ?1")?
+                .query_row([device_id], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0))
+        })
+    }
+
+    fn push_op(&self, device: &Device, op: &Op, outbox_len: u64, now: i64, qr_order_id: &dyn Fn(&str) -> Option<String>) -> Result<OpOutcome> {
+        let mut conn = self.writer();
+        let t = conn.transaction()?;
+        let txid = next_counter(&t, "txid")?;
+        let tx = Tx { tx: &t, txid: std::cell::Cell::new(txid) };
+        tx.prepare_cached("UPDATE devices SET outbox_len = ?2 WHERE id = ?1")?.execute(params![device.id, outbox_len as i64])?;
+        // Compare-and-set on the device's sequence, inside the transaction that applies.
+        let last_seq: i64 = tx.prepare_cached("SELECT last_seq FROM devices WHERE id = ?1")?.query_row([&device.id], |r| r.get(0))?;
+        let known = tx.prepare_cached("SELECT 1 FROM ops WHERE op_id = ?1")?.exists([&op.op_id])?;
+        let outcome = if known {
+            OpOutcome::Duplicate
+        } else if op.seq <= last_seq {
+            OpOutcome::Rejected {
+                code: "seq_reused".into(),
+                message: format!("sequence {} was already used by another op of this device", op.seq),
+                facts: None,
+            }
+        } else if op.seq > last_seq + 1 {
+            OpOutcome::ExpectedSeq { expected_seq: last_seq + 1 }
+        } else {
+            // A refused op must leave nothing behind: its writes sit in a savepoint.
+            tx.execute_batch("SAVEPOINT op")?;
+            let applied = OpBody::from_wire(op).map_err(Refusal::from).and_then(|body| apply_op(&tx, device, op, &body, now, qr_order_id));
+            match &applied {
+                Err(Refusal(r, _)) if r.code == "storage" => return Err(HubError::Internal(r.message.clone())),
+                Err(_) => tx.execute_batch("ROLLBACK TO op; RELEASE op")?,
+                Ok(()) => tx.execute_batch("RELEASE op")?,
+            }
+            let outcome = match applied {
+                Ok(()) => OpOutcome::Applied,
+                Err(refusal) => {
+                    let (rejection, facts) = refusal.into_parts();
+                    tx.prepare_cached(
+                        "INSERT OR IGNORE INTO conflicts(op_id, device_id, store_id, name, body, kiosk_time, code, message, hub_facts, at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    )?
+                    .execute(params![
+                        op.op_id,
+                        device.id,
+                        device.store_id,
+                        op.name,
+                        op.body.to_string(),
+                        op.kiosk_time,
+                        rejection.code,
+                        rejection.message,
+                        facts.as_ref().map(|f| f.to_string()),
+                        now
+                    ])?;
+                    OpOutcome::Rejected { code: rejection.code.to_string(), message: rejection.message, facts }
+                }
+            };
+            let label = match &outcome {
+                OpOutcome::Applied => "applied",
+                _ => "rejected",
+            };
+            tx.prepare_cached(
+                "INSERT INTO ops(device_id, seq, op_id, name, body, kiosk_time, received_at, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![device.id, op.seq, op.op_id, op.name, op.body.to_string(), op.kiosk_time, now, label])?;
+            tx.prepare_cached("UPDATE devices SET last_seq = ?2 WHERE id = ?1")?.execute(params![device.id, op.seq])?;
+            outcome
+        };
+        drop(tx);
+        t.commit()?;
+        Ok(outcome)
+    }
+
+    fn conflicts(&self, store_id: Option<i64>) -> Result<Vec<ConflictRecord>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT op_id, device_id, store_id, name, body, kiosk_time, code, message, hub_facts, at FROM conflicts
+                 WHERE ?1 IS NULL OR store_id = ?1 ORDER BY at, op_id",
+            )?;
+            let rows = stmt.query_map([store_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                    r.get::<_, Option<String>>(8)?,
+                    r.get::<_, i64>(9)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (op_id, device_id, store_id, name, body, kiosk_time, code, message, facts, at) = row?;
+                out.push(ConflictRecord {
+                    op_id,
+                    device_id,
+                    store_id,
+                    name,
+                    op: serde_json::from_str(&body)?,
+                    kiosk_time,
+                    code,
+                    message,
+                    hub_facts: facts.map(|f| serde_json::from_str(&f)).transpose()?,
+                    at,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn erase_customer(&self, id: &str, now: i64) -> Result<()> {
+        self.write(|tx| {
+            if customer_record(tx, id)?.is_none() {
+                return Err(HubError::NotFound(format!("customer {id} not found")));
+            }
+            let stores = stores_of_customer(tx, id)?;
+            let orders: Vec<String> = tx
+                .prepare_cached("SELECT id FROM orders WHERE customer_id = ?1")?
+                .query_map([id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for sql in [
+                "DELETE FROM customers WHERE id = ?1",
+                "DELETE FROM loyalty_cards WHERE customer_id = ?1",
+                "DELETE FROM carts WHERE customer_id = ?1",
+                "DELETE FROM loyalty_ledger WHERE customer_id = ?1",
+                "DELETE FROM customer_stores WHERE customer_id = ?1",
+                "UPDATE visits SET customer_id = NULL WHERE customer_id = ?1",
+                "UPDATE feedback SET customer_id = NULL WHERE customer_id = ?1",
+                "UPDATE orders SET customer_id = 'erased', updated_at = updated_at, version = version + 1 WHERE customer_id = ?1",
+                "DELETE FROM feed WHERE entity_key IN ('customer:' || ?1, 'cart:' || ?1)",
+            ] {
+                tx.prepare_cached(sql)?.execute([id])?;
+            }
+            for store in stores {
+                tx.feed(&store_scope(store), &format!("customer:{id}"), &Change::CustomerRemoved { id: id.to_string() })?;
+            }
+            for order in orders {
+                publish_order(tx, &order)?;
+            }
+            let _ = now;
+            Ok(())
+        })?;
+        // Old page images of the erased rows may still sit in the WAL: fold it into the
+        // (secure_delete) database and truncate it.
+        self.writer().execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+        Ok(())
+    }
+
+    fn expire_no_shows(&self, ready_before: i64, now: i64) -> Result<Vec<String>> {
+        self.write(|tx| {
+            let ids: Vec<String> = tx
+                .prepare_cached("SELECT id FROM orders WHERE status = 'ready' AND promised_ready_at < ?1 ORDER BY id")?
+                .query_map([ready_before], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for id in &ids {
+                tx.next_txid()?;
+                tx.prepare_cached("UPDATE orders SET status = 'expired', updated_at = ?2, version = version + 1 WHERE id = ?1")?
+                    .execute(params![id, now])?;
+                insert_order_event(tx, id, now, OrderStatus::Expired, "hub", Some("not collected in time"))?;
+                publish_order(tx, id)?;
+            }
+            Ok(ids)
+        })
     }
 
     fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<Device>> {
