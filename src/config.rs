@@ -16,6 +16,7 @@ pub struct Config {
     pub sync: SyncConfig,
     pub store: StoreConfig,
     pub scan: ScanConfig,
+    pub loyalty: LoyaltyConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +35,10 @@ pub struct SyncConfig {
     pub connect_timeout_ms: u64,
     /// Extra time over the long-poll wait before a hub request counts as hung, seconds.
     pub request_grace_secs: u64,
+    /// How often the push loop looks for new ops in the outbox, milliseconds.
+    pub push_interval_ms: u64,
+    /// Ops sent per push request.
+    pub push_batch: u32,
 }
 
 impl Default for SyncConfig {
@@ -45,6 +50,8 @@ impl Default for SyncConfig {
             backoff_max_ms: 60_000,
             connect_timeout_ms: 5_000,
             request_grace_secs: 15,
+            push_interval_ms: 1000,
+            push_batch: 500,
         }
     }
 }
@@ -55,6 +62,20 @@ pub struct StoreConfig {
     /// Upper bound on the local database size in MiB (SD cards fill up); 0 = no bound.
     /// When reached, sync stops with a "disk full" status and applies nothing partial.
     pub max_size_mb: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoyaltyConfig {
+    /// Points of one customer this kiosk may redeem before the hub confirms them: the
+    /// most two offline kiosks can together over-spend.
+    pub offline_redeem_allowance: i64,
+}
+
+impl Default for LoyaltyConfig {
+    fn default() -> Self {
+        LoyaltyConfig { offline_redeem_allowance: 1000 }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +110,9 @@ impl Config {
         anyhow::ensure!((1..=10_000).contains(&s.page_size), "sync.page_size must be 1..=10000");
         anyhow::ensure!(s.long_poll_secs <= 60, "sync.long_poll_secs must be at most 60");
         anyhow::ensure!(s.backoff_initial_ms >= 1, "sync.backoff_initial_ms must be at least 1");
+        anyhow::ensure!((1..=1000).contains(&s.push_batch), "sync.push_batch must be 1..=1000");
+        anyhow::ensure!(s.push_interval_ms >= 10, "sync.push_interval_ms must be at least 10");
+        anyhow::ensure!(self.loyalty.offline_redeem_allowance >= 0, "loyalty.offline_redeem_allowance must not be negative");
         anyhow::ensure!(
             s.backoff_max_ms >= s.backoff_initial_ms,
             "sync.backoff_max_ms must be at least sync.backoff_initial_ms"

@@ -20,7 +20,7 @@ async fn kill_9_during_first_sync_then_restart_ends_equal_to_the_hub() {
     reference.enroll(&hub.url(), &hub.device_token(1)).await;
     let full = reference.json(&["sync", "--once", "--json"]).await;
     let expected = reference.json(&["status", "--json"]).await;
-    let pages = full["pages"].as_u64().unwrap();
+    let pages = full["pulled"]["pages"].as_u64().unwrap();
     assert!(pages > 5, "the first sync should take several pages at page_size 50, took {pages}");
 
     for cycle in 0..cycles() {

@@ -147,9 +147,13 @@ impl Hub {
         if body.loyalty_cards.len() > 10 {
             return Err(HubError::BadRequest("at most 10 loyalty cards per customer".into()));
         }
+        let mut seen = std::collections::HashSet::new();
         for card in &body.loyalty_cards {
             LoyaltyCard::parse(card, DEFAULT_LOYALTY_PREFIX)
                 .map_err(|e| HubError::BadRequest(format!("loyalty card {card:?}: {e}")))?;
+            if !seen.insert(card.as_str()) {
+                return Err(HubError::BadRequest(format!("loyalty card {card} is listed twice")));
+            }
         }
         self.store.put_identifiers(id, &body.loyalty_cards)?;
         self.wake()

@@ -58,7 +58,7 @@ pub struct SeedData {
     pub staff: Vec<StaffRecord>,
     pub customers: Vec<SeedCustomer>,
     pub orders: Vec<(OrderRecord, Vec<OrderEvent>)>,
-    /// Next order number per store, so orders placed later continue the numbering.
+    /// Last order number used per store, so orders placed later continue the numbering.
     pub order_counters: Vec<(i64, i64)>,
 }
 
@@ -396,7 +396,7 @@ pub fn generate(opts: &SeedOptions, now: i64) -> (SeedData, SeedSummary) {
     };
     let data = SeedData {
         now,
-        order_counters: counters.into_iter().map(|(s, n)| (s, n + 1)).collect(),
+        order_counters: counters.into_iter().collect(),
         stores,
         products,
         stock,

@@ -64,7 +64,7 @@ pub async fn run(data_dir: &Path, cfg: &Config) -> CmdResult {
     say(&format!(
         "kiosk: first sync took {:.2} s — {} changes; cached {} customers, {} products, {} orders",
         t.elapsed().as_secs_f64(),
-        first.changes,
+        first.pulled.changes,
         counts.customers,
         counts.products,
         counts.orders

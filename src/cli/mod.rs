@@ -18,7 +18,8 @@ use tokio::sync::watch;
 use crate::clock::unix_now;
 use crate::config::{self, Config};
 use crate::resolve::resolve_scan;
-use crate::store::{Counts, LocalStore, StoreError};
+use crate::store::{Counts, LocalStore, OpError, StoreError};
+use omnikiosk_protocol::ops::{OpBody, PickedLine, Verification};
 use crate::sync::{self, DaemonEvent, PullProgress};
 
 #[derive(Debug, Parser)]
@@ -80,8 +81,58 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Act on a click-and-collect order (works offline; the hub confirms later).
+    Order {
+        id: String,
+        #[arg(value_enum)]
+        action: OrderAction,
+        /// The staff member acting (a manager to cancel).
+        #[arg(long)]
+        staff: Option<String>,
+        /// The shopper's pickup code, or the order QR, for `collect`.
+        #[arg(long)]
+        code: Option<String>,
+        /// Why: the short-pick reason for `pick`, the cancellation reason for `cancel`.
+        #[arg(long)]
+        reason: Option<String>,
+        /// A line picked short, as SKU=QTY (repeatable); other lines count as fully picked.
+        #[arg(long, value_name = "SKU=QTY")]
+        picked: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Loyalty points at the till (works offline; the hub confirms later).
+    Loyalty {
+        customer_id: String,
+        #[arg(value_enum)]
+        action: LoyaltyAction,
+        points: i64,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Operations the hub rejected, with what each needs.
+    Conflicts {
+        #[arg(long)]
+        json: bool,
+    },
     /// The demo: an embedded hub with a living store, and this kiosk enrolled to it.
     Demo,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum OrderAction {
+    Pick,
+    Ready,
+    Collect,
+    Cancel,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LoyaltyAction {
+    Earn,
+    Redeem,
 }
 
 fn parse_status(s: &str) -> Result<OrderStatus, String> {
@@ -162,7 +213,15 @@ async fn dispatch(cli: Cli) -> CmdResult {
         Command::Sync { once: true, json } => {
             let store = open(&dir, &cfg)?;
             let summary = sync_once(&store, &cfg).await?;
-            emit(json, &summary, || format!("in sync: {} changes in {} pages", summary.changes, summary.pages))
+            emit(json, &summary, || {
+                format!(
+                    "in sync: pushed {} ops ({} rejected), pulled {} changes in {} pages",
+                    summary.pushed.applied + summary.pushed.duplicate + summary.pushed.rejected,
+                    summary.pushed.rejected,
+                    summary.pulled.changes,
+                    summary.pulled.pages
+                )
+            })
         }
         Command::Sync { once: false, .. } => sync_daemon(&open(&dir, &cfg)?, &cfg).await,
         Command::Status { json } => {
@@ -170,11 +229,97 @@ async fn dispatch(cli: Cli) -> CmdResult {
             emit(json, &report, || print::status(&report))
         }
         Command::Scan { code, offline, json } => scan(&open(&dir, &cfg)?, &cfg, &code, offline, json).await,
+        Command::Order { id, action, staff, code, reason, picked, json } => {
+            let store = open(&dir, &cfg)?;
+            let op = order_op(&store, &id, action, staff, code, reason, &picked)?;
+            record(&store, &cfg, op, json)
+        }
+        Command::Loyalty { customer_id, action, points, reason, json } => {
+            let store = open(&dir, &cfg)?;
+            let op = match action {
+                LoyaltyAction::Earn => OpBody::LoyaltyEarn {
+                    customer_id,
+                    points,
+                    reason: reason.unwrap_or_else(|| "purchase in store".into()),
+                },
+                LoyaltyAction::Redeem => OpBody::LoyaltyRedeem {
+                    customer_id,
+                    points,
+                    reason: reason.unwrap_or_else(|| "redeemed at the till".into()),
+                },
+            };
+            record(&store, &cfg, op, json)
+        }
+        Command::Conflicts { json } => {
+            let store = open(&dir, &cfg)?;
+            let list = store.conflicts()?;
+            emit(json, &list, || print::conflicts(&list))
+        }
         Command::Orders { status, json } => {
             let store = open(&dir, &cfg)?;
             let orders = store.orders(status)?;
             emit(json, &orders, || print::orders(&orders, unix_now()))
         }
+    }
+}
+
+/// Builds an order op from the command line; a full pick unless lines are named short.
+fn order_op(
+    store: &LocalStore,
+    id: &str,
+    action: OrderAction,
+    staff: Option<String>,
+    code: Option<String>,
+    reason: Option<String>,
+    picked: &[String],
+) -> Result<OpBody, Failure> {
+    store.require_enrolment()?;
+    let staff_id = staff.ok_or_else(|| Failure { message: "--staff ID is required for order actions".into(), code: 2 })?;
+    let order_id = id.to_string();
+    Ok(match action {
+        OrderAction::Pick => {
+            let order = store.order(id)?.ok_or_else(|| Failure { message: format!("order {id} is not known at this store"), code: 3 })?;
+            let mut short = std::collections::HashMap::new();
+            for p in picked {
+                let (sku, qty) = p
+                    .split_once('=')
+                    .and_then(|(s, q)| Some((s.to_string(), q.parse::<i64>().ok()?)))
+                    .ok_or_else(|| Failure { message: format!("--picked {p:?}: expected SKU=QTY"), code: 2 })?;
+                short.insert(sku, qty);
+            }
+            let lines = order
+                .lines
+                .iter()
+                .map(|l| PickedLine { sku: l.sku.clone(), picked: short.get(&l.sku).copied().unwrap_or(l.qty) })
+                .collect();
+            OpBody::OrderPick { order_id, staff_id, lines, short_reason: reason }
+        }
+        OrderAction::Ready => OpBody::OrderReady { order_id, staff_id },
+        OrderAction::Collect => {
+            let code = code.ok_or_else(|| Failure { message: "--code PICKUP_CODE (or the order QR) is required to hand over".into(), code: 2 })?;
+            let verification =
+                if code.starts_with("K1.") { Verification::OrderQr(code) } else { Verification::PickupCode(code) };
+            OpBody::OrderCollect { order_id, staff_id, verification }
+        }
+        OrderAction::Cancel => OpBody::OrderCancel {
+            order_id,
+            staff_id,
+            reason: reason.ok_or_else(|| Failure { message: "--reason TEXT is required to cancel".into(), code: 2 })?,
+        },
+    })
+}
+
+/// Records an op durably; exit 3 when the kiosk's rules refuse it (nothing is written).
+fn record(store: &LocalStore, cfg: &Config, op: OpBody, json: bool) -> CmdResult {
+    match store.record_op(op, &cfg.loyalty, unix_now()) {
+        Ok(done) => emit(json, &done, || format!("{} queued as op {} (#{}); the hub confirms when online", done.name, done.op_id, done.seq)),
+        Err(OpError::Refused(r)) => {
+            if json {
+                out(&serde_json::to_string_pretty(&ScanFailure { error: r.code, message: r.message.clone() })?);
+            }
+            Err(Failure { message: r.message, code: 3 })
+        }
+        Err(OpError::Store(e)) => Err(e.into()),
     }
 }
 
@@ -202,7 +347,14 @@ pub(crate) fn out(text: &str) {
 }
 
 /// One full pull round with progress on the terminal (stderr).
-async fn sync_once(store: &LocalStore, cfg: &Config) -> Result<sync::PullSummary, Failure> {
+/// What `sync --once` did.
+#[derive(Debug, Serialize)]
+pub struct SyncOnce {
+    pub pushed: sync::PushSummary,
+    pub pulled: sync::PullSummary,
+}
+
+async fn sync_once(store: &LocalStore, cfg: &Config) -> Result<SyncOnce, Failure> {
     let enrolment = store.require_enrolment()?;
     let client = sync::client_for(&enrolment, &cfg.sync)?;
     let tty = std::io::stderr().is_terminal();
@@ -216,7 +368,13 @@ async fn sync_once(store: &LocalStore, cfg: &Config) -> Result<sync::PullSummary
             eprintln!("pulled {} of {} changes", p.done, p.total);
         }
     };
-    let result = sync::pull_until_current(store, &client, cfg.sync.page_size, Duration::ZERO, report).await;
+    // Push first: the pull then brings the hub's truth with this kiosk's actions in it.
+    let result = match sync::push_pending(store, &client, cfg.sync.push_batch).await {
+        Ok(pushed) => sync::pull_until_current(store, &client, cfg.sync.page_size, Duration::ZERO, report)
+            .await
+            .map(|pulled| SyncOnce { pushed, pulled }),
+        Err(e) => Err(e),
+    };
     if tty {
         eprintln!();
     }
@@ -245,6 +403,7 @@ async fn sync_daemon(store: &LocalStore, cfg: &Config) -> CmdResult {
     sync::run_daemon(store.clone(), client, cfg.sync.clone(), stop_rx, |event| match event {
         DaemonEvent::Synced(s) if s.changes > 0 => tracing::info!(changes = s.changes, "pulled"),
         DaemonEvent::Synced(_) => {}
+        DaemonEvent::Pushed(p) => tracing::info!(applied = p.applied, rejected = p.rejected, "pushed"),
         DaemonEvent::Failed { error, retry_in } => tracing::warn!(%error, ?retry_in, "offline"),
     })
     .await;
@@ -277,8 +436,12 @@ pub struct StatusReport {
     pub cursor: String,
     pub last_pull_at: Option<i64>,
     pub last_push_at: Option<i64>,
-    /// Operations waiting to be pushed. Offline actions arrive with the outbox; none yet.
+    /// Operations waiting to be pushed.
     pub outbox: u64,
+    /// Kiosk time of the oldest waiting operation, and its age in seconds.
+    pub outbox_oldest_at: Option<i64>,
+    pub outbox_oldest_age_secs: Option<i64>,
+    /// Operations the hub rejected (`omnikiosk conflicts`).
     pub conflicts: u64,
     /// Why the last sync round failed, if it did (e.g. "disk full").
     pub last_error: Option<String>,
@@ -290,6 +453,7 @@ async fn status(store: &LocalStore, cfg: &Config) -> Result<StatusReport, Failur
     let e = store.require_enrolment()?;
     let state = store.sync_state()?;
     let counts = store.counts()?;
+    let outbox = store.outbox_stats()?;
     let probe = match sync::client_for(&e, &cfg.sync) {
         Ok(client) => client.probe(Duration::from_secs(3)).await.map(|_| ()),
         Err(err) => Err(err),
@@ -304,8 +468,10 @@ async fn status(store: &LocalStore, cfg: &Config) -> Result<StatusReport, Failur
         cursor: state.cursor,
         last_pull_at: state.last_pull_at,
         last_push_at: state.last_push_at,
-        outbox: 0,
-        conflicts: 0,
+        outbox: outbox.pending,
+        outbox_oldest_at: outbox.oldest_at,
+        outbox_oldest_age_secs: outbox.oldest_at.map(|t| (unix_now() - t).max(0)),
+        conflicts: outbox.conflicts,
         last_error: state.last_error,
         last_error_at: state.last_error_at,
         counts,

@@ -43,7 +43,8 @@ pub fn status(r: &StatusReport) -> String {
     );
     let when = |t: Option<i64>| t.map(|t| relative(t, now)).unwrap_or_else(|| "never".into());
     let _ = writeln!(s, "last pull  {}   last push {}", when(r.last_pull_at), when(r.last_push_at));
-    let _ = writeln!(s, "outbox     {} waiting, {} conflicts", r.outbox, r.conflicts);
+    let oldest = r.outbox_oldest_age_secs.map(|a| format!(", oldest {a} s")).unwrap_or_default();
+    let _ = writeln!(s, "outbox     {} waiting{oldest}, {} conflicts", r.outbox, r.conflicts);
     if let Some(err) = &r.last_error {
         let _ = writeln!(s, "last error {} ({})", err, when(r.last_error_at));
     }
@@ -53,6 +54,19 @@ pub fn status(r: &StatusReport) -> String {
         "cached     {} customers, {} orders, {} products, {} carts",
         c.customers, c.orders, c.products, c.carts
     );
+    s
+}
+
+pub fn conflicts(list: &[crate::store::LocalConflict]) -> String {
+    if list.is_empty() {
+        return "no conflicts".into();
+    }
+    let now = unix_now();
+    let mut s = String::new();
+    for c in list {
+        let _ = writeln!(s, "{} ({}, made {}): {} [{}]", c.name, c.op_id, relative(c.kiosk_time, now), c.message, c.code);
+    }
+    s.pop();
     s
 }
 

@@ -82,7 +82,11 @@ impl CartView {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ShopperView {
+    /// `points` is the hub's balance plus what this kiosk earned or redeemed and the hub
+    /// has not confirmed yet.
     pub customer: CustomerRecord,
+    /// The unconfirmed part of `customer.points`.
+    pub points_pending: i64,
     pub cart: CartView,
     /// Waiting at the pickup desk: the shopper can say "I'm here".
     pub ready_for_pickup: Vec<OrderRecord>,
@@ -100,7 +104,7 @@ impl ShopperView {
             .partition(|o| o.status == OrderStatus::Ready);
         ready.sort_by_key(|o| o.promised_ready_at);
         preparing.sort_by_key(|o| o.promised_ready_at);
-        ShopperView { customer, cart, ready_for_pickup: ready, in_preparation: preparing }
+        ShopperView { customer, points_pending: 0, cart, ready_for_pickup: ready, in_preparation: preparing }
     }
 }
 

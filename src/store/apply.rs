@@ -22,6 +22,7 @@ impl LocalStore {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
         let mut stats = ApplyStats::default();
+        let erased = changes.iter().any(|c| matches!(c, Change::CustomerRemoved { .. }));
         for change in changes {
             if apply_one(&tx, store_id, change)? {
                 stats.applied += 1;
@@ -32,6 +33,11 @@ impl LocalStore {
         meta_set(&tx, "cursor", cursor)?;
         meta_set(&tx, "last_pull_at", &now.to_string())?;
         tx.commit()?;
+        if erased {
+            // Old page images of the erased rows may still sit in the WAL: fold it into the
+            // (secure_delete) database file and truncate it, so the name is gone from disk.
+            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+        }
         Ok(stats)
     }
 }
@@ -133,6 +139,7 @@ fn remove_customer(tx: &Transaction<'_>, id: &str) -> Result<()> {
     tx.prepare_cached("DELETE FROM customers WHERE id = ?1")?.execute([id])?;
     tx.prepare_cached("DELETE FROM loyalty_cards WHERE customer_id = ?1")?.execute([id])?;
     tx.prepare_cached("DELETE FROM carts WHERE customer_id = ?1")?.execute([id])?;
+    tx.prepare_cached("DELETE FROM checkins WHERE customer_id = ?1")?.execute([id])?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! waits for a page being applied.
 
 mod apply;
+mod outbox;
 mod read;
 mod schema;
 
@@ -18,6 +19,7 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
 pub use apply::ApplyStats;
+pub use outbox::{LocalConflict, OpError, OutboxStats, PushTally, RecordedOp};
 pub use read::{Counts, ProductView, StaffMember};
 
 use crate::config::StoreConfig;
@@ -107,6 +109,9 @@ impl LocalStore {
 
         let mut writer = Connection::open(&path)?;
         configure(&writer, cfg)?;
+        // Every write of the kiosk goes through this connection, outbox ops among them:
+        // they must survive a power cut the moment the shopper sees "done".
+        writer.pragma_update(None, "synchronous", "FULL")?;
         schema::migrations().to_latest(&mut writer)?;
         let reader = Connection::open(&path)?;
         configure(&reader, cfg)?;
@@ -203,8 +208,6 @@ impl LocalStore {
 fn configure(conn: &Connection, cfg: &StoreConfig) -> Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    // A crash may lose the last pulled page, never corrupt: the page is pulled again.
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
     // Deleted rows are overwritten, so an erased customer's name cannot be read back.
     conn.pragma_update(None, "secure_delete", "ON")?;
     if cfg.max_size_mb > 0 {

@@ -6,6 +6,7 @@ use omnikiosk_protocol::wire::{
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
+use super::outbox::{overlay_orders, pending_points};
 use super::{LocalStore, Result, StoreError};
 use crate::domain::shopper::{CartView, ShopperView};
 
@@ -36,7 +37,7 @@ pub struct ProductView {
     pub stock: Option<StockRecord>,
 }
 
-const ORDER_COLUMNS: &str =
+pub(super) const ORDER_COLUMNS: &str =
     "id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version";
 
 impl LocalStore {
@@ -44,7 +45,9 @@ impl LocalStore {
     pub fn shopper_view(&self, customer_id: &str) -> Result<Option<ShopperView>> {
         let mut conn = self.reader();
         let tx = conn.transaction()?;
-        let Some(customer) = customer(&tx, customer_id)? else { return Ok(None) };
+        let Some(mut customer) = customer(&tx, customer_id)? else { return Ok(None) };
+        let points_pending = pending_points(&tx, customer_id)?;
+        customer.points += points_pending;
         let store_id = enrolled_store_id(&tx)?;
         let cart_lines: Vec<CartLine> = match tx
             .prepare_cached("SELECT lines FROM carts WHERE customer_id = ?1")?
@@ -55,8 +58,12 @@ impl LocalStore {
             None => Vec::new(),
         };
         let cart = build_cart(&tx, &cart_lines, store_id)?;
-        let orders = query_orders(&tx, &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE customer_id = ?1"), params![customer_id], store_id)?;
-        Ok(Some(ShopperView::new(customer, cart, orders)))
+        let mut orders =
+            query_orders(&tx, &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE customer_id = ?1"), params![customer_id], store_id)?;
+        overlay_orders(&tx, &mut orders)?;
+        let mut view = ShopperView::new(customer, cart, orders);
+        view.points_pending = points_pending;
+        Ok(Some(view))
     }
 
     /// A cart's lines priced from the catalogue, with this store's shelves.
@@ -79,7 +86,9 @@ impl LocalStore {
         let conn = self.reader();
         let store_id = enrolled_store_id(&conn)?;
         let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1");
-        Ok(query_orders(&conn, &sql, params![id], store_id)?.into_iter().next())
+        let mut orders = query_orders(&conn, &sql, params![id], store_id)?;
+        overlay_orders(&conn, &mut orders)?;
+        Ok(orders.into_iter().next())
     }
 
     /// The open order (not collected, cancelled or expired) with this pickup code.
@@ -90,27 +99,40 @@ impl LocalStore {
             "SELECT {ORDER_COLUMNS} FROM orders WHERE pickup_code = ?1
              AND status IN ('placed', 'picking', 'ready') ORDER BY promised_ready_at"
         );
-        Ok(query_orders(&conn, &sql, params![code], store_id)?.into_iter().next())
+        let mut orders = query_orders(&conn, &sql, params![code], store_id)?;
+        overlay_orders(&conn, &mut orders)?;
+        Ok(orders.into_iter().find(|o| !o.status.is_final()))
     }
 
-    /// The store's click-and-collect queue, soonest promised first.
+    /// The store's click-and-collect queue as the screen shows it (pending local actions
+    /// applied), soonest promised first.
     pub fn orders(&self, status: Option<OrderStatus>) -> Result<Vec<OrderRecord>> {
         let conn = self.reader();
         let store_id = enrolled_store_id(&conn)?;
-        match status {
+        let mut orders = match status {
+            // Orders with pending ops may be about to enter (or leave) this status.
             Some(st) => query_orders(
                 &conn,
-                &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE status = ?1 ORDER BY promised_ready_at, id"),
+                &format!(
+                    "SELECT {ORDER_COLUMNS} FROM orders WHERE status = ?1
+                        OR id IN (SELECT substr(entity, 7) FROM outbox WHERE entity LIKE 'order:%')
+                     ORDER BY promised_ready_at, id"
+                ),
                 params![st.as_str()],
                 store_id,
-            ),
+            )?,
             None => query_orders(
                 &conn,
                 &format!("SELECT {ORDER_COLUMNS} FROM orders ORDER BY promised_ready_at, id"),
                 params![],
                 store_id,
-            ),
+            )?,
+        };
+        overlay_orders(&conn, &mut orders)?;
+        if let Some(st) = status {
+            orders.retain(|o| o.status == st);
         }
+        Ok(orders)
     }
 
     pub fn product(&self, sku: &str) -> Result<Option<ProductView>> {
@@ -169,7 +191,7 @@ impl LocalStore {
 }
 
 /// The enrolled store's id (0 before enrolment; nothing is cached then anyway).
-fn enrolled_store_id(conn: &Connection) -> Result<i64> {
+pub(super) fn enrolled_store_id(conn: &Connection) -> Result<i64> {
     Ok(super::meta_get(conn, "store_id")?.and_then(|v| v.parse().ok()).unwrap_or(0))
 }
 
@@ -230,7 +252,7 @@ fn product_view(conn: &Connection, sku: &str, store_id: i64) -> Result<Option<Pr
     Ok(Some(ProductView { product, stock }))
 }
 
-fn query_orders(conn: &Connection, sql: &str, params: &[&dyn rusqlite::ToSql], store_id: i64) -> Result<Vec<OrderRecord>> {
+pub(super) fn query_orders(conn: &Connection, sql: &str, params: &[&dyn rusqlite::ToSql], store_id: i64) -> Result<Vec<OrderRecord>> {
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map(params, |r| order_row(r, store_id))?;
     let mut out = Vec::new();

@@ -4,8 +4,9 @@
 use rusqlite_migration::{Migrations, M};
 
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        r#"
+    Migrations::new(vec![
+        M::up(
+            r#"
         -- Enrolment, feed cursor and sync health: one row per key.
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 
@@ -73,7 +74,47 @@ pub fn migrations() -> Migrations<'static> {
             pin_hash TEXT NOT NULL
         ) WITHOUT ROWID;
         "#,
-    )])
+        ),
+        M::up(
+            r#"
+        -- Offline actions, durable in the same transaction as their local effect. seq is
+        -- the gapless per-device sequence; entity says what the op changes ("order:ID",
+        -- "customer:ID") so screens can show it on top of the hub's state.
+        CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY,
+            op_id TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            entity TEXT,
+            points_delta INTEGER NOT NULL DEFAULT 0,
+            body TEXT NOT NULL,
+            base_version INTEGER,
+            kiosk_time INTEGER NOT NULL
+        );
+        CREATE INDEX outbox_by_entity ON outbox(entity);
+
+        -- Ops the hub rejected: kept for the manager with both sides' facts.
+        CREATE TABLE conflicts (
+            op_id TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            body TEXT NOT NULL,
+            code TEXT NOT NULL,
+            message TEXT NOT NULL,
+            facts TEXT,
+            kiosk_time INTEGER NOT NULL,
+            at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+
+        -- "I'm here": shoppers waiting at the desk for a ready order.
+        CREATE TABLE checkins (
+            op_id TEXT PRIMARY KEY,
+            order_id TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        "#,
+        ),
+    ])
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use omnikiosk_protocol::wire::{ApiError, DeviceInfo, LookupResponse, PullResponse, PROTOCOL_HEADER, PROTOCOL_VERSION};
+use omnikiosk_protocol::wire::{
+    ApiError, DeviceInfo, LookupResponse, PullResponse, PushRequest, PushResponse, PROTOCOL_HEADER, PROTOCOL_VERSION,
+};
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
@@ -110,12 +112,19 @@ impl HubClient {
         }
     }
 
+    /// `POST /v1/sync/push`: one result per op, in order.
+    pub async fn push(&self, req: &PushRequest) -> Result<PushResponse, SyncError> {
+        let url = self.base.join("v1/sync/push").map_err(|e| SyncError::Internal(e.to_string()))?;
+        self.send(self.http.post(url).json(req), Duration::ZERO).await
+    }
+
     async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)], wait: Duration) -> Result<T, SyncError> {
         let url = self.base.join(path).map_err(|e| SyncError::Internal(e.to_string()))?;
-        let resp = self
-            .http
-            .get(url)
-            .query(query)
+        self.send(self.http.get(url).query(query), wait).await
+    }
+
+    async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder, wait: Duration) -> Result<T, SyncError> {
+        let resp = req
             .bearer_auth(&self.token)
             .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
             .timeout(wait + self.grace)

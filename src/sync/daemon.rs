@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{pull_until_current, Backoff, HubClient, PullSummary, SyncError};
+use super::{pull_until_current, push_pending, Backoff, HubClient, PullSummary, PushSummary, SyncError};
 use crate::clock::unix_now;
 use crate::config::SyncConfig;
 use crate::store::LocalStore;
@@ -15,16 +15,74 @@ use crate::store::LocalStore;
 #[derive(Debug, Clone)]
 pub enum DaemonEvent {
     Synced(PullSummary),
+    Pushed(PushSummary),
     Failed { error: String, retry_in: Duration },
 }
 
-/// Runs until `shutdown` turns true.
+/// Runs the pull loop and the push loop side by side until `shutdown` turns true.
 pub async fn run_daemon(
     store: LocalStore,
     client: HubClient,
     cfg: SyncConfig,
+    shutdown: watch::Receiver<bool>,
+    on_event: impl FnMut(DaemonEvent) + Send,
+) {
+    let on_event = std::sync::Mutex::new(on_event);
+    let emit = |e: DaemonEvent| (on_event.lock().unwrap_or_else(|p| p.into_inner()))(e);
+    tokio::join!(
+        pull_loop(store.clone(), client.clone(), cfg.clone(), shutdown.clone(), &emit),
+        push_loop(store, client, cfg, shutdown, &emit),
+    );
+}
+
+/// Looks at the outbox every `push_interval_ms` (ops may come from another process, such
+/// as the `omnikiosk order` command) and pushes whatever waits.
+async fn push_loop(
+    store: LocalStore,
+    client: HubClient,
+    cfg: SyncConfig,
     mut shutdown: watch::Receiver<bool>,
-    mut on_event: impl FnMut(DaemonEvent) + Send,
+    on_event: &(impl Fn(DaemonEvent) + Sync),
+) {
+    let mut backoff = Backoff::new(
+        Duration::from_millis(cfg.backoff_initial_ms),
+        Duration::from_millis(cfg.backoff_max_ms),
+    );
+    let interval = Duration::from_millis(cfg.push_interval_ms);
+    while !*shutdown.borrow() {
+        let round = push_pending(&store, &client, cfg.push_batch);
+        let result = tokio::select! {
+            r = round => r,
+            _ = shutdown.changed() => break,
+        };
+        let pause = match result {
+            Ok(summary) => {
+                backoff.reset();
+                if summary.requests > 0 {
+                    on_event(DaemonEvent::Pushed(summary));
+                }
+                interval
+            }
+            Err(e) => {
+                let retry_in = backoff.next_delay().max(interval);
+                tracing::warn!(error = %e, ?retry_in, "push failed");
+                on_event(DaemonEvent::Failed { error: e.to_string(), retry_in });
+                retry_in
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
+async fn pull_loop(
+    store: LocalStore,
+    client: HubClient,
+    cfg: SyncConfig,
+    mut shutdown: watch::Receiver<bool>,
+    on_event: &(impl Fn(DaemonEvent) + Sync),
 ) {
     let mut backoff = Backoff::new(
         Duration::from_millis(cfg.backoff_initial_ms),

@@ -21,13 +21,18 @@ pub async fn enroll(
     let enrolment = Enrolment {
         hub_url: client.base_url().to_string(),
         device_token: token.to_string(),
-        device_id: info.device_id,
+        device_id: info.device_id.clone(),
         store_id: info.store_id,
         store_name: info.store_name,
         hub_public_key: info.hub_public_key,
         insecure,
     };
     let saved = enrolment.clone();
-    blocking(store, move |s| s.save_enrolment(&saved)).await?;
+    let hub_last_seq = info.last_seq;
+    blocking(store, move |s| {
+        s.save_enrolment(&saved)?;
+        s.raise_op_seq(hub_last_seq)
+    })
+    .await?;
     Ok(enrolment)
 }

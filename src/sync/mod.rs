@@ -7,12 +7,14 @@ mod client;
 mod daemon;
 mod enroll;
 mod pull;
+mod push;
 
 pub use backoff::Backoff;
 pub use client::{HubClient, SyncError};
 pub use daemon::{run_daemon, DaemonEvent};
 pub use enroll::enroll;
 pub use pull::{pull_until_current, PullProgress, PullSummary};
+pub use push::{push_pending, PushSummary};
 
 use crate::store::{Enrolment, LocalStore, StoreError};
 

@@ -571,12 +571,16 @@ impl HubStore for SqliteHubStore {
                     .execute(params![p.sku, p.name, p.price_cents, p.category])?;
                 tx.feed("global", &format!("product:{}", p.sku), &Change::Product(p.clone()))?;
             }
+            // Stock rows and staff get a feed transaction each, like every other seeded
+            // entity: sharing one would make a single page of the whole store's stock.
             for s in &data.stock {
+                tx.next_txid()?;
                 tx.prepare_cached("INSERT INTO stock(store_id, sku, on_hand, aisle) VALUES (?1, ?2, ?3, ?4)")?
                     .execute(params![s.store_id, s.sku, s.on_hand, s.aisle])?;
                 tx.feed(&store_scope(s.store_id), &format!("stock:{}", s.sku), &Change::Stock(s.clone()))?;
             }
             for st in &data.staff {
+                tx.next_txid()?;
                 tx.prepare_cached(
                     "INSERT INTO staff(id, name, role, store_id, pin_salt, pin_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?
@@ -642,9 +646,9 @@ impl HubStore for SqliteHubStore {
                 attach(tx, &o.customer_id, o.store_id, Relevance::Order, data.now)?;
                 tx.feed(&store_scope(o.store_id), &format!("order:{}", o.id), &Change::Order(o.clone()))?;
             }
-            for (store, next) in &data.order_counters {
+            for (store, last) in &data.order_counters {
                 tx.prepare_cached("INSERT OR REPLACE INTO counters(name, value) VALUES (?1, ?2)")?
-                    .execute(params![format!("order:{store}"), next])?;
+                    .execute(params![format!("order:{store}"), last])?;
             }
             Ok(())
         })

@@ -1,0 +1,60 @@
+//! Regression tests, each named after the bug it pins down.
+
+use std::collections::HashSet;
+
+use omnikiosk_hub::{Hub, HubError, SeedOptions};
+use omnikiosk_protocol::gtin::LoyaltyCard;
+use omnikiosk_protocol::wire::{CartLine, Change, IdentifiersPut, OrderCreate};
+
+fn seeded(opts: SeedOptions) -> (Hub, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::open(&format!("sqlite:{}", dir.path().join("hub.db").display())).unwrap();
+    hub.seed(&opts).unwrap();
+    (hub, dir)
+}
+
+/// The seed stored the *next* order number per store and the counter then added one
+/// more, so the first order placed after seeding skipped a number (O-1-10 → O-1-12).
+#[test]
+fn the_first_order_after_seeding_continues_the_numbering_without_a_gap() {
+    let (hub, _dir) = seeded(SeedOptions { stores: 1, customers: 50, products: 20, orders: 10, seed: 1 });
+    let seeded: HashSet<String> = (1..=10).map(|n| format!("O-1-{n}")).filter(|id| hub.get_order(id).is_ok()).collect();
+    assert_eq!(seeded.len(), 10, "the seed numbers orders O-1-1..O-1-10");
+    let sku = hub.get_order("O-1-1").unwrap().order.lines[0].sku.clone();
+    let placed = hub
+        .place_order(&OrderCreate { customer_id: "C000001".into(), store_id: 1, lines: vec![CartLine { sku, qty: 1 }], promised_ready_at: None })
+        .unwrap();
+    assert_eq!(placed.order.id, "O-1-11");
+}
+
+/// Every seeded stock row (and the staff) shared the last product's feed transaction, so
+/// the page that reached it grew to the whole store's stock (45,000 rows for 50,000
+/// products) whatever limit the kiosk asked for.
+#[test]
+fn a_first_sync_page_stays_near_the_limit_it_was_asked_for() {
+    let (hub, _dir) = seeded(SeedOptions { stores: 2, customers: 300, products: 1500, orders: 40, seed: 3 });
+    const LIMIT: u32 = 200;
+    let (mut after, mut stock) = (0, 0);
+    loop {
+        let page = hub.store().pull(1, after, LIMIT).unwrap();
+        // A page may grow by the rest of its last transaction: a customer, their cart and an order at most.
+        assert!(page.changes.len() <= LIMIT as usize + 3, "a page of {} changes for limit {LIMIT}", page.changes.len());
+        stock += page.changes.iter().filter(|b| matches!(serde_json::from_str(b), Ok(Change::Stock(_)))).count();
+        after = page.last_seq;
+        if !page.has_more {
+            break;
+        }
+    }
+    assert!(stock > 1000, "the store's stock arrives in full ({stock} rows)");
+}
+
+/// A card listed twice in one request hit the table's primary key and answered 500.
+#[test]
+fn a_card_listed_twice_in_one_request_is_a_bad_request() {
+    let (hub, _dir) = seeded(SeedOptions { stores: 1, customers: 10, products: 10, orders: 2, seed: 1 });
+    let before = hub.get_customer("C000001").unwrap();
+    let card = LoyaltyCard::generate("042", 777_777).as_str().to_string();
+    let err = hub.put_identifiers("C000001", &IdentifiersPut { loyalty_cards: vec![card.clone(), card] }).unwrap_err();
+    assert!(matches!(err, HubError::BadRequest(_)), "{err:?}");
+    assert_eq!(hub.get_customer("C000001").unwrap(), before);
+}

@@ -1,0 +1,344 @@
+//! The outbox: every local action is a named op written in the same transaction as its
+//! local effect, numbered with a gapless per-device sequence, and kept until the hub
+//! acknowledges it. Screens show the hub's state with pending ops applied on top
+//! (`overlay_*`), so a pull never makes a pending action disappear.
+
+use omnikiosk_protocol::code;
+use omnikiosk_protocol::ops::{check_order_op, order_effect, OpBody, Rejection};
+use omnikiosk_protocol::wire::{Op, OpOutcome, OpResult, OrderRecord, OrderStatus};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use super::{meta_get, meta_set, LocalStore, Result, StoreError};
+use crate::config::LoyaltyConfig;
+
+/// Why the kiosk refused to record an op.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error("{0}")]
+    Refused(#[from] Rejection),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for OpError {
+    fn from(e: rusqlite::Error) -> Self {
+        OpError::Store(e.into())
+    }
+}
+
+/// An op safely in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordedOp {
+    pub op_id: String,
+    pub seq: i64,
+    pub name: &'static str,
+}
+
+/// What one push answer did to the outbox.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PushTally {
+    pub applied: u64,
+    pub duplicate: u64,
+    pub rejected: u64,
+    /// Ops the hub had already (its sequence was ahead of ours after a lost answer).
+    pub already_at_hub: u64,
+}
+
+impl PushTally {
+    pub fn acknowledged(&self) -> u64 {
+        self.applied + self.duplicate + self.rejected + self.already_at_hub
+    }
+}
+
+/// A rejected op, as `omnikiosk conflicts` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LocalConflict {
+    pub op_id: String,
+    pub seq: i64,
+    pub name: String,
+    /// The kiosk's side: the op as made here.
+    pub op: serde_json::Value,
+    pub kiosk_time: i64,
+    pub code: String,
+    /// What the hub said, for the screen ("this order was cancelled online — …").
+    pub message: String,
+    /// The hub's facts, when it sent them.
+    pub hub_facts: Option<serde_json::Value>,
+    pub at: i64,
+}
+
+/// Outbox health for `status`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OutboxStats {
+    pub pending: u64,
+    /// Kiosk time of the oldest pending op.
+    pub oldest_at: Option<i64>,
+    pub conflicts: u64,
+}
+
+impl LocalStore {
+    /// Checks `op` against what this kiosk knows (the hub's state plus pending ops) and
+    /// writes it to the outbox, with its local effect, in one durable transaction.
+    pub fn record_op(&self, op: OpBody, loyalty: &LoyaltyConfig, now: i64) -> Result<RecordedOp, OpError> {
+        op.validate()?;
+        let enrolment = self.require_enrolment()?;
+        let key = code::decode_public_key(&enrolment.hub_public_key)
+            .map_err(|e| StoreError::Corrupt { what: "hub public key", detail: e.to_string() })?;
+        let qr_order_id = |qr: &str| {
+            code::verify(&key, qr, now).ok().filter(|c| c.kind == code::CodeKind::Order).map(|c| c.id)
+        };
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        let mut entity = None;
+        let mut base_version = None;
+        let mut points_delta = 0;
+        match &op {
+            OpBody::OrderPick { order_id, staff_id, .. }
+            | OpBody::OrderReady { order_id, staff_id }
+            | OpBody::OrderCollect { order_id, staff_id, .. }
+            | OpBody::OrderCancel { order_id, staff_id, .. } => {
+                let role: Option<String> =
+                    tx.prepare_cached("SELECT role FROM staff WHERE id = ?1")?.query_row([staff_id], |r| r.get(0)).optional()?;
+                let role = role.ok_or_else(|| Rejection::new("unknown_staff", format!("staff {staff_id} does not work at this store")))?;
+                if matches!(op, OpBody::OrderCancel { .. }) && role != "manager" {
+                    return Err(Rejection::new("manager_required", "only a manager can cancel an order").into());
+                }
+                let order = overlaid_order(&tx, order_id)?
+                    .ok_or_else(|| Rejection::new("unknown_order", format!("order {order_id} is not an order of this store")))?;
+                check_order_op(&order, &op, &qr_order_id)?;
+                entity = Some(format!("order:{order_id}"));
+                base_version = Some(order.version);
+            }
+            OpBody::VisitCheckin { order_id, customer_id } => {
+                let order = overlaid_order(&tx, order_id)?
+                    .filter(|o| &o.customer_id == customer_id)
+                    .ok_or_else(|| Rejection::new("unknown_order", format!("order {order_id} is not {customer_id}'s order here")))?;
+                if order.status != OrderStatus::Ready {
+                    return Err(Rejection::new("not_ready", format!("order {order_id} is not ready yet ({})", order.status)).into());
+                }
+            }
+            OpBody::VisitSeen { customer_id } => require_customer(&tx, customer_id)?,
+            OpBody::LoyaltyEarn { customer_id, points, .. } => {
+                require_customer(&tx, customer_id)?;
+                entity = Some(format!("customer:{customer_id}"));
+                points_delta = *points;
+            }
+            OpBody::LoyaltyRedeem { customer_id, points, .. } => {
+                require_customer(&tx, customer_id)?;
+                let balance = overlaid_points(&tx, customer_id)?;
+                if balance < *points {
+                    return Err(Rejection::new("insufficient_points", format!("only {balance} points to redeem")).into());
+                }
+                // Until the hub confirms, this kiosk may spend at most the allowance of a
+                // customer's points, so two offline kiosks cannot spend the same points twice.
+                let unconfirmed: i64 = tx
+                    .prepare_cached("SELECT coalesce(-sum(points_delta), 0) FROM outbox WHERE entity = ?1 AND points_delta < 0")?
+                    .query_row([format!("customer:{customer_id}")], |r| r.get(0))?;
+                if unconfirmed + points > loyalty.offline_redeem_allowance {
+                    return Err(Rejection::new(
+                        "over_offline_allowance",
+                        format!(
+                            "at most {} points can be redeemed here until the hub confirms ({} already waiting)",
+                            loyalty.offline_redeem_allowance, unconfirmed
+                        ),
+                    )
+                    .into());
+                }
+                entity = Some(format!("customer:{customer_id}"));
+                points_delta = -*points;
+            }
+            OpBody::FeedbackNps { .. } => {}
+        }
+        let seq = meta_get(&tx, "last_op_seq")?.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0) + 1;
+        let op_id = uuid::Uuid::new_v4().to_string();
+        let (name, body) = op.to_wire();
+        tx.prepare_cached(
+            "INSERT INTO outbox(seq, op_id, name, entity, points_delta, body, base_version, kiosk_time)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![seq, op_id, name, entity, points_delta, body.to_string(), base_version, now])?;
+        meta_set(&tx, "last_op_seq", &seq.to_string())?;
+        if let OpBody::VisitCheckin { order_id, customer_id } = &op {
+            tx.prepare_cached("INSERT INTO checkins(op_id, order_id, customer_id, at) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![op_id, order_id, customer_id, now])?;
+        }
+        tx.commit()?;
+        Ok(RecordedOp { op_id, seq, name: op.name() })
+    }
+
+    /// The oldest pending ops, in sequence order, as the hub wants them.
+    pub fn pending_ops(&self, limit: usize) -> Result<Vec<Op>> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(
+            "SELECT op_id, seq, name, base_version, kiosk_time, body FROM outbox ORDER BY seq LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get::<_, String>(5)?))
+        })?;
+        let mut ops = Vec::new();
+        for row in rows {
+            let (op_id, seq, name, base_version, kiosk_time, body) = row?;
+            let body = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt { what: "outbox op", detail: e.to_string() })?;
+            ops.push(Op { op_id, seq, name, base_version, kiosk_time, body });
+        }
+        Ok(ops)
+    }
+
+    pub fn outbox_stats(&self) -> Result<OutboxStats> {
+        let conn = self.reader();
+        let (pending, oldest_at) =
+            conn.query_row("SELECT count(*), min(kiosk_time) FROM outbox", [], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?)))?;
+        let conflicts: i64 = conn.query_row("SELECT count(*) FROM conflicts", [], |r| r.get(0))?;
+        Ok(OutboxStats { pending: pending as u64, oldest_at, conflicts: conflicts as u64 })
+    }
+
+    /// Applies the hub's answer to a push in one transaction: acknowledged ops leave the
+    /// outbox, rejected ones move to `conflicts`. An `expected_seq` ahead of an op means
+    /// the hub already has it (an earlier answer was lost); one behind it means the hub
+    /// lost ops this kiosk saw acknowledged — that is refused, never papered over.
+    pub fn apply_push_results(&self, results: &[OpResult], now: i64) -> Result<PushTally, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        let mut tally = PushTally::default();
+        for r in results {
+            match &r.outcome {
+                OpOutcome::Applied | OpOutcome::Duplicate => {
+                    if tx.prepare_cached("DELETE FROM outbox WHERE op_id = ?1")?.execute([&r.op_id])? > 0 {
+                        if r.outcome == OpOutcome::Applied {
+                            tally.applied += 1;
+                        } else {
+                            tally.duplicate += 1;
+                        }
+                    }
+                }
+                OpOutcome::Rejected { code, message, facts } => {
+                    let row: Option<(i64, String, String, i64)> = tx
+                        .prepare_cached("SELECT seq, name, body, kiosk_time FROM outbox WHERE op_id = ?1")?
+                        .query_row([&r.op_id], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?, x.get(3)?)))
+                        .optional()?;
+                    if let Some((seq, name, body, kiosk_time)) = row {
+                        tx.prepare_cached(
+                            "INSERT OR REPLACE INTO conflicts(op_id, seq, name, body, code, message, facts, kiosk_time, at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        )?
+                        .execute(params![r.op_id, seq, name, body, code, message, facts.as_ref().map(|f| f.to_string()), kiosk_time, now])?;
+                        tx.prepare_cached("DELETE FROM outbox WHERE op_id = ?1")?.execute([&r.op_id])?;
+                        tally.rejected += 1;
+                    }
+                }
+                OpOutcome::ExpectedSeq { expected_seq } => {
+                    if *expected_seq > r.seq {
+                        tally.already_at_hub +=
+                            tx.prepare_cached("DELETE FROM outbox WHERE seq < ?1")?.execute([expected_seq])? as u64;
+                    } else {
+                        return Err(StoreError::Corrupt {
+                            what: "op sequence",
+                            detail: format!(
+                                "the hub expects op {expected_seq} but this kiosk's outbox starts at {}: the hub lost acknowledged ops; keeping everything queued",
+                                r.seq
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        meta_set(&tx, "last_push_at", &now.to_string())?;
+        tx.commit()?;
+        Ok(tally)
+    }
+
+    pub fn conflicts(&self) -> Result<Vec<LocalConflict>> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(
+            "SELECT op_id, seq, name, body, kiosk_time, code, message, facts, at FROM conflicts ORDER BY at, seq",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, Option<String>>(7)?,
+                r.get::<_, i64>(8)?,
+            ))
+        })?;
+        let json = |s: &str| serde_json::from_str(s).map_err(|e| StoreError::Corrupt { what: "conflict", detail: e.to_string() });
+        let mut out = Vec::new();
+        for row in rows {
+            let (op_id, seq, name, body, kiosk_time, code, message, facts, at) = row?;
+            out.push(LocalConflict {
+                op_id,
+                seq,
+                name,
+                op: json(&body)?,
+                kiosk_time,
+                code,
+                message,
+                hub_facts: facts.as_deref().map(json).transpose()?,
+                at,
+            });
+        }
+        Ok(out)
+    }
+
+    /// After enrolment: number new ops after the last one the hub has for this device.
+    pub(crate) fn raise_op_seq(&self, hub_last_seq: i64) -> Result<()> {
+        let conn = self.writer();
+        let local = meta_get(&conn, "last_op_seq")?.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+        if hub_last_seq > local {
+            meta_set(&conn, "last_op_seq", &hub_last_seq.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+fn require_customer(conn: &Connection, id: &str) -> Result<(), OpError> {
+    if conn.prepare_cached("SELECT 1 FROM customers WHERE id = ?1")?.exists([id])? {
+        Ok(())
+    } else {
+        Err(Rejection::new("unknown_customer", format!("customer {id} is not known at this store")).into())
+    }
+}
+
+/// The order as the screen shows it: the hub's record with pending ops applied.
+pub(super) fn overlaid_order(conn: &Connection, id: &str) -> Result<Option<OrderRecord>> {
+    let store_id = super::read::enrolled_store_id(conn)?;
+    let sql = format!("SELECT {} FROM orders WHERE id = ?1", super::read::ORDER_COLUMNS);
+    let mut orders = super::read::query_orders(conn, &sql, params![id], store_id)?;
+    overlay_orders(conn, &mut orders)?;
+    Ok(orders.pop())
+}
+
+/// Applies every pending op to the orders it changes, in sequence order.
+pub(super) fn overlay_orders(conn: &Connection, orders: &mut [OrderRecord]) -> Result<()> {
+    let mut stmt = conn.prepare_cached("SELECT body, name FROM outbox WHERE entity = ?1 ORDER BY seq")?;
+    for order in orders.iter_mut() {
+        let rows = stmt.query_map([format!("order:{}", order.id)], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        for row in rows {
+            let (body, name) = row?;
+            let body: serde_json::Value =
+                serde_json::from_str(&body).map_err(|e| StoreError::Corrupt { what: "outbox op", detail: e.to_string() })?;
+            let op = Op { op_id: String::new(), seq: 0, name, base_version: None, kiosk_time: 0, body };
+            let op = OpBody::from_wire(&op).map_err(|e| StoreError::Corrupt { what: "outbox op", detail: e.message })?;
+            order_effect(order, &op);
+        }
+    }
+    Ok(())
+}
+
+/// The hub's balance plus points earned and redeemed here and not yet confirmed.
+pub(super) fn overlaid_points(conn: &Connection, customer_id: &str) -> Result<i64> {
+    let hub: i64 =
+        conn.prepare_cached("SELECT points FROM customers WHERE id = ?1")?.query_row([customer_id], |r| r.get(0)).optional()?.unwrap_or(0);
+    Ok(hub + pending_points(conn, customer_id)?)
+}
+
+pub(super) fn pending_points(conn: &Connection, customer_id: &str) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT coalesce(sum(points_delta), 0) FROM outbox WHERE entity = ?1")?
+        .query_row([format!("customer:{customer_id}")], |r| r.get(0))?)
+}
