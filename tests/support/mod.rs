@@ -202,6 +202,15 @@ pub enum Fault {
     Hang,
     /// Refuse: close the connection at once.
     Reset,
+    /// Answer `429 Too Many Requests`.
+    TooMany,
+    /// Pass the request to the hub, then drop its answer: the hub acted, the kiosk never
+    /// hears of it (the lost acknowledgement that doubles points in other systems).
+    LoseAnswer,
+    /// Pass the request, then cut the answer off halfway through.
+    Truncate,
+    /// Hold the request for a while, then pass it.
+    Delay,
 }
 
 /// A TCP proxy between kiosk and hub that can break the wire on demand.
@@ -273,6 +282,61 @@ async fn handle(mut conn: TcpStream, upstream: SocketAddr, mode: Fault) {
             }
         }
         Fault::Reset => drop(conn),
+        Fault::TooMany => {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf).await;
+            let reply = canned("429 Too Many Requests", r#"{"error":"busy","message":"slow down"}"#);
+            let _ = conn.write_all(reply.as_bytes()).await;
+            let _ = conn.shutdown().await;
+        }
+        Fault::Delay => {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            if let Ok(mut up) = TcpStream::connect(upstream).await {
+                let _ = tokio::io::copy_bidirectional(&mut conn, &mut up).await;
+            }
+        }
+        Fault::LoseAnswer | Fault::Truncate => {
+            let Ok(mut up) = TcpStream::connect(upstream).await else { return };
+            // One request per connection: read it whole (headers + content-length body).
+            let Some(request) = read_http_message(&mut conn).await else { return };
+            if up.write_all(&request).await.is_err() {
+                return;
+            }
+            let Some(answer) = read_http_message(&mut up).await else { return };
+            if mode == Fault::Truncate {
+                let _ = conn.write_all(&answer[..answer.len() / 2]).await;
+            }
+            // LoseAnswer: the hub has acted; the kiosk sees the connection close.
+            drop(conn);
+        }
+    }
+}
+
+/// Reads one HTTP/1.1 message with a content-length body (what our peers send).
+async fn read_http_message(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                .unwrap_or(0);
+            while buf.len() < end + 4 + len {
+                let n = stream.read(&mut chunk).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return Some(buf);
+        }
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
     }
 }
 
