@@ -275,3 +275,36 @@ async fn an_erased_customer_is_gone_from_the_kiosk_file_bytes() {
     assert!(!in_files(hub.dir.path(), "hub.db", "Quuxworth"), "the hub's files still hold the last name");
     assert_eq!(ch.send(reqwest::Method::GET, "/v1/customers/C-ERASE", None).await.0, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pulled_page_never_hides_a_pending_action() {
+    use omnikiosk::config::StoreConfig;
+    use omnikiosk::store::LocalStore;
+    use omnikiosk_protocol::wire::{Change, OrderStatus};
+
+    let hub = TestHub::start(seed()).await;
+    let (kiosk, proxy) = kiosk_behind_proxy(&hub, 1, "").await;
+    let (order, _) = order_in(&kiosk, "placed");
+    let customer = kiosk.query_strings("SELECT id FROM customers ORDER BY id LIMIT 1").remove(0);
+    proxy.set(Fault::Reset);
+    kiosk.json(&["order", &order, "pick", "--staff", "S1-STAFF", "--json"]).await;
+    kiosk.json(&["loyalty", &customer, "earn", "30", "--json"]).await;
+
+    // A page arrives with the hub's (older) view of both: the order still placed, the
+    // customer with a new tier and the hub's balance.
+    let store = LocalStore::open(&kiosk.data_dir(), &StoreConfig::default()).unwrap();
+    let mut hub_order = store.order(&order).unwrap().unwrap();
+    hub_order.status = OrderStatus::Placed;
+    let mut hub_customer = store.shopper_view(&customer).unwrap().unwrap().customer;
+    hub_customer.points -= 30;
+    hub_customer.points += 1000;
+    hub_customer.tier = "platinum".into();
+    let cursor = store.sync_state().unwrap().cursor;
+    store.apply_page(&[Change::Order(hub_order), Change::Customer(hub_customer.clone())], &cursor, 0).unwrap();
+
+    assert_eq!(store.order(&order).unwrap().unwrap().status, OrderStatus::Picking, "the pick vanished");
+    let view = store.shopper_view(&customer).unwrap().unwrap();
+    assert_eq!(view.customer.tier, "platinum", "the page was applied");
+    assert_eq!(view.customer.points, hub_customer.points + 30, "the pending earning vanished");
+    assert_eq!(view.points_pending, 30);
+}

@@ -89,7 +89,13 @@ impl Hub {
     /// Wakes long-polls after a committed write.
     fn committed(&self) -> anyhow::Result<()> {
         let head = self.store.feed_head()?;
-        self.head.send_replace(head);
+        // Only a feed that moved wakes the long-polls; a write that added nothing to any
+        // feed must not send every waiting kiosk back to the database.
+        self.head.send_if_modified(|current| {
+            let moved = *current != head;
+            *current = head;
+            moved
+        });
         Ok(())
     }
 
@@ -224,20 +230,27 @@ impl Hub {
             code::verify(&key, qr, now_secs()).ok().filter(|c| c.kind == CodeKind::Order).map(|c| c.id)
         };
         let mut results = Vec::with_capacity(req.ops.len());
-        let mut changed = false;
+        let mut failure = None;
         for op in &req.ops {
-            let outcome = self.store.push_op(device, op, req.outbox_len, now_secs(), &qr_order_id)?;
-            changed |= matches!(outcome, OpOutcome::Applied);
+            let outcome = match self.store.push_op(device, op, req.outbox_len, now_secs(), &qr_order_id) {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    // Ops before this one are committed: still wake the long-polls for them.
+                    failure = Some(e);
+                    break;
+                }
+            };
             let stop = matches!(outcome, OpOutcome::ExpectedSeq { .. });
             results.push(OpResult { op_id: op.op_id.clone(), seq: op.seq, outcome });
             if stop {
                 break;
             }
         }
-        if changed {
-            self.wake()?;
+        self.wake()?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(results),
         }
-        Ok(results)
     }
 
     pub fn conflicts(&self) -> Result<Vec<ConflictRecord>, HubError> {

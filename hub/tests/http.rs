@@ -348,3 +348,30 @@ async fn concurrent_writers_never_make_a_puller_miss_a_change() {
     let missed: Vec<_> = placed.difference(&seen).collect();
     assert!(missed.is_empty(), "the puller missed {missed:?}");
 }
+
+#[tokio::test]
+async fn ready_orders_left_uncollected_expire_and_kiosks_hear_of_it() {
+    let s = server(small()).await;
+    let token = s.hub.add_device(1, "k").unwrap();
+    let (before, cursor) = s.pull_all(&token, 10_000).await;
+    let ready: Vec<String> = before
+        .iter()
+        .filter_map(|c| match c {
+            Change::Order(o) if o.status == omnikiosk_protocol::wire::OrderStatus::Ready => Some(o.id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(!ready.is_empty());
+    // Not yet: the seed's ready orders were promised at most three days ago.
+    assert!(s.hub.expire_no_shows(omnikiosk_hub::now_secs(), 7 * 86400).unwrap().is_empty());
+    let expired = s.hub.expire_no_shows(omnikiosk_hub::now_secs() + 30 * 86400, 7 * 86400).unwrap();
+    let page = s.pull(&token, &cursor, 10_000, 0).await;
+    for id in &ready {
+        assert!(expired.iter().any(|e| e.starts_with("O-1-") && e == id), "{id} did not expire");
+        assert!(
+            page.changes.iter().any(|c| matches!(c, Change::Order(o) if &o.id == id && o.status == omnikiosk_protocol::wire::OrderStatus::Expired)),
+            "{id} did not reach the kiosk as expired"
+        );
+    }
+    assert_eq!(s.hub.get_order(&ready[0]).unwrap().history.last().unwrap().by, "hub");
+}
