@@ -1,0 +1,97 @@
+//! Offline-actions benchmarks (figures, not pass/fail): 10,000 ops queued while offline →
+//! all acknowledged after reconnect, and online order → visible in a long-polling
+//! kiosk's store queue.
+//!
+//!     cargo bench --bench offline                     # 10,000 ops, 100 orders
+//!     cargo bench --bench offline -- --ops 1000 --orders 20
+
+use std::time::{Duration, Instant};
+
+use omnikiosk::config::{Config, StoreConfig};
+use omnikiosk::store::LocalStore;
+use omnikiosk_hub::{Hub, SeedOptions, ServeConfig};
+use omnikiosk_protocol::ops::OpBody;
+use omnikiosk_protocol::wire::{CartLine, OrderCreate};
+
+fn arg(name: &str, default: usize) -> usize {
+    let argv: Vec<String> = std::env::args().collect();
+    argv.iter().position(|a| a == name).and_then(|i| argv.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn main() {
+    let ops = arg("--ops", 10_000);
+    let orders = arg("--orders", 100);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::open(&format!("sqlite:{}", dir.path().join("hub.db").display())).unwrap();
+    hub.seed(&SeedOptions { stores: 2, customers: 2000, products: 500, orders: 100, seed: 3 }).unwrap();
+    let token = hub.add_device(1, "bench").unwrap();
+    let cfg = Config::default();
+    println!("# omnikiosk offline-actions benchmarks");
+
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(omnikiosk_hub::serve(hub.clone(), listener, ServeConfig::default(), std::future::pending()));
+        let kdir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(kdir.path(), &StoreConfig::default()).unwrap();
+        omnikiosk::sync::enroll(&store, &url, &token, false, &cfg.sync).await.unwrap();
+        let client = omnikiosk::sync::client_for(&store.require_enrolment().unwrap(), &cfg.sync).unwrap();
+        omnikiosk::sync::pull_until_current(&store, &client, cfg.sync.page_size, Duration::ZERO, |_| {}).await.unwrap();
+        let customers: Vec<String> =
+            store.orders(None).unwrap().into_iter().map(|o| o.customer_id).take(50).collect();
+
+        // Offline: the ops only reach the outbox (each its own durable transaction).
+        let t = Instant::now();
+        for i in 0..ops {
+            let op = OpBody::LoyaltyEarn { customer_id: customers[i % customers.len()].clone(), points: 1, reason: "bench".into() };
+            store.record_op(op, &cfg.loyalty, 0).unwrap();
+        }
+        let record = t.elapsed();
+        println!("\n## {ops} ops queued offline, then the network is back");
+        println!("recording: {:.2} s ({:.0} ops/s, each fsync'd)", record.as_secs_f64(), ops as f64 / record.as_secs_f64());
+        let t = Instant::now();
+        let pushed = omnikiosk::sync::push_pending(&store, &client, cfg.sync.push_batch).await.unwrap();
+        let push = t.elapsed();
+        assert_eq!(store.outbox_stats().unwrap().pending, 0);
+        println!(
+            "all acknowledged after reconnect: {:.2} s ({:.0} ops/s, {} requests of up to {})",
+            push.as_secs_f64(),
+            ops as f64 / push.as_secs_f64(),
+            pushed.requests,
+            cfg.sync.push_batch
+        );
+
+        // Online: a long-polling kiosk and the web shop placing orders.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let daemon = tokio::spawn(omnikiosk::sync::run_daemon(store.clone(), client.clone(), cfg.sync.clone(), stopped, |_| {}));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let sku = store.products_in_stock(1).unwrap().remove(0).product.sku;
+        let mut lat = Vec::with_capacity(orders);
+        for i in 0..orders {
+            let h = hub.clone();
+            let body = OrderCreate {
+                customer_id: customers[i % customers.len()].clone(),
+                store_id: 1,
+                lines: vec![CartLine { sku: sku.clone(), qty: 1 }],
+                promised_ready_at: None,
+            };
+            let t = Instant::now();
+            let placed = tokio::task::spawn_blocking(move || h.place_order(&body)).await.unwrap().unwrap();
+            while store.order(&placed.order.id).unwrap().is_none() {
+                tokio::time::sleep(Duration::from_micros(500)).await;
+            }
+            lat.push(t.elapsed());
+        }
+        lat.sort();
+        println!("\n## online order → visible in the store queue, kiosk long-polling ({orders} orders)");
+        println!("p50 {:?}  p95 {:?}  max {:?}", percentile(&lat, 0.5), percentile(&lat, 0.95), lat[lat.len() - 1]);
+        let _ = stop.send(true);
+        let _ = daemon.await;
+        server.abort();
+    });
+}
