@@ -323,3 +323,25 @@ async fn a_full_disk_stops_sync_with_a_clear_status_and_resumes_when_there_is_ro
         reference.json(&["status", "--json"]).await["counts"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_moved_to_a_new_hub_database_starts_over_and_keeps_its_queued_ops() {
+    let old = TestHub::start(small_seed()).await;
+    let kiosk = enrolled_kiosk(&old, 1).await;
+    let customer = kiosk.query_strings("SELECT id FROM customers ORDER BY id LIMIT 1").remove(0);
+    // A different chain behind the same store number: the old rows must not survive.
+    let new = TestHub::start(SeedOptions { seed: 99, ..small_seed() }).await;
+    kiosk.enroll(&new.url(), &new.device_token(1)).await;
+    kiosk.json(&["loyalty", &customer, "earn", "5", "--json"]).await;
+    let out = kiosk.run(&["sync", "--once", "--json"]).await;
+    let reference = enrolled_kiosk(&new, 1).await;
+    let after = kiosk.json(&["status", "--json"]).await;
+    assert_eq!(after["counts"], reference.json(&["status", "--json"]).await["counts"], "{}", stderr(&out));
+    assert_eq!(after["cursor"], reference.json(&["status", "--json"]).await["cursor"]);
+    // The op made before the move was not thrown away: it went to the new hub, which
+    // either applied it or said why not.
+    assert_eq!(after["outbox"], 0);
+    let conflicts = kiosk.json(&["conflicts", "--json"]).await;
+    let applied = new.channel().send(reqwest::Method::GET, &format!("/v1/customers/{customer}"), None).await.0 == 200;
+    assert!(applied || conflicts.as_array().unwrap().len() == 1, "{conflicts}");
+}

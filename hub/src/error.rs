@@ -13,6 +13,10 @@ pub enum HubError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The kiosk's cursor belongs to another database (a re-seeded or replaced hub) or is
+    /// ahead of this feed (a restored backup): it must pull again from the start.
+    #[error("{0}")]
+    CursorReset(String),
     #[error("protocol version {0} is not served here: update needed")]
     UpdateNeeded(u32),
     #[error("{0}")]
@@ -28,7 +32,7 @@ impl HubError {
             HubError::Unauthorized(_) => 401,
             HubError::Forbidden(_) => 403,
             HubError::NotFound(_) => 404,
-            HubError::Conflict(_) => 409,
+            HubError::Conflict(_) | HubError::CursorReset(_) => 409,
             HubError::UpdateNeeded(_) => 426,
             HubError::NotImplemented(_) => 501,
             HubError::Internal(_) => 500,
@@ -42,6 +46,7 @@ impl HubError {
             HubError::Forbidden(_) => "forbidden",
             HubError::NotFound(_) => "not_found",
             HubError::Conflict(_) => "conflict",
+            HubError::CursorReset(_) => "cursor_reset",
             HubError::UpdateNeeded(_) => "update_needed",
             HubError::NotImplemented(_) => "not_implemented",
             HubError::Internal(_) => "internal",

@@ -225,10 +225,9 @@ async fn pull(
 ) -> ApiResult<PullResponse> {
     let (device, proto) = device_auth(&s, &headers).await?;
     let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
-    let after: i64 = match p.cursor.trim() {
-        "" => 0,
-        c => c.parse().ok().filter(|v: &i64| *v >= 0).ok_or_else(|| HubError::BadRequest(format!("bad cursor {c:?}")))?,
-    };
+    let hub = s.hub.clone();
+    let cursor = p.cursor.clone();
+    let after = blocking(move || hub.parse_cursor(&cursor)).await?;
     let limit = p.limit.unwrap_or(1000).clamp(1, MAX_PAGE);
     let wait = Duration::from_secs(p.wait.unwrap_or(0).min(MAX_WAIT_SECS));
     let deadline = tokio::time::Instant::now() + wait;
@@ -256,7 +255,7 @@ async fn pull(
     let hub = s.hub.clone();
     let (id, last) = (device.id.clone(), page.last_seq);
     blocking(move || hub.store().record_device_seen(&id, now_secs(), proto, Some(last))).await?;
-    Ok(Json(PullResponse { changes, cursor: page.last_seq.to_string(), has_more: page.has_more, remaining: page.remaining }))
+    Ok(Json(PullResponse { changes, cursor: s.hub.cursor(page.last_seq), has_more: page.has_more, remaining: page.remaining }))
 }
 
 async fn push(

@@ -55,6 +55,9 @@ pub struct Hub {
     head: Arc<watch::Sender<i64>>,
     /// Cached signing key (it never changes once created).
     key: Arc<SigningKey>,
+    /// Names this database in feed cursors (derived from its signing key, which is
+    /// created with the database), so a cursor of another hub database is recognised.
+    epoch: Arc<str>,
 }
 
 pub fn now_secs() -> i64 {
@@ -79,7 +82,8 @@ impl Hub {
         };
         let key = store.signing_key()?;
         let head = store.feed_head()?;
-        Ok(Hub { store, head: Arc::new(watch::channel(head).0), key: Arc::new(key) })
+        let epoch = hex::encode(&Sha256::digest(key.verifying_key().as_bytes())[..4]);
+        Ok(Hub { store, head: Arc::new(watch::channel(head).0), key: Arc::new(key), epoch: epoch.into() })
     }
 
     pub fn store(&self) -> &dyn HubStore {
@@ -101,6 +105,29 @@ impl Hub {
 
     pub(crate) fn subscribe(&self) -> watch::Receiver<i64> {
         self.head.subscribe()
+    }
+
+    /// The feed cursor a kiosk sends next: `<epoch>.<seq>`.
+    pub fn cursor(&self, seq: i64) -> String {
+        format!("{}.{seq}", self.epoch)
+    }
+
+    /// The sequence number in a kiosk's cursor; empty means from the start.
+    pub fn parse_cursor(&self, cursor: &str) -> Result<i64, HubError> {
+        let cursor = cursor.trim();
+        if cursor.is_empty() {
+            return Ok(0);
+        }
+        let bad = || HubError::BadRequest(format!("bad cursor {cursor:?}"));
+        let (epoch, seq) = cursor.split_once('.').ok_or_else(bad)?;
+        let seq: i64 = seq.parse().ok().filter(|v| *v >= 0).ok_or_else(bad)?;
+        if epoch != &*self.epoch {
+            return Err(HubError::CursorReset("this cursor belongs to another hub database: pull again from the start".into()));
+        }
+        if seq > *self.head.borrow() && seq > self.store.feed_head()? {
+            return Err(HubError::CursorReset("this cursor is ahead of the hub's feed (restored from a backup?): pull again from the start".into()));
+        }
+        Ok(seq)
     }
 
     pub fn public_key(&self) -> VerifyingKey {

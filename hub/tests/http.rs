@@ -284,7 +284,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
     // Garbage that is not JSON at all.
     let resp = s.http.post(format!("{}/v1/orders", s.base)).bearer_auth(CHANNEL).header("content-type", "application/json").body("{{{{").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    for q in ["cursor=-1", "cursor=abc", "cursor=1&limit=x"] {
+    for q in ["cursor=-1", "cursor=abc", "cursor=1", "cursor=1&limit=x"] {
         assert_eq!(s.get(&format!("/v1/sync/pull?{q}"), &token).await.0, StatusCode::BAD_REQUEST, "{q}");
     }
     assert_eq!(s.hub.store().feed_head().unwrap(), head, "a refused request wrote to the feed");
@@ -374,4 +374,20 @@ async fn ready_orders_left_uncollected_expire_and_kiosks_hear_of_it() {
         );
     }
     assert_eq!(s.hub.get_order(&ready[0]).unwrap().history.last().unwrap().by, "hub");
+}
+
+#[tokio::test]
+async fn a_cursor_of_another_database_or_from_the_future_asks_for_a_fresh_start() {
+    let a = server(small()).await;
+    let b = server(SeedOptions { seed: 10, ..small() }).await;
+    let (ta, tb) = (a.hub.add_device(1, "k").unwrap(), b.hub.add_device(1, "k").unwrap());
+    let (_, cursor_a) = a.pull_all(&ta, 10_000).await;
+    let (st, v) = b.get(&format!("/v1/sync/pull?cursor={cursor_a}"), &tb).await;
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"], "cursor_reset");
+    let (epoch, seq) = cursor_a.split_once('.').unwrap();
+    let ahead = format!("{epoch}.{}", seq.parse::<i64>().unwrap() + 1000);
+    let (st, v) = a.get(&format!("/v1/sync/pull?cursor={ahead}"), &ta).await;
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"], "cursor_reset");
 }

@@ -42,6 +42,21 @@ impl LocalStore {
     }
 }
 
+impl LocalStore {
+    /// Drops everything pulled from the hub (not the outbox, conflicts, check-ins or the
+    /// enrolment) and rewinds the cursor, in one transaction: the next pull starts over.
+    pub fn forget_pulled_data(&self) -> Result<()> {
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        for table in ["stores", "customers", "loyalty_cards", "carts", "products", "stock", "orders", "staff"] {
+            tx.execute(&format!("DELETE FROM {table}"), [])?;
+        }
+        meta_set(&tx, "cursor", "")?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
 /// Returns false when the record belongs to another store and was left out.
 fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<bool> {
     match change {

@@ -20,6 +20,8 @@ pub enum SyncError {
     Unauthorized(String),
     #[error("the hub no longer speaks this kiosk's protocol version: update needed (nothing queued is lost)")]
     UpdateNeeded,
+    #[error("the hub no longer knows this kiosk's feed position ({0})")]
+    CursorReset(String),
     #[error("not found at the hub: {0}")]
     NotFound(String),
     #[error("the hub answered {status}: {message}")]
@@ -136,10 +138,11 @@ impl HubClient {
         if status.is_success() {
             return serde_json::from_slice(&body).map_err(|e| SyncError::BadResponse(e.to_string()));
         }
-        let message = serde_json::from_slice::<ApiError>(&body)
-            .map(|e| e.message)
-            .unwrap_or_else(|_| status.canonical_reason().unwrap_or("error").to_string());
+        let api = serde_json::from_slice::<ApiError>(&body).ok();
+        let code = api.as_ref().map(|e| e.error.clone()).unwrap_or_default();
+        let message = api.map(|e| e.message).unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
         Err(match status {
+            StatusCode::CONFLICT if code == "cursor_reset" => SyncError::CursorReset(message),
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => SyncError::Unauthorized(message),
             StatusCode::UPGRADE_REQUIRED => SyncError::UpdateNeeded,
             StatusCode::NOT_FOUND => SyncError::NotFound(message),

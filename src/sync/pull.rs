@@ -36,8 +36,20 @@ pub async fn pull_until_current(
 ) -> Result<PullSummary, SyncError> {
     let mut summary = PullSummary { cursor: store.sync_state()?.cursor, ..PullSummary::default() };
     let mut wait = first_wait;
+    let mut reset = false;
     loop {
-        let page = client.pull(&summary.cursor, page_size, wait).await?;
+        let page = match client.pull(&summary.cursor, page_size, wait).await {
+            Err(SyncError::CursorReset(why)) if !reset => {
+                // The hub's database was replaced: what this kiosk pulled before may not
+                // exist any more. Start over from the hub's truth; pending ops stay queued.
+                tracing::warn!(%why, "pulling this store again from the start");
+                reset = true;
+                blocking(store, |s| s.forget_pulled_data()).await?;
+                summary.cursor.clear();
+                continue;
+            }
+            other => other?,
+        };
         wait = Duration::ZERO;
         let n = page.changes.len() as u64;
         let cursor = page.cursor.clone();
