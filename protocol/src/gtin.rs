@@ -1,20 +1,23 @@
 //! GS1 numbers the kiosk's scanner reads: product EAN-13 / EAN-8 / UPC-A, the chain's
-//! loyalty cards (an EAN-13 with the chain's prefix), and the 6-digit pickup code.
+//! loyalty cards (an EAN-13 with the chain's in-store prefix) and the 6-digit pickup code.
 //! Each type can only be built from a number whose shape and check digit are right.
 
 use serde::{Serialize, Serializer};
 
+/// The chain's loyalty-card prefix unless the config names another. GS1 keeps 040-049
+/// for numbers used inside one company, so no product in the shop carries it.
 pub const DEFAULT_LOYALTY_PREFIX: &str = "042";
 
+/// Why a number was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GtinError {
-    #[error("expected {expected} digits, got {found}")]
+    #[error("the number should have {expected} digits but has {found}")]
     WrongLength { expected: &'static str, found: usize },
-    #[error("only digits are allowed")]
+    #[error("the number may contain only the digits 0 to 9")]
     NotDigits,
-    #[error("the check digit is wrong (expected {expected}, found {found})")]
+    #[error("the check digit is {found} but should be {expected}, so the number was misread or mistyped")]
     BadCheckDigit { expected: u8, found: u8 },
-    #[error("this card number does not start with the chain's loyalty prefix {prefix}")]
+    #[error("a loyalty card number starts with {prefix}, and this one does not")]
     NotLoyaltyPrefix { prefix: String },
 }
 
@@ -29,29 +32,38 @@ pub enum GtinKind {
 /// A product number with a verified check digit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Gtin {
+    /// Kept as scanned: leading zeros matter (a UPC-A and its EAN-13 form differ in length).
     digits: String,
     kind: GtinKind,
 }
 
-/// GS1 mod-10 check digit of `body` (every digit before the check digit): weights 3 and
-/// 1 alternate from the rightmost body digit. `None` unless `body` is all digits.
+/// GS1 mod-10 check digit of `body`, every digit before the check digit: weights 3 and 1
+/// alternate from the rightmost body digit, which makes one rule fit EAN-8, UPC-A and
+/// EAN-13 (bodies of 7, 11 and 12 digits). `None` unless `body` is one or more digits.
 pub fn check_digit(body: &str) -> Option<u8> {
-    if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let sum: u32 = body
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
-        .sum();
-    Some(((10 - sum % 10) % 10) as u8)
+    mod10(body.as_bytes())
 }
 
-fn verify_check_digit(digits: &str) -> Result<(), GtinError> {
-    let (body, last) = digits.split_at(digits.len() - 1);
-    let expected = check_digit(body).ok_or(GtinError::NotDigits)?;
-    let found = last.as_bytes()[0] - b'0';
+fn mod10(body: &[u8]) -> Option<u8> {
+    if body.is_empty() || !body.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    // Reduced as it goes so no body, however long, can overflow the sum.
+    let sum = body.iter().rev().enumerate().fold(0u8, |acc, (i, &b)| {
+        let weight = if i % 2 == 0 { 3 } else { 1 };
+        (acc + (b - b'0') * weight) % 10
+    });
+    Some((10 - sum) % 10)
+}
+
+/// Checks the last digit of `number` against the ones before it.
+fn verify_check_digit(number: &str) -> Result<(), GtinError> {
+    let (&last, body) = number.as_bytes().split_last().ok_or(GtinError::NotDigits)?;
+    let expected = mod10(body).ok_or(GtinError::NotDigits)?;
+    if !last.is_ascii_digit() {
+        return Err(GtinError::NotDigits);
+    }
+    let found = last - b'0';
     if expected != found {
         return Err(GtinError::BadCheckDigit { expected, found });
     }
@@ -67,6 +79,9 @@ fn all_digits(s: &str) -> Result<(), GtinError> {
 }
 
 impl Gtin {
+    /// An EAN-13, EAN-8 or UPC-A with the right check digit. Knows nothing of the loyalty
+    /// prefix: [`crate::scan::classify`] sends a 13-digit number with the chain's prefix to
+    /// [`LoyaltyCard`] before it gets here.
     pub fn parse(s: &str) -> Result<Gtin, GtinError> {
         all_digits(s)?;
         let kind = match s.len() {
@@ -79,14 +94,15 @@ impl Gtin {
         Ok(Gtin { digits: s.to_string(), kind })
     }
 
-    /// The EAN-13 whose first twelve digits are `body12` (for seeding catalogues).
+    /// The EAN-13 whose first twelve digits are `body12`, check digit appended (for
+    /// seeding catalogues).
     pub fn ean13_from_body(body12: &str) -> Result<Gtin, GtinError> {
         all_digits(body12)?;
         if body12.len() != 12 {
             return Err(GtinError::WrongLength { expected: "12", found: body12.len() });
         }
-        let cd = check_digit(body12).ok_or(GtinError::NotDigits)?;
-        Gtin::parse(&format!("{body12}{cd}"))
+        let check = check_digit(body12).ok_or(GtinError::NotDigits)?;
+        Ok(Gtin { digits: format!("{body12}{check}"), kind: GtinKind::Ean13 })
     }
 
     pub fn as_str(&self) -> &str {
@@ -105,7 +121,8 @@ impl Serialize for Gtin {
 }
 
 /// A loyalty-card number: a valid EAN-13 that starts with the chain's prefix.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
 pub struct LoyaltyCard(String);
 
 impl LoyaltyCard {
@@ -121,14 +138,16 @@ impl LoyaltyCard {
         Ok(LoyaltyCard(s.to_string()))
     }
 
-    /// Card number `number` of the chain: prefix, zero-padded number to twelve digits,
-    /// check digit. Panics if prefix and number do not fit in twelve digits.
+    /// Card number `number` of the chain: prefix, `number` zero-padded to make twelve
+    /// digits, check digit. Panics if the prefix is not digits or the two do not fit in
+    /// twelve digits: card numbers come from the hub's own counter, never from input.
     pub fn generate(prefix: &str, number: u64) -> LoyaltyCard {
-        let width = 12usize.checked_sub(prefix.len()).expect("loyalty prefix longer than 12 digits");
-        let body = format!("{prefix}{number:0width$}");
-        assert!(body.len() == 12 && body.bytes().all(|b| b.is_ascii_digit()), "card number {number} does not fit");
-        let cd = check_digit(&body).expect("digits");
-        LoyaltyCard(format!("{body}{cd}"))
+        let body = format!("{prefix}{number:0width$}", width = 12usize.saturating_sub(prefix.len()));
+        let check = if body.len() == 12 { mod10(body.as_bytes()) } else { None };
+        let Some(check) = check else {
+            panic!("loyalty card {number} with prefix {prefix:?} does not fit in twelve digits");
+        };
+        LoyaltyCard(format!("{body}{check}"))
     }
 
     pub fn as_str(&self) -> &str {
@@ -136,14 +155,10 @@ impl LoyaltyCard {
     }
 }
 
-impl Serialize for LoyaltyCard {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-/// The six digits a shopper types or reads out at the pickup desk.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// The six digits a shopper types or reads out at the pickup desk. No check digit: the
+/// hub matches it against the store's ready orders.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
 pub struct PickupCode(String);
 
 impl PickupCode {
@@ -160,69 +175,142 @@ impl PickupCode {
     }
 }
 
-impl Serialize for PickupCode {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use GtinError::*;
+
+    /// Which parser a row goes through.
+    enum As {
+        Product,
+        Loyalty(&'static str),
+        Pickup,
+    }
+
+    /// One row: the number, the parser, and `kind digits` or the error.
+    fn check(input: &str, parser: As, expected: Result<&str, GtinError>) {
+        let got = match parser {
+            As::Product => Gtin::parse(input).map(|g| format!("{:?} {}", g.kind(), g.as_str())),
+            As::Loyalty(prefix) => LoyaltyCard::parse(input, prefix).map(|c| format!("card {}", c.as_str())),
+            As::Pickup => PickupCode::parse(input).map(|p| format!("pickup {}", p.as_str())),
+        };
+        assert_eq!(got.as_deref().map_err(Clone::clone), expected, "{input:?}");
+    }
 
     #[test]
-    fn real_numbers_and_their_neighbours() {
-        let cases: &[(&str, Result<GtinKind, ()>)] = &[
-            ("4006381333931", Ok(GtinKind::Ean13)),
-            ("5901234123457", Ok(GtinKind::Ean13)),
-            ("96385074", Ok(GtinKind::Ean8)),
-            ("036000291452", Ok(GtinKind::UpcA)),
-            ("4006381333932", Err(())),
-            ("96385075", Err(())),
-            ("036000291453", Err(())),
-            ("400638133393", Err(())),
-            ("40063813339a1", Err(())),
-            ("", Err(())),
+    fn number_table() {
+        let cases: Vec<(&str, As, Result<&str, GtinError>)> = vec![
+            // Real products.
+            ("4006381333931", As::Product, Ok("Ean13 4006381333931")),
+            ("5901234123457", As::Product, Ok("Ean13 5901234123457")),
+            ("96385074", As::Product, Ok("Ean8 96385074")),
+            ("73513537", As::Product, Ok("Ean8 73513537")),
+            ("036000291452", As::Product, Ok("UpcA 036000291452")),
+            ("012345678905", As::Product, Ok("UpcA 012345678905")),
+            ("0036000291452", As::Product, Ok("Ean13 0036000291452")),
+            // Misread or mistyped.
+            ("4006381333932", As::Product, Err(BadCheckDigit { expected: 1, found: 2 })),
+            ("96385075", As::Product, Err(BadCheckDigit { expected: 4, found: 5 })),
+            ("036000291453", As::Product, Err(BadCheckDigit { expected: 2, found: 3 })),
+            ("4006381333913", As::Product, Err(BadCheckDigit { expected: 7, found: 3 })),
+            ("400638133393", As::Product, Err(BadCheckDigit { expected: 0, found: 3 })),
+            ("40063813339a1", As::Product, Err(NotDigits)),
+            ("4006381333931 ", As::Product, Err(NotDigits)),
+            ("４００６３８１３３３９３１", As::Product, Err(NotDigits)),
+            ("", As::Product, Err(WrongLength { expected: "8, 12 or 13", found: 0 })),
+            ("9638507", As::Product, Err(WrongLength { expected: "8, 12 or 13", found: 7 })),
+            ("40063813339310", As::Product, Err(WrongLength { expected: "8, 12 or 13", found: 14 })),
+            // Loyalty cards.
+            ("0420000000174", As::Loyalty("042"), Ok("card 0420000000174")),
+            ("0420000000175", As::Loyalty("042"), Err(BadCheckDigit { expected: 4, found: 5 })),
+            ("0420000000174", As::Loyalty("043"), Err(NotLoyaltyPrefix { prefix: "043".into() })),
+            ("4006381333931", As::Loyalty("042"), Err(NotLoyaltyPrefix { prefix: "042".into() })),
+            ("2900000000017", As::Loyalty("29"), Err(BadCheckDigit { expected: 8, found: 7 })),
+            ("042000000017", As::Loyalty("042"), Err(WrongLength { expected: "13", found: 12 })),
+            ("04200000001x4", As::Loyalty("042"), Err(NotDigits)),
+            // Pickup codes.
+            ("004711", As::Pickup, Ok("pickup 004711")),
+            ("000000", As::Pickup, Ok("pickup 000000")),
+            ("04711", As::Pickup, Err(WrongLength { expected: "6", found: 5 })),
+            ("0047111", As::Pickup, Err(WrongLength { expected: "6", found: 7 })),
+            ("0047a1", As::Pickup, Err(NotDigits)),
+            ("-04711", As::Pickup, Err(NotDigits)),
         ];
-        for (s, expected) in cases {
-            assert_eq!(Gtin::parse(s).map(|g| g.kind()).map_err(|_| ()), *expected, "{s}");
+        for (input, parser, expected) in cases {
+            check(input, parser, expected);
         }
     }
 
     #[test]
-    fn loyalty_cards_need_the_prefix_and_the_check_digit() {
-        let card = LoyaltyCard::generate("042", 17);
-        assert_eq!(card.as_str(), "0420000000174");
-        assert!(LoyaltyCard::parse(card.as_str(), "042").is_ok());
-        assert_eq!(
-            LoyaltyCard::parse(card.as_str(), "043"),
-            Err(GtinError::NotLoyaltyPrefix { prefix: "043".into() })
-        );
-        assert!(matches!(LoyaltyCard::parse("0420000000175", "042"), Err(GtinError::BadCheckDigit { .. })));
+    fn check_digits_of_each_body_length() {
+        let cases = [
+            ("9638507", Some(4)),
+            ("03600029145", Some(2)),
+            ("400638133393", Some(1)),
+            ("0000000", Some(0)),
+            ("", None),
+            ("12a", None),
+            ("١٢٣", None),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(check_digit(body), expected, "{body:?}");
+        }
     }
 
     #[test]
-    fn pickup_codes_are_six_digits() {
-        assert!(PickupCode::parse("004711").is_ok());
-        assert!(PickupCode::parse("04711").is_err());
-        assert!(PickupCode::parse("0047a1").is_err());
+    fn generated_numbers_have_the_documented_shape() {
+        assert_eq!(LoyaltyCard::generate("042", 17).as_str(), "0420000000174");
+        assert_eq!(LoyaltyCard::generate("", 1).as_str(), "0000000000017");
+        assert_eq!(LoyaltyCard::generate("042", 999_999_999).as_str(), "0429999999995");
+        assert_eq!(Gtin::ean13_from_body("400638133393").map(|g| g.as_str().to_string()), Ok("4006381333931".into()));
+        assert_eq!(Gtin::ean13_from_body("40063813339"), Err(WrongLength { expected: "12", found: 11 }));
+        assert_eq!(serde_json::to_string(&LoyaltyCard::generate("042", 17)).ok(), Some("\"0420000000174\"".into()));
+        assert_eq!(serde_json::to_string(&Gtin::parse("96385074").unwrap()).ok(), Some("\"96385074\"".into()));
+    }
+
+    #[test]
+    #[should_panic(expected = "does not fit")]
+    fn a_card_number_too_big_for_the_prefix_panics() {
+        LoyaltyCard::generate("042", 1_000_000_000);
+    }
+
+    #[test]
+    #[should_panic(expected = "does not fit")]
+    fn a_prefix_that_is_not_digits_panics() {
+        LoyaltyCard::generate("04a", 1);
+    }
+
+    /// `number` with the digit at `pos` moved on by `delta` (1 to 9): always a different digit.
+    fn change_digit(number: &str, pos: usize, delta: u8) -> String {
+        let mut bytes = number.as_bytes().to_vec();
+        let pos = pos % bytes.len();
+        bytes[pos] = b'0' + (bytes[pos] - b'0' + delta) % 10;
+        String::from_utf8(bytes).unwrap_or_default()
     }
 
     proptest! {
         #[test]
-        fn generated_cards_parse_back(n in 0u64..1_000_000_000) {
-            let card = LoyaltyCard::generate("042", n);
-            prop_assert_eq!(LoyaltyCard::parse(card.as_str(), "042"), Ok(card.clone()));
+        fn generated_cards_parse_back(prefix in "[0-9]{0,6}", n in any::<u64>()) {
+            let n = n % 10u64.pow(12 - prefix.len() as u32);
+            let card = LoyaltyCard::generate(&prefix, n);
+            prop_assert_eq!(LoyaltyCard::parse(card.as_str(), &prefix), Ok(card.clone()));
+            prop_assert_eq!(Gtin::parse(card.as_str()).map(|g| g.kind()), Ok(GtinKind::Ean13));
         }
 
         #[test]
         fn one_changed_digit_is_always_caught(body in "[0-9]{12}", pos in 0usize..13, delta in 1u8..10) {
             let good = Gtin::ean13_from_body(&body).unwrap();
-            let mut bytes = good.as_str().as_bytes().to_vec();
-            bytes[pos] = b'0' + (bytes[pos] - b'0' + delta) % 10;
-            let bad = String::from_utf8(bytes).unwrap();
-            prop_assert!(Gtin::parse(&bad).is_err(), "{} accepted after changing digit {}", bad, pos);
+            prop_assert_eq!(Gtin::parse(good.as_str()), Ok(good.clone()));
+            let bad = change_digit(good.as_str(), pos, delta);
+            prop_assert!(matches!(Gtin::parse(&bad), Err(BadCheckDigit { .. })), "{} accepted after changing digit {}", bad, pos);
+        }
+
+        #[test]
+        fn one_changed_digit_is_caught_in_short_numbers(body in "[0-9]{7}|[0-9]{11}", pos in 0usize..12, delta in 1u8..10) {
+            let good = format!("{body}{}", check_digit(&body).unwrap_or(0));
+            prop_assert!(Gtin::parse(&good).is_ok());
+            prop_assert!(Gtin::parse(&change_digit(&good, pos, delta)).is_err());
         }
     }
 }
