@@ -17,6 +17,24 @@ pub struct Config {
     pub store: StoreConfig,
     pub scan: ScanConfig,
     pub loyalty: LoyaltyConfig,
+    pub ui: UiConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UiConfig {
+    /// A shopper's session ends after this many seconds without a touch (countdown shown).
+    pub idle_timeout_secs: u32,
+    /// The store's offset from UTC in minutes, for promised-ready times on screen.
+    pub utc_offset_minutes: i32,
+    /// Where "Continue on your phone" leads: the web shop's cart page.
+    pub phone_url: String,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig { idle_timeout_secs: 45, utc_offset_minutes: 0, phone_url: "https://shop.example.com/cart".into() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,6 +128,8 @@ impl Config {
         anyhow::ensure!((1..=10_000).contains(&s.page_size), "sync.page_size must be 1..=10000");
         anyhow::ensure!(s.long_poll_secs <= 60, "sync.long_poll_secs must be at most 60");
         anyhow::ensure!(s.backoff_initial_ms >= 1, "sync.backoff_initial_ms must be at least 1");
+        anyhow::ensure!((5..=600).contains(&self.ui.idle_timeout_secs), "ui.idle_timeout_secs must be 5..=600");
+        anyhow::ensure!((-720..=840).contains(&self.ui.utc_offset_minutes), "ui.utc_offset_minutes must be -720..=840");
         anyhow::ensure!((1..=1000).contains(&s.push_batch), "sync.push_batch must be 1..=1000");
         anyhow::ensure!(s.push_interval_ms >= 10, "sync.push_interval_ms must be at least 10");
         anyhow::ensure!(self.loyalty.offline_redeem_allowance >= 0, "loyalty.offline_redeem_allowance must not be negative");

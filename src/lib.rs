@@ -6,6 +6,7 @@
 //! - [`sync`]: the hub client, pull rounds and the background sync daemon.
 //! - [`resolve`]: a scanned code → what the kiosk shows (local first, hub fallback).
 //! - [`config`]: `kiosk.toml` and the data-directory rule.
+//! - [`ui`]: the touchscreen (Slint), its controllers and view models.
 //! - [`cli`]: the `omnikiosk` command line, including the demo.
 //!
 //! Data flows one way: scan → domain → store → screen; the sync engine writes to the
@@ -18,3 +19,4 @@ pub mod domain;
 pub mod resolve;
 pub mod store;
 pub mod sync;
+pub mod ui;

@@ -74,12 +74,21 @@ pub async fn resolve_scan(
     input: &str,
     now: i64,
 ) -> Result<ScanOutcome, ScanError> {
+    match resolve_local(store, loyalty_prefix, input, now)? {
+        Some(outcome) => Ok(outcome),
+        None => resolve_at_hub(store, hub, input).await,
+    }
+}
+
+/// The local half of a scan, which never waits on the network: `Ok(None)` means a
+/// customer this store has not cached, whom only the hub can know.
+pub fn resolve_local(store: &LocalStore, loyalty_prefix: &str, input: &str, now: i64) -> Result<Option<ScanOutcome>, ScanError> {
     let enrolment = store.require_enrolment()?;
     let key = decode_public_key(&enrolment.hub_public_key)
         .map_err(|e| StoreError::Corrupt { what: "hub public key", detail: e.to_string() })?;
     let scan = classify(input, &ScanContext { hub_key: Some(&key), now, loyalty_prefix })?;
     let code_kind = scan.kind_name();
-    let local = |resolution| Ok(ScanOutcome { code_kind, source: Source::Local, resolution });
+    let local = |resolution| Ok(Some(ScanOutcome { code_kind, source: Source::Local, resolution }));
     match &scan {
         Scan::Customer(claims) => {
             if let Some(view) = store.shopper_view(&claims.id)? {
@@ -118,8 +127,13 @@ pub async fn resolve_scan(
             };
         }
     }
-    // A customer not cached here: the hub knows them if anyone does.
+    Ok(None)
+}
+
+/// A customer not cached here: the hub knows them if anyone does.
+pub async fn resolve_at_hub(store: &LocalStore, hub: Option<&HubClient>, input: &str) -> Result<ScanOutcome, ScanError> {
     let Some(hub) = hub else { return Err(ScanError::OfflineNotCached) };
+    let code_kind = if input.trim().starts_with("K1.") { "customer" } else { "loyalty_card" };
     match hub.lookup(input.trim()).await {
         Ok(Some(found)) => Ok(ScanOutcome {
             code_kind,

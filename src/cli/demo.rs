@@ -116,6 +116,32 @@ pub async fn run(data_dir: &Path, cfg: &Config) -> CmdResult {
     say("\nshopper scans her app QR code at the kiosk:");
     show(&store, Some(&client), cfg, &qr).await;
 
+    if display_available() {
+        let samples: Vec<String> = seeded
+            .stores
+            .iter()
+            .filter(|s| s.store_id == 1)
+            .flat_map(|s| s.customers.iter().map(|c| format!("{} ({})", c.loyalty_card, c.name)))
+            .collect();
+        say(&format!(
+            "\nthe kiosk window is open. Type a code and Enter, as a scanner would:\n  {} (Anna)\n  {}",
+            card.as_str(),
+            samples.join("\n  ")
+        ));
+        let ui = crate::ui::KioskUi::new(
+            store.clone(),
+            crate::ui::UiSettings::from_config(cfg),
+            Some((client.clone(), tokio::runtime::Handle::current())),
+        )
+        .map_err(|e| Failure { message: format!("cannot open the kiosk window: {e}"), code: 1 })?;
+        let result = ui.run();
+        let _ = stop_sync.send(true);
+        let _ = daemon.await;
+        let _ = stop_hub.send(());
+        let _ = server.await;
+        return result.map_err(|e| Failure { message: format!("the kiosk window failed: {e}"), code: 1 });
+    }
+
     say("\nthe network goes down (the hub stops answering)");
     let _ = stop_sync.send(true);
     let _ = daemon.await;
@@ -137,6 +163,12 @@ pub async fn run(data_dir: &Path, cfg: &Config) -> CmdResult {
         card = card.as_str()
     ));
     Ok(())
+}
+
+/// A desktop session to open the window in (set OMNIKIOSK_HEADLESS=1 to stay in the terminal).
+fn display_available() -> bool {
+    let set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
+    !set("OMNIKIOSK_HEADLESS") && (set("DISPLAY") || set("WAYLAND_DISPLAY"))
 }
 
 fn say(line: &str) {

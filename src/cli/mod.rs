@@ -199,10 +199,7 @@ async fn dispatch(cli: Cli) -> CmdResult {
     };
     match command {
         Command::Demo => demo::run(&dir, &cfg).await,
-        Command::Run => {
-            // The touchscreen lands with the UI; until then `run` is the headless sync daemon.
-            sync_daemon(&open(&dir, &cfg)?, &cfg).await
-        }
+        Command::Run => run_app(&open(&dir, &cfg)?, &cfg).await,
         Command::Enroll { hub, token, insecure, json } => {
             let store = open(&dir, &cfg)?;
             let e = sync::enroll(&store, &hub, &token, insecure, &cfg.sync).await?;
@@ -409,6 +406,34 @@ async fn sync_daemon(store: &LocalStore, cfg: &Config) -> CmdResult {
     .await;
     tracing::info!("sync daemon stopped");
     Ok(())
+}
+
+/// The kiosk app: the window on this (main) thread, sync on tokio's threads.
+async fn run_app(store: &LocalStore, cfg: &Config) -> CmdResult {
+    let enrolment = store.require_enrolment()?;
+    let client = sync::client_for(&enrolment, &cfg.sync)?;
+    let ui = crate::ui::KioskUi::new(
+        store.clone(),
+        crate::ui::UiSettings::from_config(cfg),
+        Some((client.clone(), tokio::runtime::Handle::current())),
+    )
+    .map_err(|e| Failure { message: format!("cannot open the kiosk window: {e}"), code: 1 })?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let daemon = tokio::spawn(sync::run_daemon(store.clone(), client, cfg.sync.clone(), stop_rx, |_| {}));
+    let closer = ui.closer();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        closer.close();
+    });
+    let result = show_until_closed(&ui);
+    let _ = stop_tx.send(true);
+    let _ = daemon.await;
+    result
+}
+
+/// Runs the window until it is closed (or the service is told to stop).
+fn show_until_closed(ui: &crate::ui::KioskUi) -> CmdResult {
+    ui.run().map_err(|e| Failure { message: format!("the kiosk window failed: {e}"), code: 1 })
 }
 
 async fn shutdown_signal() {

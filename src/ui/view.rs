@@ -1,0 +1,104 @@
+//! What the shopper screen shows, as plain rows: built from the domain's shopper view,
+//! with money and times formatted for the shop floor.
+
+use omnikiosk_protocol::wire::OrderRecord;
+
+use crate::domain::shopper::{Availability, ShopperView};
+
+/// One order line on screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRowView {
+    pub id: String,
+    pub pickup_code: String,
+    pub status: String,
+    /// Promised ready time, "14:30" (UTC offset applied by the caller's `tz_offset_secs`).
+    pub promised: String,
+    pub items: i64,
+    pub checked_in: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CartRowView {
+    pub name: String,
+    pub qty: i64,
+    pub price: String,
+    pub availability: &'static str,
+    pub on_hand: i64,
+    pub aisle: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShopperScreenView {
+    pub first_name: String,
+    pub tier: String,
+    pub points: String,
+    pub language: String,
+    pub ready: Vec<OrderRowView>,
+    pub preparing: Vec<OrderRowView>,
+    pub cart: Vec<CartRowView>,
+    pub cart_total: String,
+}
+
+pub fn money(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, (cents % 100).abs())
+}
+
+/// "14:05" for a Unix time in the store's time zone.
+pub fn clock(at: i64, tz_offset_secs: i64) -> String {
+    let secs = (at + tz_offset_secs).rem_euclid(86_400);
+    format!("{:02}:{:02}", secs / 3600, (secs % 3600) / 60)
+}
+
+fn order_row(o: &OrderRecord, checked_in: &[String], tz: i64) -> OrderRowView {
+    OrderRowView {
+        id: o.id.clone(),
+        pickup_code: o.pickup_code.clone(),
+        status: o.status.as_str().to_string(),
+        promised: clock(o.promised_ready_at, tz),
+        items: o.lines.iter().map(|l| l.qty).sum(),
+        checked_in: checked_in.contains(&o.id),
+    }
+}
+
+pub fn shopper_screen(v: &ShopperView, checked_in: &[String], tz_offset_secs: i64) -> ShopperScreenView {
+    ShopperScreenView {
+        first_name: v.customer.first_name.clone(),
+        tier: v.customer.tier.clone(),
+        points: v.customer.points.to_string(),
+        language: v.customer.language.clone(),
+        ready: v.ready_for_pickup.iter().map(|o| order_row(o, checked_in, tz_offset_secs)).collect(),
+        preparing: v.in_preparation.iter().map(|o| order_row(o, checked_in, tz_offset_secs)).collect(),
+        cart: v
+            .cart
+            .lines
+            .iter()
+            .map(|l| CartRowView {
+                name: l.name.clone().unwrap_or_else(|| l.sku.clone()),
+                qty: l.qty,
+                price: l.line_total_cents.map(money).unwrap_or_default(),
+                availability: match l.availability {
+                    Availability::InStock => "in_stock",
+                    Availability::Partial => "partial",
+                    Availability::OutOfStock => "out_of_stock",
+                    Availability::NotStocked => "not_stocked",
+                },
+                on_hand: l.on_hand.unwrap_or(0),
+                aisle: l.aisle.clone().unwrap_or_default(),
+            })
+            .collect(),
+        cart_total: money(v.cart.total_cents),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_wraps_the_day_and_applies_the_offset() {
+        assert_eq!(clock(0, 0), "00:00");
+        assert_eq!(clock(14 * 3600 + 5 * 60, 0), "14:05");
+        assert_eq!(clock(23 * 3600, 2 * 3600), "01:00");
+        assert_eq!(money(12_345), "123.45");
+    }
+}
