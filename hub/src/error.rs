@@ -66,6 +66,13 @@ impl From<rusqlite_migration::Error> for HubError {
     }
 }
 
+impl From<postgres::Error> for HubError {
+    fn from(e: postgres::Error) -> Self {
+        let detail = e.as_db_error().map(|d| d.to_string()).unwrap_or_else(|| e.to_string());
+        HubError::Internal(format!("database: {detail}"))
+    }
+}
+
 impl From<serde_json::Error> for HubError {
     fn from(e: serde_json::Error) -> Self {
         HubError::Internal(format!("stored JSON: {e}"))

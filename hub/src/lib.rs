@@ -2,7 +2,8 @@
 //! the online shop, ERP or CRM feeds it through.
 //!
 //! Layout:
-//! - [`store`]: the storage trait ([`store::HubStore`]) and its embedded SQLite backend;
+//! - [`store`]: the storage trait ([`store::HubStore`]), its embedded SQLite backend and
+//!   its PostgreSQL backend (several hub processes over one database);
 //!   every write appends to the commit-ordered, compacted change feed in the same
 //!   transaction.
 //! - [`http`]: the HTTP API (device endpoints, channel endpoints) on axum.
@@ -33,7 +34,7 @@ use tokio::sync::watch;
 pub use error::HubError;
 pub use http::{router, serve, ServeConfig};
 pub use seed::{SeedOptions, SeedSummary};
-use store::{HubStore, SqliteHubStore};
+use store::{HubStore, PostgresHubStore, SqliteHubStore};
 
 /// Languages the kiosk's screens are translated into.
 pub const LANGUAGES: &[&str] = &["en", "pl", "ru", "uk", "zh"];
@@ -70,20 +71,34 @@ pub fn token_hash(token: &str) -> String {
 }
 
 impl Hub {
-    /// Opens `sqlite:PATH` (the embedded backend), creating and migrating it as needed.
+    /// Opens `sqlite:PATH` (the embedded backend) or `postgres://…` / `postgresql://…` (a
+    /// chain: several hub processes may share the database), creating and migrating it as
+    /// needed.
     pub fn open(db_url: &str) -> anyhow::Result<Hub> {
         let store: Arc<dyn HubStore> = if let Some(path) = db_url.strip_prefix("sqlite:") {
             anyhow::ensure!(!path.is_empty(), "--db sqlite: needs a file path, e.g. sqlite:hub.db");
             Arc::new(SqliteHubStore::open(std::path::Path::new(path))?)
         } else if db_url.starts_with("postgres://") || db_url.starts_with("postgresql://") {
-            anyhow::bail!("the PostgreSQL backend is not built yet; use --db sqlite:PATH")
+            Arc::new(PostgresHubStore::open(db_url)?)
         } else {
-            anyhow::bail!("unknown database URL {db_url:?}: use sqlite:PATH")
+            anyhow::bail!("unknown database URL {db_url:?}: use sqlite:PATH or postgres://…")
         };
         let key = store.signing_key()?;
         let head = store.feed_head()?;
         let epoch = hex::encode(&Sha256::digest(key.verifying_key().as_bytes())[..4]);
-        Ok(Hub { store, head: Arc::new(watch::channel(head).0), key: Arc::new(key), epoch: epoch.into() })
+        let head = Arc::new(watch::channel(head).0);
+        // Another hub process moved the feed: wake this one's long-polls too.
+        let wake = head.clone();
+        store.on_feed_change(Box::new(move |seq| {
+            wake.send_if_modified(|current| {
+                let moved = seq > *current;
+                if moved {
+                    *current = seq;
+                }
+                moved
+            });
+        }));
+        Ok(Hub { store, head, key: Arc::new(key), epoch: epoch.into() })
     }
 
     pub fn store(&self) -> &dyn HubStore {
@@ -253,13 +268,10 @@ impl Hub {
             }
         }
         let key = self.public_key();
-        let qr_order_id = |qr: &str| {
-            code::verify(&key, qr, now_secs()).ok().filter(|c| c.kind == CodeKind::Order).map(|c| c.id)
-        };
         let mut results = Vec::with_capacity(req.ops.len());
         let mut failure = None;
         for op in &req.ops {
-            let outcome = match self.store.push_op(device, op, req.outbox_len, now_secs(), &qr_order_id) {
+            let outcome = match self.store.push_op(device, op, req.outbox_len, now_secs(), &key) {
                 Ok(outcome) => outcome,
                 Err(e) => {
                     // Ops before this one are committed: still wake the long-polls for them.

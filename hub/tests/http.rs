@@ -1,5 +1,10 @@
 //! The hub's HTTP API on a real loopback listener: who may read what, paging and
-//! long-poll of the change feed, and bad input that changes nothing.
+//! long-poll of the change feed, and bad input that changes nothing. Every test runs on
+//! both storage backends: `<test>::sqlite` and `<test>::postgres` (the latter on a
+//! throwaway cluster, skipped with a printed reason when PostgreSQL is not installed).
+
+#[path = "support/pg.rs"]
+mod pg;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -13,16 +18,51 @@ use serde_json::{json, Value};
 
 const CHANNEL: &str = "channel-secret";
 
+/// The storage backend a test runs on.
+#[derive(Debug, Clone, Copy)]
+enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs `async fn $name(db: Db)` as `$name::sqlite` and `$name::postgres`.
+macro_rules! on_both_backends {
+    ($name:ident $(, $($flavor:tt)*)?) => {
+        mod $name {
+            #[tokio::test $(($($flavor)*))?]
+            async fn sqlite() {
+                super::$name(super::Db::Sqlite).await
+            }
+            #[tokio::test $(($($flavor)*))?]
+            async fn postgres() {
+                if super::pg::available() {
+                    super::$name(super::Db::Postgres).await
+                }
+            }
+        }
+    };
+}
+
 struct Server {
     hub: Hub,
     base: String,
     http: reqwest::Client,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
-async fn server(opts: SeedOptions) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::open(&format!("sqlite:{}", dir.path().join("hub.db").display())).unwrap();
+/// A fresh, empty hub database on the backend.
+fn open_hub(db: Db) -> (Hub, Option<tempfile::TempDir>) {
+    match db {
+        Db::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            (Hub::open(&format!("sqlite:{}", dir.path().join("hub.db").display())).unwrap(), Some(dir))
+        }
+        Db::Postgres => (Hub::open(&pg::database()).unwrap(), None),
+    }
+}
+
+async fn server(db: Db, opts: SeedOptions) -> Server {
+    let (hub, dir) = open_hub(db);
     hub.seed(&opts).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -80,9 +120,8 @@ impl Server {
     }
 }
 
-#[tokio::test]
-async fn device_endpoint_names_the_device_its_store_and_the_hub_key() {
-    let s = server(small()).await;
+async fn device_endpoint_names_the_device_its_store_and_the_hub_key(db: Db) {
+    let s = server(db, small()).await;
     let token = s.hub.add_device(2, "till 2").unwrap();
     let (st, v) = s.get("/v1/device", &token).await;
     assert_eq!(st, StatusCode::OK);
@@ -91,9 +130,8 @@ async fn device_endpoint_names_the_device_its_store_and_the_hub_key() {
     assert_eq!(v["hub_public_key"], omnikiosk_protocol::code::encode_public_key(&s.hub.public_key()));
 }
 
-#[tokio::test]
-async fn tokens_are_checked_on_every_endpoint() {
-    let s = server(small()).await;
+async fn tokens_are_checked_on_every_endpoint(db: Db) {
+    let s = server(db, small()).await;
     let device = s.hub.add_device(1, "k").unwrap();
     use reqwest::Method as M;
     let device_paths = ["/v1/device", "/v1/sync/pull", "/v1/lookup?code=0420000000013"];
@@ -122,9 +160,8 @@ async fn tokens_are_checked_on_every_endpoint() {
     assert!(s.hub.store().revoke_device("kiosk-9-9").is_err());
 }
 
-#[tokio::test]
-async fn an_outdated_protocol_is_told_to_update() {
-    let s = server(small()).await;
+async fn an_outdated_protocol_is_told_to_update(db: Db) {
+    let s = server(db, small()).await;
     let token = s.hub.add_device(1, "k").unwrap();
     let resp = s.http.get(format!("{}/v1/sync/pull", s.base)).bearer_auth(&token).header(PROTOCOL_HEADER, "0").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UPGRADE_REQUIRED);
@@ -132,9 +169,8 @@ async fn an_outdated_protocol_is_told_to_update() {
     assert_eq!(v["error"], "update_needed");
 }
 
-#[tokio::test]
-async fn small_pages_deliver_exactly_what_one_big_page_does() {
-    let s = server(small()).await;
+async fn small_pages_deliver_exactly_what_one_big_page_does(db: Db) {
+    let s = server(db, small()).await;
     let token = s.hub.add_device(1, "k").unwrap();
     let (big, big_cursor) = s.pull_all(&token, 10_000).await;
     let (small_pages, small_cursor) = s.pull_all(&token, 7).await;
@@ -147,9 +183,8 @@ async fn small_pages_deliver_exactly_what_one_big_page_does() {
     assert_eq!(again.cursor, big_cursor);
 }
 
-#[tokio::test]
-async fn a_page_never_splits_a_server_transaction() {
-    let s = server(small()).await;
+async fn a_page_never_splits_a_server_transaction(db: Db) {
+    let s = server(db, small()).await;
     let token = s.hub.add_device(1, "k").unwrap();
     let (_, cursor) = s.pull_all(&token, 10_000).await;
     // A newcomer with a cart orders for pickup at store 1: one transaction brings their
@@ -174,9 +209,8 @@ async fn a_page_never_splits_a_server_transaction() {
     assert!(!page.has_more);
 }
 
-#[tokio::test]
-async fn a_long_poll_returns_as_soon_as_an_order_is_placed() {
-    let s = server(small()).await;
+async fn a_long_poll_returns_as_soon_as_an_order_is_placed(db: Db) {
+    let s = server(db, small()).await;
     let token = s.hub.add_device(1, "k").unwrap();
     let (_, cursor) = s.pull_all(&token, 10_000).await;
     let customer = s.hub.store().customer_profile("C000001").unwrap().unwrap();
@@ -211,9 +245,8 @@ async fn customer_sku(s: &Server) -> String {
     skus(s, 1).await.remove(0)
 }
 
-#[tokio::test]
-async fn a_store_1_device_reads_nothing_of_store_2() {
-    let s = server(small()).await;
+async fn a_store_1_device_reads_nothing_of_store_2(db: Db) {
+    let s = server(db, small()).await;
     let token = s.hub.add_device(1, "k").unwrap();
     let (all, _) = s.pull_all(&token, 10_000).await;
     for c in &all {
@@ -242,9 +275,8 @@ async fn a_store_1_device_reads_nothing_of_store_2() {
     assert!(v["customer"].get("email").is_none() && v["customer"].get("last_name").is_none(), "{v}");
 }
 
-#[tokio::test]
-async fn lookup_of_unknown_or_wrong_codes_answers_clearly() {
-    let s = server(small()).await;
+async fn lookup_of_unknown_or_wrong_codes_answers_clearly(db: Db) {
+    let s = server(db, small()).await;
     let token = s.hub.add_device(1, "k").unwrap();
     let unknown_card = LoyaltyCard::generate("042", 999_999).as_str().to_string();
     assert_eq!(s.get(&format!("/v1/lookup?code={unknown_card}"), &token).await.0, StatusCode::NOT_FOUND);
@@ -254,9 +286,8 @@ async fn lookup_of_unknown_or_wrong_codes_answers_clearly() {
     assert_eq!(st, StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
-async fn bad_input_is_refused_and_changes_nothing() {
-    let s = server(small()).await;
+async fn bad_input_is_refused_and_changes_nothing(db: Db) {
+    let s = server(db, small()).await;
     let token = s.hub.add_device(1, "k").unwrap();
     let head = s.hub.store().feed_head().unwrap();
     use reqwest::Method as M;
@@ -300,9 +331,8 @@ async fn bad_input_is_refused_and_changes_nothing() {
 
 /// Regression guard for the classic change-feed bug: a sequence number taken before
 /// commit lets a reader jump past a row that commits later and lose it forever.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_writers_never_make_a_puller_miss_a_change() {
-    let s = std::sync::Arc::new(server(small()).await);
+async fn concurrent_writers_never_make_a_puller_miss_a_change(db: Db) {
+    let s = std::sync::Arc::new(server(db, small()).await);
     let token = s.hub.add_device(1, "k").unwrap();
     let sku = customer_sku(&s).await;
     let (_, start) = s.pull_all(&token, 10_000).await;
@@ -349,9 +379,8 @@ async fn concurrent_writers_never_make_a_puller_miss_a_change() {
     assert!(missed.is_empty(), "the puller missed {missed:?}");
 }
 
-#[tokio::test]
-async fn ready_orders_left_uncollected_expire_and_kiosks_hear_of_it() {
-    let s = server(small()).await;
+async fn ready_orders_left_uncollected_expire_and_kiosks_hear_of_it(db: Db) {
+    let s = server(db, small()).await;
     let token = s.hub.add_device(1, "k").unwrap();
     let (before, cursor) = s.pull_all(&token, 10_000).await;
     let ready: Vec<String> = before
@@ -376,10 +405,9 @@ async fn ready_orders_left_uncollected_expire_and_kiosks_hear_of_it() {
     assert_eq!(s.hub.get_order(&ready[0]).unwrap().history.last().unwrap().by, "hub");
 }
 
-#[tokio::test]
-async fn a_cursor_of_another_database_or_from_the_future_asks_for_a_fresh_start() {
-    let a = server(small()).await;
-    let b = server(SeedOptions { seed: 10, ..small() }).await;
+async fn a_cursor_of_another_database_or_from_the_future_asks_for_a_fresh_start(db: Db) {
+    let a = server(db, small()).await;
+    let b = server(db, SeedOptions { seed: 10, ..small() }).await;
     let (ta, tb) = (a.hub.add_device(1, "k").unwrap(), b.hub.add_device(1, "k").unwrap());
     let (_, cursor_a) = a.pull_all(&ta, 10_000).await;
     let (st, v) = b.get(&format!("/v1/sync/pull?cursor={cursor_a}"), &tb).await;
@@ -391,3 +419,106 @@ async fn a_cursor_of_another_database_or_from_the_future_asks_for_a_fresh_start(
     assert_eq!(st, StatusCode::CONFLICT, "{v}");
     assert_eq!(v["error"], "cursor_reset");
 }
+
+/// Pushed ops on the storage backend: applied, rejected (recorded as a conflict, leaving
+/// nothing behind), replayed (duplicate), a gap (expected_seq); an order QR checked with
+/// the hub key; then erasure reaching the kiosk's feed.
+async fn pushed_ops_apply_once_and_erasure_reaches_the_feed(db: Db) {
+    let s = server(db, small()).await;
+    let token = s.hub.add_device(1, "k").unwrap();
+    let (_, cursor) = s.pull_all(&token, 10_000).await;
+    let ready = (1..=60)
+        .filter_map(|n| s.hub.store().order(&format!("O-1-{n}")).unwrap())
+        .find(|o| o.order.status == omnikiosk_protocol::wire::OrderStatus::Ready)
+        .expect("a ready order at store 1");
+    let (order_id, customer) = (ready.order.id.clone(), ready.order.customer_id.clone());
+    let before = s.hub.get_customer(&customer).unwrap().points;
+    let qr = s.hub.sign_code(CodeKind::Order, &order_id, 600).unwrap();
+    let ops = json!([
+        {"op_id":"op-1","seq":1,"name":"loyalty.earn","kiosk_time":0,"body":{"customer_id":customer,"points":75,"reason":"purchase"}},
+        {"op_id":"op-2","seq":2,"name":"loyalty.redeem","kiosk_time":0,"body":{"customer_id":customer,"points":before + 76,"reason":"too much"}},
+        {"op_id":"op-3","seq":3,"name":"order.collect","kiosk_time":0,
+         "body":{"order_id":order_id,"staff_id":"S1-STAFF","verification":{"method":"order_qr","value":qr}}},
+    ]);
+    let push = |body: Value| s.call(reqwest::Method::POST, "/v1/sync/push", Some(&token), Some(body));
+    let (st, v) = push(json!({"device_seq_from": 1, "ops": ops, "outbox_len": 3})).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let statuses: Vec<&str> = v["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["applied", "rejected", "applied"], "{v}");
+    assert_eq!(v["results"][1]["code"], "insufficient_points", "{v}");
+    assert_eq!(s.hub.get_customer(&customer).unwrap().points, before + 75, "the refused redemption left nothing behind");
+    let conflicts = s.hub.conflicts().unwrap();
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].op_id, "op-2");
+    let order = s.hub.get_order(&order_id).unwrap();
+    assert_eq!(order.order.status, omnikiosk_protocol::wire::OrderStatus::Collected);
+    assert_eq!(order.history.last().unwrap().note.as_deref(), Some("verified by order QR"));
+    // The same push again: every op is a duplicate and nothing changes.
+    let (_, v) = push(json!({"device_seq_from": 1, "ops": ops, "outbox_len": 3})).await;
+    let statuses: Vec<&str> = v["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["duplicate", "duplicate", "duplicate"], "{v}");
+    assert_eq!(s.hub.get_customer(&customer).unwrap().points, before + 75);
+    // A gap answers where to resume.
+    let (_, v) = push(json!({"device_seq_from": 9, "ops": [{"op_id":"op-9","seq":9,"name":"feedback.nps","kiosk_time":0,"body":{"score":9,"csat":null,"customer_id":null}}]})).await;
+    assert_eq!(v["results"][0]["status"], "expected_seq", "{v}");
+    assert_eq!(v["results"][0]["expected_seq"], 4, "{v}");
+    assert_eq!(s.get("/v1/device", &token).await.1["last_seq"], 3);
+    let page = s.pull(&token, &cursor, 10_000, 0).await;
+    assert!(page.changes.iter().any(|c| matches!(c, Change::Order(o) if o.id == order_id && o.status == omnikiosk_protocol::wire::OrderStatus::Collected)));
+    assert!(page.changes.iter().any(|c| matches!(c, Change::Customer(cu) if cu.id == customer && cu.points == before + 75)));
+    // Erasure: the kiosk's next pull drops the customer; the order stays, anonymised.
+    let (st, v) = s.call(reqwest::Method::DELETE, &format!("/v1/customers/{customer}"), Some(CHANNEL), None).await;
+    assert!(st.is_success(), "{st} {v}");
+    let after = s.pull(&token, &page.cursor, 10_000, 0).await;
+    assert!(after.changes.iter().any(|c| matches!(c, Change::CustomerRemoved { id } if *id == customer)), "{:?}", after.changes);
+    assert!(after.changes.iter().all(|c| !matches!(c, Change::Customer(cu) if cu.id == customer)));
+    assert_eq!(s.hub.get_order(&order_id).unwrap().order.customer_id, "erased");
+    assert!(s.hub.get_customer(&customer).is_err());
+    let (all, _) = s.pull_all(&token, 10_000).await;
+    assert!(all.iter().all(|c| !matches!(c, Change::Customer(cu) if cu.id == customer) && !matches!(c, Change::Cart(ca) if ca.customer_id == customer)));
+}
+
+/// A NUL character (which PostgreSQL text cannot hold) in a path, body or pushed op is
+/// answered like any other unknown input — never a 500, never a stuck push queue.
+async fn nul_characters_are_answered_like_any_other_input(db: Db) {
+    let s = server(db, small()).await;
+    let token = s.hub.add_device(1, "k").unwrap();
+    use reqwest::Method as M;
+    let sku = customer_sku(&s).await;
+    let cases: Vec<(M, &str, Option<Value>, StatusCode)> = vec![
+        (M::GET, "/v1/orders/O-1-1%00", None, StatusCode::NOT_FOUND),
+        (M::GET, "/v1/customers/C000001%00", None, StatusCode::NOT_FOUND),
+        (M::PUT, "/v1/customers/C000001/cart", Some(json!({"lines":[{"sku":"400638\u{0}1333931","qty":1}]})), StatusCode::BAD_REQUEST),
+        (M::POST, "/v1/orders", Some(json!({"customer_id":"C\u{0}1","store_id":1,"lines":[{"sku":sku,"qty":1}]})), StatusCode::BAD_REQUEST),
+        (M::POST, "/v1/orders/O-1-1%00/cancel", Some(json!({"reason":"x"})), StatusCode::NOT_FOUND),
+        (M::DELETE, "/v1/customers/C000001%00", None, StatusCode::NOT_FOUND),
+    ];
+    for (method, path, body, expected) in cases {
+        let (st, v) = s.call(method.clone(), path, Some(CHANNEL), body.clone()).await;
+        assert_eq!(st, expected, "{method} {path} {body:?}: {v}");
+    }
+    let op = |seq: i64, op_id: &str| json!({"op_id":op_id,"seq":seq,"name":"loyalty.earn","kiosk_time":0,"body":{"customer_id":"C000001","points":5,"reason":"thanks\u{0}"}});
+    let push = |ops: Value| s.call(M::POST, "/v1/sync/push", Some(&token), Some(json!({"device_seq_from": 1, "ops": ops})));
+    let (st, v) = push(json!([op(1, "nul-\u{0}-1")])).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["results"][0]["status"], "applied", "{v}");
+    let (st, v) = push(json!([op(1, "nul-\u{0}-1"), op(2, "nul-2")])).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["results"][0]["status"], "duplicate", "{v}");
+    assert_eq!(v["results"][1]["status"], "applied", "{v}");
+}
+
+on_both_backends!(device_endpoint_names_the_device_its_store_and_the_hub_key);
+on_both_backends!(tokens_are_checked_on_every_endpoint);
+on_both_backends!(an_outdated_protocol_is_told_to_update);
+on_both_backends!(small_pages_deliver_exactly_what_one_big_page_does);
+on_both_backends!(a_page_never_splits_a_server_transaction);
+on_both_backends!(a_long_poll_returns_as_soon_as_an_order_is_placed);
+on_both_backends!(a_store_1_device_reads_nothing_of_store_2);
+on_both_backends!(lookup_of_unknown_or_wrong_codes_answers_clearly);
+on_both_backends!(bad_input_is_refused_and_changes_nothing);
+on_both_backends!(concurrent_writers_never_make_a_puller_miss_a_change, flavor = "multi_thread", worker_threads = 4);
+on_both_backends!(ready_orders_left_uncollected_expire_and_kiosks_hear_of_it);
+on_both_backends!(a_cursor_of_another_database_or_from_the_future_asks_for_a_fresh_start);
+on_both_backends!(pushed_ops_apply_once_and_erasure_reaches_the_feed);
+on_both_backends!(nul_characters_are_answered_like_any_other_input);

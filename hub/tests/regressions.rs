@@ -1,4 +1,9 @@
-//! Regression tests, each named after the bug it pins down.
+//! Regression tests, each named after the bug it pins down; each runs on both storage
+//! backends (`<test>::sqlite`, `<test>::postgres`, the latter skipped with a printed
+//! reason when PostgreSQL is not installed).
+
+#[path = "support/pg.rs"]
+mod pg;
 
 use std::collections::HashSet;
 
@@ -6,18 +11,46 @@ use omnikiosk_hub::{Hub, HubError, SeedOptions};
 use omnikiosk_protocol::gtin::LoyaltyCard;
 use omnikiosk_protocol::wire::{CartLine, Change, IdentifiersPut, OrderCreate};
 
-fn seeded(opts: SeedOptions) -> (Hub, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::open(&format!("sqlite:{}", dir.path().join("hub.db").display())).unwrap();
+#[derive(Debug, Clone, Copy)]
+enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs `fn $name(db: Db)` as `$name::sqlite` and `$name::postgres`.
+macro_rules! on_both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(super::Db::Sqlite)
+            }
+            #[test]
+            fn postgres() {
+                if super::pg::available() {
+                    super::$name(super::Db::Postgres)
+                }
+            }
+        }
+    };
+}
+
+fn seeded(db: Db, opts: SeedOptions) -> (Hub, Option<tempfile::TempDir>) {
+    let (hub, dir) = match db {
+        Db::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            (Hub::open(&format!("sqlite:{}", dir.path().join("hub.db").display())).unwrap(), Some(dir))
+        }
+        Db::Postgres => (Hub::open(&pg::database()).unwrap(), None),
+    };
     hub.seed(&opts).unwrap();
     (hub, dir)
 }
 
 /// The seed stored the *next* order number per store and the counter then added one
 /// more, so the first order placed after seeding skipped a number (O-1-10 → O-1-12).
-#[test]
-fn the_first_order_after_seeding_continues_the_numbering_without_a_gap() {
-    let (hub, _dir) = seeded(SeedOptions { stores: 1, customers: 50, products: 20, orders: 10, seed: 1 });
+fn the_first_order_after_seeding_continues_the_numbering_without_a_gap(db: Db) {
+    let (hub, _dir) = seeded(db, SeedOptions { stores: 1, customers: 50, products: 20, orders: 10, seed: 1 });
     let seeded: HashSet<String> = (1..=10).map(|n| format!("O-1-{n}")).filter(|id| hub.get_order(id).is_ok()).collect();
     assert_eq!(seeded.len(), 10, "the seed numbers orders O-1-1..O-1-10");
     let sku = hub.get_order("O-1-1").unwrap().order.lines[0].sku.clone();
@@ -30,9 +63,8 @@ fn the_first_order_after_seeding_continues_the_numbering_without_a_gap() {
 /// Every seeded stock row (and the staff) shared the last product's feed transaction, so
 /// the page that reached it grew to the whole store's stock (45,000 rows for 50,000
 /// products) whatever limit the kiosk asked for.
-#[test]
-fn a_first_sync_page_stays_near_the_limit_it_was_asked_for() {
-    let (hub, _dir) = seeded(SeedOptions { stores: 2, customers: 300, products: 1500, orders: 40, seed: 3 });
+fn a_first_sync_page_stays_near_the_limit_it_was_asked_for(db: Db) {
+    let (hub, _dir) = seeded(db, SeedOptions { stores: 2, customers: 300, products: 1500, orders: 40, seed: 3 });
     const LIMIT: u32 = 200;
     let (mut after, mut stock) = (0, 0);
     loop {
@@ -49,12 +81,15 @@ fn a_first_sync_page_stays_near_the_limit_it_was_asked_for() {
 }
 
 /// A card listed twice in one request hit the table's primary key and answered 500.
-#[test]
-fn a_card_listed_twice_in_one_request_is_a_bad_request() {
-    let (hub, _dir) = seeded(SeedOptions { stores: 1, customers: 10, products: 10, orders: 2, seed: 1 });
+fn a_card_listed_twice_in_one_request_is_a_bad_request(db: Db) {
+    let (hub, _dir) = seeded(db, SeedOptions { stores: 1, customers: 10, products: 10, orders: 2, seed: 1 });
     let before = hub.get_customer("C000001").unwrap();
     let card = LoyaltyCard::generate("042", 777_777).as_str().to_string();
     let err = hub.put_identifiers("C000001", &IdentifiersPut { loyalty_cards: vec![card.clone(), card] }).unwrap_err();
     assert!(matches!(err, HubError::BadRequest(_)), "{err:?}");
     assert_eq!(hub.get_customer("C000001").unwrap(), before);
 }
+
+on_both_backends!(the_first_order_after_seeding_continues_the_numbering_without_a_gap);
+on_both_backends!(a_first_sync_page_stays_near_the_limit_it_was_asked_for);
+on_both_backends!(a_card_listed_twice_in_one_request_is_a_bad_request);

@@ -5,11 +5,13 @@
 //! Every write is one transaction that also appends to the change feed, so the feed can
 //! never disagree with the data it describes.
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::PostgresHubStore;
 pub use sqlite::SqliteHubStore;
 
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use omnikiosk_protocol::wire::{
     ConflictRecord, Op, OpOutcome, CartLine, CustomerProfile, CustomerUpsert, DeviceHealth, LookupResponse, OrderCreate, OrderDetail, StoreRecord,
 };
@@ -61,6 +63,12 @@ impl Relevance {
 pub trait HubStore: Send + Sync + 'static {
     /// The hub's Ed25519 key, created on first use.
     fn signing_key(&self) -> Result<SigningKey>;
+    /// Registers `f`, called with the new feed head whenever another process sharing the
+    /// database (another hub behind the load balancer) moved the feed, so this process's
+    /// long-polls wake too. A backend only one process uses has nothing to report.
+    fn on_feed_change(&self, f: Box<dyn Fn(i64) + Send + Sync>) {
+        let _ = f;
+    }
     /// Fills an empty hub; refuses one that already has stores.
     fn seed(&self, data: &SeedData) -> Result<()>;
 
@@ -98,7 +106,8 @@ pub trait HubStore: Send + Sync + 'static {
     /// Applies one pushed op in its own transaction, with a compare-and-set on the
     /// device's last sequence: `duplicate` for an op already seen, `expected_seq` for a
     /// gap, `rejected` (recorded as a conflict, the queue moves on) when a rule says no.
-    fn push_op(&self, device: &Device, op: &Op, outbox_len: u64, now: i64, qr_order_id: &dyn Fn(&str) -> Option<String>) -> Result<OpOutcome>;
+    /// `hub_key` checks an order QR shown at handover.
+    fn push_op(&self, device: &Device, op: &Op, outbox_len: u64, now: i64, hub_key: &VerifyingKey) -> Result<OpOutcome>;
     fn conflicts(&self, store_id: Option<i64>) -> Result<Vec<ConflictRecord>>;
     /// Erases a customer everywhere: profile, identifiers, cart, points, links from
     /// orders, visits and feedback; their stores' feeds get a tombstone.

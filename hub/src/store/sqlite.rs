@@ -8,7 +8,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use omnikiosk_protocol::code::{self, CodeKind};
 use omnikiosk_protocol::wire::{
     CartLine, CartRecord, Change, CustomerProfile, CustomerRecord, CustomerUpsert, DeviceHealth, LookupResponse,
     OrderCreate, OrderDetail, OrderEvent, OrderLine, OrderRecord, OrderStatus, StaffRole, StoreRecord,
@@ -694,7 +695,10 @@ impl HubStore for SqliteHubStore {
         })
     }
 
-    fn push_op(&self, device: &Device, op: &Op, outbox_len: u64, now: i64, qr_order_id: &dyn Fn(&str) -> Option<String>) -> Result<OpOutcome> {
+    fn push_op(&self, device: &Device, op: &Op, outbox_len: u64, now: i64, hub_key: &VerifyingKey) -> Result<OpOutcome> {
+        let qr_order_id =
+            |qr: &str| code::verify(hub_key, qr, now_secs()).ok().filter(|c| c.kind == CodeKind::Order).map(|c| c.id);
+        let qr_order_id: &dyn Fn(&str) -> Option<String> = &qr_order_id;
         let mut conn = self.writer();
         let t = conn.transaction()?;
         let txid = next_counter(&t, "txid")?;

@@ -1,0 +1,175 @@
+//! PostgreSQL only: several hub processes over one database (a chain behind a load
+//! balancer). Two `Hub` values opened on the same database stand for two processes: they
+//! share nothing but the database.
+
+#[path = "support/pg.rs"]
+mod pg;
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use omnikiosk_hub::{Hub, SeedOptions, ServeConfig};
+use omnikiosk_protocol::wire::{CartLine, CartPut, Change, OrderCreate, PullResponse, PROTOCOL_HEADER};
+
+fn small() -> SeedOptions {
+    SeedOptions { stores: 3, customers: 240, products: 60, orders: 60, seed: 9 }
+}
+
+/// Two hubs on one fresh, seeded database; `None` when PostgreSQL is not available.
+fn two_hubs() -> Option<(Hub, Hub)> {
+    if !pg::available() {
+        return None;
+    }
+    let url = pg::database();
+    // Opened together, as two processes starting at once: the migration must not race.
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| Hub::open(&url).unwrap());
+        let b = s.spawn(|| Hub::open(&url).unwrap());
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    a.seed(&small()).unwrap();
+    assert_eq!(a.public_key(), b.public_key(), "one database, one hub key");
+    Some((a, b))
+}
+
+fn sku(hub: &Hub) -> String {
+    hub.get_order("O-1-1").unwrap().order.lines[0].sku.clone()
+}
+
+/// The commit-order rule across processes: writers on two hubs interleave while a puller
+/// on one of them reads small pages; no change is ever jumped over. Orders of one store
+/// also queue on that store's order counter, so cart writers (nothing shared but the feed)
+/// run beside them: each customer's last cart must reach the puller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writers_on_two_hubs_never_make_a_puller_miss_a_change() {
+    let Some((a, b)) = two_hubs() else { return };
+    let sku = sku(&a);
+    let start = a.store().feed_head().unwrap();
+    const WRITERS: usize = 6;
+    const EACH: usize = 20;
+    let cart_customers: Vec<String> = (100..=240)
+        .map(|n| format!("C{n:06}"))
+        .filter(|id| a.get_customer(id).is_ok_and(|c| c.home_store == Some(1)))
+        .take(WRITERS)
+        .collect();
+    assert_eq!(cart_customers.len(), WRITERS);
+    let mut orders = Vec::new();
+    let mut carts = Vec::new();
+    for (w, customer) in cart_customers.iter().enumerate() {
+        let hub = if w % 2 == 0 { a.clone() } else { b.clone() };
+        let order_sku = sku.clone();
+        orders.push(tokio::task::spawn_blocking(move || {
+            (0..EACH)
+                .map(|_| {
+                    let body = OrderCreate {
+                        customer_id: format!("C{:06}", w + 1),
+                        store_id: 1,
+                        lines: vec![CartLine { sku: order_sku.clone(), qty: 1 }],
+                        promised_ready_at: None,
+                    };
+                    hub.place_order(&body).unwrap().order.id
+                })
+                .collect::<Vec<_>>()
+        }));
+        let hub = if w % 2 == 0 { b.clone() } else { a.clone() };
+        let (sku, customer) = (sku.clone(), customer.clone());
+        carts.push(tokio::task::spawn_blocking(move || {
+            for qty in 1..=EACH as i64 {
+                hub.put_cart(&customer, &CartPut { lines: vec![CartLine { sku: sku.clone(), qty }] }).unwrap();
+            }
+        }));
+    }
+    let puller = {
+        let (a, cart_customers) = (a.clone(), cart_customers.clone());
+        tokio::task::spawn_blocking(move || {
+            let (mut seen, mut last_cart, mut after) = (HashSet::new(), HashMap::new(), start);
+            let done = |seen: &HashSet<String>, last_cart: &HashMap<String, i64>| {
+                seen.len() == WRITERS * EACH && cart_customers.iter().all(|c| last_cart.get(c) == Some(&(EACH as i64)))
+            };
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !done(&seen, &last_cart) && Instant::now() < deadline {
+                let page = a.store().pull(1, after, 3).unwrap();
+                for body in &page.changes {
+                    match serde_json::from_str(body).unwrap() {
+                        Change::Order(o) => {
+                            seen.insert(o.id);
+                        }
+                        Change::Cart(c) => {
+                            last_cart.insert(c.customer_id, c.lines[0].qty);
+                        }
+                        _ => {}
+                    }
+                }
+                after = page.last_seq;
+                if page.changes.is_empty() {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+            (seen, last_cart)
+        })
+    };
+    let mut placed = HashSet::new();
+    for w in orders {
+        placed.extend(w.await.unwrap());
+    }
+    for w in carts {
+        w.await.unwrap();
+    }
+    assert_eq!(placed.len(), WRITERS * EACH, "order ids are unique across both hubs");
+    let (seen, last_cart) = puller.await.unwrap();
+    let missed: Vec<_> = placed.difference(&seen).collect();
+    assert!(missed.is_empty(), "the puller missed orders {missed:?}");
+    for c in &cart_customers {
+        assert_eq!(last_cart.get(c), Some(&(EACH as i64)), "the puller missed the last cart of {c}: {last_cart:?}");
+    }
+    assert_eq!(a.store().feed_head().unwrap(), b.store().feed_head().unwrap());
+}
+
+/// LISTEN/NOTIFY: a kiosk long-polling hub B hears of an order placed through hub A at once.
+#[tokio::test]
+async fn a_long_poll_on_one_hub_wakes_when_an_order_is_placed_through_another() {
+    let Some((a, b)) = two_hubs() else { return };
+    let token = b.add_device(1, "k").unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let served = b.clone();
+    tokio::spawn(async move { omnikiosk_hub::serve(served, listener, ServeConfig::default(), std::future::pending()).await.unwrap() });
+    let http = reqwest::Client::new();
+    let get = |cursor: String| {
+        let (http, base, token) = (http.clone(), base.clone(), token.clone());
+        async move {
+            http.get(format!("{base}/v1/sync/pull?cursor={cursor}&limit=10000&wait=30"))
+                .bearer_auth(token)
+                .header(PROTOCOL_HEADER, "1")
+                .send()
+                .await
+                .unwrap()
+                .json::<PullResponse>()
+                .await
+                .unwrap()
+        }
+    };
+    let mut cursor = String::new();
+    loop {
+        let page = get(cursor.clone()).await;
+        cursor = page.cursor;
+        if !page.has_more {
+            break;
+        }
+    }
+    let poll = tokio::spawn(get(cursor));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!poll.is_finished(), "nothing new yet: the poll waits");
+    let started = Instant::now();
+    let sku = sku(&a);
+    let placed = a
+        .place_order(&OrderCreate { customer_id: "C000001".into(), store_id: 1, lines: vec![CartLine { sku, qty: 1 }], promised_ready_at: None })
+        .unwrap();
+    let page = tokio::time::timeout(Duration::from_secs(10), poll).await.expect("hub B's long-poll never woke").unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "woke after {:?}", started.elapsed());
+    assert!(
+        page.changes.iter().any(|c| matches!(c, Change::Order(o) if o.id == placed.order.id)),
+        "{:?}",
+        page.changes
+    );
+}
