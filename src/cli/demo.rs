@@ -36,7 +36,7 @@ pub async fn run(data_dir: &Path, cfg: &Config) -> CmdResult {
     std::fs::create_dir_all(&root)?;
     std::fs::write(root.join(MARKER), "Omnikiosk demo data; rebuilt by every demo run.\n")?;
 
-    say("Omnikiosk demo — headless until the touchscreen lands.");
+    say("Omnikiosk demo: a hub with a living store, and this kiosk enrolled to store 1.");
     let hub = Hub::open(&format!("sqlite:{}", root.join("hub.db").display()))?;
     let h = hub.clone();
     let t = Instant::now();
