@@ -15,6 +15,24 @@ use tokio::sync::oneshot;
 
 pub const CHANNEL_TOKEN: &str = "test-channel-token";
 
+#[path = "../../hub/tests/support/pg.rs"]
+mod pg;
+
+/// The hub's database for this test: embedded SQLite, or PostgreSQL when
+/// `OMNIKIOSK_TEST_HUB=postgres` (CI runs the end-to-end suites both ways).
+fn hub_db_url(dir: &Path) -> String {
+    if hub_on_postgres() {
+        assert!(pg::available(), "OMNIKIOSK_TEST_HUB=postgres, but no PostgreSQL test cluster could start");
+        pg::database()
+    } else {
+        format!("sqlite:{}", dir.join("hub.db").display())
+    }
+}
+
+pub fn hub_on_postgres() -> bool {
+    std::env::var("OMNIKIOSK_TEST_HUB").is_ok_and(|v| v == "postgres")
+}
+
 /// A hub process's worth of server, in this test process, on 127.0.0.1.
 pub struct TestHub {
     pub hub: Hub,
@@ -27,7 +45,8 @@ pub struct TestHub {
 impl TestHub {
     pub async fn start(seed: SeedOptions) -> TestHub {
         let dir = tempfile::tempdir().unwrap();
-        let hub = Hub::open(&format!("sqlite:{}", dir.path().join("hub.db").display())).unwrap();
+        let url = hub_db_url(dir.path());
+        let hub = tokio::task::spawn_blocking(move || Hub::open(&url)).await.unwrap().unwrap();
         let h = hub.clone();
         tokio::task::spawn_blocking(move || h.seed(&seed)).await.unwrap().unwrap();
         let mut t = TestHub { hub, addr: "127.0.0.1:0".parse().unwrap(), dir, stop: None, task: None };
