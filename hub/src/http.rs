@@ -3,6 +3,7 @@
 //! token). Storage calls run on tokio's blocking pool; errors answer `ApiError` JSON.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -44,6 +45,11 @@ pub struct ServeConfig {
 struct AppState {
     hub: Hub,
     channel_token: Option<String>,
+    /// Turns true when the server is stopping: held long-polls answer at once, so a
+    /// stop (systemd, a deploy) does not wait out every kiosk's poll.
+    closing: tokio::sync::watch::Receiver<bool>,
+    /// Keeps `closing` open for routers built without `serve`.
+    _closing_tx: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 struct ApiFailure(HubError);
@@ -136,7 +142,11 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiFailure> {
 }
 
 pub fn router(hub: Hub, cfg: ServeConfig) -> Router {
-    let state = AppState { hub, channel_token: cfg.channel_token };
+    router_with(hub, cfg, Arc::new(tokio::sync::watch::channel(false).0))
+}
+
+fn router_with(hub: Hub, cfg: ServeConfig, closing: Arc<tokio::sync::watch::Sender<bool>>) -> Router {
+    let state = AppState { hub, channel_token: cfg.channel_token, closing: closing.subscribe(), _closing_tx: closing };
     Router::new()
         .route("/v1/device", get(device_info))
         .route("/v1/sync/pull", get(pull))
@@ -181,7 +191,13 @@ pub async fn serve(
             }
         }
     });
-    let served = axum::serve(listener, router(hub, cfg)).with_graceful_shutdown(shutdown).await;
+    let closing = Arc::new(tokio::sync::watch::channel(false).0);
+    let on_stop = closing.clone();
+    let stopping = async move {
+        shutdown.await;
+        on_stop.send_replace(true);
+    };
+    let served = axum::serve(listener, router_with(hub, cfg, closing)).with_graceful_shutdown(stopping).await;
     expiry.abort();
     served?;
     Ok(())
@@ -242,8 +258,13 @@ async fn pull(
             break page;
         }
         // Nothing new for this store: wait for a commit (maybe another store's) or time.
-        if tokio::time::timeout_at(deadline, head.changed()).await.is_err() {
+        let mut closing = s.closing.clone();
+        if *closing.borrow_and_update() {
             break page;
+        }
+        tokio::select! {
+            woke = tokio::time::timeout_at(deadline, head.changed()) => if woke.is_err() { break page; },
+            _ = closing.changed() => break page,
         }
     };
     let changes = page

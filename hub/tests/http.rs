@@ -522,3 +522,32 @@ on_both_backends!(ready_orders_left_uncollected_expire_and_kiosks_hear_of_it);
 on_both_backends!(a_cursor_of_another_database_or_from_the_future_asks_for_a_fresh_start);
 on_both_backends!(pushed_ops_apply_once_and_erasure_reaches_the_feed);
 on_both_backends!(nul_characters_are_answered_like_any_other_input);
+
+on_both_backends!(stopping_the_hub_does_not_wait_out_held_long_polls);
+async fn stopping_the_hub_does_not_wait_out_held_long_polls(db: Db) {
+    let (hub, _dir) = open_hub(db);
+    hub.seed(&small()).unwrap();
+    let token = hub.add_device(1, "k").unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(omnikiosk_hub::serve(hub.clone(), listener, ServeConfig::default(), async {
+        let _ = stopped.await;
+    }));
+    let cursor = hub.cursor(hub.store().feed_head().unwrap());
+    let poll = tokio::spawn(async move {
+        reqwest::Client::new()
+            .get(format!("{base}/v1/sync/pull?cursor={cursor}&wait=60"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map(|r| r.status())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = Instant::now();
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), server).await.expect("the hub stopped within 20 s, not after the 60 s poll").unwrap().unwrap();
+    assert!(t.elapsed() < Duration::from_secs(20));
+    // The held poll got its (empty) answer instead of a cut connection.
+    assert_eq!(poll.await.unwrap().unwrap(), StatusCode::OK);
+}
