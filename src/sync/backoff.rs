@@ -20,6 +20,11 @@ impl Backoff {
         Backoff { initial, max: max.max(initial), current: initial }
     }
 
+    /// The policy from `[sync]` in the kiosk's config.
+    pub fn from_config(cfg: &crate::config::SyncConfig) -> Backoff {
+        Backoff::new(Duration::from_millis(cfg.backoff_initial_ms), Duration::from_millis(cfg.backoff_max_ms))
+    }
+
     /// The delay before the next try: uniformly in [bound/2, bound] ("equal jitter"),
     /// never zero, so a run of failures cannot turn into a busy loop.
     pub fn next_delay(&mut self) -> Duration {

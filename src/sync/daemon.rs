@@ -44,17 +44,10 @@ async fn push_loop(
     mut shutdown: watch::Receiver<bool>,
     on_event: &(impl Fn(DaemonEvent) + Sync),
 ) {
-    let mut backoff = Backoff::new(
-        Duration::from_millis(cfg.backoff_initial_ms),
-        Duration::from_millis(cfg.backoff_max_ms),
-    );
+    let mut backoff = Backoff::from_config(&cfg);
     let interval = Duration::from_millis(cfg.push_interval_ms);
     while !*shutdown.borrow() {
-        let round = push_pending(&store, &client, cfg.push_batch);
-        let result = tokio::select! {
-            r = round => r,
-            _ = shutdown.changed() => break,
-        };
+        let Some(result) = until_stopped(push_pending(&store, &client, cfg.push_batch), &mut shutdown).await else { break };
         let pause = match result {
             Ok(summary) => {
                 backoff.reset();
@@ -70,9 +63,8 @@ async fn push_loop(
                 retry_in
             }
         };
-        tokio::select! {
-            _ = tokio::time::sleep(pause) => {}
-            _ = shutdown.changed() => break,
+        if until_stopped(tokio::time::sleep(pause), &mut shutdown).await.is_none() {
+            break;
         }
     }
 }
@@ -84,18 +76,12 @@ async fn pull_loop(
     mut shutdown: watch::Receiver<bool>,
     on_event: &(impl Fn(DaemonEvent) + Sync),
 ) {
-    let mut backoff = Backoff::new(
-        Duration::from_millis(cfg.backoff_initial_ms),
-        Duration::from_millis(cfg.backoff_max_ms),
-    );
+    let mut backoff = Backoff::from_config(&cfg);
     let wait = Duration::from_secs(cfg.long_poll_secs.into());
     let mut failing = false;
     while !*shutdown.borrow() {
         let round = pull_until_current(&store, &client, cfg.page_size, wait, |_| {});
-        let result = tokio::select! {
-            r = round => r,
-            _ = shutdown.changed() => break,
-        };
+        let Some(result) = until_stopped(round, &mut shutdown).await else { break };
         match result {
             Ok(summary) => {
                 backoff.reset();
@@ -115,12 +101,20 @@ async fn pull_loop(
                 if matches!(e, SyncError::UpdateNeeded) {
                     tracing::error!("this kiosk must be updated before it can sync again");
                 }
-                tokio::select! {
-                    _ = tokio::time::sleep(retry_in) => {}
-                    _ = shutdown.changed() => break,
+                if until_stopped(tokio::time::sleep(retry_in), &mut shutdown).await.is_none() {
+                    break;
                 }
             }
         }
+    }
+}
+
+/// Runs `work` unless shutdown comes first (then `None`; a page being applied still
+/// finishes on the blocking pool, atomically).
+async fn until_stopped<T>(work: impl std::future::Future<Output = T>, shutdown: &mut watch::Receiver<bool>) -> Option<T> {
+    tokio::select! {
+        r = work => Some(r),
+        _ = shutdown.changed() => None,
     }
 }
 

@@ -58,7 +58,7 @@ struct Inner {
 
 thread_local! {
     /// The controller of this UI thread, for answers that come back from the tokio thread.
-    static CONTROLLER: RefCell<Weak<Inner>> = RefCell::new(Weak::new());
+    static CONTROLLER: RefCell<Weak<Inner>> = const { RefCell::new(Weak::new()) };
 }
 
 pub struct KioskUi {

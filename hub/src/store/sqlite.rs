@@ -499,7 +499,7 @@ fn apply_op(
         OpBody::LoyaltyEarn { customer_id, points, reason } | OpBody::LoyaltyRedeem { customer_id, points, reason } => {
             customer_record(tx, customer_id).map_err(storage)?.ok_or_else(|| refuse("unknown_customer", format!("customer {customer_id} does not exist")))?;
             let delta = if matches!(body, OpBody::LoyaltyRedeem { .. }) {
-                let balance = points_of(tx, customer_id).map_err(storage)?;
+                let balance = self::points(tx, customer_id).map_err(storage)?;
                 if balance < *points {
                     return Err(Refusal(
                         Rejection::new("insufficient_points", format!("{customer_id} has {balance} points; {points} cannot be redeemed")),
@@ -522,10 +522,6 @@ fn apply_op(
         }
     }
     Ok(())
-}
-
-fn points_of(conn: &Connection, id: &str) -> Result<i64> {
-    points(conn, id)
 }
 
 fn role_str(role: StaffRole) -> &'static str {
@@ -760,7 +756,6 @@ impl HubStore for SqliteHubStore {
             tx.prepare_cached("UPDATE devices SET last_seq = ?2 WHERE id = ?1")?.execute(params![device.id, op.seq])?;
             outcome
         };
-        drop(tx);
         t.commit()?;
         Ok(outcome)
     }
