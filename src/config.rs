@@ -29,11 +29,22 @@ pub struct UiConfig {
     pub utc_offset_minutes: i32,
     /// Where "Continue on your phone" leads: the web shop's cart page.
     pub phone_url: String,
+    /// A signed-in colleague is signed out after this many seconds without a touch.
+    pub staff_idle_timeout_secs: u32,
+    /// Days after its promised time that an uncollected ready order expires: the same
+    /// number as the hub's `--no-show-days`, for the manager's "about to expire" list.
+    pub no_show_days: u32,
 }
 
 impl Default for UiConfig {
     fn default() -> Self {
-        UiConfig { idle_timeout_secs: 45, utc_offset_minutes: 0, phone_url: "https://shop.example.com/cart".into() }
+        UiConfig {
+            idle_timeout_secs: 45,
+            utc_offset_minutes: 0,
+            phone_url: "https://shop.example.com/cart".into(),
+            staff_idle_timeout_secs: 120,
+            no_show_days: 7,
+        }
     }
 }
 

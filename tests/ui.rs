@@ -70,13 +70,7 @@ fn a_shopper_scans_checks_in_rates_and_leaves_nothing_behind() {
     ] {
         store.record_op(op, &cfg.loyalty, 0).unwrap();
     }
-    let settings = UiSettings {
-        idle_timeout_secs: 45,
-        tz_offset_secs: 0,
-        loyalty_prefix: "042".into(),
-        loyalty: cfg.loyalty.clone(),
-        phone_url: "https://shop.example.com/cart".into(),
-    };
+    let settings = UiSettings::from_config(&cfg);
     let ui = KioskUi::new(store.clone(), settings, None).unwrap();
     ui.window().show().unwrap();
     assert!(has_label(&ui, "Scan your loyalty card or app QR code"));
@@ -100,7 +94,7 @@ fn a_shopper_scans_checks_in_rates_and_leaves_nothing_behind() {
     ElementHandle::find_by_accessible_label(ui.window(), &im_here).next().expect("I'm here button").invoke_accessible_default_action();
     let ops = store.pending_ops(100).unwrap();
     assert!(ops.iter().any(|o| o.name == "visit.checkin" && o.body["order_id"] == order_id.as_str()), "{ops:?}");
-    assert!(has_label(&ui, "Pracownik już idzie"));
+    assert!(has_label(&ui, "Pracownik już idzie · jesteś następny(-a)"), "{:?}", labels_containing(&ui, "Pracownik"));
 
     // Rating the visit queues an NPS answer.
     ElementHandle::find_by_accessible_label(ui.window(), "rate 9").next().unwrap().invoke_accessible_default_action();

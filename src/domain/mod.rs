@@ -1,4 +1,5 @@
 //! Pure types and rules of the shop floor: what a shopper's screen shows, how stock
 //! reads for a cart line. No I/O here: never SQLite, HTTP, Slint or GPIO.
 
+pub mod desk;
 pub mod shopper;

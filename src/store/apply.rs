@@ -155,6 +155,7 @@ fn remove_customer(tx: &Transaction<'_>, id: &str) -> Result<()> {
     tx.prepare_cached("DELETE FROM loyalty_cards WHERE customer_id = ?1")?.execute([id])?;
     tx.prepare_cached("DELETE FROM carts WHERE customer_id = ?1")?.execute([id])?;
     tx.prepare_cached("DELETE FROM checkins WHERE customer_id = ?1")?.execute([id])?;
+    tx.prepare_cached("DELETE FROM assists WHERE customer_id = ?1")?.execute([id])?;
     Ok(())
 }
 

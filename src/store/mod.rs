@@ -6,6 +6,7 @@
 //! waits for a page being applied.
 
 mod apply;
+mod desk;
 mod outbox;
 mod read;
 mod schema;
@@ -19,6 +20,7 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
 pub use apply::ApplyStats;
+pub use desk::{Assist, NpsSummary, PinCheck, PIN_ATTEMPTS, PIN_LOCK_SECS};
 pub use outbox::{LocalConflict, OpError, OutboxStats, PushTally, RecordedOp};
 pub use read::{Counts, ProductView, StaffMember};
 

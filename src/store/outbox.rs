@@ -163,6 +163,9 @@ impl LocalStore {
             tx.prepare_cached("INSERT INTO checkins(op_id, order_id, customer_id, at) VALUES (?1, ?2, ?3, ?4)")?
                 .execute(params![op_id, order_id, customer_id, now])?;
         }
+        if let OpBody::FeedbackNps { score, .. } = &op {
+            tx.prepare_cached("INSERT INTO feedback(op_id, score, at) VALUES (?1, ?2, ?3)")?.execute(params![op_id, score, now])?;
+        }
         tx.commit()?;
         Ok(RecordedOp { op_id, seq, name: op.name() })
     }

@@ -114,6 +114,35 @@ pub fn migrations() -> Migrations<'static> {
         ) WITHOUT ROWID;
         "#,
         ),
+        M::up(
+            r#"
+        -- Wrong PINs per badge: five in a row lock the badge for five minutes, and a
+        -- restart does not reset the count.
+        CREATE TABLE pin_attempts (
+            staff_id TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            locked_until INTEGER
+        ) WITHOUT ROWID;
+
+        -- NPS answers given at this kiosk, for the manager's "today" (the op itself goes
+        -- to the hub through the outbox and leaves it once acknowledged).
+        CREATE TABLE feedback (
+            op_id TEXT PRIMARY KEY,
+            score INTEGER NOT NULL,
+            at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+
+        -- "Call staff": a shopper asked for help here; open until a colleague closes it.
+        CREATE TABLE assists (
+            id INTEGER PRIMARY KEY,
+            customer_id TEXT,
+            at INTEGER NOT NULL,
+            closed_at INTEGER,
+            closed_by TEXT
+        );
+        CREATE INDEX assists_open ON assists(closed_at);
+        "#,
+        ),
     ])
 }
 

@@ -1,22 +1,27 @@
-//! The controller behind the kiosk window: a scan starts a shopper session (in the
-//! shopper's language, with an idle countdown), the shopper can say "I'm here" for a
-//! ready order and rate the visit, and when the session ends every personal value is
-//! cleared from the UI models. Local lookups run on the UI thread (they take well under a
-//! millisecond); only a customer this store has not cached is asked of the hub, on the
-//! tokio thread, and the answer comes back with `upgrade_in_event_loop`.
+//! The controller behind the kiosk window: it owns what is on screen and routes every
+//! scan. A shopper's card opens their session (in their language, with an idle
+//! countdown); "Collect an order" and "Call staff" serve a shopper without a card; a
+//! staff badge opens the PIN pad and then the desk (queue, picking, handover, help
+//! requests) or, for a manager, the manager view. When any session ends, every personal
+//! value is cleared from the UI models and the attract screen returns.
+//!
+//! Local lookups run on the UI thread (they take well under a millisecond); only a
+//! customer this store has not cached is asked of the hub, on the tokio thread, and the
+//! answer comes back with `upgrade_in_event_loop`. The behaviour of each part lives in
+//! its own file: [`super::shopper`], [`super::desk`], [`super::staff`].
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
+use std::time::Duration;
 
-use omnikiosk_protocol::ops::OpBody;
-use slint::{ComponentHandle, Image, ModelRc, Rgba8Pixel, SharedPixelBuffer, SharedString, Timer, TimerMode, VecModel};
+use slint::{ComponentHandle, ModelRc, SharedString, Timer, TimerMode, VecModel};
 
-use super::view::{shopper_screen, OrderRowView, ShopperScreenView};
-use super::{AppAdapter, AppWindow, AttractAdapter, CartRow, OrderRow, Screen, ShopperAdapter};
+use super::shopper::ShopperSession;
+use super::staff::StaffSession;
+use super::{AppAdapter, AppWindow, AttractAdapter, DemoCode, DeskAdapter, ManagerAdapter, Screen, ShopperAdapter, StaffAdapter};
 use crate::clock::unix_now;
 use crate::config::LoyaltyConfig;
-use crate::domain::shopper::ShopperView;
-use crate::resolve::{resolve_at_hub, resolve_local, Resolution, ScanError};
+use crate::resolve::{resolve_at_hub, resolve_local, Resolution, ScanError, ScanOutcome};
 use crate::store::LocalStore;
 use crate::sync::HubClient;
 
@@ -25,35 +30,63 @@ use crate::sync::HubClient;
 pub struct UiSettings {
     /// A shopper session ends after this long without a touch.
     pub idle_timeout_secs: u32,
+    /// A signed-in colleague is signed out after this long without a touch.
+    pub staff_idle_timeout_secs: u32,
     /// The store's offset from UTC, for promised-ready times.
     pub tz_offset_secs: i64,
     pub loyalty_prefix: String,
     pub loyalty: LoyaltyConfig,
     /// Where "Continue on your phone" leads (the web shop's cart page).
     pub phone_url: String,
+    /// How long after its promised time a ready order expires as a no-show (the hub's rule).
+    pub no_show_secs: i64,
 }
 
-/// The shopper being served right now.
-struct Session {
-    customer_id: String,
-    view: ShopperView,
-    /// Orders the shopper said "I'm here" for in this session.
-    checked_in: Vec<String>,
-    seconds_left: u32,
+impl UiSettings {
+    pub fn from_config(cfg: &crate::config::Config) -> UiSettings {
+        UiSettings {
+            idle_timeout_secs: cfg.ui.idle_timeout_secs,
+            staff_idle_timeout_secs: cfg.ui.staff_idle_timeout_secs,
+            tz_offset_secs: i64::from(cfg.ui.utc_offset_minutes) * 60,
+            loyalty_prefix: cfg.scan.loyalty_prefix.clone(),
+            loyalty: cfg.loyalty.clone(),
+            phone_url: cfg.ui.phone_url.clone(),
+            no_show_secs: i64::from(cfg.ui.no_show_days) * 86_400,
+        }
+    }
 }
 
-struct Inner {
+/// What the pickup light and buzzer (or any other signal outside the window) follow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeskSignals {
+    /// Shoppers checked in at the desk, waiting for a colleague.
+    pub customers_waiting: usize,
+    /// Online orders nobody has started picking.
+    pub new_orders: usize,
+    /// Open "call staff" requests.
+    pub help_requests: usize,
+    /// The last sync round reached the hub.
+    pub online: bool,
+}
+
+pub(super) struct Inner {
     /// The window, weakly: the controller must not keep a closed window alive.
-    window: slint::Weak<AppWindow>,
-    store: LocalStore,
-    settings: UiSettings,
+    pub(super) window: slint::Weak<AppWindow>,
+    pub(super) store: LocalStore,
+    pub(super) settings: UiSettings,
     /// The hub client and the tokio runtime to ask it on, when the kiosk is online-capable.
     hub: Option<(HubClient, tokio::runtime::Handle)>,
-    session: RefCell<Option<Session>>,
-    /// Ticks once a second while a session is open.
+    pub(super) shopper: RefCell<Option<ShopperSession>>,
+    pub(super) staff: RefCell<Option<StaffSession>>,
+    /// Seconds until the screen goes back to attract; counts only while not on attract.
+    pub(super) idle_left: Cell<u32>,
+    /// Ticks once a second while any screen but attract shows.
     idle: Timer,
-    /// Refreshes the idle screen's sync indicator while the window runs.
+    /// Refreshes the sync indicator, the queue and the manager view while the window runs.
     status: Timer,
+    /// Told whenever the desk's signals change.
+    signal_sink: RefCell<Option<Box<dyn Fn(DeskSignals)>>>,
+    last_signals: Cell<Option<DeskSignals>>,
 }
 
 thread_local! {
@@ -66,16 +99,16 @@ pub struct KioskUi {
     inner: Rc<Inner>,
 }
 
-impl UiSettings {
-    pub fn from_config(cfg: &crate::config::Config) -> UiSettings {
-        UiSettings {
-            idle_timeout_secs: cfg.ui.idle_timeout_secs,
-            tz_offset_secs: i64::from(cfg.ui.utc_offset_minutes) * 60,
-            loyalty_prefix: cfg.scan.loyalty_prefix.clone(),
-            loyalty: cfg.loyalty.clone(),
-            phone_url: cfg.ui.phone_url.clone(),
-        }
-    }
+/// Connects a Slint callback to a controller method without keeping the controller alive.
+macro_rules! on {
+    ($inner:expr, $adapter:expr, $setter:ident, |$i:ident $(, $arg:ident)*| $body:expr) => {{
+        let weak = Rc::downgrade(&$inner);
+        $adapter.$setter(move |$($arg),*| {
+            if let Some($i) = weak.upgrade() {
+                $body;
+            }
+        });
+    }};
 }
 
 impl KioskUi {
@@ -90,40 +123,55 @@ impl KioskUi {
             store,
             settings,
             hub,
-            session: RefCell::new(None),
+            shopper: RefCell::new(None),
+            staff: RefCell::new(None),
+            idle_left: Cell::new(0),
             idle: Timer::default(),
             status: Timer::default(),
+            signal_sink: RefCell::new(None),
+            last_signals: Cell::new(None),
         });
         CONTROLLER.with(|c| *c.borrow_mut() = Rc::downgrade(&inner));
 
         let attract = window.global::<AttractAdapter>();
-        let i = Rc::downgrade(&inner);
-        attract.on_scanned(move |code| {
-            if let Some(i) = i.upgrade() {
-                i.scan(&code);
-            }
-        });
+        on!(inner, attract, on_scanned, |i, code| i.scan(&code));
         attract.on_language_chosen(|lang| select_language(&lang));
+        on!(inner, attract, on_collect_order, |i| i.open_pickup());
+        on!(inner, attract, on_call_staff, |i| i.call_staff());
+
         let shopper = window.global::<ShopperAdapter>();
-        let i = Rc::downgrade(&inner);
-        shopper.on_im_here(move |order| {
-            if let Some(i) = i.upgrade() {
-                i.im_here(&order);
-            }
-        });
-        let i = Rc::downgrade(&inner);
-        shopper.on_rate(move |score| {
-            if let Some(i) = i.upgrade() {
-                i.rate(score);
-            }
-        });
-        let i = Rc::downgrade(&inner);
-        shopper.on_done(move || {
-            if let Some(i) = i.upgrade() {
-                i.end_session();
-            }
-        });
-        inner.refresh_sync_state();
+        on!(inner, shopper, on_im_here, |i, order| i.im_here(&order));
+        on!(inner, shopper, on_rate, |i, score| i.rate(score));
+        on!(inner, shopper, on_call_staff, |i| i.call_staff());
+        on!(inner, shopper, on_done, |i| i.go_home());
+
+        let desk = window.global::<DeskAdapter>();
+        on!(inner, desk, on_code_entered, |i, code| i.pickup_code_entered(&code));
+        on!(inner, desk, on_typed, |i| i.touched());
+        on!(inner, desk, on_close, |i| i.go_home());
+
+        let staff = window.global::<StaffAdapter>();
+        on!(inner, staff, on_pin_entered, |i, pin| i.pin_entered(&pin));
+        on!(inner, staff, on_tab_chosen, |i, tab| i.tab_chosen(tab));
+        on!(inner, staff, on_open_order, |i, id| i.open_order(&id));
+        on!(inner, staff, on_set_picked, |i, sku, n| i.set_picked(&sku, n));
+        on!(inner, staff, on_reason_chosen, |i, reason| i.reason_chosen(&reason));
+        on!(inner, staff, on_save_pick, |i| i.save_pick());
+        on!(inner, staff, on_mark_ready, |i| i.mark_ready());
+        on!(inner, staff, on_start_handover, |i| i.start_handover());
+        on!(inner, staff, on_handover_code, |i, code| i.hand_over(omnikiosk_protocol::ops::Verification::PickupCode(code.trim().to_string())));
+        on!(inner, staff, on_open_assists, |i| i.open_assists());
+        on!(inner, staff, on_assist_done, |i, id| i.assist_done(i64::from(id)));
+        on!(inner, staff, on_open_manager, |i| i.open_manager());
+        on!(inner, staff, on_back, |i| i.staff_back());
+        on!(inner, staff, on_sign_out, |i| i.go_home());
+        on!(inner, staff, on_touched, |i| i.touched());
+
+        let manager = window.global::<ManagerAdapter>();
+        on!(inner, manager, on_open_queue, |i| i.open_queue());
+        on!(inner, manager, on_sign_out, |i| i.go_home());
+
+        inner.refresh();
         Ok(KioskUi { window, inner })
     }
 
@@ -136,9 +184,25 @@ impl KioskUi {
         self.inner.scan(code);
     }
 
-    /// The sync indicator on the idle screen: online or not, and ops waiting.
-    pub fn refresh_sync_state(&self) {
-        self.inner.refresh_sync_state();
+    /// Brings every screen up to date with the local store: the sync indicator, the staff
+    /// queue, the manager view, and the desk signals. Runs every two seconds by itself
+    /// once the window runs; tests call it after changing the store.
+    pub fn refresh(&self) {
+        self.inner.refresh();
+    }
+
+    /// Codes the demo offers on the attract screen instead of a scanner: (label, code).
+    pub fn set_demo_codes(&self, codes: &[(String, String)]) {
+        let rows: Vec<DemoCode> =
+            codes.iter().map(|(label, code)| DemoCode { label: label.into(), code: code.into() }).collect();
+        self.window.global::<AttractAdapter>().set_demo_codes(ModelRc::new(VecModel::from(rows)));
+    }
+
+    /// Calls `sink` on the UI thread whenever the desk's signals change (the pickup light).
+    pub fn on_desk_signals(&self, sink: impl Fn(DeskSignals) + 'static) {
+        *self.inner.signal_sink.borrow_mut() = Some(Box::new(sink));
+        self.inner.last_signals.set(None);
+        self.inner.refresh();
     }
 
     /// A handle another thread can close the window with (SIGTERM, the demo ending).
@@ -149,9 +213,9 @@ impl KioskUi {
     /// Shows the window and runs the event loop until the window closes.
     pub fn run(&self) -> Result<(), slint::PlatformError> {
         let i = Rc::downgrade(&self.inner);
-        self.inner.status.start(TimerMode::Repeated, std::time::Duration::from_secs(2), move || {
+        self.inner.status.start(TimerMode::Repeated, Duration::from_secs(2), move || {
             if let Some(i) = i.upgrade() {
-                i.refresh_sync_state();
+                i.refresh();
             }
         });
         self.window.run()
@@ -170,7 +234,7 @@ impl UiCloser {
     }
 }
 
-fn select_language(lang: &str) {
+pub(super) fn select_language(lang: &str) {
     if let Err(e) = slint::select_bundled_translation(lang) {
         tracing::warn!(lang, error = %e, "no translation; showing English");
         let _ = slint::select_bundled_translation("en");
@@ -178,22 +242,31 @@ fn select_language(lang: &str) {
 }
 
 impl Inner {
-    fn window(&self) -> Option<AppWindow> {
+    pub(super) fn window(&self) -> Option<AppWindow> {
         self.window.upgrade()
+    }
+
+    pub(super) fn now(&self) -> i64 {
+        unix_now()
     }
 
     fn scan(self: &Rc<Self>, code: &str) {
         let Some(w) = self.window() else { return };
         let notice = |n: i32| w.global::<AttractAdapter>().set_notice(n);
-        match resolve_local(&self.store, &self.settings.loyalty_prefix, code, unix_now()) {
-            Ok(Some(outcome)) => match outcome.resolution {
-                Resolution::Shopper(view) => self.start_session(view),
-                // Orders, badges and products get their own flows at the desk and in the
-                // staff screens; at the shopper's idle screen they are not a shopper.
-                _ => notice(2),
-            },
+        let outcome = resolve_local(&self.store, &self.settings.loyalty_prefix, code, self.now());
+        // At the handover, whatever is scanned is the shopper's proof, right or wrong.
+        if self.handing_over() {
+            let verification = match &outcome {
+                Ok(Some(ScanOutcome { code_kind: "order", .. })) => omnikiosk_protocol::ops::Verification::OrderQr(code.trim().to_string()),
+                _ => omnikiosk_protocol::ops::Verification::PickupCode(code.trim().to_string()),
+            };
+            self.hand_over(verification);
+            return;
+        }
+        match outcome {
+            Ok(Some(outcome)) => self.route(outcome.resolution),
             Ok(None) => match &self.hub {
-                Some((client, rt)) => {
+                Some((client, rt)) if self.staff.borrow().is_none() => {
                     let (client, store, code) = (client.clone(), self.store.clone(), code.to_string());
                     let weak = self.window.clone();
                     rt.spawn(async move {
@@ -201,196 +274,123 @@ impl Inner {
                         let _ = weak.upgrade_in_event_loop(move |w| {
                             let controller = CONTROLLER.with(|c| c.borrow().upgrade());
                             match (answer, controller) {
-                                (Ok(outcome), Some(c)) => {
-                                    if let Resolution::Shopper(view) = outcome.resolution {
-                                        c.start_session(view);
-                                    }
-                                }
+                                (Ok(outcome), Some(c)) => c.route(outcome.resolution),
                                 _ => w.global::<AttractAdapter>().set_notice(2),
                             }
                         });
                     });
                 }
-                None => notice(2),
+                _ => notice(2),
             },
             Err(ScanError::NotRecognised(_)) => notice(1),
             Err(e) => {
                 tracing::info!(error = %e, "scan led nowhere");
+                if self.on_pickup_screen() {
+                    w.global::<DeskAdapter>().set_state(3);
+                }
                 notice(2);
             }
         }
     }
 
-    fn start_session(self: &Rc<Self>, view: ShopperView) {
-        let Some(w) = self.window() else { return };
-        let customer_id = view.customer.id.clone();
-        // A touchpoint for the central profile; the screen does not wait on it.
-        if let Err(e) = self.store.record_op(OpBody::VisitSeen { customer_id: customer_id.clone() }, &self.settings.loyalty, unix_now()) {
-            tracing::warn!(error = %e, "could not record the visit");
-        }
-        select_language(&view.customer.language);
-        *self.session.borrow_mut() =
-            Some(Session { customer_id, view, checked_in: Vec::new(), seconds_left: self.settings.idle_timeout_secs });
-        self.show_session(&w);
-        w.global::<AttractAdapter>().set_notice(0);
-        w.global::<ShopperAdapter>().set_phone_qr(phone_qr(&self.settings.phone_url));
-        w.global::<AppAdapter>().set_screen(Screen::Shopper);
-        let i = Rc::downgrade(self);
-        self.idle.start(TimerMode::Repeated, std::time::Duration::from_secs(1), move || {
-            if let Some(i) = i.upgrade() {
-                i.tick();
+    /// What a recognised code opens, given who is at the kiosk.
+    fn route(self: &Rc<Self>, resolution: Resolution) {
+        let staff_in = self.staff.borrow().as_ref().is_some_and(|s| s.signed_in.is_some());
+        match resolution {
+            Resolution::Staff(member) => self.badge_scanned(member),
+            Resolution::Order(order) if staff_in => self.open_order(&order.id),
+            Resolution::Order(order) => self.pickup_checkin(order),
+            Resolution::Shopper(_) if staff_in => self.staff_notice(7, ""),
+            Resolution::Shopper(view) => self.start_shopper_session(view),
+            // A product barcode at the idle screen is not a shopper.
+            Resolution::Product(_) => {
+                if let Some(w) = self.window() {
+                    w.global::<AttractAdapter>().set_notice(2);
+                }
             }
-        });
+        }
     }
 
-    fn show_session(&self, w: &AppWindow) {
-        let session = self.session.borrow();
-        let Some(s) = session.as_ref() else { return };
-        let v: ShopperScreenView = shopper_screen(&s.view, &s.checked_in, self.settings.tz_offset_secs);
-        let a = w.global::<ShopperAdapter>();
-        a.set_first_name(v.first_name.into());
-        a.set_tier(v.tier.into());
-        a.set_points(v.points.into());
-        a.set_ready_orders(rows(&v.ready));
-        a.set_preparing_orders(rows(&v.preparing));
-        a.set_cart(ModelRc::new(VecModel::from(
-            v.cart
-                .into_iter()
-                .map(|c| CartRow {
-                    name: c.name.into(),
-                    qty: c.qty as i32,
-                    price: c.price.into(),
-                    availability: c.availability.into(),
-                    on_hand: c.on_hand as i32,
-                    aisle: c.aisle.into(),
-                })
-                .collect::<Vec<_>>(),
-        )));
-        a.set_cart_total(v.cart_total.into());
-        a.set_seconds_left(s.seconds_left as i32);
+    /// Shows `screen` and restarts the idle countdown at `secs`.
+    pub(super) fn show(self: &Rc<Self>, screen: Screen, secs: u32) {
+        let Some(w) = self.window() else { return };
+        w.global::<AttractAdapter>().set_notice(0);
+        w.global::<AppAdapter>().set_screen(screen);
+        self.idle_left.set(secs);
+        if !self.idle.running() {
+            let i = Rc::downgrade(self);
+            self.idle.start(TimerMode::Repeated, Duration::from_secs(1), move || {
+                if let Some(i) = i.upgrade() {
+                    i.tick();
+                }
+            });
+        }
     }
 
-    fn tick(&self) {
-        let left = {
-            let mut session = self.session.borrow_mut();
-            let Some(s) = session.as_mut() else { return };
-            s.seconds_left = s.seconds_left.saturating_sub(1);
-            s.seconds_left
-        };
+    fn tick(self: &Rc<Self>) {
+        let left = self.idle_left.get().saturating_sub(1);
+        self.idle_left.set(left);
         if left == 0 {
-            self.end_session();
+            self.go_home();
         } else if let Some(w) = self.window() {
             w.global::<ShopperAdapter>().set_seconds_left(left as i32);
         }
     }
 
-    /// A touch: the shopper is still there.
-    fn touched(&self) {
-        if let Some(s) = self.session.borrow_mut().as_mut() {
-            s.seconds_left = self.settings.idle_timeout_secs;
-        }
-    }
-
-    fn im_here(&self, order_id: &str) {
-        self.touched();
-        let customer_id = match self.session.borrow().as_ref() {
-            Some(s) => s.customer_id.clone(),
-            None => return,
+    /// A touch: whoever is at the kiosk is still there.
+    pub(super) fn touched(&self) {
+        let full = if self.staff.borrow().is_some() {
+            self.settings.staff_idle_timeout_secs
+        } else {
+            self.settings.idle_timeout_secs
         };
-        let op = OpBody::VisitCheckin { order_id: order_id.to_string(), customer_id };
-        match self.store.record_op(op, &self.settings.loyalty, unix_now()) {
-            Ok(_) => {
-                if let Some(s) = self.session.borrow_mut().as_mut() {
-                    s.checked_in.push(order_id.to_string());
-                }
-                if let Some(w) = self.window() {
-                    self.show_session(&w);
-                }
+        self.idle_left.set(full);
+        if let Some(w) = self.window() {
+            if self.shopper.borrow().is_some() {
+                w.global::<ShopperAdapter>().set_seconds_left(full as i32);
             }
-            Err(e) => tracing::warn!(order_id, error = %e, "check-in refused"),
         }
     }
 
-    fn rate(&self, score: i32) {
-        self.touched();
-        let customer_id = self.session.borrow().as_ref().map(|s| s.customer_id.clone());
-        let op = OpBody::FeedbackNps { score: score.into(), csat: None, customer_id };
-        match self.store.record_op(op, &self.settings.loyalty, unix_now()) {
-            Ok(_) => {
-                if let Some(w) = self.window() {
-                    w.global::<ShopperAdapter>().set_message(1);
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "feedback refused"),
-        }
-    }
-
-    /// Ends the shopper's session: nothing personal stays in any UI model.
-    fn end_session(&self) {
+    /// Back to the attract screen, in English, with nothing personal left in any model.
+    pub(super) fn go_home(&self) {
         self.idle.stop();
-        *self.session.borrow_mut() = None;
-        let Some(w) = self.window() else { return };
-        let a = w.global::<ShopperAdapter>();
-        a.set_first_name(SharedString::new());
-        a.set_tier(SharedString::new());
-        a.set_points(SharedString::new());
-        a.set_ready_orders(ModelRc::default());
-        a.set_preparing_orders(ModelRc::default());
-        a.set_cart(ModelRc::default());
-        a.set_cart_total(SharedString::new());
-        a.set_phone_qr(Image::default());
-        a.set_message(0);
-        a.set_seconds_left(0);
-        w.global::<AppAdapter>().set_screen(Screen::Attract);
+        self.idle_left.set(0);
+        self.end_shopper_session();
+        self.end_staff_session();
+        self.reset_desk();
+        if let Some(w) = self.window() {
+            w.global::<AppAdapter>().set_screen(Screen::Attract);
+            w.global::<AttractAdapter>().set_notice(0);
+        }
         select_language("en");
-        self.refresh_sync_state();
+        self.refresh();
     }
 
-    fn refresh_sync_state(&self) {
+    pub(super) fn refresh(&self) {
         let Some(w) = self.window() else { return };
         let a = w.global::<AttractAdapter>();
-        let waiting = self.store.outbox_stats().map(|s| s.pending).unwrap_or(0);
-        let failing = self.store.sync_state().map(|s| s.last_error.is_some()).unwrap_or(true);
-        a.set_online(!failing);
-        a.set_changes_waiting(waiting as i32);
-    }
-}
-
-fn rows(rows: &[OrderRowView]) -> ModelRc<OrderRow> {
-    ModelRc::new(VecModel::from(
-        rows.iter()
-            .map(|o| OrderRow {
-                id: o.id.clone().into(),
-                pickup_code: o.pickup_code.clone().into(),
-                status: o.status.clone().into(),
-                promised: o.promised.clone().into(),
-                items: o.items as i32,
-                checked_in: o.checked_in,
-            })
-            .collect::<Vec<_>>(),
-    ))
-}
-
-/// The "continue on your phone" QR, 4 px a module with a quiet zone.
-fn phone_qr(url: &str) -> Image {
-    let Ok(code) = qrcode::QrCode::new(url.as_bytes()) else { return Image::default() };
-    let width = code.width();
-    let colors = code.to_colors();
-    let (scale, quiet) = (4usize, 4usize);
-    let side = (width + 2 * quiet) * scale;
-    let mut buffer = SharedPixelBuffer::<Rgba8Pixel>::new(side as u32, side as u32);
-    let pixels = buffer.make_mut_slice();
-    for y in 0..side {
-        for x in 0..side {
-            let (mx, my) = ((x / scale) as isize - quiet as isize, (y / scale) as isize - quiet as isize);
-            let dark = mx >= 0
-                && my >= 0
-                && (mx as usize) < width
-                && (my as usize) < width
-                && colors[my as usize * width + mx as usize] == qrcode::Color::Dark;
-            let v = if dark { 0 } else { 255 };
-            pixels[y * side + x] = Rgba8Pixel { r: v, g: v, b: v, a: 255 };
+        let waiting_ops = self.store.outbox_stats().map(|s| s.pending).unwrap_or(0);
+        let online = self.store.sync_state().map(|s| s.last_error.is_none()).unwrap_or(false);
+        a.set_online(online);
+        a.set_changes_waiting(waiting_ops as i32);
+        self.refresh_staff_screens();
+        let signals = DeskSignals {
+            customers_waiting: self.store.waiting().map(|w| w.len()).unwrap_or(0),
+            new_orders: self.store.orders(Some(omnikiosk_protocol::wire::OrderStatus::Placed)).map(|o| o.len()).unwrap_or(0),
+            help_requests: self.store.open_assists().map(|a| a.len()).unwrap_or(0),
+            online,
+        };
+        if self.last_signals.get() != Some(signals) {
+            self.last_signals.set(Some(signals));
+            if let Some(sink) = self.signal_sink.borrow().as_ref() {
+                sink(signals);
+            }
         }
     }
-    Image::from_rgba8(buffer)
+}
+
+/// Clears a string property: used where personal values leave the models.
+pub(super) fn blank() -> SharedString {
+    SharedString::new()
 }

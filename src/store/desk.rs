@@ -1,0 +1,171 @@
+//! The pickup desk's own state, which lives on this kiosk only: staff badges' wrong-PIN
+//! counts, shoppers waiting at the desk, "call staff" requests, and the NPS answers given
+//! here today. None of it is the hub's; none of it is pulled.
+
+use omnikiosk_protocol::wire::{pin_hash, OrderStatus};
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+use super::read::StaffMember;
+use super::{LocalStore, Result};
+use crate::domain::desk::Waiting;
+
+/// Wrong PINs in a row that lock a badge.
+pub const PIN_ATTEMPTS: i64 = 5;
+/// How long a locked badge stays locked.
+pub const PIN_LOCK_SECS: i64 = 5 * 60;
+
+/// What a PIN typed on the pad leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinCheck {
+    Accepted(StaffMember),
+    /// Wrong; this many tries are left before the badge locks.
+    Wrong { attempts_left: i64 },
+    /// Too many wrong PINs: the badge opens again at this Unix time.
+    Locked { until: i64 },
+    /// The badge is not one of this store's staff (or was removed since it was scanned).
+    UnknownBadge,
+}
+
+/// "Call staff" pressed at the kiosk, with whoever was signed in as the shopper.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Assist {
+    pub id: i64,
+    pub customer_id: Option<String>,
+    pub at: i64,
+}
+
+/// NPS answers since a moment: promoters (9–10) minus detractors (0–6), in percent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct NpsSummary {
+    pub answers: i64,
+    pub promoters: i64,
+    pub passives: i64,
+    pub detractors: i64,
+}
+
+impl NpsSummary {
+    /// The score, −100…100; `None` before the first answer.
+    pub fn score(&self) -> Option<i64> {
+        (self.answers > 0).then(|| (100 * (self.promoters - self.detractors)) / self.answers)
+    }
+}
+
+impl LocalStore {
+    /// Checks a PIN typed for a badge. Five wrong ones in a row lock the badge for five
+    /// minutes; a right one resets the count. Counted durably, so a restart is no way
+    /// around the lock.
+    pub fn verify_pin(&self, staff_id: &str, pin: &str, now: i64) -> Result<PinCheck> {
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        let staff: Option<(String, String, String, String)> = tx
+            .prepare_cached("SELECT name, role, pin_salt, pin_hash FROM staff WHERE id = ?1")?
+            .query_row([staff_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .optional()?;
+        let Some((_, _, salt, hash)) = staff else { return Ok(PinCheck::UnknownBadge) };
+        let (failures, locked_until): (i64, Option<i64>) = tx
+            .prepare_cached("SELECT failures, locked_until FROM pin_attempts WHERE staff_id = ?1")?
+            .query_row([staff_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .unwrap_or((0, None));
+        if let Some(until) = locked_until.filter(|&u| u > now) {
+            return Ok(PinCheck::Locked { until });
+        }
+        // A lock that has run out starts a fresh count.
+        let failures = if locked_until.is_some() { 0 } else { failures };
+        let outcome = if pin_hash(&salt, pin) == hash {
+            tx.prepare_cached("DELETE FROM pin_attempts WHERE staff_id = ?1")?.execute([staff_id])?;
+            None
+        } else {
+            let failures = failures + 1;
+            let lock = (failures >= PIN_ATTEMPTS).then_some(now + PIN_LOCK_SECS);
+            tx.prepare_cached(
+                "INSERT INTO pin_attempts(staff_id, failures, locked_until) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(staff_id) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until",
+            )?
+            .execute(params![staff_id, failures, lock])?;
+            Some(match lock {
+                Some(until) => PinCheck::Locked { until },
+                None => PinCheck::Wrong { attempts_left: PIN_ATTEMPTS - failures },
+            })
+        };
+        tx.commit()?;
+        drop(conn);
+        match outcome {
+            Some(refused) => Ok(refused),
+            None => Ok(self.staff_member(staff_id)?.map(PinCheck::Accepted).unwrap_or(PinCheck::UnknownBadge)),
+        }
+    }
+
+    /// Until when a badge is locked by wrong PINs, if it is locked at `now`.
+    pub fn pin_locked_until(&self, staff_id: &str, now: i64) -> Result<Option<i64>> {
+        let conn = self.reader();
+        let until: Option<Option<i64>> = conn
+            .prepare_cached("SELECT locked_until FROM pin_attempts WHERE staff_id = ?1")?
+            .query_row([staff_id], |r| r.get(0))
+            .optional()?;
+        Ok(until.flatten().filter(|&u| u > now))
+    }
+
+    /// Shoppers waiting at the desk now: checked in for an order that is still ready
+    /// (pending ops included), longest wait first.
+    pub fn waiting(&self) -> Result<Vec<Waiting>> {
+        let ready = self.orders(Some(OrderStatus::Ready))?;
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(
+            "SELECT min(k.at), coalesce(c.first_name, '') FROM checkins k
+             LEFT JOIN customers c ON c.id = k.customer_id WHERE k.order_id = ?1",
+        )?;
+        let mut out = Vec::new();
+        for order in ready {
+            let (since, first_name): (Option<i64>, String) = stmt.query_row([&order.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            if let Some(since) = since {
+                out.push(Waiting { order, first_name, since });
+            }
+        }
+        out.sort_by_key(|w| w.since);
+        Ok(out)
+    }
+
+    /// Records a "call staff" request; returns its id.
+    pub fn call_staff(&self, customer_id: Option<&str>, now: i64) -> Result<i64> {
+        let conn = self.writer();
+        conn.prepare_cached("INSERT INTO assists(customer_id, at) VALUES (?1, ?2)")?.execute(params![customer_id, now])?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Open "call staff" requests, oldest first.
+    pub fn open_assists(&self) -> Result<Vec<Assist>> {
+        let conn = self.reader();
+        let rows = conn
+            .prepare_cached("SELECT id, customer_id, at FROM assists WHERE closed_at IS NULL ORDER BY at, id")?
+            .query_map([], |r| Ok(Assist { id: r.get(0)?, customer_id: r.get(1)?, at: r.get(2)? }))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// A colleague has seen to the request. Closing one twice changes nothing.
+    pub fn close_assist(&self, id: i64, staff_id: &str, now: i64) -> Result<bool> {
+        let conn = self.writer();
+        let n = conn
+            .prepare_cached("UPDATE assists SET closed_at = ?2, closed_by = ?3 WHERE id = ?1 AND closed_at IS NULL")?
+            .execute(params![id, now, staff_id])?;
+        Ok(n == 1)
+    }
+
+    /// NPS answers given at this kiosk since `since` (e.g. the store's midnight).
+    pub fn nps_since(&self, since: i64) -> Result<NpsSummary> {
+        let conn = self.reader();
+        let mut s = NpsSummary::default();
+        let mut stmt = conn.prepare_cached("SELECT score FROM feedback WHERE at >= ?1")?;
+        for score in stmt.query_map([since], |r| r.get::<_, i64>(0))? {
+            s.answers += 1;
+            match score? {
+                9..=10 => s.promoters += 1,
+                7..=8 => s.passives += 1,
+                _ => s.detractors += 1,
+            }
+        }
+        Ok(s)
+    }
+}

@@ -1,0 +1,206 @@
+//! The pickup desk on the touchscreen, headless: a shopper checks in with a pickup code,
+//! a colleague signs in with badge and PIN, picks (short, with a reason), marks ready and
+//! hands over only against the right pickup code; the manager sees it all; five wrong
+//! PINs lock a badge. The real Slint components on Slint's testing backend, found by
+//! accessible label, over a real local store that a real hub filled.
+
+mod support;
+
+use std::time::Duration;
+
+use i_slint_backend_testing::{ElementHandle, ElementQuery};
+use omnikiosk::config::{Config, StoreConfig};
+use omnikiosk::store::LocalStore;
+use omnikiosk::ui::{KioskUi, ManagerAdapter, StaffAdapter, UiSettings};
+use omnikiosk_hub::SeedOptions;
+use omnikiosk_protocol::code::CodeKind;
+use omnikiosk_protocol::wire::OrderStatus;
+use slint::{ComponentHandle, Model};
+use support::{Kiosk, TestHub};
+
+fn labels(ui: &KioskUi) -> Vec<String> {
+    let mut labels: Vec<String> = ElementQuery::from_root(ui.window())
+        .match_descendants()
+        .find_all()
+        .into_iter()
+        .filter_map(|e| e.accessible_label().map(|l| l.to_string()))
+        .collect();
+    labels.sort();
+    labels.dedup();
+    labels
+}
+
+fn labels_containing(ui: &KioskUi, needle: &str) -> Vec<String> {
+    labels(ui).into_iter().filter(|l| l.contains(needle)).collect()
+}
+
+fn has_label(ui: &KioskUi, label: &str) -> bool {
+    ElementHandle::find_by_accessible_label(ui.window(), label).next().is_some()
+}
+
+#[track_caller]
+fn press(ui: &KioskUi, label: &str) {
+    match ElementHandle::find_by_accessible_label(ui.window(), label).next() {
+        Some(e) => e.invoke_accessible_default_action(),
+        None => panic!("no element labelled {label:?} on screen; labels: {:?}", labels(ui)),
+    }
+}
+
+/// Types digits on whichever keypad shows, labelled `what`, and presses its submit key.
+#[track_caller]
+fn keypad(ui: &KioskUi, what: &str, digits: &str, submit: &str) {
+    for d in digits.chars() {
+        press(ui, &format!("{what} {d}"));
+    }
+    press(ui, &format!("{what} {submit}"));
+}
+
+#[test]
+fn a_pickup_goes_from_check_in_to_handover_and_the_manager_sees_it() {
+    i_slint_backend_testing::init_integration_test_with_mock_time();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let (mut hub, kiosk, staff_badge, manager_badge, other_store_badge) = rt.block_on(async {
+        let hub = TestHub::start(SeedOptions { stores: 2, customers: 200, products: 80, orders: 30, seed: 9 }).await;
+        let kiosk = Kiosk::new();
+        kiosk.enroll(&hub.url(), &hub.device_token(1)).await;
+        kiosk.json(&["sync", "--once", "--json"]).await;
+        let badge = |id: &str| hub.hub.sign_code(CodeKind::Staff, id, 3600).unwrap();
+        let codes = (badge("S1-STAFF"), badge("S1-MGR"), badge("S2-STAFF"));
+        (hub, kiosk, codes.0, codes.1, codes.2)
+    });
+    rt.block_on(hub.stop()); // the desk works offline
+
+    let store = LocalStore::open(&kiosk.data_dir(), &StoreConfig::default()).unwrap();
+    let ready = store.orders(Some(OrderStatus::Ready)).unwrap();
+    let placed = store.orders(Some(OrderStatus::Placed)).unwrap();
+    let (ready, placed) = (ready.first().expect("a ready order in the seed").clone(), placed.first().expect("a placed order").clone());
+    let cfg = Config::default();
+    let ui = KioskUi::new(store.clone(), UiSettings::from_config(&cfg), None).unwrap();
+    ui.window().show().unwrap();
+
+    // --- The shopper: "Collect an order", a wrong code, then the right one.
+    press(&ui, "Collect an order");
+    keypad(&ui, "pickup code", "000000", "OK");
+    assert!(has_label(&ui, "We could not find an order with that code here. Please check it and try again."));
+    keypad(&ui, "pickup code", &ready.pickup_code, "OK");
+    assert!(has_label(&ui, "Thank you! A colleague is on the way."), "{:?}", labels(&ui));
+    assert!(has_label(&ui, "You are next."));
+    assert!(store.pending_ops(100).unwrap().iter().any(|o| o.name == "visit.checkin" && o.body["order_id"] == ready.id.as_str()));
+    assert_eq!(store.waiting().unwrap().len(), 1, "the desk knows someone is waiting");
+    // An order still being prepared says when, and checks nobody in.
+    press(&ui, "Back");
+    press(&ui, "Collect an order");
+    keypad(&ui, "pickup code", &placed.pickup_code, "OK");
+    assert!(has_label(&ui, "Your order is still being prepared."));
+    assert_eq!(store.waiting().unwrap().len(), 1);
+    press(&ui, "Back");
+    // "Call staff" without a card.
+    press(&ui, "Call staff");
+    assert!(has_label(&ui, "A colleague is on the way."));
+    press(&ui, "Back");
+
+    // --- A badge of another store is not a colleague here.
+    ui.scan(&other_store_badge);
+    assert!(has_label(&ui, "Scan your loyalty card or app QR code"), "a foreign badge opens nothing");
+
+    // --- Staff: badge, a wrong PIN, then the right one.
+    ui.scan(&staff_badge);
+    assert!(!labels_containing(&ui, "Enter your PIN.").is_empty(), "{:?}", labels(&ui));
+    keypad(&ui, "PIN", "1111", "OK");
+    assert!(has_label(&ui, "Wrong PIN. Tries left: 4"), "{:?}", labels_containing(&ui, "PIN"));
+    keypad(&ui, "PIN", "1234", "OK");
+    assert!(!labels_containing(&ui, "Pickup queue").is_empty(), "{:?}", labels(&ui));
+    assert!(has_label(&ui, "Help requests · 1"), "the call for staff is on the desk");
+
+    // The waiting shopper is under "Customer waiting".
+    press(&ui, "Customer waiting");
+    assert!(has_label(&ui, &format!("Open order {}", ready.id)), "{:?}", labels_containing(&ui, "Open order"));
+
+    // Help requests show who asked; closing one empties the list.
+    press(&ui, "Help requests · 1");
+    assert!(!labels_containing(&ui, "A shopper without a card").is_empty(), "{:?}", labels(&ui));
+    let done = labels_containing(&ui, "Done with request").pop().unwrap();
+    press(&ui, &done);
+    assert!(has_label(&ui, "Nobody is asking for help."));
+    press(&ui, "Back to queue");
+
+    // --- Picking a new order: one line short, which needs a reason.
+    press(&ui, "New");
+    press(&ui, &format!("Open order {}", placed.id));
+    for line in &placed.lines {
+        press(&ui, &format!("Picked {}", line.name));
+    }
+    let short_line = &placed.lines[0];
+    press(&ui, &format!("One less {}", short_line.name));
+    press(&ui, "Ready");
+    assert!(has_label(&ui, "Some items are short: choose why first."), "{:?}", labels(&ui));
+    assert!(store.pending_ops(100).unwrap().iter().all(|o| o.body["order_id"] != placed.id.as_str()), "nothing half applied");
+    press(&ui, "Out of stock");
+    press(&ui, "Ready");
+    assert!(has_label(&ui, &format!("Order {} is ready for pickup.", placed.id)), "{:?}", labels(&ui));
+    let now_ready = store.order(&placed.id).unwrap().unwrap();
+    assert_eq!(now_ready.status, OrderStatus::Ready);
+    assert_eq!(now_ready.lines[0].picked, Some(short_line.qty - 1), "the short pick is recorded");
+
+    // --- Handover of the waiting shopper's order: wrong code, then the right one.
+    press(&ui, "Customer waiting");
+    press(&ui, &format!("Open order {}", ready.id));
+    press(&ui, "Hand over");
+    let wrong = if ready.pickup_code == "999999" { "999998" } else { "999999" };
+    keypad(&ui, "pickup code", wrong, "Check");
+    assert!(has_label(&ui, &format!("That is not the pickup code of order {}. Nothing was handed over.", ready.id)));
+    assert_eq!(store.order(&ready.id).unwrap().unwrap().status, OrderStatus::Ready);
+    keypad(&ui, "pickup code", &ready.pickup_code, "Check");
+    assert!(has_label(&ui, &format!("Order {} collected. Thank you!", ready.id)), "{:?}", labels(&ui));
+    assert_eq!(store.order(&ready.id).unwrap().unwrap().status, OrderStatus::Collected);
+    assert!(store.waiting().unwrap().is_empty(), "a collected order has nobody waiting");
+    assert!(!has_label(&ui, "Manager"), "a colleague has no manager view");
+    press(&ui, "Sign out");
+    assert!(has_label(&ui, "Scan your loyalty card or app QR code"));
+    assert_eq!(ui.window().global::<StaffAdapter>().get_queue().row_count(), 0, "signing out clears the queue");
+
+    // --- The manager: counts, feedback and sync health.
+    ui.scan(&manager_badge);
+    keypad(&ui, "PIN", "9999", "OK");
+    assert!(has_label(&ui, "Store manager"), "{:?}", labels(&ui));
+    let m = ui.window().global::<ManagerAdapter>();
+    let ready_now = store.orders(Some(OrderStatus::Ready)).unwrap().len();
+    assert!(has_label(&ui, &format!("Ready: {ready_now}")), "{:?}", labels_containing(&ui, ":"));
+    assert!(has_label(&ui, "Customer waiting: 0"));
+    assert!(has_label(&ui, "Today's NPS: –"), "no answers yet today");
+    assert_eq!(m.get_outbox() as u64, store.outbox_stats().unwrap().pending, "the ops made offline are waiting");
+    assert!(!m.get_online() || store.sync_state().unwrap().last_error.is_none());
+    press(&ui, "Orders queue");
+    assert!(!labels_containing(&ui, "Pickup queue").is_empty());
+    press(&ui, "Manager");
+    assert!(has_label(&ui, "Store manager"));
+
+    // --- Left alone, the manager is signed out and nothing of the view stays.
+    for _ in 0..121 {
+        i_slint_backend_testing::mock_elapsed_time(Duration::from_secs(1));
+    }
+    assert!(has_label(&ui, "Scan your loyalty card or app QR code"));
+    assert_eq!(ui.window().global::<StaffAdapter>().get_staff_name(), "");
+
+    // --- Five wrong PINs lock the badge for five minutes, even for the right PIN.
+    ui.scan(&staff_badge);
+    for attempt in 1..=5 {
+        keypad(&ui, "PIN", "0000", "OK");
+        if attempt < 5 {
+            assert!(has_label(&ui, &format!("Wrong PIN. Tries left: {}", 5 - attempt)));
+        }
+    }
+    assert!(!labels_containing(&ui, "this badge is locked until").is_empty(), "{:?}", labels(&ui));
+    assert!(!has_label(&ui, "PIN 1"), "no PIN pad while locked");
+    // Scanning the badge again does not reset the lock.
+    press(&ui, "Cancel");
+    ui.scan(&staff_badge);
+    assert!(!labels_containing(&ui, "this badge is locked until").is_empty());
+    // The lock is in the store: the right PIN is refused until it runs out.
+    let now = omnikiosk::clock::unix_now();
+    assert!(matches!(store.verify_pin("S1-STAFF", "1234", now).unwrap(), omnikiosk::store::PinCheck::Locked { .. }));
+    assert!(matches!(
+        store.verify_pin("S1-STAFF", "1234", now + 5 * 60 + 1).unwrap(),
+        omnikiosk::store::PinCheck::Accepted(_)
+    ));
+}
