@@ -117,16 +117,10 @@ pub async fn run(data_dir: &Path, cfg: &Config) -> CmdResult {
     show(&store, Some(&client), cfg, &qr).await;
 
     if display_available() {
-        let samples: Vec<String> = seeded
-            .stores
-            .iter()
-            .filter(|s| s.store_id == 1)
-            .flat_map(|s| s.customers.iter().map(|c| format!("{} ({})", c.loyalty_card, c.name)))
-            .collect();
+        let codes = demo_codes(&hub, &seeded, ("Anna Kowalska", card.as_str()))?;
         say(&format!(
-            "\nthe kiosk window is open. Type a code and Enter, as a scanner would:\n  {} (Anna)\n  {}",
-            card.as_str(),
-            samples.join("\n  ")
+            "\nthe kiosk window is open. Tap \"Demo: pick a shopper or badge\" on its idle screen, or type a code and Enter as a scanner would:\n  {}",
+            codes.iter().map(|(label, code)| format!("{label}: {code}")).collect::<Vec<_>>().join("\n  ")
         ));
         let ui = crate::ui::KioskUi::new(
             store.clone(),
@@ -134,6 +128,7 @@ pub async fn run(data_dir: &Path, cfg: &Config) -> CmdResult {
             Some((client.clone(), tokio::runtime::Handle::current())),
         )
         .map_err(|e| Failure { message: format!("cannot open the kiosk window: {e}"), code: 1 })?;
+        ui.set_demo_codes(&codes);
         let result = ui.run();
         let _ = stop_sync.send(true);
         let _ = daemon.await;
@@ -163,6 +158,34 @@ pub async fn run(data_dir: &Path, cfg: &Config) -> CmdResult {
         card = card.as_str()
     ));
     Ok(())
+}
+
+/// What the demo panel offers instead of a scanner: store 1's sample shoppers' loyalty
+/// cards (plus the shopper the demo created), and a staff and a manager badge with their
+/// demo PINs in the label.
+fn demo_codes(hub: &Hub, seeded: &omnikiosk_hub::SeedSummary, extra: (&str, &str)) -> Result<Vec<(String, String)>, Failure> {
+    let mut codes = vec![(format!("{} · shopper with an order", extra.0), extra.1.to_string())];
+    for s in seeded.stores.iter().filter(|s| s.store_id == 1) {
+        let ready: Vec<&str> = s
+            .orders
+            .iter()
+            .filter(|o| o.status == omnikiosk_protocol::wire::OrderStatus::Ready)
+            .map(|o| o.customer_id.as_str())
+            .collect();
+        for c in &s.customers {
+            let note = if ready.contains(&c.id.as_str()) { " · order ready" } else { "" };
+            codes.push((format!("{} · shopper ({}){note}", c.name, c.language), c.loyalty_card.clone()));
+        }
+        for (who, staff) in [("staff badge", &s.staff), ("manager badge", &s.manager)] {
+            let code = hub.sign_code(CodeKind::Staff, &staff.id, 30 * 86400)?;
+            codes.push((format!("{} · {who} · PIN {}", staff.name, staff.pin), code));
+        }
+        for o in s.orders.iter().filter(|o| o.status == omnikiosk_protocol::wire::OrderStatus::Ready).take(1) {
+            let code = hub.sign_code(CodeKind::Order, &o.id, 30 * 86400)?;
+            codes.push((format!("order QR of {} · pickup code {}", o.id, o.pickup_code), code));
+        }
+    }
+    Ok(codes)
 }
 
 /// A desktop session to open the window in (set OMNIKIOSK_HEADLESS=1 to stay in the terminal).
