@@ -154,6 +154,40 @@ async fn order_placed_online_shows_after_the_next_pull() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulated_online_channel_reaches_the_store_queue() {
+    use omnikiosk_hub::simulate::{self, Action, SimulateOptions};
+    let hub = TestHub::start(small_seed()).await;
+    let kiosk = enrolled_kiosk(&hub, 1).await;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let opts = SimulateOptions { rate_per_min: 60_000.0, seed: 3, count: Some(40) };
+    let mut sim = simulate::spawn(hub.hub.clone(), opts, move |a: &Action| tx.send(a.clone()).unwrap()).unwrap();
+    sim.ended().await;
+    let summary = sim.stop().unwrap();
+    assert_eq!(summary.actions(), 40);
+    let actions: Vec<Action> = rx.try_iter().collect();
+
+    kiosk.json(&["sync", "--once", "--json"]).await;
+    let queue = kiosk.json(&["orders", "--json"]).await;
+    let status_of = |id: &str| queue.as_array().unwrap().iter().find(|o| o["id"] == id).map(|o| o["status"].clone());
+    let mut checked = 0;
+    for a in &actions {
+        if let Action::OrderPlaced { store_id, order_id, pickup_code, .. } = a {
+            let cancelled =
+                actions.iter().any(|c| matches!(c, Action::OrderCancelled { order_id: o, .. } if o == order_id));
+            if *store_id == 1 {
+                assert_eq!(status_of(order_id), Some(json!(if cancelled { "cancelled" } else { "placed" })), "{order_id}");
+                let order = queue.as_array().unwrap().iter().find(|o| o["id"] == order_id.as_str()).unwrap();
+                assert_eq!(order["pickup_code"], pickup_code.as_str());
+                checked += 1;
+            } else {
+                assert_eq!(status_of(order_id), None, "{order_id} of store {store_id} reached store 1's kiosk");
+            }
+        }
+    }
+    assert!(checked > 0, "no order was placed at store 1: {actions:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_polling_kiosk_sees_a_new_order_well_before_its_poll_times_out() {
     let hub = TestHub::start(small_seed()).await;
     // A 25 s long-poll: if the hub did not wake it, the order would take up to 25 s.

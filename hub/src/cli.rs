@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use omnikiosk_protocol::code::CodeKind;
 
+use crate::simulate::{self, SimulateOptions};
 use crate::{Hub, SeedOptions, ServeConfig};
 
 #[derive(Debug, Parser)]
@@ -60,6 +61,22 @@ enum Command {
         id: String,
         #[arg(long, default_value_t = 30)]
         ttl_days: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The online channel: carts change, orders are placed and cancelled, until Ctrl-C.
+    Simulate {
+        /// Actions per minute, on average (each gap is jittered ±50 %).
+        #[arg(long, default_value_t = simulate::DEFAULT_RATE_PER_MIN)]
+        rate: f64,
+        /// Seeds every choice: the same seed on the same database does the same actions
+        /// (default: a random seed, logged so a run can be replayed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Stop after this many actions.
+        #[arg(long)]
+        count: Option<u64>,
+        /// One JSON object per action, one per line.
         #[arg(long)]
         json: bool,
     },
@@ -122,7 +139,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
                 tracing::info!(addr = %listener.local_addr()?, db = %cli.db, "hub serving");
-                crate::serve(hub, listener, ServeConfig { channel_token, no_show_secs: Some(no_show_days * 86400) }, shutdown_signal()).await
+                let stop = async {
+                    shutdown_signal().await;
+                    tracing::info!("hub stopping");
+                };
+                crate::serve(hub, listener, ServeConfig { channel_token, no_show_secs: Some(no_show_days * 86400) }, stop).await
             })
         }
         Command::Seed { stores, customers, products, orders, seed, json } => {
@@ -172,6 +193,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
         }
+        Command::Simulate { rate, seed, count, json } => {
+            let hub = Hub::open(&cli.db)?;
+            let seed = seed.unwrap_or_else(rand::random);
+            let mut sim = simulate::spawn(hub, SimulateOptions { rate_per_min: rate, seed, count }, move |action| {
+                if json {
+                    out(&serde_json::to_string(action).expect("an action serialises"));
+                } else {
+                    out(&action.to_string());
+                }
+            })?;
+            tracing::info!(seed, rate, "online channel simulating (Ctrl-C stops)");
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(async {
+                tokio::select! {
+                    _ = shutdown_signal() => {}
+                    _ = sim.ended() => {}
+                }
+            });
+            let done = sim.stop()?;
+            tracing::info!(
+                carts_changed = done.carts_changed,
+                orders_placed = done.orders_placed,
+                orders_cancelled = done.orders_cancelled,
+                skipped = done.skipped,
+                "online channel stopped"
+            );
+            Ok(())
+        }
     }
 }
 
@@ -184,5 +233,4 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-    tracing::info!("hub stopping");
 }

@@ -8,6 +8,8 @@
 //!   transaction.
 //! - [`http`]: the HTTP API (device endpoints, channel endpoints) on axum.
 //! - [`seed`]: a deterministic, realistic chain for the demo, tests and benchmarks.
+//! - [`simulate`]: the simulated online channel (carts change, orders are placed and
+//!   cancelled), for `omnikiosk-hub simulate` and the demo.
 //! - [`cli`]: the `omnikiosk-hub` command line.
 //! - [`error`]: the one error type, mapped to HTTP statuses.
 //!
@@ -17,6 +19,7 @@ pub mod cli;
 pub mod error;
 pub mod http;
 pub mod seed;
+pub mod simulate;
 pub mod store;
 
 use std::sync::Arc;

@@ -98,3 +98,144 @@ fn an_unreachable_postgres_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("database") && err.contains("connect"), "{err}");
 }
+
+/// `simulate --json` lines, parsed.
+fn simulate(db: &str, seed: &str) -> Vec<Value> {
+    let out = ok(&hub_on(db, &["simulate", "--count", "30", "--rate", "6000", "--seed", seed, "--json"]));
+    out.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+}
+
+#[test]
+fn simulate_places_and_cancels_orders_and_changes_carts_and_replays_with_its_seed() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    simulated_channel(&sqlite_url(a.path()), &sqlite_url(b.path()));
+}
+
+#[test]
+fn simulate_on_postgres() {
+    if pg::available() {
+        simulated_channel(&pg::database(), &pg::database());
+    }
+}
+
+fn simulated_channel(db: &str, twin: &str) {
+    for d in [db, twin] {
+        ok(&hub_on(d, &["seed", "--stores", "2", "--customers", "200", "--products", "80", "--orders", "40"]));
+    }
+    let actions = simulate(db, "7");
+    assert_eq!(actions.len(), 30, "one line per action");
+    let of = |kind: &str| actions.iter().filter(|a| a["action"] == kind).collect::<Vec<_>>();
+    let (placed, cancelled, carts) = (of("order_placed"), of("order_cancelled"), of("cart_changed"));
+    assert!(!placed.is_empty() && !cancelled.is_empty() && !carts.is_empty(), "{actions:#?}");
+
+    let hub = omnikiosk_hub::Hub::open(db).unwrap();
+    let in_stock = |store: i64| -> std::collections::HashSet<String> {
+        let page = hub.store().pull(store, 0, 1_000_000).unwrap();
+        page.changes
+            .iter()
+            .filter_map(|c| match serde_json::from_str(c).unwrap() {
+                omnikiosk_protocol::wire::Change::Stock(s) if s.on_hand > 0 => Some(s.sku),
+                _ => None,
+            })
+            .collect()
+    };
+    for p in &placed {
+        let id = p["order_id"].as_str().unwrap();
+        let order = hub.get_order(id).unwrap().order;
+        assert_eq!(order.customer_id, p["customer_id"].as_str().unwrap());
+        assert_eq!(order.store_id, p["store_id"].as_i64().unwrap());
+        assert_eq!(order.pickup_code, p["pickup_code"].as_str().unwrap());
+        let lines: Vec<(String, i64)> = order.lines.iter().map(|l| (l.sku.clone(), l.qty)).collect();
+        let printed: Vec<(String, i64)> =
+            p["lines"].as_array().unwrap().iter().map(|l| (l["sku"].as_str().unwrap().to_string(), l["qty"].as_i64().unwrap())).collect();
+        assert_eq!(lines, printed);
+        assert!((1..=4).contains(&lines.len()));
+        let stocked = in_stock(order.store_id);
+        assert!(lines.iter().all(|(sku, _)| stocked.contains(sku)), "{id} holds a product the store does not have on the shelf");
+        let ready_in = order.promised_ready_at - order.placed_at;
+        assert!((30 * 60 - 5..=120 * 60 + 5).contains(&ready_in), "{id} promised in {ready_in} s");
+        assert!((ready_in - p["ready_in_min"].as_i64().unwrap() * 60).abs() <= 5);
+        let expected = if cancelled.iter().any(|c| c["order_id"] == id) { "cancelled" } else { "placed" };
+        assert_eq!(order.status.as_str(), expected, "{id}");
+    }
+    for c in &cancelled {
+        let detail = hub.get_order(c["order_id"].as_str().unwrap()).unwrap();
+        let last = detail.history.last().unwrap();
+        assert_eq!((last.status.as_str(), last.by.as_str()), ("cancelled", "channel"));
+        assert_eq!(last.note.as_deref(), c["reason"].as_str());
+        // Only orders nobody had started picking are cancelled.
+        assert_eq!(detail.history.iter().filter(|e| e.status.as_str() == "picking").count(), 0);
+    }
+    // A cart's last printed state is what the hub holds, unless a later checkout took lines.
+    let mut last_cart = std::collections::BTreeMap::new();
+    for a in &actions {
+        match a["action"].as_str().unwrap() {
+            "cart_changed" => {
+                last_cart.insert(a["customer_id"].as_str().unwrap(), &a["lines"]);
+            }
+            "order_placed" if a["from_cart"] == true => {
+                last_cart.remove(a["customer_id"].as_str().unwrap());
+            }
+            _ => {}
+        }
+    }
+    assert!(!last_cart.is_empty());
+    for (customer, lines) in last_cart {
+        let held: Vec<Value> =
+            hub.get_customer(customer).unwrap().cart.iter().map(|l| serde_json::json!({"sku": l.sku, "qty": l.qty})).collect();
+        assert_eq!(&Value::Array(held), lines, "{customer}'s cart");
+    }
+
+    // The same seed on an identical database does the same things (pickup codes are the
+    // hub's own random draw).
+    let strip = |mut v: Vec<Value>| {
+        v.iter_mut().for_each(|a| {
+            a.as_object_mut().unwrap().remove("pickup_code");
+        });
+        v
+    };
+    assert_eq!(strip(simulate(twin, "7")), strip(actions));
+}
+
+#[test]
+fn simulate_on_an_empty_hub_says_to_seed_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hub(dir.path(), &["simulate", "--count", "3"]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the hub has no stores; run `omnikiosk-hub seed` first"), "{err}");
+
+    ok(&hub(dir.path(), &["seed", "--stores", "1", "--customers", "10"]));
+    let out = hub(dir.path(), &["simulate", "--rate", "0"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--rate must be above 0"));
+}
+
+#[test]
+fn simulate_runs_until_sigterm_and_stops_cleanly() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    ok(&hub(dir.path(), &["seed", "--stores", "1", "--customers", "20"]));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_omnikiosk-hub"))
+        .args(["--db", &sqlite_url(dir.path()), "simulate", "--rate", "600"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.contains("store 1"), "{first}");
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    // Generous: it stops at its next wait (0.1 s at this rate), not after a timeout.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "simulate did not stop on SIGTERM");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+}
