@@ -19,6 +19,9 @@ use crate::resolve::resolve_scan;
 use crate::store::LocalStore;
 use crate::sync;
 
+/// Online-shop actions per minute while the demo window is open.
+const DEMO_CHANNEL_RATE: f64 = 12.0;
+
 /// Marks a folder as the demo's own, so a rerun may wipe it and nothing else.
 const MARKER: &str = ".omnikiosk-demo";
 
@@ -129,7 +132,16 @@ pub async fn run(data_dir: &Path, cfg: &Config) -> CmdResult {
         )
         .map_err(|e| Failure { message: format!("cannot open the kiosk window: {e}"), code: 1 })?;
         ui.set_demo_codes(&codes);
+        // The web shop keeps living while the window is open: carts change, orders are
+        // placed and cancelled every few seconds, and reach this kiosk's queue by sync.
+        let channel = omnikiosk_hub::simulate::spawn(
+            hub.clone(),
+            omnikiosk_hub::simulate::SimulateOptions { rate_per_min: DEMO_CHANNEL_RATE, seed: 1, count: None },
+            |action| say(&format!("online shop: {action}")),
+        )
+        .map_err(|e| Failure { message: format!("cannot start the online shop: {e}"), code: 1 })?;
         let result = ui.run();
+        let _ = channel.stop();
         let _ = stop_sync.send(true);
         let _ = daemon.await;
         let _ = stop_hub.send(());

@@ -81,6 +81,8 @@ pub struct SyncState {
     pub last_push_at: Option<i64>,
     pub last_error: Option<String>,
     pub last_error_at: Option<i64>,
+    /// When the current run of failed rounds began.
+    pub offline_since: Option<i64>,
 }
 
 #[derive(Clone)]
@@ -188,6 +190,7 @@ impl LocalStore {
             last_push_at: int("last_push_at")?,
             last_error: meta_get(&conn, "last_error")?,
             last_error_at: int("last_error_at")?,
+            offline_since: int("offline_since")?,
         })
     }
 
@@ -198,9 +201,11 @@ impl LocalStore {
             Some(msg) => {
                 meta_set(&conn, "last_error", msg)?;
                 meta_set(&conn, "last_error_at", &now.to_string())?;
+                // The first failure of a run of them: when the kiosk went offline.
+                conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('offline_since', ?1)", [now.to_string()])?;
             }
             None => {
-                conn.execute("DELETE FROM meta WHERE key IN ('last_error', 'last_error_at')", [])?;
+                conn.execute("DELETE FROM meta WHERE key IN ('last_error', 'last_error_at', 'offline_since')", [])?;
             }
         }
         Ok(())

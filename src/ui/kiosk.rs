@@ -134,7 +134,7 @@ impl KioskUi {
         CONTROLLER.with(|c| *c.borrow_mut() = Rc::downgrade(&inner));
 
         let attract = window.global::<AttractAdapter>();
-        on!(inner, attract, on_scanned, |i, code| i.scan(&code));
+        on!(inner, attract, on_scanned, |i, code| i.scan(&typed_code(&code)));
         attract.on_language_chosen(|lang| select_language(&lang));
         on!(inner, attract, on_collect_order, |i| i.open_pickup());
         on!(inner, attract, on_call_staff, |i| i.call_staff());
@@ -371,8 +371,11 @@ impl Inner {
         let Some(w) = self.window() else { return };
         let a = w.global::<AttractAdapter>();
         let waiting_ops = self.store.outbox_stats().map(|s| s.pending).unwrap_or(0);
-        let online = self.store.sync_state().map(|s| s.last_error.is_none()).unwrap_or(false);
+        let sync = self.store.sync_state().ok();
+        let online = sync.as_ref().is_some_and(|s| s.last_error.is_none());
         a.set_online(online);
+        let since = sync.and_then(|s| s.offline_since).map(|t| super::view::clock(t, self.settings.tz_offset_secs));
+        a.set_offline_since(since.unwrap_or_default().into());
         a.set_changes_waiting(waiting_ops as i32);
         self.refresh_staff_screens();
         let signals = DeskSignals {
@@ -390,7 +393,26 @@ impl Inner {
     }
 }
 
+/// A code typed into the window (a keyboard-wedge scanner, or a person) without the
+/// key events that carry no character: Shift for capitals, other modifiers, arrows.
+/// Slint reports those as control characters or as characters of Unicode's private use
+/// area.
+fn typed_code(raw: &str) -> String {
+    raw.chars().filter(|c| !c.is_control() && !('\u{E000}'..='\u{F8FF}').contains(c)).collect()
+}
+
 /// Clears a string property: used where personal values leave the models.
 pub(super) fn blank() -> SharedString {
     SharedString::new()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn modifier_keys_are_not_part_of_a_typed_code() {
+        // Shift (U+0010) before each capital, as a keyboard-wedge scanner sends them.
+        assert_eq!(super::typed_code("\u{10}K1.\u{10}Ab\u{15}C"), "K1.AbC");
+        assert_eq!(super::typed_code("\u{F700}0420000000068\u{11}"), "0420000000068");
+        assert_eq!(super::typed_code("zażółć"), "zażółć");
+    }
 }
