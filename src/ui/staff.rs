@@ -33,16 +33,23 @@ struct OpenOrder {
     order: OrderRecord,
     picked: Vec<i64>,
     reason: Option<String>,
+    /// "Ready" or "Save" was pressed with lines short and no reason.
+    asked_reason: bool,
 }
 
 impl OpenOrder {
     fn new(order: OrderRecord) -> OpenOrder {
         let picked = order.lines.iter().map(|l| l.picked.unwrap_or(0)).collect();
-        OpenOrder { order, picked, reason: None }
+        OpenOrder { order, picked, reason: None, asked_reason: false }
     }
 
     fn short(&self) -> bool {
         self.order.lines.iter().zip(&self.picked).any(|(l, p)| *p < l.qty)
+    }
+
+    /// Whether to ask why: short, and either picking has begun or a save was attempted.
+    fn ask_reason(&self) -> bool {
+        self.short() && (self.asked_reason || self.picked.iter().any(|p| *p > 0))
     }
 
     fn pick_op(&self, staff_id: &str) -> OpBody {
@@ -245,7 +252,7 @@ impl Inner {
             })
             .collect();
         s.set_lines(ModelRc::new(VecModel::from(lines)));
-        s.set_short(open.short());
+        s.set_short(open.ask_reason());
         s.set_short_reason(open.reason.clone().unwrap_or_default().into());
     }
 
@@ -288,8 +295,13 @@ impl Inner {
         Ok(id)
     }
 
+    /// Short without a reason: marks the reason as asked for, so the choices show.
     fn needs_reason(&self) -> bool {
-        self.staff.borrow().as_ref().and_then(|s| s.order.as_ref()).is_some_and(|o| o.short() && o.reason.is_none())
+        let mut staff = self.staff.borrow_mut();
+        let Some(open) = staff.as_mut().and_then(|s| s.order.as_mut()) else { return false };
+        let needs = open.short() && open.reason.is_none();
+        open.asked_reason |= needs;
+        needs
     }
 
     fn refused(&self, e: OpError) {
@@ -303,7 +315,8 @@ impl Inner {
     pub(super) fn save_pick(&self) {
         self.touched();
         if self.needs_reason() {
-            return self.staff_notice(6, "");
+            self.staff_notice(6, "");
+            return self.show_order();
         }
         match self.order_op(|o, staff| o.pick_op(staff)) {
             Ok(id) => self.staff_notice(1, &id),
@@ -315,7 +328,8 @@ impl Inner {
     pub(super) fn mark_ready(self: &Rc<Self>) {
         self.touched();
         if self.needs_reason() {
-            return self.staff_notice(6, "");
+            self.staff_notice(6, "");
+            return self.show_order();
         }
         let unsaved = self.staff.borrow().as_ref().and_then(|s| s.order.as_ref()).is_some_and(OpenOrder::unsaved);
         if unsaved {
