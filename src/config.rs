@@ -260,12 +260,6 @@ pub struct IndicatorConfig {
     pub buzzer_active_low: bool,
     /// Whether the buzzer sounds at all (a quiet store can keep the light only).
     pub buzzer: bool,
-    /// How long the light calls staff after a shopper says "I'm here", seconds.
-    pub customer_waiting_secs: u32,
-    /// How long the light shows that a new click-and-collect order came in, seconds.
-    pub new_order_secs: u32,
-    /// How often the kiosk looks for check-ins and new orders, milliseconds.
-    pub poll_ms: u64,
 }
 
 impl Default for IndicatorConfig {
@@ -277,9 +271,6 @@ impl Default for IndicatorConfig {
             light_active_low: false,
             buzzer_active_low: false,
             buzzer: true,
-            customer_waiting_secs: 120,
-            new_order_secs: 30,
-            poll_ms: 1000,
         }
     }
 }
@@ -392,7 +383,6 @@ impl Config {
                 }
             }
         }
-        anyhow::ensure!(ind.poll_ms >= 50, "indicator.poll_ms must be at least 50");
         let pr = &self.printer;
         anyhow::ensure!((24..=64).contains(&pr.chars_per_line), "printer.chars_per_line must be 24..=64");
         if pr.enabled && !pr.address.is_empty() {

@@ -161,8 +161,9 @@ enum Command {
 /// The running indicator: its thread plays the pattern of the current alert.
 pub struct Indicator {
     tx: mpsc::Sender<Command>,
+    /// The alert playing, so a repeated `show` does not restart its pattern.
     current: Mutex<Alert>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Indicator {
@@ -190,13 +191,23 @@ impl Indicator {
                 }
             })
             .expect("spawning the indicator thread");
-        Indicator { tx, current: Mutex::new(Alert::Quiet), thread: Some(thread) }
+        Indicator { tx, current: Mutex::new(Alert::Quiet), thread: Mutex::new(Some(thread)) }
     }
 
     /// Plays `alert`'s pattern from its start, unless it is already playing.
     pub fn show(&self, alert: Alert) {
+        self.play(alert, false);
+    }
+
+    /// Plays `alert`'s pattern from its start even if it is playing: one more shopper
+    /// waiting, one more new order, and the buzzer sounds again.
+    pub fn replay(&self, alert: Alert) {
+        self.play(alert, true);
+    }
+
+    fn play(&self, alert: Alert, again: bool) {
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        if *current != alert {
+        if *current != alert || again {
             tracing::info!(?alert, "indicator");
             *current = alert;
             let _ = self.tx.send(Command::Show(alert));
@@ -208,9 +219,9 @@ impl Indicator {
     }
 
     /// Light and buzzer off, thread ended.
-    pub fn stop(&mut self) {
+    pub fn stop(&self) {
         let _ = self.tx.send(Command::Stop);
-        if let Some(t) = self.thread.take() {
+        if let Some(t) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = t.join();
         }
     }
@@ -332,7 +343,7 @@ mod tests {
     #[test]
     fn the_driver_thread_plays_and_turns_everything_off_when_stopped() {
         let (light, buzzer) = (SimulatedLine::new("light"), SimulatedLine::new("buzzer"));
-        let mut ind = Indicator::start(Box::new(light.clone()), Box::new(buzzer.clone()), true);
+        let ind = Indicator::start(Box::new(light.clone()), Box::new(buzzer.clone()), true);
         ind.show(Alert::NewOrder);
         ind.show(Alert::NewOrder); // already playing: not restarted
         ind.stop();

@@ -37,11 +37,11 @@ pub enum PeripheralError {
 
 /// The peripherals of a running kiosk.
 pub struct Peripherals {
-    /// Codes from the scanner, decoded; the screen takes them like a typed scan.
-    pub scans: Receiver<String>,
+    /// Codes from the scanner, decoded, until taken by whatever shows them (the window).
+    pub scans: Option<Receiver<String>>,
     /// The scanner's reader thread, when a scanner is configured.
     pub scanner: Option<ScannerHandle>,
-    pub indicator: Indicator,
+    pub indicator: Arc<Indicator>,
     /// The simulated light and buzzer, when the indicator is simulated.
     pub simulated_lines: Option<(SimulatedLine, SimulatedLine)>,
     /// The receipt printer, when enabled. A printer that is off or out of paper is an
@@ -91,12 +91,21 @@ impl Peripherals {
         let (tx, scans) = scanner::scan_channel();
         let scanner = device.map(|d| scanner::spawn(d, &cfg.scanner, tx));
         Ok(Peripherals {
-            scans,
+            scans: Some(scans),
             scanner,
-            indicator: Indicator::start(lines.0, lines.1, ind.buzzer),
+            indicator: Arc::new(Indicator::start(lines.0, lines.1, ind.buzzer)),
             simulated_lines,
             printer,
         })
+    }
+
+    /// What `omnikiosk status` shows of the peripherals, readable from any thread.
+    pub fn report_source(&self) -> ReportSource {
+        ReportSource {
+            scanner: self.scanner.as_ref().map(|s| s.state.clone()),
+            indicator: self.indicator.clone(),
+            printer: self.printer.is_some(),
+        }
     }
 
     /// Stops taking scans and turns the light and buzzer off.
@@ -105,6 +114,29 @@ impl Peripherals {
             s.stop();
         }
         self.indicator.stop();
+    }
+}
+
+/// Reads the peripherals' state for the report `omnikiosk status` shows.
+#[derive(Clone)]
+pub struct ReportSource {
+    scanner: Option<tokio::sync::watch::Receiver<scanner::ScannerState>>,
+    indicator: Arc<Indicator>,
+    printer: bool,
+}
+
+impl ReportSource {
+    pub fn report(&self) -> crate::service::PeripheralsReport {
+        crate::service::PeripheralsReport {
+            pid: std::process::id(),
+            updated_at: crate::clock::unix_now(),
+            scanner: self.scanner.as_ref().and_then(|s| serde_json::to_value(&*s.borrow()).ok()),
+            indicator: serde_json::to_value(self.indicator.current())
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            printer: self.printer.then(|| "enabled".to_string()),
+        }
     }
 }
 
