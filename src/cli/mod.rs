@@ -487,9 +487,7 @@ async fn run_app(store: &LocalStore, cfg: &Config, data_dir: &Path) -> CmdResult
     let mut desk =
         DeskFollower::start(devices.indicator.clone(), devices.printer.clone(), store.clone(), cfg.printer.clone(), tz_offset_secs);
     let signals = desk.sender();
-    ui.on_desk_signals(move |s| {
-        let _ = signals.send(s);
-    });
+    ui.on_desk_signals(move |s| signals.send(s));
     let service = window::attach(&ui, devices.scans.take(), Notifier::Systemd, crate::service::watchdog_interval());
 
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -38,9 +38,24 @@ pub fn sound_again(before: &DeskSignals, now: &DeskSignals) -> bool {
 /// A slip printer shared with other users (the command line prints receipts on it).
 pub type SharedPrinter = Arc<Mutex<Box<dyn SlipPrinter>>>;
 
+enum Message {
+    Signals(DeskSignals),
+    Stop,
+}
+
+/// Where the window sends its signals; usable from the UI thread's callback.
+#[derive(Clone)]
+pub struct SignalSender(Sender<Message>);
+
+impl SignalSender {
+    pub fn send(&self, signals: DeskSignals) {
+        let _ = self.0.send(Message::Signals(signals));
+    }
+}
+
 /// The thread following the desk's signals.
 pub struct DeskFollower {
-    tx: Option<Sender<DeskSignals>>,
+    tx: Sender<Message>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -53,7 +68,7 @@ impl DeskFollower {
         cfg: PrinterConfig,
         tz_offset_secs: i64,
     ) -> DeskFollower {
-        let (tx, rx) = mpsc::channel::<DeskSignals>();
+        let (tx, rx) = mpsc::channel::<Message>();
         let thread = std::thread::Builder::new()
             .name("desk-signals".into())
             .spawn(move || {
@@ -61,7 +76,7 @@ impl DeskFollower {
                 // Orders a slip was printed for (or that were waiting when the kiosk
                 // started: a restart must not print everyone's slip again).
                 let mut slipped: Option<HashSet<String>> = None;
-                while let Ok(now) = rx.recv() {
+                while let Ok(Message::Signals(now)) = rx.recv() {
                     let alert = alert_for(&now);
                     match &before {
                         Some(b) if sound_again(b, &now) => indicator.replay(alert),
@@ -101,17 +116,17 @@ impl DeskFollower {
                 indicator.show(Alert::Quiet);
             })
             .expect("spawning the desk-signals thread");
-        DeskFollower { tx: Some(tx), thread: Some(thread) }
+        DeskFollower { tx, thread: Some(thread) }
     }
 
     /// Where the window sends its signals.
-    pub fn sender(&self) -> Sender<DeskSignals> {
-        self.tx.clone().expect("the follower is running")
+    pub fn sender(&self) -> SignalSender {
+        SignalSender(self.tx.clone())
     }
 
-    /// Stops following (once every sender is dropped) and waits for the thread.
+    /// Stops following, turns the light off, and waits for the thread.
     pub fn stop(&mut self) {
-        self.tx = None;
+        let _ = self.tx.send(Message::Stop);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
