@@ -146,3 +146,47 @@ fn the_simulated_scanner_goes_through_the_same_decoder_and_can_be_unplugged() {
     assert_eq!(next_scan(&scans), "310270");
     handle.stop();
 }
+
+/// `hardware/kiosk.toml` is what the package installs as /etc/omnikiosk/kiosk.toml: it
+/// must load with the real loader, hold exactly the defaults, and name every option the
+/// code has — so the example can never drift from the code.
+#[test]
+fn the_example_config_loads_and_documents_every_option() {
+    use omnikiosk::config::Config;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("hardware/kiosk.toml");
+    let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg, Config::default(), "the example shows the defaults");
+
+    fn keys(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
+        if let toml::Value::Table(t) = v {
+            for (k, v) in t {
+                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                keys(&key, v, out);
+                out.push(key);
+            }
+        }
+    }
+    let (mut wanted, mut written) = (Vec::new(), Vec::new());
+    keys("", &toml::Value::try_from(Config::default()).unwrap(), &mut wanted);
+    keys("", &toml::from_str::<toml::Value>(&std::fs::read_to_string(&path).unwrap()).unwrap(), &mut written);
+    let missing: Vec<_> = wanted.iter().filter(|k| !written.contains(k)).collect();
+    assert!(missing.is_empty(), "hardware/kiosk.toml does not document {missing:?}");
+}
+
+#[test]
+fn the_udev_rules_name_the_scanner_and_give_the_kiosk_its_devices() {
+    let rules = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("hardware/99-omnikiosk.rules")).unwrap();
+    for vendor in ["0c2e", "05e0", "05f9", "1eab"] {
+        assert!(rules.contains(vendor), "scanner vendor {vendor}");
+    }
+    for needle in ["SYMLINK+=\"omnikiosk-scanner\"", "GROUP=\"input\"", "GROUP=\"gpio\"", "GROUP=\"dialout\"", "LIBINPUT_CALIBRATION_MATRIX"] {
+        assert!(rules.contains(needle), "{needle}");
+    }
+    // Every rule line is key-op-value pairs separated by commas (a stray character makes
+    // udev skip the whole line, silently).
+    for line in rules.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+        for pair in line.split(", ") {
+            assert!(pair.contains("==") || pair.contains("+=") || pair.contains('='), "{line}");
+        }
+    }
+}
