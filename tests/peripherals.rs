@@ -155,7 +155,8 @@ fn the_example_config_loads_and_documents_every_option() {
     use omnikiosk::config::Config;
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("hardware/kiosk.toml");
     let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(cfg, Config::default(), "the example shows the defaults");
+    let installed = Config { data_dir: Some("/var/lib/omnikiosk".into()), ..Config::default() };
+    assert_eq!(cfg, installed, "the example shows the defaults, and the service's data dir");
 
     fn keys(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
         if let toml::Value::Table(t) = v {
