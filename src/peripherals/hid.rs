@@ -121,8 +121,7 @@ mod tests {
 
     #[test]
     fn a_missing_device_is_an_error_naming_the_path() {
-        let mut cfg = ScannerConfig::default();
-        cfg.device = "/nonexistent/omnikiosk-scanner".into();
+        let cfg = ScannerConfig { device: "/nonexistent/omnikiosk-scanner".into(), ..ScannerConfig::default() };
         let err = HidScanner::new(&cfg).open().err().expect("no such device");
         assert!(err.to_string().contains("/nonexistent/omnikiosk-scanner"), "{err}");
     }
@@ -130,8 +129,7 @@ mod tests {
     #[test]
     fn a_file_that_is_no_input_device_is_refused() {
         let file = tempfile::NamedTempFile::new().unwrap();
-        let mut cfg = ScannerConfig::default();
-        cfg.device = file.path().to_path_buf();
+        let cfg = ScannerConfig { device: file.path().to_path_buf(), ..ScannerConfig::default() };
         let err = HidScanner::new(&cfg).open().err().expect("a plain file is no scanner");
         assert!(err.to_string().contains(&file.path().display().to_string()), "{err}");
     }

@@ -35,6 +35,9 @@ pub enum PeripheralError {
     Printer { printer: String, reason: String },
 }
 
+/// The two output lines of the indicator.
+type LightAndBuzzer = (Box<dyn OutputLine>, Box<dyn OutputLine>);
+
 /// The peripherals of a running kiosk.
 pub struct Peripherals {
     /// Codes from the scanner, decoded, until taken by whatever shows them (the window).
@@ -65,7 +68,7 @@ impl Peripherals {
     /// As [`Peripherals::start`], with this scanner (the simulated one in tests and the demo).
     pub fn with_scanner(cfg: &Config, device: Option<Box<dyn ScannerDevice>>) -> Result<Peripherals, PeripheralError> {
         let ind = &cfg.indicator;
-        let (lines, simulated_lines): ((Box<dyn OutputLine>, Box<dyn OutputLine>), _) = match ind.kind {
+        let (lines, simulated_lines): (LightAndBuzzer, _) = match ind.kind {
             IndicatorKind::Simulated => {
                 let (l, b) = (SimulatedLine::new("light"), SimulatedLine::new("buzzer"));
                 ((Box::new(l.clone()), Box::new(b.clone())), Some((l, b)))
