@@ -18,6 +18,12 @@ pub struct Config {
     pub scan: ScanConfig,
     pub loyalty: LoyaltyConfig,
     pub ui: UiConfig,
+    /// The barcode scanner (`[scanner]`); none by default (codes typed into the window).
+    pub scanner: ScannerConfig,
+    /// The pickup light and buzzer (`[indicator]`); simulated by default.
+    pub indicator: IndicatorConfig,
+    /// The receipt printer (`[printer]`); off by default.
+    pub printer: PrinterConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,6 +126,192 @@ impl Default for ScanConfig {
     }
 }
 
+/// Which scanner the kiosk reads, if any.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScannerKind {
+    /// No scanner device: codes come from the window's own input (a desktop keyboard).
+    #[default]
+    None,
+    /// A USB HID "keyboard wedge" scanner, read with evdev and grabbed.
+    Hid,
+    /// A serial scanner: USB-CDC (`/dev/ttyACM0`) or the Pi's UART (`/dev/serial0`).
+    Serial,
+}
+
+/// The keyboard layout a HID scanner is programmed for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyboardLayout {
+    /// US English (QWERTY), most scanners' factory setting.
+    #[default]
+    Us,
+    /// German (QWERTZ).
+    De,
+}
+
+/// A key that ends a scan; scanners are programmed to send one after each code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanTerminator {
+    /// Enter (CR or LF on a serial line).
+    Enter,
+    /// Tab.
+    Tab,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScannerConfig {
+    pub kind: ScannerKind,
+    /// The scanner's device: an evdev node for `hid` (a udev symlink such as
+    /// `/dev/omnikiosk-scanner` or `/dev/input/by-id/…-event-kbd`), a tty for `serial`.
+    pub device: PathBuf,
+    /// Layout the HID scanner types in.
+    pub layout: KeyboardLayout,
+    /// Keys (or serial line ends) that end a scan.
+    pub terminators: Vec<ScanTerminator>,
+    /// Text the scanner is programmed to put before every code (e.g. an AIM identifier);
+    /// removed when present.
+    pub prefix: String,
+    /// Text the scanner puts after every code, before the terminator; removed when present.
+    pub suffix: String,
+    /// Longest scan kept; a longer burst without a terminator is discarded (and logged).
+    pub max_scan_chars: usize,
+    /// Line speed of a serial scanner (a USB-CDC scanner ignores it).
+    pub baud_rate: u32,
+    /// First wait before reopening a scanner that is unplugged or failed, milliseconds;
+    /// doubles per failed try.
+    pub reconnect_initial_ms: u64,
+    /// Longest wait between tries to reopen the scanner, milliseconds.
+    pub reconnect_max_ms: u64,
+}
+
+impl Default for ScannerConfig {
+    fn default() -> Self {
+        ScannerConfig {
+            kind: ScannerKind::None,
+            device: PathBuf::from("/dev/omnikiosk-scanner"),
+            layout: KeyboardLayout::Us,
+            terminators: vec![ScanTerminator::Enter, ScanTerminator::Tab],
+            prefix: String::new(),
+            suffix: String::new(),
+            max_scan_chars: omnikiosk_protocol::scan::MAX_SCAN_LEN,
+            baud_rate: 9600,
+            reconnect_initial_ms: 500,
+            reconnect_max_ms: 10_000,
+        }
+    }
+}
+
+/// How the pickup light and buzzer are driven.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IndicatorKind {
+    /// Nothing is wired: the state is recorded and logged (desktops, tests, the demo).
+    #[default]
+    Simulated,
+    /// GPIO pins of the Raspberry Pi (see `hardware/README.md` for the wiring).
+    Gpio,
+}
+
+/// A BCM GPIO number of the Pi's 40-pin header (GPIO 2 to 27; 0 and 1 belong to the
+/// HAT EEPROM). Checked while the file is read, so a wrong pin is refused with its line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "i64")]
+pub struct GpioPin(u8);
+
+impl GpioPin {
+    pub fn number(self) -> u8 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for GpioPin {
+    type Error = String;
+
+    fn try_from(n: i64) -> Result<Self, Self::Error> {
+        match u8::try_from(n) {
+            Ok(p @ 2..=27) => Ok(GpioPin(p)),
+            _ => Err(format!(
+                "GPIO {n} is not a usable pin of the 40-pin header: use a BCM GPIO number from 2 to 27 (not a physical pin number)"
+            )),
+        }
+    }
+}
+
+impl From<GpioPin> for i64 {
+    fn from(p: GpioPin) -> i64 {
+        p.0.into()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IndicatorConfig {
+    pub kind: IndicatorKind,
+    /// BCM GPIO driving the pickup light (through a transistor or relay module).
+    pub light_pin: GpioPin,
+    /// BCM GPIO driving the buzzer (through a transistor).
+    pub buzzer_pin: GpioPin,
+    /// The light is on when its pin is low (many relay modules).
+    pub light_active_low: bool,
+    /// The buzzer sounds when its pin is low.
+    pub buzzer_active_low: bool,
+    /// Whether the buzzer sounds at all (a quiet store can keep the light only).
+    pub buzzer: bool,
+}
+
+impl Default for IndicatorConfig {
+    fn default() -> Self {
+        IndicatorConfig {
+            kind: IndicatorKind::Simulated,
+            light_pin: GpioPin(17),
+            buzzer_pin: GpioPin(27),
+            light_active_low: false,
+            buzzer_active_low: false,
+            buzzer: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrinterConfig {
+    /// Print at all. Off by default: most kiosks have no printer.
+    pub enabled: bool,
+    /// The printer's device file: a USB printer (`/dev/usb/lp0`), or any file.
+    pub device: PathBuf,
+    /// A network printer as `host:port` (raw ESC/POS, usually port 9100); used instead
+    /// of `device` when set.
+    pub address: String,
+    /// Characters per line in the printer's font A (42 or 48 on 80 mm paper, 32 on 58 mm).
+    pub chars_per_line: usize,
+    /// The first line of every slip and receipt (the store's name).
+    pub header: String,
+    /// Print the shopper a pickup slip (order, pickup code and its QR) when they say "I'm here".
+    pub slip_on_checkin: bool,
+    /// Print a receipt when an order is handed over (`omnikiosk order ID collect`).
+    pub receipt_on_collect: bool,
+    /// Time allowed to reach a network printer, milliseconds.
+    pub connect_timeout_ms: u64,
+}
+
+impl Default for PrinterConfig {
+    fn default() -> Self {
+        PrinterConfig {
+            enabled: false,
+            device: PathBuf::from("/dev/usb/lp0"),
+            address: String::new(),
+            chars_per_line: 42,
+            header: String::new(),
+            slip_on_checkin: true,
+            receipt_on_collect: true,
+            connect_timeout_ms: 3000,
+        }
+    }
+}
+
 impl Config {
     /// Reads and validates a config file; the error names the file, line and reason.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
@@ -153,8 +345,61 @@ impl Config {
             !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit()),
             "scan.loyalty_prefix must be 1 to 6 digits"
         );
+        self.validate_peripherals()
+    }
+
+    fn validate_peripherals(&self) -> anyhow::Result<()> {
+        let sc = &self.scanner;
+        anyhow::ensure!(
+            (16..=4096).contains(&sc.max_scan_chars),
+            "scanner.max_scan_chars must be 16..=4096"
+        );
+        anyhow::ensure!(!sc.terminators.is_empty(), "scanner.terminators must name at least one of \"enter\", \"tab\"");
+        anyhow::ensure!(sc.reconnect_initial_ms >= 10, "scanner.reconnect_initial_ms must be at least 10");
+        anyhow::ensure!(
+            sc.reconnect_max_ms >= sc.reconnect_initial_ms,
+            "scanner.reconnect_max_ms must be at least scanner.reconnect_initial_ms"
+        );
+        anyhow::ensure!(sc.baud_rate > 0, "scanner.baud_rate must be positive");
+        anyhow::ensure!(
+            sc.kind == ScannerKind::None || !sc.device.as_os_str().is_empty(),
+            "scanner.device must name the scanner's device file"
+        );
+        let ind = &self.indicator;
+        if ind.kind == IndicatorKind::Gpio {
+            anyhow::ensure!(
+                ind.light_pin != ind.buzzer_pin,
+                "indicator.light_pin and indicator.buzzer_pin are both GPIO {}: each needs its own pin",
+                ind.light_pin.number()
+            );
+            if sc.kind == ScannerKind::Serial && uses_header_uart(&sc.device) {
+                for (key, pin) in [("indicator.light_pin", ind.light_pin), ("indicator.buzzer_pin", ind.buzzer_pin)] {
+                    anyhow::ensure!(
+                        !matches!(pin.number(), 14 | 15),
+                        "{key} = {} is taken by the UART the serial scanner uses ({}): GPIO 14 and 15 are TXD and RXD",
+                        pin.number(),
+                        sc.device.display()
+                    );
+                }
+            }
+        }
+        let pr = &self.printer;
+        anyhow::ensure!((24..=64).contains(&pr.chars_per_line), "printer.chars_per_line must be 24..=64");
+        if pr.enabled && !pr.address.is_empty() {
+            anyhow::ensure!(
+                pr.address.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()),
+                "printer.address must be host:port (for example 192.0.2.50:9100), not {:?}",
+                pr.address
+            );
+        }
         Ok(())
     }
+}
+
+/// Whether a serial device is the UART on GPIO 14/15 of the header.
+fn uses_header_uart(device: &Path) -> bool {
+    let name = device.to_string_lossy();
+    matches!(name.as_ref(), "/dev/serial0" | "/dev/ttyAMA0" | "/dev/ttyS0")
 }
 
 /// The data directory: `--data-dir`, else `$OMNIKIOSK_DATA_DIR`, else the config's
@@ -202,5 +447,45 @@ mod tests {
         assert!(err.contains("page_size"), "{err}");
         let err = Config::parse("[scan]\nloyalty_prefix = \"04x\"\n").unwrap_err().to_string();
         assert!(err.contains("loyalty_prefix"), "{err}");
+    }
+
+    #[test]
+    fn peripherals_default_to_what_runs_on_a_desktop() {
+        let cfg = Config::default();
+        assert_eq!(cfg.scanner.kind, ScannerKind::None);
+        assert_eq!(cfg.indicator.kind, IndicatorKind::Simulated);
+        assert!(!cfg.printer.enabled);
+    }
+
+    /// Every way a peripheral section can be wrong is refused at start with a reason a
+    /// technician can act on, and with its line when the file itself is wrong.
+    #[test]
+    fn wrong_peripheral_settings_are_refused_with_line_and_reason() {
+        let cases: &[(&str, &[&str])] = &[
+            ("[indicator]\nkind = \"gpio\"\nlight_pin = 40\n", &["line 3", "GPIO 40", "2 to 27"]),
+            ("[indicator]\nlight_pin = -1\n", &["line 2", "GPIO -1"]),
+            ("[indicator]\nlight_pin = \"GPIO17\"\n", &["line 2", "light_pin"]),
+            ("[indicator]\nbuzer_pin = 22\n", &["line 2", "buzer_pin"]),
+            ("[scanner]\nkind = \"bluetooth\"\n", &["line 2", "bluetooth"]),
+            ("[scanner]\nlayout = \"fr\"\n", &["line 2", "fr"]),
+            ("[printer]\nenabled = true\nadress = \"x\"\n", &["line 3", "adress"]),
+            (
+                "[indicator]\nkind = \"gpio\"\nlight_pin = 22\nbuzzer_pin = 22\n",
+                &["indicator.light_pin", "indicator.buzzer_pin", "GPIO 22"],
+            ),
+            (
+                "[scanner]\nkind = \"serial\"\ndevice = \"/dev/serial0\"\n[indicator]\nkind = \"gpio\"\nlight_pin = 14\n",
+                &["indicator.light_pin = 14", "UART"],
+            ),
+            ("[scanner]\nterminators = []\n", &["scanner.terminators"]),
+            ("[scanner]\nmax_scan_chars = 100000\n", &["scanner.max_scan_chars"]),
+            ("[printer]\nenabled = true\naddress = \"printer\"\n", &["printer.address", "host:port"]),
+        ];
+        for (text, wanted) in cases {
+            let err = Config::parse(text).unwrap_err().to_string();
+            for w in *wanted {
+                assert!(err.contains(w), "{text:?}: {err:?} should mention {w:?}");
+            }
+        }
     }
 }

@@ -6,6 +6,8 @@
 //! - [`sync`]: the hub client, pull rounds and the background sync daemon.
 //! - [`resolve`]: a scanned code → what the kiosk shows (local first, hub fallback).
 //! - [`config`]: `kiosk.toml` and the data-directory rule.
+//! - [`peripherals`]: scanners, the pickup light and buzzer, the receipt printer.
+//! - [`service`]: running under systemd: readiness, watchdog, journald, orderly stop.
 //! - [`ui`]: the touchscreen (Slint), its controllers and view models.
 //! - [`cli`]: the `omnikiosk` command line, including the demo.
 //!
@@ -16,7 +18,9 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod peripherals;
 pub mod resolve;
+pub mod service;
 pub mod store;
 pub mod sync;
 pub mod ui;

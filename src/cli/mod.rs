@@ -178,11 +178,23 @@ fn fail(message: &str, code: u8) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Logs go to stderr, or to journald (with their fields) when stderr is the journal, as
+/// under systemd.
 fn init_logging(quiet: bool) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let default = if quiet { "warn" } else { "info,rusqlite_migration=warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OMNIKIOSK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("OMNIKIOSK_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
+    };
+    if crate::service::stderr_is_journal() {
+        if let Ok(journal) = tracing_journald::layer() {
+            let _ = tracing_subscriber::registry().with(filter()).with(journal.with_syslog_identifier("omnikiosk".into())).try_init();
+            return;
+        }
+    }
+    let _ = tracing_subscriber::fmt().with_env_filter(filter()).with_writer(std::io::stderr).try_init();
 }
 
 async fn dispatch(cli: Cli) -> CmdResult {
@@ -199,7 +211,7 @@ async fn dispatch(cli: Cli) -> CmdResult {
     };
     match command {
         Command::Demo => demo::run(&dir, &cfg).await,
-        Command::Run => run_app(&open(&dir, &cfg)?, &cfg).await,
+        Command::Run => run_app(&open(&dir, &cfg)?, &cfg, &dir).await,
         Command::Enroll { hub, token, insecure, json } => {
             let store = open(&dir, &cfg)?;
             let e = sync::enroll(&store, &hub, &token, insecure, &cfg.sync).await?;
@@ -222,14 +234,19 @@ async fn dispatch(cli: Cli) -> CmdResult {
         }
         Command::Sync { once: false, .. } => sync_daemon(&open(&dir, &cfg)?, &cfg).await,
         Command::Status { json } => {
-            let report = status(&open(&dir, &cfg)?, &cfg).await?;
+            let report = status(&open(&dir, &cfg)?, &cfg, &dir).await?;
             emit(json, &report, || print::status(&report))
         }
         Command::Scan { code, offline, json } => scan(&open(&dir, &cfg)?, &cfg, &code, offline, json).await,
         Command::Order { id, action, staff, code, reason, picked, json } => {
             let store = open(&dir, &cfg)?;
             let op = order_op(&store, &id, action, staff, code, reason, &picked)?;
-            record(&store, &cfg, op, json)
+            let receipt = receipt_for(&store, &op, &cfg);
+            record(&store, &cfg, op, json)?;
+            if let Some(receipt) = receipt {
+                print_receipt(&cfg.printer, &receipt);
+            }
+            Ok(())
         }
         Command::Loyalty { customer_id, action, points, reason, json } => {
             let store = open(&dir, &cfg)?;
@@ -304,6 +321,30 @@ fn order_op(
             reason: reason.ok_or_else(|| Failure { message: "--reason TEXT is required to cancel".into(), code: 2 })?,
         },
     })
+}
+
+/// The receipt of a handover, when the printer is to print one.
+fn receipt_for(store: &LocalStore, op: &OpBody, cfg: &Config) -> Option<crate::peripherals::printer::Receipt> {
+    let OpBody::OrderCollect { order_id, staff_id, .. } = op else { return None };
+    if !(cfg.printer.enabled && cfg.printer.receipt_on_collect) {
+        return None;
+    }
+    let order = store.order(order_id).ok().flatten()?;
+    Some(crate::peripherals::printer::Receipt {
+        order_id: order.id,
+        lines: order.lines.iter().map(|l| format!("{} × {}", l.qty, l.name)).collect(),
+        handed_over_at: crate::ui::view::clock(unix_now(), i64::from(cfg.ui.utc_offset_minutes) * 60),
+        staff_id: staff_id.clone(),
+    })
+}
+
+/// Prints a handover receipt. The handover itself is already recorded: a printer that
+/// is off or out of paper is a warning, not a failure.
+fn print_receipt(cfg: &config::PrinterConfig, receipt: &crate::peripherals::printer::Receipt) {
+    let printed = crate::peripherals::printer::open(cfg).and_then(|mut p| p.receipt(receipt));
+    if let Err(e) = printed {
+        eprintln!("omnikiosk: handed over; {e}");
+    }
 }
 
 /// Records an op durably; exit 3 when the kiosk's rules refuse it (nothing is written).
@@ -392,11 +433,26 @@ async fn sync_daemon(store: &LocalStore, cfg: &Config) -> CmdResult {
     let enrolment = store.require_enrolment()?;
     let client = sync::client_for(&enrolment, &cfg.sync)?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let notifier = crate::service::Notifier::Systemd;
+    let n = notifier.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
+        n.stopping();
         let _ = stop_tx.send(true);
     });
+    // The daemon's watchdog pings come from the tokio loop: a wedged runtime stops them.
+    if let Some(every) = crate::service::watchdog_interval() {
+        let n = notifier.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                n.watchdog();
+            }
+        });
+    }
     tracing::info!(store = enrolment.store_id, hub = %enrolment.hub_url, "sync daemon started");
+    notifier.ready();
     sync::run_daemon(store.clone(), client, cfg.sync.clone(), stop_rx, |event| match event {
         DaemonEvent::Synced(s) if s.changes > 0 => tracing::info!(changes = s.changes, "pulled"),
         DaemonEvent::Synced(_) => {}
@@ -408,27 +464,90 @@ async fn sync_daemon(store: &LocalStore, cfg: &Config) -> CmdResult {
     Ok(())
 }
 
-/// The kiosk app: the window on this (main) thread, sync on tokio's threads.
-async fn run_app(store: &LocalStore, cfg: &Config) -> CmdResult {
+/// The kiosk app: the window on this (main) thread, sync on tokio's threads, the
+/// peripherals on threads of their own. Under systemd: READY=1 once the window shows,
+/// watchdog pings from the UI thread, and on SIGTERM no more scans, STOPPING=1, the window
+/// closes, the sync loops stop between pages (a page in flight commits whole), and
+/// `main` returns normally.
+async fn run_app(store: &LocalStore, cfg: &Config, data_dir: &Path) -> CmdResult {
+    use crate::service::{desk::DeskFollower, window, Notifier};
     let enrolment = store.require_enrolment()?;
     let client = sync::client_for(&enrolment, &cfg.sync)?;
-    let ui = crate::ui::KioskUi::new(
-        store.clone(),
-        crate::ui::UiSettings::from_config(cfg),
-        Some((client.clone(), tokio::runtime::Handle::current())),
-    )
-    .map_err(|e| Failure { message: format!("cannot open the kiosk window: {e}"), code: 1 })?;
+    // GPIO and config problems stop the start before a window opens.
+    let mut devices = crate::peripherals::Peripherals::start(cfg)?;
+    let ui = std::rc::Rc::new(
+        crate::ui::KioskUi::new(
+            store.clone(),
+            crate::ui::UiSettings::from_config(cfg),
+            Some((client.clone(), tokio::runtime::Handle::current())),
+        )
+        .map_err(window_error)?,
+    );
+    let tz_offset_secs = i64::from(cfg.ui.utc_offset_minutes) * 60;
+    let mut desk =
+        DeskFollower::start(devices.indicator.clone(), devices.printer.clone(), store.clone(), cfg.printer.clone(), tz_offset_secs);
+    let signals = desk.sender();
+    ui.on_desk_signals(move |s| signals.send(s));
+    let service = window::attach(&ui, devices.scans.take(), Notifier::Systemd, crate::service::watchdog_interval());
+
     let (stop_tx, stop_rx) = watch::channel(false);
-    let daemon = tokio::spawn(sync::run_daemon(store.clone(), client, cfg.sync.clone(), stop_rx, |_| {}));
-    let closer = ui.closer();
+    let daemon = tokio::spawn(sync::run_daemon(store.clone(), client, cfg.sync.clone(), stop_rx.clone(), |_| {}));
+    let stopper = service.stopper();
+    let on_signal = stopper.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
-        closer.close();
+        on_signal.stop();
     });
+    let report = tokio::spawn(report_peripherals(devices.report_source(), data_dir.to_path_buf(), stop_rx));
+
     let result = show_until_closed(&ui);
+    stopper.stop(); // closed some other way: still an orderly stop
     let _ = stop_tx.send(true);
     let _ = daemon.await;
+    let _ = report.await;
+    devices.stop();
+    service.finish();
+    desk.stop();
+    let _ = std::fs::remove_file(crate::service::report_path(data_dir));
+    tracing::info!("kiosk stopped");
     result
+}
+
+/// Keeps `peripherals.json` in the data dir current for `omnikiosk status`.
+async fn report_peripherals(
+    source: crate::peripherals::ReportSource,
+    data_dir: PathBuf,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut last = None;
+    loop {
+        let report = source.report();
+        let key = (report.scanner.clone(), report.indicator.clone());
+        if last.as_ref() != Some(&key) || report.updated_at % 60 == 0 {
+            let dir = data_dir.clone();
+            let written = tokio::task::spawn_blocking(move || report.write(&dir)).await;
+            if let Ok(Err(e)) = written {
+                tracing::warn!(error = %e, "cannot write the peripherals report");
+            }
+            last = Some(key);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// The window could not open. Most often there is no display: say so in one line.
+fn window_error(e: slint::PlatformError) -> Failure {
+    let set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
+    let message = if !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
+        let _ = e; // winit's text names its source file; the reason is this
+        "no display: the kiosk window needs a graphical session, and neither DISPLAY nor WAYLAND_DISPLAY is set".to_string()
+    } else {
+        format!("cannot open the kiosk window: {e}")
+    };
+    Failure { message, code: 1 }
 }
 
 /// Runs the window until it is closed (or the service is told to stop).
@@ -472,9 +591,12 @@ pub struct StatusReport {
     pub last_error: Option<String>,
     pub last_error_at: Option<i64>,
     pub counts: Counts,
+    /// The scanner, light and printer of the kiosk app running now (`null` when
+    /// `omnikiosk run` is not running).
+    pub peripherals: Option<crate::service::PeripheralsReport>,
 }
 
-async fn status(store: &LocalStore, cfg: &Config) -> Result<StatusReport, Failure> {
+async fn status(store: &LocalStore, cfg: &Config, dir: &Path) -> Result<StatusReport, Failure> {
     let e = store.require_enrolment()?;
     let state = store.sync_state()?;
     let counts = store.counts()?;
@@ -500,6 +622,7 @@ async fn status(store: &LocalStore, cfg: &Config) -> Result<StatusReport, Failur
         last_error: state.last_error,
         last_error_at: state.last_error_at,
         counts,
+        peripherals: crate::service::PeripheralsReport::read_current(dir),
     })
 }
 

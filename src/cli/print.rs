@@ -54,6 +54,24 @@ pub fn status(r: &StatusReport) -> String {
         "cached     {} customers, {} orders, {} products, {} carts",
         c.customers, c.orders, c.products, c.carts
     );
+    if let Some(p) = &r.peripherals {
+        let scanner = match &p.scanner {
+            None => "none".to_string(),
+            Some(v) => {
+                let since = v["since"].as_i64().map(|t| relative(t, now)).unwrap_or_default();
+                match v["state"].as_str() {
+                    Some("connected") => format!("{} connected since {since}", v["device"].as_str().unwrap_or("?")),
+                    Some("disconnected") => format!(
+                        "{} DISCONNECTED since {since}: {}",
+                        v["device"].as_str().unwrap_or("?"),
+                        v["reason"].as_str().unwrap_or("?")
+                    ),
+                    _ => format!("{} starting", v["device"].as_str().unwrap_or("?")),
+                }
+            }
+        };
+        let _ = write!(s, "\nscanner    {scanner}\nlight      {}", p.indicator.replace('_', " "));
+    }
     s
 }
 

@@ -1,0 +1,282 @@
+//! The optional receipt printer: ESC/POS pickup slips (what a shopper takes to the desk
+//! after "I'm here": order, pickup code and its QR) and handover receipts, laid out here
+//! and sent through an `escpos` driver — a USB printer's device file, a network printer,
+//! or, in tests, a driver that keeps the bytes.
+
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use escpos::driver::{Driver, FileDriver, NetworkDriver};
+use escpos::printer::Printer;
+use escpos::utils::{JustifyMode, Protocol, QRCodeCorrectionLevel, QRCodeModel, QRCodeOption};
+
+use super::PeripheralError;
+use crate::config::PrinterConfig;
+
+/// A slip for the shopper: show it (or scan its QR) at the desk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PickupSlip {
+    pub order_id: String,
+    /// The shopper's first name and last-name initial, as the kiosk caches them.
+    pub customer: String,
+    pub pickup_code: String,
+    /// Item lines: "2 × Oat milk 1 l".
+    pub lines: Vec<String>,
+    /// When it was printed, as the store reads its clock.
+    pub printed_at: String,
+}
+
+/// What was handed over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub order_id: String,
+    pub lines: Vec<String>,
+    pub handed_over_at: String,
+    pub staff_id: String,
+}
+
+/// Prints slips and receipts.
+pub trait SlipPrinter: Send {
+    fn pickup_slip(&mut self, slip: &PickupSlip) -> Result<(), PeripheralError>;
+    fn receipt(&mut self, receipt: &Receipt) -> Result<(), PeripheralError>;
+}
+
+/// An ESC/POS printer behind any `escpos` driver.
+pub struct EscPos<D: Driver> {
+    driver: D,
+    cfg: PrinterConfig,
+}
+
+impl<D: Driver> EscPos<D> {
+    pub fn new(driver: D, cfg: &PrinterConfig) -> EscPos<D> {
+        EscPos { driver, cfg: cfg.clone() }
+    }
+
+    fn print(&mut self, what: &str, layout: impl FnOnce(&mut Printer<D>) -> escpos::errors::Result<()>) -> Result<(), PeripheralError>
+    where
+        D: Clone,
+    {
+        let mut p = Printer::new(self.driver.clone(), Protocol::default(), None);
+        let result = (|| {
+            p.init()?;
+            if !self.cfg.header.is_empty() {
+                p.justify(JustifyMode::CENTER)?.bold(true)?.writeln(&ascii(&self.cfg.header))?.bold(false)?;
+            }
+            layout(&mut p)?;
+            p.feeds(3)?.partial_cut()?.print()?;
+            Ok(())
+        })();
+        result.map_err(|e: escpos::errors::PrinterError| PeripheralError::Printer {
+            printer: self.driver.name(),
+            reason: format!("{what} not printed: {e}"),
+        })
+    }
+}
+
+impl<D: Driver + Clone + Send> SlipPrinter for EscPos<D> {
+    fn pickup_slip(&mut self, slip: &PickupSlip) -> Result<(), PeripheralError> {
+        let width = self.cfg.chars_per_line;
+        self.print("pickup slip", |p| {
+            p.justify(JustifyMode::CENTER)?
+                .writeln(&format!("Order {}", ascii(&slip.order_id)))?
+                .writeln(&ascii(&slip.customer))?
+                .feed()?
+                .writeln("Pickup code")?
+                .size(2, 2)?
+                .bold(true)?
+                .writeln(&slip.pickup_code)?
+                .bold(false)?
+                .reset_size()?
+                .feed()?;
+            // The QR holds the pickup code: scanning it at the desk is typing the code.
+            p.qrcode_option(
+                &slip.pickup_code,
+                QRCodeOption::new(QRCodeModel::Model2, 6, QRCodeCorrectionLevel::M),
+            )?;
+            p.justify(JustifyMode::LEFT)?.writeln(&"-".repeat(width))?;
+            for line in &slip.lines {
+                p.writeln(&fit(line, width))?;
+            }
+            p.writeln(&"-".repeat(width))?.writeln(&ascii(&slip.printed_at))?;
+            Ok(())
+        })
+    }
+
+    fn receipt(&mut self, receipt: &Receipt) -> Result<(), PeripheralError> {
+        let width = self.cfg.chars_per_line;
+        self.print("receipt", |p| {
+            p.justify(JustifyMode::CENTER)?.writeln("Click & collect: handed over")?.writeln(&format!(
+                "Order {}",
+                ascii(&receipt.order_id)
+            ))?;
+            p.qrcode_option(&receipt.order_id, QRCodeOption::new(QRCodeModel::Model2, 4, QRCodeCorrectionLevel::M))?;
+            p.justify(JustifyMode::LEFT)?.writeln(&"-".repeat(width))?;
+            for line in &receipt.lines {
+                p.writeln(&fit(line, width))?;
+            }
+            p.writeln(&"-".repeat(width))?
+                .writeln(&ascii(&format!("{} by {}", receipt.handed_over_at, receipt.staff_id)))?;
+            Ok(())
+        })
+    }
+}
+
+/// Printers print their code page, not UTF-8: keep text to ASCII (`×` becomes `x`,
+/// other characters `?`), so nothing prints as mojibake.
+fn ascii(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            ' '..='~' => c,
+            '×' => 'x',
+            _ => '?',
+        })
+        .collect()
+}
+
+fn fit(text: &str, width: usize) -> String {
+    ascii(text).chars().take(width).collect()
+}
+
+/// Opens the configured printer: a network printer when `address` is set, else the
+/// device file.
+pub fn open(cfg: &PrinterConfig) -> Result<Box<dyn SlipPrinter>, PeripheralError> {
+    if !cfg.address.is_empty() {
+        let (host, port) = cfg.address.rsplit_once(':').unwrap_or((&cfg.address, "9100"));
+        let port: u16 = port.parse().unwrap_or(9100);
+        let driver = NetworkDriver::open(host, port, Some(Duration::from_millis(cfg.connect_timeout_ms)))
+            .map_err(|e| PeripheralError::Printer { printer: cfg.address.clone(), reason: e.to_string() })?;
+        return Ok(Box::new(EscPos::new(driver, cfg)));
+    }
+    let driver = FileDriver::open_with_options(&cfg.device, std::fs::OpenOptions::new().write(true)).map_err(|e| {
+        PeripheralError::Printer { printer: cfg.device.display().to_string(), reason: e.to_string() }
+    })?;
+    Ok(Box::new(EscPos::new(driver, cfg)))
+}
+
+/// A driver that keeps every byte: tests read what the printer would have been sent.
+#[derive(Clone, Default)]
+pub struct CapturingDriver {
+    bytes: Arc<Mutex<Vec<u8>>>,
+}
+
+impl CapturingDriver {
+    pub fn bytes(&self) -> Vec<u8> {
+        self.bytes.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Driver for CapturingDriver {
+    fn name(&self) -> String {
+        "capture".into()
+    }
+
+    fn write(&self, data: &[u8]) -> escpos::errors::Result<()> {
+        self.bytes.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(data);
+        Ok(())
+    }
+
+    fn read(&self, _buf: &mut [u8]) -> escpos::errors::Result<usize> {
+        Ok(0)
+    }
+
+    fn flush(&self) -> escpos::errors::Result<()> {
+        Ok(())
+    }
+}
+
+/// A driver whose printer is off: every write fails.
+#[derive(Clone, Default)]
+pub struct UnpluggedDriver;
+
+impl Driver for UnpluggedDriver {
+    fn name(&self) -> String {
+        "unplugged".into()
+    }
+
+    fn write(&self, _data: &[u8]) -> escpos::errors::Result<()> {
+        Err(io::Error::new(io::ErrorKind::NotConnected, "printer is not connected").into())
+    }
+
+    fn read(&self, _buf: &mut [u8]) -> escpos::errors::Result<usize> {
+        Ok(0)
+    }
+
+    fn flush(&self) -> escpos::errors::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    const GS: u8 = 0x1d;
+
+    #[test]
+    fn a_pickup_slip_carries_order_code_and_the_qr_commands() {
+        let driver = CapturingDriver::default();
+        let cfg = PrinterConfig { header: "Store 1 Krakow".into(), ..PrinterConfig::default() };
+        let mut printer = EscPos::new(driver.clone(), &cfg);
+        printer
+            .pickup_slip(&PickupSlip {
+                order_id: "O-1-2".into(),
+                customer: "Anna K.".into(),
+                pickup_code: "310270".into(),
+                lines: vec!["2 × Oat milk 1 l".into()],
+                printed_at: "2026-05-01 10:42".into(),
+            })
+            .unwrap();
+        let bytes = driver.bytes();
+        assert!(bytes.starts_with(&[0x1b, b'@']), "ESC @ initialises the printer");
+        for text in ["Store 1 Krakow", "Order O-1-2", "Anna K.", "310270", "2 x Oat milk 1 l"] {
+            assert!(contains(&bytes, text.as_bytes()), "{text} missing");
+        }
+        // GS ( k: QR model 2, size 6, level M, store the pickup code, print it.
+        assert!(contains(&bytes, &[GS, b'(', b'k', 4, 0, 49, 65, 50, 0]), "model 2");
+        assert!(contains(&bytes, &[GS, b'(', b'k', 3, 0, 49, 67, 6]), "module size");
+        assert!(contains(&bytes, &[GS, b'(', b'k', 9, 0, 49, 80, 48, b'3', b'1', b'0', b'2', b'7', b'0']), "QR data");
+        assert!(contains(&bytes, &[GS, b'(', b'k', 3, 0, 49, 81, 48]), "QR print");
+        assert!(contains(&bytes, &[GS, b'V']), "paper cut");
+    }
+
+    #[test]
+    fn a_receipt_names_the_order_and_who_handed_it_over() {
+        let driver = CapturingDriver::default();
+        let mut printer = EscPos::new(driver.clone(), &PrinterConfig::default());
+        printer
+            .receipt(&Receipt {
+                order_id: "O-1-7".into(),
+                lines: vec!["1 × Kettle".into()],
+                handed_over_at: "2026-05-01 11:00".into(),
+                staff_id: "S1-STAFF".into(),
+            })
+            .unwrap();
+        let bytes = driver.bytes();
+        for text in ["Order O-1-7", "1 x Kettle", "by S1-STAFF"] {
+            assert!(contains(&bytes, text.as_bytes()), "{text} missing");
+        }
+        assert!(contains(&bytes, &[GS, b'(', b'k', 8, 0, 49, 80, 48]), "the order id as QR data");
+    }
+
+    #[test]
+    fn a_printer_that_is_off_is_a_clear_error_not_a_panic() {
+        let mut printer = EscPos::new(UnpluggedDriver, &PrinterConfig::default());
+        let err = printer
+            .receipt(&Receipt { order_id: "O-1-7".into(), lines: vec![], handed_over_at: String::new(), staff_id: String::new() })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("receipt not printed") && err.contains("not connected"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_usb_printer_names_its_device() {
+        let cfg = PrinterConfig { enabled: true, device: "/nonexistent/lp0".into(), ..PrinterConfig::default() };
+        let err = open(&cfg).err().unwrap().to_string();
+        assert!(err.contains("/nonexistent/lp0"), "{err}");
+    }
+}
