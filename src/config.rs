@@ -24,6 +24,71 @@ pub struct Config {
     pub indicator: IndicatorConfig,
     /// The receipt printer (`[printer]`); off by default.
     pub printer: PrinterConfig,
+    /// Which display and how it is mounted (`[display]`).
+    pub display: DisplayConfig,
+}
+
+/// How the window reaches the screen. On a desktop (X11 or Wayland) the window is a
+/// normal one (winit); on a Raspberry Pi without a desktop the kiosk draws on the display
+/// directly through DRM/KMS (`linuxkms`, in builds with the `linuxkms` feature).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DisplayConfig {
+    pub backend: DisplayBackend,
+    pub renderer: DisplayRenderer,
+    /// Clockwise rotation of the picture for a display mounted turned (linuxkms only;
+    /// on a desktop the compositor rotates): 0, 90, 180 or 270.
+    pub rotation: Rotation,
+    /// The DRM connector to draw on, e.g. "HDMI-A-1" or "DSI-1" (linuxkms only); the
+    /// first connected one when unset.
+    pub output: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DisplayBackend {
+    /// A desktop window when DISPLAY or WAYLAND_DISPLAY is set, else DRM/KMS.
+    #[default]
+    Auto,
+    Winit,
+    Linuxkms,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DisplayRenderer {
+    /// FemtoVG (OpenGL ES) where the GPU allows it, the software renderer otherwise.
+    #[default]
+    Auto,
+    Femtovg,
+    Software,
+}
+
+/// Degrees clockwise; only the four a display can be mounted at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u16", into = "u16")]
+pub struct Rotation(u16);
+
+impl Rotation {
+    pub fn degrees(self) -> u16 {
+        self.0
+    }
+}
+
+impl TryFrom<u16> for Rotation {
+    type Error = String;
+    fn try_from(v: u16) -> Result<Self, String> {
+        match v {
+            0 | 90 | 180 | 270 => Ok(Rotation(v)),
+            _ => Err(format!("rotation must be 0, 90, 180 or 270 (degrees clockwise), not {v}")),
+        }
+    }
+}
+
+impl From<Rotation> for u16 {
+    fn from(r: Rotation) -> u16 {
+        r.0
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -344,6 +409,15 @@ impl Config {
         anyhow::ensure!(
             !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit()),
             "scan.loyalty_prefix must be 1 to 6 digits"
+        );
+        anyhow::ensure!(
+            (10..=3600).contains(&self.ui.staff_idle_timeout_secs),
+            "ui.staff_idle_timeout_secs must be 10..=3600"
+        );
+        anyhow::ensure!((1..=365).contains(&self.ui.no_show_days), "ui.no_show_days must be 1..=365");
+        anyhow::ensure!(
+            self.display.backend != DisplayBackend::Linuxkms || cfg!(feature = "linuxkms"),
+            "display.backend = \"linuxkms\" needs a build with the linuxkms feature (the Raspberry Pi package has it)"
         );
         self.validate_peripherals()
     }

@@ -125,6 +125,7 @@ pub async fn run(data_dir: &Path, cfg: &Config) -> CmdResult {
             "\nthe kiosk window is open. Tap \"Demo: pick a shopper or badge\" on its idle screen, or type a code and Enter as a scanner would:\n  {}",
             codes.iter().map(|(label, code)| format!("{label}: {code}")).collect::<Vec<_>>().join("\n  ")
         ));
+        crate::ui::display::select(&cfg.display).map_err(|message| Failure { message, code: 1 })?;
         let ui = crate::ui::KioskUi::new(
             store.clone(),
             crate::ui::UiSettings::from_config(cfg),
@@ -202,8 +203,7 @@ fn demo_codes(hub: &Hub, seeded: &omnikiosk_hub::SeedSummary, extra: (&str, &str
 
 /// A desktop session to open the window in (set OMNIKIOSK_HEADLESS=1 to stay in the terminal).
 fn display_available() -> bool {
-    let set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
-    !set("OMNIKIOSK_HEADLESS") && (set("DISPLAY") || set("WAYLAND_DISPLAY"))
+    std::env::var_os("OMNIKIOSK_HEADLESS").is_none_or(|x| x.is_empty()) && crate::ui::display::desktop_session()
 }
 
 fn say(line: &str) {

@@ -161,6 +161,13 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = !matches!(cli.command, Some(Command::Run) | Some(Command::Sync { once: false, .. }) | None);
     init_logging(quiet);
+    // The display's rotation and output reach Slint through the environment, which may
+    // only change while this is the one thread (a bad file is reported by `dispatch`).
+    if matches!(cli.command, Some(Command::Run) | Some(Command::Demo) | None) {
+        if let Ok(cfg) = load_config(&cli) {
+            crate::ui::display::prepare(&cfg.display);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return fail(&format!("cannot start the runtime: {e}"), 1),
@@ -197,10 +204,20 @@ fn init_logging(quiet: bool) {
     let _ = tracing_subscriber::fmt().with_env_filter(filter()).with_writer(std::io::stderr).try_init();
 }
 
+/// The configuration file in force: `--config`, else the default path if it exists, else
+/// the built-in defaults.
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    match &cli.config {
+        Some(path) => Config::load(path),
+        None if Path::new(config::DEFAULT_CONFIG_PATH).exists() => Config::load(Path::new(config::DEFAULT_CONFIG_PATH)),
+        None => Ok(Config::default()),
+    }
+}
+
 async fn dispatch(cli: Cli) -> CmdResult {
     let explicit_config = cli.config.is_some();
     let config_path = cli.config.clone().unwrap_or_else(|| PathBuf::from(config::DEFAULT_CONFIG_PATH));
-    let cfg = if explicit_config || config_path.exists() { Config::load(&config_path)? } else { Config::default() };
+    let cfg = load_config(&cli)?;
     let dir = config::data_dir(cli.data_dir.as_deref(), &cfg);
 
     let command = match cli.command {
@@ -475,6 +492,7 @@ async fn run_app(store: &LocalStore, cfg: &Config, data_dir: &Path) -> CmdResult
     let client = sync::client_for(&enrolment, &cfg.sync)?;
     // GPIO and config problems stop the start before a window opens.
     let mut devices = crate::peripherals::Peripherals::start(cfg)?;
+    crate::ui::display::select(&cfg.display).map_err(|message| Failure { message, code: 1 })?;
     let ui = std::rc::Rc::new(
         crate::ui::KioskUi::new(
             store.clone(),
@@ -538,16 +556,9 @@ async fn report_peripherals(
     }
 }
 
-/// The window could not open. Most often there is no display: say so in one line.
+/// The window could not open (the display was chosen and found): say why in one line.
 fn window_error(e: slint::PlatformError) -> Failure {
-    let set = |v: &str| std::env::var_os(v).is_some_and(|x| !x.is_empty());
-    let message = if !set("DISPLAY") && !set("WAYLAND_DISPLAY") {
-        let _ = e; // winit's text names its source file; the reason is this
-        "no display: the kiosk window needs a graphical session, and neither DISPLAY nor WAYLAND_DISPLAY is set".to_string()
-    } else {
-        format!("cannot open the kiosk window: {e}")
-    };
-    Failure { message, code: 1 }
+    Failure { message: format!("cannot open the kiosk window: {e}"), code: 1 }
 }
 
 /// Runs the window until it is closed (or the service is told to stop).
