@@ -66,7 +66,7 @@ fn scan_bench(rt: &tokio::runtime::Runtime, a: &Args) {
     let dir = tempfile::tempdir().unwrap();
     let key = support::hub_key();
     let fill = Instant::now();
-    let store = support::fill_store(dir.path(), a.customers);
+    let store = support::fill_store(dir.path(), a.customers, a.customers / 50);
     let fill = fill.elapsed();
     let size = std::fs::metadata(store.path()).unwrap().len();
     println!("\n## scan → shopper data, {} customers cached", a.customers);

@@ -23,8 +23,10 @@ pub fn card(i: usize) -> String {
 
 /// Fills a kiosk store in `dir` through the real page-apply path (`LocalStore::apply_page`,
 /// 5,000 changes a page) with 2,000 stocked products and `customers` customers, each with a
-/// loyalty card, every other one a 3-line cart, every 50th an order ready for pickup.
-pub fn fill_store(dir: &Path, customers: usize) -> LocalStore {
+/// loyalty card, every other one a 3-line cart; `ready_orders` of them, evenly spread, have
+/// an order ready for pickup.
+pub fn fill_store(dir: &Path, customers: usize, ready_orders: usize) -> LocalStore {
+    let order_every = customers.checked_div(ready_orders).unwrap_or(usize::MAX).max(1);
     let store = LocalStore::open(dir, &StoreConfig::default()).unwrap();
     store
         .save_enrolment(&Enrolment {
@@ -65,7 +67,7 @@ pub fn fill_store(dir: &Path, customers: usize) -> LocalStore {
                 let lines = (0..3).map(|k| CartLine { sku: skus[(i * 3 + k) % skus.len()].clone(), qty: 1 + k as i64 }).collect();
                 page.push(Change::Cart(CartRecord { customer_id: id.clone(), lines, updated_at: 0 }));
             }
-            if i % 50 == 0 {
+            if i % order_every == 0 && i / order_every < ready_orders {
                 page.push(Change::Order(OrderRecord {
                     id: format!("O-1-{i}"),
                     store_id: 1,
