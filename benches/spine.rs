@@ -7,15 +7,15 @@
 //!
 //! Results go to BENCHMARKS.md by hand, with the machine.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use omnikiosk::config::StoreConfig;
 use omnikiosk::resolve::resolve_scan;
-use omnikiosk::store::{Enrolment, LocalStore};
+use omnikiosk::store::LocalStore;
 use omnikiosk_hub::{Hub, SeedOptions, ServeConfig};
-use omnikiosk_protocol::code::{encode_public_key, CodeKind};
-use omnikiosk_protocol::gtin::LoyaltyCard;
-use omnikiosk_protocol::wire::{CartLine, CartRecord, Change, CustomerRecord, OrderLine, OrderRecord, OrderStatus, ProductRecord, StockRecord};
+use omnikiosk_protocol::code::CodeKind;
 use rand::{Rng, SeedableRng};
 
 struct Args {
@@ -64,66 +64,9 @@ fn main() {
 /// loyalty card, every other one a 3-line cart, every 50th an order), then times scans.
 fn scan_bench(rt: &tokio::runtime::Runtime, a: &Args) {
     let dir = tempfile::tempdir().unwrap();
-    let store = LocalStore::open(dir.path(), &StoreConfig::default()).unwrap();
-    let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
-    store
-        .save_enrolment(&Enrolment {
-            hub_url: "http://127.0.0.1:1/".into(),
-            device_token: "t".into(),
-            device_id: "bench".into(),
-            store_id: 1,
-            store_name: "Bench".into(),
-            hub_public_key: encode_public_key(&key.verifying_key()),
-            insecure: false,
-        })
-        .unwrap();
-    let skus: Vec<String> = (0..2000u64)
-        .map(|i| omnikiosk_protocol::gtin::Gtin::ean13_from_body(&format!("5{:011}", i)).unwrap().as_str().to_string())
-        .collect();
-    let mut page = Vec::with_capacity(10_000);
-    for (i, sku) in skus.iter().enumerate() {
-        page.push(Change::Product(ProductRecord { sku: sku.clone(), name: format!("Product {i}"), price_cents: 199 + i as i64, category: "Grocery".into() }));
-        page.push(Change::Stock(StockRecord { store_id: 1, sku: sku.clone(), on_hand: (i % 40) as i64, aisle: format!("A{}", i % 30) }));
-    }
-    store.apply_page(&page, "0", 0).unwrap();
+    let key = support::hub_key();
     let fill = Instant::now();
-    let mut cursor = 0;
-    for chunk_start in (0..a.customers).step_by(5000) {
-        page.clear();
-        for i in chunk_start..(chunk_start + 5000).min(a.customers) {
-            let id = format!("C{i:07}");
-            page.push(Change::Customer(CustomerRecord {
-                id: id.clone(),
-                first_name: "Anna".into(),
-                last_initial: "K".into(),
-                tier: "gold".into(),
-                language: "pl".into(),
-                points: i as i64 % 5000,
-                home_store: Some(1),
-                loyalty_cards: vec![LoyaltyCard::generate("042", i as u64).as_str().to_string()],
-            }));
-            if i % 2 == 0 {
-                let lines = (0..3).map(|k| CartLine { sku: skus[(i * 3 + k) % skus.len()].clone(), qty: 1 + k as i64 }).collect();
-                page.push(Change::Cart(CartRecord { customer_id: id.clone(), lines, updated_at: 0 }));
-            }
-            if i % 50 == 0 {
-                page.push(Change::Order(OrderRecord {
-                    id: format!("O-1-{i}"),
-                    store_id: 1,
-                    customer_id: id,
-                    status: OrderStatus::Ready,
-                    pickup_code: format!("{:06}", i % 1_000_000),
-                    lines: vec![OrderLine { sku: skus[i % skus.len()].clone(), name: "Product".into(), qty: 1, picked: None }],
-                    placed_at: 0,
-                    promised_ready_at: 0,
-                    updated_at: 0,
-                    version: 1,
-                }));
-            }
-        }
-        cursor += 1;
-        store.apply_page(&page, &cursor.to_string(), 0).unwrap();
-    }
+    let store = support::fill_store(dir.path(), a.customers, a.customers / 50);
     let fill = fill.elapsed();
     let size = std::fs::metadata(store.path()).unwrap().len();
     println!("\n## scan → shopper data, {} customers cached", a.customers);
@@ -140,8 +83,7 @@ fn scan_bench(rt: &tokio::runtime::Runtime, a: &Args) {
             )
         })
         .collect();
-    let cards: Vec<String> =
-        (0..a.samples).map(|_| LoyaltyCard::generate("042", rng.gen_range(0..a.customers) as u64).as_str().to_string()).collect();
+    let cards: Vec<String> = (0..a.samples).map(|_| support::card(rng.gen_range(0..a.customers))).collect();
     for (label, codes) in [("app QR (signature check + local read)", &qrs), ("loyalty card (local read)", &cards)] {
         let mut times = Vec::with_capacity(codes.len());
         rt.block_on(async {

@@ -455,7 +455,7 @@ pub struct SimulatorHandle {
     /// Sending on it (or dropping it) ends the loop at its next wait.
     stop: mpsc::Sender<()>,
     /// The loop; it returns what it did, or why it stopped early.
-    thread: Option<JoinHandle<Result<SimulationSummary>>>,
+    thread: JoinHandle<Result<SimulationSummary>>,
     /// Resolves when the loop has ended: its count reached, or a database failure.
     ended: Option<tokio::sync::oneshot::Receiver<()>>,
 }
@@ -472,10 +472,9 @@ impl SimulatorHandle {
 
     /// Stops the loop (the action under way completes) and returns what it did, or the
     /// error that stopped it earlier.
-    pub fn stop(mut self) -> Result<SimulationSummary> {
+    pub fn stop(self) -> Result<SimulationSummary> {
         let _ = self.stop.send(());
-        let thread = self.thread.take().expect("joined once");
-        thread.join().unwrap_or_else(|_| Err(HubError::Internal("the simulator thread panicked".into())))
+        self.thread.join().unwrap_or_else(|_| Err(HubError::Internal("the simulator thread panicked".into())))
     }
 }
 
@@ -519,5 +518,5 @@ pub fn spawn(hub: Hub, opts: SimulateOptions, mut on_action: impl FnMut(&Action)
             result
         })
         .map_err(|e| HubError::Internal(format!("cannot start the simulator thread: {e}")))?;
-    Ok(SimulatorHandle { stop, thread: Some(thread), ended: Some(ended) })
+    Ok(SimulatorHandle { stop, thread, ended: Some(ended) })
 }

@@ -1,0 +1,222 @@
+//! Screenshots of every screen, compared with the references in `docs/screens/` (which the
+//! README shows). Each screen is rendered by Slint's software renderer at each size below,
+//! from a real kiosk store that a real hub filled with a seeded chain at a fixed time, so
+//! the pixels are the same on every run and every machine with the same fonts.
+//!
+//! The fresh renders go to `target/screens/`. After a deliberate change to a screen, take
+//! them as the new references:
+//!
+//!     OMNIKIOSK_UPDATE_SCREENS=1 cargo test -p omnikiosk --test screens
+//!
+//! Adding a screen is one entry in `SCREENS`: a name and how to get there from a fresh
+//! kiosk window.
+
+#[path = "support/headless.rs"]
+mod headless;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use image::RgbaImage;
+use omnikiosk::config::{Config, StoreConfig, SyncConfig};
+use omnikiosk::store::LocalStore;
+use omnikiosk::ui::{KioskUi, UiSettings};
+use omnikiosk_hub::seed::{generate, SeedCustomer};
+use omnikiosk_hub::{Hub, SeedOptions, ServeConfig};
+use omnikiosk_protocol::wire::OrderStatus;
+use slint::ComponentHandle;
+
+/// One screen: its file name, and how a fresh kiosk window gets there (public controller
+/// calls such as `ui.scan`, or clicks by accessible label with
+/// `i_slint_backend_testing::ElementHandle::find_by_accessible_label(ui.window(), "…")
+/// …invoke_accessible_default_action()`).
+struct Screen {
+    name: &'static str,
+    setup: fn(&KioskUi, &Fixture),
+}
+
+const SCREENS: &[Screen] = &[
+    Screen { name: "attract", setup: |_, _| {} },
+    Screen { name: "shopper-pl", setup: |ui, f| ui.scan(&f.polish_shopper.card) },
+];
+
+/// The official Pi touch display (landscape and portrait) and a 10" tablet.
+const SIZES: &[(u32, u32)] = &[(800, 480), (1280, 800), (480, 800)];
+
+/// The seeded chain's clock: every time on screen (promised-ready times) follows from it.
+const SEEDED_AT: i64 = 1_800_000_000;
+
+/// A pixel differs when one of its channels is off by more than this…
+const CHANNEL_TOLERANCE: u8 = 32;
+/// …and a screen matches its reference while under this share of its pixels differ
+/// (room for anti-aliasing, not for a moved word).
+const MAX_DIFFERING: f64 = 0.005;
+
+/// What every screen is rendered from.
+struct Fixture {
+    /// Store 1's kiosk, enrolled and synced, closed: each render opens its own copy, so
+    /// no screen sees what another one did (queued ops, check-ins).
+    kiosk: tempfile::TempDir,
+    /// A Polish shopper of store 1 with a cart, an order ready for pickup and one being
+    /// prepared.
+    polish_shopper: SeedCustomer,
+}
+
+impl Fixture {
+    fn build() -> Fixture {
+        let hub_dir = tempfile::tempdir().unwrap();
+        let hub = Hub::open(&format!("sqlite:{}", hub_dir.path().join("hub.db").display())).unwrap();
+        // More orders per customer than the demo, so a shopper has one of each kind.
+        let (data, _) = generate(&SeedOptions { customers: 500, orders: 500, ..SeedOptions::default() }, SEEDED_AT);
+        hub.store().seed(&data).unwrap();
+        let token = hub.add_device(1, "screens").unwrap();
+
+        let kiosk = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(omnikiosk_hub::serve(hub, listener, ServeConfig::default(), async {
+                let _ = stopped.await;
+            }));
+            let store = LocalStore::open(kiosk.path(), &StoreConfig::default()).unwrap();
+            let cfg = SyncConfig::default();
+            omnikiosk::sync::enroll(&store, &url, &token, false, &cfg).await.unwrap();
+            let client = omnikiosk::sync::client_for(&store.require_enrolment().unwrap(), &cfg).unwrap();
+            omnikiosk::sync::pull_until_current(&store, &client, cfg.page_size, Duration::ZERO, |_| {}).await.unwrap();
+            let _ = stop.send(());
+            server.await.unwrap().unwrap();
+        });
+
+        let orders_of = |c: &SeedCustomer, wanted: &[OrderStatus]| {
+            data.orders.iter().filter(|(o, _)| o.customer_id == c.id && o.store_id == 1 && wanted.contains(&o.status)).count()
+        };
+        let polish_shopper = data
+            .customers
+            .iter()
+            .find(|c| {
+                c.language == "pl"
+                    && c.home_store == 1
+                    && c.cart.len() >= 2
+                    && orders_of(c, &[OrderStatus::Ready]) > 0
+                    && orders_of(c, &[OrderStatus::Placed, OrderStatus::Picking]) > 0
+            })
+            .expect("the seeded chain has a Polish shopper of store 1 with a cart, a ready and an open order")
+            .clone();
+        Fixture { kiosk, polish_shopper }
+    }
+
+    /// A private copy of the kiosk's data directory.
+    fn kiosk_copy(&self) -> tempfile::TempDir {
+        let copy = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(self.kiosk.path()).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                std::fs::copy(entry.path(), copy.path().join(entry.file_name())).unwrap();
+            }
+        }
+        copy
+    }
+}
+
+fn render(platform: &headless::Headless, fixture: &Fixture, screen: &Screen, (width, height): (u32, u32)) -> RgbaImage {
+    let data = fixture.kiosk_copy();
+    let store = LocalStore::open(data.path(), &StoreConfig::default()).unwrap();
+    let ui = KioskUi::new(store, UiSettings::from_config(&Config::default()), None).unwrap();
+    // A shopper's session switches the language for the whole process; every screen
+    // starts from the idle screen's English (selectable once a window has bundled them).
+    slint::select_bundled_translation("en").unwrap();
+    ui.window().window().set_size(slint::PhysicalSize::new(width, height));
+    ui.window().show().unwrap();
+    (screen.setup)(&ui, fixture);
+    // Let timers that are already due fire (none are: the clock stands still, so the
+    // shopper's countdown shows its full 45 s).
+    platform.advance(Duration::ZERO);
+    let shot = ui.window().window().take_snapshot().unwrap();
+    ui.window().hide().unwrap();
+    RgbaImage::from_raw(shot.width(), shot.height(), shot.as_bytes().to_vec()).unwrap()
+}
+
+/// How a render differs from its reference: the pixels over the tolerance, and a picture
+/// of where (the reference faded, differing pixels in red).
+fn compare(fresh: &RgbaImage, reference: &RgbaImage) -> (usize, RgbaImage) {
+    let mut diff = RgbaImage::new(fresh.width(), fresh.height());
+    let mut differing = 0;
+    for ((a, b), d) in fresh.pixels().zip(reference.pixels()).zip(diff.pixels_mut()) {
+        let off = a.0.iter().zip(b.0.iter()).map(|(x, y)| x.abs_diff(*y)).max().unwrap_or(0);
+        *d = if off > CHANNEL_TOLERANCE {
+            differing += 1;
+            image::Rgba([255, 0, 0, 255])
+        } else {
+            let grey = b.0[..3].iter().map(|&c| u32::from(c)).sum::<u32>() / 3;
+            let faded = (255 - (255 - grey) / 4) as u8;
+            image::Rgba([faded, faded, faded, 255])
+        };
+    }
+    (differing, diff)
+}
+
+fn reference_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screens")
+}
+
+fn output_dir() -> PathBuf {
+    // CARGO_TARGET_TMPDIR is <target>/tmp; the renders go beside it.
+    Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("screens")
+}
+
+#[test]
+fn every_screen_matches_its_reference_at_every_size() {
+    let platform = headless::Headless::install();
+    let fixture = Fixture::build();
+    let update = std::env::var_os("OMNIKIOSK_UPDATE_SCREENS").is_some_and(|v| v == "1");
+    let (out, refs) = (output_dir(), reference_dir());
+    std::fs::create_dir_all(&out).unwrap();
+    let mut failures = Vec::new();
+    for screen in SCREENS {
+        for &(width, height) in SIZES {
+            let file = format!("{}-{width}x{height}.png", screen.name);
+            let diff_file = out.join(format!("{}-{width}x{height}-diff.png", screen.name));
+            let _ = std::fs::remove_file(&diff_file); // from an earlier failure
+            let fresh = render(&platform, &fixture, screen, (width, height));
+            fresh.save(out.join(&file)).unwrap();
+            if update {
+                std::fs::create_dir_all(&refs).unwrap();
+                fresh.save(refs.join(&file)).unwrap();
+                println!("{file}: reference updated");
+                continue;
+            }
+            let reference = match image::open(refs.join(&file)) {
+                Ok(r) => r.to_rgba8(),
+                Err(e) => {
+                    failures.push(format!("{file}: no reference in docs/screens ({e})"));
+                    continue;
+                }
+            };
+            if reference.dimensions() != fresh.dimensions() {
+                failures.push(format!("{file}: the reference is {:?}, the render {:?}", reference.dimensions(), fresh.dimensions()));
+                continue;
+            }
+            let (differing, diff) = compare(&fresh, &reference);
+            let share = differing as f64 / f64::from(width * height);
+            println!("{file}: {differing} pixels differ ({:.3} %)", share * 100.0);
+            if share >= MAX_DIFFERING {
+                diff.save(&diff_file).unwrap();
+                failures.push(format!(
+                    "{file}: {:.2} % of pixels differ (at most {:.2} % may); render {}, differences in red: {}",
+                    share * 100.0,
+                    MAX_DIFFERING * 100.0,
+                    out.join(&file).display(),
+                    diff_file.display()
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "screens differ from docs/screens:\n  {}\nIf the change is meant, take the renders as references: \
+         OMNIKIOSK_UPDATE_SCREENS=1 cargo test -p omnikiosk --test screens",
+        failures.join("\n  ")
+    );
+}
