@@ -23,6 +23,7 @@ use omnikiosk::store::LocalStore;
 use omnikiosk::ui::{KioskUi, UiSettings};
 use omnikiosk_hub::seed::{generate, SeedCustomer};
 use omnikiosk_hub::{Hub, SeedOptions, ServeConfig};
+use omnikiosk_protocol::code::CodeKind;
 use omnikiosk_protocol::wire::OrderStatus;
 use slint::ComponentHandle;
 
@@ -38,7 +39,46 @@ struct Screen {
 const SCREENS: &[Screen] = &[
     Screen { name: "attract", setup: |_, _| {} },
     Screen { name: "shopper-pl", setup: |ui, f| ui.scan(&f.polish_shopper.card) },
+    Screen {
+        name: "pickup-checkin",
+        setup: |ui, f| {
+            press(ui, "Collect an order");
+            for d in f.ready_pickup_code.chars() {
+                press(ui, &format!("pickup code {d}"));
+            }
+            press(ui, "pickup code OK");
+        },
+    },
+    Screen { name: "call-staff", setup: |ui, _| press(ui, "Call staff") },
+    Screen { name: "staff-pin", setup: |ui, f| ui.scan(&f.staff_badge) },
+    Screen { name: "staff-queue", setup: |ui, f| sign_in(ui, &f.staff_badge, "1234") },
+    Screen {
+        name: "staff-order",
+        setup: |ui, f| {
+            sign_in(ui, &f.staff_badge, "1234");
+            press(ui, &format!("Open order {}", f.new_order));
+            press(ui, &format!("Picked {}", f.new_order_first_line));
+        },
+    },
+    Screen { name: "manager", setup: |ui, f| sign_in(ui, &f.manager_badge, "9999") },
 ];
+
+/// Presses the control with this accessible label, as a finger would.
+fn press(ui: &KioskUi, label: &str) {
+    i_slint_backend_testing::ElementHandle::find_by_accessible_label(ui.window(), label)
+        .next()
+        .unwrap_or_else(|| panic!("no control labelled {label:?}"))
+        .invoke_accessible_default_action();
+}
+
+/// Scans a badge and types its PIN on the pad.
+fn sign_in(ui: &KioskUi, badge: &str, pin: &str) {
+    ui.scan(badge);
+    for d in pin.chars() {
+        press(ui, &format!("PIN {d}"));
+    }
+    press(ui, "PIN OK");
+}
 
 /// The official Pi touch display (landscape and portrait) and a 10" tablet.
 const SIZES: &[(u32, u32)] = &[(800, 480), (1280, 800), (480, 800)];
@@ -60,6 +100,14 @@ struct Fixture {
     /// A Polish shopper of store 1 with a cart, an order ready for pickup and one being
     /// prepared.
     polish_shopper: SeedCustomer,
+    /// The pickup code of that shopper's ready order.
+    ready_pickup_code: String,
+    /// Store 1's staff and manager badges (signed codes).
+    staff_badge: String,
+    manager_badge: String,
+    /// The first order under the queue's "New" tab, and the name of its first line.
+    new_order: String,
+    new_order_first_line: String,
 }
 
 impl Fixture {
@@ -70,6 +118,9 @@ impl Fixture {
         let (data, _) = generate(&SeedOptions { customers: 500, orders: 500, ..SeedOptions::default() }, SEEDED_AT);
         hub.store().seed(&data).unwrap();
         let token = hub.add_device(1, "screens").unwrap();
+        // Valid at the fixed clock the screens run on, whenever the test runs.
+        let badge = |id: &str| hub.sign_code(CodeKind::Staff, id, 3650 * 86_400).unwrap();
+        let (staff_badge, manager_badge) = (badge("S1-STAFF"), badge("S1-MGR"));
 
         let kiosk = tempfile::tempdir().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -104,7 +155,28 @@ impl Fixture {
             })
             .expect("the seeded chain has a Polish shopper of store 1 with a cart, a ready and an open order")
             .clone();
-        Fixture { kiosk, polish_shopper }
+        let ready_pickup_code = data
+            .orders
+            .iter()
+            .find(|(o, _)| o.customer_id == polish_shopper.id && o.store_id == 1 && o.status == OrderStatus::Ready)
+            .map(|(o, _)| o.pickup_code.clone())
+            .unwrap();
+        // The last pull happened at the chain's moment too (the manager screen shows it).
+        let db = rusqlite::Connection::open(kiosk.path().join(omnikiosk::store::DB_FILE)).unwrap();
+        db.execute("UPDATE meta SET value = ?1 WHERE key = 'last_pull_at'", [SEEDED_AT.to_string()]).unwrap();
+        drop(db);
+        let store = LocalStore::open(kiosk.path(), &StoreConfig::default()).unwrap();
+        let first_new = store.orders(Some(OrderStatus::Placed)).unwrap().into_iter().next().expect("a new order in store 1");
+        drop(store);
+        Fixture {
+            kiosk,
+            polish_shopper,
+            ready_pickup_code,
+            staff_badge,
+            manager_badge,
+            new_order: first_new.id.clone(),
+            new_order_first_line: first_new.lines[0].name.clone(),
+        }
     }
 
     /// A private copy of the kiosk's data directory.
@@ -123,7 +195,9 @@ impl Fixture {
 fn render(platform: &headless::Headless, fixture: &Fixture, screen: &Screen, (width, height): (u32, u32)) -> RgbaImage {
     let data = fixture.kiosk_copy();
     let store = LocalStore::open(data.path(), &StoreConfig::default()).unwrap();
-    let ui = KioskUi::new(store, UiSettings::from_config(&Config::default()), None).unwrap();
+    // The seeded chain's moment: lateness, waiting times and "today" do not drift.
+    let settings = UiSettings { clock: || SEEDED_AT, ..UiSettings::from_config(&Config::default()) };
+    let ui = KioskUi::new(store, settings, None).unwrap();
     // A shopper's session switches the language for the whole process; every screen
     // starts from the idle screen's English (selectable once a window has bundled them).
     slint::select_bundled_translation("en").unwrap();

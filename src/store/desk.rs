@@ -7,6 +7,7 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::read::StaffMember;
+use super::outbox::overlaid_order;
 use super::{LocalStore, Result};
 use crate::domain::desk::Waiting;
 
@@ -108,22 +109,24 @@ impl LocalStore {
     }
 
     /// Shoppers waiting at the desk now: checked in for an order that is still ready
-    /// (pending ops included), longest wait first.
+    /// (pending ops included), longest wait first. Reads only the check-ins, which are
+    /// removed once their order is over, so it costs the same with 20 or 20,000 ready
+    /// orders in the store.
     pub fn waiting(&self) -> Result<Vec<Waiting>> {
-        let ready = self.orders(Some(OrderStatus::Ready))?;
         let conn = self.reader();
-        let mut stmt = conn.prepare_cached(
-            "SELECT min(k.at), coalesce(c.first_name, '') FROM checkins k
-             LEFT JOIN customers c ON c.id = k.customer_id WHERE k.order_id = ?1",
-        )?;
-        let mut out = Vec::new();
-        for order in ready {
-            let (since, first_name): (Option<i64>, String) = stmt.query_row([&order.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            if let Some(since) = since {
+        let checked_in: Vec<(String, i64, String)> = conn
+            .prepare_cached(
+                "SELECT k.order_id, min(k.at), coalesce(c.first_name, '') FROM checkins k
+                 LEFT JOIN customers c ON c.id = k.customer_id GROUP BY k.order_id ORDER BY min(k.at), k.order_id",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut out = Vec::with_capacity(checked_in.len());
+        for (order_id, since, first_name) in checked_in {
+            if let Some(order) = overlaid_order(&conn, &order_id)?.filter(|o| o.status == OrderStatus::Ready) {
                 out.push(Waiting { order, first_name, since });
             }
         }
-        out.sort_by_key(|w| w.since);
         Ok(out)
     }
 

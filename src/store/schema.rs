@@ -118,6 +118,8 @@ pub fn migrations() -> Migrations<'static> {
             r#"
         -- Wrong PINs per badge: five in a row lock the badge for five minutes, and a
         -- restart does not reset the count.
+        CREATE INDEX checkins_by_order ON checkins(order_id);
+
         CREATE TABLE pin_attempts (
             staff_id TEXT PRIMARY KEY,
             failures INTEGER NOT NULL,

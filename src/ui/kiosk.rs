@@ -40,6 +40,9 @@ pub struct UiSettings {
     pub phone_url: String,
     /// How long after its promised time a ready order expires as a no-show (the hub's rule).
     pub no_show_secs: i64,
+    /// The time: the system clock, or a fixed one where a picture must not change
+    /// (screenshot references, benchmarks).
+    pub clock: fn() -> i64,
 }
 
 impl UiSettings {
@@ -52,6 +55,7 @@ impl UiSettings {
             loyalty: cfg.loyalty.clone(),
             phone_url: cfg.ui.phone_url.clone(),
             no_show_secs: i64::from(cfg.ui.no_show_days) * 86_400,
+            clock: unix_now,
         }
     }
 }
@@ -247,7 +251,7 @@ impl Inner {
     }
 
     pub(super) fn now(&self) -> i64 {
-        unix_now()
+        (self.settings.clock)()
     }
 
     fn scan(self: &Rc<Self>, code: &str) {
