@@ -277,7 +277,9 @@ mod tests {
         use OrderStatus::*;
         let ready = OpBody::OrderReady { order_id: "O-1-1".into(), staff_id: "S1".into() };
         let cancel = OpBody::OrderCancel { order_id: "O-1-1".into(), staff_id: "M1".into(), reason: "out of stock".into() };
-        let cases: Vec<(OrderStatus, Option<i64>, OpBody, Result<OrderStatus, &str>)> = vec![
+        // (status before, picked so far, op, status after or the refusal's code)
+        type Case = (OrderStatus, Option<i64>, OpBody, Result<OrderStatus, &'static str>);
+        let cases: Vec<Case> = vec![
             (Placed, None, pick(2, None), Ok(Picking)),
             (Picking, Some(1), pick(2, None), Ok(Picking)),
             (Placed, None, pick(1, None), Err("short_pick_reason")),

@@ -73,6 +73,9 @@ pub struct DeskSignals {
     pub online: bool,
 }
 
+/// Where the desk's signals go (the pickup light), on the UI thread.
+type SignalSink = Box<dyn Fn(DeskSignals)>;
+
 pub(super) struct Inner {
     /// The window, weakly: the controller must not keep a closed window alive.
     pub(super) window: slint::Weak<AppWindow>,
@@ -89,7 +92,7 @@ pub(super) struct Inner {
     /// Refreshes the sync indicator, the queue and the manager view while the window runs.
     status: Timer,
     /// Told whenever the desk's signals change.
-    signal_sink: RefCell<Option<Box<dyn Fn(DeskSignals)>>>,
+    signal_sink: RefCell<Option<SignalSink>>,
     last_signals: Cell<Option<DeskSignals>>,
 }
 
