@@ -101,6 +101,13 @@ fn a_shopper_scans_checks_in_rates_and_leaves_nothing_behind() {
     assert!(store.pending_ops(100).unwrap().iter().any(|o| o.name == "feedback.nps" && o.body["score"] == 9));
     assert!(has_label(&ui, "Dziękujemy za opinię!"));
 
+    // "Call staff" from her screen: the desk gets a help request that knows who asks.
+    ElementHandle::find_by_accessible_label(ui.window(), "Wezwij obsługę").next().unwrap().invoke_accessible_default_action();
+    assert!(has_label(&ui, "Pracownik już idzie."));
+    let assists = store.open_assists().unwrap();
+    assert_eq!(assists.len(), 1);
+    assert_eq!(assists[0].customer_id.as_deref(), Some("C-ANNA"), "the colleague sees who asked");
+
     // She walks away: after the idle timeout nothing of hers is left in the UI.
     for second in 0..46 {
         if second == 40 {

@@ -400,7 +400,7 @@ impl Inner {
                     v.ready_for_pickup
                         .iter()
                         .chain(&v.in_preparation)
-                        .map(|o| format!("{} · {}", o.id, o.status.as_str()))
+                        .map(|o| o.id.clone())
                         .collect::<Vec<_>>()
                         .join(", ")
                 });
