@@ -1,7 +1,9 @@
 //! The demo (`cargo run --release` with nothing set up): an embedded hub on loopback with
-//! a seeded chain, this kiosk enrolled to store 1, the online channel doing what a web
-//! shop does, and the network going away. Until the touchscreen lands it runs headless
-//! and prints what happens.
+//! a seeded chain, this kiosk enrolled to store 1, and the online channel doing what a web
+//! shop does. With a display the kiosk window opens, with a panel of sample shoppers and
+//! badges instead of a scanner, while the simulated online shop changes carts and places
+//! and cancels orders; without one (or with OMNIKIOSK_HEADLESS=1) it runs in the terminal,
+//! takes the network away and shows the kiosk answering from its local store.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
