@@ -99,6 +99,10 @@ fn a_pickup_goes_from_check_in_to_handover_and_the_manager_sees_it() {
     let (ready, placed) = (ready.first().expect("a ready order in the seed").clone(), placed.first().expect("a placed order").clone());
     let cfg = Config::default();
     let ui = KioskUi::new(store.clone(), UiSettings::from_config(&cfg), None).unwrap();
+    // What the receipt printer is told: every handover, with who made it.
+    let handovers = std::rc::Rc::new(std::cell::RefCell::new(Vec::<(String, String)>::new()));
+    let seen = handovers.clone();
+    ui.on_handover(move |order, staff| seen.borrow_mut().push((order.id.clone(), staff.to_string())));
     ui.window().show().unwrap();
 
     // --- The shopper: "Collect an order", a wrong code, then the right one.
@@ -174,9 +178,11 @@ fn a_pickup_goes_from_check_in_to_handover_and_the_manager_sees_it() {
     keypad(&ui, "pickup code", wrong, "Check");
     assert!(has_label(&ui, &format!("That is not the pickup code of order {}. Nothing was handed over.", ready.id)));
     assert_eq!(store.order(&ready.id).unwrap().unwrap().status, OrderStatus::Ready);
+    assert!(handovers.borrow().is_empty(), "no receipt for a refused handover");
     keypad(&ui, "pickup code", &ready.pickup_code, "Check");
     assert!(has_label(&ui, &format!("Order {} collected. Thank you!", ready.id)), "{:?}", labels(&ui));
     assert_eq!(store.order(&ready.id).unwrap().unwrap().status, OrderStatus::Collected);
+    assert_eq!(*handovers.borrow(), [(ready.id.clone(), "S1-STAFF".to_string())], "one receipt, for this order");
     assert!(store.waiting().unwrap().is_empty(), "a collected order has nobody waiting");
     assert!(!has_label(&ui, "Manager"), "a colleague has no manager view");
     press(&ui, "Sign out");

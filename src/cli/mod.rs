@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use omnikiosk_protocol::wire::OrderStatus;
+use omnikiosk_protocol::wire::{OrderRecord, OrderStatus};
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -343,15 +343,20 @@ fn order_op(
 /// The receipt of a handover, when the printer is to print one.
 fn receipt_for(store: &LocalStore, op: &OpBody, cfg: &Config) -> Option<crate::peripherals::printer::Receipt> {
     let OpBody::OrderCollect { order_id, staff_id, .. } = op else { return None };
+    let order = store.order(order_id).ok().flatten()?;
+    receipt(&order, staff_id, cfg)
+}
+
+/// The handover receipt of `order`, when the configuration wants one printed.
+fn receipt(order: &OrderRecord, staff_id: &str, cfg: &Config) -> Option<crate::peripherals::printer::Receipt> {
     if !(cfg.printer.enabled && cfg.printer.receipt_on_collect) {
         return None;
     }
-    let order = store.order(order_id).ok().flatten()?;
     Some(crate::peripherals::printer::Receipt {
-        order_id: order.id,
+        order_id: order.id.clone(),
         lines: order.lines.iter().map(|l| format!("{} × {}", l.qty, l.name)).collect(),
         handed_over_at: crate::ui::view::clock(unix_now(), i64::from(cfg.ui.utc_offset_minutes) * 60),
-        staff_id: staff_id.clone(),
+        staff_id: staff_id.to_string(),
     })
 }
 
@@ -506,6 +511,14 @@ async fn run_app(store: &LocalStore, cfg: &Config, data_dir: &Path) -> CmdResult
         DeskFollower::start(devices.indicator.clone(), devices.printer.clone(), store.clone(), cfg.printer.clone(), tz_offset_secs);
     let signals = desk.sender();
     ui.on_desk_signals(move |s| signals.send(s));
+    // A handover at the desk prints its receipt off the UI thread.
+    let (receipt_cfg, rt) = (cfg.clone(), tokio::runtime::Handle::current());
+    ui.on_handover(move |order, staff_id| {
+        if let Some(r) = receipt(order, staff_id, &receipt_cfg) {
+            let printer = receipt_cfg.printer.clone();
+            rt.spawn_blocking(move || print_receipt(&printer, &r));
+        }
+    });
     let service = window::attach(&ui, devices.scans.take(), Notifier::Systemd, crate::service::watchdog_interval());
 
     let (stop_tx, stop_rx) = watch::channel(false);

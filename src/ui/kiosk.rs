@@ -75,6 +75,9 @@ pub struct DeskSignals {
 
 /// Where the desk's signals go (the pickup light), on the UI thread.
 type SignalSink = Box<dyn Fn(DeskSignals)>;
+/// Told of every handover made at this kiosk (the receipt printer): the order, and the
+/// colleague who handed it over.
+type HandoverSink = Box<dyn Fn(&omnikiosk_protocol::wire::OrderRecord, &str)>;
 
 pub(super) struct Inner {
     /// The window, weakly: the controller must not keep a closed window alive.
@@ -93,6 +96,7 @@ pub(super) struct Inner {
     status: Timer,
     /// Told whenever the desk's signals change.
     signal_sink: RefCell<Option<SignalSink>>,
+    pub(super) handover_sink: RefCell<Option<HandoverSink>>,
     last_signals: Cell<Option<DeskSignals>>,
 }
 
@@ -136,6 +140,7 @@ impl KioskUi {
             idle: Timer::default(),
             status: Timer::default(),
             signal_sink: RefCell::new(None),
+            handover_sink: RefCell::new(None),
             last_signals: Cell::new(None),
         });
         CONTROLLER.with(|c| *c.borrow_mut() = Rc::downgrade(&inner));
@@ -210,6 +215,11 @@ impl KioskUi {
         *self.inner.signal_sink.borrow_mut() = Some(Box::new(sink));
         self.inner.last_signals.set(None);
         self.inner.refresh();
+    }
+
+    /// Calls `sink` on the UI thread after each handover recorded here (for a receipt).
+    pub fn on_handover(&self, sink: impl Fn(&omnikiosk_protocol::wire::OrderRecord, &str) + 'static) {
+        *self.inner.handover_sink.borrow_mut() = Some(Box::new(sink));
     }
 
     /// A handle another thread can close the window with (SIGTERM, the demo ending).

@@ -363,6 +363,11 @@ impl Inner {
         self.touched();
         match self.order_op(|o, staff| OpBody::OrderCollect { order_id: o.order.id.clone(), staff_id: staff.to_string(), verification }) {
             Ok(id) if !id.is_empty() => {
+                if let (Some(sink), Ok(Some(order)), Some(staff)) =
+                    (self.handover_sink.borrow().as_ref(), self.store.order(&id), self.signed_in())
+                {
+                    sink(&order, &staff.id);
+                }
                 self.open_queue();
                 self.staff_notice(3, &id);
             }
