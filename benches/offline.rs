@@ -7,20 +7,14 @@
 
 use std::time::{Duration, Instant};
 
+mod support;
+use support::{arg, percentile};
+
 use omnikiosk::config::{Config, StoreConfig};
 use omnikiosk::store::LocalStore;
 use omnikiosk_hub::{Hub, SeedOptions, ServeConfig};
 use omnikiosk_protocol::ops::OpBody;
 use omnikiosk_protocol::wire::{CartLine, OrderCreate};
-
-fn arg(name: &str, default: usize) -> usize {
-    let argv: Vec<String> = std::env::args().collect();
-    argv.iter().position(|a| a == name).and_then(|i| argv.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
 
 fn main() {
     let ops = arg("--ops", 10_000);

@@ -8,6 +8,7 @@
 //! Results go to BENCHMARKS.md by hand, with the machine.
 
 mod support;
+use support::{percentile};
 
 use std::time::{Duration, Instant};
 
@@ -46,10 +47,6 @@ fn args() -> Args {
         i += 2;
     }
     a
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn main() {

@@ -22,6 +22,7 @@
 //! Results go to BENCHMARKS.md by hand, with the machine.
 
 mod support;
+use support::{arg, percentile};
 
 #[path = "../tests/support/headless.rs"]
 mod headless;
@@ -29,7 +30,7 @@ mod headless;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use omnikiosk::config::{Config, StoreConfig};
 use omnikiosk::store::LocalStore;
@@ -44,15 +45,6 @@ const CHILD_ENV: &str = "OMNIKIOSK_BENCH_UI_STORE";
 const FULL_ENV: &str = "OMNIKIOSK_BENCH_UI_FULL";
 /// What the child prints once its first frame is drawn.
 const FIRST_FRAME: &str = "first-frame";
-
-fn arg(name: &str, default: usize) -> usize {
-    let argv: Vec<String> = std::env::args().collect();
-    argv.iter().position(|a| a == name).and_then(|i| argv.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
 
 fn main() {
     match std::env::var_os(CHILD_ENV) {

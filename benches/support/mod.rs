@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::Path;
+use std::time::Duration;
 
 use omnikiosk::config::StoreConfig;
 use omnikiosk::store::{Enrolment, LocalStore};
@@ -86,4 +87,15 @@ pub fn fill_store(dir: &Path, customers: usize, ready_orders: usize) -> LocalSto
         store.apply_page(&page, &cursor.to_string(), 0).unwrap();
     }
     store
+}
+
+/// `--name N` from the command line, or `default`.
+pub fn arg(name: &str, default: usize) -> usize {
+    let argv: Vec<String> = std::env::args().collect();
+    argv.iter().position(|a| a == name).and_then(|i| argv.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// The `p` quantile (0..=1) of durations sorted ascending.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
