@@ -66,6 +66,12 @@ impl LocalStore {
         Ok(Some(view))
     }
 
+    /// The cached customer alone, as pulled (no cart, orders or pending points): enough to
+    /// name them in a list.
+    pub fn customer(&self, customer_id: &str) -> Result<Option<CustomerRecord>> {
+        customer(&self.reader(), customer_id)
+    }
+
     /// A cart's lines priced from the catalogue, with this store's shelves.
     pub fn cart_view(&self, lines: &[CartLine]) -> Result<CartView> {
         let conn = self.reader();

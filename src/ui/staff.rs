@@ -9,7 +9,7 @@
 use std::rc::Rc;
 
 use omnikiosk_protocol::ops::{OpBody, PickedLine, Verification};
-use omnikiosk_protocol::wire::{OrderRecord, OrderStatus, StaffRole};
+use omnikiosk_protocol::wire::{CustomerRecord, OrderRecord, OrderStatus, StaffRole};
 use slint::{ComponentHandle, ModelRc, VecModel};
 
 use super::kiosk::{blank, Inner};
@@ -206,8 +206,8 @@ impl Inner {
 
     /// "Anna K.", or the customer id when this store has not cached the customer.
     fn customer_label(&self, customer_id: &str) -> String {
-        match self.store.shopper_view(customer_id) {
-            Ok(Some(v)) => format!("{} {}.", v.customer.first_name, v.customer.last_initial),
+        match self.store.customer(customer_id) {
+            Ok(Some(c)) => short_name(&c),
             _ => customer_id.to_string(),
         }
     }
@@ -397,7 +397,7 @@ impl Inner {
             .into_iter()
             .map(|a| {
                 let view = a.customer_id.as_deref().and_then(|id| self.store.shopper_view(id).ok().flatten());
-                let who = view.as_ref().map(|v| format!("{} {}.", v.customer.first_name, v.customer.last_initial));
+                let who = view.as_ref().map(|v| short_name(&v.customer));
                 let cart = view.as_ref().map(|v| {
                     v.cart.lines.iter().map(|l| format!("{} × {}", l.qty, l.name.as_deref().unwrap_or(&l.sku))).collect::<Vec<_>>().join(", ")
                 });
@@ -554,4 +554,9 @@ impl Inner {
         m.set_expiring(ModelRc::default());
         m.set_conflicts(ModelRc::default());
     }
+}
+
+/// "Anna K.": how staff screens name a customer.
+fn short_name(c: &CustomerRecord) -> String {
+    format!("{} {}.", c.first_name, c.last_initial)
 }
