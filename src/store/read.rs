@@ -141,6 +141,27 @@ impl LocalStore {
         Ok(orders)
     }
 
+    /// The orders still to be handled (placed, picking, ready), pending local actions
+    /// applied: the desk's queue without the store's history of collected, cancelled and
+    /// expired orders.
+    pub fn open_orders(&self) -> Result<Vec<OrderRecord>> {
+        let conn = self.reader();
+        let store_id = enrolled_store_id(&conn)?;
+        let mut orders = query_orders(
+            &conn,
+            &format!(
+                "SELECT {ORDER_COLUMNS} FROM orders WHERE status IN ('placed', 'picking', 'ready')
+                    OR id IN (SELECT substr(entity, 7) FROM outbox WHERE entity LIKE 'order:%')
+                 ORDER BY promised_ready_at, id"
+            ),
+            params![],
+            store_id,
+        )?;
+        overlay_orders(&conn, &mut orders)?;
+        orders.retain(|o| !o.status.is_final());
+        Ok(orders)
+    }
+
     pub fn product(&self, sku: &str) -> Result<Option<ProductView>> {
         let conn = self.reader();
         let store_id = enrolled_store_id(&conn)?;

@@ -179,7 +179,7 @@ impl Inner {
         let Some(w) = self.window() else { return };
         let Some(tab) = self.staff.borrow().as_ref().map(|s| s.tab) else { return };
         let now = self.now();
-        let orders = self.store.orders(None).unwrap_or_default();
+        let orders = self.store.open_orders().unwrap_or_default();
         let waiting = self.store.waiting().unwrap_or_default();
         let s = w.global::<StaffAdapter>();
         s.set_tab(tab.index() as i32);
@@ -460,7 +460,7 @@ impl Inner {
         let Some(w) = self.window() else { return };
         let now = self.now();
         let tz = self.settings.tz_offset_secs;
-        let orders = self.store.orders(None).unwrap_or_default();
+        let orders = self.store.open_orders().unwrap_or_default();
         let waiting = self.store.waiting().unwrap_or_default();
         let sum = desk::summary(&orders, &waiting, now, self.settings.no_show_secs);
         let m = w.global::<ManagerAdapter>();
