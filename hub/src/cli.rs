@@ -178,7 +178,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Device { command: DeviceCommand::Revoke { device } } => {
-            Hub::open(&cli.db)?.store().revoke_device(&device)?;
+            Hub::open(&cli.db)?.revoke_device(&device)?;
             out(&format!("revoked {device}"));
             Ok(())
         }

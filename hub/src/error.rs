@@ -1,5 +1,13 @@
-//! The hub's one error type. Each kind maps to one HTTP status and a stable code, so the
-//! kiosk and the online channel can act on it; internal details never leave the hub.
+//! The hub's error types. [`HubError`] is what a caller is answered: each kind maps to one
+//! HTTP status and a stable code, so the kiosk and the online channel can act on it.
+//! [`StorageError`] is the database failing, never a business answer: it travels as its
+//! own type from the backends up, so a refused op and a broken disk are never confused.
+
+/// The database failed: a lost connection, a statement that could not run, a stored row
+/// that cannot be read back. The detail is for the hub's log.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StorageError(pub String);
 
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
@@ -23,6 +31,8 @@ pub enum HubError {
     NotImplemented(String),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("internal error: {0}")]
+    Storage(#[from] StorageError),
 }
 
 impl HubError {
@@ -35,7 +45,7 @@ impl HubError {
             HubError::Conflict(_) | HubError::CursorReset(_) => 409,
             HubError::UpdateNeeded(_) => 426,
             HubError::NotImplemented(_) => 501,
-            HubError::Internal(_) => 500,
+            HubError::Internal(_) | HubError::Storage(_) => 500,
         }
     }
 
@@ -49,33 +59,33 @@ impl HubError {
             HubError::CursorReset(_) => "cursor_reset",
             HubError::UpdateNeeded(_) => "update_needed",
             HubError::NotImplemented(_) => "not_implemented",
-            HubError::Internal(_) => "internal",
+            HubError::Internal(_) | HubError::Storage(_) => "internal",
         }
     }
 }
 
-impl From<rusqlite::Error> for HubError {
+impl From<rusqlite::Error> for StorageError {
     fn from(e: rusqlite::Error) -> Self {
-        HubError::Internal(format!("database: {e}"))
+        StorageError(format!("database: {e}"))
     }
 }
 
-impl From<rusqlite_migration::Error> for HubError {
+impl From<rusqlite_migration::Error> for StorageError {
     fn from(e: rusqlite_migration::Error) -> Self {
-        HubError::Internal(format!("database migration: {e}"))
+        StorageError(format!("database migration: {e}"))
     }
 }
 
-impl From<postgres::Error> for HubError {
+impl From<postgres::Error> for StorageError {
     fn from(e: postgres::Error) -> Self {
         let detail = e.as_db_error().map(|d| d.to_string()).unwrap_or_else(|| e.to_string());
-        HubError::Internal(format!("database: {detail}"))
+        StorageError(format!("database: {detail}"))
     }
 }
 
-impl From<serde_json::Error> for HubError {
+impl From<serde_json::Error> for StorageError {
     fn from(e: serde_json::Error) -> Self {
-        HubError::Internal(format!("stored JSON: {e}"))
+        StorageError(format!("stored JSON: {e}"))
     }
 }
 

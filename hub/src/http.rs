@@ -15,15 +15,15 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use omnikiosk_protocol::code::{encode_public_key, CodeKind};
 use omnikiosk_protocol::gtin::DEFAULT_LOYALTY_PREFIX;
-use omnikiosk_protocol::scan::{classify, Scan, ScanContext};
+use omnikiosk_protocol::scan::{classify, ScanContext};
 use omnikiosk_protocol::wire::{
     ApiError, CartPut, Change, ConflictRecord, PushRequest, PushResponse, CustomerUpsert, DeviceInfo, IdentifiersPut, LookupResponse, OrderCancel, OrderCreate,
     PullResponse, SignedCodeResponse, OLDEST_SUPPORTED_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
 use serde::Deserialize;
 
-use crate::store::{Device, Relevance};
-use crate::{now_secs, token_hash, Hub, HubError};
+use crate::store::Device;
+use crate::{now_secs, Hub, HubError};
 
 /// Longest a pull may be held open.
 pub const MAX_WAIT_SECS: u64 = 60;
@@ -110,7 +110,7 @@ async fn device_auth(state: &AppState, headers: &HeaderMap) -> Result<(Device, u
         return Err(HubError::Forbidden("the channel token cannot act as a kiosk".into()).into());
     }
     let hub = state.hub.clone();
-    let device = blocking(move || hub.store().device_by_token_hash(&token_hash(&token))).await?;
+    let device = blocking(move || hub.device_by_token(&token)).await?;
     match device {
         Some(d) if !d.revoked => Ok((d, proto)),
         Some(_) => Err(HubError::Unauthorized("this device token was revoked".into()).into()),
@@ -125,8 +125,8 @@ async fn channel_auth(state: &AppState, headers: &HeaderMap) -> Result<(), ApiFa
         Some(t) if t == expected => Ok(()),
         Some(t) => {
             let hub = state.hub.clone();
-            let hash = token_hash(t);
-            let is_device = blocking(move || hub.store().device_by_token_hash(&hash)).await?.is_some();
+            let token = t.to_string();
+            let is_device = blocking(move || hub.device_by_token(&token)).await?.is_some();
             if is_device {
                 Err(HubError::Forbidden("a device token cannot use the channel API".into()).into())
             } else {
@@ -207,12 +207,12 @@ async fn device_info(State(s): State<AppState>, headers: HeaderMap) -> ApiResult
     let (device, proto) = device_auth(&s, &headers).await?;
     let hub = s.hub.clone();
     let store_id = device.store_id;
-    let store = blocking(move || hub.store().store(store_id)).await?;
+    let store = blocking(move || hub.store(store_id)).await?;
     let hub = s.hub.clone();
     let id = device.id.clone();
     let last_seq = blocking(move || {
-        hub.store().record_device_seen(&id, now_secs(), proto, None)?;
-        hub.store().device_last_seq(&id)
+        hub.device_seen(&id, proto, None)?;
+        hub.device_last_seq(&id)
     })
     .await?;
     Ok(Json(DeviceInfo {
@@ -253,7 +253,7 @@ async fn pull(
         head.borrow_and_update();
         let hub = s.hub.clone();
         let store_id = device.store_id;
-        let page = blocking(move || hub.store().pull(store_id, after, limit)).await?;
+        let page = blocking(move || hub.pull(store_id, after, limit)).await?;
         if !page.changes.is_empty() || tokio::time::Instant::now() >= deadline {
             break page;
         }
@@ -275,7 +275,7 @@ async fn pull(
         .map_err(|e| HubError::Internal(format!("feed body: {e}")))?;
     let hub = s.hub.clone();
     let (id, last) = (device.id.clone(), page.last_seq);
-    blocking(move || hub.store().record_device_seen(&id, now_secs(), proto, Some(last))).await?;
+    blocking(move || hub.device_seen(&id, proto, Some(last))).await?;
     Ok(Json(PullResponse { changes, cursor: s.hub.cursor(page.last_seq), has_more: page.has_more, remaining: page.remaining }))
 }
 
@@ -321,21 +321,8 @@ async fn lookup(
         .map_err(|e| HubError::BadRequest(e.to_string()))?;
     let hub = s.hub.clone();
     let store_id = device.store_id;
-    let found = blocking(move || {
-        let id = match scan {
-            Scan::Customer(c) => Some(c.id),
-            Scan::LoyaltyCard(card) => hub.store().customer_by_card(card.as_str())?,
-            _ => return Err(HubError::BadRequest("only customer codes and loyalty cards can be looked up".into())),
-        };
-        let Some(id) = id else { return Ok(None) };
-        if hub.store().customer_profile(&id)?.is_none() {
-            return Ok(None);
-        }
-        hub.store().attach_customer(&id, store_id, Relevance::Lookup, now_secs()).map(Some)
-    })
-    .await?;
+    let found = blocking(move || hub.lookup(store_id, scan)).await?;
     let found = found.ok_or_else(|| HubError::NotFound("no customer with this code".into()))?;
-    s.hub.committed().map_err(|e| HubError::Internal(e.to_string()))?;
     Ok(Json(found))
 }
 
@@ -402,7 +389,7 @@ async fn customer_code(State(s): State<AppState>, headers: HeaderMap, Path(id): 
     let hub = s.hub.clone();
     let code = blocking(move || {
         hub.get_customer(&id)?;
-        hub.sign_code(CodeKind::Customer, &id, CUSTOMER_CODE_TTL_SECS).map_err(|e| HubError::Internal(e.to_string()))
+        hub.sign_code(CodeKind::Customer, &id, CUSTOMER_CODE_TTL_SECS)
     })
     .await?;
     Ok(Json(SignedCodeResponse { code }))

@@ -2,16 +2,20 @@
 //! the online shop, ERP or CRM feeds it through.
 //!
 //! Layout:
-//! - [`store`]: the storage trait ([`store::HubStore`]), its embedded SQLite backend and
-//!   its PostgreSQL backend (several hub processes over one database);
-//!   every write appends to the commit-ordered, compacted change feed in the same
-//!   transaction.
+//! - [`store`]: what the hub stores, written once over a narrow transaction trait
+//!   ([`store::HubTx`]), and the two [`store::Backend`]s that hold only SQL: embedded
+//!   SQLite and PostgreSQL (several hub processes over one database). Every write
+//!   appends to the commit-ordered, compacted change feed in the same transaction.
 //! - [`http`]: the HTTP API (device endpoints, channel endpoints) on axum.
 //! - [`seed`]: a deterministic, realistic chain for the demo, tests and benchmarks.
 //! - [`simulate`]: the simulated online channel (carts change, orders are placed and
 //!   cancelled), for `omnikiosk-hub simulate` and the demo.
 //! - [`cli`]: the `omnikiosk-hub` command line.
-//! - [`error`]: the one error type, mapped to HTTP statuses.
+//! - [`error`]: the answer's error type, mapped to HTTP statuses, and the storage
+//!   failure as a type of its own.
+//!
+//! [`Hub`] is the one door: the HTTP layer and the command line call its methods; only
+//! `Hub` reaches the storage.
 //!
 //! This crate knows nothing of the kiosk's local store or UI.
 
@@ -27,17 +31,18 @@ use std::sync::Arc;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use omnikiosk_protocol::code::{self, CodeClaims, CodeKind};
 use omnikiosk_protocol::gtin::{LoyaltyCard, DEFAULT_LOYALTY_PREFIX};
+use omnikiosk_protocol::scan::Scan;
 use omnikiosk_protocol::wire::{
-    CartPut, ConflictRecord, CustomerProfile, CustomerUpsert, DeviceHealth, IdentifiersPut, OpOutcome, OpResult,
-    OrderCreate, OrderDetail, PushRequest,
+    CartPut, ConflictRecord, CustomerProfile, CustomerUpsert, DeviceHealth, IdentifiersPut, LookupResponse, OpOutcome, OpResult,
+    OrderCreate, OrderDetail, PushRequest, StoreRecord,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
-pub use error::HubError;
+pub use error::{HubError, StorageError};
 pub use http::{router, serve, ServeConfig};
 pub use seed::{SeedOptions, SeedSummary};
-use store::{HubStore, PostgresHubStore, SqliteHubStore};
+use store::{reads, writes, Backend, Device, FeedPage, HubTx, PostgresHubStore, Relevance, SqliteHubStore, TxKind};
 
 /// Languages the kiosk's screens are translated into.
 pub const LANGUAGES: &[&str] = &["en", "pl", "ru", "uk", "zh"];
@@ -53,8 +58,8 @@ pub const TIERS: &[&str] = &["bronze", "silver", "gold", "platinum"];
 /// The hub: storage plus a wake-up signal for long-polls. Cheap to clone.
 #[derive(Clone)]
 pub struct Hub {
-    /// Where everything is kept.
-    store: Arc<dyn HubStore>,
+    /// Where everything is kept; reached only through `Hub`'s methods.
+    store: Arc<dyn Backend>,
     /// Newest feed sequence number, bumped after every committed write so long-polls wake.
     head: Arc<watch::Sender<i64>>,
     /// Cached signing key (it never changes once created).
@@ -77,17 +82,23 @@ impl Hub {
     /// Opens `sqlite:PATH` (the embedded backend) or `postgres://…` / `postgresql://…` (a
     /// chain: several hub processes may share the database), creating and migrating it as
     /// needed.
-    pub fn open(db_url: &str) -> anyhow::Result<Hub> {
-        let store: Arc<dyn HubStore> = if let Some(path) = db_url.strip_prefix("sqlite:") {
-            anyhow::ensure!(!path.is_empty(), "--db sqlite: needs a file path, e.g. sqlite:hub.db");
+    pub fn open(db_url: &str) -> Result<Hub, HubError> {
+        let store: Arc<dyn Backend> = if let Some(path) = db_url.strip_prefix("sqlite:") {
+            if path.is_empty() {
+                return Err(HubError::BadRequest("--db sqlite: needs a file path, e.g. sqlite:hub.db".into()));
+            }
             Arc::new(SqliteHubStore::open(std::path::Path::new(path))?)
         } else if db_url.starts_with("postgres://") || db_url.starts_with("postgresql://") {
             Arc::new(PostgresHubStore::open(db_url)?)
         } else {
-            anyhow::bail!("unknown database URL {db_url:?}: use sqlite:PATH or postgres://…")
+            return Err(HubError::BadRequest(format!("unknown database URL {db_url:?}: use sqlite:PATH or postgres://…")));
         };
-        let key = store.signing_key()?;
-        let head = store.feed_head()?;
+        let fresh: [u8; 32] = rand::random();
+        let secret = store.tx(TxKind::Bookkeeping, move |tx| Ok(tx.signing_secret(&fresh)?))?;
+        let bytes: [u8; 32] =
+            secret.try_into().map_err(|_| StorageError("stored signing key is not 32 bytes".into()))?;
+        let key = SigningKey::from_bytes(&bytes);
+        let head = store.tx(TxKind::Read, |tx| Ok(tx.feed_head()?))?;
         let epoch = hex::encode(&Sha256::digest(key.verifying_key().as_bytes())[..4]);
         let head = Arc::new(watch::channel(head).0);
         // Another hub process moved the feed: wake this one's long-polls too.
@@ -104,13 +115,24 @@ impl Hub {
         Ok(Hub { store, head, key: Arc::new(key), epoch: epoch.into() })
     }
 
-    pub fn store(&self) -> &dyn HubStore {
-        &*self.store
+    fn read<T: Send + 'static>(&self, f: impl FnOnce(&mut dyn HubTx) -> Result<T, HubError> + Send + 'static) -> Result<T, HubError> {
+        self.store.tx(TxKind::Read, f)
+    }
+
+    /// A write that may append to the feed; long-polls wake when it moved the feed.
+    fn write<T: Send + 'static>(&self, f: impl FnOnce(&mut dyn HubTx) -> Result<T, HubError> + Send + 'static) -> Result<T, HubError> {
+        let out = self.store.tx(TxKind::Feed, f)?;
+        self.committed()?;
+        Ok(out)
+    }
+
+    fn bookkeeping<T: Send + 'static>(&self, f: impl FnOnce(&mut dyn HubTx) -> Result<T, HubError> + Send + 'static) -> Result<T, HubError> {
+        self.store.tx(TxKind::Bookkeeping, f)
     }
 
     /// Wakes long-polls after a committed write.
-    fn committed(&self) -> anyhow::Result<()> {
-        let head = self.store.feed_head()?;
+    fn committed(&self) -> Result<(), HubError> {
+        let head = self.feed_head()?;
         // Only a feed that moved wakes the long-polls; a write that added nothing to any
         // feed must not send every waiting kiosk back to the database.
         self.head.send_if_modified(|current| {
@@ -142,7 +164,7 @@ impl Hub {
         if epoch != &*self.epoch {
             return Err(HubError::CursorReset("this cursor belongs to another hub database: pull again from the start".into()));
         }
-        if seq > *self.head.borrow() && seq > self.store.feed_head()? {
+        if seq > *self.head.borrow() && seq > self.feed_head()? {
             return Err(HubError::CursorReset("this cursor is ahead of the hub's feed (restored from a backup?): pull again from the start".into()));
         }
         Ok(seq)
@@ -152,30 +174,86 @@ impl Hub {
         self.key.verifying_key()
     }
 
-    pub fn seed(&self, opts: &SeedOptions) -> anyhow::Result<SeedSummary> {
-        anyhow::ensure!(opts.stores >= 1 && opts.stores <= 1000, "--stores must be 1..=1000");
+    pub fn seed(&self, opts: &SeedOptions) -> Result<SeedSummary, HubError> {
+        if !(1..=1000).contains(&opts.stores) {
+            return Err(HubError::BadRequest("--stores must be 1..=1000".into()));
+        }
         let (data, summary) = seed::generate(opts, now_secs());
-        self.store.seed(&data)?;
-        self.committed()?;
+        self.seed_data(data)?;
         Ok(summary)
     }
 
+    /// Fills an empty hub with `data`; refuses one that already has stores.
+    pub fn seed_data(&self, data: seed::SeedData) -> Result<(), HubError> {
+        self.write(move |tx| writes::seed(tx, &data))
+    }
+
+    pub fn store(&self, store_id: i64) -> Result<Option<StoreRecord>, HubError> {
+        self.read(move |tx| Ok(tx.store(store_id)?))
+    }
+
     /// A new device token for a kiosk of `store_id`; only its hash is kept.
-    pub fn add_device(&self, store_id: i64, label: &str) -> anyhow::Result<String> {
+    pub fn add_device(&self, store_id: i64, label: &str) -> Result<String, HubError> {
         let token = format!("okd_{}", hex::encode(rand::random::<[u8; 24]>()));
-        self.store.add_device(store_id, label, &token_hash(&token))?;
+        let (label, hash) = (label.to_string(), token_hash(&token));
+        self.bookkeeping(move |tx| writes::add_device(tx, store_id, &label, &hash, now_secs()))?;
         Ok(token)
     }
 
+    /// Revokes a device's token for good (a stolen or retired kiosk).
+    pub fn revoke_device(&self, device_id: &str) -> Result<(), HubError> {
+        let id = device_id.to_string();
+        let revoked = self.bookkeeping(move |tx| Ok(tx.revoke_device(&id)?))?;
+        if !revoked {
+            return Err(HubError::NotFound(format!("device {device_id} does not exist")));
+        }
+        Ok(())
+    }
+
+    /// The device a bearer token belongs to, revoked or not.
+    pub fn device_by_token(&self, token: &str) -> Result<Option<Device>, HubError> {
+        let hash = token_hash(token);
+        self.read(move |tx| Ok(tx.device_by_token_hash(&hash)?))
+    }
+
+    /// Notes that a device was heard from (and, after a pull, where its cursor stands).
+    pub fn device_seen(&self, device_id: &str, protocol: u32, cursor: Option<i64>) -> Result<(), HubError> {
+        let id = device_id.to_string();
+        self.bookkeeping(move |tx| Ok(tx.device_seen(&id, now_secs(), protocol, cursor)?))
+    }
+
+    /// The last op sequence number applied for the device.
+    pub fn device_last_seq(&self, device_id: &str) -> Result<i64, HubError> {
+        let id = device_id.to_string();
+        self.read(move |tx| Ok(tx.device_last_seq(&id)?.unwrap_or(0)))
+    }
+
+    /// Changes after `after` for the store's kiosks (`global` and `store:<id>`).
+    pub fn pull(&self, store_id: i64, after: i64, limit: u32) -> Result<FeedPage, HubError> {
+        self.read(move |tx| Ok(reads::feed_page(tx, &store::store_scope(store_id), after, limit)?))
+    }
+
+    /// The newest sequence number of the whole feed.
+    pub fn feed_head(&self) -> Result<i64, HubError> {
+        self.read(|tx| Ok(tx.feed_head()?))
+    }
+
     /// A signed code (the QR payload) for an existing customer, order or staff member.
-    pub fn sign_code(&self, kind: CodeKind, id: &str, ttl_secs: i64) -> anyhow::Result<String> {
-        let exists = match kind {
-            CodeKind::Customer => self.store.customer_profile(id)?.is_some(),
-            CodeKind::Order => self.store.order(id)?.is_some(),
-            CodeKind::Staff => self.store.staff_exists(id)?,
-        };
-        anyhow::ensure!(exists, "{kind} {id} does not exist");
-        anyhow::ensure!(ttl_secs > 0, "a code must live for a positive time");
+    pub fn sign_code(&self, kind: CodeKind, id: &str, ttl_secs: i64) -> Result<String, HubError> {
+        let key = id.to_string();
+        let exists = self.read(move |tx| {
+            Ok(match kind {
+                CodeKind::Customer => tx.customer(&key)?.is_some(),
+                CodeKind::Order => !tx.orders(store::OrderFilter::Id(&key))?.is_empty(),
+                CodeKind::Staff => tx.staff_exists(&key)?,
+            })
+        })?;
+        if !exists {
+            return Err(HubError::NotFound(format!("{kind} {id} does not exist")));
+        }
+        if ttl_secs <= 0 {
+            return Err(HubError::BadRequest("a code must live for a positive time".into()));
+        }
         let now = now_secs();
         Ok(code::sign(&self.key, &CodeClaims { kind, id: id.to_string(), iat: now, exp: now + ttl_secs }))
     }
@@ -190,8 +268,8 @@ impl Hub {
         if !TIERS.contains(&body.tier.as_str()) {
             return Err(HubError::BadRequest(format!("tier must be one of {}", TIERS.join(", "))));
         }
-        self.store.upsert_customer(id, body, now_secs())?;
-        self.wake()
+        let (id, body) = (id.to_string(), body.clone());
+        self.write(move |tx| writes::upsert_customer(tx, &id, &body, now_secs()))
     }
 
     pub fn put_identifiers(&self, id: &str, body: &IdentifiersPut) -> Result<(), HubError> {
@@ -206,8 +284,8 @@ impl Hub {
                 return Err(HubError::BadRequest(format!("loyalty card {card} is listed twice")));
             }
         }
-        self.store.put_identifiers(id, &body.loyalty_cards)?;
-        self.wake()
+        let (id, cards) = (id.to_string(), body.loyalty_cards.clone());
+        self.write(move |tx| writes::put_identifiers(tx, &id, &cards))
     }
 
     pub fn put_cart(&self, id: &str, body: &CartPut) -> Result<(), HubError> {
@@ -219,12 +297,18 @@ impl Hub {
                 return Err(HubError::BadRequest(format!("qty of {} must be 1..=99", l.sku)));
             }
         }
-        self.store.put_cart(id, &body.lines, now_secs())?;
-        self.wake()
+        let (id, lines) = (id.to_string(), body.lines.clone());
+        self.write(move |tx| writes::put_cart(tx, &id, &lines, now_secs()))
+    }
+
+    /// The customer's whole profile, if they exist.
+    pub fn customer_profile(&self, id: &str) -> Result<Option<CustomerProfile>, HubError> {
+        let id = id.to_string();
+        self.read(move |tx| Ok(reads::customer_profile(tx, &id)?))
     }
 
     pub fn get_customer(&self, id: &str) -> Result<CustomerProfile, HubError> {
-        self.store.customer_profile(id)?.ok_or_else(|| HubError::NotFound(format!("customer {id} not found")))
+        self.customer_profile(id)?.ok_or_else(|| HubError::NotFound(format!("customer {id} not found")))
     }
 
     pub fn place_order(&self, body: &OrderCreate) -> Result<OrderDetail, HubError> {
@@ -236,29 +320,52 @@ impl Hub {
                 return Err(HubError::BadRequest(format!("qty of {} must be 1..=99", l.sku)));
             }
         }
-        let detail = self.store.place_order(body, now_secs())?;
-        self.wake()?;
-        Ok(detail)
+        let body = body.clone();
+        self.write(move |tx| writes::place_order(tx, &body, now_secs()))
     }
 
     pub fn cancel_order(&self, id: &str, reason: &str) -> Result<OrderDetail, HubError> {
         validate_text("reason", reason)?;
-        let detail = self.store.cancel_order(id, reason, now_secs())?;
-        self.wake()?;
-        Ok(detail)
+        let (id, reason) = (id.to_string(), reason.to_string());
+        self.write(move |tx| writes::cancel_order(tx, &id, &reason, now_secs()))
+    }
+
+    /// The order with its history, if it exists.
+    pub fn order(&self, id: &str) -> Result<Option<OrderDetail>, HubError> {
+        let id = id.to_string();
+        self.read(move |tx| Ok(reads::order_detail(tx, &id)?))
     }
 
     pub fn get_order(&self, id: &str) -> Result<OrderDetail, HubError> {
-        self.store.order(id)?.ok_or_else(|| HubError::NotFound(format!("order {id} not found")))
+        self.order(id)?.ok_or_else(|| HubError::NotFound(format!("order {id} not found")))
     }
 
     pub fn devices(&self) -> Result<Vec<DeviceHealth>, HubError> {
-        self.store.devices()
+        self.read(|tx| Ok(tx.devices()?))
+    }
+
+    /// The online fallback for a customer the store has not cached: the customer of a
+    /// scanned app code or loyalty card becomes relevant to the store (and flows into its
+    /// feed from then on); `None` when nobody has this code.
+    pub fn lookup(&self, store_id: i64, scan: Scan) -> Result<Option<LookupResponse>, HubError> {
+        let found = self.write(move |tx| {
+            let id = match scan {
+                Scan::Customer(c) => Some(c.id),
+                Scan::LoyaltyCard(card) => tx.card_owner(card.as_str())?,
+                _ => return Err(HubError::BadRequest("only customer codes and loyalty cards can be looked up".into())),
+            };
+            let Some(id) = id else { return Ok(None) };
+            if tx.customer(&id)?.is_none() {
+                return Ok(None);
+            }
+            writes::attach_customer(tx, &id, store_id, Relevance::Lookup, now_secs()).map(Some)
+        })?;
+        Ok(found)
     }
 
     /// Applies a kiosk's pushed ops in sequence order, each in its own transaction; stops
     /// at the first gap (`expected_seq`) so the kiosk resends from there.
-    pub fn push(&self, device: &store::Device, req: &PushRequest) -> Result<Vec<OpResult>, HubError> {
+    pub fn push(&self, device: &Device, req: &PushRequest) -> Result<Vec<OpResult>, HubError> {
         if req.ops.len() > MAX_PUSH_OPS {
             return Err(HubError::BadRequest(format!("at most {MAX_PUSH_OPS} ops per push")));
         }
@@ -270,11 +377,16 @@ impl Hub {
                 return Err(HubError::BadRequest("every op needs an op_id of 1-64 characters".into()));
             }
         }
-        let key = self.public_key();
         let mut results = Vec::with_capacity(req.ops.len());
         let mut failure = None;
         for op in &req.ops {
-            let outcome = match self.store.push_op(device, op, req.outbox_len, now_secs(), &key) {
+            let (key, device, op_, outbox_len) = (self.public_key(), device.clone(), op.clone(), req.outbox_len);
+            let applied = self.store.tx(TxKind::Feed, move |tx| {
+                let now = now_secs();
+                let qr_order_id = |qr: &str| code::verify(&key, qr, now).ok().filter(|c| c.kind == CodeKind::Order).map(|c| c.id);
+                store::push::push_op(tx, &device, &op_, outbox_len, now, &qr_order_id)
+            });
+            let outcome = match applied {
                 Ok(outcome) => outcome,
                 Err(e) => {
                     // Ops before this one are committed: still wake the long-polls for them.
@@ -288,7 +400,7 @@ impl Hub {
                 break;
             }
         }
-        self.wake()?;
+        self.committed()?;
         match failure {
             Some(e) => Err(e),
             None => Ok(results),
@@ -296,26 +408,19 @@ impl Hub {
     }
 
     pub fn conflicts(&self) -> Result<Vec<ConflictRecord>, HubError> {
-        self.store.conflicts(None)
+        self.read(|tx| Ok(tx.conflicts(None)?))
     }
 
     /// Erases a customer everywhere; every kiosk drops them at its next pull.
     pub fn erase_customer(&self, id: &str) -> Result<(), HubError> {
-        self.store.erase_customer(id, now_secs())?;
-        self.wake()
+        let id = id.to_string();
+        self.write(move |tx| writes::erase_customer(tx, &id))?;
+        self.store.scrub()
     }
 
     /// Ready orders not collected within `no_show_secs` of their promised time expire.
     pub fn expire_no_shows(&self, now: i64, no_show_secs: i64) -> Result<Vec<String>, HubError> {
-        let expired = self.store.expire_no_shows(now - no_show_secs, now)?;
-        if !expired.is_empty() {
-            self.wake()?;
-        }
-        Ok(expired)
-    }
-
-    fn wake(&self) -> Result<(), HubError> {
-        self.committed().map_err(|e| HubError::Internal(e.to_string()))
+        self.write(move |tx| writes::expire_no_shows(tx, now - no_show_secs, now))
     }
 }
 

@@ -240,7 +240,7 @@ impl Simulator {
     pub fn new(hub: Hub, seed: u64) -> Result<Simulator> {
         // Stores are created by `seed` only, numbered from 1 without gaps.
         let mut store_ids = Vec::new();
-        while hub.store().store(store_ids.len() as i64 + 1)?.is_some() {
+        while hub.store(store_ids.len() as i64 + 1)?.is_some() {
             store_ids.push(store_ids.len() as i64 + 1);
         }
         if store_ids.is_empty() {
@@ -287,10 +287,10 @@ impl Simulator {
     fn catch_up(&mut self, store_id: i64) -> Result<()> {
         let view = self.stores.entry(store_id).or_default();
         loop {
-            let page = self.hub.store().pull(store_id, view.cursor, FEED_PAGE)?;
+            let page = self.hub.pull(store_id, view.cursor, FEED_PAGE)?;
             for body in &page.changes {
                 view.seen += 1;
-                match serde_json::from_str::<Change>(body)? {
+                match serde_json::from_str::<Change>(body).map_err(crate::StorageError::from)? {
                     Change::Customer(c) => {
                         view.customers.insert(&c.id);
                         self.customer_names.insert(c.id, format!("{} {}.", c.first_name, c.last_initial));

@@ -130,7 +130,7 @@ fn simulated_channel(db: &str, twin: &str) {
 
     let hub = omnikiosk_hub::Hub::open(db).unwrap();
     let in_stock = |store: i64| -> std::collections::HashSet<String> {
-        let page = hub.store().pull(store, 0, 1_000_000).unwrap();
+        let page = hub.pull(store, 0, 1_000_000).unwrap();
         page.changes
             .iter()
             .filter_map(|c| match serde_json::from_str(c).unwrap() {

@@ -153,11 +153,11 @@ async fn tokens_are_checked_on_every_endpoint(db: Db) {
     // A revoked kiosk is shut out at once, with a reason it can show.
     let id = v[0]["device_id"].as_str().unwrap().to_string();
     assert_eq!(s.get("/v1/device", &device).await.0, StatusCode::OK);
-    s.hub.store().revoke_device(&id).unwrap();
+    s.hub.revoke_device(&id).unwrap();
     let (st, v) = s.get("/v1/sync/pull", &device).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     assert!(v["message"].as_str().unwrap().contains("revoked"), "{v}");
-    assert!(s.hub.store().revoke_device("kiosk-9-9").is_err());
+    assert!(s.hub.revoke_device("kiosk-9-9").is_err());
 }
 
 async fn an_outdated_protocol_is_told_to_update(db: Db) {
@@ -213,7 +213,7 @@ async fn a_long_poll_returns_as_soon_as_an_order_is_placed(db: Db) {
     let s = server(db, small()).await;
     let token = s.hub.add_device(1, "k").unwrap();
     let (_, cursor) = s.pull_all(&token, 10_000).await;
-    let customer = s.hub.store().customer_profile("C000001").unwrap().unwrap();
+    let customer = s.hub.customer_profile("C000001").unwrap().unwrap();
     let started = Instant::now();
     let poll = {
         let (http, base, token, cursor) = (s.http.clone(), s.base.clone(), token.clone(), cursor.clone());
@@ -265,7 +265,7 @@ async fn a_store_1_device_reads_nothing_of_store_2(db: Db) {
     // A store-2 shopper with an order at store 2, looked up at store 1: the profile may
     // come (they are in this store now), their store-2 orders never.
     let store2_order = (1..=60)
-        .filter_map(|n| s.hub.store().order(&format!("O-2-{n}")).unwrap())
+        .filter_map(|n| s.hub.order(&format!("O-2-{n}")).unwrap())
         .find(|o| !o.order.status.is_final())
         .expect("a store-2 order");
     let qr = s.hub.sign_code(CodeKind::Customer, &store2_order.order.customer_id, 600).unwrap();
@@ -289,7 +289,7 @@ async fn lookup_of_unknown_or_wrong_codes_answers_clearly(db: Db) {
 async fn bad_input_is_refused_and_changes_nothing(db: Db) {
     let s = server(db, small()).await;
     let token = s.hub.add_device(1, "k").unwrap();
-    let head = s.hub.store().feed_head().unwrap();
+    let head = s.hub.feed_head().unwrap();
     use reqwest::Method as M;
     let card_of_c2 = s.hub.get_customer("C000002").unwrap().loyalty_cards[0].clone();
     let cases: Vec<(M, &str, Value, StatusCode)> = vec![
@@ -318,15 +318,15 @@ async fn bad_input_is_refused_and_changes_nothing(db: Db) {
     for q in ["cursor=-1", "cursor=abc", "cursor=1", "cursor=1&limit=x"] {
         assert_eq!(s.get(&format!("/v1/sync/pull?{q}"), &token).await.0, StatusCode::BAD_REQUEST, "{q}");
     }
-    assert_eq!(s.hub.store().feed_head().unwrap(), head, "a refused request wrote to the feed");
+    assert_eq!(s.hub.feed_head().unwrap(), head, "a refused request wrote to the feed");
     // A collected order cannot be cancelled.
     let collected = (1..=60)
-        .filter_map(|n| s.hub.store().order(&format!("O-1-{n}")).unwrap())
+        .filter_map(|n| s.hub.order(&format!("O-1-{n}")).unwrap())
         .find(|o| o.order.status == omnikiosk_protocol::wire::OrderStatus::Collected)
         .expect("a collected order");
     let (st, _) = s.channel(M::POST, &format!("/v1/orders/{}/cancel", collected.order.id), json!({"reason":"x"})).await;
     assert_eq!(st, StatusCode::CONFLICT);
-    assert_eq!(s.hub.store().feed_head().unwrap(), head);
+    assert_eq!(s.hub.feed_head().unwrap(), head);
 }
 
 /// Regression guard for the classic change-feed bug: a sequence number taken before
@@ -428,7 +428,7 @@ async fn pushed_ops_apply_once_and_erasure_reaches_the_feed(db: Db) {
     let token = s.hub.add_device(1, "k").unwrap();
     let (_, cursor) = s.pull_all(&token, 10_000).await;
     let ready = (1..=60)
-        .filter_map(|n| s.hub.store().order(&format!("O-1-{n}")).unwrap())
+        .filter_map(|n| s.hub.order(&format!("O-1-{n}")).unwrap())
         .find(|o| o.order.status == omnikiosk_protocol::wire::OrderStatus::Ready)
         .expect("a ready order at store 1");
     let (order_id, customer) = (ready.order.id.clone(), ready.order.customer_id.clone());
@@ -534,7 +534,7 @@ async fn stopping_the_hub_does_not_wait_out_held_long_polls(db: Db) {
     let server = tokio::spawn(omnikiosk_hub::serve(hub.clone(), listener, ServeConfig::default(), async {
         let _ = stopped.await;
     }));
-    let cursor = hub.cursor(hub.store().feed_head().unwrap());
+    let cursor = hub.cursor(hub.feed_head().unwrap());
     let poll = tokio::spawn(async move {
         reqwest::Client::new()
             .get(format!("{base}/v1/sync/pull?cursor={cursor}&wait=60"))

@@ -44,7 +44,7 @@ fn sku(hub: &Hub) -> String {
 async fn writers_on_two_hubs_never_make_a_puller_miss_a_change() {
     let Some((a, b)) = two_hubs() else { return };
     let sku = sku(&a);
-    let start = a.store().feed_head().unwrap();
+    let start = a.feed_head().unwrap();
     const WRITERS: usize = 6;
     const EACH: usize = 20;
     let cart_customers: Vec<String> = (100..=240)
@@ -88,7 +88,7 @@ async fn writers_on_two_hubs_never_make_a_puller_miss_a_change() {
             };
             let deadline = Instant::now() + Duration::from_secs(60);
             while !done(&seen, &last_cart) && Instant::now() < deadline {
-                let page = a.store().pull(1, after, 3).unwrap();
+                let page = a.pull(1, after, 3).unwrap();
                 for body in &page.changes {
                     match serde_json::from_str(body).unwrap() {
                         Change::Order(o) => {
@@ -122,7 +122,7 @@ async fn writers_on_two_hubs_never_make_a_puller_miss_a_change() {
     for c in &cart_customers {
         assert_eq!(last_cart.get(c), Some(&(EACH as i64)), "the puller missed the last cart of {c}: {last_cart:?}");
     }
-    assert_eq!(a.store().feed_head().unwrap(), b.store().feed_head().unwrap());
+    assert_eq!(a.feed_head().unwrap(), b.feed_head().unwrap());
 }
 
 /// LISTEN/NOTIFY: a kiosk long-polling hub B hears of an order placed through hub A at once.

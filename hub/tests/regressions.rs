@@ -68,7 +68,7 @@ fn a_first_sync_page_stays_near_the_limit_it_was_asked_for(db: Db) {
     const LIMIT: u32 = 200;
     let (mut after, mut stock) = (0, 0);
     loop {
-        let page = hub.store().pull(1, after, LIMIT).unwrap();
+        let page = hub.pull(1, after, LIMIT).unwrap();
         // A page may grow by the rest of its last transaction: a customer, their cart and an order at most.
         assert!(page.changes.len() <= LIMIT as usize + 3, "a page of {} changes for limit {LIMIT}", page.changes.len());
         stock += page.changes.iter().filter(|b| matches!(serde_json::from_str(b), Ok(Change::Stock(_)))).count();

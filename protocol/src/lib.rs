@@ -5,12 +5,14 @@
 //! - [`code`]: the `K1.<payload>.<sig>` signed code (customer app QR, order QR, staff badge).
 //! - [`gtin`]: EAN-13 / EAN-8 / UPC-A check digits, loyalty cards, pickup codes.
 //! - [`scan`]: one function that classifies any scanned string.
-//! - [`ops`]: the offline operations a kiosk pushes, and the order rules both sides apply.
+//! - [`ops`]: the offline operations a kiosk pushes: their wire form and body rules.
+//! - [`rules`]: what an op may do, decided once for the kiosk and the hub alike.
 //!
 //! This crate knows nothing of SQLite, HTTP clients or UI.
 
 pub mod code;
 pub mod gtin;
 pub mod ops;
+pub mod rules;
 pub mod scan;
 pub mod wire;

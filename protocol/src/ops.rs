@@ -1,10 +1,10 @@
-//! The named operations a kiosk makes offline and pushes later, and the order rules both
-//! sides apply: the kiosk checks an op before it queues it, the hub checks it again when
-//! it arrives, and both use [`order_effect`] — the one place an op changes an order.
+//! The named operations a kiosk makes offline and pushes later: their wire form and the
+//! rules of their bodies alone. What an op may do to the state it meets is decided in
+//! [`crate::rules`].
 
 use serde::{Deserialize, Serialize};
 
-use crate::wire::{Op, OrderRecord, OrderStatus};
+use crate::wire::Op;
 
 /// How the shopper proved the order is theirs at handover.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +99,27 @@ impl OpBody {
         }
     }
 
+    /// The staff member who made this op, for the ops only staff may make.
+    pub fn staff_id(&self) -> Option<&str> {
+        match self {
+            OpBody::OrderPick { staff_id, .. }
+            | OpBody::OrderReady { staff_id, .. }
+            | OpBody::OrderCollect { staff_id, .. }
+            | OpBody::OrderCancel { staff_id, .. } => Some(staff_id),
+            _ => None,
+        }
+    }
+
+    /// The customer this op must find known, if it names one that must exist.
+    pub fn known_customer_id(&self) -> Option<&str> {
+        match self {
+            OpBody::VisitSeen { customer_id } | OpBody::LoyaltyEarn { customer_id, .. } | OpBody::LoyaltyRedeem { customer_id, .. } => {
+                Some(customer_id)
+            }
+            _ => None,
+        }
+    }
+
     /// The customer whose points this op moves, and by how much.
     pub fn points_delta(&self) -> Option<(&str, i64)> {
         match self {
@@ -152,112 +173,10 @@ impl OpBody {
     }
 }
 
-/// Checks an order op against the order as it stands. `qr_order_id` reads an order QR
-/// (signature checked by the caller's key) and returns the order id it names.
-pub fn check_order_op(order: &OrderRecord, op: &OpBody, qr_order_id: &dyn Fn(&str) -> Option<String>) -> Result<(), Rejection> {
-    op.validate()?;
-    let id = &order.id;
-    let closed = |verb: &str| match order.status {
-        OrderStatus::Cancelled => Rejection::new(
-            "order_cancelled",
-            format!("order {id} was cancelled online — return the items to stock instead of {verb}"),
-        ),
-        OrderStatus::Expired => Rejection::new("order_expired", format!("order {id} expired (no-show) — it cannot be {verb}")),
-        OrderStatus::Collected => Rejection::new("order_collected", format!("order {id} was already collected")),
-        other => Rejection::new("bad_transition", format!("order {id} is {other}: it cannot be {verb} now")),
-    };
-    match op {
-        OpBody::OrderPick { lines, short_reason, .. } => {
-            if !matches!(order.status, OrderStatus::Placed | OrderStatus::Picking) {
-                return Err(closed("picked"));
-            }
-            for l in lines {
-                let Some(ol) = order.lines.iter().find(|ol| ol.sku == l.sku) else {
-                    return Err(Rejection::new("bad_op", format!("{} is not in order {id}", l.sku)));
-                };
-                if !(0..=ol.qty).contains(&l.picked) {
-                    return Err(Rejection::new("bad_op", format!("{} picked must be 0..={}", l.sku, ol.qty)));
-                }
-                if l.picked < ol.qty && short_reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
-                    return Err(Rejection::new("short_pick_reason", format!("{} is short-picked: say why", ol.name)));
-                }
-            }
-            Ok(())
-        }
-        OpBody::OrderReady { .. } => {
-            if order.status != OrderStatus::Picking {
-                return Err(if order.status == OrderStatus::Placed {
-                    Rejection::new("not_picked", format!("order {id} has not been picked yet"))
-                } else {
-                    closed("marked ready")
-                });
-            }
-            if let Some(l) = order.lines.iter().find(|l| l.picked.is_none()) {
-                return Err(Rejection::new("not_picked", format!("{} of order {id} has not been picked", l.name)));
-            }
-            Ok(())
-        }
-        OpBody::OrderCollect { verification, .. } => {
-            if order.status != OrderStatus::Ready {
-                return Err(closed("handed over"));
-            }
-            let ok = match verification {
-                Verification::PickupCode(code) => *code == order.pickup_code,
-                Verification::OrderQr(qr) => qr_order_id(qr).as_deref() == Some(id.as_str()),
-            };
-            if !ok {
-                return Err(Rejection::new("wrong_pickup_code", "the pickup code or order QR does not match this order"));
-            }
-            Ok(())
-        }
-        OpBody::OrderCancel { .. } => {
-            if order.status.is_final() {
-                return Err(closed("cancelled"));
-            }
-            Ok(())
-        }
-        _ => Err(Rejection::new("bad_op", format!("{} does not change an order", op.name()))),
-    }
-}
-
-/// The effect of an order op, applied without checks: what the hub does after
-/// [`check_order_op`] passed, and what a kiosk shows for an op still in its outbox.
-pub fn order_effect(order: &mut OrderRecord, op: &OpBody) {
-    match op {
-        OpBody::OrderPick { lines, .. } => {
-            for l in lines {
-                if let Some(ol) = order.lines.iter_mut().find(|ol| ol.sku == l.sku) {
-                    ol.picked = Some(l.picked);
-                }
-            }
-            order.status = OrderStatus::Picking;
-        }
-        OpBody::OrderReady { .. } => order.status = OrderStatus::Ready,
-        OpBody::OrderCollect { .. } => order.status = OrderStatus::Collected,
-        OpBody::OrderCancel { .. } => order.status = OrderStatus::Cancelled,
-        _ => {}
-    }
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::OrderLine;
-
-    fn order(status: OrderStatus, picked: Option<i64>) -> OrderRecord {
-        OrderRecord {
-            id: "O-1-1".into(),
-            store_id: 1,
-            customer_id: "C1".into(),
-            status,
-            pickup_code: "123456".into(),
-            lines: vec![OrderLine { sku: "5900000000001".into(), name: "Oat milk".into(), qty: 2, picked }],
-            placed_at: 0,
-            promised_ready_at: 0,
-            updated_at: 0,
-            version: 1,
-        }
-    }
 
     fn pick(n: i64, reason: Option<&str>) -> OpBody {
         OpBody::OrderPick {
@@ -270,55 +189,6 @@ mod tests {
 
     fn collect(code: &str) -> OpBody {
         OpBody::OrderCollect { order_id: "O-1-1".into(), staff_id: "S1".into(), verification: Verification::PickupCode(code.into()) }
-    }
-
-    #[test]
-    fn order_transition_table() {
-        use OrderStatus::*;
-        let ready = OpBody::OrderReady { order_id: "O-1-1".into(), staff_id: "S1".into() };
-        let cancel = OpBody::OrderCancel { order_id: "O-1-1".into(), staff_id: "M1".into(), reason: "out of stock".into() };
-        // (status before, picked so far, op, status after or the refusal's code)
-        type Case = (OrderStatus, Option<i64>, OpBody, Result<OrderStatus, &'static str>);
-        let cases: Vec<Case> = vec![
-            (Placed, None, pick(2, None), Ok(Picking)),
-            (Picking, Some(1), pick(2, None), Ok(Picking)),
-            (Placed, None, pick(1, None), Err("short_pick_reason")),
-            (Placed, None, pick(1, Some("only one left")), Ok(Picking)),
-            (Placed, None, pick(3, None), Err("bad_op")),
-            (Ready, Some(2), pick(2, None), Err("bad_transition")),
-            (Picking, Some(2), ready.clone(), Ok(Ready)),
-            (Picking, None, ready.clone(), Err("not_picked")),
-            (Placed, None, ready.clone(), Err("not_picked")),
-            (Ready, Some(2), collect("123456"), Ok(Collected)),
-            (Ready, Some(2), collect("654321"), Err("wrong_pickup_code")),
-            (Picking, Some(2), collect("123456"), Err("bad_transition")),
-            (Cancelled, Some(2), collect("123456"), Err("order_cancelled")),
-            (Expired, Some(2), collect("123456"), Err("order_expired")),
-            (Collected, Some(2), collect("123456"), Err("order_collected")),
-            (Ready, Some(2), cancel.clone(), Ok(Cancelled)),
-            (Collected, Some(2), cancel.clone(), Err("order_collected")),
-        ];
-        for (from, picked, op, expected) in cases {
-            let mut o = order(from, picked);
-            let got = check_order_op(&o, &op, &|_| None).map(|_| {
-                order_effect(&mut o, &op);
-                o.status
-            });
-            assert_eq!(got.map_err(|r| r.code), expected, "{} from {from}", op.name());
-        }
-    }
-
-    #[test]
-    fn order_qr_must_name_this_order() {
-        let o = order(OrderStatus::Ready, Some(2));
-        let op = |qr: &str| OpBody::OrderCollect {
-            order_id: "O-1-1".into(),
-            staff_id: "S1".into(),
-            verification: Verification::OrderQr(qr.into()),
-        };
-        let reader = |qr: &str| (qr == "good").then(|| "O-1-1".to_string());
-        assert!(check_order_op(&o, &op("good"), &reader).is_ok());
-        assert_eq!(check_order_op(&o, &op("other"), &reader).unwrap_err().code, "wrong_pickup_code");
     }
 
     #[test]

@@ -204,6 +204,20 @@ pub enum StaffRole {
     Manager,
 }
 
+impl StaffRole {
+    /// The role's name, as stored by the kiosk and the hub.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StaffRole::Staff => "staff",
+            StaffRole::Manager => "manager",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<StaffRole> {
+        [StaffRole::Staff, StaffRole::Manager].into_iter().find(|r| r.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaffRecord {
     pub id: String,

@@ -7,7 +7,7 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::read::StaffMember;
-use super::outbox::overlaid_order;
+use super::orders::overlaid_order;
 use super::{LocalStore, Result};
 use crate::domain::desk::Waiting;
 

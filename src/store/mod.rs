@@ -7,6 +7,7 @@
 
 mod apply;
 mod desk;
+mod orders;
 mod outbox;
 mod read;
 mod schema;

@@ -1,14 +1,16 @@
 //! The outbox: every local action is a named op written in the same transaction as its
 //! local effect, numbered with a gapless per-device sequence, and kept until the hub
-//! acknowledges it. Screens show the hub's state with pending ops applied on top
-//! (`overlay_*`), so a pull never makes a pending action disappear.
+//! acknowledges it. Whether an op may be made is decided by `protocol::rules`; this file
+//! only gathers the facts it asks for.
 
 use omnikiosk_protocol::code;
-use omnikiosk_protocol::ops::{check_order_op, order_effect, OpBody, Rejection};
-use omnikiosk_protocol::wire::{Op, OpOutcome, OpResult, OrderRecord, OrderStatus};
-use rusqlite::{params, Connection, OptionalExtension};
+use omnikiosk_protocol::ops::{OpBody, Rejection};
+use omnikiosk_protocol::rules::{judge, Facts, Judge};
+use omnikiosk_protocol::wire::{Op, OpOutcome, OpResult, StaffRole};
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
+use super::orders::{overlaid_order, overlaid_points};
 use super::{meta_get, meta_set, LocalStore, Result, StoreError};
 use crate::config::LoyaltyConfig;
 
@@ -90,66 +92,54 @@ impl LocalStore {
         };
         let mut conn = self.writer();
         let tx = conn.transaction()?;
-        let mut entity = None;
-        let mut base_version = None;
-        let mut points_delta = 0;
-        match &op {
-            OpBody::OrderPick { order_id, staff_id, .. }
-            | OpBody::OrderReady { order_id, staff_id }
-            | OpBody::OrderCollect { order_id, staff_id, .. }
-            | OpBody::OrderCancel { order_id, staff_id, .. } => {
-                let role: Option<String> =
-                    tx.prepare_cached("SELECT role FROM staff WHERE id = ?1")?.query_row([staff_id], |r| r.get(0)).optional()?;
-                let role = role.ok_or_else(|| Rejection::new("unknown_staff", format!("staff {staff_id} does not work at this store")))?;
-                if matches!(op, OpBody::OrderCancel { .. }) && role != "manager" {
-                    return Err(Rejection::new("manager_required", "only a manager can cancel an order").into());
-                }
-                let order = overlaid_order(&tx, order_id)?
-                    .ok_or_else(|| Rejection::new("unknown_order", format!("order {order_id} is not an order of this store")))?;
-                check_order_op(&order, &op, &qr_order_id)?;
-                entity = Some(format!("order:{order_id}"));
-                base_version = Some(order.version);
-            }
-            OpBody::VisitCheckin { order_id, customer_id } => {
-                let order = overlaid_order(&tx, order_id)?
-                    .filter(|o| &o.customer_id == customer_id)
-                    .ok_or_else(|| Rejection::new("unknown_order", format!("order {order_id} is not {customer_id}'s order here")))?;
-                if order.status != OrderStatus::Ready {
-                    return Err(Rejection::new("not_ready", format!("order {order_id} is not ready yet ({})", order.status)).into());
-                }
-            }
-            OpBody::VisitSeen { customer_id } => require_customer(&tx, customer_id)?,
-            OpBody::LoyaltyEarn { customer_id, points, .. } => {
-                require_customer(&tx, customer_id)?;
-                entity = Some(format!("customer:{customer_id}"));
-                points_delta = *points;
-            }
-            OpBody::LoyaltyRedeem { customer_id, points, .. } => {
-                require_customer(&tx, customer_id)?;
-                let balance = overlaid_points(&tx, customer_id)?;
-                if balance < *points {
-                    return Err(Rejection::new("insufficient_points", format!("only {balance} points to redeem")).into());
-                }
-                // Until the hub confirms, this kiosk may spend at most the allowance of a
-                // customer's points, so two offline kiosks cannot spend the same points twice.
-                let unconfirmed: i64 = tx
-                    .prepare_cached("SELECT coalesce(-sum(points_delta), 0) FROM outbox WHERE entity = ?1 AND points_delta < 0")?
-                    .query_row([format!("customer:{customer_id}")], |r| r.get(0))?;
-                if unconfirmed + points > loyalty.offline_redeem_allowance {
-                    return Err(Rejection::new(
-                        "over_offline_allowance",
-                        format!(
-                            "at most {} points can be redeemed here until the hub confirms ({} already waiting)",
-                            loyalty.offline_redeem_allowance, unconfirmed
-                        ),
-                    )
-                    .into());
-                }
-                entity = Some(format!("customer:{customer_id}"));
-                points_delta = -*points;
-            }
-            OpBody::FeedbackNps { .. } => {}
-        }
+        // The facts this op needs, as this device knows them: the hub's state with its
+        // own pending ops on top.
+        let staff_role = match op.staff_id() {
+            Some(id) => tx
+                .prepare_cached("SELECT role FROM staff WHERE id = ?1")?
+                .query_row([id], |r| r.get::<_, String>(0))
+                .optional()?
+                .map(|role| StaffRole::parse(&role).ok_or_else(|| StoreError::Corrupt { what: "staff role", detail: role }))
+                .transpose()?,
+            None => None,
+        };
+        let order = match op.order_id().or(match &op {
+            OpBody::VisitCheckin { order_id, .. } => Some(order_id.as_str()),
+            _ => None,
+        }) {
+            Some(id) => overlaid_order(&tx, id)?,
+            None => None,
+        };
+        let customer = op.known_customer_id().or(op.points_delta().map(|(c, _)| c));
+        let customer_known = match customer {
+            Some(id) => tx.prepare_cached("SELECT 1 FROM customers WHERE id = ?1")?.exists([id])?,
+            None => false,
+        };
+        let points = match customer {
+            Some(id) if customer_known => overlaid_points(&tx, id)?,
+            _ => 0,
+        };
+        let unconfirmed: i64 = match customer {
+            Some(id) => tx
+                .prepare_cached("SELECT coalesce(-sum(points_delta), 0) FROM outbox WHERE entity = ?1 AND points_delta < 0")?
+                .query_row([format!("customer:{id}")], |r| r.get(0))?,
+            None => 0,
+        };
+        let facts = Facts {
+            judge: Judge::Device { allowance: loyalty.offline_redeem_allowance, unconfirmed },
+            staff_role,
+            order: order.as_ref(),
+            customer_known,
+            points,
+            qr_order_id: &qr_order_id,
+        };
+        judge(&op, &facts)?;
+        // Order ops are overlaid on their order; point moves are counted against the customer.
+        let (entity, base_version, points_delta) = match (op.order_id(), op.points_delta()) {
+            (Some(id), _) => (Some(format!("order:{id}")), order.as_ref().map(|o| o.version), 0),
+            (None, Some((customer, delta))) => (Some(format!("customer:{customer}")), None, delta),
+            (None, None) => (None, None, 0),
+        };
         let seq = meta_get(&tx, "last_op_seq")?.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0) + 1;
         let op_id = uuid::Uuid::new_v4().to_string();
         let (name, body) = op.to_wire();
@@ -299,49 +289,3 @@ impl LocalStore {
     }
 }
 
-fn require_customer(conn: &Connection, id: &str) -> Result<(), OpError> {
-    if conn.prepare_cached("SELECT 1 FROM customers WHERE id = ?1")?.exists([id])? {
-        Ok(())
-    } else {
-        Err(Rejection::new("unknown_customer", format!("customer {id} is not known at this store")).into())
-    }
-}
-
-/// The order as the screen shows it: the hub's record with pending ops applied.
-pub(super) fn overlaid_order(conn: &Connection, id: &str) -> Result<Option<OrderRecord>> {
-    let store_id = super::read::enrolled_store_id(conn)?;
-    let sql = format!("SELECT {} FROM orders WHERE id = ?1", super::read::ORDER_COLUMNS);
-    let mut orders = super::read::query_orders(conn, &sql, params![id], store_id)?;
-    overlay_orders(conn, &mut orders)?;
-    Ok(orders.pop())
-}
-
-/// Applies every pending op to the orders it changes, in sequence order.
-pub(super) fn overlay_orders(conn: &Connection, orders: &mut [OrderRecord]) -> Result<()> {
-    let mut stmt = conn.prepare_cached("SELECT body, name FROM outbox WHERE entity = ?1 ORDER BY seq")?;
-    for order in orders.iter_mut() {
-        let rows = stmt.query_map([format!("order:{}", order.id)], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-        for row in rows {
-            let (body, name) = row?;
-            let body: serde_json::Value =
-                serde_json::from_str(&body).map_err(|e| StoreError::Corrupt { what: "outbox op", detail: e.to_string() })?;
-            let op = Op { op_id: String::new(), seq: 0, name, base_version: None, kiosk_time: 0, body };
-            let op = OpBody::from_wire(&op).map_err(|e| StoreError::Corrupt { what: "outbox op", detail: e.message })?;
-            order_effect(order, &op);
-        }
-    }
-    Ok(())
-}
-
-/// The hub's balance plus points earned and redeemed here and not yet confirmed.
-pub(super) fn overlaid_points(conn: &Connection, customer_id: &str) -> Result<i64> {
-    let hub: i64 =
-        conn.prepare_cached("SELECT points FROM customers WHERE id = ?1")?.query_row([customer_id], |r| r.get(0)).optional()?.unwrap_or(0);
-    Ok(hub + pending_points(conn, customer_id)?)
-}
-
-pub(super) fn pending_points(conn: &Connection, customer_id: &str) -> Result<i64> {
-    Ok(conn
-        .prepare_cached("SELECT coalesce(sum(points_delta), 0) FROM outbox WHERE entity = ?1")?
-        .query_row([format!("customer:{customer_id}")], |r| r.get(0))?)
-}

@@ -1,12 +1,12 @@
 //! Reads for scans, screens and `status`, through the reader connection.
 
 use omnikiosk_protocol::wire::{
-    CartLine, CustomerRecord, OrderLine, OrderRecord, OrderStatus, ProductRecord, StaffRole, StockRecord,
+    CartLine, CustomerRecord, OrderRecord, OrderStatus, ProductRecord, StaffRole, StockRecord,
 };
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use super::outbox::{overlay_orders, pending_points};
+use super::orders::{enrolled_store_id, overlay_orders, pending_points, query_orders, ORDER_COLUMNS};
 use super::{LocalStore, Result, StoreError};
 use crate::domain::shopper::{CartView, ShopperView};
 
@@ -36,9 +36,6 @@ pub struct ProductView {
     pub product: ProductRecord,
     pub stock: Option<StockRecord>,
 }
-
-pub(super) const ORDER_COLUMNS: &str =
-    "id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version";
 
 impl LocalStore {
     /// Everything the shopper screen shows, read in one consistent snapshot.
@@ -190,11 +187,7 @@ impl LocalStore {
             .query_row([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
             .optional()?;
         row.map(|(id, name, role)| {
-                let role = match role.as_str() {
-                    "manager" => StaffRole::Manager,
-                    "staff" => StaffRole::Staff,
-                    other => return Err(StoreError::Corrupt { what: "staff role", detail: other.to_string() }),
-                };
+                let role = StaffRole::parse(&role).ok_or(StoreError::Corrupt { what: "staff role", detail: role })?;
                 Ok(StaffMember { id, name, role })
             })
             .transpose()
@@ -215,11 +208,6 @@ impl LocalStore {
             loyalty_cards: count("loyalty_cards")?,
         })
     }
-}
-
-/// The enrolled store's id (0 before enrolment; nothing is cached then anyway).
-pub(super) fn enrolled_store_id(conn: &Connection) -> Result<i64> {
-    Ok(super::meta_get(conn, "store_id")?.and_then(|v| v.parse().ok()).unwrap_or(0))
 }
 
 fn customer(conn: &Connection, id: &str) -> Result<Option<CustomerRecord>> {
@@ -277,39 +265,6 @@ fn product_view(conn: &Connection, sku: &str, store_id: i64) -> Result<Option<Pr
         .query_row([sku], |r| Ok(StockRecord { store_id, sku: sku.to_string(), on_hand: r.get(0)?, aisle: r.get(1)? }))
         .optional()?;
     Ok(Some(ProductView { product, stock }))
-}
-
-pub(super) fn query_orders(conn: &Connection, sql: &str, params: &[&dyn rusqlite::ToSql], store_id: i64) -> Result<Vec<OrderRecord>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params, |r| order_row(r, store_id))?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (mut order, status, lines) = row?;
-        order.status = OrderStatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt { what: "order status", detail: status.clone() })?;
-        order.lines = from_json::<Vec<OrderLine>>("order lines", &lines)?;
-        out.push(order);
-    }
-    Ok(out)
-}
-
-fn order_row(r: &Row<'_>, store_id: i64) -> rusqlite::Result<(OrderRecord, String, String)> {
-    Ok((
-        OrderRecord {
-            id: r.get(0)?,
-            store_id,
-            customer_id: r.get(1)?,
-            status: OrderStatus::Placed,
-            pickup_code: r.get(3)?,
-            lines: Vec::new(),
-            placed_at: r.get(5)?,
-            promised_ready_at: r.get(6)?,
-            updated_at: r.get(7)?,
-            version: r.get(8)?,
-        },
-        r.get(2)?,
-        r.get(4)?,
-    ))
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(what: &'static str, json: &str) -> Result<T> {

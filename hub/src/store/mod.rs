@@ -1,9 +1,22 @@
-//! Storage behind the hub: one trait, so the embedded SQLite backend (demo, tests, a
-//! single shop) and a PostgreSQL backend (a chain) serve the same HTTP layer. Methods are
-//! blocking; the HTTP layer calls them on tokio's blocking pool.
+//! Storage behind the hub, in two layers:
 //!
-//! Every write is one transaction that also appends to the change feed, so the feed can
-//! never disagree with the data it describes.
+//! - **What the hub does** is written once, backend-neutral: [`reads`] (what a query
+//!   answers), [`writes`] (channel writes, the seed, erasure, no-shows — each keeping the
+//!   change feed in step), and [`push`] (a kiosk's ops: the device-sequence
+//!   compare-and-set, the savepoint around a refused op, duplicates, gaps and conflict
+//!   records; what an op may do is `omnikiosk_protocol::rules`).
+//! - **How it is stored** is a [`Backend`]: it runs a job in a read snapshot or a write
+//!   transaction and hands it a [`HubTx`], the narrow set of statements a transaction may
+//!   run. The embedded SQLite backend ([`sqlite`]: demo, tests, a single shop) and the
+//!   PostgreSQL backend ([`postgres`]: a chain, several hub processes) hold only their SQL
+//!   and their connection policy.
+//!
+//! Every write that changes what a kiosk shows appends to the change feed in the same
+//! transaction, so the feed can never disagree with the data it describes.
+
+pub mod push;
+pub mod reads;
+pub mod writes;
 
 mod postgres;
 mod sqlite;
@@ -11,13 +24,16 @@ mod sqlite;
 pub use postgres::PostgresHubStore;
 pub use sqlite::SqliteHubStore;
 
-use ed25519_dalek::{SigningKey, VerifyingKey};
+use std::any::Any;
+
 use omnikiosk_protocol::wire::{
-    ConflictRecord, Op, OpOutcome, CartLine, CustomerProfile, CustomerUpsert, DeviceHealth, LookupResponse, OrderCreate, OrderDetail, StoreRecord,
+    ConflictRecord, DeviceHealth, OrderRecord, OrderStatus, ProductRecord, StaffRecord, StockRecord, StoreRecord,
 };
 
-use crate::error::Result;
-use crate::seed::SeedData;
+use crate::error::{HubError, StorageError};
+
+/// What one statement answers: a value or the database's failure.
+pub type Stored<T> = std::result::Result<T, StorageError>;
 
 /// A kiosk as the hub knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,58 +76,219 @@ impl Relevance {
     }
 }
 
-pub trait HubStore: Send + Sync + 'static {
-    /// The hub's Ed25519 key, created on first use.
-    fn signing_key(&self) -> Result<SigningKey>;
+/// A customer's stored profile fields (the kiosk sees only some of them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerRow {
+    pub first_name: String,
+    pub last_name: String,
+    pub tier: String,
+    pub home_store: Option<i64>,
+    pub language: String,
+    pub email: Option<String>,
+}
+
+/// Which orders to read.
+#[derive(Debug, Clone, Copy)]
+pub enum OrderFilter<'a> {
+    Id(&'a str),
+    /// A customer's orders for pickup at one store.
+    CustomerAtStore(&'a str, i64),
+    /// Every order of a customer, at any store.
+    Customer(&'a str),
+    /// Ready orders promised before this time (no-show candidates).
+    ReadyBefore(i64),
+}
+
+/// One feed row: its sequence number, the server transaction it belongs to, its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedRow {
+    pub seq: i64,
+    pub txid: i64,
+    pub body: String,
+}
+
+/// One line of a customer's points ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry<'a> {
+    /// The op (or seed) that made it: a ledger entry exists once per op.
+    pub op_id: &'a str,
+    pub customer_id: &'a str,
+    pub delta: i64,
+    pub reason: &'a str,
+    pub at: i64,
+    pub device_id: Option<&'a str>,
+}
+
+/// An in-store touchpoint: a check-in ("I'm here") or a shopper identified at a kiosk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visit<'a> {
+    pub op_id: &'a str,
+    pub kind: &'static str,
+    pub store_id: i64,
+    pub customer_id: Option<&'a str>,
+    pub order_id: Option<&'a str>,
+    pub at: i64,
+}
+
+/// An NPS answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feedback<'a> {
+    pub op_id: &'a str,
+    pub store_id: i64,
+    pub customer_id: Option<&'a str>,
+    pub score: i64,
+    pub csat: Option<&'a str>,
+    pub at: i64,
+}
+
+/// A pushed op as the op log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedOp<'a> {
+    pub device_id: &'a str,
+    pub seq: i64,
+    pub op_id: &'a str,
+    pub name: &'a str,
+    pub body: &'a str,
+    pub kiosk_time: i64,
+    pub received_at: i64,
+    /// `applied` or `rejected`.
+    pub outcome: &'static str,
+}
+
+/// The statements one hub transaction may run: the only way the neutral code reaches the
+/// database. Methods read or write rows and nothing else; every rule lives above them.
+/// Text keys that a backend cannot store (PostgreSQL text cannot hold NUL) find nothing.
+pub trait HubTx {
+    // ---- the change feed and counters
+    /// Appends `body` for `(scope, key)`, replacing that entity's older row, numbered in
+    /// commit order and stamped with the current feed transaction.
+    fn feed(&mut self, scope: &str, key: &str, body: &str) -> Stored<()>;
+    /// Starts a new feed transaction inside the same database transaction (the seed
+    /// stamps each entity on its own so pages stay small).
+    fn new_feed_tx(&mut self);
+    fn next_counter(&mut self, name: &str) -> Stored<i64>;
+    fn set_counter(&mut self, name: &str, value: i64) -> Stored<()>;
+    fn feed_after(&mut self, scope: &str, after: i64, limit: i64) -> Stored<Vec<FeedRow>>;
+    /// The rest of server transaction `txid` after `seq`, in `global` and `scope`.
+    fn feed_tx_rest(&mut self, scope: &str, txid: i64, seq: i64) -> Stored<Vec<FeedRow>>;
+    fn feed_count_after(&mut self, scope: &str, after: i64) -> Stored<i64>;
+    fn feed_head(&mut self) -> Stored<i64>;
+    /// The hub's signing key; `fresh` becomes it when there is none yet.
+    fn signing_secret(&mut self, fresh: &[u8; 32]) -> Stored<Vec<u8>>;
+
+    // ---- stores, catalogue, staff
+    fn store(&mut self, id: i64) -> Stored<Option<StoreRecord>>;
+    fn store_count(&mut self) -> Stored<i64>;
+    fn insert_store(&mut self, s: &StoreRecord) -> Stored<()>;
+    fn insert_product(&mut self, p: &ProductRecord) -> Stored<()>;
+    fn product_name(&mut self, sku: &str) -> Stored<Option<String>>;
+    fn insert_stock(&mut self, s: &StockRecord) -> Stored<()>;
+    fn insert_staff(&mut self, s: &StaffRecord) -> Stored<()>;
+    /// The staff member's stored role at `store_id`, if they work there.
+    fn staff_role(&mut self, staff_id: &str, store_id: i64) -> Stored<Option<String>>;
+    fn staff_exists(&mut self, staff_id: &str) -> Stored<bool>;
+
+    // ---- customers
+    fn customer(&mut self, id: &str) -> Stored<Option<CustomerRow>>;
+    fn put_customer(&mut self, id: &str, c: &CustomerRow, updated_at: i64) -> Stored<()>;
+    fn points(&mut self, id: &str) -> Stored<i64>;
+    fn add_ledger(&mut self, e: &LedgerEntry<'_>) -> Stored<()>;
+    fn cards(&mut self, id: &str) -> Stored<Vec<String>>;
+    fn card_owner(&mut self, card: &str) -> Stored<Option<String>>;
+    /// Replaces the customer's loyalty cards.
+    fn set_cards(&mut self, id: &str, cards: &[String]) -> Stored<()>;
+    /// The cart's lines (JSON) and when they changed.
+    fn cart(&mut self, id: &str) -> Stored<Option<(String, i64)>>;
+    fn put_cart(&mut self, id: &str, lines_json: &str, updated_at: i64) -> Stored<()>;
+    fn stores_of_customer(&mut self, id: &str) -> Stored<Vec<i64>>;
+    /// Records that the customer is relevant to the store; false when they already were.
+    fn attach(&mut self, customer_id: &str, store_id: i64, why: Relevance, since: i64) -> Stored<bool>;
+    /// Deletes the customer's profile, cards, cart, points and store links, unlinks their
+    /// visits, feedback and orders, and drops their rows from the feed.
+    fn erase_customer(&mut self, id: &str) -> Stored<()>;
+
+    // ---- orders
+    fn orders(&mut self, filter: OrderFilter<'_>) -> Stored<Vec<OrderRecord>>;
+    /// The order's events, oldest first: (at, status, by, note).
+    fn order_events(&mut self, id: &str) -> Stored<Vec<(i64, String, String, Option<String>)>>;
+    fn insert_order(&mut self, o: &OrderRecord) -> Stored<()>;
+    /// Sets status and lines (JSON) and moves the order to its next version.
+    fn update_order(&mut self, id: &str, status: OrderStatus, lines_json: &str, now: i64) -> Stored<()>;
+    fn add_order_event(&mut self, order_id: &str, at: i64, status: OrderStatus, by: &str, note: Option<&str>) -> Stored<()>;
+    /// Whether an open order of the store holds this pickup code.
+    fn pickup_code_taken(&mut self, store_id: i64, code: &str) -> Stored<bool>;
+
+    // ---- devices and their ops
+    fn add_device(&mut self, id: &str, store_id: i64, label: &str, token_hash: &str, now: i64) -> Stored<()>;
+    /// False when there is no such device.
+    fn revoke_device(&mut self, id: &str) -> Stored<bool>;
+    fn device_by_token_hash(&mut self, token_hash: &str) -> Stored<Option<Device>>;
+    fn device_seen(&mut self, id: &str, at: i64, protocol: u32, cursor: Option<i64>) -> Stored<()>;
+    fn devices(&mut self) -> Stored<Vec<DeviceHealth>>;
+    /// The last op sequence number applied for the device.
+    fn device_last_seq(&mut self, id: &str) -> Stored<Option<i64>>;
+    fn set_device_last_seq(&mut self, id: &str, seq: i64) -> Stored<()>;
+    fn set_device_outbox(&mut self, id: &str, outbox_len: i64) -> Stored<()>;
+    fn op_known(&mut self, op_id: &str) -> Stored<bool>;
+    fn log_op(&mut self, op: &LoggedOp<'_>) -> Stored<()>;
+    /// Records a rejected op once (a replay finds it already there).
+    fn add_conflict(&mut self, c: &ConflictRecord) -> Stored<()>;
+    fn conflicts(&mut self, store_id: Option<i64>) -> Stored<Vec<ConflictRecord>>;
+    fn add_visit(&mut self, v: &Visit<'_>) -> Stored<()>;
+    fn add_feedback(&mut self, f: &Feedback<'_>) -> Stored<()>;
+
+    // ---- a refused op leaves nothing behind
+    fn savepoint(&mut self) -> Stored<()>;
+    fn rollback_to_savepoint(&mut self) -> Stored<()>;
+    fn release_savepoint(&mut self) -> Stored<()>;
+}
+
+/// A job run inside one transaction; its answer comes back boxed through the backend.
+pub type TxJob = Box<dyn FnOnce(&mut dyn HubTx) -> Result<Box<dyn Any + Send>, HubError> + Send>;
+
+/// What kind of transaction a job needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxKind {
+    /// A consistent read snapshot; nothing is written.
+    Read,
+    /// A write that may append to the change feed (writers of the feed are serialised so
+    /// its sequence numbers follow commit order).
+    Feed,
+    /// A write of bookkeeping that never touches the feed (devices, the signing key).
+    Bookkeeping,
+}
+
+/// A database the hub can run on: it runs jobs in transactions, nothing more.
+pub trait Backend: Send + Sync + 'static {
+    /// Runs `job` in a transaction of `kind`: committed when it answers `Ok`, rolled back
+    /// when it answers `Err`.
+    fn run(&self, kind: TxKind, job: TxJob) -> Result<Box<dyn Any + Send>, HubError>;
     /// Registers `f`, called with the new feed head whenever another process sharing the
     /// database (another hub behind the load balancer) moved the feed, so this process's
     /// long-polls wake too. A backend only one process uses has nothing to report.
     fn on_feed_change(&self, f: Box<dyn Fn(i64) + Send + Sync>) {
         let _ = f;
     }
-    /// Fills an empty hub; refuses one that already has stores.
-    fn seed(&self, data: &SeedData) -> Result<()>;
+    /// After an erasure: makes sure no old copy of the erased rows stays readable in the
+    /// database's files.
+    fn scrub(&self) -> Result<(), HubError> {
+        Ok(())
+    }
+}
 
-    fn store(&self, store_id: i64) -> Result<Option<StoreRecord>>;
-    /// Returns the new device's id; the token is stored only as its hash.
-    fn add_device(&self, store_id: i64, label: &str, token_hash: &str) -> Result<String>;
-    /// Revokes a device's token for good (a stolen or retired kiosk).
-    fn revoke_device(&self, device_id: &str) -> Result<()>;
-    fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<Device>>;
-    fn record_device_seen(&self, device_id: &str, at: i64, protocol: u32, cursor: Option<i64>) -> Result<()>;
-    fn devices(&self) -> Result<Vec<DeviceHealth>>;
+impl dyn Backend {
+    /// Runs `f` in a transaction of `kind` and returns its answer.
+    pub fn tx<T: Send + 'static>(
+        &self,
+        kind: TxKind,
+        f: impl FnOnce(&mut dyn HubTx) -> Result<T, HubError> + Send + 'static,
+    ) -> Result<T, HubError> {
+        let answer = self.run(kind, Box::new(move |tx| f(tx).map(|v| Box::new(v) as Box<dyn Any + Send>)))?;
+        Ok(*answer.downcast::<T>().expect("a job answers with its own type"))
+    }
+}
 
-    /// Changes after `after` in scopes `global` and `store:<store_id>`, at most about
-    /// `limit` (a page is extended to hold its last transaction whole).
-    fn pull(&self, store_id: i64, after: i64, limit: u32) -> Result<FeedPage>;
-    /// The newest sequence number of the whole feed.
-    fn feed_head(&self) -> Result<i64>;
-
-    fn upsert_customer(&self, id: &str, body: &CustomerUpsert, now: i64) -> Result<()>;
-    fn put_identifiers(&self, id: &str, loyalty_cards: &[String]) -> Result<()>;
-    fn put_cart(&self, id: &str, lines: &[CartLine], now: i64) -> Result<()>;
-    fn customer_profile(&self, id: &str) -> Result<Option<CustomerProfile>>;
-    fn customer_by_card(&self, card: &str) -> Result<Option<String>>;
-    /// Makes the customer relevant to the store (appending their state to its feed) and
-    /// returns what a kiosk there shows of them.
-    fn attach_customer(&self, customer_id: &str, store_id: i64, why: Relevance, now: i64) -> Result<LookupResponse>;
-
-    fn place_order(&self, body: &OrderCreate, now: i64) -> Result<OrderDetail>;
-    fn cancel_order(&self, id: &str, reason: &str, now: i64) -> Result<OrderDetail>;
-    fn order(&self, id: &str) -> Result<Option<OrderDetail>>;
-    fn staff_exists(&self, id: &str) -> Result<bool>;
-
-    /// The last op sequence number applied for the device.
-    fn device_last_seq(&self, device_id: &str) -> Result<i64>;
-    /// Applies one pushed op in its own transaction, with a compare-and-set on the
-    /// device's last sequence: `duplicate` for an op already seen, `expected_seq` for a
-    /// gap, `rejected` (recorded as a conflict, the queue moves on) when a rule says no.
-    /// `hub_key` checks an order QR shown at handover.
-    fn push_op(&self, device: &Device, op: &Op, outbox_len: u64, now: i64, hub_key: &VerifyingKey) -> Result<OpOutcome>;
-    fn conflicts(&self, store_id: Option<i64>) -> Result<Vec<ConflictRecord>>;
-    /// Erases a customer everywhere: profile, identifiers, cart, points, links from
-    /// orders, visits and feedback; their stores' feeds get a tombstone.
-    fn erase_customer(&self, id: &str, now: i64) -> Result<()>;
-    /// Ready orders promised before `ready_before` become `expired` (no-shows).
-    fn expire_no_shows(&self, ready_before: i64, now: i64) -> Result<Vec<String>>;
+/// The feed scope of a store.
+pub fn store_scope(store_id: i64) -> String {
+    format!("store:{store_id}")
 }

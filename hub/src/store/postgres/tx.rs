@@ -1,0 +1,486 @@
+//! The statements of one PostgreSQL transaction.
+
+use omnikiosk_protocol::wire::{
+    ConflictRecord, DeviceHealth, OrderRecord, OrderStatus, ProductRecord, StaffRecord, StockRecord, StoreRecord,
+};
+use postgres::types::ToSql;
+use postgres::{Row, Transaction};
+
+use crate::error::StorageError;
+use crate::store::reads::order_status;
+use crate::store::{CustomerRow, Device, Feedback, FeedRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, Relevance, Stored, Visit};
+
+type Args<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+const ORDER_COLS: &str = "id, store_id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version";
+
+pub struct PgTx<'a> {
+    t: Transaction<'a>,
+    /// For a feed writer: the feed head when the transaction took the feed lock, and the
+    /// last seq it has handed out since.
+    feed: Option<(i64, i64)>,
+    /// The feed transaction this transaction's feed rows are stamped with, taken when the
+    /// first row is written.
+    txid: Option<i64>,
+}
+
+/// PostgreSQL text cannot hold NUL (SQLite's can); no stored key has one, so a lookup by
+/// such a key finds nothing instead of failing the transaction.
+fn storable(key: &str) -> bool {
+    !key.contains('\0')
+}
+
+impl<'a> PgTx<'a> {
+    /// A feed writer first, always, locks the feed counter's row: writers of every hub
+    /// process run one at a time, and a transaction's seqs are taken only once every
+    /// earlier writer has committed.
+    pub fn begin(mut t: Transaction<'a>, feed_writer: bool) -> Stored<PgTx<'a>> {
+        let feed = if feed_writer {
+            let start: i64 = t.query_one("SELECT value FROM counters WHERE name = 'feed' FOR UPDATE", &[])?.get(0);
+            Some((start, start))
+        } else {
+            None
+        };
+        Ok(PgTx { t, feed, txid: None })
+    }
+
+    /// Commits; a feed that moved gets its new head and announces it to every hub process.
+    pub fn commit(mut self, channel: &str) -> Stored<()> {
+        if let Some((start, seq)) = self.feed.filter(|(start, seq)| start != seq) {
+            let _ = start;
+            self.t.execute("UPDATE counters SET value = $1 WHERE name = 'feed'", &[&seq])?;
+            self.t.execute("SELECT pg_notify($1, $2)", &[&channel, &seq.to_string()])?;
+        }
+        Ok(self.t.commit()?)
+    }
+
+    fn run(&mut self, sql: &str, args: Args<'_>) -> Stored<u64> {
+        Ok(self.t.execute(sql, args)?)
+    }
+
+    fn one(&mut self, sql: &str, args: Args<'_>) -> Stored<Option<Row>> {
+        Ok(self.t.query_opt(sql, args)?)
+    }
+
+    fn all(&mut self, sql: &str, args: Args<'_>) -> Stored<Vec<Row>> {
+        Ok(self.t.query(sql, args)?)
+    }
+
+    fn number(&mut self, sql: &str, args: Args<'_>) -> Stored<i64> {
+        Ok(self.t.query_one(sql, args)?.get(0))
+    }
+
+    fn text(&mut self, sql: &str, key: &str) -> Stored<Option<String>> {
+        if !storable(key) {
+            return Ok(None);
+        }
+        Ok(self.one(sql, &[&key])?.map(|r| r.get(0)))
+    }
+}
+
+fn feed_rows(rows: Vec<Row>) -> Vec<FeedRow> {
+    rows.iter().map(|r| FeedRow { seq: r.get(0), txid: r.get(1), body: r.get(2) }).collect()
+}
+
+impl HubTx for PgTx<'_> {
+    fn feed(&mut self, scope: &str, key: &str, body: &str) -> Stored<()> {
+        let Some((start, seq)) = self.feed else {
+            return Err(StorageError("a transaction without the feed lock cannot write to the feed".into()));
+        };
+        let txid = match self.txid {
+            Some(t) => t,
+            None => {
+                let t = self.next_counter("txid")?;
+                *self.txid.insert(t)
+            }
+        };
+        let seq = seq + 1;
+        self.feed = Some((start, seq));
+        self.run("DELETE FROM feed WHERE scope = $1 AND entity_key = $2", &[&scope, &key])?;
+        self.run("INSERT INTO feed(seq, scope, entity_key, txid, body) VALUES ($1, $2, $3, $4, $5)", &[&seq, &scope, &key, &txid, &body])?;
+        Ok(())
+    }
+
+    fn new_feed_tx(&mut self) {
+        self.txid = None;
+    }
+
+    fn next_counter(&mut self, name: &str) -> Stored<i64> {
+        let sql = "INSERT INTO counters(name, value) VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value";
+        self.number(sql, &[&name])
+    }
+
+    fn set_counter(&mut self, name: &str, value: i64) -> Stored<()> {
+        let sql = "INSERT INTO counters(name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+        self.run(sql, &[&name, &value])?;
+        Ok(())
+    }
+
+    fn feed_after(&mut self, scope: &str, after: i64, limit: i64) -> Stored<Vec<FeedRow>> {
+        // Two index-ordered scans merged: cost follows the page, not the feed.
+        let rows = self.all(
+            "SELECT seq, txid, body FROM (
+                (SELECT seq, txid, body FROM feed WHERE scope = 'global' AND seq > $2 ORDER BY seq LIMIT $3)
+                UNION ALL
+                (SELECT seq, txid, body FROM feed WHERE scope = $1 AND seq > $2 ORDER BY seq LIMIT $3)
+             ) page ORDER BY seq LIMIT $3",
+            &[&scope, &after, &limit],
+        )?;
+        Ok(feed_rows(rows))
+    }
+
+    fn feed_tx_rest(&mut self, scope: &str, txid: i64, seq: i64) -> Stored<Vec<FeedRow>> {
+        let sql = "SELECT seq, txid, body FROM feed WHERE txid = $1 AND seq > $2 AND scope IN ('global', $3) ORDER BY seq";
+        Ok(feed_rows(self.all(sql, &[&txid, &seq, &scope])?))
+    }
+
+    fn feed_count_after(&mut self, scope: &str, after: i64) -> Stored<i64> {
+        self.number("SELECT count(*) FROM feed WHERE scope IN ('global', $1) AND seq > $2", &[&scope, &after])
+    }
+
+    fn feed_head(&mut self) -> Stored<i64> {
+        // The counter, not max(seq): it only ever grows, and is exactly the last seq
+        // handed out by a committed writer.
+        self.number("SELECT value FROM counters WHERE name = 'feed'", &[])
+    }
+
+    fn signing_secret(&mut self, fresh: &[u8; 32]) -> Stored<Vec<u8>> {
+        self.run("INSERT INTO hub_key(id, secret) VALUES (1, $1) ON CONFLICT DO NOTHING", &[&&fresh[..]])?;
+        Ok(self.t.query_one("SELECT secret FROM hub_key WHERE id = 1", &[])?.get(0))
+    }
+
+    fn store(&mut self, id: i64) -> Stored<Option<StoreRecord>> {
+        let row = self.one("SELECT id, name, city FROM stores WHERE id = $1", &[&id])?;
+        Ok(row.map(|r| StoreRecord { id: r.get(0), name: r.get(1), city: r.get(2) }))
+    }
+
+    fn store_count(&mut self) -> Stored<i64> {
+        self.number("SELECT count(*) FROM stores", &[])
+    }
+
+    fn insert_store(&mut self, s: &StoreRecord) -> Stored<()> {
+        self.run("INSERT INTO stores(id, name, city) VALUES ($1, $2, $3)", &[&s.id, &s.name, &s.city])?;
+        Ok(())
+    }
+
+    fn insert_product(&mut self, p: &ProductRecord) -> Stored<()> {
+        let sql = "INSERT INTO products(sku, name, price_cents, category) VALUES ($1, $2, $3, $4)";
+        self.run(sql, &[&p.sku, &p.name, &p.price_cents, &p.category])?;
+        Ok(())
+    }
+
+    fn product_name(&mut self, sku: &str) -> Stored<Option<String>> {
+        self.text("SELECT name FROM products WHERE sku = $1", sku)
+    }
+
+    fn insert_stock(&mut self, s: &StockRecord) -> Stored<()> {
+        let sql = "INSERT INTO stock(store_id, sku, on_hand, aisle) VALUES ($1, $2, $3, $4)";
+        self.run(sql, &[&s.store_id, &s.sku, &s.on_hand, &s.aisle])?;
+        Ok(())
+    }
+
+    fn insert_staff(&mut self, s: &StaffRecord) -> Stored<()> {
+        let sql = "INSERT INTO staff(id, name, role, store_id, pin_salt, pin_hash) VALUES ($1, $2, $3, $4, $5, $6)";
+        self.run(sql, &[&s.id, &s.name, &s.role.as_str(), &s.store_id, &s.pin_salt, &s.pin_hash])?;
+        Ok(())
+    }
+
+    fn staff_role(&mut self, staff_id: &str, store_id: i64) -> Stored<Option<String>> {
+        if !storable(staff_id) {
+            return Ok(None);
+        }
+        Ok(self.one("SELECT role FROM staff WHERE id = $1 AND store_id = $2", &[&staff_id, &store_id])?.map(|r| r.get(0)))
+    }
+
+    fn staff_exists(&mut self, staff_id: &str) -> Stored<bool> {
+        Ok(self.text("SELECT id FROM staff WHERE id = $1", staff_id)?.is_some())
+    }
+
+    fn customer(&mut self, id: &str) -> Stored<Option<CustomerRow>> {
+        if !storable(id) {
+            return Ok(None);
+        }
+        let row = self.one("SELECT first_name, last_name, tier, home_store, language, email FROM customers WHERE id = $1", &[&id])?;
+        Ok(row.map(|r| CustomerRow {
+            first_name: r.get(0),
+            last_name: r.get(1),
+            tier: r.get(2),
+            home_store: r.get(3),
+            language: r.get(4),
+            email: r.get(5),
+        }))
+    }
+
+    fn put_customer(&mut self, id: &str, c: &CustomerRow, updated_at: i64) -> Stored<()> {
+        self.run(
+            "INSERT INTO customers(id, first_name, last_name, tier, home_store, language, email, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (id) DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name,
+                tier = excluded.tier, home_store = excluded.home_store, language = excluded.language,
+                email = excluded.email, updated_at = excluded.updated_at",
+            &[&id, &c.first_name, &c.last_name, &c.tier, &c.home_store, &c.language, &c.email, &updated_at],
+        )?;
+        Ok(())
+    }
+
+    fn points(&mut self, id: &str) -> Stored<i64> {
+        // sum(bigint) is NUMERIC in PostgreSQL.
+        self.number("SELECT coalesce(sum(delta), 0)::BIGINT FROM loyalty_ledger WHERE customer_id = $1", &[&id])
+    }
+
+    fn add_ledger(&mut self, e: &LedgerEntry<'_>) -> Stored<()> {
+        let sql = "INSERT INTO loyalty_ledger(op_id, customer_id, delta, reason, at, device_id) VALUES ($1, $2, $3, $4, $5, $6)";
+        self.run(sql, &[&e.op_id, &e.customer_id, &e.delta, &e.reason, &e.at, &e.device_id])?;
+        Ok(())
+    }
+
+    fn cards(&mut self, id: &str) -> Stored<Vec<String>> {
+        Ok(self.all("SELECT card FROM loyalty_cards WHERE customer_id = $1 ORDER BY card", &[&id])?.iter().map(|r| r.get(0)).collect())
+    }
+
+    fn card_owner(&mut self, card: &str) -> Stored<Option<String>> {
+        self.text("SELECT customer_id FROM loyalty_cards WHERE card = $1", card)
+    }
+
+    fn set_cards(&mut self, id: &str, cards: &[String]) -> Stored<()> {
+        self.run("DELETE FROM loyalty_cards WHERE customer_id = $1", &[&id])?;
+        for card in cards {
+            self.run("INSERT INTO loyalty_cards(card, customer_id) VALUES ($1, $2)", &[card, &id])?;
+        }
+        Ok(())
+    }
+
+    fn cart(&mut self, id: &str) -> Stored<Option<(String, i64)>> {
+        Ok(self.one("SELECT lines, updated_at FROM carts WHERE customer_id = $1", &[&id])?.map(|r| (r.get(0), r.get(1))))
+    }
+
+    fn put_cart(&mut self, id: &str, lines_json: &str, updated_at: i64) -> Stored<()> {
+        let sql = "INSERT INTO carts(customer_id, lines, updated_at) VALUES ($1, $2, $3)
+                   ON CONFLICT (customer_id) DO UPDATE SET lines = excluded.lines, updated_at = excluded.updated_at";
+        self.run(sql, &[&id, &lines_json, &updated_at])?;
+        Ok(())
+    }
+
+    fn stores_of_customer(&mut self, id: &str) -> Stored<Vec<i64>> {
+        let rows = self.all("SELECT store_id FROM customer_stores WHERE customer_id = $1 ORDER BY store_id", &[&id])?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    fn attach(&mut self, customer_id: &str, store_id: i64, why: Relevance, since: i64) -> Stored<bool> {
+        let sql = "INSERT INTO customer_stores(customer_id, store_id, reason, since) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+        Ok(self.run(sql, &[&customer_id, &store_id, &why.as_str(), &since])? > 0)
+    }
+
+    fn erase_customer(&mut self, id: &str) -> Stored<()> {
+        for sql in [
+            "DELETE FROM customers WHERE id = $1",
+            "DELETE FROM loyalty_cards WHERE customer_id = $1",
+            "DELETE FROM carts WHERE customer_id = $1",
+            "DELETE FROM loyalty_ledger WHERE customer_id = $1",
+            "DELETE FROM customer_stores WHERE customer_id = $1",
+            "UPDATE visits SET customer_id = NULL WHERE customer_id = $1",
+            "UPDATE feedback SET customer_id = NULL WHERE customer_id = $1",
+            "UPDATE orders SET customer_id = 'erased', version = version + 1 WHERE customer_id = $1",
+            "DELETE FROM feed WHERE entity_key IN ('customer:' || $1::TEXT, 'cart:' || $1::TEXT)",
+        ] {
+            self.run(sql, &[&id])?;
+        }
+        Ok(())
+    }
+
+    fn orders(&mut self, filter: OrderFilter<'_>) -> Stored<Vec<OrderRecord>> {
+        let key = match filter {
+            OrderFilter::Id(k) | OrderFilter::Customer(k) | OrderFilter::CustomerAtStore(k, _) => k,
+            OrderFilter::ReadyBefore(_) => "",
+        };
+        if !storable(key) {
+            return Ok(Vec::new());
+        }
+        let (filter, args): (&str, Vec<&(dyn ToSql + Sync)>) = match &filter {
+            OrderFilter::Id(id) => ("id = $1", vec![id]),
+            OrderFilter::CustomerAtStore(c, s) => ("customer_id = $1 AND store_id = $2", vec![c, s]),
+            OrderFilter::Customer(c) => ("customer_id = $1", vec![c]),
+            OrderFilter::ReadyBefore(t) => ("status = 'ready' AND promised_ready_at < $1", vec![t]),
+        };
+        let sql = format!("SELECT {ORDER_COLS} FROM orders WHERE {filter} ORDER BY placed_at, id");
+        let mut out = Vec::new();
+        for r in self.all(&sql, &args)? {
+            let lines: String = r.get(5);
+            out.push(OrderRecord {
+                id: r.get(0),
+                store_id: r.get(1),
+                customer_id: r.get(2),
+                status: order_status(r.get(3))?,
+                pickup_code: r.get(4),
+                lines: serde_json::from_str(&lines)?,
+                placed_at: r.get(6),
+                promised_ready_at: r.get(7),
+                updated_at: r.get(8),
+                version: r.get(9),
+            });
+        }
+        Ok(out)
+    }
+
+    fn order_events(&mut self, id: &str) -> Stored<Vec<(i64, String, String, Option<String>)>> {
+        let rows = self.all(r#"SELECT at, status, "by", note FROM order_events WHERE order_id = $1 ORDER BY id"#, &[&id])?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
+    }
+
+    fn insert_order(&mut self, o: &OrderRecord) -> Stored<()> {
+        let lines = serde_json::to_string(&o.lines)?;
+        self.run(
+            &format!("INSERT INTO orders({ORDER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
+            &[&o.id, &o.store_id, &o.customer_id, &o.status.as_str(), &o.pickup_code, &lines, &o.placed_at, &o.promised_ready_at, &o.updated_at, &o.version],
+        )?;
+        Ok(())
+    }
+
+    fn update_order(&mut self, id: &str, status: OrderStatus, lines_json: &str, now: i64) -> Stored<()> {
+        let sql = "UPDATE orders SET status = $2, lines = $3, updated_at = $4, version = version + 1 WHERE id = $1";
+        self.run(sql, &[&id, &status.as_str(), &lines_json, &now])?;
+        Ok(())
+    }
+
+    fn add_order_event(&mut self, order_id: &str, at: i64, status: OrderStatus, by: &str, note: Option<&str>) -> Stored<()> {
+        let sql = r#"INSERT INTO order_events(order_id, at, status, "by", note) VALUES ($1, $2, $3, $4, $5)"#;
+        self.run(sql, &[&order_id, &at, &status.as_str(), &by, &note])?;
+        Ok(())
+    }
+
+    fn pickup_code_taken(&mut self, store_id: i64, code: &str) -> Stored<bool> {
+        let sql = "SELECT 1 FROM orders WHERE store_id = $1 AND pickup_code = $2 AND status IN ('placed', 'picking', 'ready')";
+        Ok(self.one(sql, &[&store_id, &code])?.is_some())
+    }
+
+    fn add_device(&mut self, id: &str, store_id: i64, label: &str, token_hash: &str, now: i64) -> Stored<()> {
+        let sql = "INSERT INTO devices(id, store_id, label, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)";
+        self.run(sql, &[&id, &store_id, &label, &token_hash, &now])?;
+        Ok(())
+    }
+
+    fn revoke_device(&mut self, id: &str) -> Stored<bool> {
+        Ok(storable(id) && self.run("UPDATE devices SET revoked = 1 WHERE id = $1", &[&id])? > 0)
+    }
+
+    fn device_by_token_hash(&mut self, token_hash: &str) -> Stored<Option<Device>> {
+        if !storable(token_hash) {
+            return Ok(None);
+        }
+        let row = self.one("SELECT id, store_id, revoked FROM devices WHERE token_hash = $1", &[&token_hash])?;
+        Ok(row.map(|r| Device { id: r.get(0), store_id: r.get(1), revoked: r.get::<_, i64>(2) != 0 }))
+    }
+
+    fn device_seen(&mut self, id: &str, at: i64, protocol: u32, cursor: Option<i64>) -> Stored<()> {
+        let sql = "UPDATE devices SET last_seen_at = $2, protocol_version = $3, last_cursor = coalesce($4, last_cursor) WHERE id = $1";
+        self.run(sql, &[&id, &at, &i64::from(protocol), &cursor])?;
+        Ok(())
+    }
+
+    fn devices(&mut self) -> Stored<Vec<DeviceHealth>> {
+        let rows = self.all(
+            "SELECT d.id, d.store_id, d.label, d.revoked, d.last_seen_at, d.protocol_version, d.outbox_len,
+                    CASE WHEN d.last_cursor IS NULL THEN NULL ELSE
+                      (SELECT count(*) FROM feed f WHERE f.scope IN ('global', 'store:' || d.store_id) AND f.seq > d.last_cursor)
+                    END
+             FROM devices d ORDER BY d.store_id, d.id",
+            &[],
+        )?;
+        let health = |r: &Row| DeviceHealth {
+            device_id: r.get(0),
+            store_id: r.get(1),
+            label: r.get(2),
+            revoked: r.get::<_, i64>(3) != 0,
+            last_seen_at: r.get(4),
+            protocol_version: r.get::<_, Option<i64>>(5).map(|v| v as u32),
+            outbox_len: r.get::<_, Option<i64>>(6).map(|v| v as u64),
+            cursor_lag: r.get(7),
+        };
+        Ok(rows.iter().map(health).collect())
+    }
+
+    fn device_last_seq(&mut self, id: &str) -> Stored<Option<i64>> {
+        Ok(self.one("SELECT last_seq FROM devices WHERE id = $1", &[&id])?.map(|r| r.get(0)))
+    }
+
+    fn set_device_last_seq(&mut self, id: &str, seq: i64) -> Stored<()> {
+        self.run("UPDATE devices SET last_seq = $2 WHERE id = $1", &[&id, &seq])?;
+        Ok(())
+    }
+
+    fn set_device_outbox(&mut self, id: &str, outbox_len: i64) -> Stored<()> {
+        self.run("UPDATE devices SET outbox_len = $2 WHERE id = $1", &[&id, &outbox_len])?;
+        Ok(())
+    }
+
+    fn op_known(&mut self, op_id: &str) -> Stored<bool> {
+        Ok(self.text("SELECT op_id FROM ops WHERE op_id = $1", op_id)?.is_some())
+    }
+
+    fn log_op(&mut self, op: &LoggedOp<'_>) -> Stored<()> {
+        self.run(
+            "INSERT INTO ops(device_id, seq, op_id, name, body, kiosk_time, received_at, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[&op.device_id, &op.seq, &op.op_id, &op.name, &op.body, &op.kiosk_time, &op.received_at, &op.outcome],
+        )?;
+        Ok(())
+    }
+
+    fn add_conflict(&mut self, c: &ConflictRecord) -> Stored<()> {
+        let (body, facts) = (c.op.to_string(), c.hub_facts.as_ref().map(|f| f.to_string()));
+        self.run(
+            "INSERT INTO conflicts(op_id, device_id, store_id, name, body, kiosk_time, code, message, hub_facts, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+            &[&c.op_id, &c.device_id, &c.store_id, &c.name, &body, &c.kiosk_time, &c.code, &c.message, &facts, &c.at],
+        )?;
+        Ok(())
+    }
+
+    fn conflicts(&mut self, store_id: Option<i64>) -> Stored<Vec<ConflictRecord>> {
+        let rows = self.all(
+            "SELECT op_id, device_id, store_id, name, body, kiosk_time, code, message, hub_facts, at FROM conflicts
+             WHERE $1::BIGINT IS NULL OR store_id = $1 ORDER BY at, op_id",
+            &[&store_id],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let facts: Option<String> = r.get(8);
+                Ok(ConflictRecord {
+                    op_id: r.get(0),
+                    device_id: r.get(1),
+                    store_id: r.get(2),
+                    name: r.get(3),
+                    op: serde_json::from_str(r.get(4))?,
+                    kiosk_time: r.get(5),
+                    code: r.get(6),
+                    message: r.get(7),
+                    hub_facts: facts.map(|f| serde_json::from_str(&f)).transpose()?,
+                    at: r.get(9),
+                })
+            })
+            .collect()
+    }
+
+    fn add_visit(&mut self, v: &Visit<'_>) -> Stored<()> {
+        let sql = "INSERT INTO visits(op_id, kind, store_id, customer_id, order_id, at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
+        self.run(sql, &[&v.op_id, &v.kind, &v.store_id, &v.customer_id, &v.order_id, &v.at])?;
+        Ok(())
+    }
+
+    fn add_feedback(&mut self, f: &Feedback<'_>) -> Stored<()> {
+        let sql = "INSERT INTO feedback(op_id, store_id, customer_id, score, csat, at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
+        self.run(sql, &[&f.op_id, &f.store_id, &f.customer_id, &f.score, &f.csat, &f.at])?;
+        Ok(())
+    }
+
+    fn savepoint(&mut self) -> Stored<()> {
+        Ok(self.t.batch_execute("SAVEPOINT op")?)
+    }
+
+    fn rollback_to_savepoint(&mut self) -> Stored<()> {
+        Ok(self.t.batch_execute("ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op")?)
+    }
+
+    fn release_savepoint(&mut self) -> Stored<()> {
+        Ok(self.t.batch_execute("RELEASE SAVEPOINT op")?)
+    }
+}

@@ -1,0 +1,229 @@
+//! A kiosk's pushed ops, applied once each: the compare-and-set on the device's sequence,
+//! `duplicate` for an op already seen, `expected_seq` for a gap, and for a refused op a
+//! savepoint rolled back, a conflict recorded and the queue moving on. What an op may do
+//! is decided by `omnikiosk_protocol::rules::judge`; this file gathers the hub's facts
+//! for it and writes the op's effect.
+
+use omnikiosk_protocol::ops::{OpBody, Rejection, Verification};
+use omnikiosk_protocol::rules::{judge, order_effect, Facts, Judge};
+use omnikiosk_protocol::wire::{ConflictRecord, Op, OpOutcome, OrderDetail, StaffRole};
+
+use super::reads::order_detail;
+use super::writes::{attach, move_order, publish_customer};
+use super::{Device, Feedback, HubTx, LedgerEntry, LoggedOp, Relevance, Visit};
+use crate::error::{HubError, StorageError};
+
+/// Why an op was not applied: the rules refused it (a conflict; the queue moves on), or
+/// the database failed (the push fails and the kiosk retries).
+enum Failure {
+    Refused(Rejection, Option<serde_json::Value>),
+    Storage(StorageError),
+}
+
+impl From<Rejection> for Failure {
+    fn from(r: Rejection) -> Self {
+        Failure::Refused(r, None)
+    }
+}
+
+impl From<StorageError> for Failure {
+    fn from(e: StorageError) -> Self {
+        Failure::Storage(e)
+    }
+}
+
+/// Applies one pushed op inside the caller's transaction. `qr_order_id` reads an order QR
+/// shown at handover (signature checked with the hub's key).
+pub fn push_op(
+    tx: &mut dyn HubTx,
+    device: &Device,
+    op: &Op,
+    outbox_len: u64,
+    now: i64,
+    qr_order_id: &dyn Fn(&str) -> Option<String>,
+) -> Result<OpOutcome, HubError> {
+    // Text no database can store is replaced, so an op carrying it is judged and recorded
+    // like any other instead of failing on every retry and blocking the device's queue.
+    let op = &without_nul(op);
+    tx.set_device_outbox(&device.id, outbox_len as i64)?;
+    // Compare-and-set on the device's sequence, inside the transaction that applies.
+    let last_seq = tx.device_last_seq(&device.id)?.unwrap_or(0);
+    if tx.op_known(&op.op_id)? {
+        return Ok(OpOutcome::Duplicate);
+    }
+    if op.seq <= last_seq {
+        return Ok(OpOutcome::Rejected {
+            code: "seq_reused".into(),
+            message: format!("sequence {} was already used by another op of this device", op.seq),
+            facts: None,
+        });
+    }
+    if op.seq > last_seq + 1 {
+        return Ok(OpOutcome::ExpectedSeq { expected_seq: last_seq + 1 });
+    }
+    // A refused op must leave nothing behind: its writes sit in a savepoint.
+    tx.savepoint()?;
+    let applied = OpBody::from_wire(op).map_err(Failure::from).and_then(|body| apply(tx, device, op, &body, now, qr_order_id));
+    let outcome = match applied {
+        Ok(()) => {
+            tx.release_savepoint()?;
+            OpOutcome::Applied
+        }
+        Err(Failure::Storage(e)) => return Err(e.into()),
+        Err(Failure::Refused(rejection, facts)) => {
+            tx.rollback_to_savepoint()?;
+            tx.add_conflict(&ConflictRecord {
+                op_id: op.op_id.clone(),
+                device_id: device.id.clone(),
+                store_id: device.store_id,
+                name: op.name.clone(),
+                op: op.body.clone(),
+                kiosk_time: op.kiosk_time,
+                code: rejection.code.to_string(),
+                message: rejection.message.clone(),
+                hub_facts: facts.clone(),
+                at: now,
+            })?;
+            OpOutcome::Rejected { code: rejection.code.to_string(), message: rejection.message, facts }
+        }
+    };
+    let body = op.body.to_string();
+    tx.log_op(&LoggedOp {
+        device_id: &device.id,
+        seq: op.seq,
+        op_id: &op.op_id,
+        name: &op.name,
+        body: &body,
+        kiosk_time: op.kiosk_time,
+        received_at: now,
+        outcome: if outcome == OpOutcome::Applied { "applied" } else { "rejected" },
+    })?;
+    tx.set_device_last_seq(&device.id, op.seq)?;
+    Ok(outcome)
+}
+
+/// The hub's facts for `body`, the rules' verdict, then the op's effect.
+fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, qr_order_id: &dyn Fn(&str) -> Option<String>) -> Result<(), Failure> {
+    body.validate()?;
+    let staff_role = match body.staff_id() {
+        Some(id) => match tx.staff_role(id, device.store_id)? {
+            Some(role) => Some(StaffRole::parse(&role).ok_or_else(|| StorageError(format!("stored staff role {role:?}")))?),
+            None => None,
+        },
+        None => None,
+    };
+    let order_id = match body {
+        OpBody::VisitCheckin { order_id, .. } => Some(order_id.as_str()),
+        other => other.order_id(),
+    };
+    let detail = match order_id {
+        Some(id) => order_detail(tx, id)?.filter(|d| d.order.store_id == device.store_id),
+        None => None,
+    };
+    let customer = body.known_customer_id();
+    let customer_known = match customer {
+        Some(id) => tx.customer(id)?.is_some(),
+        None => false,
+    };
+    let points = match (body, customer_known) {
+        (OpBody::LoyaltyRedeem { customer_id, .. }, true) => tx.points(customer_id)?,
+        _ => 0,
+    };
+    let facts = Facts {
+        judge: Judge::Hub,
+        staff_role,
+        order: detail.as_ref().map(|d| &d.order),
+        customer_known,
+        points,
+        qr_order_id,
+    };
+    judge(body, &facts).map_err(|r| explain(r, body, detail.as_ref(), points))?;
+    match body {
+        OpBody::OrderPick { staff_id, .. }
+        | OpBody::OrderReady { staff_id, .. }
+        | OpBody::OrderCollect { staff_id, .. }
+        | OpBody::OrderCancel { staff_id, .. } => {
+            let mut order = detail.map(|d| d.order).ok_or_else(|| StorageError("judged order went missing".into()))?;
+            order_effect(&mut order, body);
+            let note = match body {
+                OpBody::OrderPick { short_reason: Some(r), .. } => Some(format!("short-picked: {r}")),
+                OpBody::OrderCancel { reason, .. } => Some(reason.clone()),
+                OpBody::OrderCollect { verification: Verification::PickupCode(_), .. } => Some("verified by pickup code".into()),
+                OpBody::OrderCollect { verification: Verification::OrderQr(_), .. } => Some("verified by order QR".into()),
+                _ => None,
+            };
+            move_order(tx, &order, order.status, &format!("{}/{staff_id}", device.id), note.as_deref(), now)?;
+        }
+        OpBody::VisitCheckin { order_id, customer_id } => {
+            let visit = Visit { op_id: &op.op_id, kind: "checkin", store_id: device.store_id, customer_id: Some(customer_id), order_id: Some(order_id), at: now };
+            tx.add_visit(&visit)?;
+        }
+        OpBody::VisitSeen { customer_id } => {
+            let visit = Visit { op_id: &op.op_id, kind: "seen", store_id: device.store_id, customer_id: Some(customer_id), order_id: None, at: now };
+            tx.add_visit(&visit)?;
+            attach(tx, customer_id, device.store_id, Relevance::Seen, now)?;
+        }
+        OpBody::LoyaltyEarn { customer_id, reason, .. } | OpBody::LoyaltyRedeem { customer_id, reason, .. } => {
+            let (_, delta) = body.points_delta().expect("a points op moves points");
+            tx.add_ledger(&LedgerEntry { op_id: &op.op_id, customer_id, delta, reason, at: now, device_id: Some(&device.id) })?;
+            publish_customer(tx, customer_id)?;
+        }
+        OpBody::FeedbackNps { score, csat, customer_id } => {
+            let feedback = Feedback { op_id: &op.op_id, store_id: device.store_id, customer_id: customer_id.as_deref(), score: *score, csat: csat.as_deref(), at: now };
+            tx.add_feedback(&feedback)?;
+        }
+    }
+    Ok(())
+}
+
+/// A refusal with the hub's facts beside it, for the conflict the manager resolves: what
+/// the order was and who changed it last, or the balance a redemption met.
+fn explain(r: Rejection, body: &OpBody, detail: Option<&OrderDetail>, points: i64) -> Failure {
+    match (body, detail) {
+        (OpBody::LoyaltyRedeem { customer_id, points: asked, .. }, _) if r.code == "insufficient_points" => {
+            let facts = serde_json::json!({ "customer_id": customer_id, "balance": points, "asked": asked });
+            Failure::Refused(r, Some(facts))
+        }
+        (_, Some(d)) if body.order_id().is_some() && r.code != "manager_required" && r.code != "unknown_staff" => {
+            let last = d.history.last();
+            let facts = serde_json::json!({
+                "order_id": d.order.id,
+                "status": d.order.status,
+                "changed_by": last.map(|e| e.by.clone()),
+                "changed_at": last.map(|e| e.at),
+                "note": last.and_then(|e| e.note.clone()),
+            });
+            let message = match (r.code, last.and_then(|e| e.note.as_deref())) {
+                ("order_cancelled", Some(note)) => format!("{} (reason given online: {note})", r.message),
+                _ => r.message,
+            };
+            Failure::Refused(Rejection { code: r.code, message }, Some(facts))
+        }
+        _ => Failure::Refused(r, None),
+    }
+}
+
+/// An op's strings with NUL characters replaced (U+FFFD).
+fn without_nul(op: &Op) -> Op {
+    fn clean(s: &str) -> String {
+        s.replace('\0', "\u{FFFD}")
+    }
+    fn clean_json(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) if s.contains('\0') => *s = clean(s),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(clean_json),
+            serde_json::Value::Object(fields) => {
+                if fields.keys().any(|k| k.contains('\0')) {
+                    *fields = std::mem::take(fields).into_iter().map(|(k, v)| (clean(&k), v)).collect();
+                }
+                fields.values_mut().for_each(clean_json);
+            }
+            _ => {}
+        }
+    }
+    let mut op = op.clone();
+    op.op_id = clean(&op.op_id);
+    op.name = clean(&op.name);
+    clean_json(&mut op.body);
+    op
+}

@@ -1,0 +1,91 @@
+//! The embedded backend's schema, as versioned migrations.
+
+use rusqlite::Connection;
+use rusqlite_migration::{Migrations, M};
+
+use crate::error::StorageError;
+
+/// Brings the database to the newest schema.
+pub fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
+    Ok(Migrations::new(vec![M::up(SCHEMA), M::up(SCHEMA_PUSH)]).to_latest(conn)?)
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE hub_key (id INTEGER PRIMARY KEY CHECK (id = 1), secret BLOB NOT NULL);
+CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE stores (id INTEGER PRIMARY KEY, name TEXT NOT NULL, city TEXT NOT NULL);
+CREATE TABLE devices (
+    id TEXT PRIMARY KEY, store_id INTEGER NOT NULL REFERENCES stores(id), label TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE, revoked INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,
+    last_seen_at INTEGER, protocol_version INTEGER, last_cursor INTEGER, outbox_len INTEGER
+);
+CREATE TABLE customers (
+    id TEXT PRIMARY KEY, first_name TEXT NOT NULL, last_name TEXT NOT NULL, tier TEXT NOT NULL,
+    home_store INTEGER, language TEXT NOT NULL, email TEXT, updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE loyalty_cards (card TEXT PRIMARY KEY, customer_id TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX loyalty_cards_by_customer ON loyalty_cards(customer_id);
+CREATE TABLE carts (customer_id TEXT PRIMARY KEY, lines TEXT NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+-- Points are a ledger of deltas keyed by the op that made them; the balance is the sum.
+CREATE TABLE loyalty_ledger (
+    op_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, delta INTEGER NOT NULL, reason TEXT NOT NULL,
+    at INTEGER NOT NULL, device_id TEXT
+) WITHOUT ROWID;
+CREATE INDEX loyalty_ledger_by_customer ON loyalty_ledger(customer_id);
+CREATE TABLE customer_stores (
+    customer_id TEXT NOT NULL, store_id INTEGER NOT NULL, reason TEXT NOT NULL, since INTEGER NOT NULL,
+    PRIMARY KEY (customer_id, store_id)
+) WITHOUT ROWID;
+CREATE TABLE products (sku TEXT PRIMARY KEY, name TEXT NOT NULL, price_cents INTEGER NOT NULL, category TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE stock (
+    store_id INTEGER NOT NULL, sku TEXT NOT NULL, on_hand INTEGER NOT NULL, aisle TEXT NOT NULL,
+    PRIMARY KEY (store_id, sku)
+) WITHOUT ROWID;
+CREATE TABLE orders (
+    id TEXT PRIMARY KEY, store_id INTEGER NOT NULL, customer_id TEXT NOT NULL, status TEXT NOT NULL,
+    pickup_code TEXT NOT NULL, lines TEXT NOT NULL, placed_at INTEGER NOT NULL,
+    promised_ready_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, version INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX orders_by_store_status ON orders(store_id, status);
+CREATE INDEX orders_by_customer ON orders(customer_id);
+CREATE TABLE order_events (
+    order_id TEXT NOT NULL, at INTEGER NOT NULL, status TEXT NOT NULL, by TEXT NOT NULL, note TEXT
+);
+CREATE INDEX order_events_by_order ON order_events(order_id);
+CREATE TABLE staff (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, store_id INTEGER NOT NULL,
+    pin_salt TEXT NOT NULL, pin_hash TEXT NOT NULL
+) WITHOUT ROWID;
+-- The compacted change feed: one row per (scope, entity), moved to a new seq on every
+-- write (INSERT OR REPLACE), so it holds current state plus tombstones, in commit order.
+CREATE TABLE feed (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, scope TEXT NOT NULL, entity_key TEXT NOT NULL,
+    txid INTEGER NOT NULL, body TEXT NOT NULL, UNIQUE (scope, entity_key)
+);
+CREATE INDEX feed_by_scope ON feed(scope, seq);
+CREATE INDEX feed_by_tx ON feed(txid);
+"#;
+
+/// Offline actions pushed by kiosks: the op log (idempotency by op id, gapless
+/// sequence per device), conflicts, visits and feedback.
+const SCHEMA_PUSH: &str = r#"
+ALTER TABLE devices ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE ops (
+    device_id TEXT NOT NULL, seq INTEGER NOT NULL, op_id TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+    body TEXT NOT NULL, kiosk_time INTEGER NOT NULL, received_at INTEGER NOT NULL, outcome TEXT NOT NULL,
+    PRIMARY KEY (device_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE conflicts (
+    op_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, store_id INTEGER NOT NULL, name TEXT NOT NULL,
+    body TEXT NOT NULL, kiosk_time INTEGER NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL,
+    hub_facts TEXT, at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE visits (
+    op_id TEXT PRIMARY KEY, kind TEXT NOT NULL, store_id INTEGER NOT NULL, customer_id TEXT,
+    order_id TEXT, at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE feedback (
+    op_id TEXT PRIMARY KEY, store_id INTEGER NOT NULL, customer_id TEXT, score INTEGER NOT NULL,
+    csat TEXT, at INTEGER NOT NULL
+) WITHOUT ROWID;
+"#;

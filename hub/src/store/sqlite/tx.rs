@@ -1,0 +1,446 @@
+//! The statements of one SQLite transaction.
+
+use omnikiosk_protocol::wire::{
+    ConflictRecord, DeviceHealth, OrderRecord, OrderStatus, ProductRecord, StaffRecord, StockRecord, StoreRecord,
+};
+use rusqlite::{params, Connection, OptionalExtension, Params, Row, Transaction};
+
+use crate::error::StorageError;
+use crate::store::reads::order_status;
+use crate::store::{CustomerRow, Device, Feedback, FeedRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, Relevance, Stored, Visit};
+
+const ORDER_COLS: &str = "id, store_id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version";
+
+pub struct SqliteTx<'a> {
+    c: &'a Connection,
+    /// The feed transaction this transaction's feed rows are stamped with, taken when the
+    /// first row is written.
+    txid: Option<i64>,
+}
+
+impl<'a> SqliteTx<'a> {
+    pub fn new(t: &'a Transaction<'a>) -> SqliteTx<'a> {
+        SqliteTx { c: t, txid: None }
+    }
+
+    fn run(&self, sql: &str, args: impl Params) -> Stored<usize> {
+        Ok(self.c.prepare_cached(sql)?.execute(args)?)
+    }
+
+    fn one<T>(&self, sql: &str, args: impl Params, f: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>) -> Stored<Option<T>> {
+        Ok(self.c.prepare_cached(sql)?.query_row(args, f).optional()?)
+    }
+
+    fn all<T>(&self, sql: &str, args: impl Params, f: impl FnMut(&Row<'_>) -> rusqlite::Result<T>) -> Stored<Vec<T>> {
+        Ok(self.c.prepare_cached(sql)?.query_map(args, f)?.collect::<rusqlite::Result<Vec<T>>>()?)
+    }
+
+    fn any(&self, sql: &str, args: impl Params) -> Stored<bool> {
+        Ok(self.c.prepare_cached(sql)?.exists(args)?)
+    }
+}
+
+fn feed_row(r: &Row<'_>) -> rusqlite::Result<FeedRow> {
+    Ok(FeedRow { seq: r.get(0)?, txid: r.get(1)?, body: r.get(2)? })
+}
+
+impl HubTx for SqliteTx<'_> {
+    fn feed(&mut self, scope: &str, key: &str, body: &str) -> Stored<()> {
+        let txid = match self.txid {
+            Some(t) => t,
+            None => {
+                let t = self.next_counter("txid")?;
+                *self.txid.insert(t)
+            }
+        };
+        // One row per (scope, entity), moved to a new seq on every write.
+        self.run("INSERT OR REPLACE INTO feed(scope, entity_key, txid, body) VALUES (?1, ?2, ?3, ?4)", params![scope, key, txid, body])?;
+        Ok(())
+    }
+
+    fn new_feed_tx(&mut self) {
+        self.txid = None;
+    }
+
+    fn next_counter(&mut self, name: &str) -> Stored<i64> {
+        let sql = "INSERT INTO counters(name, value) VALUES (?1, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value";
+        Ok(self.one(sql, [name], |r| r.get(0))?.unwrap_or(0))
+    }
+
+    fn set_counter(&mut self, name: &str, value: i64) -> Stored<()> {
+        self.run("INSERT OR REPLACE INTO counters(name, value) VALUES (?1, ?2)", params![name, value])?;
+        Ok(())
+    }
+
+    fn feed_after(&mut self, scope: &str, after: i64, limit: i64) -> Stored<Vec<FeedRow>> {
+        // Two index-ordered scans merged: cost follows the page, not the feed.
+        self.all(
+            "SELECT seq, txid, body FROM (
+                SELECT * FROM (SELECT seq, txid, body FROM feed WHERE scope = 'global' AND seq > ?2 ORDER BY seq LIMIT ?3)
+                UNION ALL
+                SELECT * FROM (SELECT seq, txid, body FROM feed WHERE scope = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3)
+             ) ORDER BY seq LIMIT ?3",
+            params![scope, after, limit],
+            feed_row,
+        )
+    }
+
+    fn feed_tx_rest(&mut self, scope: &str, txid: i64, seq: i64) -> Stored<Vec<FeedRow>> {
+        let sql = "SELECT seq, txid, body FROM feed WHERE txid = ?1 AND seq > ?2 AND scope IN ('global', ?3) ORDER BY seq";
+        self.all(sql, params![txid, seq, scope], feed_row)
+    }
+
+    fn feed_count_after(&mut self, scope: &str, after: i64) -> Stored<i64> {
+        let sql = "SELECT count(*) FROM feed WHERE scope IN ('global', ?1) AND seq > ?2";
+        Ok(self.one(sql, params![scope, after], |r| r.get(0))?.unwrap_or(0))
+    }
+
+    fn feed_head(&mut self) -> Stored<i64> {
+        Ok(self.one("SELECT coalesce(max(seq), 0) FROM feed", [], |r| r.get(0))?.unwrap_or(0))
+    }
+
+    fn signing_secret(&mut self, fresh: &[u8; 32]) -> Stored<Vec<u8>> {
+        self.run("INSERT OR IGNORE INTO hub_key(id, secret) VALUES (1, ?1)", [&fresh[..]])?;
+        self.one("SELECT secret FROM hub_key WHERE id = 1", [], |r| r.get(0))?.ok_or_else(|| StorageError("no signing key".into()))
+    }
+
+    fn store(&mut self, id: i64) -> Stored<Option<StoreRecord>> {
+        self.one("SELECT id, name, city FROM stores WHERE id = ?1", [id], |r| {
+            Ok(StoreRecord { id: r.get(0)?, name: r.get(1)?, city: r.get(2)? })
+        })
+    }
+
+    fn store_count(&mut self) -> Stored<i64> {
+        Ok(self.one("SELECT count(*) FROM stores", [], |r| r.get(0))?.unwrap_or(0))
+    }
+
+    fn insert_store(&mut self, s: &StoreRecord) -> Stored<()> {
+        self.run("INSERT INTO stores(id, name, city) VALUES (?1, ?2, ?3)", params![s.id, s.name, s.city])?;
+        Ok(())
+    }
+
+    fn insert_product(&mut self, p: &ProductRecord) -> Stored<()> {
+        let sql = "INSERT INTO products(sku, name, price_cents, category) VALUES (?1, ?2, ?3, ?4)";
+        self.run(sql, params![p.sku, p.name, p.price_cents, p.category])?;
+        Ok(())
+    }
+
+    fn product_name(&mut self, sku: &str) -> Stored<Option<String>> {
+        self.one("SELECT name FROM products WHERE sku = ?1", [sku], |r| r.get(0))
+    }
+
+    fn insert_stock(&mut self, s: &StockRecord) -> Stored<()> {
+        let sql = "INSERT INTO stock(store_id, sku, on_hand, aisle) VALUES (?1, ?2, ?3, ?4)";
+        self.run(sql, params![s.store_id, s.sku, s.on_hand, s.aisle])?;
+        Ok(())
+    }
+
+    fn insert_staff(&mut self, s: &StaffRecord) -> Stored<()> {
+        let sql = "INSERT INTO staff(id, name, role, store_id, pin_salt, pin_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+        self.run(sql, params![s.id, s.name, s.role.as_str(), s.store_id, s.pin_salt, s.pin_hash])?;
+        Ok(())
+    }
+
+    fn staff_role(&mut self, staff_id: &str, store_id: i64) -> Stored<Option<String>> {
+        self.one("SELECT role FROM staff WHERE id = ?1 AND store_id = ?2", params![staff_id, store_id], |r| r.get(0))
+    }
+
+    fn staff_exists(&mut self, staff_id: &str) -> Stored<bool> {
+        self.any("SELECT 1 FROM staff WHERE id = ?1", [staff_id])
+    }
+
+    fn customer(&mut self, id: &str) -> Stored<Option<CustomerRow>> {
+        let sql = "SELECT first_name, last_name, tier, home_store, language, email FROM customers WHERE id = ?1";
+        self.one(sql, [id], |r| {
+            Ok(CustomerRow {
+                first_name: r.get(0)?,
+                last_name: r.get(1)?,
+                tier: r.get(2)?,
+                home_store: r.get(3)?,
+                language: r.get(4)?,
+                email: r.get(5)?,
+            })
+        })
+    }
+
+    fn put_customer(&mut self, id: &str, c: &CustomerRow, updated_at: i64) -> Stored<()> {
+        self.run(
+            "INSERT INTO customers(id, first_name, last_name, tier, home_store, language, email, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT(id) DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name,
+                tier = excluded.tier, home_store = excluded.home_store, language = excluded.language,
+                email = excluded.email, updated_at = excluded.updated_at",
+            params![id, c.first_name, c.last_name, c.tier, c.home_store, c.language, c.email, updated_at],
+        )?;
+        Ok(())
+    }
+
+    fn points(&mut self, id: &str) -> Stored<i64> {
+        Ok(self.one("SELECT coalesce(sum(delta), 0) FROM loyalty_ledger WHERE customer_id = ?1", [id], |r| r.get(0))?.unwrap_or(0))
+    }
+
+    fn add_ledger(&mut self, e: &LedgerEntry<'_>) -> Stored<()> {
+        let sql = "INSERT INTO loyalty_ledger(op_id, customer_id, delta, reason, at, device_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+        self.run(sql, params![e.op_id, e.customer_id, e.delta, e.reason, e.at, e.device_id])?;
+        Ok(())
+    }
+
+    fn cards(&mut self, id: &str) -> Stored<Vec<String>> {
+        self.all("SELECT card FROM loyalty_cards WHERE customer_id = ?1 ORDER BY card", [id], |r| r.get(0))
+    }
+
+    fn card_owner(&mut self, card: &str) -> Stored<Option<String>> {
+        self.one("SELECT customer_id FROM loyalty_cards WHERE card = ?1", [card], |r| r.get(0))
+    }
+
+    fn set_cards(&mut self, id: &str, cards: &[String]) -> Stored<()> {
+        self.run("DELETE FROM loyalty_cards WHERE customer_id = ?1", [id])?;
+        for card in cards {
+            self.run("INSERT INTO loyalty_cards(card, customer_id) VALUES (?1, ?2)", params![card, id])?;
+        }
+        Ok(())
+    }
+
+    fn cart(&mut self, id: &str) -> Stored<Option<(String, i64)>> {
+        self.one("SELECT lines, updated_at FROM carts WHERE customer_id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+    }
+
+    fn put_cart(&mut self, id: &str, lines_json: &str, updated_at: i64) -> Stored<()> {
+        let sql = "INSERT INTO carts(customer_id, lines, updated_at) VALUES (?1, ?2, ?3)
+                   ON CONFLICT(customer_id) DO UPDATE SET lines = excluded.lines, updated_at = excluded.updated_at";
+        self.run(sql, params![id, lines_json, updated_at])?;
+        Ok(())
+    }
+
+    fn stores_of_customer(&mut self, id: &str) -> Stored<Vec<i64>> {
+        self.all("SELECT store_id FROM customer_stores WHERE customer_id = ?1 ORDER BY store_id", [id], |r| r.get(0))
+    }
+
+    fn attach(&mut self, customer_id: &str, store_id: i64, why: Relevance, since: i64) -> Stored<bool> {
+        let sql = "INSERT OR IGNORE INTO customer_stores(customer_id, store_id, reason, since) VALUES (?1, ?2, ?3, ?4)";
+        Ok(self.run(sql, params![customer_id, store_id, why.as_str(), since])? > 0)
+    }
+
+    fn erase_customer(&mut self, id: &str) -> Stored<()> {
+        for sql in [
+            "DELETE FROM customers WHERE id = ?1",
+            "DELETE FROM loyalty_cards WHERE customer_id = ?1",
+            "DELETE FROM carts WHERE customer_id = ?1",
+            "DELETE FROM loyalty_ledger WHERE customer_id = ?1",
+            "DELETE FROM customer_stores WHERE customer_id = ?1",
+            "UPDATE visits SET customer_id = NULL WHERE customer_id = ?1",
+            "UPDATE feedback SET customer_id = NULL WHERE customer_id = ?1",
+            "UPDATE orders SET customer_id = 'erased', version = version + 1 WHERE customer_id = ?1",
+            "DELETE FROM feed WHERE entity_key IN ('customer:' || ?1, 'cart:' || ?1)",
+        ] {
+            self.run(sql, [id])?;
+        }
+        Ok(())
+    }
+
+    fn orders(&mut self, filter: OrderFilter<'_>) -> Stored<Vec<OrderRecord>> {
+        let (filter, args): (&str, Vec<&dyn rusqlite::ToSql>) = match &filter {
+            OrderFilter::Id(id) => ("id = ?1", vec![id]),
+            OrderFilter::CustomerAtStore(c, s) => ("customer_id = ?1 AND store_id = ?2", vec![c, s]),
+            OrderFilter::Customer(c) => ("customer_id = ?1", vec![c]),
+            OrderFilter::ReadyBefore(t) => ("status = 'ready' AND promised_ready_at < ?1", vec![t]),
+        };
+        let sql = format!("SELECT {ORDER_COLS} FROM orders WHERE {filter} ORDER BY placed_at, id");
+        let rows = self.all(&sql, args.as_slice(), |r| {
+            Ok((
+                OrderRecord {
+                    id: r.get(0)?,
+                    store_id: r.get(1)?,
+                    customer_id: r.get(2)?,
+                    status: OrderStatus::Placed,
+                    pickup_code: r.get(4)?,
+                    lines: Vec::new(),
+                    placed_at: r.get(6)?,
+                    promised_ready_at: r.get(7)?,
+                    updated_at: r.get(8)?,
+                    version: r.get(9)?,
+                },
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(5)?,
+            ))
+        })?;
+        rows.into_iter()
+            .map(|(mut o, status, lines)| {
+                o.status = order_status(&status)?;
+                o.lines = serde_json::from_str(&lines)?;
+                Ok(o)
+            })
+            .collect()
+    }
+
+    fn order_events(&mut self, id: &str) -> Stored<Vec<(i64, String, String, Option<String>)>> {
+        let sql = "SELECT at, status, by, note FROM order_events WHERE order_id = ?1 ORDER BY rowid";
+        self.all(sql, [id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+    }
+
+    fn insert_order(&mut self, o: &OrderRecord) -> Stored<()> {
+        let lines = serde_json::to_string(&o.lines)?;
+        self.run(
+            &format!("INSERT INTO orders({ORDER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+            params![o.id, o.store_id, o.customer_id, o.status.as_str(), o.pickup_code, lines, o.placed_at, o.promised_ready_at, o.updated_at, o.version],
+        )?;
+        Ok(())
+    }
+
+    fn update_order(&mut self, id: &str, status: OrderStatus, lines_json: &str, now: i64) -> Stored<()> {
+        let sql = "UPDATE orders SET status = ?2, lines = ?3, updated_at = ?4, version = version + 1 WHERE id = ?1";
+        self.run(sql, params![id, status.as_str(), lines_json, now])?;
+        Ok(())
+    }
+
+    fn add_order_event(&mut self, order_id: &str, at: i64, status: OrderStatus, by: &str, note: Option<&str>) -> Stored<()> {
+        let sql = "INSERT INTO order_events(order_id, at, status, by, note) VALUES (?1, ?2, ?3, ?4, ?5)";
+        self.run(sql, params![order_id, at, status.as_str(), by, note])?;
+        Ok(())
+    }
+
+    fn pickup_code_taken(&mut self, store_id: i64, code: &str) -> Stored<bool> {
+        let sql = "SELECT 1 FROM orders WHERE store_id = ?1 AND pickup_code = ?2 AND status IN ('placed', 'picking', 'ready')";
+        self.any(sql, params![store_id, code])
+    }
+
+    fn add_device(&mut self, id: &str, store_id: i64, label: &str, token_hash: &str, now: i64) -> Stored<()> {
+        let sql = "INSERT INTO devices(id, store_id, label, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
+        self.run(sql, params![id, store_id, label, token_hash, now])?;
+        Ok(())
+    }
+
+    fn revoke_device(&mut self, id: &str) -> Stored<bool> {
+        Ok(self.run("UPDATE devices SET revoked = 1 WHERE id = ?1", [id])? > 0)
+    }
+
+    fn device_by_token_hash(&mut self, token_hash: &str) -> Stored<Option<Device>> {
+        self.one("SELECT id, store_id, revoked FROM devices WHERE token_hash = ?1", [token_hash], |r| {
+            Ok(Device { id: r.get(0)?, store_id: r.get(1)?, revoked: r.get(2)? })
+        })
+    }
+
+    fn device_seen(&mut self, id: &str, at: i64, protocol: u32, cursor: Option<i64>) -> Stored<()> {
+        let sql = "UPDATE devices SET last_seen_at = ?2, protocol_version = ?3, last_cursor = coalesce(?4, last_cursor) WHERE id = ?1";
+        self.run(sql, params![id, at, protocol, cursor])?;
+        Ok(())
+    }
+
+    fn devices(&mut self) -> Stored<Vec<DeviceHealth>> {
+        self.all(
+            "SELECT d.id, d.store_id, d.label, d.revoked, d.last_seen_at, d.protocol_version, d.outbox_len,
+                    CASE WHEN d.last_cursor IS NULL THEN NULL ELSE
+                      (SELECT count(*) FROM feed f WHERE f.scope IN ('global', 'store:' || d.store_id) AND f.seq > d.last_cursor)
+                    END
+             FROM devices d ORDER BY d.store_id, d.id",
+            [],
+            |r| {
+                Ok(DeviceHealth {
+                    device_id: r.get(0)?,
+                    store_id: r.get(1)?,
+                    label: r.get(2)?,
+                    revoked: r.get(3)?,
+                    last_seen_at: r.get(4)?,
+                    protocol_version: r.get(5)?,
+                    outbox_len: r.get::<_, Option<i64>>(6)?.map(|v| v as u64),
+                    cursor_lag: r.get(7)?,
+                })
+            },
+        )
+    }
+
+    fn device_last_seq(&mut self, id: &str) -> Stored<Option<i64>> {
+        self.one("SELECT last_seq FROM devices WHERE id = ?1", [id], |r| r.get(0))
+    }
+
+    fn set_device_last_seq(&mut self, id: &str, seq: i64) -> Stored<()> {
+        self.run("UPDATE devices SET last_seq = ?2 WHERE id = ?1", params![id, seq])?;
+        Ok(())
+    }
+
+    fn set_device_outbox(&mut self, id: &str, outbox_len: i64) -> Stored<()> {
+        self.run("UPDATE devices SET outbox_len = ?2 WHERE id = ?1", params![id, outbox_len])?;
+        Ok(())
+    }
+
+    fn op_known(&mut self, op_id: &str) -> Stored<bool> {
+        self.any("SELECT 1 FROM ops WHERE op_id = ?1", [op_id])
+    }
+
+    fn log_op(&mut self, op: &LoggedOp<'_>) -> Stored<()> {
+        self.run(
+            "INSERT INTO ops(device_id, seq, op_id, name, body, kiosk_time, received_at, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![op.device_id, op.seq, op.op_id, op.name, op.body, op.kiosk_time, op.received_at, op.outcome],
+        )?;
+        Ok(())
+    }
+
+    fn add_conflict(&mut self, c: &ConflictRecord) -> Stored<()> {
+        let facts = c.hub_facts.as_ref().map(|f| f.to_string());
+        self.run(
+            "INSERT OR IGNORE INTO conflicts(op_id, device_id, store_id, name, body, kiosk_time, code, message, hub_facts, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![c.op_id, c.device_id, c.store_id, c.name, c.op.to_string(), c.kiosk_time, c.code, c.message, facts, c.at],
+        )?;
+        Ok(())
+    }
+
+    fn conflicts(&mut self, store_id: Option<i64>) -> Stored<Vec<ConflictRecord>> {
+        let rows = self.all(
+            "SELECT op_id, device_id, store_id, name, body, kiosk_time, code, message, hub_facts, at FROM conflicts
+             WHERE ?1 IS NULL OR store_id = ?1 ORDER BY at, op_id",
+            [store_id],
+            |r| {
+                let body: String = r.get(4)?;
+                let facts: Option<String> = r.get(8)?;
+                Ok((
+                    ConflictRecord {
+                        op_id: r.get(0)?,
+                        device_id: r.get(1)?,
+                        store_id: r.get(2)?,
+                        name: r.get(3)?,
+                        op: serde_json::Value::Null,
+                        kiosk_time: r.get(5)?,
+                        code: r.get(6)?,
+                        message: r.get(7)?,
+                        hub_facts: None,
+                        at: r.get(9)?,
+                    },
+                    body,
+                    facts,
+                ))
+            },
+        )?;
+        rows.into_iter()
+            .map(|(mut c, body, facts)| {
+                c.op = serde_json::from_str(&body)?;
+                c.hub_facts = facts.map(|f| serde_json::from_str(&f)).transpose()?;
+                Ok(c)
+            })
+            .collect()
+    }
+
+    fn add_visit(&mut self, v: &Visit<'_>) -> Stored<()> {
+        let sql = "INSERT OR IGNORE INTO visits(op_id, kind, store_id, customer_id, order_id, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+        self.run(sql, params![v.op_id, v.kind, v.store_id, v.customer_id, v.order_id, v.at])?;
+        Ok(())
+    }
+
+    fn add_feedback(&mut self, f: &Feedback<'_>) -> Stored<()> {
+        let sql = "INSERT OR IGNORE INTO feedback(op_id, store_id, customer_id, score, csat, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+        self.run(sql, params![f.op_id, f.store_id, f.customer_id, f.score, f.csat, f.at])?;
+        Ok(())
+    }
+
+    fn savepoint(&mut self) -> Stored<()> {
+        Ok(self.c.execute_batch("SAVEPOINT op")?)
+    }
+
+    fn rollback_to_savepoint(&mut self) -> Stored<()> {
+        Ok(self.c.execute_batch("ROLLBACK TO op; RELEASE op")?)
+    }
+
+    fn release_savepoint(&mut self) -> Stored<()> {
+        Ok(self.c.execute_batch("RELEASE op")?)
+    }
+}

@@ -1,0 +1,296 @@
+//! Writes that keep the change feed in step: whatever a kiosk shows that a write
+//! changed is appended to the feed of every store it is relevant to, in the same
+//! transaction. Channel writes, the seed, erasure and no-shows live here, once.
+
+use omnikiosk_protocol::wire::{
+    CartLine, CartRecord, Change, CustomerRecord, CustomerUpsert, LookupResponse, OrderCreate, OrderDetail, OrderLine, OrderRecord,
+    OrderStatus,
+};
+use rand::Rng;
+
+use super::reads::{cart_record, customer_record, initial, order_detail};
+use super::{store_scope, CustomerRow, HubTx, LedgerEntry, OrderFilter, Relevance, Stored};
+use crate::error::{HubError, StorageError};
+use crate::seed::SeedData;
+
+fn feed(tx: &mut dyn HubTx, scope: &str, key: &str, change: &Change) -> Stored<()> {
+    tx.feed(scope, key, &serde_json::to_string(change)?)
+}
+
+/// Appends the customer's profile to the feed of every store they are relevant to.
+pub fn publish_customer(tx: &mut dyn HubTx, id: &str) -> Stored<()> {
+    let Some(record) = customer_record(tx, id)? else { return Ok(()) };
+    let change = Change::Customer(record);
+    for store in tx.stores_of_customer(id)? {
+        feed(tx, &store_scope(store), &format!("customer:{id}"), &change)?;
+    }
+    Ok(())
+}
+
+fn publish_cart(tx: &mut dyn HubTx, id: &str) -> Stored<()> {
+    let Some(cart) = cart_record(tx, id)? else { return Ok(()) };
+    let change = Change::Cart(cart);
+    for store in tx.stores_of_customer(id)? {
+        feed(tx, &store_scope(store), &format!("cart:{id}"), &change)?;
+    }
+    Ok(())
+}
+
+/// Appends the order as it now stands to its store's feed.
+pub fn publish_order(tx: &mut dyn HubTx, id: &str) -> Stored<OrderDetail> {
+    let detail = order_detail(tx, id)?.ok_or_else(|| StorageError(format!("order {id} vanished inside its own transaction")))?;
+    feed(tx, &store_scope(detail.order.store_id), &format!("order:{id}"), &Change::Order(detail.order.clone()))?;
+    Ok(detail)
+}
+
+/// Makes a customer relevant to a store; when new, their current state enters its feed.
+pub fn attach(tx: &mut dyn HubTx, customer_id: &str, store_id: i64, why: Relevance, now: i64) -> Stored<()> {
+    if !tx.attach(customer_id, store_id, why, now)? {
+        return Ok(());
+    }
+    let scope = store_scope(store_id);
+    if let Some(c) = customer_record(tx, customer_id)? {
+        feed(tx, &scope, &format!("customer:{customer_id}"), &Change::Customer(c))?;
+    }
+    if let Some(cart) = cart_record(tx, customer_id)? {
+        feed(tx, &scope, &format!("cart:{customer_id}"), &Change::Cart(cart))?;
+    }
+    Ok(())
+}
+
+/// Moves an order to `status` with its event and publishes it.
+pub fn move_order(tx: &mut dyn HubTx, order: &OrderRecord, status: OrderStatus, by: &str, note: Option<&str>, now: i64) -> Stored<OrderDetail> {
+    tx.update_order(&order.id, status, &serde_json::to_string(&order.lines)?, now)?;
+    tx.add_order_event(&order.id, now, status, by, note)?;
+    publish_order(tx, &order.id)
+}
+
+fn require_customer(tx: &mut dyn HubTx, id: &str) -> Result<(), HubError> {
+    match tx.customer(id)? {
+        Some(_) => Ok(()),
+        None => Err(HubError::NotFound(format!("customer {id} not found"))),
+    }
+}
+
+/// Fills an empty hub; refuses one that already has stores.
+pub fn seed(tx: &mut dyn HubTx, data: &SeedData) -> Result<(), HubError> {
+    if tx.store_count()? > 0 {
+        return Err(HubError::Conflict("this hub database already has stores; seed an empty database (a new --db)".into()));
+    }
+    for s in &data.stores {
+        tx.insert_store(s)?;
+        feed(tx, "global", &format!("store:{}", s.id), &Change::Store(s.clone()))?;
+    }
+    // Every other entity gets a feed transaction of its own: sharing one would make a
+    // single page of, say, the whole store's stock.
+    for p in &data.products {
+        tx.new_feed_tx();
+        tx.insert_product(p)?;
+        feed(tx, "global", &format!("product:{}", p.sku), &Change::Product(p.clone()))?;
+    }
+    for s in &data.stock {
+        tx.new_feed_tx();
+        tx.insert_stock(s)?;
+        feed(tx, &store_scope(s.store_id), &format!("stock:{}", s.sku), &Change::Stock(s.clone()))?;
+    }
+    for st in &data.staff {
+        tx.new_feed_tx();
+        tx.insert_staff(st)?;
+        feed(tx, &store_scope(st.store_id), &format!("staff:{}", st.id), &Change::Staff(st.clone()))?;
+    }
+    for c in &data.customers {
+        tx.new_feed_tx();
+        let row = CustomerRow {
+            first_name: c.first_name.clone(),
+            last_name: c.last_name.clone(),
+            tier: c.tier.clone(),
+            home_store: Some(c.home_store),
+            language: c.language.clone(),
+            email: c.email.clone(),
+        };
+        tx.put_customer(&c.id, &row, data.now)?;
+        tx.set_cards(&c.id, std::slice::from_ref(&c.card))?;
+        let op_id = format!("seed:{}", c.id);
+        tx.add_ledger(&LedgerEntry { op_id: &op_id, customer_id: &c.id, delta: c.points, reason: "opening balance", at: data.now, device_id: None })?;
+        if !c.cart.is_empty() {
+            tx.put_cart(&c.id, &serde_json::to_string(&c.cart).map_err(StorageError::from)?, data.now)?;
+        }
+        tx.attach(&c.id, c.home_store, Relevance::HomeStore, data.now)?;
+        // Published from what was just written, without reading it back.
+        let record = CustomerRecord {
+            id: c.id.clone(),
+            first_name: c.first_name.clone(),
+            last_initial: initial(&c.last_name),
+            tier: c.tier.clone(),
+            language: c.language.clone(),
+            points: c.points,
+            home_store: Some(c.home_store),
+            loyalty_cards: vec![c.card.clone()],
+        };
+        let scope = store_scope(c.home_store);
+        feed(tx, &scope, &format!("customer:{}", c.id), &Change::Customer(record))?;
+        if !c.cart.is_empty() {
+            let cart = CartRecord { customer_id: c.id.clone(), lines: c.cart.clone(), updated_at: data.now };
+            feed(tx, &scope, &format!("cart:{}", c.id), &Change::Cart(cart))?;
+        }
+    }
+    for (o, history) in &data.orders {
+        tx.new_feed_tx();
+        tx.insert_order(o)?;
+        for e in history {
+            tx.add_order_event(&o.id, e.at, e.status, &e.by, e.note.as_deref())?;
+        }
+        attach(tx, &o.customer_id, o.store_id, Relevance::Order, data.now)?;
+        feed(tx, &store_scope(o.store_id), &format!("order:{}", o.id), &Change::Order(o.clone()))?;
+    }
+    for (store, last) in &data.order_counters {
+        tx.set_counter(&format!("order:{store}"), *last)?;
+    }
+    Ok(())
+}
+
+pub fn upsert_customer(tx: &mut dyn HubTx, id: &str, body: &CustomerUpsert, now: i64) -> Result<(), HubError> {
+    if let Some(home) = body.home_store {
+        if tx.store(home)?.is_none() {
+            return Err(HubError::BadRequest(format!("home_store {home} does not exist")));
+        }
+    }
+    let row = CustomerRow {
+        first_name: body.first_name.clone(),
+        last_name: body.last_name.clone(),
+        tier: body.tier.clone(),
+        home_store: body.home_store,
+        language: body.language.clone(),
+        email: body.email.clone(),
+    };
+    tx.put_customer(id, &row, now)?;
+    if let Some(home) = body.home_store {
+        attach(tx, id, home, Relevance::HomeStore, now)?;
+    }
+    Ok(publish_customer(tx, id)?)
+}
+
+pub fn put_identifiers(tx: &mut dyn HubTx, id: &str, loyalty_cards: &[String]) -> Result<(), HubError> {
+    require_customer(tx, id)?;
+    for card in loyalty_cards {
+        if let Some(owner) = tx.card_owner(card)?.filter(|o| o != id) {
+            return Err(HubError::Conflict(format!("loyalty card {card} belongs to another customer ({owner})")));
+        }
+    }
+    tx.set_cards(id, loyalty_cards)?;
+    Ok(publish_customer(tx, id)?)
+}
+
+pub fn put_cart(tx: &mut dyn HubTx, id: &str, lines: &[CartLine], now: i64) -> Result<(), HubError> {
+    require_customer(tx, id)?;
+    for l in lines {
+        if tx.product_name(&l.sku)?.is_none() {
+            return Err(HubError::BadRequest(format!("unknown sku {}", l.sku)));
+        }
+    }
+    tx.put_cart(id, &serde_json::to_string(lines).map_err(StorageError::from)?, now)?;
+    Ok(publish_cart(tx, id)?)
+}
+
+/// Makes the customer relevant to the store (their state enters its feed) and returns
+/// what a kiosk there shows of them.
+pub fn attach_customer(tx: &mut dyn HubTx, customer_id: &str, store_id: i64, why: Relevance, now: i64) -> Result<LookupResponse, HubError> {
+    let customer = customer_record(tx, customer_id)?.ok_or_else(|| HubError::NotFound("customer not found".into()))?;
+    attach(tx, customer_id, store_id, why, now)?;
+    Ok(LookupResponse {
+        customer,
+        cart: cart_record(tx, customer_id)?,
+        orders: tx.orders(OrderFilter::CustomerAtStore(customer_id, store_id))?,
+    })
+}
+
+pub fn place_order(tx: &mut dyn HubTx, body: &OrderCreate, now: i64) -> Result<OrderDetail, HubError> {
+    if tx.store(body.store_id)?.is_none() {
+        return Err(HubError::BadRequest(format!("store {} does not exist", body.store_id)));
+    }
+    if tx.customer(&body.customer_id)?.is_none() {
+        return Err(HubError::BadRequest(format!("customer {} does not exist", body.customer_id)));
+    }
+    let mut lines = Vec::with_capacity(body.lines.len());
+    for l in &body.lines {
+        let name = tx.product_name(&l.sku)?.ok_or_else(|| HubError::BadRequest(format!("unknown sku {}", l.sku)))?;
+        lines.push(OrderLine { sku: l.sku.clone(), name, qty: l.qty, picked: None });
+    }
+    let n = tx.next_counter(&format!("order:{}", body.store_id))?;
+    let order = OrderRecord {
+        id: format!("O-{}-{n}", body.store_id),
+        store_id: body.store_id,
+        customer_id: body.customer_id.clone(),
+        status: OrderStatus::Placed,
+        pickup_code: free_pickup_code(tx, body.store_id)?,
+        lines,
+        placed_at: now,
+        promised_ready_at: body.promised_ready_at.unwrap_or(now + 2 * 3600),
+        updated_at: now,
+        version: 1,
+    };
+    tx.insert_order(&order)?;
+    tx.add_order_event(&order.id, now, OrderStatus::Placed, "channel", None)?;
+    attach(tx, &body.customer_id, body.store_id, Relevance::Order, now)?;
+    Ok(publish_order(tx, &order.id)?)
+}
+
+/// A pickup code no open order of the store uses.
+fn free_pickup_code(tx: &mut dyn HubTx, store_id: i64) -> Result<String, HubError> {
+    let mut rng = rand::thread_rng();
+    for _ in 0..1000 {
+        let code = format!("{:06}", rng.gen_range(0..1_000_000));
+        if !tx.pickup_code_taken(store_id, &code)? {
+            return Ok(code);
+        }
+    }
+    Err(HubError::Conflict("no free pickup code: too many open orders in this store".into()))
+}
+
+pub fn cancel_order(tx: &mut dyn HubTx, id: &str, reason: &str, now: i64) -> Result<OrderDetail, HubError> {
+    let current = order_detail(tx, id)?.ok_or_else(|| HubError::NotFound(format!("order {id} not found")))?;
+    if current.order.status.is_final() {
+        return Err(HubError::Conflict(format!("order {id} is already {}", current.order.status)));
+    }
+    Ok(move_order(tx, &current.order, OrderStatus::Cancelled, "channel", Some(reason), now)?)
+}
+
+/// Erases a customer everywhere: profile, identifiers, cart, points, links from orders,
+/// visits and feedback; their stores' feeds get a tombstone, their orders a new version
+/// without them.
+pub fn erase_customer(tx: &mut dyn HubTx, id: &str) -> Result<(), HubError> {
+    require_customer(tx, id)?;
+    let stores = tx.stores_of_customer(id)?;
+    let orders = tx.orders(OrderFilter::Customer(id))?;
+    tx.erase_customer(id)?;
+    for store in stores {
+        feed(tx, &store_scope(store), &format!("customer:{id}"), &Change::CustomerRemoved { id: id.to_string() })?;
+    }
+    for order in orders {
+        publish_order(tx, &order.id)?;
+    }
+    Ok(())
+}
+
+/// Ready orders promised before `ready_before` become `expired` (no-shows), each in a
+/// feed transaction of its own.
+pub fn expire_no_shows(tx: &mut dyn HubTx, ready_before: i64, now: i64) -> Result<Vec<String>, HubError> {
+    let mut due = tx.orders(OrderFilter::ReadyBefore(ready_before))?;
+    due.sort_by(|a, b| a.id.cmp(&b.id));
+    for order in &due {
+        tx.new_feed_tx();
+        move_order(tx, order, OrderStatus::Expired, "hub", Some("not collected in time"), now)?;
+    }
+    Ok(due.into_iter().map(|o| o.id).collect())
+}
+
+/// A new device of `store_id`; returns its id. Only the token's hash is kept.
+pub fn add_device(tx: &mut dyn HubTx, store_id: i64, label: &str, token_hash: &str, now: i64) -> Result<String, HubError> {
+    if tx.store(store_id)?.is_none() {
+        return Err(HubError::NotFound(format!("store {store_id} does not exist")));
+    }
+    let n = tx.next_counter("device")?;
+    let id = format!("kiosk-{store_id}-{n}");
+    tx.add_device(&id, store_id, label, token_hash, now)?;
+    Ok(id)
+}

@@ -1,0 +1,317 @@
+//! What an op may do, decided once. The kiosk asks [`judge`] before it queues an op (over
+//! the hub's state with its own pending ops on top); the hub asks it again when the op
+//! arrives (over its own state). Both gather the [`Facts`] the op needs and get the same
+//! answer with the same words; [`order_effect`] is the one place an op changes an order.
+
+use crate::ops::{OpBody, Rejection, Verification};
+use crate::wire::{OrderRecord, OrderStatus, StaffRole};
+
+/// Who is judging: some rules hold only where the op is made, some only where it lands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Judge {
+    /// The device making the op, offline or not. It may redeem at most `allowance` of a
+    /// customer's points until the hub confirms them, `unconfirmed` of which are already
+    /// waiting in its outbox: two offline kiosks cannot spend the same points twice.
+    Device { allowance: i64, unconfirmed: i64 },
+    /// The hub, receiving an op a device already made: what happened at the store (a
+    /// check-in, a visit) is recorded even if the order has moved on since.
+    Hub,
+}
+
+/// What is known where the op is judged; each field is looked up only for the ops that
+/// need it (see [`OpBody::staff_id`], [`OpBody::order_id`], [`OpBody::known_customer_id`]).
+pub struct Facts<'a> {
+    pub judge: Judge,
+    /// The role of the op's staff member at this store; `None`: not staff here.
+    pub staff_role: Option<StaffRole>,
+    /// The order the op names, as it stands; `None`: not an order of this store.
+    pub order: Option<&'a OrderRecord>,
+    /// Whether the customer the op names is known here.
+    pub customer_known: bool,
+    /// The customer's points balance, for a redemption.
+    pub points: i64,
+    /// Reads an order QR shown at handover (its signature checked with the hub's key) and
+    /// returns the order id it names.
+    pub qr_order_id: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// Decides whether `op` may be applied given `facts`: `Ok` or the one refusal for it.
+pub fn judge(op: &OpBody, facts: &Facts<'_>) -> Result<(), Rejection> {
+    op.validate()?;
+    if let Some(staff_id) = op.staff_id() {
+        let role = facts
+            .staff_role
+            .ok_or_else(|| Rejection::new("unknown_staff", format!("staff {staff_id} does not work at this store")))?;
+        if matches!(op, OpBody::OrderCancel { .. }) && role != StaffRole::Manager {
+            return Err(Rejection::new("manager_required", "only a manager can cancel an order"));
+        }
+    }
+    if let Some(customer_id) = op.known_customer_id() {
+        if !facts.customer_known {
+            return Err(Rejection::new("unknown_customer", format!("customer {customer_id} is not known at this store")));
+        }
+    }
+    match op {
+        OpBody::OrderPick { order_id, .. }
+        | OpBody::OrderReady { order_id, .. }
+        | OpBody::OrderCollect { order_id, .. }
+        | OpBody::OrderCancel { order_id, .. } => {
+            let order = facts.order.ok_or_else(|| not_here(order_id))?;
+            check_order_op(order, op, facts.qr_order_id)
+        }
+        OpBody::VisitCheckin { order_id, customer_id } => {
+            let order = facts
+                .order
+                .filter(|o| &o.customer_id == customer_id)
+                .ok_or_else(|| Rejection::new("unknown_order", format!("order {order_id} is not {customer_id}'s order here")))?;
+            // The shopper's "I'm here" is offered only for a ready order; once made, it is
+            // a fact the hub records whatever the order became before the op arrived.
+            if matches!(facts.judge, Judge::Device { .. }) && order.status != OrderStatus::Ready {
+                return Err(Rejection::new("not_ready", format!("order {order_id} is not ready yet ({})", order.status)));
+            }
+            Ok(())
+        }
+        OpBody::LoyaltyRedeem { customer_id, points, .. } => {
+            if facts.points < *points {
+                return Err(Rejection::new(
+                    "insufficient_points",
+                    format!("{customer_id} has {} points; {points} cannot be redeemed", facts.points),
+                ));
+            }
+            match facts.judge {
+                Judge::Device { allowance, unconfirmed } if unconfirmed + points > allowance => Err(Rejection::new(
+                    "over_offline_allowance",
+                    format!("at most {allowance} points can be redeemed here until the hub confirms ({unconfirmed} already waiting)"),
+                )),
+                _ => Ok(()),
+            }
+        }
+        OpBody::VisitSeen { .. } | OpBody::LoyaltyEarn { .. } | OpBody::FeedbackNps { .. } => Ok(()),
+    }
+}
+
+fn not_here(order_id: &str) -> Rejection {
+    Rejection::new("unknown_order", format!("order {order_id} is not an order of this store"))
+}
+
+/// The order's state machine: whether an order op may move the order as it stands.
+fn check_order_op(order: &OrderRecord, op: &OpBody, qr_order_id: &dyn Fn(&str) -> Option<String>) -> Result<(), Rejection> {
+    let id = &order.id;
+    let closed = |verb: &str| match order.status {
+        OrderStatus::Cancelled => Rejection::new(
+            "order_cancelled",
+            format!("order {id} was cancelled online — return the items to stock instead of {verb}"),
+        ),
+        OrderStatus::Expired => Rejection::new("order_expired", format!("order {id} expired (no-show) — it cannot be {verb}")),
+        OrderStatus::Collected => Rejection::new("order_collected", format!("order {id} was already collected")),
+        other => Rejection::new("bad_transition", format!("order {id} is {other}: it cannot be {verb} now")),
+    };
+    match op {
+        OpBody::OrderPick { lines, short_reason, .. } => {
+            if !matches!(order.status, OrderStatus::Placed | OrderStatus::Picking) {
+                return Err(closed("picked"));
+            }
+            for l in lines {
+                let Some(ol) = order.lines.iter().find(|ol| ol.sku == l.sku) else {
+                    return Err(Rejection::new("bad_op", format!("{} is not in order {id}", l.sku)));
+                };
+                if !(0..=ol.qty).contains(&l.picked) {
+                    return Err(Rejection::new("bad_op", format!("{} picked must be 0..={}", l.sku, ol.qty)));
+                }
+                if l.picked < ol.qty && short_reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+                    return Err(Rejection::new("short_pick_reason", format!("{} is short-picked: say why", ol.name)));
+                }
+            }
+            Ok(())
+        }
+        OpBody::OrderReady { .. } => {
+            if order.status != OrderStatus::Picking {
+                return Err(if order.status == OrderStatus::Placed {
+                    Rejection::new("not_picked", format!("order {id} has not been picked yet"))
+                } else {
+                    closed("marked ready")
+                });
+            }
+            if let Some(l) = order.lines.iter().find(|l| l.picked.is_none()) {
+                return Err(Rejection::new("not_picked", format!("{} of order {id} has not been picked", l.name)));
+            }
+            Ok(())
+        }
+        OpBody::OrderCollect { verification, .. } => {
+            if order.status != OrderStatus::Ready {
+                return Err(closed("handed over"));
+            }
+            let ok = match verification {
+                Verification::PickupCode(code) => *code == order.pickup_code,
+                Verification::OrderQr(qr) => qr_order_id(qr).as_deref() == Some(id.as_str()),
+            };
+            if !ok {
+                return Err(Rejection::new("wrong_pickup_code", "the pickup code or order QR does not match this order"));
+            }
+            Ok(())
+        }
+        OpBody::OrderCancel { .. } => {
+            if order.status.is_final() {
+                return Err(closed("cancelled"));
+            }
+            Ok(())
+        }
+        _ => Err(Rejection::new("bad_op", format!("{} does not change an order", op.name()))),
+    }
+}
+
+/// The effect of an order op, applied without checks: what the hub does after
+/// [`judge`] passed, and what a kiosk shows for an op still in its outbox.
+pub fn order_effect(order: &mut OrderRecord, op: &OpBody) {
+    match op {
+        OpBody::OrderPick { lines, .. } => {
+            for l in lines {
+                if let Some(ol) = order.lines.iter_mut().find(|ol| ol.sku == l.sku) {
+                    ol.picked = Some(l.picked);
+                }
+            }
+            order.status = OrderStatus::Picking;
+        }
+        OpBody::OrderReady { .. } => order.status = OrderStatus::Ready,
+        OpBody::OrderCollect { .. } => order.status = OrderStatus::Collected,
+        OpBody::OrderCancel { .. } => order.status = OrderStatus::Cancelled,
+        _ => {}
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::PickedLine;
+    use crate::wire::OrderLine;
+    use OrderStatus::*;
+
+    const STATUSES: [OrderStatus; 6] = [Placed, Picking, Ready, Collected, Cancelled, Expired];
+    const DEVICE: Judge = Judge::Device { allowance: 500, unconfirmed: 0 };
+
+    fn order(status: OrderStatus, picked: Option<i64>) -> OrderRecord {
+        OrderRecord {
+            id: "O-1-1".into(),
+            store_id: 1,
+            customer_id: "C1".into(),
+            status,
+            pickup_code: "123456".into(),
+            lines: vec![OrderLine { sku: "5900000000001".into(), name: "Oat milk".into(), qty: 2, picked }],
+            placed_at: 0,
+            promised_ready_at: 0,
+            updated_at: 0,
+            version: 1,
+        }
+    }
+
+    fn pick(n: i64, reason: Option<&str>) -> OpBody {
+        OpBody::OrderPick {
+            order_id: "O-1-1".into(),
+            staff_id: "S1".into(),
+            lines: vec![PickedLine { sku: "5900000000001".into(), picked: n }],
+            short_reason: reason.map(Into::into),
+        }
+    }
+
+    fn collect(verification: Verification) -> OpBody {
+        OpBody::OrderCollect { order_id: "O-1-1".into(), staff_id: "S1".into(), verification }
+    }
+
+    fn code(c: &str) -> Verification {
+        Verification::PickupCode(c.into())
+    }
+
+    /// The order QR reader of these tests: "good" names order O-1-1, anything else nothing.
+    fn qr(qr: &str) -> Option<String> {
+        (qr == "good").then(|| "O-1-1".to_string())
+    }
+
+    /// Judges `op` against an order in `status` with every other fact in its favour, and
+    /// returns the order's status afterwards or the refusal's code.
+    fn outcome(op: &OpBody, status: OrderStatus, picked: Option<i64>, role: StaffRole, judge_: Judge) -> Result<OrderStatus, &'static str> {
+        let mut o = order(status, picked);
+        let facts = Facts { judge: judge_, staff_role: Some(role), order: Some(&o), customer_known: true, points: 1000, qr_order_id: &qr };
+        judge(op, &facts).map_err(|r| r.code)?;
+        order_effect(&mut o, op);
+        Ok(o.status)
+    }
+
+    #[test]
+    fn every_op_in_every_order_state() {
+        let ready = OpBody::OrderReady { order_id: "O-1-1".into(), staff_id: "S1".into() };
+        let cancel = OpBody::OrderCancel { order_id: "O-1-1".into(), staff_id: "M1".into(), reason: "out of stock".into() };
+        let checkin = OpBody::VisitCheckin { order_id: "O-1-1".into(), customer_id: "C1".into() };
+        let seen = OpBody::VisitSeen { customer_id: "C1".into() };
+        let earn = OpBody::LoyaltyEarn { customer_id: "C1".into(), points: 50, reason: "purchase".into() };
+        let redeem = OpBody::LoyaltyRedeem { customer_id: "C1".into(), points: 50, reason: "discount".into() };
+        let nps = OpBody::FeedbackNps { score: 9, csat: None, customer_id: Some("C1".into()) };
+        let closed = |open: [Result<OrderStatus, &'static str>; 3]| {
+            [open[0], open[1], open[2], Err("order_collected"), Err("order_cancelled"), Err("order_expired")]
+        };
+        let unchanged = STATUSES.map(Ok);
+        // (what, op, role, judge, the outcome from each of STATUSES in order); the order's
+        // lines are fully picked unless the row says otherwise.
+        type Row = (&'static str, OpBody, StaffRole, Judge, Option<i64>, [Result<OrderStatus, &'static str>; 6]);
+        let rows: Vec<Row> = vec![
+            ("pick all", pick(2, None), StaffRole::Staff, DEVICE, None, closed([Ok(Picking), Ok(Picking), Err("bad_transition")])),
+            ("short pick, no reason", pick(1, None), StaffRole::Staff, DEVICE, None, closed([Err("short_pick_reason"), Err("short_pick_reason"), Err("bad_transition")])),
+            ("short pick, reason", pick(1, Some("only one left")), StaffRole::Staff, DEVICE, None, closed([Ok(Picking), Ok(Picking), Err("bad_transition")])),
+            ("pick more than ordered", pick(3, None), StaffRole::Staff, DEVICE, None, closed([Err("bad_op"), Err("bad_op"), Err("bad_transition")])),
+            ("ready", ready.clone(), StaffRole::Staff, DEVICE, Some(2), closed([Err("not_picked"), Ok(Ready), Err("bad_transition")])),
+            ("ready, lines not picked", ready.clone(), StaffRole::Staff, DEVICE, None, closed([Err("not_picked"), Err("not_picked"), Err("bad_transition")])),
+            ("collect, right code", collect(code("123456")), StaffRole::Staff, DEVICE, Some(2), closed([Err("bad_transition"), Err("bad_transition"), Ok(Collected)])),
+            ("collect, wrong code", collect(code("654321")), StaffRole::Staff, DEVICE, Some(2), closed([Err("bad_transition"), Err("bad_transition"), Err("wrong_pickup_code")])),
+            ("collect, order QR", collect(Verification::OrderQr("good".into())), StaffRole::Staff, DEVICE, Some(2), closed([Err("bad_transition"), Err("bad_transition"), Ok(Collected)])),
+            ("collect, another order's QR", collect(Verification::OrderQr("other".into())), StaffRole::Staff, DEVICE, Some(2), closed([Err("bad_transition"), Err("bad_transition"), Err("wrong_pickup_code")])),
+            ("collect at the hub", collect(code("123456")), StaffRole::Staff, Judge::Hub, Some(2), closed([Err("bad_transition"), Err("bad_transition"), Ok(Collected)])),
+            ("cancel by a manager", cancel.clone(), StaffRole::Manager, DEVICE, Some(2), closed([Ok(Cancelled), Ok(Cancelled), Ok(Cancelled)])),
+            ("cancel by staff", cancel.clone(), StaffRole::Staff, DEVICE, Some(2), [Err("manager_required"); 6]),
+            ("check-in at the kiosk", checkin.clone(), StaffRole::Staff, DEVICE, Some(2), [Err("not_ready"), Err("not_ready"), Ok(Ready), Err("not_ready"), Err("not_ready"), Err("not_ready")]),
+            ("check-in arriving at the hub", checkin.clone(), StaffRole::Staff, Judge::Hub, Some(2), unchanged),
+            ("seen", seen, StaffRole::Staff, DEVICE, Some(2), unchanged),
+            ("earn", earn, StaffRole::Staff, DEVICE, Some(2), unchanged),
+            ("redeem", redeem, StaffRole::Staff, DEVICE, Some(2), unchanged),
+            ("nps", nps, StaffRole::Staff, DEVICE, Some(2), unchanged),
+        ];
+        for (what, op, role, judge_, picked, expected) in rows {
+            for (status, want) in STATUSES.into_iter().zip(expected) {
+                assert_eq!(outcome(&op, status, picked, role, judge_), want, "{what} from {status}");
+            }
+        }
+    }
+
+    #[test]
+    fn missing_facts_refuse_with_their_own_code() {
+        let o = order(Ready, Some(2));
+        let base = || Facts { judge: DEVICE, staff_role: Some(StaffRole::Staff), order: Some(&o), customer_known: true, points: 100, qr_order_id: &qr };
+        let redeem = |points| OpBody::LoyaltyRedeem { customer_id: "C1".into(), points, reason: "discount".into() };
+        let seen = OpBody::VisitSeen { customer_id: "C9".into() };
+        let checkin_other = OpBody::VisitCheckin { order_id: "O-1-1".into(), customer_id: "C2".into() };
+        let ready = OpBody::OrderReady { order_id: "O-1-1".into(), staff_id: "S9".into() };
+        let cases: Vec<(&str, OpBody, Facts<'_>, Result<(), &str>)> = vec![
+            ("staff of another store", ready.clone(), Facts { staff_role: None, ..base() }, Err("unknown_staff")),
+            ("order of another store", collect(code("123456")), Facts { order: None, ..base() }, Err("unknown_order")),
+            ("check-in for another shopper's order", checkin_other, base(), Err("unknown_order")),
+            ("unknown customer seen", seen.clone(), Facts { customer_known: false, ..base() }, Err("unknown_customer")),
+            ("unknown customer redeems", redeem(10), Facts { customer_known: false, ..base() }, Err("unknown_customer")),
+            ("more points than the balance", redeem(101), base(), Err("insufficient_points")),
+            ("the whole balance", redeem(100), base(), Ok(())),
+            ("past the device's allowance", redeem(60), Facts { judge: Judge::Device { allowance: 100, unconfirmed: 50 }, ..base() }, Err("over_offline_allowance")),
+            ("up to the device's allowance", redeem(50), Facts { judge: Judge::Device { allowance: 100, unconfirmed: 50 }, ..base() }, Ok(())),
+            ("the hub has no allowance", redeem(100), Facts { judge: Judge::Hub, ..base() }, Ok(())),
+            ("a bad body before any fact", redeem(0), Facts { customer_known: false, ..base() }, Err("bad_op")),
+        ];
+        for (what, op, facts, want) in cases {
+            assert_eq!(judge(&op, &facts).map_err(|r| r.code), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn refusals_say_what_the_screen_shows() {
+        let o = order(Cancelled, Some(2));
+        let facts = Facts { judge: Judge::Hub, staff_role: Some(StaffRole::Staff), order: Some(&o), customer_known: true, points: 0, qr_order_id: &qr };
+        let refused = judge(&collect(code("123456")), &facts).unwrap_err();
+        assert_eq!(refused.message, "order O-1-1 was cancelled online — return the items to stock instead of handed over");
+    }
+}
