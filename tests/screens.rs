@@ -116,7 +116,7 @@ impl Fixture {
         let hub = Hub::open(&format!("sqlite:{}", hub_dir.path().join("hub.db").display())).unwrap();
         // More orders per customer than the demo, so a shopper has one of each kind.
         let (data, _) = generate(&SeedOptions { customers: 500, orders: 500, ..SeedOptions::default() }, SEEDED_AT);
-        hub.seed_data(data).unwrap();
+        hub.seed_data(data.clone()).unwrap();
         let token = hub.add_device(1, "screens").unwrap();
         // Valid at the fixed clock the screens run on, whenever the test runs.
         let badge = |id: &str| hub.sign_code(CodeKind::Staff, id, 3650 * 86_400).unwrap();

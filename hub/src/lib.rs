@@ -292,34 +292,23 @@ impl Hub {
         if body.lines.len() > 200 {
             return Err(HubError::BadRequest("at most 200 cart lines".into()));
         }
-        for l in &body.lines {
-            if !(1..=99).contains(&l.qty) {
-                return Err(HubError::BadRequest(format!("qty of {} must be 1..=99", l.sku)));
-            }
-        }
+        validate_quantities(&body.lines)?;
         let (id, lines) = (id.to_string(), body.lines.clone());
         self.write(move |tx| writes::put_cart(tx, &id, &lines, now_secs()))
     }
 
-    /// The customer's whole profile, if they exist.
-    pub fn customer_profile(&self, id: &str) -> Result<Option<CustomerProfile>, HubError> {
-        let id = id.to_string();
-        self.read(move |tx| Ok(reads::customer_profile(tx, &id)?))
-    }
-
+    /// The customer's whole profile.
     pub fn get_customer(&self, id: &str) -> Result<CustomerProfile, HubError> {
-        self.customer_profile(id)?.ok_or_else(|| HubError::NotFound(format!("customer {id} not found")))
+        let key = id.to_string();
+        let profile = self.read(move |tx| Ok(reads::customer_profile(tx, &key)?))?;
+        profile.ok_or_else(|| HubError::NotFound(format!("customer {id} not found")))
     }
 
     pub fn place_order(&self, body: &OrderCreate) -> Result<OrderDetail, HubError> {
         if body.lines.is_empty() || body.lines.len() > 100 {
             return Err(HubError::BadRequest("an order needs 1 to 100 lines".into()));
         }
-        for l in &body.lines {
-            if !(1..=99).contains(&l.qty) {
-                return Err(HubError::BadRequest(format!("qty of {} must be 1..=99", l.sku)));
-            }
-        }
+        validate_quantities(&body.lines)?;
         let body = body.clone();
         self.write(move |tx| writes::place_order(tx, &body, now_secs()))
     }
@@ -330,14 +319,11 @@ impl Hub {
         self.write(move |tx| writes::cancel_order(tx, &id, &reason, now_secs()))
     }
 
-    /// The order with its history, if it exists.
-    pub fn order(&self, id: &str) -> Result<Option<OrderDetail>, HubError> {
-        let id = id.to_string();
-        self.read(move |tx| Ok(reads::order_detail(tx, &id)?))
-    }
-
+    /// The order with its history.
     pub fn get_order(&self, id: &str) -> Result<OrderDetail, HubError> {
-        self.order(id)?.ok_or_else(|| HubError::NotFound(format!("order {id} not found")))
+        let key = id.to_string();
+        let detail = self.read(move |tx| Ok(reads::order_detail(tx, &key)?))?;
+        detail.ok_or_else(|| HubError::NotFound(format!("order {id} not found")))
     }
 
     pub fn devices(&self) -> Result<Vec<DeviceHealth>, HubError> {
@@ -408,7 +394,7 @@ impl Hub {
     }
 
     pub fn conflicts(&self) -> Result<Vec<ConflictRecord>, HubError> {
-        self.read(|tx| Ok(tx.conflicts(None)?))
+        self.read(|tx| Ok(reads::conflicts(tx, None)?))
     }
 
     /// Erases a customer everywhere; every kiosk drops them at its next pull.
@@ -421,6 +407,13 @@ impl Hub {
     /// Ready orders not collected within `no_show_secs` of their promised time expire.
     pub fn expire_no_shows(&self, now: i64, no_show_secs: i64) -> Result<Vec<String>, HubError> {
         self.write(move |tx| writes::expire_no_shows(tx, now - no_show_secs, now))
+    }
+}
+
+fn validate_quantities(lines: &[omnikiosk_protocol::wire::CartLine]) -> Result<(), HubError> {
+    match lines.iter().find(|l| !(1..=99).contains(&l.qty)) {
+        Some(l) => Err(HubError::BadRequest(format!("qty of {} must be 1..=99", l.sku))),
+        None => Ok(()),
     }
 }
 

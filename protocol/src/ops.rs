@@ -88,26 +88,26 @@ impl OpBody {
         }
     }
 
-    /// The order this op changes, if it changes one.
-    pub fn order_id(&self) -> Option<&str> {
+    /// For an op that changes an order (only staff make those): the order and the staff
+    /// member.
+    fn order_and_staff(&self) -> Option<(&str, &str)> {
         match self {
-            OpBody::OrderPick { order_id, .. }
-            | OpBody::OrderReady { order_id, .. }
-            | OpBody::OrderCollect { order_id, .. }
-            | OpBody::OrderCancel { order_id, .. } => Some(order_id),
+            OpBody::OrderPick { order_id, staff_id, .. }
+            | OpBody::OrderReady { order_id, staff_id }
+            | OpBody::OrderCollect { order_id, staff_id, .. }
+            | OpBody::OrderCancel { order_id, staff_id, .. } => Some((order_id, staff_id)),
             _ => None,
         }
     }
 
+    /// The order this op changes, if it changes one.
+    pub fn order_id(&self) -> Option<&str> {
+        self.order_and_staff().map(|(order, _)| order)
+    }
+
     /// The staff member who made this op, for the ops only staff may make.
     pub fn staff_id(&self) -> Option<&str> {
-        match self {
-            OpBody::OrderPick { staff_id, .. }
-            | OpBody::OrderReady { staff_id, .. }
-            | OpBody::OrderCollect { staff_id, .. }
-            | OpBody::OrderCancel { staff_id, .. } => Some(staff_id),
-            _ => None,
-        }
+        self.order_and_staff().map(|(_, staff)| staff)
     }
 
     /// The customer this op must find known, if it names one that must exist.
@@ -178,24 +178,16 @@ impl OpBody {
 mod tests {
     use super::*;
 
-    fn pick(n: i64, reason: Option<&str>) -> OpBody {
-        OpBody::OrderPick {
-            order_id: "O-1-1".into(),
-            staff_id: "S1".into(),
-            lines: vec![PickedLine { sku: "5900000000001".into(), picked: n }],
-            short_reason: reason.map(Into::into),
-        }
-    }
-
-    fn collect(code: &str) -> OpBody {
-        OpBody::OrderCollect { order_id: "O-1-1".into(), staff_id: "S1".into(), verification: Verification::PickupCode(code.into()) }
-    }
-
     #[test]
     fn ops_cross_the_wire_unchanged() {
         let ops = vec![
-            pick(1, Some("damaged")),
-            collect("123456"),
+            OpBody::OrderPick {
+                order_id: "O-2-7".into(),
+                staff_id: "S2".into(),
+                lines: vec![PickedLine { sku: "4006381333931".into(), picked: 1 }],
+                short_reason: Some("damaged".into()),
+            },
+            OpBody::OrderCollect { order_id: "O-2-7".into(), staff_id: "S2".into(), verification: Verification::OrderQr("K1.x.y".into()) },
             OpBody::LoyaltyEarn { customer_id: "C1".into(), points: 50, reason: "purchase".into() },
             OpBody::FeedbackNps { score: 9, csat: None, customer_id: None },
         ];

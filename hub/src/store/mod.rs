@@ -76,16 +76,17 @@ impl Relevance {
     }
 }
 
-/// A customer's stored profile fields (the kiosk sees only some of them).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CustomerRow {
-    pub first_name: String,
-    pub last_name: String,
-    pub tier: String,
-    pub home_store: Option<i64>,
-    pub language: String,
-    pub email: Option<String>,
-}
+/// A customer's stored profile fields are what the channel puts (the kiosk sees only
+/// some of them).
+pub use omnikiosk_protocol::wire::CustomerUpsert as CustomerRow;
+
+/// An order's columns as stored: id, store, customer, status, pickup code, lines (JSON),
+/// placed, promised ready, updated, version. Read back by [`reads::order_record`].
+pub type OrderRow = (String, i64, String, String, String, String, i64, i64, i64, i64);
+
+/// A conflict's columns as stored: op id, device, store, op name, op body (JSON), kiosk
+/// time, code, message, the hub's facts (JSON), when. Read back by [`reads::conflict`].
+pub type ConflictRow = (String, String, i64, String, String, i64, String, String, Option<String>, i64);
 
 /// Which orders to read.
 #[derive(Debug, Clone, Copy)]
@@ -119,26 +120,24 @@ pub struct LedgerEntry<'a> {
     pub device_id: Option<&'a str>,
 }
 
-/// An in-store touchpoint: a check-in ("I'm here") or a shopper identified at a kiosk.
+/// Something a shopper did in a store, recorded once per op.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Visit<'a> {
+pub struct Touchpoint<'a> {
     pub op_id: &'a str,
-    pub kind: &'static str,
     pub store_id: i64,
     pub customer_id: Option<&'a str>,
-    pub order_id: Option<&'a str>,
     pub at: i64,
+    pub kind: TouchpointKind<'a>,
 }
 
-/// An NPS answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Feedback<'a> {
-    pub op_id: &'a str,
-    pub store_id: i64,
-    pub customer_id: Option<&'a str>,
-    pub score: i64,
-    pub csat: Option<&'a str>,
-    pub at: i64,
+pub enum TouchpointKind<'a> {
+    /// "I'm here" for a pickup order.
+    Checkin { order_id: &'a str },
+    /// Identified at one of the store's kiosks.
+    Seen,
+    /// An NPS answer, with an optional satisfaction answer.
+    Feedback { score: i64, csat: Option<&'a str> },
 }
 
 /// A pushed op as the op log keeps it.
@@ -203,12 +202,16 @@ pub trait HubTx {
     fn stores_of_customer(&mut self, id: &str) -> Stored<Vec<i64>>;
     /// Records that the customer is relevant to the store; false when they already were.
     fn attach(&mut self, customer_id: &str, store_id: i64, why: Relevance, since: i64) -> Stored<bool>;
-    /// Deletes the customer's profile, cards, cart, points and store links, unlinks their
-    /// visits, feedback and orders, and drops their rows from the feed.
-    fn erase_customer(&mut self, id: &str) -> Stored<()>;
+    /// Deletes the rows of `table` whose `column` is `key` (see [`writes::ERASED`]).
+    fn delete_rows(&mut self, table: &str, column: &str, key: &str) -> Stored<()>;
+    /// Sets `column` to `to` (NULL for `None`) where it is `key` (see [`writes::UNLINKED`]);
+    /// a `versioned` row moves to its next version.
+    fn unlink_rows(&mut self, table: &str, column: &str, key: &str, to: Option<&str>, versioned: bool) -> Stored<()>;
+    /// Drops the feed rows of these entities, in every scope.
+    fn drop_feed_entities(&mut self, keys: &[String]) -> Stored<()>;
 
     // ---- orders
-    fn orders(&mut self, filter: OrderFilter<'_>) -> Stored<Vec<OrderRecord>>;
+    fn orders(&mut self, filter: OrderFilter<'_>) -> Stored<Vec<OrderRow>>;
     /// The order's events, oldest first: (at, status, by, note).
     fn order_events(&mut self, id: &str) -> Stored<Vec<(i64, String, String, Option<String>)>>;
     fn insert_order(&mut self, o: &OrderRecord) -> Stored<()>;
@@ -233,14 +236,22 @@ pub trait HubTx {
     fn log_op(&mut self, op: &LoggedOp<'_>) -> Stored<()>;
     /// Records a rejected op once (a replay finds it already there).
     fn add_conflict(&mut self, c: &ConflictRecord) -> Stored<()>;
-    fn conflicts(&mut self, store_id: Option<i64>) -> Stored<Vec<ConflictRecord>>;
-    fn add_visit(&mut self, v: &Visit<'_>) -> Stored<()>;
-    fn add_feedback(&mut self, f: &Feedback<'_>) -> Stored<()>;
+    fn conflicts(&mut self, store_id: Option<i64>) -> Stored<Vec<ConflictRow>>;
+    /// Visits go to `visits`, answers to `feedback`; a replayed op finds its row there.
+    fn add_touchpoint(&mut self, t: &Touchpoint<'_>) -> Stored<()>;
 
-    // ---- a refused op leaves nothing behind
-    fn savepoint(&mut self) -> Stored<()>;
-    fn rollback_to_savepoint(&mut self) -> Stored<()>;
-    fn release_savepoint(&mut self) -> Stored<()>;
+    /// A refused op leaves nothing behind: its writes sit in a savepoint.
+    fn savepoint(&mut self, step: Savepoint) -> Stored<()>;
+}
+
+/// The steps of the savepoint around one op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Savepoint {
+    Begin,
+    /// Undo the op's writes.
+    RollBack,
+    /// Keep them.
+    Release,
 }
 
 /// A job run inside one transaction; its answer comes back boxed through the backend.

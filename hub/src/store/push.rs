@@ -10,7 +10,7 @@ use omnikiosk_protocol::wire::{ConflictRecord, Op, OpOutcome, OrderDetail, Staff
 
 use super::reads::order_detail;
 use super::writes::{attach, move_order, publish_customer};
-use super::{Device, Feedback, HubTx, LedgerEntry, LoggedOp, Relevance, Visit};
+use super::{Device, HubTx, LedgerEntry, LoggedOp, Relevance, Savepoint, Touchpoint, TouchpointKind};
 use crate::error::{HubError, StorageError};
 
 /// Why an op was not applied: the rules refused it (a conflict; the queue moves on), or
@@ -62,16 +62,16 @@ pub fn push_op(
         return Ok(OpOutcome::ExpectedSeq { expected_seq: last_seq + 1 });
     }
     // A refused op must leave nothing behind: its writes sit in a savepoint.
-    tx.savepoint()?;
+    tx.savepoint(Savepoint::Begin)?;
     let applied = OpBody::from_wire(op).map_err(Failure::from).and_then(|body| apply(tx, device, op, &body, now, qr_order_id));
     let outcome = match applied {
         Ok(()) => {
-            tx.release_savepoint()?;
+            tx.savepoint(Savepoint::Release)?;
             OpOutcome::Applied
         }
         Err(Failure::Storage(e)) => return Err(e.into()),
         Err(Failure::Refused(rejection, facts)) => {
-            tx.rollback_to_savepoint()?;
+            tx.savepoint(Savepoint::RollBack)?;
             tx.add_conflict(&ConflictRecord {
                 op_id: op.op_id.clone(),
                 device_id: device.id.clone(),
@@ -155,12 +155,12 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
             move_order(tx, &order, order.status, &format!("{}/{staff_id}", device.id), note.as_deref(), now)?;
         }
         OpBody::VisitCheckin { order_id, customer_id } => {
-            let visit = Visit { op_id: &op.op_id, kind: "checkin", store_id: device.store_id, customer_id: Some(customer_id), order_id: Some(order_id), at: now };
-            tx.add_visit(&visit)?;
+            let kind = TouchpointKind::Checkin { order_id };
+            tx.add_touchpoint(&Touchpoint { op_id: &op.op_id, store_id: device.store_id, customer_id: Some(customer_id), at: now, kind })?;
         }
         OpBody::VisitSeen { customer_id } => {
-            let visit = Visit { op_id: &op.op_id, kind: "seen", store_id: device.store_id, customer_id: Some(customer_id), order_id: None, at: now };
-            tx.add_visit(&visit)?;
+            let kind = TouchpointKind::Seen;
+            tx.add_touchpoint(&Touchpoint { op_id: &op.op_id, store_id: device.store_id, customer_id: Some(customer_id), at: now, kind })?;
             attach(tx, customer_id, device.store_id, Relevance::Seen, now)?;
         }
         OpBody::LoyaltyEarn { customer_id, reason, .. } | OpBody::LoyaltyRedeem { customer_id, reason, .. } => {
@@ -169,8 +169,8 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
             publish_customer(tx, customer_id)?;
         }
         OpBody::FeedbackNps { score, csat, customer_id } => {
-            let feedback = Feedback { op_id: &op.op_id, store_id: device.store_id, customer_id: customer_id.as_deref(), score: *score, csat: csat.as_deref(), at: now };
-            tx.add_feedback(&feedback)?;
+            let kind = TouchpointKind::Feedback { score: *score, csat: csat.as_deref() };
+            tx.add_touchpoint(&Touchpoint { op_id: &op.op_id, store_id: device.store_id, customer_id: customer_id.as_deref(), at: now, kind })?;
         }
     }
     Ok(())

@@ -1,9 +1,11 @@
 //! What the hub's queries answer, built from a transaction's rows. Used by reads and by
 //! writes alike (a write publishes the state it just made).
 
-use omnikiosk_protocol::wire::{CartRecord, CustomerProfile, CustomerRecord, OrderDetail, OrderEvent, OrderStatus};
+use omnikiosk_protocol::wire::{
+    CartRecord, ConflictRecord, CustomerProfile, CustomerRecord, OrderDetail, OrderEvent, OrderRecord, OrderStatus,
+};
 
-use super::{FeedPage, HubTx, OrderFilter, Stored};
+use super::{FeedPage, HubTx, OrderFilter, OrderRow, Stored};
 use crate::error::StorageError;
 
 /// A customer as a kiosk sees them: first name and initial, tier, points, cards.
@@ -50,9 +52,33 @@ pub fn cart_record(tx: &mut dyn HubTx, id: &str) -> Stored<Option<CartRecord>> {
     }
 }
 
+/// The orders `filter` selects, oldest first.
+pub fn orders(tx: &mut dyn HubTx, filter: OrderFilter<'_>) -> Stored<Vec<OrderRecord>> {
+    tx.orders(filter)?.into_iter().map(order_record).collect()
+}
+
+/// A stored order read back.
+pub fn order_record(row: OrderRow) -> Stored<OrderRecord> {
+    let (id, store_id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version) = row;
+    let (status, lines) = (order_status(&status)?, serde_json::from_str(&lines)?);
+    Ok(OrderRecord { id, store_id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version })
+}
+
+/// Rejected ops, of one store or all, oldest first.
+pub fn conflicts(tx: &mut dyn HubTx, store_id: Option<i64>) -> Stored<Vec<ConflictRecord>> {
+    tx.conflicts(store_id)?
+        .into_iter()
+        .map(|(op_id, device_id, store_id, name, body, kiosk_time, code, message, facts, at)| {
+            let op = serde_json::from_str(&body)?;
+            let hub_facts = facts.map(|f| serde_json::from_str(&f)).transpose()?;
+            Ok(ConflictRecord { op_id, device_id, store_id, name, op, kiosk_time, code, message, hub_facts, at })
+        })
+        .collect()
+}
+
 /// An order with its history.
 pub fn order_detail(tx: &mut dyn HubTx, id: &str) -> Stored<Option<OrderDetail>> {
-    let Some(order) = tx.orders(OrderFilter::Id(id))?.into_iter().next() else { return Ok(None) };
+    let Some(order) = orders(tx, OrderFilter::Id(id))?.into_iter().next() else { return Ok(None) };
     let history = tx
         .order_events(id)?
         .into_iter()

@@ -8,7 +8,7 @@ use omnikiosk_protocol::wire::{
 };
 use rand::Rng;
 
-use super::reads::{cart_record, customer_record, initial, order_detail};
+use super::reads::{cart_record, customer_record, initial, order_detail, orders};
 use super::{store_scope, CustomerRow, HubTx, LedgerEntry, OrderFilter, Relevance, Stored};
 use crate::error::{HubError, StorageError};
 use crate::seed::SeedData;
@@ -200,7 +200,7 @@ pub fn attach_customer(tx: &mut dyn HubTx, customer_id: &str, store_id: i64, why
     Ok(LookupResponse {
         customer,
         cart: cart_record(tx, customer_id)?,
-        orders: tx.orders(OrderFilter::CustomerAtStore(customer_id, store_id))?,
+        orders: orders(tx, OrderFilter::CustomerAtStore(customer_id, store_id))?,
     })
 }
 
@@ -255,18 +255,42 @@ pub fn cancel_order(tx: &mut dyn HubTx, id: &str, reason: &str, now: i64) -> Res
     Ok(move_order(tx, &current.order, OrderStatus::Cancelled, "channel", Some(reason), now)?)
 }
 
+/// The rows erasure deletes: (table, the column holding the customer's id).
+pub const ERASED: &[(&str, &str)] = &[
+    ("customers", "id"),
+    ("loyalty_cards", "customer_id"),
+    ("carts", "customer_id"),
+    ("loyalty_ledger", "customer_id"),
+    ("customer_stores", "customer_id"),
+];
+
+/// The rows erasure keeps without the customer: (table, column, what it says instead,
+/// whether the row has a version that must move on so kiosks take the change). Visits
+/// and answers still count for the store; orders stay in its history.
+pub const UNLINKED: &[(&str, &str, Option<&str>, bool)] = &[
+    ("visits", "customer_id", None, false),
+    ("feedback", "customer_id", None, false),
+    ("orders", "customer_id", Some("erased"), true),
+];
+
 /// Erases a customer everywhere: profile, identifiers, cart, points, links from orders,
 /// visits and feedback; their stores' feeds get a tombstone, their orders a new version
 /// without them.
 pub fn erase_customer(tx: &mut dyn HubTx, id: &str) -> Result<(), HubError> {
     require_customer(tx, id)?;
     let stores = tx.stores_of_customer(id)?;
-    let orders = tx.orders(OrderFilter::Customer(id))?;
-    tx.erase_customer(id)?;
+    let theirs = orders(tx, OrderFilter::Customer(id))?;
+    for (table, column) in ERASED {
+        tx.delete_rows(table, column, id)?;
+    }
+    for (table, column, to, versioned) in UNLINKED {
+        tx.unlink_rows(table, column, id, *to, *versioned)?;
+    }
+    tx.drop_feed_entities(&[format!("customer:{id}"), format!("cart:{id}")])?;
     for store in stores {
         feed(tx, &store_scope(store), &format!("customer:{id}"), &Change::CustomerRemoved { id: id.to_string() })?;
     }
-    for order in orders {
+    for order in theirs {
         publish_order(tx, &order.id)?;
     }
     Ok(())
@@ -275,7 +299,7 @@ pub fn erase_customer(tx: &mut dyn HubTx, id: &str) -> Result<(), HubError> {
 /// Ready orders promised before `ready_before` become `expired` (no-shows), each in a
 /// feed transaction of its own.
 pub fn expire_no_shows(tx: &mut dyn HubTx, ready_before: i64, now: i64) -> Result<Vec<String>, HubError> {
-    let mut due = tx.orders(OrderFilter::ReadyBefore(ready_before))?;
+    let mut due = orders(tx, OrderFilter::ReadyBefore(ready_before))?;
     due.sort_by(|a, b| a.id.cmp(&b.id));
     for order in &due {
         tx.new_feed_tx();

@@ -7,8 +7,10 @@ use postgres::types::ToSql;
 use postgres::{Row, Transaction};
 
 use crate::error::StorageError;
-use crate::store::reads::order_status;
-use crate::store::{CustomerRow, Device, Feedback, FeedRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, Relevance, Stored, Visit};
+use crate::store::{
+    ConflictRow, CustomerRow, Device, FeedRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, Relevance, Stored, Touchpoint,
+    TouchpointKind, Savepoint,
+};
 
 type Args<'a> = &'a [&'a (dyn ToSql + Sync)];
 
@@ -201,14 +203,7 @@ impl HubTx for PgTx<'_> {
             return Ok(None);
         }
         let row = self.one("SELECT first_name, last_name, tier, home_store, language, email FROM customers WHERE id = $1", &[&id])?;
-        Ok(row.map(|r| CustomerRow {
-            first_name: r.get(0),
-            last_name: r.get(1),
-            tier: r.get(2),
-            home_store: r.get(3),
-            language: r.get(4),
-            email: r.get(5),
-        }))
+        Ok(row.map(|r| CustomerRow { first_name: r.get(0), last_name: r.get(1), tier: r.get(2), home_store: r.get(3), language: r.get(4), email: r.get(5) }))
     }
 
     fn put_customer(&mut self, id: &str, c: &CustomerRow, updated_at: i64) -> Stored<()> {
@@ -271,24 +266,23 @@ impl HubTx for PgTx<'_> {
         Ok(self.run(sql, &[&customer_id, &store_id, &why.as_str(), &since])? > 0)
     }
 
-    fn erase_customer(&mut self, id: &str) -> Stored<()> {
-        for sql in [
-            "DELETE FROM customers WHERE id = $1",
-            "DELETE FROM loyalty_cards WHERE customer_id = $1",
-            "DELETE FROM carts WHERE customer_id = $1",
-            "DELETE FROM loyalty_ledger WHERE customer_id = $1",
-            "DELETE FROM customer_stores WHERE customer_id = $1",
-            "UPDATE visits SET customer_id = NULL WHERE customer_id = $1",
-            "UPDATE feedback SET customer_id = NULL WHERE customer_id = $1",
-            "UPDATE orders SET customer_id = 'erased', version = version + 1 WHERE customer_id = $1",
-            "DELETE FROM feed WHERE entity_key IN ('customer:' || $1::TEXT, 'cart:' || $1::TEXT)",
-        ] {
-            self.run(sql, &[&id])?;
-        }
+    fn delete_rows(&mut self, table: &str, column: &str, key: &str) -> Stored<()> {
+        self.run(&format!("DELETE FROM {table} WHERE {column} = $1"), &[&key])?;
         Ok(())
     }
 
-    fn orders(&mut self, filter: OrderFilter<'_>) -> Stored<Vec<OrderRecord>> {
+    fn unlink_rows(&mut self, table: &str, column: &str, key: &str, to: Option<&str>, versioned: bool) -> Stored<()> {
+        let version = if versioned { ", version = version + 1" } else { "" };
+        self.run(&format!("UPDATE {table} SET {column} = $2{version} WHERE {column} = $1"), &[&key, &to])?;
+        Ok(())
+    }
+
+    fn drop_feed_entities(&mut self, keys: &[String]) -> Stored<()> {
+        self.run("DELETE FROM feed WHERE entity_key = ANY($1)", &[&keys])?;
+        Ok(())
+    }
+
+    fn orders(&mut self, filter: OrderFilter<'_>) -> Stored<Vec<OrderRow>> {
         let key = match filter {
             OrderFilter::Id(k) | OrderFilter::Customer(k) | OrderFilter::CustomerAtStore(k, _) => k,
             OrderFilter::ReadyBefore(_) => "",
@@ -303,23 +297,8 @@ impl HubTx for PgTx<'_> {
             OrderFilter::ReadyBefore(t) => ("status = 'ready' AND promised_ready_at < $1", vec![t]),
         };
         let sql = format!("SELECT {ORDER_COLS} FROM orders WHERE {filter} ORDER BY placed_at, id");
-        let mut out = Vec::new();
-        for r in self.all(&sql, &args)? {
-            let lines: String = r.get(5);
-            out.push(OrderRecord {
-                id: r.get(0),
-                store_id: r.get(1),
-                customer_id: r.get(2),
-                status: order_status(r.get(3))?,
-                pickup_code: r.get(4),
-                lines: serde_json::from_str(&lines)?,
-                placed_at: r.get(6),
-                promised_ready_at: r.get(7),
-                updated_at: r.get(8),
-                version: r.get(9),
-            });
-        }
-        Ok(out)
+        let rows = self.all(&sql, &args)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8), r.get(9))).collect())
     }
 
     fn order_events(&mut self, id: &str) -> Stored<Vec<(i64, String, String, Option<String>)>> {
@@ -435,52 +414,38 @@ impl HubTx for PgTx<'_> {
         Ok(())
     }
 
-    fn conflicts(&mut self, store_id: Option<i64>) -> Stored<Vec<ConflictRecord>> {
+    fn conflicts(&mut self, store_id: Option<i64>) -> Stored<Vec<ConflictRow>> {
         let rows = self.all(
             "SELECT op_id, device_id, store_id, name, body, kiosk_time, code, message, hub_facts, at FROM conflicts
              WHERE $1::BIGINT IS NULL OR store_id = $1 ORDER BY at, op_id",
             &[&store_id],
         )?;
-        rows.iter()
-            .map(|r| {
-                let facts: Option<String> = r.get(8);
-                Ok(ConflictRecord {
-                    op_id: r.get(0),
-                    device_id: r.get(1),
-                    store_id: r.get(2),
-                    name: r.get(3),
-                    op: serde_json::from_str(r.get(4))?,
-                    kiosk_time: r.get(5),
-                    code: r.get(6),
-                    message: r.get(7),
-                    hub_facts: facts.map(|f| serde_json::from_str(&f)).transpose()?,
-                    at: r.get(9),
-                })
-            })
-            .collect()
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8), r.get(9))).collect())
     }
 
-    fn add_visit(&mut self, v: &Visit<'_>) -> Stored<()> {
-        let sql = "INSERT INTO visits(op_id, kind, store_id, customer_id, order_id, at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
-        self.run(sql, &[&v.op_id, &v.kind, &v.store_id, &v.customer_id, &v.order_id, &v.at])?;
+    fn add_touchpoint(&mut self, t: &Touchpoint<'_>) -> Stored<()> {
+        match &t.kind {
+            TouchpointKind::Checkin { order_id } => self.run(
+                "INSERT INTO visits(op_id, kind, store_id, customer_id, order_id, at) VALUES ($1, 'checkin', $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                &[&t.op_id, &t.store_id, &t.customer_id, order_id, &t.at],
+            )?,
+            TouchpointKind::Seen => self.run(
+                "INSERT INTO visits(op_id, kind, store_id, customer_id, at) VALUES ($1, 'seen', $2, $3, $4) ON CONFLICT DO NOTHING",
+                &[&t.op_id, &t.store_id, &t.customer_id, &t.at],
+            )?,
+            TouchpointKind::Feedback { score, csat } => self.run(
+                "INSERT INTO feedback(op_id, store_id, customer_id, score, csat, at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                &[&t.op_id, &t.store_id, &t.customer_id, score, csat, &t.at],
+            )?,
+        };
         Ok(())
     }
 
-    fn add_feedback(&mut self, f: &Feedback<'_>) -> Stored<()> {
-        let sql = "INSERT INTO feedback(op_id, store_id, customer_id, score, csat, at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
-        self.run(sql, &[&f.op_id, &f.store_id, &f.customer_id, &f.score, &f.csat, &f.at])?;
-        Ok(())
-    }
-
-    fn savepoint(&mut self) -> Stored<()> {
-        Ok(self.t.batch_execute("SAVEPOINT op")?)
-    }
-
-    fn rollback_to_savepoint(&mut self) -> Stored<()> {
-        Ok(self.t.batch_execute("ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op")?)
-    }
-
-    fn release_savepoint(&mut self) -> Stored<()> {
-        Ok(self.t.batch_execute("RELEASE SAVEPOINT op")?)
+    fn savepoint(&mut self, step: Savepoint) -> Stored<()> {
+        Ok(self.t.batch_execute(match step {
+            Savepoint::Begin => "SAVEPOINT op",
+            Savepoint::RollBack => "ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op",
+            Savepoint::Release => "RELEASE SAVEPOINT op",
+        })?)
     }
 }

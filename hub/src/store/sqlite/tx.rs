@@ -6,8 +6,10 @@ use omnikiosk_protocol::wire::{
 use rusqlite::{params, Connection, OptionalExtension, Params, Row, Transaction};
 
 use crate::error::StorageError;
-use crate::store::reads::order_status;
-use crate::store::{CustomerRow, Device, Feedback, FeedRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, Relevance, Stored, Visit};
+use crate::store::{
+    ConflictRow, CustomerRow, Device, FeedRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, Relevance, Stored, Touchpoint,
+    TouchpointKind, Savepoint,
+};
 
 const ORDER_COLS: &str = "id, store_id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version";
 
@@ -151,16 +153,8 @@ impl HubTx for SqliteTx<'_> {
 
     fn customer(&mut self, id: &str) -> Stored<Option<CustomerRow>> {
         let sql = "SELECT first_name, last_name, tier, home_store, language, email FROM customers WHERE id = ?1";
-        self.one(sql, [id], |r| {
-            Ok(CustomerRow {
-                first_name: r.get(0)?,
-                last_name: r.get(1)?,
-                tier: r.get(2)?,
-                home_store: r.get(3)?,
-                language: r.get(4)?,
-                email: r.get(5)?,
-            })
-        })
+        let row = self.one(sql, [id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?;
+        Ok(row.map(|(first_name, last_name, tier, home_store, language, email)| CustomerRow { first_name, last_name, tier, home_store, language, email }))
     }
 
     fn put_customer(&mut self, id: &str, c: &CustomerRow, updated_at: i64) -> Stored<()> {
@@ -221,24 +215,25 @@ impl HubTx for SqliteTx<'_> {
         Ok(self.run(sql, params![customer_id, store_id, why.as_str(), since])? > 0)
     }
 
-    fn erase_customer(&mut self, id: &str) -> Stored<()> {
-        for sql in [
-            "DELETE FROM customers WHERE id = ?1",
-            "DELETE FROM loyalty_cards WHERE customer_id = ?1",
-            "DELETE FROM carts WHERE customer_id = ?1",
-            "DELETE FROM loyalty_ledger WHERE customer_id = ?1",
-            "DELETE FROM customer_stores WHERE customer_id = ?1",
-            "UPDATE visits SET customer_id = NULL WHERE customer_id = ?1",
-            "UPDATE feedback SET customer_id = NULL WHERE customer_id = ?1",
-            "UPDATE orders SET customer_id = 'erased', version = version + 1 WHERE customer_id = ?1",
-            "DELETE FROM feed WHERE entity_key IN ('customer:' || ?1, 'cart:' || ?1)",
-        ] {
-            self.run(sql, [id])?;
+    fn delete_rows(&mut self, table: &str, column: &str, key: &str) -> Stored<()> {
+        self.run(&format!("DELETE FROM {table} WHERE {column} = ?1"), [key])?;
+        Ok(())
+    }
+
+    fn unlink_rows(&mut self, table: &str, column: &str, key: &str, to: Option<&str>, versioned: bool) -> Stored<()> {
+        let version = if versioned { ", version = version + 1" } else { "" };
+        self.run(&format!("UPDATE {table} SET {column} = ?2{version} WHERE {column} = ?1"), params![key, to])?;
+        Ok(())
+    }
+
+    fn drop_feed_entities(&mut self, keys: &[String]) -> Stored<()> {
+        for key in keys {
+            self.run("DELETE FROM feed WHERE entity_key = ?1", [key])?;
         }
         Ok(())
     }
 
-    fn orders(&mut self, filter: OrderFilter<'_>) -> Stored<Vec<OrderRecord>> {
+    fn orders(&mut self, filter: OrderFilter<'_>) -> Stored<Vec<OrderRow>> {
         let (filter, args): (&str, Vec<&dyn rusqlite::ToSql>) = match &filter {
             OrderFilter::Id(id) => ("id = ?1", vec![id]),
             OrderFilter::CustomerAtStore(c, s) => ("customer_id = ?1 AND store_id = ?2", vec![c, s]),
@@ -246,31 +241,9 @@ impl HubTx for SqliteTx<'_> {
             OrderFilter::ReadyBefore(t) => ("status = 'ready' AND promised_ready_at < ?1", vec![t]),
         };
         let sql = format!("SELECT {ORDER_COLS} FROM orders WHERE {filter} ORDER BY placed_at, id");
-        let rows = self.all(&sql, args.as_slice(), |r| {
-            Ok((
-                OrderRecord {
-                    id: r.get(0)?,
-                    store_id: r.get(1)?,
-                    customer_id: r.get(2)?,
-                    status: OrderStatus::Placed,
-                    pickup_code: r.get(4)?,
-                    lines: Vec::new(),
-                    placed_at: r.get(6)?,
-                    promised_ready_at: r.get(7)?,
-                    updated_at: r.get(8)?,
-                    version: r.get(9)?,
-                },
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(5)?,
-            ))
-        })?;
-        rows.into_iter()
-            .map(|(mut o, status, lines)| {
-                o.status = order_status(&status)?;
-                o.lines = serde_json::from_str(&lines)?;
-                Ok(o)
-            })
-            .collect()
+        self.all(&sql, args.as_slice(), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+        })
     }
 
     fn order_events(&mut self, id: &str) -> Stored<Vec<(i64, String, String, Option<String>)>> {
@@ -335,16 +308,10 @@ impl HubTx for SqliteTx<'_> {
              FROM devices d ORDER BY d.store_id, d.id",
             [],
             |r| {
-                Ok(DeviceHealth {
-                    device_id: r.get(0)?,
-                    store_id: r.get(1)?,
-                    label: r.get(2)?,
-                    revoked: r.get(3)?,
-                    last_seen_at: r.get(4)?,
-                    protocol_version: r.get(5)?,
-                    outbox_len: r.get::<_, Option<i64>>(6)?.map(|v| v as u64),
-                    cursor_lag: r.get(7)?,
-                })
+                let (device_id, store_id, label, revoked, last_seen_at, protocol_version, cursor_lag) =
+                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(7)?);
+                let outbox_len = r.get::<_, Option<i64>>(6)?.map(|v| v as u64);
+                Ok(DeviceHealth { device_id, store_id, label, revoked, last_seen_at, protocol_version, outbox_len, cursor_lag })
             },
         )
     }
@@ -385,62 +352,39 @@ impl HubTx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn conflicts(&mut self, store_id: Option<i64>) -> Stored<Vec<ConflictRecord>> {
-        let rows = self.all(
+    fn conflicts(&mut self, store_id: Option<i64>) -> Stored<Vec<ConflictRow>> {
+        self.all(
             "SELECT op_id, device_id, store_id, name, body, kiosk_time, code, message, hub_facts, at FROM conflicts
              WHERE ?1 IS NULL OR store_id = ?1 ORDER BY at, op_id",
             [store_id],
-            |r| {
-                let body: String = r.get(4)?;
-                let facts: Option<String> = r.get(8)?;
-                Ok((
-                    ConflictRecord {
-                        op_id: r.get(0)?,
-                        device_id: r.get(1)?,
-                        store_id: r.get(2)?,
-                        name: r.get(3)?,
-                        op: serde_json::Value::Null,
-                        kiosk_time: r.get(5)?,
-                        code: r.get(6)?,
-                        message: r.get(7)?,
-                        hub_facts: None,
-                        at: r.get(9)?,
-                    },
-                    body,
-                    facts,
-                ))
-            },
-        )?;
-        rows.into_iter()
-            .map(|(mut c, body, facts)| {
-                c.op = serde_json::from_str(&body)?;
-                c.hub_facts = facts.map(|f| serde_json::from_str(&f)).transpose()?;
-                Ok(c)
-            })
-            .collect()
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?)),
+        )
     }
 
-    fn add_visit(&mut self, v: &Visit<'_>) -> Stored<()> {
-        let sql = "INSERT OR IGNORE INTO visits(op_id, kind, store_id, customer_id, order_id, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-        self.run(sql, params![v.op_id, v.kind, v.store_id, v.customer_id, v.order_id, v.at])?;
+    fn add_touchpoint(&mut self, t: &Touchpoint<'_>) -> Stored<()> {
+        match &t.kind {
+            TouchpointKind::Checkin { order_id } => {
+                let sql = "INSERT OR IGNORE INTO visits(op_id, kind, store_id, customer_id, order_id, at) VALUES (?1, 'checkin', ?2, ?3, ?4, ?5)";
+                self.run(sql, params![t.op_id, t.store_id, t.customer_id, order_id, t.at])?
+            }
+            TouchpointKind::Seen => {
+                let sql = "INSERT OR IGNORE INTO visits(op_id, kind, store_id, customer_id, at) VALUES (?1, 'seen', ?2, ?3, ?4)";
+                self.run(sql, params![t.op_id, t.store_id, t.customer_id, t.at])?
+            }
+            TouchpointKind::Feedback { score, csat } => {
+                let sql = "INSERT OR IGNORE INTO feedback(op_id, store_id, customer_id, score, csat, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+                self.run(sql, params![t.op_id, t.store_id, t.customer_id, score, csat, t.at])?
+            }
+        };
         Ok(())
     }
 
-    fn add_feedback(&mut self, f: &Feedback<'_>) -> Stored<()> {
-        let sql = "INSERT OR IGNORE INTO feedback(op_id, store_id, customer_id, score, csat, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-        self.run(sql, params![f.op_id, f.store_id, f.customer_id, f.score, f.csat, f.at])?;
-        Ok(())
-    }
-
-    fn savepoint(&mut self) -> Stored<()> {
-        Ok(self.c.execute_batch("SAVEPOINT op")?)
-    }
-
-    fn rollback_to_savepoint(&mut self) -> Stored<()> {
-        Ok(self.c.execute_batch("ROLLBACK TO op; RELEASE op")?)
-    }
-
-    fn release_savepoint(&mut self) -> Stored<()> {
-        Ok(self.c.execute_batch("RELEASE op")?)
+    fn savepoint(&mut self, step: Savepoint) -> Stored<()> {
+        let sql = match step {
+            Savepoint::Begin => "SAVEPOINT op",
+            Savepoint::RollBack => "ROLLBACK TO op; RELEASE op",
+            Savepoint::Release => "RELEASE op",
+        };
+        Ok(self.c.execute_batch(sql)?)
     }
 }
