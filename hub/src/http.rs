@@ -17,7 +17,7 @@ use omnikiosk_protocol::code::{encode_public_key, CodeKind};
 use omnikiosk_protocol::gtin::DEFAULT_LOYALTY_PREFIX;
 use omnikiosk_protocol::scan::{classify, ScanContext};
 use omnikiosk_protocol::wire::{
-    ApiError, CartPut, Change, ConflictRecord, PushRequest, PushResponse, CustomerUpsert, DeviceInfo, IdentifiersPut, LookupResponse, OrderCancel, OrderCreate,
+    ApiError, CartPut, Change, ConflictRecord, CustomerProfile, OrderDetail, PushRequest, PushResponse, CustomerUpsert, DeviceInfo, IdentifiersPut, LookupResponse, OrderCancel, OrderCreate,
     PullResponse, SignedCodeResponse, OLDEST_SUPPORTED_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
 use serde::Deserialize;
@@ -76,6 +76,8 @@ impl IntoResponse for ApiFailure {
 }
 
 type ApiResult<T> = Result<Json<T>, ApiFailure>;
+/// A JSON request body, or why it could not be read.
+type Body<T> = Result<Json<T>, JsonRejection>;
 
 /// Runs storage work off the async threads.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, HubError> + Send + 'static) -> Result<T, ApiFailure> {
@@ -83,6 +85,31 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, HubError> + S
         .await
         .map_err(|e| HubError::Internal(format!("worker: {e}")))?
         .map_err(ApiFailure)
+}
+
+/// Runs `f` on the hub, off the async threads.
+async fn on_hub<T: Send + 'static>(s: &AppState, f: impl FnOnce(&Hub) -> Result<T, HubError> + Send + 'static) -> Result<T, ApiFailure> {
+    let hub = s.hub.clone();
+    blocking(move || f(&hub)).await
+}
+
+/// A channel write to a customer, answered with the profile as it now stands.
+async fn customer_write<B: Send + 'static>(
+    s: &AppState,
+    headers: &HeaderMap,
+    id: String,
+    b: Body<B>,
+    write: fn(&Hub, &str, &B) -> Result<(), HubError>,
+) -> ApiResult<CustomerProfile> {
+    channel_auth(s, headers).await?;
+    let b = body(b)?;
+    Ok(Json(
+        on_hub(s, move |hub| {
+            write(hub, &id, &b)?;
+            hub.get_customer(&id)
+        })
+        .await?,
+    ))
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -137,7 +164,7 @@ async fn channel_auth(state: &AppState, headers: &HeaderMap) -> Result<(), ApiFa
     }
 }
 
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiFailure> {
+fn body<T>(b: Body<T>) -> Result<T, ApiFailure> {
     b.map(|Json(v)| v).map_err(|e| HubError::BadRequest(format!("bad JSON body: {}", e.body_text())).into())
 }
 
@@ -234,11 +261,7 @@ struct PullParams {
     wait: Option<u64>,
 }
 
-async fn pull(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    params: Result<Query<PullParams>, QueryRejection>,
-) -> ApiResult<PullResponse> {
+async fn pull(State(s): State<AppState>, headers: HeaderMap, params: Result<Query<PullParams>, QueryRejection>) -> ApiResult<PullResponse> {
     let (device, proto) = device_auth(&s, &headers).await?;
     let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
     let hub = s.hub.clone();
@@ -279,11 +302,7 @@ async fn pull(
     Ok(Json(PullResponse { changes, cursor: s.hub.cursor(page.last_seq), has_more: page.has_more, remaining: page.remaining }))
 }
 
-async fn push(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    b: Result<Json<PushRequest>, JsonRejection>,
-) -> ApiResult<PushResponse> {
+async fn push(State(s): State<AppState>, headers: HeaderMap, b: Body<PushRequest>) -> ApiResult<PushResponse> {
     let (device, _) = device_auth(&s, &headers).await?;
     let req = body(b)?;
     let hub = s.hub.clone();
@@ -293,8 +312,7 @@ async fn push(
 
 async fn conflicts(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Vec<ConflictRecord>> {
     channel_auth(&s, &headers).await?;
-    let hub = s.hub.clone();
-    Ok(Json(blocking(move || hub.conflicts()).await?))
+    Ok(Json(on_hub(&s, move |hub| hub.conflicts()).await?))
 }
 
 async fn erase_customer(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<StatusCode, ApiFailure> {
@@ -309,11 +327,7 @@ struct LookupParams {
     code: String,
 }
 
-async fn lookup(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    params: Result<Query<LookupParams>, QueryRejection>,
-) -> ApiResult<LookupResponse> {
+async fn lookup(State(s): State<AppState>, headers: HeaderMap, params: Result<Query<LookupParams>, QueryRejection>) -> ApiResult<LookupResponse> {
     let (device, _) = device_auth(&s, &headers).await?;
     let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
     let key = s.hub.public_key();
@@ -326,62 +340,21 @@ async fn lookup(
     Ok(Json(found))
 }
 
-async fn upsert_customer(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    b: Result<Json<CustomerUpsert>, JsonRejection>,
-) -> ApiResult<omnikiosk_protocol::wire::CustomerProfile> {
-    channel_auth(&s, &headers).await?;
-    let b = body(b)?;
-    let hub = s.hub.clone();
-    Ok(Json(blocking(move || {
-        hub.upsert_customer(&id, &b)?;
-        hub.get_customer(&id)
-    })
-    .await?))
+async fn upsert_customer(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, b: Body<CustomerUpsert>) -> ApiResult<CustomerProfile> {
+    customer_write(&s, &headers, id, b, Hub::upsert_customer).await
 }
 
-async fn get_customer(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult<omnikiosk_protocol::wire::CustomerProfile> {
+async fn get_customer(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<CustomerProfile> {
     channel_auth(&s, &headers).await?;
-    let hub = s.hub.clone();
-    Ok(Json(blocking(move || hub.get_customer(&id)).await?))
+    Ok(Json(on_hub(&s, move |hub| hub.get_customer(&id)).await?))
 }
 
-async fn put_identifiers(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    b: Result<Json<IdentifiersPut>, JsonRejection>,
-) -> ApiResult<omnikiosk_protocol::wire::CustomerProfile> {
-    channel_auth(&s, &headers).await?;
-    let b = body(b)?;
-    let hub = s.hub.clone();
-    Ok(Json(blocking(move || {
-        hub.put_identifiers(&id, &b)?;
-        hub.get_customer(&id)
-    })
-    .await?))
+async fn put_identifiers(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, b: Body<IdentifiersPut>) -> ApiResult<CustomerProfile> {
+    customer_write(&s, &headers, id, b, Hub::put_identifiers).await
 }
 
-async fn put_cart(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    b: Result<Json<CartPut>, JsonRejection>,
-) -> ApiResult<omnikiosk_protocol::wire::CustomerProfile> {
-    channel_auth(&s, &headers).await?;
-    let b = body(b)?;
-    let hub = s.hub.clone();
-    Ok(Json(blocking(move || {
-        hub.put_cart(&id, &b)?;
-        hub.get_customer(&id)
-    })
-    .await?))
+async fn put_cart(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, b: Body<CartPut>) -> ApiResult<CustomerProfile> {
+    customer_write(&s, &headers, id, b, Hub::put_cart).await
 }
 
 async fn customer_code(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<SignedCodeResponse> {
@@ -395,41 +368,25 @@ async fn customer_code(State(s): State<AppState>, headers: HeaderMap, Path(id): 
     Ok(Json(SignedCodeResponse { code }))
 }
 
-async fn place_order(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    b: Result<Json<OrderCreate>, JsonRejection>,
-) -> Result<(StatusCode, Json<omnikiosk_protocol::wire::OrderDetail>), ApiFailure> {
+async fn place_order(State(s): State<AppState>, headers: HeaderMap, b: Body<OrderCreate>) -> Result<(StatusCode, Json<OrderDetail>), ApiFailure> {
     channel_auth(&s, &headers).await?;
     let b = body(b)?;
     let hub = s.hub.clone();
     Ok((StatusCode::CREATED, Json(blocking(move || hub.place_order(&b)).await?)))
 }
 
-async fn get_order(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult<omnikiosk_protocol::wire::OrderDetail> {
+async fn get_order(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<OrderDetail> {
     channel_auth(&s, &headers).await?;
-    let hub = s.hub.clone();
-    Ok(Json(blocking(move || hub.get_order(&id)).await?))
+    Ok(Json(on_hub(&s, move |hub| hub.get_order(&id)).await?))
 }
 
-async fn cancel_order(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    b: Result<Json<OrderCancel>, JsonRejection>,
-) -> ApiResult<omnikiosk_protocol::wire::OrderDetail> {
+async fn cancel_order(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, b: Body<OrderCancel>) -> ApiResult<OrderDetail> {
     channel_auth(&s, &headers).await?;
     let b = body(b)?;
-    let hub = s.hub.clone();
-    Ok(Json(blocking(move || hub.cancel_order(&id, &b.reason)).await?))
+    Ok(Json(on_hub(&s, move |hub| hub.cancel_order(&id, &b.reason)).await?))
 }
 
 async fn devices(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Vec<omnikiosk_protocol::wire::DeviceHealth>> {
     channel_auth(&s, &headers).await?;
-    let hub = s.hub.clone();
-    Ok(Json(blocking(move || hub.devices()).await?))
+    Ok(Json(on_hub(&s, move |hub| hub.devices()).await?))
 }

@@ -117,37 +117,13 @@ const CITIES: &[&str] = &["Kraków", "London", "Warszawa", "Kyiv", "Shanghai", "
 /// (language, female first names, male first names, surnames as (male, female)).
 type Culture = (&'static str, &'static [&'static str], &'static [&'static str], &'static [(&'static str, &'static str)]);
 
+#[rustfmt::skip]
 const CULTURES: &[Culture] = &[
-    (
-        "en",
-        &["Amelia", "Olivia", "Isla", "Emily", "Grace", "Ava"],
-        &["Oliver", "George", "Harry", "Jack", "Noah", "Leo"],
-        &[("Smith", "Smith"), ("Jones", "Jones"), ("Taylor", "Taylor"), ("Brown", "Brown"), ("Evans", "Evans"), ("Walker", "Walker")],
-    ),
-    (
-        "pl",
-        &["Anna", "Zofia", "Katarzyna", "Małgorzata", "Agnieszka", "Julia"],
-        &["Jan", "Piotr", "Tomasz", "Paweł", "Michał", "Łukasz"],
-        &[("Kowalski", "Kowalska"), ("Nowak", "Nowak"), ("Wiśniewski", "Wiśniewska"), ("Wójcik", "Wójcik"), ("Zając", "Zając"), ("Lewandowski", "Lewandowska")],
-    ),
-    (
-        "ru",
-        &["Анна", "Мария", "Елена", "Ольга", "Наталья", "Татьяна"],
-        &["Иван", "Дмитрий", "Сергей", "Алексей", "Андрей", "Михаил"],
-        &[("Иванов", "Иванова"), ("Петров", "Петрова"), ("Смирнов", "Смирнова"), ("Кузнецов", "Кузнецова"), ("Попов", "Попова"), ("Соколов", "Соколова")],
-    ),
-    (
-        "uk",
-        &["Олена", "Оксана", "Ірина", "Наталія", "Юлія", "Софія"],
-        &["Андрій", "Тарас", "Богдан", "Олександр", "Василь", "Остап"],
-        &[("Шевченко", "Шевченко"), ("Коваленко", "Коваленко"), ("Бондаренко", "Бондаренко"), ("Ткаченко", "Ткаченко"), ("Мельник", "Мельник"), ("Кравчук", "Кравчук")],
-    ),
-    (
-        "zh",
-        &["芳", "娜", "敏", "静", "丽", "婷"],
-        &["伟", "磊", "洋", "勇", "军", "杰"],
-        &[("王", "王"), ("李", "李"), ("张", "张"), ("刘", "刘"), ("陈", "陈"), ("杨", "杨")],
-    ),
+    ("en", &["Amelia", "Olivia", "Isla", "Emily", "Grace", "Ava"], &["Oliver", "George", "Harry", "Jack", "Noah", "Leo"], &[("Smith", "Smith"), ("Jones", "Jones"), ("Taylor", "Taylor"), ("Brown", "Brown"), ("Evans", "Evans"), ("Walker", "Walker")]),
+    ("pl", &["Anna", "Zofia", "Katarzyna", "Małgorzata", "Agnieszka", "Julia"], &["Jan", "Piotr", "Tomasz", "Paweł", "Michał", "Łukasz"], &[("Kowalski", "Kowalska"), ("Nowak", "Nowak"), ("Wiśniewski", "Wiśniewska"), ("Wójcik", "Wójcik"), ("Zając", "Zając"), ("Lewandowski", "Lewandowska")]),
+    ("ru", &["Анна", "Мария", "Елена", "Ольга", "Наталья", "Татьяна"], &["Иван", "Дмитрий", "Сергей", "Алексей", "Андрей", "Михаил"], &[("Иванов", "Иванова"), ("Петров", "Петрова"), ("Смирнов", "Смирнова"), ("Кузнецов", "Кузнецова"), ("Попов", "Попова"), ("Соколов", "Соколова")]),
+    ("uk", &["Олена", "Оксана", "Ірина", "Наталія", "Юлія", "Софія"], &["Андрій", "Тарас", "Богдан", "Олександр", "Василь", "Остап"], &[("Шевченко", "Шевченко"), ("Коваленко", "Коваленко"), ("Бондаренко", "Бондаренко"), ("Ткаченко", "Ткаченко"), ("Мельник", "Мельник"), ("Кравчук", "Кравчук")]),
+    ("zh", &["芳", "娜", "敏", "静", "丽", "婷"], &["伟", "磊", "洋", "勇", "军", "杰"], &[("王", "王"), ("李", "李"), ("张", "张"), ("刘", "刘"), ("陈", "陈"), ("杨", "杨")]),
 ];
 
 /// (category, product names, pack sizes that make sense for them).

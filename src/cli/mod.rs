@@ -579,14 +579,13 @@ fn show_until_closed(ui: &crate::ui::KioskUi) -> CmdResult {
     ui.run().map_err(|e| Failure { message: format!("the kiosk window failed: {e}"), code: 1 })
 }
 
+/// SIGTERM (systemd stopping the service) or SIGINT (Ctrl-C at a terminal).
 async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    use tokio::signal::unix::{signal, SignalKind};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} },
+        // Without signal handlers the process runs until it is killed.
+        _ => std::future::pending().await,
     }
 }
 

@@ -29,21 +29,23 @@ pub async fn run_daemon(
 ) {
     let on_event = std::sync::Mutex::new(on_event);
     let emit = |e: DaemonEvent| (on_event.lock().unwrap_or_else(|p| p.into_inner()))(e);
-    tokio::join!(
-        pull_loop(store.clone(), client.clone(), cfg.clone(), shutdown.clone(), &emit),
-        push_loop(store, client, cfg, shutdown, &emit),
-    );
+    let puller = Worker { store: store.clone(), client: client.clone(), cfg: cfg.clone(), shutdown: shutdown.clone() };
+    tokio::join!(pull_loop(puller, &emit), push_loop(Worker { store, client, cfg, shutdown }, &emit));
+}
+
+/// What each of the daemon's loops works with.
+struct Worker {
+    store: LocalStore,
+    client: HubClient,
+    cfg: SyncConfig,
+    /// Flips to true when the daemon is told to stop.
+    shutdown: watch::Receiver<bool>,
 }
 
 /// Looks at the outbox every `push_interval_ms` (ops may come from another process, such
 /// as the `omnikiosk order` command) and pushes whatever waits.
-async fn push_loop(
-    store: LocalStore,
-    client: HubClient,
-    cfg: SyncConfig,
-    mut shutdown: watch::Receiver<bool>,
-    on_event: &(impl Fn(DaemonEvent) + Sync),
-) {
+async fn push_loop(w: Worker, on_event: &(impl Fn(DaemonEvent) + Sync)) {
+    let Worker { store, client, cfg, mut shutdown } = w;
     let mut backoff = Backoff::from_config(&cfg);
     let interval = Duration::from_millis(cfg.push_interval_ms);
     while !*shutdown.borrow() {
@@ -69,13 +71,8 @@ async fn push_loop(
     }
 }
 
-async fn pull_loop(
-    store: LocalStore,
-    client: HubClient,
-    cfg: SyncConfig,
-    mut shutdown: watch::Receiver<bool>,
-    on_event: &(impl Fn(DaemonEvent) + Sync),
-) {
+async fn pull_loop(w: Worker, on_event: &(impl Fn(DaemonEvent) + Sync)) {
+    let Worker { store, client, cfg, mut shutdown } = w;
     let mut backoff = Backoff::from_config(&cfg);
     let wait = Duration::from_secs(cfg.long_poll_secs.into());
     let mut failing = false;
