@@ -143,7 +143,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     shutdown_signal().await;
                     tracing::info!("hub stopping");
                 };
-                crate::serve(hub, listener, ServeConfig { channel_token, no_show_secs: Some(no_show_days * 86400) }, stop).await
+                Ok(crate::serve(hub, listener, ServeConfig { channel_token, no_show_secs: Some(no_show_days * 86400) }, stop).await?)
             })
         }
         Command::Seed { stores, customers, products, orders, seed, json } => {

@@ -191,6 +191,15 @@ fn router_with(hub: Hub, cfg: ServeConfig, closing: Arc<tokio::sync::watch::Send
         .with_state(state)
 }
 
+/// Why the hub could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("refusing to listen on {0} without a channel token (--channel-token or OMNIKIOSK_CHANNEL_TOKEN)")]
+    Unprotected(SocketAddr),
+    #[error("serving HTTP: {0}")]
+    Io(#[from] std::io::Error),
+}
+
 /// Serves until `shutdown` resolves. Refuses a non-loopback listener without a channel
 /// token: the channel API would otherwise be open to the network.
 pub async fn serve(
@@ -198,12 +207,11 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     cfg: ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+) -> Result<(), ServeError> {
     let addr: SocketAddr = listener.local_addr()?;
-    anyhow::ensure!(
-        cfg.channel_token.is_some() || addr.ip().is_loopback(),
-        "refusing to listen on {addr} without a channel token (--channel-token or OMNIKIOSK_CHANNEL_TOKEN)"
-    );
+    if cfg.channel_token.is_none() && !addr.ip().is_loopback() {
+        return Err(ServeError::Unprotected(addr));
+    }
     let no_show = cfg.no_show_secs.unwrap_or(crate::DEFAULT_NO_SHOW_SECS);
     let expiry_hub = hub.clone();
     let expiry = tokio::spawn(async move {

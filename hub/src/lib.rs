@@ -40,7 +40,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 pub use error::{HubError, StorageError};
-pub use http::{router, serve, ServeConfig};
+pub use http::{router, serve, ServeConfig, ServeError};
 pub use seed::{SeedOptions, SeedSummary};
 use store::{reads, writes, Backend, Device, FeedPage, HubTx, PostgresHubStore, Relevance, SqliteHubStore, TxKind};
 
