@@ -21,7 +21,7 @@ use super::staff::StaffSession;
 use super::{AppAdapter, AppWindow, AttractAdapter, DemoCode, DeskAdapter, ManagerAdapter, Screen, ShopperAdapter, StaffAdapter};
 use crate::clock::unix_now;
 use crate::config::LoyaltyConfig;
-use crate::resolve::{resolve_at_hub, resolve_local, Resolution, ScanError, ScanOutcome};
+use crate::resolve::{resolve_at_hub, resolve_local, LocalAnswer, Resolution, ScanError, ScanOutcome};
 use crate::store::LocalStore;
 use crate::sync::HubClient;
 
@@ -274,20 +274,20 @@ impl Inner {
         // At the handover, whatever is scanned is the shopper's proof, right or wrong.
         if self.handing_over() {
             let verification = match &outcome {
-                Ok(Some(ScanOutcome { code_kind: "order", .. })) => omnikiosk_protocol::ops::Verification::OrderQr(code.trim().to_string()),
+                Ok(LocalAnswer::Found(ScanOutcome { code_kind: "order", .. })) => omnikiosk_protocol::ops::Verification::OrderQr(code.trim().to_string()),
                 _ => omnikiosk_protocol::ops::Verification::PickupCode(code.trim().to_string()),
             };
             self.hand_over(verification);
             return;
         }
         match outcome {
-            Ok(Some(outcome)) => self.route(outcome.resolution),
-            Ok(None) => match &self.hub {
+            Ok(LocalAnswer::Found(outcome)) => self.route(outcome.resolution),
+            Ok(LocalAnswer::AskHub(query)) => match &self.hub {
                 Some((client, rt)) if self.staff.borrow().is_none() => {
-                    let (client, store, code) = (client.clone(), self.store.clone(), code.to_string());
+                    let (client, store) = (client.clone(), self.store.clone());
                     let weak = self.window.clone();
                     rt.spawn(async move {
-                        let answer = resolve_at_hub(&store, Some(&client), &code).await;
+                        let answer = resolve_at_hub(&store, Some(&client), &query).await;
                         let _ = weak.upgrade_in_event_loop(move |w| {
                             let controller = CONTROLLER.with(|c| c.borrow().upgrade());
                             match (answer, controller) {

@@ -43,8 +43,8 @@ impl Inner {
     fn show_shopper(&self, w: &AppWindow) {
         let session = self.shopper.borrow();
         let Some(s) = session.as_ref() else { return };
-        let v: ShopperScreenView = shopper_screen(&s.view, &s.checked_in, self.settings.tz_offset_secs);
         let waiting = self.store.waiting().unwrap_or_default();
+        let v: ShopperScreenView = shopper_screen(&s.view, &s.checked_in, &waiting, self.settings.tz_offset_secs);
         let a = w.global::<ShopperAdapter>();
         a.set_first_name(v.first_name.into());
         a.set_tier(v.tier.into());
