@@ -66,6 +66,8 @@ impl ScanError {
 }
 
 /// What the local store makes of a code.
+// Made once per scan and taken apart at once: boxing the larger side would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum LocalAnswer {
     /// Known here: answered without the network.

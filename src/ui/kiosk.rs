@@ -17,7 +17,7 @@ use slint::{ComponentHandle, Timer, TimerMode};
 
 use super::adapter::{self, Act, Shown};
 use super::controller::{DeskSignals, Effect, Kiosk, Screen, UiSettings};
-use super::AppWindow;
+use super::generated::AppWindow;
 use crate::resolve::{resolve_at_hub, HubQuery, ScanError};
 use crate::store::LocalStore;
 use crate::sync::HubClient;
@@ -28,8 +28,9 @@ type SignalSink = Box<dyn Fn(DeskSignals)>;
 /// colleague who handed it over.
 type HandoverSink = Box<dyn Fn(&OrderRecord, &str)>;
 
-/// What the window's callbacks and timers reach, on the UI thread only.
-struct Window {
+/// The controller and what drives it: the window's callbacks and timers reach it, on the
+/// UI thread only.
+struct WindowDriver {
     /// The window, weakly: the controller must not keep a closed window alive.
     window: slint::Weak<AppWindow>,
     kiosk: RefCell<Kiosk>,
@@ -47,12 +48,12 @@ struct Window {
 
 thread_local! {
     /// The window of this UI thread, for answers that come back from the tokio thread.
-    static WINDOW: RefCell<Weak<Window>> = const { RefCell::new(Weak::new()) };
+    static WINDOW: RefCell<Weak<WindowDriver>> = const { RefCell::new(Weak::new()) };
 }
 
 pub struct KioskUi {
     window: AppWindow,
-    inner: Rc<Window>,
+    inner: Rc<WindowDriver>,
 }
 
 impl KioskUi {
@@ -62,7 +63,7 @@ impl KioskUi {
         hub: Option<(HubClient, tokio::runtime::Handle)>,
     ) -> Result<KioskUi, slint::PlatformError> {
         let window = AppWindow::new()?;
-        let inner = Rc::new(Window {
+        let inner = Rc::new(WindowDriver {
             window: window.as_weak(),
             kiosk: RefCell::new(Kiosk::new(store, settings)),
             hub,
@@ -155,7 +156,7 @@ fn select_language(lang: &str) {
     }
 }
 
-impl Window {
+impl WindowDriver {
     /// Runs `f` on the controller, does what it asked of the outside, and shows the result.
     fn act(self: &Rc<Self>, f: impl FnOnce(&mut Kiosk)) {
         let mut effects = {

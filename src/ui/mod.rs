@@ -9,15 +9,16 @@
 //!   global, the global's callbacks into the controller.
 //! - [`kiosk`]: [`KioskUi`], the window: runs actions, effects, timers.
 //! - [`view`]: pure conversion of domain values into the rows and words the screens show.
+//! - `generated`: the Slint compiler's types for `ui/*.slint` (re-exported here).
 //! - [`display`]: winit on a desktop, DRM/KMS (linuxkms) on the Pi, from `[display]`.
-
-slint::include_modules!();
 
 mod adapter;
 pub mod controller;
 pub mod display;
+mod generated;
 pub mod kiosk;
 pub mod view;
 
 pub use controller::{DeskSignals, UiSettings};
+pub use generated::*;
 pub use kiosk::{KioskUi, UiCloser};

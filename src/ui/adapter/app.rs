@@ -2,8 +2,8 @@
 
 use slint::ComponentHandle;
 
-use super::super::controller::Screen;
-use super::super::{AppAdapter, AppWindow, Screen as SlintScreen};
+use crate::ui::controller::Screen;
+use crate::ui::generated::{AppAdapter, AppWindow, Screen as SlintScreen};
 
 pub fn show(w: &AppWindow, screen: Screen) {
     w.global::<AppAdapter>().set_screen(match screen {

@@ -3,9 +3,9 @@
 
 use slint::ComponentHandle;
 
-use super::super::controller::{AttractNotice, AttractScreen};
-use super::super::{AppWindow, AttractAdapter, AttractNotice as Notice, DemoCode};
-use super::{int, model, Act};
+use crate::ui::controller::{AttractNotice, AttractScreen};
+use crate::ui::generated::{AppWindow, AttractAdapter, AttractNotice as Notice, DemoCode};
+use super::support::{int, model, Act};
 
 pub fn wire(w: &AppWindow, act: &Act) {
     let a = w.global::<AttractAdapter>();

@@ -2,9 +2,9 @@
 
 use slint::ComponentHandle;
 
-use super::super::controller::desk::{DeskScreen, DeskState};
-use super::super::{AppWindow, DeskAdapter, DeskState as State};
-use super::{int, Act};
+use crate::ui::controller::desk::{DeskScreen, DeskState};
+use crate::ui::generated::{AppWindow, DeskAdapter, DeskState as State};
+use super::support::{int, Act};
 
 pub fn wire(w: &AppWindow, act: &Act) {
     let d = w.global::<DeskAdapter>();

@@ -2,9 +2,9 @@
 
 use slint::ComponentHandle;
 
-use super::super::controller::manager::{ListRow, ManagerScreen};
-use super::super::{AppWindow, ConflictRow, ListRow as SlintListRow, ManagerAdapter};
-use super::{int, model, Act};
+use crate::ui::controller::manager::{ListRow, ManagerScreen};
+use crate::ui::generated::{AppWindow, ConflictRow, ListRow as SlintListRow, ManagerAdapter};
+use super::support::{int, model, Act};
 
 pub fn wire(w: &AppWindow, act: &Act) {
     let m = w.global::<ManagerAdapter>();

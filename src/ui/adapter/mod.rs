@@ -2,23 +2,13 @@
 //! global and wires the global's callbacks to the controller. Only these files and
 //! `kiosk.rs` touch generated Slint types; the behaviour is all in [`super::controller`].
 
-use std::rc::Rc;
-
-use slint::{ModelRc, VecModel};
+pub use support::Act;
 
 use super::controller::{Kiosk, Screen};
-use super::AppWindow;
+use super::generated::AppWindow;
 
-/// Runs a controller action and brings the window up to date (made by `kiosk.rs`).
-pub type Act = Rc<dyn Fn(&dyn Fn(&mut Kiosk))>;
-
-/// Connects a Slint callback to a controller action.
-macro_rules! on {
-    ($act:expr, $global:expr, $setter:ident, |$k:ident $(, $arg:ident)*| $body:expr) => {{
-        let act = $act.clone();
-        $global.$setter(move |$($arg),*| act(&|$k: &mut $crate::ui::controller::Kiosk| $body));
-    }};
-}
+#[macro_use]
+mod support;
 
 mod app;
 pub mod attract;
@@ -64,14 +54,4 @@ fn update<T: PartialEq + Clone>(now: &T, shown: &mut T, show: impl FnOnce(&T, &T
         show(now, shown);
         *shown = now.clone();
     }
-}
-
-/// A list model of `rows`, each made into its Slint struct.
-fn model<R, T: Clone + 'static>(rows: &[R], row: impl Fn(&R) -> T) -> ModelRc<T> {
-    ModelRc::new(VecModel::from(rows.iter().map(row).collect::<Vec<_>>()))
-}
-
-/// A count for an `int` property (the screens never show more than `i32::MAX`).
-fn int(n: impl TryInto<i32>) -> i32 {
-    n.try_into().unwrap_or(i32::MAX)
 }

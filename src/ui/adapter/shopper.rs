@@ -2,10 +2,10 @@
 
 use slint::{ComponentHandle, Image, Rgba8Pixel, SharedPixelBuffer};
 
-use super::super::controller::shopper::{ShopperMessage, ShopperScreen};
-use super::super::view::OrderRowView;
-use super::super::{AppWindow, CartRow, OrderRow, ShopperAdapter, ShopperMessage as Message};
-use super::{int, model, Act};
+use crate::ui::controller::shopper::{ShopperMessage, ShopperScreen};
+use crate::ui::view::OrderRowView;
+use crate::ui::generated::{AppWindow, CartRow, OrderRow, ShopperAdapter, ShopperMessage as Message};
+use super::support::{int, model, Act};
 
 pub fn wire(w: &AppWindow, act: &Act) {
     let a = w.global::<ShopperAdapter>();

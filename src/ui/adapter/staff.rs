@@ -4,12 +4,12 @@
 use omnikiosk_protocol::ops::Verification;
 use slint::ComponentHandle;
 
-use super::super::controller::staff::{PinNotice, StaffNotice, StaffPage, StaffScreen};
-use super::super::{
+use crate::ui::controller::staff::{PinNotice, StaffNotice, StaffPage, StaffScreen};
+use crate::ui::generated::{
     AppWindow, AssistRow, PickLine, PinNotice as SlintPinNotice, QueueRow, QueueTab as SlintTab, StaffAdapter,
     StaffNotice as SlintNotice, StaffPage as SlintPage,
 };
-use super::{int, model, Act};
+use super::support::{int, model, Act};
 use crate::domain::desk::QueueTab;
 
 pub fn wire(w: &AppWindow, act: &Act) {

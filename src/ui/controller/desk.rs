@@ -5,7 +5,7 @@
 use omnikiosk_protocol::ops::OpBody;
 use omnikiosk_protocol::wire::{OrderRecord, OrderStatus};
 
-use super::Ctx;
+use super::context::Ctx;
 use crate::domain::desk::position;
 
 /// How long the check-in answer and the "help is coming" screen stay up.

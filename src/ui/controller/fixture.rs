@@ -9,7 +9,7 @@ use omnikiosk_protocol::wire::{
     StockRecord, StoreRecord,
 };
 
-use super::{Ctx, UiSettings};
+use super::context::{Ctx, UiSettings};
 use crate::config::{Config, StoreConfig};
 use crate::store::{Enrolment, LocalStore};
 

@@ -2,7 +2,7 @@
 //! shoppers waiting and for how long, no-shows about to expire, today's NPS, and the
 //! kiosk's sync health with the conflicts to resolve.
 
-use super::Ctx;
+use super::context::Ctx;
 use crate::domain::desk;
 
 /// One line of the overdue, waiting or expiring lists.

@@ -12,7 +12,7 @@ use super::desk::{self, DeskPart, ANSWER_SECS};
 use super::manager::ManagerPart;
 use super::shopper::ShopperPart;
 use super::staff::{Go, StaffNotice, StaffPart};
-use super::{Ctx, DeskSignals, Effect, UiSettings};
+use super::context::{Ctx, DeskSignals, Effect, UiSettings};
 use crate::domain::desk::QueueTab;
 use crate::resolve::{resolve_local, LocalAnswer, Resolution, ScanError, ScanOutcome};
 use crate::store::LocalStore;
@@ -431,6 +431,7 @@ impl Kiosk {
 #[cfg(test)]
 mod tests {
     use omnikiosk_protocol::code::CodeKind;
+    use omnikiosk_protocol::gtin::{LoyaltyCard, DEFAULT_LOYALTY_PREFIX};
 
     use super::super::desk::DeskState;
     use super::super::fixture::Fixture;
@@ -498,7 +499,8 @@ mod tests {
         );
         k.hub_answered(Err(ScanError::OfflineNotCached));
         assert_eq!((k.screen(), k.attract().notice), (Screen::Attract, AttractNotice::NotFound));
-        k.scan(&omnikiosk_protocol::gtin::LoyaltyCard::generate(omnikiosk_protocol::gtin::DEFAULT_LOYALTY_PREFIX, 7).as_str());
+        let stranger = LoyaltyCard::generate(DEFAULT_LOYALTY_PREFIX, 7);
+        k.scan(stranger.as_str());
         assert!(matches!(&k.take_effects()[..], [Effect::AskHub(q)] if q.kind == "loyalty_card"));
     }
 

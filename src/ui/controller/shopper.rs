@@ -3,7 +3,7 @@
 
 use omnikiosk_protocol::ops::OpBody;
 
-use super::Ctx;
+use super::context::Ctx;
 use crate::domain::shopper::ShopperView;
 use crate::ui::view::{shopper_screen, ShopperScreenView};
 

@@ -9,7 +9,7 @@
 use omnikiosk_protocol::ops::{OpBody, PickedLine, Verification};
 use omnikiosk_protocol::wire::{CustomerRecord, OrderRecord, OrderStatus, StaffRole};
 
-use super::Ctx;
+use super::context::Ctx;
 use crate::domain::desk::{self, QueueTab, Waiting};
 use crate::store::{OpError, PinCheck, StaffMember};
 
