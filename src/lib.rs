@@ -6,6 +6,8 @@
 //! - [`sync`]: the hub client, pull rounds and the background sync daemon.
 //! - [`resolve`]: a scanned code → what the kiosk shows (local first, hub fallback).
 //! - [`config`]: `kiosk.toml` and the data-directory rule.
+//! - [`backoff`], [`clock`]: retry delays with jitter and the Unix clock, used by sync and
+//!   peripherals alike.
 //! - [`peripherals`]: scanners, the pickup light and buzzer, the receipt printer.
 //! - [`service`]: running under systemd: readiness, watchdog, journald, orderly stop.
 //! - [`ui`]: the touchscreen (Slint), its controllers and view models.
@@ -14,6 +16,7 @@
 //! Data flows one way: scan → domain → store → screen; the sync engine writes to the
 //! store and screens read the store.
 
+pub mod backoff;
 pub mod cli;
 pub mod clock;
 pub mod config;

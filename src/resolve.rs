@@ -65,6 +65,27 @@ impl ScanError {
     }
 }
 
+/// What the local store makes of a code.
+// Made once per scan and taken apart at once: boxing the larger side would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum LocalAnswer {
+    /// Known here: answered without the network.
+    Found(ScanOutcome),
+    /// A customer this store has not cached, whom only the hub can know.
+    AskHub(HubQuery),
+}
+
+/// A customer's code to look up at the hub, with what kind of code it is, so the answer
+/// names it without guessing again from the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubQuery {
+    /// `customer` (a signed app code) or `loyalty_card`, as [`Scan::kind_name`] says.
+    pub kind: &'static str,
+    /// The code as scanned, trimmed: what the hub's lookup takes.
+    pub code: String,
+}
+
 /// Resolves `input` as if scanned at the kiosk. `hub` is `None` when the caller knows
 /// it is offline (or must not wait for the network).
 pub async fn resolve_scan(
@@ -75,68 +96,48 @@ pub async fn resolve_scan(
     now: i64,
 ) -> Result<ScanOutcome, ScanError> {
     match resolve_local(store, loyalty_prefix, input, now)? {
-        Some(outcome) => Ok(outcome),
-        None => resolve_at_hub(store, hub, input).await,
+        LocalAnswer::Found(outcome) => Ok(outcome),
+        LocalAnswer::AskHub(query) => resolve_at_hub(store, hub, &query).await,
     }
 }
 
-/// The local half of a scan, which never waits on the network: `Ok(None)` means a
-/// customer this store has not cached, whom only the hub can know.
-pub fn resolve_local(store: &LocalStore, loyalty_prefix: &str, input: &str, now: i64) -> Result<Option<ScanOutcome>, ScanError> {
+/// The local half of a scan, which never waits on the network.
+pub fn resolve_local(store: &LocalStore, loyalty_prefix: &str, input: &str, now: i64) -> Result<LocalAnswer, ScanError> {
     let enrolment = store.require_enrolment()?;
     let key = decode_public_key(&enrolment.hub_public_key)
         .map_err(|e| StoreError::Corrupt { what: "hub public key", detail: e.to_string() })?;
     let scan = classify(input, &ScanContext { hub_key: Some(&key), now, loyalty_prefix })?;
     let code_kind = scan.kind_name();
-    let local = |resolution| Ok(Some(ScanOutcome { code_kind, source: Source::Local, resolution }));
+    let local = |resolution| Ok(LocalAnswer::Found(ScanOutcome { code_kind, source: Source::Local, resolution }));
+    let found_or = |found: Option<Resolution>, missing: &'static str| match found {
+        Some(resolution) => local(resolution),
+        None => Err(ScanError::NotFound(missing)),
+    };
+    let customer = |id: Option<String>| -> Result<LocalAnswer, ScanError> {
+        match id.map(|id| store.shopper_view(&id)).transpose()?.flatten() {
+            Some(view) => local(Resolution::Shopper(view)),
+            None => Ok(LocalAnswer::AskHub(HubQuery { kind: code_kind, code: input.trim().to_string() })),
+        }
+    };
     match &scan {
-        Scan::Customer(claims) => {
-            if let Some(view) = store.shopper_view(&claims.id)? {
-                return local(Resolution::Shopper(view));
-            }
-        }
-        Scan::LoyaltyCard(card) => {
-            if let Some(id) = store.customer_id_for_card(card.as_str())? {
-                if let Some(view) = store.shopper_view(&id)? {
-                    return local(Resolution::Shopper(view));
-                }
-            }
-        }
-        Scan::Order(claims) => {
-            return match store.order(&claims.id)? {
-                Some(order) => local(Resolution::Order(order)),
-                None => Err(ScanError::NotFound("this order")),
-            };
-        }
-        Scan::PickupCode(code) => {
-            return match store.open_order_by_pickup_code(code.as_str())? {
-                Some(order) => local(Resolution::Order(order)),
-                None => Err(ScanError::NotFound("no open order with this pickup code; it")),
-            };
-        }
-        Scan::Staff(claims) => {
-            return match store.staff_member(&claims.id)? {
-                Some(staff) => local(Resolution::Staff(staff)),
-                None => Err(ScanError::NotFound("this staff badge")),
-            };
-        }
-        Scan::Product(gtin) => {
-            return match store.product(gtin.as_str())? {
-                Some(p) => local(Resolution::Product(p)),
-                None => Err(ScanError::NotFound("this product")),
-            };
-        }
+        Scan::Customer(claims) => customer(Some(claims.id.clone())),
+        Scan::LoyaltyCard(card) => customer(store.customer_id_for_card(card.as_str())?),
+        Scan::Order(claims) => found_or(store.order(&claims.id)?.map(Resolution::Order), "this order"),
+        Scan::PickupCode(code) => found_or(
+            store.open_order_by_pickup_code(code.as_str())?.map(Resolution::Order),
+            "no open order with this pickup code; it",
+        ),
+        Scan::Staff(claims) => found_or(store.staff_member(&claims.id)?.map(Resolution::Staff), "this staff badge"),
+        Scan::Product(gtin) => found_or(store.product(gtin.as_str())?.map(Resolution::Product), "this product"),
     }
-    Ok(None)
 }
 
 /// A customer not cached here: the hub knows them if anyone does.
-pub async fn resolve_at_hub(store: &LocalStore, hub: Option<&HubClient>, input: &str) -> Result<ScanOutcome, ScanError> {
+pub async fn resolve_at_hub(store: &LocalStore, hub: Option<&HubClient>, query: &HubQuery) -> Result<ScanOutcome, ScanError> {
     let Some(hub) = hub else { return Err(ScanError::OfflineNotCached) };
-    let code_kind = if input.trim().starts_with("K1.") { "customer" } else { "loyalty_card" };
-    match hub.lookup(input.trim()).await {
+    match hub.lookup(&query.code).await {
         Ok(Some(found)) => Ok(ScanOutcome {
-            code_kind,
+            code_kind: query.kind,
             source: Source::Hub,
             resolution: Resolution::Shopper(shopper_from_lookup(store, found)?),
         }),

@@ -8,11 +8,13 @@
 //! - [`rpi`]: everything on `rppal` — serial scanners and GPIO lines.
 //! - [`indicator`]: alerts, their light-and-buzzer patterns, the driver thread.
 //! - [`printer`]: ESC/POS pickup slips and receipts.
+//! - [`report`]: the peripherals' state as `omnikiosk status` reads it.
 
 pub mod decode;
 pub mod hid;
 pub mod indicator;
 pub mod printer;
+pub mod report;
 pub mod rpi;
 pub mod scanner;
 
@@ -129,8 +131,8 @@ pub struct ReportSource {
 }
 
 impl ReportSource {
-    pub fn report(&self) -> crate::service::PeripheralsReport {
-        crate::service::PeripheralsReport {
+    pub fn report(&self) -> report::PeripheralsReport {
+        report::PeripheralsReport {
             pid: std::process::id(),
             updated_at: crate::clock::unix_now(),
             scanner: self.scanner.as_ref().and_then(|s| serde_json::to_value(&*s.borrow()).ok()),

@@ -16,7 +16,7 @@ use super::decode::{Frame, SerialDecoder};
 use super::StopSignal;
 use crate::clock::unix_now;
 use crate::config::ScannerConfig;
-use crate::sync::Backoff;
+use crate::backoff::Backoff;
 
 /// How long one read waits before the thread looks at the stop signal again.
 const READ_SLICE: Duration = Duration::from_millis(200);

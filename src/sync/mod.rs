@@ -2,14 +2,13 @@
 //! and its cursor commit together) and the background daemon with long-poll and backoff.
 //! Only this module (and the hub crate) speaks HTTP.
 
-mod backoff;
 mod client;
 mod daemon;
 mod enroll;
 mod pull;
 mod push;
 
-pub use backoff::Backoff;
+pub use crate::backoff::Backoff;
 pub use client::{HubClient, SyncError};
 pub use daemon::{run_daemon, DaemonEvent};
 pub use enroll::enroll;

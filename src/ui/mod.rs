@@ -1,22 +1,24 @@
 //! The touchscreen. The Slint components in `ui/` talk to Rust only through their adapter
 //! globals (`AttractAdapter`, `ShopperAdapter`, `DeskAdapter`, `StaffAdapter`,
-//! `ManagerAdapter`, `AppAdapter`); the controllers here hold the behaviour. Only this
-//! module touches generated Slint types.
+//! `ManagerAdapter`, `AppAdapter`); the controllers hold the behaviour, with no Slint
+//! types. Only `adapter/` and `kiosk.rs` touch generated Slint types.
 //!
-//! - [`view`]: pure conversion of domain values into the rows and words the screens show;
-//!   tested without a window.
-//! - [`kiosk`]: the controller: scan routing, screens and their idle timeout, refresh.
+//! - [`controller`]: one state machine per part (router, shopper, desk, staff, manager),
+//!   plain Rust over the local store, tested without a window.
+//! - `adapter`: one small file per screen: the controller's state into the screen's
+//!   global, the global's callbacks into the controller.
+//! - [`kiosk`]: [`KioskUi`], the window: runs actions, effects, timers.
+//! - [`view`]: pure conversion of domain values into the rows and words the screens show.
+//! - `generated`: the Slint compiler's types for `ui/*.slint` (re-exported here).
 //! - [`display`]: winit on a desktop, DRM/KMS (linuxkms) on the Pi, from `[display]`.
-//! - `shopper`, `desk`, `staff`: the shopper's session; "Collect an order" and "Call
-//!   staff"; staff sign-in, queue, picking, handover, help requests and the manager view.
 
-slint::include_modules!();
-
-mod desk;
+mod adapter;
+pub mod controller;
 pub mod display;
+mod generated;
 pub mod kiosk;
-mod shopper;
-mod staff;
 pub mod view;
 
-pub use kiosk::{DeskSignals, KioskUi, UiCloser, UiSettings};
+pub use controller::{DeskSignals, UiSettings};
+pub use generated::*;
+pub use kiosk::{KioskUi, UiCloser};

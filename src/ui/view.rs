@@ -3,10 +3,11 @@
 
 use omnikiosk_protocol::wire::OrderRecord;
 
+use crate::domain::desk::{position, Waiting};
 use crate::domain::shopper::{Availability, ShopperView};
 
 /// One order line on screen.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderRowView {
     pub id: String,
     pub pickup_code: String,
@@ -15,9 +16,11 @@ pub struct OrderRowView {
     pub promised: String,
     pub items: i64,
     pub checked_in: bool,
+    /// Place among the shoppers waiting at the desk (1 = next; 0 = not waiting).
+    pub position: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CartRowView {
     pub name: String,
     pub qty: i64,
@@ -27,7 +30,7 @@ pub struct CartRowView {
     pub aisle: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShopperScreenView {
     pub first_name: String,
     pub tier: String,
@@ -49,7 +52,7 @@ pub fn clock(at: i64, tz_offset_secs: i64) -> String {
     format!("{:02}:{:02}", secs / 3600, (secs % 3600) / 60)
 }
 
-fn order_row(o: &OrderRecord, checked_in: &[String], tz: i64) -> OrderRowView {
+fn order_row(o: &OrderRecord, checked_in: &[String], waiting: &[Waiting], tz: i64) -> OrderRowView {
     OrderRowView {
         id: o.id.clone(),
         pickup_code: o.pickup_code.clone(),
@@ -57,17 +60,21 @@ fn order_row(o: &OrderRecord, checked_in: &[String], tz: i64) -> OrderRowView {
         promised: clock(o.promised_ready_at, tz),
         items: o.lines.iter().map(|l| l.qty).sum(),
         checked_in: checked_in.contains(&o.id),
+        position: position(waiting, &o.id).unwrap_or(0),
     }
 }
 
-pub fn shopper_screen(v: &ShopperView, checked_in: &[String], tz_offset_secs: i64) -> ShopperScreenView {
+/// The shopper's screen: `checked_in` are the orders they said "I'm here" for in this
+/// session, `waiting` the desk's line (for their place in it).
+pub fn shopper_screen(v: &ShopperView, checked_in: &[String], waiting: &[Waiting], tz_offset_secs: i64) -> ShopperScreenView {
+    let row = |o| order_row(o, checked_in, waiting, tz_offset_secs);
     ShopperScreenView {
         first_name: v.customer.first_name.clone(),
         tier: v.customer.tier.clone(),
         points: v.customer.points.to_string(),
         language: v.customer.language.clone(),
-        ready: v.ready_for_pickup.iter().map(|o| order_row(o, checked_in, tz_offset_secs)).collect(),
-        preparing: v.in_preparation.iter().map(|o| order_row(o, checked_in, tz_offset_secs)).collect(),
+        ready: v.ready_for_pickup.iter().map(row).collect(),
+        preparing: v.in_preparation.iter().map(row).collect(),
         cart: v
             .cart
             .lines

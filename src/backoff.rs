@@ -1,5 +1,6 @@
-//! Retry delays after a failed sync round: exponential with jitter, so a hub that is
-//! down is never hammered and a fleet coming back online does not stampede.
+//! Retry delays after a failure (a sync round, a scanner reopening): exponential with
+//! jitter, so a hub that is down is never hammered and a fleet coming back online does
+//! not stampede.
 
 use std::time::Duration;
 

@@ -1,0 +1,46 @@
+//! `ManagerAdapter`: the manager's view of the desk and of sync.
+
+use slint::ComponentHandle;
+
+use crate::ui::controller::manager::{ListRow, ManagerScreen};
+use crate::ui::generated::{AppWindow, ConflictRow, ListRow as SlintListRow, ManagerAdapter};
+use super::support::{int, model, Act};
+
+pub fn wire(w: &AppWindow, act: &Act) {
+    let m = w.global::<ManagerAdapter>();
+    on!(act, m, on_open_queue, |k| k.open_queue());
+    on!(act, m, on_sign_out, |k| k.go_home());
+}
+
+fn list_row(r: &ListRow) -> SlintListRow {
+    SlintListRow { title: r.title.as_str().into(), minutes: int(r.minutes) }
+}
+
+pub fn show(w: &AppWindow, s: &ManagerScreen, before: &ManagerScreen) {
+    let m = w.global::<ManagerAdapter>();
+    m.set_placed(int(s.placed));
+    m.set_picking(int(s.picking));
+    m.set_ready(int(s.ready));
+    m.set_waiting(int(s.waiting));
+    if (&s.overdue, &s.waiting_now, &s.expiring) != (&before.overdue, &before.waiting_now, &before.expiring) {
+        m.set_overdue(model(&s.overdue, list_row));
+        m.set_waiting_now(model(&s.waiting_now, list_row));
+        m.set_expiring(model(&s.expiring, list_row));
+    }
+    m.set_nps(s.nps.as_str().into());
+    m.set_nps_answers(int(s.nps_answers));
+    m.set_promoters(int(s.promoters));
+    m.set_passives(int(s.passives));
+    m.set_detractors(int(s.detractors));
+    m.set_online(s.online);
+    m.set_last_pull(s.last_pull.as_str().into());
+    m.set_outbox(int(s.outbox));
+    m.set_oldest_op(s.oldest_op.as_str().into());
+    if s.conflicts != before.conflicts {
+        m.set_conflicts(model(&s.conflicts, |c| ConflictRow {
+            what: c.what.as_str().into(),
+            reason: c.reason.as_str().into(),
+            code: c.code.as_str().into(),
+        }));
+    }
+}

@@ -1,0 +1,94 @@
+//! What every part of the touchscreen shares: the settings, the context the parts act
+//! through, the desk's signals, and the effects they leave to the window.
+
+use omnikiosk_protocol::ops::OpBody;
+use omnikiosk_protocol::wire::OrderRecord;
+
+use crate::clock::unix_now;
+use crate::config::LoyaltyConfig;
+use crate::resolve::HubQuery;
+use crate::store::{LocalStore, OpError, RecordedOp};
+
+/// What the screens need from the configuration.
+#[derive(Debug, Clone)]
+pub struct UiSettings {
+    /// A shopper session ends after this long without a touch.
+    pub idle_timeout_secs: u32,
+    /// A signed-in colleague is signed out after this long without a touch.
+    pub staff_idle_timeout_secs: u32,
+    /// The store's offset from UTC, for promised-ready times.
+    pub tz_offset_secs: i64,
+    pub loyalty_prefix: String,
+    pub loyalty: LoyaltyConfig,
+    /// Where "Continue on your phone" leads (the web shop's cart page).
+    pub phone_url: String,
+    /// How long after its promised time a ready order expires as a no-show (the hub's rule).
+    pub no_show_secs: i64,
+    /// The time: the system clock, or a fixed one where a picture must not change
+    /// (screenshot references, benchmarks).
+    pub clock: fn() -> i64,
+}
+
+impl UiSettings {
+    pub fn from_config(cfg: &crate::config::Config) -> UiSettings {
+        UiSettings {
+            idle_timeout_secs: cfg.ui.idle_timeout_secs,
+            staff_idle_timeout_secs: cfg.ui.staff_idle_timeout_secs,
+            tz_offset_secs: i64::from(cfg.ui.utc_offset_minutes) * 60,
+            loyalty_prefix: cfg.scan.loyalty_prefix.clone(),
+            loyalty: cfg.loyalty.clone(),
+            phone_url: cfg.ui.phone_url.clone(),
+            no_show_secs: i64::from(cfg.ui.no_show_days) * 86_400,
+            clock: unix_now,
+        }
+    }
+}
+
+/// What every part reads and acts through: the local store, the settings, the time.
+pub struct Ctx {
+    pub store: LocalStore,
+    pub settings: UiSettings,
+}
+
+impl Ctx {
+    pub fn now(&self) -> i64 {
+        (self.settings.clock)()
+    }
+
+    /// Records a local action as an op (its checks and local effect in one transaction).
+    pub fn record(&self, op: OpBody) -> Result<RecordedOp, OpError> {
+        self.store.record_op(op, &self.settings.loyalty, self.now())
+    }
+
+    /// "14:05" in the store's time zone.
+    pub fn clock(&self, at: i64) -> String {
+        crate::ui::view::clock(at, self.settings.tz_offset_secs)
+    }
+}
+
+/// What the pickup light and buzzer (or any other signal outside the window) follow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeskSignals {
+    /// Shoppers checked in at the desk, waiting for a colleague.
+    pub customers_waiting: usize,
+    /// Online orders nobody has started picking.
+    pub new_orders: usize,
+    /// Open "call staff" requests.
+    pub help_requests: usize,
+    /// The last sync round reached the hub.
+    pub online: bool,
+}
+
+/// What the controllers leave to the window to do, in the order they asked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Show the screens in this language (a shopper's, or English again).
+    Language(String),
+    /// A customer this store has not cached: ask the hub, and give the answer to
+    /// [`Kiosk::hub_answered`].
+    AskHub(HubQuery),
+    /// An order was handed over here by this colleague (for the receipt printer).
+    HandedOver { order: OrderRecord, staff_id: String },
+    /// The desk's signals changed (for the pickup light).
+    Signals(DeskSignals),
+}

@@ -1,0 +1,118 @@
+//! The shopper's side of the pickup desk, without a card: "Collect an order" (the pickup
+//! code typed on our keypad, or the order QR scanned, checks a ready order in and shows
+//! the place in line) and "Call staff".
+
+use omnikiosk_protocol::ops::OpBody;
+use omnikiosk_protocol::wire::{OrderRecord, OrderStatus};
+
+use super::context::Ctx;
+use crate::domain::desk::position;
+
+/// How long the check-in answer and the "help is coming" screen stay up.
+pub const ANSWER_SECS: u32 = 20;
+
+/// What the "Collect an order" screen shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DeskState {
+    /// The keypad, waiting for a code.
+    #[default]
+    Typing,
+    CheckedIn,
+    /// The order is still being prepared.
+    NotReady,
+    /// The code led to no order here.
+    NotFound,
+    /// The order is collected, cancelled or expired.
+    NothingToCollect,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeskScreen {
+    pub state: DeskState,
+    pub order_id: String,
+    pub items: i64,
+    /// Place among the shoppers waiting at the desk (1 = next).
+    pub position: usize,
+    /// Promised ready time, for an order still being prepared.
+    pub ready_by: String,
+}
+
+#[derive(Default)]
+pub struct DeskPart {
+    screen: DeskScreen,
+}
+
+impl DeskPart {
+    pub fn screen(&self) -> &DeskScreen {
+        &self.screen
+    }
+
+    /// Back to the empty keypad, with nothing of the last shopper's order.
+    pub fn reset(&mut self) {
+        self.screen = DeskScreen::default();
+    }
+
+    pub fn not_found(&mut self) {
+        self.screen.state = DeskState::NotFound;
+    }
+
+    /// The shopper identified an order (code or QR): check them in if it is ready, else
+    /// say when it will be.
+    pub fn check_in(&mut self, ctx: &Ctx, order: &OrderRecord) {
+        let s = &mut self.screen;
+        s.order_id = order.id.clone();
+        s.items = order.lines.iter().map(|l| l.qty).sum();
+        s.state = match order.status {
+            OrderStatus::Ready => {
+                let op = OpBody::VisitCheckin { order_id: order.id.clone(), customer_id: order.customer_id.clone() };
+                match ctx.record(op) {
+                    Ok(_) => {
+                        let waiting = ctx.store.waiting().unwrap_or_default();
+                        s.position = position(&waiting, &order.id).unwrap_or(1);
+                        DeskState::CheckedIn
+                    }
+                    Err(e) => {
+                        tracing::warn!(order = order.id, error = %e, "check-in refused");
+                        DeskState::NothingToCollect
+                    }
+                }
+            }
+            OrderStatus::Placed | OrderStatus::Picking => {
+                s.ready_by = ctx.clock(order.promised_ready_at);
+                DeskState::NotReady
+            }
+            _ => DeskState::NothingToCollect,
+        };
+    }
+}
+
+/// "Call staff": a help request for the desk, naming the shopper on screen if any.
+pub fn call_staff(ctx: &Ctx, customer_id: Option<&str>) {
+    if let Err(e) = ctx.store.call_staff(customer_id, ctx.now()) {
+        tracing::warn!(error = %e, "could not record the call for staff");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::Fixture;
+    use super::*;
+
+    #[test]
+    fn a_ready_order_checks_in_and_one_in_preparation_says_when() {
+        let f = Fixture::new();
+        let ctx = f.ctx();
+        let mut desk = DeskPart::default();
+        desk.check_in(&ctx, &ctx.store.order("O-1-2").unwrap().unwrap());
+        assert_eq!(desk.screen().state, DeskState::NotReady);
+        assert_eq!(desk.screen().ready_by, ctx.clock(super::super::fixture::NOW + 3600));
+        assert!(ctx.store.waiting().unwrap().is_empty(), "nobody checked in for an order not ready");
+
+        desk.check_in(&ctx, &ctx.store.order("O-1-1").unwrap().unwrap());
+        assert_eq!(desk.screen().state, DeskState::CheckedIn);
+        assert_eq!((desk.screen().position, desk.screen().items), (1, 3));
+        assert_eq!(ctx.store.waiting().unwrap().len(), 1);
+        desk.reset();
+        assert_eq!(*desk.screen(), DeskScreen::default());
+    }
+}

@@ -1,0 +1,121 @@
+//! The store manager's view: the queue by status, orders past their promised time,
+//! shoppers waiting and for how long, no-shows about to expire, today's NPS, and the
+//! kiosk's sync health with the conflicts to resolve.
+
+use super::context::Ctx;
+use crate::domain::desk;
+
+/// One line of the overdue, waiting or expiring lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListRow {
+    pub title: String,
+    pub minutes: i64,
+}
+
+/// An op the hub refused, in the words the manager needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConflictRow {
+    pub what: String,
+    pub reason: String,
+    pub code: String,
+}
+
+/// What the manager view shows; empty when nobody is signed in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ManagerScreen {
+    pub placed: usize,
+    pub picking: usize,
+    pub ready: usize,
+    pub waiting: usize,
+    pub overdue: Vec<ListRow>,
+    pub waiting_now: Vec<ListRow>,
+    pub expiring: Vec<ListRow>,
+    /// Today's score ("+40", "–" without answers), in the store's time zone.
+    pub nps: String,
+    pub nps_answers: i64,
+    pub promoters: i64,
+    pub passives: i64,
+    pub detractors: i64,
+    pub online: bool,
+    pub last_pull: String,
+    pub outbox: u64,
+    pub oldest_op: String,
+    pub conflicts: Vec<ConflictRow>,
+}
+
+#[derive(Default)]
+pub struct ManagerPart {
+    screen: ManagerScreen,
+}
+
+impl ManagerPart {
+    pub fn screen(&self) -> &ManagerScreen {
+        &self.screen
+    }
+
+    /// Reads the view from the local store, now.
+    pub fn load(&mut self, ctx: &Ctx) {
+        let now = ctx.now();
+        let orders = ctx.store.open_orders().unwrap_or_default();
+        let waiting = ctx.store.waiting().unwrap_or_default();
+        let sum = desk::summary(&orders, &waiting, now, ctx.settings.no_show_secs);
+        let row = |title: String, secs: i64| ListRow { title, minutes: secs.div_euclid(60) };
+        // Today, in the store's time zone.
+        let tz = ctx.settings.tz_offset_secs;
+        let nps = ctx.store.nps_since(now - (now + tz).rem_euclid(86_400)).unwrap_or_default();
+        let sync = ctx.store.sync_state().ok();
+        let outbox = ctx.store.outbox_stats().unwrap_or_default();
+        let conflicts = ctx.store.conflicts().unwrap_or_default();
+        self.screen = ManagerScreen {
+            placed: sum.placed,
+            picking: sum.picking,
+            ready: sum.ready,
+            waiting: sum.waiting,
+            overdue: sum.overdue.iter().map(|(o, late)| row(o.id.clone(), *late)).collect(),
+            waiting_now: sum.waiting_now.iter().map(|(w, secs)| row(format!("{} · {}", w.order.id, w.first_name), *secs)).collect(),
+            expiring: sum.expiring.iter().map(|(o, left)| row(o.id.clone(), *left)).collect(),
+            nps: nps.score().map(|s| format!("{s:+}")).unwrap_or_else(|| "–".into()),
+            nps_answers: nps.answers,
+            promoters: nps.promoters,
+            passives: nps.passives,
+            detractors: nps.detractors,
+            online: sync.as_ref().is_some_and(|s| s.last_error.is_none()),
+            last_pull: sync.and_then(|s| s.last_pull_at).map(|t| ctx.clock(t)).unwrap_or_else(|| "–".into()),
+            outbox: outbox.pending,
+            oldest_op: outbox.oldest_at.map(|t| ctx.clock(t)).unwrap_or_default(),
+            conflicts: conflicts
+                .into_iter()
+                .map(|c| {
+                    let subject = c.op.get("order_id").or_else(|| c.op.get("customer_id")).and_then(|v| v.as_str()).unwrap_or("");
+                    ConflictRow { what: format!("{} {} · {}", c.name, subject, ctx.clock(c.kiosk_time)), reason: c.message, code: c.code }
+                })
+                .collect(),
+        };
+    }
+
+    /// The manager signed out: nothing of the view stays.
+    pub fn clear(&mut self) {
+        self.screen = ManagerScreen::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::Fixture;
+    use super::*;
+
+    #[test]
+    fn the_view_counts_the_queue_and_lists_who_waits() {
+        let f = Fixture::new();
+        let ctx = f.ctx();
+        ctx.record(omnikiosk_protocol::ops::OpBody::VisitCheckin { order_id: "O-1-1".into(), customer_id: "C-ANNA".into() }).unwrap();
+        let mut m = ManagerPart::default();
+        m.load(&ctx);
+        let s = m.screen();
+        assert_eq!((s.placed, s.ready, s.waiting), (1, 1, 1));
+        assert_eq!(s.waiting_now, [ListRow { title: "O-1-1 · Anna".into(), minutes: 0 }]);
+        assert_eq!(s.outbox, 1, "the check-in waits for the hub");
+        m.clear();
+        assert_eq!(*m.screen(), ManagerScreen::default());
+    }
+}

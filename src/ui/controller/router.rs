@@ -1,0 +1,529 @@
+//! The top of the touchscreen: [`Kiosk`] routes every scan by what the code is and who is
+//! at the kiosk (a shopper's card → their home; an order QR or pickup code → check-in,
+//! or, with a colleague signed in, that order; a badge → the PIN pad; at the handover,
+//! anything scanned is the shopper's proof), picks the screen, runs one idle countdown
+//! for whichever screen shows, and keeps the sync line, the lists and the desk's signals
+//! current. When any session ends, every part is emptied and the idle screen returns.
+
+use omnikiosk_protocol::ops::Verification;
+use omnikiosk_protocol::wire::OrderStatus;
+
+use super::desk::{self, DeskPart, ANSWER_SECS};
+use super::manager::ManagerPart;
+use super::shopper::ShopperPart;
+use super::staff::{Go, StaffNotice, StaffPart};
+use super::context::{Ctx, DeskSignals, Effect, UiSettings};
+use crate::domain::desk::QueueTab;
+use crate::resolve::{resolve_local, LocalAnswer, Resolution, ScanError, ScanOutcome};
+use crate::store::LocalStore;
+
+/// Which screen shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Screen {
+    #[default]
+    Attract,
+    Shopper,
+    Pickup,
+    Help,
+    Staff,
+    Manager,
+}
+
+/// The idle screen's answer to a scan that led nowhere.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AttractNotice {
+    #[default]
+    None,
+    NotRecognised,
+    /// Recognised, but nothing this store knows (or may show).
+    NotFound,
+}
+
+/// What the idle screen shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttractScreen {
+    /// The last sync round reached the hub.
+    pub online: bool,
+    /// "14:05" when the kiosk went offline (empty while online).
+    pub offline_since: String,
+    /// Local actions not yet sent to the hub.
+    pub changes_waiting: u64,
+    pub notice: AttractNotice,
+}
+
+impl Default for AttractScreen {
+    fn default() -> AttractScreen {
+        AttractScreen { online: true, offline_since: String::new(), changes_waiting: 0, notice: AttractNotice::None }
+    }
+}
+
+pub struct Kiosk {
+    ctx: Ctx,
+    screen: Screen,
+    /// Seconds until the screen goes back to attract; counts only while not on attract.
+    idle_left: u32,
+    /// The countdown the shopper sees.
+    seconds_left: u32,
+    attract: AttractScreen,
+    shopper: ShopperPart,
+    desk: DeskPart,
+    staff: StaffPart,
+    manager: ManagerPart,
+    /// The desk's signals as last told, so only a change is told again.
+    signals: Option<DeskSignals>,
+    /// What the window still has to do.
+    effects: Vec<Effect>,
+}
+
+impl Kiosk {
+    pub fn new(store: LocalStore, settings: UiSettings) -> Kiosk {
+        let mut kiosk = Kiosk {
+            ctx: Ctx { store, settings },
+            screen: Screen::Attract,
+            idle_left: 0,
+            seconds_left: 0,
+            attract: AttractScreen::default(),
+            shopper: ShopperPart::default(),
+            desk: DeskPart::default(),
+            staff: StaffPart::default(),
+            manager: ManagerPart::default(),
+            signals: None,
+            effects: Vec::new(),
+        };
+        kiosk.refresh();
+        kiosk
+    }
+
+    pub fn store(&self) -> &LocalStore {
+        &self.ctx.store
+    }
+
+    pub fn screen(&self) -> Screen {
+        self.screen
+    }
+
+    pub fn seconds_left(&self) -> u32 {
+        self.seconds_left
+    }
+
+    pub fn attract(&self) -> &AttractScreen {
+        &self.attract
+    }
+
+    pub fn shopper(&self) -> &super::shopper::ShopperScreen {
+        self.shopper.screen()
+    }
+
+    pub fn desk(&self) -> &super::desk::DeskScreen {
+        self.desk.screen()
+    }
+
+    pub fn staff(&self) -> &super::staff::StaffScreen {
+        self.staff.screen()
+    }
+
+    pub fn manager(&self) -> &super::manager::ManagerScreen {
+        self.manager.screen()
+    }
+
+    /// What the window has to do since it last asked, oldest first.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// A code from a scanner, typed into the window, or typed on the pickup keypad.
+    pub fn scan(&mut self, code: &str) {
+        let answer = resolve_local(&self.ctx.store, &self.ctx.settings.loyalty_prefix, code, self.ctx.now());
+        // At the handover, whatever is scanned is the shopper's proof, right or wrong.
+        if self.screen == Screen::Staff && self.staff.handing_over() {
+            let code = code.trim().to_string();
+            let verification = match &answer {
+                Ok(LocalAnswer::Found(ScanOutcome { code_kind: "order", .. })) => Verification::OrderQr(code),
+                _ => Verification::PickupCode(code),
+            };
+            return self.hand_over(verification);
+        }
+        match answer {
+            Ok(LocalAnswer::Found(outcome)) => self.route(outcome.resolution),
+            Ok(LocalAnswer::AskHub(query)) if !self.staff.is_present() => self.effects.push(Effect::AskHub(query)),
+            Ok(LocalAnswer::AskHub(_)) => self.attract.notice = AttractNotice::NotFound,
+            Err(e) => {
+                let notice = match e {
+                    ScanError::NotRecognised(_) => AttractNotice::NotRecognised,
+                    e => {
+                        tracing::info!(error = %e, "scan led nowhere");
+                        AttractNotice::NotFound
+                    }
+                };
+                if self.screen == Screen::Pickup {
+                    self.desk.not_found();
+                }
+                self.attract.notice = notice;
+            }
+        }
+    }
+
+    /// The hub's answer to an [`Effect::AskHub`].
+    pub fn hub_answered(&mut self, answer: Result<ScanOutcome, ScanError>) {
+        match answer {
+            Ok(outcome) => self.route(outcome.resolution),
+            Err(e) => {
+                tracing::info!(error = %e, "the hub could not name this customer");
+                self.attract.notice = AttractNotice::NotFound;
+            }
+        }
+    }
+
+    /// What a recognised code opens, given who is at the kiosk.
+    fn route(&mut self, resolution: Resolution) {
+        let staff_in = self.staff.signed_in().is_some();
+        match resolution {
+            Resolution::Staff(member) => {
+                self.shopper.end();
+                self.desk.reset();
+                self.manager.clear();
+                self.staff.badge(&self.ctx, member);
+                self.show(Screen::Staff, self.ctx.settings.staff_idle_timeout_secs);
+            }
+            Resolution::Order(order) if staff_in => self.open_order(&order.id),
+            Resolution::Order(order) => {
+                self.shopper.end();
+                self.desk.check_in(&self.ctx, &order);
+                self.show(Screen::Pickup, ANSWER_SECS);
+                self.refresh();
+            }
+            Resolution::Shopper(_) if staff_in => self.staff.notice(StaffNotice::ShopperCard, ""),
+            Resolution::Shopper(view) => {
+                self.end_staff();
+                self.desk.reset();
+                let language = self.shopper.start(&self.ctx, view);
+                self.effects.push(Effect::Language(language));
+                let secs = self.ctx.settings.idle_timeout_secs;
+                self.show(Screen::Shopper, secs);
+                self.seconds_left = secs;
+            }
+            // A product barcode at the idle screen is not a shopper.
+            Resolution::Product(_) => self.attract.notice = AttractNotice::NotFound,
+        }
+    }
+
+    /// Shows `screen` and restarts the idle countdown at `secs`.
+    fn show(&mut self, screen: Screen, secs: u32) {
+        self.attract.notice = AttractNotice::None;
+        self.screen = screen;
+        self.idle_left = secs;
+    }
+
+    /// One second of the idle countdown; the window ticks it while a screen but attract
+    /// shows.
+    pub fn tick(&mut self) {
+        self.idle_left = self.idle_left.saturating_sub(1);
+        if self.idle_left == 0 {
+            self.go_home();
+        } else {
+            self.seconds_left = self.idle_left;
+        }
+    }
+
+    /// A touch: whoever is at the kiosk is still there.
+    pub fn touched(&mut self) {
+        let s = &self.ctx.settings;
+        self.idle_left = if self.staff.is_present() { s.staff_idle_timeout_secs } else { s.idle_timeout_secs };
+        if self.shopper.customer_id().is_some() {
+            self.seconds_left = self.idle_left;
+        }
+    }
+
+    /// Back to the attract screen, in English, with nothing personal left in any part.
+    pub fn go_home(&mut self) {
+        self.idle_left = 0;
+        self.shopper.end();
+        self.seconds_left = 0;
+        self.end_staff();
+        self.desk.reset();
+        self.screen = Screen::Attract;
+        self.attract.notice = AttractNotice::None;
+        self.effects.push(Effect::Language("en".into()));
+        self.refresh();
+    }
+
+    fn end_staff(&mut self) {
+        self.staff.end();
+        self.manager.clear();
+    }
+
+    /// A language button on the idle screen.
+    pub fn language_chosen(&mut self, language: &str) {
+        self.effects.push(Effect::Language(language.to_string()));
+    }
+
+    /// "Collect an order": the pickup keypad.
+    pub fn open_pickup(&mut self) {
+        self.desk.reset();
+        self.show(Screen::Pickup, self.ctx.settings.idle_timeout_secs);
+    }
+
+    /// A pickup code typed on our keypad: the same path as a scanned code.
+    pub fn pickup_code_entered(&mut self, code: &str) {
+        self.touched();
+        self.scan(code);
+    }
+
+    /// "Call staff", from the idle screen or a shopper's.
+    pub fn call_staff(&mut self) {
+        let customer = self.shopper.customer_id().map(str::to_string);
+        desk::call_staff(&self.ctx, customer.as_deref());
+        match customer {
+            Some(_) => {
+                self.touched();
+                self.shopper.called_staff();
+            }
+            None => self.show(Screen::Help, ANSWER_SECS),
+        }
+        self.refresh();
+    }
+
+    pub fn im_here(&mut self, order_id: &str) {
+        self.touched();
+        if self.shopper.im_here(&self.ctx, order_id) {
+            self.refresh();
+        }
+    }
+
+    pub fn rate(&mut self, score: i32) {
+        self.touched();
+        self.shopper.rate(&self.ctx, score);
+    }
+
+    fn go(&mut self, go: Go) {
+        match go {
+            Go::Stay => {}
+            Go::Staff => self.show(Screen::Staff, self.ctx.settings.staff_idle_timeout_secs),
+            Go::Manager => self.open_manager(),
+            Go::Home => self.go_home(),
+        }
+    }
+
+    pub fn pin_entered(&mut self, pin: &str) {
+        self.touched();
+        let go = self.staff.pin_entered(&self.ctx, pin);
+        self.go(go);
+    }
+
+    pub fn open_queue(&mut self) {
+        let go = self.staff.open_queue(&self.ctx);
+        self.go(go);
+    }
+
+    pub fn tab_chosen(&mut self, tab: QueueTab) {
+        self.touched();
+        self.staff.tab_chosen(&self.ctx, tab);
+    }
+
+    pub fn open_order(&mut self, id: &str) {
+        if self.staff.signed_in().is_none() {
+            return;
+        }
+        self.touched();
+        let go = self.staff.open_order(&self.ctx, id);
+        self.go(go);
+    }
+
+    pub fn set_picked(&mut self, sku: &str, picked: i64) {
+        self.touched();
+        self.staff.set_picked(&self.ctx, sku, picked);
+    }
+
+    pub fn reason_chosen(&mut self, reason: &str) {
+        self.touched();
+        self.staff.reason_chosen(&self.ctx, reason);
+    }
+
+    pub fn save_pick(&mut self) {
+        self.touched();
+        self.staff.save_pick(&self.ctx);
+    }
+
+    pub fn mark_ready(&mut self) {
+        self.touched();
+        let go = self.staff.mark_ready(&self.ctx);
+        self.go(go);
+    }
+
+    pub fn start_handover(&mut self) {
+        self.touched();
+        self.staff.start_handover();
+    }
+
+    /// The handover, against what the shopper showed: only the order's pickup code or
+    /// its signed order QR hands it over.
+    pub fn hand_over(&mut self, verification: Verification) {
+        self.touched();
+        if let Some((order, staff_id)) = self.staff.hand_over(&self.ctx, verification) {
+            self.effects.push(Effect::HandedOver { order, staff_id });
+            self.go(Go::Staff);
+        }
+    }
+
+    pub fn open_assists(&mut self) {
+        self.touched();
+        self.staff.open_assists(&self.ctx);
+    }
+
+    pub fn assist_done(&mut self, id: i64) {
+        self.touched();
+        if self.staff.assist_done(&self.ctx, id) {
+            self.refresh();
+        }
+    }
+
+    /// "Back" on the staff screen.
+    pub fn staff_back(&mut self) {
+        self.touched();
+        let go = self.staff.back(&self.ctx);
+        self.go(go);
+    }
+
+    pub fn open_manager(&mut self) {
+        if !self.staff.is_manager() {
+            return;
+        }
+        self.show(Screen::Manager, self.ctx.settings.staff_idle_timeout_secs);
+        self.manager.load(&self.ctx);
+    }
+
+    /// Brings the screens up to date with the local store: the sync line, the staff
+    /// lists, the manager view, and the desk's signals. The window calls it every two
+    /// seconds, and every action that changes what the desk sees calls it too.
+    pub fn refresh(&mut self) {
+        let store = &self.ctx.store;
+        let sync = store.sync_state().ok();
+        let online = sync.as_ref().is_some_and(|s| s.last_error.is_none());
+        self.attract.online = online;
+        self.attract.offline_since = sync.and_then(|s| s.offline_since).map(|t| self.ctx.clock(t)).unwrap_or_default();
+        self.attract.changes_waiting = store.outbox_stats().map(|s| s.pending).unwrap_or(0);
+        if self.staff.signed_in().is_some() {
+            match self.screen {
+                Screen::Manager => self.manager.load(&self.ctx),
+                Screen::Staff => self.staff.refresh(&self.ctx),
+                _ => {}
+            }
+        }
+        let store = &self.ctx.store;
+        let signals = DeskSignals {
+            customers_waiting: store.waiting().map(|w| w.len()).unwrap_or(0),
+            new_orders: store.orders(Some(OrderStatus::Placed)).map(|o| o.len()).unwrap_or(0),
+            help_requests: store.open_assists().map(|a| a.len()).unwrap_or(0),
+            online,
+        };
+        if self.signals != Some(signals) {
+            self.signals = Some(signals);
+            self.effects.push(Effect::Signals(signals));
+        }
+    }
+
+    /// Tells the desk's signals again at the next refresh (a new listener).
+    pub fn forget_signals(&mut self) {
+        self.signals = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use omnikiosk_protocol::code::CodeKind;
+    use omnikiosk_protocol::gtin::{LoyaltyCard, DEFAULT_LOYALTY_PREFIX};
+
+    use super::super::desk::DeskState;
+    use super::super::fixture::Fixture;
+    use super::super::staff::StaffPage;
+    use super::*;
+
+    fn kiosk(f: &Fixture) -> Kiosk {
+        let ctx = f.ctx();
+        let mut k = Kiosk::new(ctx.store, ctx.settings);
+        k.take_effects();
+        k
+    }
+
+    #[test]
+    fn a_pickup_code_typed_or_scanned_checks_the_shopper_in() {
+        let f = Fixture::new();
+        let mut k = kiosk(&f);
+        k.open_pickup();
+        k.pickup_code_entered("000000");
+        assert_eq!((k.screen(), k.desk().state), (Screen::Pickup, DeskState::NotFound));
+        k.pickup_code_entered("12345");
+        assert_eq!(k.desk().state, DeskState::NotFound, "a code the keypad cannot make whole is not found either");
+        k.pickup_code_entered("111111");
+        assert_eq!((k.desk().state, k.desk().order_id.as_str()), (DeskState::CheckedIn, "O-1-1"));
+        k.go_home();
+        // The same code scanned at the idle screen takes the same path.
+        k.scan("222222");
+        assert_eq!((k.screen(), k.desk().state), (Screen::Pickup, DeskState::NotReady));
+        let order_qr = f.code(CodeKind::Order, "O-1-1");
+        k.scan(&order_qr);
+        assert_eq!(k.desk().state, DeskState::CheckedIn);
+    }
+
+    #[test]
+    fn a_card_opens_the_shoppers_session_in_their_language_until_the_idle_timeout() {
+        let f = Fixture::new();
+        let mut k = kiosk(&f);
+        k.scan("' OR 1=1; --");
+        assert_eq!(k.attract().notice, AttractNotice::NotRecognised);
+        k.scan(&Fixture::card());
+        assert_eq!((k.screen(), k.shopper().view.first_name.as_str()), (Screen::Shopper, "Anna"));
+        assert!(k.take_effects().contains(&Effect::Language("pl".into())));
+        assert_eq!(k.attract().notice, AttractNotice::None);
+        let secs = k.seconds_left();
+        for _ in 1..secs {
+            k.tick();
+        }
+        assert_eq!((k.screen(), k.seconds_left()), (Screen::Shopper, 1));
+        k.tick();
+        assert_eq!(k.screen(), Screen::Attract);
+        assert_eq!(*k.shopper(), Default::default(), "nothing of Anna is left");
+        assert!(k.take_effects().contains(&Effect::Language("en".into())));
+    }
+
+    #[test]
+    fn an_uncached_customer_is_asked_of_the_hub_with_the_kind_of_code() {
+        let f = Fixture::new();
+        let mut k = kiosk(&f);
+        let code = f.code(CodeKind::Customer, "C-NEW");
+        k.scan(&format!(" {code}\n"));
+        let asked = k.take_effects();
+        assert!(
+            matches!(&asked[..], [Effect::AskHub(q)] if q.kind == "customer" && q.code == code),
+            "{asked:?}"
+        );
+        k.hub_answered(Err(ScanError::OfflineNotCached));
+        assert_eq!((k.screen(), k.attract().notice), (Screen::Attract, AttractNotice::NotFound));
+        let stranger = LoyaltyCard::generate(DEFAULT_LOYALTY_PREFIX, 7);
+        k.scan(stranger.as_str());
+        assert!(matches!(&k.take_effects()[..], [Effect::AskHub(q)] if q.kind == "loyalty_card"));
+    }
+
+    #[test]
+    fn with_a_colleague_signed_in_an_order_code_opens_the_order_and_at_the_handover_is_the_proof() {
+        let f = Fixture::new();
+        let mut k = kiosk(&f);
+        k.scan(&f.code(CodeKind::Staff, "S1-STAFF"));
+        assert_eq!((k.screen(), k.staff().page), (Screen::Staff, StaffPage::Pin));
+        k.pin_entered("1234");
+        assert_eq!(k.staff().page, StaffPage::Queue);
+        k.scan(&Fixture::card());
+        assert_eq!((k.screen(), k.staff().notice), (Screen::Staff, StaffNotice::ShopperCard), "no shopper session over a colleague's");
+        let order_qr = f.code(CodeKind::Order, "O-1-1");
+        k.scan(&order_qr);
+        assert_eq!((k.staff().page, k.staff().order.id.as_str()), (StaffPage::Order, "O-1-1"));
+        k.start_handover();
+        k.take_effects();
+        k.scan(&order_qr);
+        let effects = k.take_effects();
+        assert!(effects.iter().any(|e| matches!(e, Effect::HandedOver { order, staff_id } if order.id == "O-1-1" && staff_id == "S1-STAFF")));
+        assert_eq!((k.staff().page, k.staff().notice), (StaffPage::Queue, StaffNotice::Collected));
+        k.go_home();
+        assert_eq!(*k.staff(), Default::default(), "signing out leaves nothing of the queue");
+    }
+}
