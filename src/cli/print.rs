@@ -81,7 +81,7 @@ pub fn conflicts(list: &[crate::store::LocalConflict]) -> String {
     }
     let now = unix_now();
     let mut s = String::new();
-    for c in list {
+    for c in list.iter().map(|c| &c.conflict) {
         let _ = writeln!(s, "{} ({}, made {}): {} [{}]", c.name, c.op_id, relative(c.kiosk_time, now), c.message, c.code);
     }
     s.pop();

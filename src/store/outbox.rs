@@ -6,11 +6,11 @@
 use omnikiosk_protocol::code;
 use omnikiosk_protocol::ops::{OpBody, Rejection};
 use omnikiosk_protocol::rules::{judge, Facts, Judge};
-use omnikiosk_protocol::wire::{Op, OpOutcome, OpResult, StaffRole};
+use omnikiosk_protocol::wire::{ConflictRecord, Op, OpOutcome, OpResult, StaffRole};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
-use super::orders::{overlaid_order, overlaid_points};
+use super::orders::{enrolled_store_id, overlaid_order, overlaid_points};
 use super::{meta_get, meta_set, LocalStore, Result, StoreError};
 use crate::config::LoyaltyConfig;
 
@@ -53,21 +53,16 @@ impl PushTally {
     }
 }
 
-/// A rejected op, as `omnikiosk conflicts` lists it.
+/// A rejected op, as `omnikiosk conflicts` lists it: what the hub's `GET /v1/conflicts`
+/// says of it (flattened into the same JSON fields), and its place in this device's
+/// sequence.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LocalConflict {
-    pub op_id: String,
     pub seq: i64,
-    pub name: String,
-    /// The kiosk's side: the op as made here.
-    pub op: serde_json::Value,
-    pub kiosk_time: i64,
-    pub code: String,
-    /// What the hub said, for the screen ("this order was cancelled online — …").
-    pub message: String,
-    /// The hub's facts, when it sent them.
-    pub hub_facts: Option<serde_json::Value>,
-    pub at: i64,
+    /// The kiosk's side (the op as made here, and when) and what the hub said, with its
+    /// facts when it sent them ("this order was cancelled online — …").
+    #[serde(flatten)]
+    pub conflict: ConflictRecord,
 }
 
 /// Outbox health for `status`.
@@ -243,37 +238,24 @@ impl LocalStore {
 
     pub fn conflicts(&self) -> Result<Vec<LocalConflict>> {
         let conn = self.reader();
+        let device_id = meta_get(&conn, "device_id")?.unwrap_or_default();
+        let store_id = enrolled_store_id(&conn)?;
         let mut stmt = conn.prepare_cached(
             "SELECT op_id, seq, name, body, kiosk_time, code, message, facts, at FROM conflicts ORDER BY at, seq",
         )?;
         let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, Option<String>>(7)?,
-                r.get::<_, i64>(8)?,
-            ))
+            let row: (String, i64, String, String, i64, String, String, Option<String>, i64) =
+                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?);
+            Ok(row)
         })?;
         let json = |s: &str| serde_json::from_str(s).map_err(|e| StoreError::Corrupt { what: "conflict", detail: e.to_string() });
         let mut out = Vec::new();
         for row in rows {
             let (op_id, seq, name, body, kiosk_time, code, message, facts, at) = row?;
-            out.push(LocalConflict {
-                op_id,
-                seq,
-                name,
-                op: json(&body)?,
-                kiosk_time,
-                code,
-                message,
-                hub_facts: facts.as_deref().map(json).transpose()?,
-                at,
-            });
+            let (op, hub_facts) = (json(&body)?, facts.as_deref().map(json).transpose()?);
+            let device_id = device_id.clone();
+            let conflict = ConflictRecord { op_id, device_id, store_id, name, op, kiosk_time, code, message, hub_facts, at };
+            out.push(LocalConflict { seq, conflict });
         }
         Ok(out)
     }

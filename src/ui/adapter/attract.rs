@@ -20,11 +20,7 @@ pub fn show(w: &AppWindow, s: &AttractScreen) {
     a.set_online(s.online);
     a.set_offline_since(s.offline_since.as_str().into());
     a.set_changes_waiting(int(s.changes_waiting));
-    a.set_notice(match s.notice {
-        AttractNotice::None => Notice::None,
-        AttractNotice::NotRecognised => Notice::NotRecognised,
-        AttractNotice::NotFound => Notice::NotFound,
-    });
+    a.set_notice(mirror!(s.notice, AttractNotice => Notice { None => None, NotRecognised => NotRecognised, NotFound => NotFound }));
 }
 
 /// Codes the demo offers instead of a scanner: (label, code).

@@ -15,13 +15,7 @@ pub fn wire(w: &AppWindow, act: &Act) {
 
 pub fn show(w: &AppWindow, s: &DeskScreen) {
     let d = w.global::<DeskAdapter>();
-    d.set_state(match s.state {
-        DeskState::Typing => State::Typing,
-        DeskState::CheckedIn => State::CheckedIn,
-        DeskState::NotReady => State::NotReady,
-        DeskState::NotFound => State::NotFound,
-        DeskState::NothingToCollect => State::NothingToCollect,
-    });
+    d.set_state(mirror!(s.state, DeskState => State { Typing => Typing, CheckedIn => CheckedIn, NotReady => NotReady, NotFound => NotFound, NothingToCollect => NothingToCollect }));
     d.set_order_id(s.order_id.as_str().into());
     d.set_items(int(s.items));
     d.set_position(int(s.position));

@@ -41,11 +41,7 @@ pub fn show(w: &AppWindow, s: &ShopperScreen, before: &ShopperScreen) {
     if s.phone_url != before.phone_url {
         a.set_phone_qr(if s.phone_url.is_empty() { Image::default() } else { phone_qr(&s.phone_url) });
     }
-    a.set_message(match s.message {
-        ShopperMessage::None => Message::None,
-        ShopperMessage::ThanksForRating => Message::ThanksForRating,
-        ShopperMessage::HelpComing => Message::HelpComing,
-    });
+    a.set_message(mirror!(s.message, ShopperMessage => Message { None => None, ThanksForRating => ThanksForRating, HelpComing => HelpComing }));
 }
 
 fn order_row(o: &OrderRowView) -> OrderRow {

@@ -32,56 +32,24 @@ pub fn wire(w: &AppWindow, act: &Act) {
 }
 
 fn queue_tab(tab: SlintTab) -> QueueTab {
-    match tab {
-        SlintTab::NewOrders => QueueTab::New,
-        SlintTab::Picking => QueueTab::Picking,
-        SlintTab::Ready => QueueTab::Ready,
-        SlintTab::CustomerWaiting => QueueTab::Waiting,
-        SlintTab::Overdue => QueueTab::Overdue,
-    }
+    mirror!(tab, SlintTab => QueueTab { NewOrders => New, Picking => Picking, Ready => Ready, CustomerWaiting => Waiting, Overdue => Overdue })
 }
 
 fn slint_tab(tab: QueueTab) -> SlintTab {
-    match tab {
-        QueueTab::New => SlintTab::NewOrders,
-        QueueTab::Picking => SlintTab::Picking,
-        QueueTab::Ready => SlintTab::Ready,
-        QueueTab::Waiting => SlintTab::CustomerWaiting,
-        QueueTab::Overdue => SlintTab::Overdue,
-    }
+    mirror!(tab, QueueTab => SlintTab { New => NewOrders, Picking => Picking, Ready => Ready, Waiting => CustomerWaiting, Overdue => Overdue })
 }
 
 fn notice(n: StaffNotice) -> SlintNotice {
-    match n {
-        StaffNotice::None => SlintNotice::None,
-        StaffNotice::PickSaved => SlintNotice::PickSaved,
-        StaffNotice::Ready => SlintNotice::Ready,
-        StaffNotice::Collected => SlintNotice::Collected,
-        StaffNotice::WrongCode => SlintNotice::WrongPickupCode,
-        StaffNotice::Refused => SlintNotice::Refused,
-        StaffNotice::NeedsReason => SlintNotice::NeedsReason,
-        StaffNotice::ShopperCard => SlintNotice::ShopperCard,
-        StaffNotice::HelpClosed => SlintNotice::HelpClosed,
-    }
+    mirror!(n, StaffNotice => SlintNotice { None => None, PickSaved => PickSaved, Ready => Ready, Collected => Collected, WrongCode => WrongPickupCode, Refused => Refused, NeedsReason => NeedsReason, ShopperCard => ShopperCard, HelpClosed => HelpClosed })
 }
 
 pub fn show(w: &AppWindow, s: &StaffScreen, before: &StaffScreen) {
     let a = w.global::<StaffAdapter>();
-    a.set_page(match s.page {
-        StaffPage::Pin => SlintPage::Pin,
-        StaffPage::Queue => SlintPage::Queue,
-        StaffPage::Order => SlintPage::Order,
-        StaffPage::Handover => SlintPage::Handover,
-        StaffPage::Assist => SlintPage::Assist,
-    });
+    a.set_page(mirror!(s.page, StaffPage => SlintPage { Pin => Pin, Queue => Queue, Order => Order, Handover => Handover, Assist => Assist }));
     a.set_badge_name(s.badge_name.as_str().into());
     a.set_staff_name(s.staff_name.as_str().into());
     a.set_manager(s.manager);
-    a.set_pin_notice(match s.pin_notice {
-        PinNotice::None => SlintPinNotice::None,
-        PinNotice::Wrong => SlintPinNotice::WrongPin,
-        PinNotice::Locked => SlintPinNotice::Locked,
-    });
+    a.set_pin_notice(mirror!(s.pin_notice, PinNotice => SlintPinNotice { None => None, Wrong => WrongPin, Locked => Locked }));
     a.set_attempts_left(int(s.attempts_left));
     a.set_locked_until(s.locked_until.as_str().into());
     a.set_tab(slint_tab(s.tab));

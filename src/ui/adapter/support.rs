@@ -17,6 +17,16 @@ macro_rules! on {
     }};
 }
 
+/// A controller's enum as the screen's Slint enum of the same meaning, variant by variant
+/// (the compiler checks every variant is named).
+macro_rules! mirror {
+    ($value:expr, $from:ident => $to:ident { $($a:ident => $b:ident),* $(,)? }) => {
+        match $value {
+            $($from::$a => $to::$b),*
+        }
+    };
+}
+
 /// A list model of `rows`, each made into its Slint struct.
 pub fn model<R, T: Clone + 'static>(rows: &[R], row: impl Fn(&R) -> T) -> ModelRc<T> {
     ModelRc::new(VecModel::from(rows.iter().map(row).collect::<Vec<_>>()))

@@ -100,8 +100,7 @@ mod tests {
 
     #[test]
     fn a_ready_order_checks_in_and_one_in_preparation_says_when() {
-        let f = Fixture::new();
-        let ctx = f.ctx();
+        let (_f, ctx) = Fixture::start();
         let mut desk = DeskPart::default();
         desk.check_in(&ctx, &ctx.store.order("O-1-2").unwrap().unwrap());
         assert_eq!(desk.screen().state, DeskState::NotReady);

@@ -106,6 +106,13 @@ impl Fixture {
     }
 
     /// The controllers' context over this store, at [`NOW`], with the default settings.
+    /// A fixture and the context its controllers run in.
+    pub fn start() -> (Fixture, Ctx) {
+        let f = Fixture::new();
+        let ctx = f.ctx();
+        (f, ctx)
+    }
+
     pub fn ctx(&self) -> Ctx {
         let mut settings = UiSettings::from_config(&Config::default());
         settings.clock = || NOW;

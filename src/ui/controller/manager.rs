@@ -85,6 +85,7 @@ impl ManagerPart {
             oldest_op: outbox.oldest_at.map(|t| ctx.clock(t)).unwrap_or_default(),
             conflicts: conflicts
                 .into_iter()
+                .map(|c| c.conflict)
                 .map(|c| {
                     let subject = c.op.get("order_id").or_else(|| c.op.get("customer_id")).and_then(|v| v.as_str()).unwrap_or("");
                     ConflictRow { what: format!("{} {} · {}", c.name, subject, ctx.clock(c.kiosk_time)), reason: c.message, code: c.code }
@@ -106,8 +107,7 @@ mod tests {
 
     #[test]
     fn the_view_counts_the_queue_and_lists_who_waits() {
-        let f = Fixture::new();
-        let ctx = f.ctx();
+        let (_f, ctx) = Fixture::start();
         ctx.record(omnikiosk_protocol::ops::OpBody::VisitCheckin { order_id: "O-1-1".into(), customer_id: "C-ANNA".into() }).unwrap();
         let mut m = ManagerPart::default();
         m.load(&ctx);

@@ -117,10 +117,9 @@ mod tests {
 
     #[test]
     fn a_check_in_is_an_op_and_shows_on_the_order() {
-        let f = Fixture::new();
-        let ctx = f.ctx();
-        let mut part = ShopperPart::default();
+        let (_f, ctx) = Fixture::start();
         let view = ctx.store.shopper_view("C-ANNA").unwrap().unwrap();
+        let mut part = ShopperPart::default();
         assert_eq!(part.start(&ctx, view), "pl");
         assert_eq!(part.screen().view.first_name, "Anna");
         assert_eq!(part.screen().view.ready.len(), 1);

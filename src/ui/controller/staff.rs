@@ -584,8 +584,7 @@ mod tests {
 
     #[test]
     fn a_wrong_pin_counts_down_and_the_right_one_opens_the_queue() {
-        let f = Fixture::new();
-        let ctx = f.ctx();
+        let (f, ctx) = Fixture::start();
         let (mut staff, go) = signed_in(&f, &ctx, "S1-STAFF", "0000");
         assert_eq!((go, staff.screen().pin_notice, staff.screen().attempts_left), (Go::Stay, PinNotice::Wrong, 4));
         assert!(staff.signed_in().is_none());
@@ -599,8 +598,7 @@ mod tests {
 
     #[test]
     fn a_short_pick_needs_a_reason_before_the_order_is_ready() {
-        let f = Fixture::new();
-        let ctx = f.ctx();
+        let (f, ctx) = Fixture::start();
         let (mut staff, _) = signed_in(&f, &ctx, "S1-STAFF", "1234");
         assert_eq!(staff.open_order(&ctx, "O-1-2"), Go::Staff);
         staff.set_picked(&ctx, "5901234123457", 1);
@@ -618,8 +616,7 @@ mod tests {
 
     #[test]
     fn a_handover_needs_the_orders_pickup_code() {
-        let f = Fixture::new();
-        let ctx = f.ctx();
+        let (f, ctx) = Fixture::start();
         let (mut staff, _) = signed_in(&f, &ctx, "S1-STAFF", "1234");
         staff.open_order(&ctx, "O-1-1");
         staff.start_handover();
