@@ -6,11 +6,13 @@
 //! - [`gtin`]: EAN-13 / EAN-8 / UPC-A check digits, loyalty cards, pickup codes.
 //! - [`scan`]: one function that classifies any scanned string.
 //! - [`ops`]: the offline operations a kiosk pushes, and the order rules both sides apply.
+//! - [`pin`]: how staff PINs are stored (Argon2id), checked and upgraded from legacy hashes.
 //!
 //! This crate knows nothing of SQLite, HTTP clients or UI.
 
 pub mod code;
 pub mod gtin;
 pub mod ops;
+pub mod pin;
 pub mod scan;
 pub mod wire;
