@@ -13,6 +13,8 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use sha2::{Digest, Sha256};
 
+use crate::wire::StaffRecord;
+
 /// Argon2id memory cost in KiB (OWASP's first recommended setting: 19 MiB, t=2, p=1).
 /// On a Raspberry Pi 4 one check stays well under a second (ARCHITECTURE.md, "Decisions").
 pub const MEMORY_KIB: u32 = 19_456;
@@ -67,6 +69,18 @@ pub fn upgrade_legacy(salt_hex: &str, stored: &str) -> Result<Option<String>, Pi
     let mut legacy = [0u8; 32];
     hex::decode_to_slice(stored, &mut legacy).map_err(|e| PinError::Malformed(e.to_string()))?;
     wrap(salt_hex, &legacy).map(Some)
+}
+
+/// [`upgrade_legacy`] on a record (a hub's `staff` row or the `Change::Staff` body of its
+/// feed): `true` when its `pin_hash` was legacy and now is Argon2id.
+pub fn upgrade_record(staff: &mut StaffRecord) -> Result<bool, PinError> {
+    match upgrade_legacy(&staff.pin_salt, &staff.pin_hash)? {
+        Some(current) => {
+            staff.pin_hash = current;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
 /// Whether `stored` is what releases before Argon2id stored: hex SHA-256 (64 hex digits).
@@ -187,6 +201,22 @@ mod tests {
                 assert!(upgrade_legacy(SALT, stored).is_err(), "{name}: upgraded");
             }
         }
+    }
+
+    #[test]
+    fn a_staff_record_is_upgraded_once() {
+        let mut staff = StaffRecord {
+            id: "S1-STAFF".into(),
+            name: "Kasia".into(),
+            role: crate::wire::StaffRole::Staff,
+            store_id: 1,
+            pin_salt: SALT.into(),
+            pin_hash: legacy(SALT, "1234"),
+        };
+        assert_eq!(upgrade_record(&mut staff), Ok(true));
+        assert_eq!(staff.pin_hash, hash(SALT, "1234").unwrap());
+        assert_eq!(upgrade_record(&mut staff), Ok(false), "a second run changes nothing");
+        assert_eq!(verify(SALT, "1234", &staff.pin_hash), Ok(true));
     }
 
     #[test]
