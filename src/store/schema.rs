@@ -153,7 +153,8 @@ pub fn migrations() -> Migrations<'static> {
 }
 
 /// Wraps the legacy SHA-256 PIN values of a file from before Argon2id (protocol::pin), in
-/// the migration's transaction: no PIN is needed, and none of the old hex stays behind.
+/// the migration's transaction, without knowing any PIN. One hash per badge: a store's
+/// few dozen colleagues cost seconds on a Pi, once.
 fn upgrade_legacy_pins(tx: &Transaction) -> HookResult {
     let rows: Vec<(String, String, String)> = tx
         .prepare("SELECT id, pin_salt, pin_hash FROM staff")?
