@@ -6,8 +6,9 @@
 use std::collections::{HashMap, HashSet};
 
 use omnikiosk_protocol::gtin::{Gtin, LoyaltyCard, DEFAULT_LOYALTY_PREFIX};
+use omnikiosk_protocol::pin;
 use omnikiosk_protocol::wire::{
-    pin_hash, CartLine, OrderEvent, OrderLine, OrderRecord, OrderStatus, ProductRecord, StaffRecord, StaffRole,
+    CartLine, OrderEvent, OrderLine, OrderRecord, OrderStatus, ProductRecord, StaffRecord, StaffRole,
     StockRecord, StoreRecord,
 };
 use rand::rngs::StdRng;
@@ -195,7 +196,7 @@ pub fn generate(opts: &SeedOptions, now: i64) -> (SeedData, SeedSummary) {
                 name: name.to_string(),
                 role,
                 store_id: s.id,
-                pin_hash: pin_hash(&salt, pin),
+                pin_hash: pin::hash(&salt, pin).expect("a 16-byte salt"),
                 pin_salt: salt,
             });
             StaffSample { id, name: name.to_string(), pin: pin.to_string() }

@@ -7,12 +7,14 @@
 //! - [`scan`]: one function that classifies any scanned string.
 //! - [`ops`]: the offline operations a kiosk pushes: their wire form and body rules.
 //! - [`rules`]: what an op may do, decided once for the kiosk and the hub alike.
+//! - [`pin`]: how staff PINs are stored (Argon2id), checked and upgraded from legacy hashes.
 //!
 //! This crate knows nothing of SQLite, HTTP clients or UI.
 
 pub mod code;
 pub mod gtin;
 pub mod ops;
+pub mod pin;
 pub mod rules;
 pub mod scan;
 pub mod wire;

@@ -224,20 +224,10 @@ pub struct StaffRecord {
     pub name: String,
     pub role: StaffRole,
     pub store_id: i64,
-    /// Hex salt and [`pin_hash`] of the PIN: lets the kiosk check a PIN offline.
+    /// Hex salt and the stored PIN value ([`crate::pin`]: Argon2id, or a legacy SHA-256
+    /// hex from a hub not yet migrated): lets the kiosk check a PIN offline.
     pub pin_salt: String,
     pub pin_hash: String,
-}
-
-/// Hex SHA-256 of the salt's hex text followed by the PIN's digits. A 4–6 digit PIN is
-/// no secret to an attacker holding the hash; the badge's lockout after wrong PINs is
-/// what protects it, and the hash keeps PINs out of logs and screens.
-pub fn pin_hash(salt_hex: &str, pin: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(salt_hex.as_bytes());
-    h.update(pin.as_bytes());
-    hex::encode(h.finalize())
 }
 
 /// `POST /v1/sync/push` body. Ops are in device-sequence order starting at `device_seq_from`.

@@ -2,6 +2,7 @@
 //! `--data-dir`; every command that prints state takes `--json` and then prints exactly
 //! one JSON document on stdout. Errors: non-zero exit and one line on stderr.
 
+#[cfg(feature = "demo-hub")]
 mod demo;
 mod print;
 
@@ -142,6 +143,22 @@ fn parse_status(s: &str) -> Result<OrderStatus, String> {
     })
 }
 
+#[cfg(feature = "demo-hub")]
+async fn run_demo(dir: &Path, cfg: &Config) -> CmdResult {
+    demo::run(dir, cfg).await
+}
+
+/// A kiosk package is built without the demo's embedded hub: say so, and what to do.
+#[cfg(not(feature = "demo-hub"))]
+async fn run_demo(_dir: &Path, _cfg: &Config) -> CmdResult {
+    Err(Failure { message: NO_DEMO.into(), code: 1 })
+}
+
+/// What `omnikiosk` with nothing set up says when built without the `demo-hub` feature.
+#[cfg(not(feature = "demo-hub"))]
+const NO_DEMO: &str = "this build has no demo (built without the demo-hub feature); install and run the hub \
+     (omnikiosk-hub) separately, then `omnikiosk enroll --hub URL --token TOKEN`, or give --config FILE";
+
 /// A command failed: print this one line, exit with this code.
 struct Failure {
     message: String,
@@ -227,7 +244,7 @@ async fn dispatch(cli: Cli) -> CmdResult {
         None => Command::Run,
     };
     match command {
-        Command::Demo => demo::run(&dir, &cfg).await,
+        Command::Demo => run_demo(&dir, &cfg).await,
         Command::Run => run_app(&open(&dir, &cfg)?, &cfg, &dir).await,
         Command::Enroll { hub, token, insecure, json } => {
             let store = open(&dir, &cfg)?;

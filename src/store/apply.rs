@@ -1,6 +1,7 @@
 //! Applying a page of the hub's change feed: every change of the page and the new
 //! cursor commit in one transaction, so a crash replays a page and never skips one.
 
+use omnikiosk_protocol::pin;
 use omnikiosk_protocol::wire::{Change, CustomerRecord, OrderRecord, StaffRole};
 use rusqlite::{params, Transaction};
 use serde::Serialize;
@@ -116,13 +117,27 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
                  ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role,
                                                pin_salt = excluded.pin_salt, pin_hash = excluded.pin_hash",
             )?
-            .execute(params![s.id, s.name, role, s.pin_salt, s.pin_hash])?;
+            .execute(params![s.id, s.name, role, s.pin_salt, current_pin_hash(&s.id, &s.pin_salt, &s.pin_hash)])?;
         }
         Change::StaffRemoved { id } => {
             tx.prepare_cached("DELETE FROM staff WHERE id = ?1")?.execute([id])?;
         }
     }
     Ok(true)
+}
+
+/// The PIN value to keep for a badge: a legacy SHA-256 value (from a hub not yet
+/// migrated, or this file before Argon2id) wrapped in Argon2id, anything else as it is.
+/// A value that cannot be upgraded is kept and logged: `verify_pin` then refuses it.
+pub(super) fn current_pin_hash<'a>(staff_id: &str, salt: &str, stored: &'a str) -> std::borrow::Cow<'a, str> {
+    match pin::upgrade_legacy(salt, stored) {
+        Ok(Some(upgraded)) => upgraded.into(),
+        Ok(None) => stored.into(),
+        Err(e) => {
+            tracing::warn!(staff_id, "keeping a PIN value that cannot be upgraded: {e}");
+            stored.into()
+        }
+    }
 }
 
 fn upsert_customer(tx: &Transaction<'_>, c: &CustomerRecord) -> Result<()> {

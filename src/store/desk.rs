@@ -2,7 +2,8 @@
 //! counts, shoppers waiting at the desk, "call staff" requests, and the NPS answers given
 //! here today. None of it is the hub's; none of it is pulled.
 
-use omnikiosk_protocol::wire::{pin_hash, OrderStatus};
+use omnikiosk_protocol::pin;
+use omnikiosk_protocol::wire::OrderStatus;
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
@@ -57,13 +58,20 @@ impl LocalStore {
     /// minutes; a right one resets the count. Counted durably, so a restart is no way
     /// around the lock.
     pub fn verify_pin(&self, staff_id: &str, pin: &str, now: i64) -> Result<PinCheck> {
+        // The Argon2id check (tens of milliseconds, more on a Pi) runs before the writer
+        // is taken, so sync is not held up by it; its answer counts only if not locked.
+        let stored: Option<(String, String)> = self
+            .reader()
+            .prepare_cached("SELECT pin_salt, pin_hash FROM staff WHERE id = ?1")?
+            .query_row([staff_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((salt, hash)) = stored else { return Ok(PinCheck::UnknownBadge) };
+        let right = pin::verify(&salt, pin, &hash).unwrap_or_else(|e| {
+            tracing::warn!(staff_id, "the stored PIN of this badge cannot be checked: {e}");
+            false
+        });
         let mut conn = self.writer();
         let tx = conn.transaction()?;
-        let staff: Option<(String, String, String, String)> = tx
-            .prepare_cached("SELECT name, role, pin_salt, pin_hash FROM staff WHERE id = ?1")?
-            .query_row([staff_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .optional()?;
-        let Some((_, _, salt, hash)) = staff else { return Ok(PinCheck::UnknownBadge) };
         let (failures, locked_until): (i64, Option<i64>) = tx
             .prepare_cached("SELECT failures, locked_until FROM pin_attempts WHERE staff_id = ?1")?
             .query_row([staff_id], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -74,7 +82,7 @@ impl LocalStore {
         }
         // A lock that has run out starts a fresh count.
         let failures = if locked_until.is_some() { 0 } else { failures };
-        let outcome = if pin_hash(&salt, pin) == hash {
+        let outcome = if right {
             tx.prepare_cached("DELETE FROM pin_attempts WHERE staff_id = ?1")?.execute([staff_id])?;
             None
         } else {
@@ -170,5 +178,76 @@ impl LocalStore {
             }
         }
         Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use omnikiosk_protocol::wire::{Change, StaffRecord, StaffRole};
+    use rusqlite::Connection;
+
+    use super::*;
+    use crate::config::StoreConfig;
+
+    const SALT: &str = "00112233445566778899aabbccddeeff";
+    /// What releases before Argon2id stored for PIN 1234 under SALT: hex SHA-256 of salt-hex ‖ PIN.
+    const LEGACY_1234: &str = "f377124b2c2ffeb096001d94cb0e3df86fbe20ad9981335bc624b960d4d80924";
+
+    fn stored_pin(dir: &std::path::Path, staff_id: &str) -> String {
+        let conn = Connection::open(dir.join(super::super::DB_FILE)).unwrap();
+        conn.query_row("SELECT pin_hash FROM staff WHERE id = ?1", [staff_id], |r| r.get(0)).unwrap()
+    }
+
+    fn assert_signs_in_with_1234_only(store: &LocalStore, staff_id: &str) {
+        assert!(matches!(store.verify_pin(staff_id, "1234", 1_000).unwrap(), PinCheck::Accepted(m) if m.id == staff_id));
+        assert_eq!(store.verify_pin(staff_id, "1243", 1_000).unwrap(), PinCheck::Wrong { attempts_left: PIN_ATTEMPTS - 1 });
+    }
+
+    /// A kiosk updated from a release that stored SHA-256 PINs: opening its file upgrades
+    /// every badge to Argon2id, and the colleagues' PINs still work.
+    #[test]
+    fn a_store_file_with_legacy_sha256_pins_is_upgraded_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(LocalStore::open(dir.path(), &StoreConfig::default()).unwrap());
+        {
+            // The file as the release before Argon2id left it: schema version 3, a hex PIN.
+            let conn = Connection::open(dir.path().join(super::super::DB_FILE)).unwrap();
+            conn.execute(
+                "INSERT INTO staff(id, name, role, pin_salt, pin_hash) VALUES ('S1-STAFF', 'Kasia', 'staff', ?1, ?2)",
+                [SALT, LEGACY_1234],
+            )
+            .unwrap();
+            conn.pragma_update(None, "user_version", 3).unwrap();
+        }
+        let store = LocalStore::open(dir.path(), &StoreConfig::default()).unwrap();
+        let stored = stored_pin(dir.path(), "S1-STAFF");
+        assert!(stored.starts_with("$argon2id$") && !stored.contains(LEGACY_1234), "{stored}");
+        assert_signs_in_with_1234_only(&store, "S1-STAFF");
+    }
+
+    /// A hub not yet migrated still sends SHA-256 PINs: the kiosk keeps only Argon2id.
+    #[test]
+    fn a_legacy_pin_pulled_from_the_hub_is_stored_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path(), &StoreConfig::default()).unwrap();
+        {
+            let conn = Connection::open(dir.path().join(super::super::DB_FILE)).unwrap();
+            conn.execute_batch("INSERT INTO meta(key, value) VALUES ('hub_url', 'http://127.0.0.1:1'), ('store_id', '1')").unwrap();
+        }
+        let staff = |id: &str, pin_hash: &str| {
+            Change::Staff(StaffRecord {
+                id: id.into(),
+                name: "Marek".into(),
+                role: StaffRole::Manager,
+                store_id: 1,
+                pin_salt: SALT.into(),
+                pin_hash: pin_hash.into(),
+            })
+        };
+        let current = pin::hash(SALT, "1234").unwrap();
+        store.apply_page(&[staff("S1-MGR", LEGACY_1234), staff("S1-NEW", &current)], "1.2", 1_000).unwrap();
+        assert_eq!(stored_pin(dir.path(), "S1-MGR"), current, "the legacy value, wrapped");
+        assert_eq!(stored_pin(dir.path(), "S1-NEW"), current, "a current value, as it came");
+        assert_signs_in_with_1234_only(&store, "S1-MGR");
     }
 }

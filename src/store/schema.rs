@@ -1,7 +1,10 @@
 //! Versioned migrations of the kiosk's SQLite file. Append new steps; never edit a
 //! released one (a kiosk in the field has already run it).
 
-use rusqlite_migration::{Migrations, M};
+use rusqlite::Transaction;
+use rusqlite_migration::{HookResult, Migrations, M};
+
+use super::apply::current_pin_hash;
 
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -145,7 +148,25 @@ pub fn migrations() -> Migrations<'static> {
         CREATE INDEX assists_open ON assists(closed_at);
         "#,
         ),
+        M::up_with_hook("-- Staff PINs become Argon2id: the hook wraps every legacy SHA-256 value.", upgrade_legacy_pins),
     ])
+}
+
+/// Wraps the legacy SHA-256 PIN values of a file from before Argon2id (protocol::pin), in
+/// the migration's transaction, without knowing any PIN. One hash per badge: a store's
+/// few dozen colleagues cost seconds on a Pi, once.
+fn upgrade_legacy_pins(tx: &Transaction) -> HookResult {
+    let rows: Vec<(String, String, String)> = tx
+        .prepare("SELECT id, pin_salt, pin_hash FROM staff")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, salt, stored) in rows {
+        let current = current_pin_hash(&id, &salt, &stored);
+        if current != stored {
+            tx.execute("UPDATE staff SET pin_hash = ?2 WHERE id = ?1", [&id, current.as_ref()])?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -84,6 +84,9 @@ pub use omnikiosk_protocol::wire::CustomerUpsert as CustomerRow;
 /// placed, promised ready, updated, version. Read back by [`reads::order_record`].
 pub type OrderRow = (String, i64, String, String, String, String, i64, i64, i64, i64);
 
+/// An order event's columns as stored: when, status, by whom, note.
+pub type EventRow = (i64, String, String, Option<String>);
+
 /// A conflict's columns as stored: op id, device, store, op name, op body (JSON), kiosk
 /// time, code, message, the hub's facts (JSON), when. Read back by [`reads::conflict`].
 pub type ConflictRow = (String, String, i64, String, String, i64, String, String, Option<String>, i64);
@@ -213,7 +216,7 @@ pub trait HubTx {
     // ---- orders
     fn orders(&mut self, filter: OrderFilter<'_>) -> Stored<Vec<OrderRow>>;
     /// The order's events, oldest first: (at, status, by, note).
-    fn order_events(&mut self, id: &str) -> Stored<Vec<(i64, String, String, Option<String>)>>;
+    fn order_events(&mut self, id: &str) -> Stored<Vec<EventRow>>;
     fn insert_order(&mut self, o: &OrderRecord) -> Stored<()>;
     /// Sets status and lines (JSON) and moves the order to its next version.
     fn update_order(&mut self, id: &str, status: OrderStatus, lines_json: &str, now: i64) -> Stored<()>;

@@ -5,7 +5,7 @@ use ed25519_dalek::SigningKey;
 use omnikiosk_protocol::code::{self, CodeClaims, CodeKind};
 use omnikiosk_protocol::gtin::{LoyaltyCard, DEFAULT_LOYALTY_PREFIX};
 use omnikiosk_protocol::wire::{
-    pin_hash, Change, CustomerRecord, OrderLine, OrderRecord, OrderStatus, ProductRecord, StaffRecord, StaffRole,
+    Change, CustomerRecord, OrderLine, OrderRecord, OrderStatus, ProductRecord, StaffRecord, StaffRole,
     StockRecord, StoreRecord,
 };
 
@@ -47,7 +47,7 @@ fn staff(id: &str, name: &str, role: StaffRole, pin: &str) -> Change {
         role,
         store_id: 1,
         pin_salt: "00ff".into(),
-        pin_hash: pin_hash("00ff", pin),
+        pin_hash: omnikiosk_protocol::pin::hash("00ff", pin).expect("a hex salt"),
     })
 }
 

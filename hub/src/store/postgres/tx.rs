@@ -8,7 +8,7 @@ use postgres::{Row, Transaction};
 
 use crate::error::StorageError;
 use crate::store::{
-    ConflictRow, CustomerRow, Device, FeedRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, Relevance, Stored, Touchpoint,
+    ConflictRow, CustomerRow, Device, EventRow, FeedRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, Relevance, Stored, Touchpoint,
     TouchpointKind, Savepoint,
 };
 
@@ -301,7 +301,7 @@ impl HubTx for PgTx<'_> {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8), r.get(9))).collect())
     }
 
-    fn order_events(&mut self, id: &str) -> Stored<Vec<(i64, String, String, Option<String>)>> {
+    fn order_events(&mut self, id: &str) -> Stored<Vec<EventRow>> {
         let rows = self.all(r#"SELECT at, status, "by", note FROM order_events WHERE order_id = $1 ORDER BY id"#, &[&id])?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
     }

@@ -59,9 +59,7 @@ impl SqliteHubStore {
 
     fn in_tx(conn: &mut Connection, job: TxJob) -> Result<Box<dyn Any + Send>, HubError> {
         let t = conn.transaction().map_err(StorageError::from)?;
-        let mut tx = tx::SqliteTx::new(&t);
-        let out = job(&mut tx)?;
-        drop(tx);
+        let out = job(&mut tx::SqliteTx::new(&t))?;
         t.commit().map_err(StorageError::from)?;
         Ok(out)
     }

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, Params, Row, Transaction};
 
 use crate::error::StorageError;
 use crate::store::{
-    ConflictRow, CustomerRow, Device, FeedRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, Relevance, Stored, Touchpoint,
+    ConflictRow, CustomerRow, Device, EventRow, FeedRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, Relevance, Stored, Touchpoint,
     TouchpointKind, Savepoint,
 };
 
@@ -246,7 +246,7 @@ impl HubTx for SqliteTx<'_> {
         })
     }
 
-    fn order_events(&mut self, id: &str) -> Stored<Vec<(i64, String, String, Option<String>)>> {
+    fn order_events(&mut self, id: &str) -> Stored<Vec<EventRow>> {
         let sql = "SELECT at, status, by, note FROM order_events WHERE order_id = ?1 ORDER BY rowid";
         self.all(sql, [id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
     }
