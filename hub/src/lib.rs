@@ -112,7 +112,12 @@ impl Hub {
                 moved
             });
         }));
-        Ok(Hub { store, head, key: Arc::new(key), epoch: epoch.into() })
+        let hub = Hub { store, head, key: Arc::new(key), epoch: epoch.into() };
+        let upgraded = hub.write(writes::upgrade_legacy_pins)?;
+        if upgraded > 0 {
+            tracing::info!(upgraded, "staff PINs moved from SHA-256 to Argon2id");
+        }
+        Ok(hub)
     }
 
     fn read<T: Send + 'static>(&self, f: impl FnOnce(&mut dyn HubTx) -> Result<T, HubError> + Send + 'static) -> Result<T, HubError> {

@@ -93,3 +93,63 @@ fn a_card_listed_twice_in_one_request_is_a_bad_request(db: Db) {
 on_both_backends!(the_first_order_after_seeding_continues_the_numbering_without_a_gap);
 on_both_backends!(a_first_sync_page_stays_near_the_limit_it_was_asked_for);
 on_both_backends!(a_card_listed_twice_in_one_request_is_a_bad_request);
+
+/// Hubs seeded before Argon2id kept staff PINs as bare SHA-256(salt‖PIN), so a copied
+/// database gave every 4-digit PIN away in microseconds. Opening such a database upgrades
+/// every row without knowing a PIN, and the store's kiosks are sent the new value.
+fn a_hub_database_with_sha256_pins_upgrades_them_when_opened(db: Db) {
+    let (url, _dir) = match db {
+        Db::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            (format!("sqlite:{}", dir.path().join("hub.db").display()), Some(dir))
+        }
+        Db::Postgres => (pg::database(), None),
+    };
+    let hub = Hub::open(&url).unwrap();
+    let summary = hub.seed(&SeedOptions { stores: 1, customers: 10, products: 10, orders: 2, seed: 1 }).unwrap();
+    let badge = summary.stores[0].staff.clone();
+    let salt = staff_in_feed(&hub, 0, &badge.id).expect("the seed publishes its staff").pin_salt;
+    let head = hub.feed_head().unwrap();
+    drop(hub);
+
+    // What an older release wrote for this badge.
+    use sha2::Digest;
+    let legacy = hex::encode(sha2::Sha256::digest(format!("{salt}{}", badge.pin)));
+    match db {
+        Db::Sqlite => {
+            let c = rusqlite::Connection::open(url.trim_start_matches("sqlite:")).unwrap();
+            c.execute("UPDATE staff SET pin_hash = ?1 WHERE id = ?2", [&legacy, &badge.id]).unwrap();
+        }
+        Db::Postgres => {
+            let (url, id, legacy) = (url.clone(), badge.id.clone(), legacy.clone());
+            std::thread::spawn(move || {
+                let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                c.execute("UPDATE staff SET pin_hash = $1 WHERE id = $2", &[&legacy, &id]).unwrap();
+            })
+            .join()
+            .unwrap();
+        }
+    }
+
+    let hub = Hub::open(&url).unwrap();
+    let sent = staff_in_feed(&hub, head, &badge.id).expect("the upgraded badge is published again");
+    assert!(sent.pin_hash.starts_with("$argon2id$"), "{}", sent.pin_hash);
+    assert_ne!(sent.pin_hash, legacy);
+    assert!(omnikiosk_protocol::pin::verify(&sent.pin_salt, &badge.pin, &sent.pin_hash).unwrap(), "the demo PIN still signs in");
+    assert!(!omnikiosk_protocol::pin::verify(&sent.pin_salt, "0000", &sent.pin_hash).unwrap());
+    let head = hub.feed_head().unwrap();
+    drop(hub);
+    let hub = Hub::open(&url).unwrap();
+    assert_eq!(hub.feed_head().unwrap(), head, "an upgraded database is left alone");
+}
+
+/// The newest record of a badge holder in store 1's feed after `after`.
+fn staff_in_feed(hub: &Hub, after: i64, id: &str) -> Option<omnikiosk_protocol::wire::StaffRecord> {
+    let page = hub.pull(1, after, 1_000_000).unwrap();
+    page.changes.iter().filter_map(|b| match serde_json::from_str(b).unwrap() {
+        Change::Staff(st) if st.id == id => Some(st),
+        _ => None,
+    }).last()
+}
+
+on_both_backends!(a_hub_database_with_sha256_pins_upgrades_them_when_opened);

@@ -186,6 +186,9 @@ pub trait HubTx {
     fn product_name(&mut self, sku: &str) -> Stored<Option<String>>;
     fn insert_stock(&mut self, s: &StockRecord) -> Stored<()>;
     fn insert_staff(&mut self, s: &StaffRecord) -> Stored<()>;
+    /// Every badge holder of every store.
+    fn all_staff(&mut self) -> Stored<Vec<StaffRecord>>;
+    fn set_staff_pin(&mut self, staff_id: &str, pin_hash: &str) -> Stored<()>;
     /// The staff member's stored role at `store_id`, if they work there.
     fn staff_role(&mut self, staff_id: &str, store_id: i64) -> Stored<Option<String>>;
     fn staff_exists(&mut self, staff_id: &str) -> Stored<bool>;

@@ -2,7 +2,8 @@
 //! writes alike (a write publishes the state it just made).
 
 use omnikiosk_protocol::wire::{
-    CartRecord, ConflictRecord, CustomerProfile, CustomerRecord, OrderDetail, OrderEvent, OrderRecord, OrderStatus,
+    CartRecord, ConflictRecord, CustomerProfile, CustomerRecord, OrderDetail, OrderEvent, OrderRecord, OrderStatus, StaffRecord,
+    StaffRole,
 };
 
 use super::{FeedPage, HubTx, OrderFilter, OrderRow, Stored};
@@ -85,6 +86,13 @@ pub fn order_detail(tx: &mut dyn HubTx, id: &str) -> Stored<Option<OrderDetail>>
         .map(|(at, status, by, note)| Ok(OrderEvent { at, status: order_status(&status)?, by, note }))
         .collect::<Stored<Vec<_>>>()?;
     Ok(Some(OrderDetail { order, history }))
+}
+
+/// A staff member's columns read back: id, name, role, store, PIN salt and hash.
+pub fn staff_record(row: (String, String, String, i64, String, String)) -> Stored<StaffRecord> {
+    let (id, name, role, store_id, pin_salt, pin_hash) = row;
+    let role = StaffRole::parse(&role).ok_or_else(|| StorageError(format!("stored staff role {role:?}")))?;
+    Ok(StaffRecord { id, name, role, store_id, pin_salt, pin_hash })
 }
 
 /// A stored order status read back.

@@ -308,6 +308,28 @@ pub fn expire_no_shows(tx: &mut dyn HubTx, ready_before: i64, now: i64) -> Resul
     Ok(due.into_iter().map(|o| o.id).collect())
 }
 
+/// Staff PINs a release before Argon2id stored as bare SHA-256 become Argon2id over that
+/// value (`protocol::pin`: no PIN needs to be known), and each upgraded badge holder is
+/// published again so their store's kiosks take the new value. Returns how many were
+/// upgraded; a database already upgraded costs one read of the staff table.
+pub fn upgrade_legacy_pins(tx: &mut dyn HubTx) -> Result<usize, HubError> {
+    let mut upgraded = 0;
+    for mut st in tx.all_staff()? {
+        match omnikiosk_protocol::pin::upgrade_record(&mut st) {
+            Ok(true) => {
+                tx.set_staff_pin(&st.id, &st.pin_hash)?;
+                tx.new_feed_tx();
+                feed(tx, &store_scope(st.store_id), &format!("staff:{}", st.id), &Change::Staff(st.clone()))?;
+                upgraded += 1;
+            }
+            Ok(false) => {}
+            // Such a badge cannot sign in anywhere; the rest must still be upgraded.
+            Err(e) => tracing::warn!(staff = %st.id, error = %e, "stored PIN hash is unreadable; left as it is"),
+        }
+    }
+    Ok(upgraded)
+}
+
 /// A new device of `store_id`; returns its id. Only the token's hash is kept.
 pub fn add_device(tx: &mut dyn HubTx, store_id: i64, label: &str, token_hash: &str, now: i64) -> Result<String, HubError> {
     if tx.store(store_id)?.is_none() {

@@ -7,6 +7,7 @@ use postgres::types::ToSql;
 use postgres::{Row, Transaction};
 
 use crate::error::StorageError;
+use crate::store::reads::staff_record;
 use crate::store::{
     ConflictRow, CustomerRow, Device, EventRow, FeedRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, Relevance, Stored, Touchpoint,
     TouchpointKind, Savepoint,
@@ -184,6 +185,16 @@ impl HubTx for PgTx<'_> {
     fn insert_staff(&mut self, s: &StaffRecord) -> Stored<()> {
         let sql = "INSERT INTO staff(id, name, role, store_id, pin_salt, pin_hash) VALUES ($1, $2, $3, $4, $5, $6)";
         self.run(sql, &[&s.id, &s.name, &s.role.as_str(), &s.store_id, &s.pin_salt, &s.pin_hash])?;
+        Ok(())
+    }
+
+    fn all_staff(&mut self) -> Stored<Vec<StaffRecord>> {
+        let rows = self.all("SELECT id, name, role, store_id, pin_salt, pin_hash FROM staff ORDER BY id", &[])?;
+        rows.iter().map(|r| staff_record((r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))).collect()
+    }
+
+    fn set_staff_pin(&mut self, staff_id: &str, pin_hash: &str) -> Stored<()> {
+        self.run("UPDATE staff SET pin_hash = $2 WHERE id = $1", &[&staff_id, &pin_hash])?;
         Ok(())
     }
 
