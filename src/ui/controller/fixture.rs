@@ -46,8 +46,8 @@ fn staff(id: &str, name: &str, role: StaffRole, pin: &str) -> Change {
         name: name.into(),
         role,
         store_id: 1,
-        pin_salt: "00ff".into(),
-        pin_hash: omnikiosk_protocol::pin::hash("00ff", pin).expect("a hex salt"),
+        pin_salt: "00ff00ff00ff00ff00ff00ff00ff00ff".into(),
+        pin_hash: omnikiosk_protocol::pin::hash("00ff00ff00ff00ff00ff00ff00ff00ff", pin).expect("a hex salt"),
     })
 }
 
