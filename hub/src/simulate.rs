@@ -314,7 +314,7 @@ impl Simulator {
                     Change::Order(o) => {
                         view.placed.remove(&o.id);
                     }
-                    Change::Store(_) | Change::Staff(_) | Change::StaffRemoved { .. } => {}
+                    Change::Store(_) | Change::Staff(_) | Change::StaffRemoved { .. } | Change::Checkin(_) | Change::CheckinEnded { .. } => {}
                 }
             }
             view.cursor = page.last_seq;

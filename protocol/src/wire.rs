@@ -65,6 +65,25 @@ pub enum Change {
     Order(OrderRecord),
     Staff(StaffRecord),
     StaffRemoved { id: String },
+    /// A shopper's "I'm here" at one of the store's devices, until their order ends: every
+    /// device of the store counts them as waiting.
+    Checkin(CheckinRecord),
+    /// The checked-in order ended (collected, cancelled, expired): nobody waits for it.
+    CheckinEnded { order_id: String },
+}
+
+/// A check-in as the store's devices share it (the name comes from the customer record).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckinRecord {
+    /// The `visit.checkin` op that made it: a device that made it knows it by this.
+    pub op_id: String,
+    pub store_id: i64,
+    pub order_id: String,
+    pub customer_id: String,
+    /// The device it was made at.
+    pub device_id: String,
+    /// Hub time when it arrived.
+    pub at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

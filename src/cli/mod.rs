@@ -118,8 +118,30 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// "I'm here" for a ready pickup order, as the kiosk's button does (works offline).
+    Checkin {
+        order_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The store's shoppers waiting now, checked in at any device of the store.
+    Waiting {
+        #[arg(long)]
+        json: bool,
+    },
     /// The demo: an embedded hub with a living store, and this kiosk enrolled to it.
     Demo,
+}
+
+/// One shopper waiting, as `waiting --json` lists them (contract: order_id, customer,
+/// since, device).
+#[derive(Debug, Serialize)]
+struct WaitingEntry {
+    order_id: String,
+    /// First name only: all a waiting list shows of anyone.
+    customer: String,
+    since: i64,
+    device: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -302,6 +324,23 @@ async fn dispatch(cli: Cli) -> CmdResult {
             let store = open(&dir, &cfg)?;
             let list = store.conflicts()?;
             emit(json, &list, || print::conflicts(&list))
+        }
+        Command::Checkin { order_id, json } => {
+            let store = open(&dir, &cfg)?;
+            let order = store
+                .order(&order_id)?
+                .ok_or_else(|| Failure { message: format!("order {order_id} is not known at this store"), code: 3 })?;
+            record(&store, &cfg, OpBody::VisitCheckin { order_id, customer_id: order.customer_id }, json)
+        }
+        Command::Waiting { json } => {
+            let store = open(&dir, &cfg)?;
+            let now = unix_now();
+            let list: Vec<WaitingEntry> = store
+                .waiting()?
+                .into_iter()
+                .map(|w| WaitingEntry { order_id: w.order.id, customer: w.first_name, since: w.since, device: w.device_id })
+                .collect();
+            emit(json, &list, || print::waiting(&list.iter().map(|w| (w.order_id.as_str(), w.customer.as_str(), w.since)).collect::<Vec<_>>(), now))
         }
         Command::Orders { status, json } => {
             let store = open(&dir, &cfg)?;

@@ -88,6 +88,19 @@ pub fn conflicts(list: &[crate::store::LocalConflict]) -> String {
     s
 }
 
+/// `waiting`: (order, first name, since) of each shopper waiting, longest first.
+pub fn waiting(list: &[(&str, &str, i64)], now: i64) -> String {
+    if list.is_empty() {
+        return "nobody waiting".into();
+    }
+    let mut s = String::new();
+    for (order, name, since) in list {
+        let _ = writeln!(s, "{order:<14} {name}, waiting since {}", relative(*since, now));
+    }
+    s.pop();
+    s
+}
+
 pub fn orders(orders: &[OrderRecord], now: i64) -> String {
     if orders.is_empty() {
         return "no orders".into();

@@ -13,6 +13,8 @@ pub struct Waiting {
     pub first_name: String,
     /// When they checked in (the first time, if twice).
     pub since: i64,
+    /// The device of the store they checked in at (the first time), when known.
+    pub device_id: Option<String>,
 }
 
 /// The tabs of the staff queue, in the order they are shown.
@@ -141,7 +143,7 @@ mod tests {
             order("ready-waited", OrderStatus::Ready, now),
             order("gone", OrderStatus::Collected, now - 7200),
         ];
-        let waiting = vec![Waiting { order: orders[4].clone(), first_name: "Anna".into(), since: now - 120 }];
+        let waiting = vec![Waiting { order: orders[4].clone(), first_name: "Anna".into(), since: now - 120, device_id: None }];
         let ids = |t| queue(t, &orders, &waiting, now).iter().map(|o| o.id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(QueueTab::New), ["late-new", "new"]);
         assert_eq!(ids(QueueTab::Picking), ["picking-late"]);

@@ -122,6 +122,17 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
         Change::StaffRemoved { id } => {
             tx.prepare_cached("DELETE FROM staff WHERE id = ?1")?.execute([id])?;
         }
+        Change::Checkin(k) => {
+            if k.store_id != store_id {
+                return Ok(false);
+            }
+            // This device's own check-in comes back under the op id it already has.
+            tx.prepare_cached("INSERT OR IGNORE INTO checkins(op_id, order_id, customer_id, at, device_id) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                .execute(params![k.op_id, k.order_id, k.customer_id, k.at, k.device_id])?;
+        }
+        Change::CheckinEnded { order_id } => {
+            tx.prepare_cached("DELETE FROM checkins WHERE order_id = ?1")?.execute([order_id])?;
+        }
     }
     Ok(true)
 }

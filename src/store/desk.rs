@@ -122,17 +122,20 @@ impl LocalStore {
     /// orders in the store.
     pub fn waiting(&self) -> Result<Vec<Waiting>> {
         let conn = self.reader();
-        let checked_in: Vec<(String, i64, String)> = conn
+        // Check-ins made at any device of the store (shared through the hub) and this
+        // device's own, not yet pushed; the first one of an order counts. (SQLite takes
+        // the bare columns from the row holding min(at).)
+        let checked_in: Vec<(String, i64, String, Option<String>)> = conn
             .prepare_cached(
-                "SELECT k.order_id, min(k.at), coalesce(c.first_name, '') FROM checkins k
+                "SELECT k.order_id, min(k.at), coalesce(c.first_name, ''), k.device_id FROM checkins k
                  LEFT JOIN customers c ON c.id = k.customer_id GROUP BY k.order_id ORDER BY min(k.at), k.order_id",
             )?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
             .collect::<rusqlite::Result<_>>()?;
         let mut out = Vec::with_capacity(checked_in.len());
-        for (order_id, since, first_name) in checked_in {
+        for (order_id, since, first_name, device_id) in checked_in {
             if let Some(order) = overlaid_order(&conn, &order_id)?.filter(|o| o.status == OrderStatus::Ready) {
-                out.push(Waiting { order, first_name, since });
+                out.push(Waiting { order, first_name, since, device_id });
             }
         }
         Ok(out)

@@ -145,8 +145,8 @@ impl LocalStore {
         .execute(params![seq, op_id, name, entity, points_delta, body.to_string(), base_version, now])?;
         meta_set(&tx, "last_op_seq", &seq.to_string())?;
         if let OpBody::VisitCheckin { order_id, customer_id } = &op {
-            tx.prepare_cached("INSERT INTO checkins(op_id, order_id, customer_id, at) VALUES (?1, ?2, ?3, ?4)")?
-                .execute(params![op_id, order_id, customer_id, now])?;
+            tx.prepare_cached("INSERT INTO checkins(op_id, order_id, customer_id, at, device_id) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                .execute(params![op_id, order_id, customer_id, now, enrolment.device_id])?;
         }
         if let OpBody::FeedbackNps { score, .. } = &op {
             tx.prepare_cached("INSERT INTO feedback(op_id, score, at) VALUES (?1, ?2, ?3)")?.execute(params![op_id, score, now])?;

@@ -149,6 +149,13 @@ pub fn migrations() -> Migrations<'static> {
         "#,
         ),
         M::up_with_hook("-- Staff PINs become Argon2id: the hook wraps every legacy SHA-256 value.", upgrade_legacy_pins),
+        M::up(
+            r#"
+        -- Check-ins are the store's: the hub shares each with every device of the store
+        -- (Change::Checkin), and each says which device it was made at.
+        ALTER TABLE checkins ADD COLUMN device_id TEXT;
+        "#,
+        ),
     ])
 }
 

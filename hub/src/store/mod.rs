@@ -224,6 +224,8 @@ pub trait HubTx {
     /// Sets status and lines (JSON) and moves the order to its next version.
     fn update_order(&mut self, id: &str, status: OrderStatus, lines_json: &str, now: i64) -> Stored<()>;
     fn add_order_event(&mut self, order_id: &str, at: i64, status: OrderStatus, by: &str, note: Option<&str>) -> Stored<()>;
+    /// Whether a shopper checked in for this order.
+    fn has_checkin(&mut self, order_id: &str) -> Stored<bool>;
     /// Whether an open order of the store holds this pickup code.
     fn pickup_code_taken(&mut self, store_id: i64, code: &str) -> Stored<bool>;
 

@@ -6,10 +6,10 @@
 
 use omnikiosk_protocol::ops::{OpBody, Rejection, Verification};
 use omnikiosk_protocol::rules::{judge, order_effect, Facts, Judge};
-use omnikiosk_protocol::wire::{ConflictRecord, Op, OpOutcome, OrderDetail, StaffRole};
+use omnikiosk_protocol::wire::{CheckinRecord, ConflictRecord, Op, OpOutcome, OrderDetail, StaffRole};
 
 use super::reads::order_detail;
-use super::writes::{attach, move_order, publish_customer};
+use super::writes::{attach, move_order, publish_checkin, publish_customer};
 use super::{Device, HubTx, LedgerEntry, LoggedOp, Relevance, Savepoint, Touchpoint, TouchpointKind};
 use crate::error::{HubError, StorageError};
 
@@ -157,6 +157,16 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
         OpBody::VisitCheckin { order_id, customer_id } => {
             let kind = TouchpointKind::Checkin { order_id };
             tx.add_touchpoint(&Touchpoint { op_id: &op.op_id, store_id: device.store_id, customer_id: Some(customer_id), at: now, kind })?;
+            let order = detail.map(|d| d.order).ok_or_else(|| StorageError("judged order went missing".into()))?;
+            let checkin = CheckinRecord {
+                op_id: op.op_id.clone(),
+                store_id: device.store_id,
+                order_id: order_id.clone(),
+                customer_id: customer_id.clone(),
+                device_id: device.id.clone(),
+                at: now,
+            };
+            publish_checkin(tx, &order, checkin)?;
         }
         OpBody::VisitSeen { customer_id } => {
             let kind = TouchpointKind::Seen;

@@ -3,7 +3,7 @@
 //! transaction. Channel writes, the seed, erasure and no-shows live here, once.
 
 use omnikiosk_protocol::wire::{
-    CartLine, CartRecord, Change, CustomerRecord, CustomerUpsert, LookupResponse, OrderCreate, OrderDetail, OrderLine, OrderRecord,
+    CartLine, CartRecord, Change, CheckinRecord, CustomerRecord, CustomerUpsert, LookupResponse, OrderCreate, OrderDetail, OrderLine, OrderRecord,
     OrderStatus,
 };
 use rand::Rng;
@@ -58,11 +58,29 @@ pub fn attach(tx: &mut dyn HubTx, customer_id: &str, store_id: i64, why: Relevan
     Ok(())
 }
 
-/// Moves an order to `status` with its event and publishes it.
+/// Moves an order to `status` with its event and publishes it; an order that ends takes
+/// its check-in off every device of the store.
 pub fn move_order(tx: &mut dyn HubTx, order: &OrderRecord, status: OrderStatus, by: &str, note: Option<&str>, now: i64) -> Stored<OrderDetail> {
     tx.update_order(&order.id, status, &serde_json::to_string(&order.lines)?, now)?;
     tx.add_order_event(&order.id, now, status, by, note)?;
+    if status.is_final() && tx.has_checkin(&order.id)? {
+        let ended = Change::CheckinEnded { order_id: order.id.clone() };
+        feed(tx, &store_scope(order.store_id), &checkin_key(&order.id), &ended)?;
+    }
     publish_order(tx, &order.id)
+}
+
+/// The feed key of an order's check-in: one per order, the newest check-in for it.
+fn checkin_key(order_id: &str) -> String {
+    format!("checkin:{order_id}")
+}
+
+/// Shares a check-in with every device of the store, while its order is open.
+pub fn publish_checkin(tx: &mut dyn HubTx, order: &OrderRecord, checkin: CheckinRecord) -> Stored<()> {
+    if order.status.is_final() {
+        return Ok(());
+    }
+    feed(tx, &store_scope(order.store_id), &checkin_key(&order.id), &Change::Checkin(checkin))
 }
 
 fn require_customer(tx: &mut dyn HubTx, id: &str) -> Result<(), HubError> {
@@ -286,7 +304,9 @@ pub fn erase_customer(tx: &mut dyn HubTx, id: &str) -> Result<(), HubError> {
     for (table, column, to, versioned) in UNLINKED {
         tx.unlink_rows(table, column, id, *to, *versioned)?;
     }
-    tx.drop_feed_entities(&[format!("customer:{id}"), format!("cart:{id}")])?;
+    let mut keys = vec![format!("customer:{id}"), format!("cart:{id}")];
+    keys.extend(theirs.iter().map(|o| checkin_key(&o.id)));
+    tx.drop_feed_entities(&keys)?;
     for store in stores {
         feed(tx, &store_scope(store), &format!("customer:{id}"), &Change::CustomerRemoved { id: id.to_string() })?;
     }

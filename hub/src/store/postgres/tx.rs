@@ -338,6 +338,10 @@ impl HubTx for PgTx<'_> {
         Ok(())
     }
 
+    fn has_checkin(&mut self, order_id: &str) -> Stored<bool> {
+        Ok(self.text("SELECT order_id FROM visits WHERE order_id = $1 AND kind = 'checkin'", order_id)?.is_some())
+    }
+
     fn pickup_code_taken(&mut self, store_id: i64, code: &str) -> Stored<bool> {
         let sql = "SELECT 1 FROM orders WHERE store_id = $1 AND pickup_code = $2 AND status IN ('placed', 'picking', 'ready')";
         Ok(self.one(sql, &[&store_id, &code])?.is_some())

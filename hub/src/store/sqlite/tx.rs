@@ -285,6 +285,10 @@ impl HubTx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn has_checkin(&mut self, order_id: &str) -> Stored<bool> {
+        self.any("SELECT 1 FROM visits WHERE order_id = ?1 AND kind = 'checkin'", [order_id])
+    }
+
     fn pickup_code_taken(&mut self, store_id: i64, code: &str) -> Stored<bool> {
         let sql = "SELECT 1 FROM orders WHERE store_id = ?1 AND pickup_code = ?2 AND status IN ('placed', 'picking', 'ready')";
         self.any(sql, params![store_id, code])
