@@ -220,6 +220,8 @@ mod tests {
                 [SALT, LEGACY_1234],
             )
             .unwrap();
+            // What later migrations added, taken away again (migration 5: check-ins' device).
+            conn.execute_batch("ALTER TABLE checkins DROP COLUMN device_id").unwrap();
             conn.pragma_update(None, "user_version", 3).unwrap();
         }
         let store = LocalStore::open(dir.path(), &StoreConfig::default()).unwrap();
