@@ -2,8 +2,10 @@
 //! all acknowledged after reconnect, and online order → visible in a long-polling
 //! kiosk's store queue.
 //!
-//!     cargo bench --bench offline                     # 10,000 ops, 100 orders
-//!     cargo bench --bench offline -- --ops 1000 --orders 20
+//! Also: a check-in at one device → in another device's waiting list, both long-polling.
+//!
+//!     cargo bench --bench offline                     # 10,000 ops, 100 orders, 200 check-ins
+//!     cargo bench --bench offline -- --ops 1000 --orders 20 --checkins 20
 
 use std::time::{Duration, Instant};
 
@@ -19,11 +21,14 @@ use omnikiosk_protocol::wire::{CartLine, OrderCreate};
 fn main() {
     let ops = arg("--ops", 10_000);
     let orders = arg("--orders", 100);
+    let checkins = arg("--checkins", 200);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let hub = Hub::open(&format!("sqlite:{}", dir.path().join("hub.db").display())).unwrap();
-    hub.seed(&SeedOptions { stores: 2, customers: 2000, products: 500, orders: 100, seed: 3 }).unwrap();
+    // Enough orders that store 1 has a ready one for every check-in.
+    hub.seed(&SeedOptions { stores: 2, customers: 2000, products: 500, orders: (checkins * 12).max(100), seed: 3 }).unwrap();
     let token = hub.add_device(1, "bench").unwrap();
+    let desk_token = hub.add_device(1, "bench desk").unwrap();
     let cfg = Config::default();
     println!("# omnikiosk offline-actions benchmarks");
 
@@ -84,6 +89,35 @@ fn main() {
         lat.sort();
         println!("\n## online order → visible in the store queue, kiosk long-polling ({orders} orders)");
         println!("p50 {:?}  p95 {:?}  max {:?}", percentile(&lat, 0.5), percentile(&lat, 0.95), lat[lat.len() - 1]);
+
+        // A second device of the store, long-polling too: check-ins made at the first.
+        let ddir = tempfile::tempdir().unwrap();
+        let desk = LocalStore::open(ddir.path(), &StoreConfig::default()).unwrap();
+        omnikiosk::sync::enroll(&desk, &url, &desk_token, false, &cfg.sync).await.unwrap();
+        let desk_client = omnikiosk::sync::client_for(&desk.require_enrolment().unwrap(), &cfg.sync).unwrap();
+        omnikiosk::sync::pull_until_current(&desk, &desk_client, cfg.sync.page_size, Duration::ZERO, |_| {}).await.unwrap();
+        let (desk_stop, desk_stopped) = tokio::sync::watch::channel(false);
+        let desk_daemon = tokio::spawn(omnikiosk::sync::run_daemon(desk.clone(), desk_client, cfg.sync.clone(), desk_stopped, |_| {}));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let ready: Vec<_> = store.orders(Some(omnikiosk_protocol::wire::OrderStatus::Ready)).unwrap().into_iter().take(checkins).collect();
+        let mut lat = Vec::with_capacity(ready.len());
+        for o in &ready {
+            let t = Instant::now();
+            store.record_op(OpBody::VisitCheckin { order_id: o.id.clone(), customer_id: o.customer_id.clone() }, &cfg.loyalty, 0).unwrap();
+            while !desk.waiting().unwrap().iter().any(|w| w.order.id == o.id) {
+                tokio::time::sleep(Duration::from_micros(500)).await;
+            }
+            lat.push(t.elapsed());
+        }
+        lat.sort();
+        println!(
+            "\n## check-in at one device → in another device's waiting list, both long-polling ({} check-ins, push every {} ms)",
+            lat.len(),
+            cfg.sync.push_interval_ms
+        );
+        println!("p50 {:?}  p95 {:?}  max {:?}", percentile(&lat, 0.5), percentile(&lat, 0.95), lat[lat.len() - 1]);
+        let _ = desk_stop.send(true);
+        let _ = desk_daemon.await;
         let _ = stop.send(true);
         let _ = daemon.await;
         server.abort();
