@@ -94,6 +94,9 @@ pub struct LocalStore {
     reader: Arc<Mutex<Connection>>,
     /// The database file, for status and tests.
     path: PathBuf,
+    /// Told of every op recorded through this handle, so the push loop of the same
+    /// process sends it at once instead of at its next round.
+    recorded: Arc<tokio::sync::Notify>,
 }
 
 impl LocalStore {
@@ -120,7 +123,17 @@ impl LocalStore {
         schema::migrations().to_latest(&mut writer)?;
         let reader = Connection::open(&path)?;
         configure(&reader, cfg)?;
-        Ok(LocalStore { writer: Arc::new(Mutex::new(writer)), reader: Arc::new(Mutex::new(reader)), path })
+        Ok(LocalStore { writer: Arc::new(Mutex::new(writer)), reader: Arc::new(Mutex::new(reader)), path, recorded: Arc::default() })
+    }
+
+    /// Resolves when an op is recorded through any clone of this handle (or was since the
+    /// last time one resolved).
+    pub async fn op_recorded(&self) {
+        self.recorded.notified().await
+    }
+
+    pub(crate) fn tell_op_recorded(&self) {
+        self.recorded.notify_one();
     }
 
     pub fn path(&self) -> &Path {

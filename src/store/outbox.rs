@@ -152,6 +152,7 @@ impl LocalStore {
             tx.prepare_cached("INSERT INTO feedback(op_id, score, at) VALUES (?1, ?2, ?3)")?.execute(params![op_id, score, now])?;
         }
         tx.commit()?;
+        self.tell_op_recorded();
         Ok(RecordedOp { op_id, seq, name: op.name() })
     }
 

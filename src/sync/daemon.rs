@@ -42,8 +42,9 @@ struct Worker {
     shutdown: watch::Receiver<bool>,
 }
 
-/// Looks at the outbox every `push_interval_ms` (ops may come from another process, such
-/// as the `omnikiosk order` command) and pushes whatever waits.
+/// Pushes whatever waits in the outbox as soon as an op is recorded in this process, and
+/// every `push_interval_ms` anyway (ops may come from another process, such as the
+/// `omnikiosk order` command).
 async fn push_loop(w: Worker, on_event: &(impl Fn(DaemonEvent) + Sync)) {
     let Worker { store, client, cfg, mut shutdown } = w;
     let mut backoff = Backoff::from_config(&cfg);
@@ -65,7 +66,14 @@ async fn push_loop(w: Worker, on_event: &(impl Fn(DaemonEvent) + Sync)) {
                 retry_in
             }
         };
-        if until_stopped(tokio::time::sleep(pause), &mut shutdown).await.is_none() {
+        let wait = async {
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                // Not while backing off: a failing hub is not asked again sooner.
+                _ = store.op_recorded(), if pause == interval => {}
+            }
+        };
+        if until_stopped(wait, &mut shutdown).await.is_none() {
             break;
         }
     }
