@@ -339,19 +339,21 @@ impl Hub {
     /// scanned app code or loyalty card becomes relevant to the store (and flows into its
     /// feed from then on); `None` when nobody has this code.
     pub fn lookup(&self, store_id: i64, scan: Scan) -> Result<Option<LookupResponse>, HubError> {
-        let found = self.write(move |tx| {
+        // A miss is answered from a read snapshot: only a found customer takes a write
+        // (and, on PostgreSQL, the feed lock).
+        let found = self.read(move |tx| {
             let id = match scan {
                 Scan::Customer(c) => Some(c.id),
                 Scan::LoyaltyCard(card) => tx.card_owner(card.as_str())?,
                 _ => return Err(HubError::BadRequest("only customer codes and loyalty cards can be looked up".into())),
             };
-            let Some(id) = id else { return Ok(None) };
-            if tx.customer(&id)?.is_none() {
-                return Ok(None);
-            }
-            writes::attach_customer(tx, &id, store_id, Relevance::Lookup, now_secs()).map(Some)
+            Ok(match id {
+                Some(id) if tx.customer(&id)?.is_some() => Some(id),
+                _ => None,
+            })
         })?;
-        Ok(found)
+        let Some(id) = found else { return Ok(None) };
+        self.write(move |tx| writes::attach_customer(tx, &id, store_id, Relevance::Lookup, now_secs()).map(Some))
     }
 
     /// Applies a kiosk's pushed ops in sequence order, each in its own transaction; stops

@@ -89,6 +89,7 @@ pub(super) fn pending_points(conn: &Connection, customer_id: &str) -> Result<i64
         .query_row([format!("customer:{customer_id}")], |r| r.get(0))?)
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(what: &'static str, json: &str) -> Result<T> {
+/// A stored JSON column read back; a value that does not parse is a corrupt file.
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(what: &'static str, json: &str) -> Result<T> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt { what, detail: e.to_string() })
 }

@@ -6,7 +6,7 @@ use omnikiosk_protocol::wire::{
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use super::orders::{enrolled_store_id, overlay_orders, pending_points, query_orders, ORDER_COLUMNS};
+use super::orders::{enrolled_store_id, from_json, overlay_orders, pending_points, query_orders, ORDER_COLUMNS};
 use super::{LocalStore, Result, StoreError};
 use crate::domain::shopper::{CartView, ShopperView};
 
@@ -267,6 +267,3 @@ fn product_view(conn: &Connection, sku: &str, store_id: i64) -> Result<Option<Pr
     Ok(Some(ProductView { product, stock }))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(what: &'static str, json: &str) -> Result<T> {
-    serde_json::from_str(json).map_err(|e| StoreError::Corrupt { what, detail: e.to_string() })
-}
