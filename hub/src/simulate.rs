@@ -314,7 +314,16 @@ impl Simulator {
                     Change::Order(o) => {
                         view.placed.remove(&o.id);
                     }
-                    Change::Store(_) | Change::Staff(_) | Change::StaffRemoved { .. } | Change::Checkin(_) | Change::CheckinEnded { .. } => {}
+                    Change::Store(_)
+                    | Change::Staff(_)
+                    | Change::StaffRemoved { .. }
+                    | Change::Checkin(_)
+                    | Change::CheckinEnded { .. }
+                    | Change::Help(_)
+                    | Change::HelpEnded { .. }
+                    | Change::Feedback(_)
+                    | Change::PinFailures(_)
+                    | Change::Device(_) => {}
                 }
             }
             view.cursor = page.last_seq;

@@ -47,6 +47,25 @@ pub enum OpBody {
     /// Net Promoter Score 0–10 and an optional satisfaction answer.
     #[serde(rename = "feedback.nps")]
     FeedbackNps { score: i64, csat: Option<String>, customer_id: Option<String> },
+    /// "Call staff" pressed at a device, with the shopper signed in there if any. The
+    /// request's id is this op's id.
+    #[serde(rename = "help.request")]
+    HelpRequest { customer_id: Option<String> },
+    /// A colleague is on the way ("Kasia is on the way" on the device that asked).
+    #[serde(rename = "help.take")]
+    HelpTake { request_id: String, staff_id: String },
+    /// The shopper was helped: the request leaves every screen of the store.
+    #[serde(rename = "help.done")]
+    HelpDone { request_id: String, staff_id: String },
+    /// A wrong PIN typed for a badge: counted store-wide (see [`crate::rules::pin_step`]).
+    #[serde(rename = "staff.pin_failed")]
+    PinFailed { staff_id: String },
+    /// The right PIN: the badge's count of wrong ones starts again.
+    #[serde(rename = "staff.pin_ok")]
+    PinAccepted { staff_id: String },
+    /// "Save for later": a product scanned by an identified shopper, into their online cart.
+    #[serde(rename = "cart.add")]
+    CartAdd { customer_id: String, sku: String },
 }
 
 /// Why an op cannot be applied: a stable code and a sentence for the screen.
@@ -85,37 +104,72 @@ impl OpBody {
             OpBody::LoyaltyEarn { .. } => "loyalty.earn",
             OpBody::LoyaltyRedeem { .. } => "loyalty.redeem",
             OpBody::FeedbackNps { .. } => "feedback.nps",
+            OpBody::HelpRequest { .. } => "help.request",
+            OpBody::HelpTake { .. } => "help.take",
+            OpBody::HelpDone { .. } => "help.done",
+            OpBody::PinFailed { .. } => "staff.pin_failed",
+            OpBody::PinAccepted { .. } => "staff.pin_ok",
+            OpBody::CartAdd { .. } => "cart.add",
         }
     }
 
-    /// For an op that changes an order (only staff make those): the order and the staff
-    /// member.
-    fn order_and_staff(&self) -> Option<(&str, &str)> {
+    /// The order this op changes, if it changes one (only staff change orders).
+    pub fn order_id(&self) -> Option<&str> {
         match self {
-            OpBody::OrderPick { order_id, staff_id, .. }
-            | OpBody::OrderReady { order_id, staff_id }
-            | OpBody::OrderCollect { order_id, staff_id, .. }
-            | OpBody::OrderCancel { order_id, staff_id, .. } => Some((order_id, staff_id)),
+            OpBody::OrderPick { order_id, .. }
+            | OpBody::OrderReady { order_id, .. }
+            | OpBody::OrderCollect { order_id, .. }
+            | OpBody::OrderCancel { order_id, .. } => Some(order_id),
             _ => None,
         }
     }
 
-    /// The order this op changes, if it changes one.
-    pub fn order_id(&self) -> Option<&str> {
-        self.order_and_staff().map(|(order, _)| order)
+    /// The order this op needs to see: the one it changes, or the one a shopper checks in for.
+    pub fn order_looked_at(&self) -> Option<&str> {
+        match self {
+            OpBody::VisitCheckin { order_id, .. } => Some(order_id),
+            other => other.order_id(),
+        }
     }
 
-    /// The staff member who made this op, for the ops only staff may make.
+    /// The staff member who made this op, for the ops only staff of the store may make.
     pub fn staff_id(&self) -> Option<&str> {
-        self.order_and_staff().map(|(_, staff)| staff)
+        match self {
+            OpBody::OrderPick { staff_id, .. }
+            | OpBody::OrderReady { staff_id, .. }
+            | OpBody::OrderCollect { staff_id, .. }
+            | OpBody::OrderCancel { staff_id, .. }
+            | OpBody::HelpTake { staff_id, .. }
+            | OpBody::HelpDone { staff_id, .. }
+            | OpBody::PinFailed { staff_id }
+            | OpBody::PinAccepted { staff_id } => Some(staff_id),
+            _ => None,
+        }
+    }
+
+    /// The help request this op answers.
+    pub fn help_request_id(&self) -> Option<&str> {
+        match self {
+            OpBody::HelpTake { request_id, .. } | OpBody::HelpDone { request_id, .. } => Some(request_id),
+            _ => None,
+        }
+    }
+
+    /// The product this op must find in the catalogue.
+    pub fn sku(&self) -> Option<&str> {
+        match self {
+            OpBody::CartAdd { sku, .. } => Some(sku),
+            _ => None,
+        }
     }
 
     /// The customer this op must find known, if it names one that must exist.
     pub fn known_customer_id(&self) -> Option<&str> {
         match self {
-            OpBody::VisitSeen { customer_id } | OpBody::LoyaltyEarn { customer_id, .. } | OpBody::LoyaltyRedeem { customer_id, .. } => {
-                Some(customer_id)
-            }
+            OpBody::VisitSeen { customer_id }
+            | OpBody::LoyaltyEarn { customer_id, .. }
+            | OpBody::LoyaltyRedeem { customer_id, .. }
+            | OpBody::CartAdd { customer_id, .. } => Some(customer_id),
             _ => None,
         }
     }
@@ -156,6 +210,9 @@ impl OpBody {
             }
             OpBody::OrderCancel { reason, .. } => text("reason", reason),
             OpBody::OrderPick { short_reason: Some(r), .. } => text("short-pick reason", r),
+            OpBody::CartAdd { sku, .. } if crate::gtin::Gtin::parse(sku).is_err() => {
+                Err(Rejection::new("bad_op", format!("{sku} is not a product code (EAN-13, EAN-8 or UPC-A)")))
+            }
             _ => Ok(()),
         }
     }
@@ -190,6 +247,12 @@ mod tests {
             OpBody::OrderCollect { order_id: "O-2-7".into(), staff_id: "S2".into(), verification: Verification::OrderQr("K1.x.y".into()) },
             OpBody::LoyaltyEarn { customer_id: "C1".into(), points: 50, reason: "purchase".into() },
             OpBody::FeedbackNps { score: 9, csat: None, customer_id: None },
+            OpBody::HelpRequest { customer_id: Some("C1".into()) },
+            OpBody::HelpTake { request_id: "h".into(), staff_id: "S2".into() },
+            OpBody::HelpDone { request_id: "h".into(), staff_id: "S2".into() },
+            OpBody::PinFailed { staff_id: "S2".into() },
+            OpBody::PinAccepted { staff_id: "S2".into() },
+            OpBody::CartAdd { customer_id: "C1".into(), sku: "4006381333931".into() },
         ];
         for op in ops {
             let (name, body) = op.to_wire();

@@ -4,7 +4,7 @@
 //! answer with the same words; [`order_effect`] is the one place an op changes an order.
 
 use crate::ops::{OpBody, Rejection, Verification};
-use crate::wire::{OrderRecord, OrderStatus, StaffRole};
+use crate::wire::{OrderRecord, OrderStatus, PinState, StaffRole};
 
 /// Who is judging: some rules hold only where the op is made, some only where it lands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +33,49 @@ pub struct Facts<'a> {
     /// Reads an order QR shown at handover (its signature checked with the hub's key) and
     /// returns the order id it names.
     pub qr_order_id: &'a dyn Fn(&str) -> Option<String>,
+    /// The help request the op answers, as it stands; `None`: not an open request here.
+    pub help: Option<HelpStanding<'a>>,
+    /// Whether the product the op names is in the catalogue.
+    pub product_known: bool,
+}
+
+/// Where a "call staff" request stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HelpStanding<'a> {
+    /// The colleague on the way: staff id and first name.
+    pub taken_by: Option<(&'a str, &'a str)>,
+    /// Who closed it, if it is closed (the hub remembers; devices drop closed requests).
+    pub closed_by: Option<&'a str>,
+}
+
+/// Wrong PINs in a row that lock a badge, counted over every device of the store.
+pub const PIN_ATTEMPTS: i64 = 5;
+/// How long a locked badge stays locked.
+pub const PIN_LOCK_SECS: i64 = 5 * 60;
+
+impl PinState {
+    pub const CLEAR: PinState = PinState { failures: 0, locked_until: None };
+
+    /// Until when the badge is locked, if it is locked at `now`.
+    pub fn locked_at(&self, now: i64) -> Option<i64> {
+        self.locked_until.filter(|&u| u > now)
+    }
+}
+
+/// A badge's count after one PIN typed at `now`: a right one clears it, a wrong one adds
+/// one and the [`PIN_ATTEMPTS`]th locks for [`PIN_LOCK_SECS`]; while locked nothing counts,
+/// and a lock that has run out starts a fresh count. The hub runs it over the store's
+/// `staff.pin_*` ops; a device over the hub's count and its own pending ops.
+pub fn pin_step(state: PinState, right: bool, now: i64) -> PinState {
+    if right {
+        return PinState::CLEAR;
+    }
+    if state.locked_at(now).is_some() {
+        return state;
+    }
+    let failures = if state.locked_until.is_some() { 1 } else { state.failures + 1 };
+    let locked_until = (failures >= PIN_ATTEMPTS).then_some(now + PIN_LOCK_SECS);
+    PinState { failures, locked_until }
 }
 
 /// Decides whether `op` may be applied given `facts`: `Ok` or the one refusal for it.
@@ -86,7 +129,30 @@ pub fn judge(op: &OpBody, facts: &Facts<'_>) -> Result<(), Rejection> {
                 _ => Ok(()),
             }
         }
-        OpBody::VisitSeen { .. } | OpBody::LoyaltyEarn { .. } | OpBody::FeedbackNps { .. } => Ok(()),
+        OpBody::HelpTake { request_id, staff_id } | OpBody::HelpDone { request_id, staff_id } => {
+            let help = facts
+                .help
+                .ok_or_else(|| Rejection::new("unknown_help", format!("help request {request_id} is not open at this store")))?;
+            if let Some(by) = help.closed_by {
+                return Err(Rejection::new("help_closed", format!("help request {request_id} was already closed by {by}")));
+            }
+            match (op, help.taken_by) {
+                (OpBody::HelpTake { .. }, Some((by, name))) if by != staff_id => {
+                    Err(Rejection::new("help_taken", format!("{name} is already on the way")))
+                }
+                _ => Ok(()),
+            }
+        }
+        OpBody::CartAdd { sku, .. } if !facts.product_known => {
+            Err(Rejection::new("unknown_product", format!("{sku} is not in the catalogue")))
+        }
+        OpBody::VisitSeen { .. }
+        | OpBody::LoyaltyEarn { .. }
+        | OpBody::FeedbackNps { .. }
+        | OpBody::HelpRequest { .. }
+        | OpBody::PinFailed { .. }
+        | OpBody::PinAccepted { .. }
+        | OpBody::CartAdd { .. } => Ok(()),
     }
 }
 
@@ -231,7 +297,16 @@ mod tests {
     /// returns the order's status afterwards or the refusal's code.
     fn outcome(op: &OpBody, status: OrderStatus, picked: Option<i64>, role: StaffRole, judge_: Judge) -> Result<OrderStatus, &'static str> {
         let mut o = order(status, picked);
-        let facts = Facts { judge: judge_, staff_role: Some(role), order: Some(&o), customer_known: true, points: 1000, qr_order_id: &qr };
+        let facts = Facts {
+            judge: judge_,
+            staff_role: Some(role),
+            order: Some(&o),
+            customer_known: true,
+            points: 1000,
+            qr_order_id: &qr,
+            help: Some(HelpStanding::default()),
+            product_known: true,
+        };
         judge(op, &facts).map_err(|r| r.code)?;
         order_effect(&mut o, op);
         Ok(o.status)
@@ -284,7 +359,21 @@ mod tests {
     #[test]
     fn missing_facts_refuse_with_their_own_code() {
         let o = order(Ready, Some(2));
-        let base = || Facts { judge: DEVICE, staff_role: Some(StaffRole::Staff), order: Some(&o), customer_known: true, points: 100, qr_order_id: &qr };
+        let base = || Facts {
+            judge: DEVICE,
+            staff_role: Some(StaffRole::Staff),
+            order: Some(&o),
+            customer_known: true,
+            points: 100,
+            qr_order_id: &qr,
+            help: Some(HelpStanding::default()),
+            product_known: true,
+        };
+        let take = |staff: &str| OpBody::HelpTake { request_id: "H1".into(), staff_id: staff.into() };
+        let done = OpBody::HelpDone { request_id: "H1".into(), staff_id: "S1".into() };
+        let taken = HelpStanding { taken_by: Some(("S2", "Kasia")), closed_by: None };
+        let closed = HelpStanding { taken_by: None, closed_by: Some("Kasia") };
+        let save = |sku: &str| OpBody::CartAdd { customer_id: "C1".into(), sku: sku.into() };
         let redeem = |points| OpBody::LoyaltyRedeem { customer_id: "C1".into(), points, reason: "discount".into() };
         let seen = OpBody::VisitSeen { customer_id: "C9".into() };
         let checkin_other = OpBody::VisitCheckin { order_id: "O-1-1".into(), customer_id: "C2".into() };
@@ -301,6 +390,17 @@ mod tests {
             ("up to the device's allowance", redeem(50), Facts { judge: Judge::Device { allowance: 100, unconfirmed: 50 }, ..base() }, Ok(())),
             ("the hub has no allowance", redeem(100), Facts { judge: Judge::Hub, ..base() }, Ok(())),
             ("a bad body before any fact", redeem(0), Facts { customer_known: false, ..base() }, Err("bad_op")),
+            ("take an open request", take("S1"), base(), Ok(())),
+            ("take a request another colleague took", take("S1"), Facts { help: Some(taken), ..base() }, Err("help_taken")),
+            ("take a request again", take("S2"), Facts { help: Some(taken), ..base() }, Ok(())),
+            ("close a request another colleague took", done.clone(), Facts { help: Some(taken), ..base() }, Ok(())),
+            ("close a request twice", done.clone(), Facts { help: Some(closed), ..base() }, Err("help_closed")),
+            ("close a request of another store", done.clone(), Facts { help: None, ..base() }, Err("unknown_help")),
+            ("close with a badge of another store", done, Facts { staff_role: None, ..base() }, Err("unknown_staff")),
+            ("save a product for later", save("4006381333931"), base(), Ok(())),
+            ("save a product not in the catalogue", save("4006381333931"), Facts { product_known: false, ..base() }, Err("unknown_product")),
+            ("save a code with a wrong check digit", save("4006381333932"), base(), Err("bad_op")),
+            ("save for an unknown shopper", save("4006381333931"), Facts { customer_known: false, ..base() }, Err("unknown_customer")),
         ];
         for (what, op, facts, want) in cases {
             assert_eq!(judge(&op, &facts).map_err(|r| r.code), want, "{what}");
@@ -310,8 +410,34 @@ mod tests {
     #[test]
     fn refusals_say_what_the_screen_shows() {
         let o = order(Cancelled, Some(2));
-        let facts = Facts { judge: Judge::Hub, staff_role: Some(StaffRole::Staff), order: Some(&o), customer_known: true, points: 0, qr_order_id: &qr };
+        let facts = Facts {
+            judge: Judge::Hub,
+            staff_role: Some(StaffRole::Staff),
+            order: Some(&o),
+            customer_known: true,
+            points: 0,
+            qr_order_id: &qr,
+            help: Some(HelpStanding { taken_by: Some(("S2", "Kasia")), closed_by: None }),
+            product_known: true,
+        };
         let refused = judge(&collect(code("123456")), &facts).unwrap_err();
         assert_eq!(refused.message, "order O-1-1 was cancelled online — return the items to stock instead of handed over");
+        let take = OpBody::HelpTake { request_id: "H1".into(), staff_id: "S1".into() };
+        assert_eq!(judge(&take, &facts).unwrap_err().message, "Kasia is already on the way");
+    }
+
+    #[test]
+    fn five_wrong_pins_lock_a_badge_and_the_lock_runs_out() {
+        let mut s = PinState::CLEAR;
+        for n in 1..PIN_ATTEMPTS {
+            s = pin_step(s, false, 100);
+            assert_eq!(s, PinState { failures: n, locked_until: None });
+        }
+        s = pin_step(s, false, 100);
+        assert_eq!(s.locked_at(100), Some(100 + PIN_LOCK_SECS), "the fifth locks");
+        assert_eq!(pin_step(s, false, 200), s, "tries while locked do not count or extend the lock");
+        assert_eq!(s.locked_at(100 + PIN_LOCK_SECS), None, "the lock runs out");
+        assert_eq!(pin_step(s, false, 100 + PIN_LOCK_SECS), PinState { failures: 1, locked_until: None }, "a fresh count");
+        assert_eq!(pin_step(PinState { failures: 4, locked_until: None }, true, 100), PinState::CLEAR, "the right PIN clears it");
     }
 }

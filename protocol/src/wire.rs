@@ -68,8 +68,20 @@ pub enum Change {
     /// A shopper's "I'm here" at one of the store's devices, until their order ends: every
     /// device of the store counts them as waiting.
     Checkin(CheckinRecord),
-    /// The checked-in order ended (collected, cancelled, expired): nobody waits for it.
+    /// The checked-in order ended (collected, cancelled, expired) or the check-in ran
+    /// out of time: nobody waits for it.
     CheckinEnded { order_id: String },
+    /// A "call staff" request of one of the store's devices, as it stands: raised, or
+    /// taken by a colleague who is on the way.
+    Help(HelpRecord),
+    /// The request was seen to, or ran out of time: it leaves every screen of the store.
+    HelpEnded { id: String },
+    /// One NPS answer given at one of the store's devices: the manager's numbers are the store's.
+    Feedback(FeedbackRecord),
+    /// A badge's wrong PINs counted over every device of the store.
+    PinFailures(PinFailuresRecord),
+    /// One of the store's devices as the hub last saw it: the manager's device list.
+    Device(DeviceHealth),
 }
 
 /// A check-in as the store's devices share it (the name comes from the customer record).
@@ -84,6 +96,54 @@ pub struct CheckinRecord {
     pub device_id: String,
     /// Hub time when it arrived.
     pub at: i64,
+}
+
+/// A "call staff" request as the store's devices share it: the shopper by first name and
+/// initial only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelpRecord {
+    /// The `help.request` op that raised it.
+    pub id: String,
+    pub store_id: i64,
+    /// The device it was raised at: that device shows who is coming.
+    pub device_id: String,
+    pub customer_id: Option<String>,
+    /// "Anna K.", when a shopper was signed in.
+    pub shopper: Option<String>,
+    /// Hub time when it arrived.
+    pub raised_at: i64,
+    /// The colleague on the way, by staff id and first name.
+    pub taken_by: Option<String>,
+    pub taken_by_name: Option<String>,
+    pub taken_at: Option<i64>,
+}
+
+/// One NPS answer (no customer: the store's numbers need none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedbackRecord {
+    /// The `feedback.nps` op that gave it.
+    pub op_id: String,
+    pub store_id: i64,
+    pub device_id: String,
+    pub score: i64,
+    pub csat: Option<String>,
+    pub at: i64,
+}
+
+/// A badge's wrong PINs in a row at the store's devices, as the hub counted them
+/// ([`crate::rules::pin_step`]); `locked_until` is set once they reached the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinState {
+    pub failures: i64,
+    pub locked_until: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinFailuresRecord {
+    pub store_id: i64,
+    pub staff_id: String,
+    #[serde(flatten)]
+    pub state: PinState,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -257,6 +317,9 @@ pub struct PushRequest {
     /// Operations still waiting in the kiosk's outbox (fleet health).
     #[serde(default)]
     pub outbox_len: u64,
+    /// Kiosk time of the oldest of them.
+    #[serde(default)]
+    pub oldest_unsent_at: Option<i64>,
 }
 
 /// A named local action made at a kiosk.
@@ -411,6 +474,42 @@ pub struct ConflictRecord {
     pub at: i64,
 }
 
+/// What happened in store for a customer, as `GET /v1/customers/{id}/timeline` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Touch {
+    /// Identified at a device (card or app QR scanned).
+    Visit,
+    /// "I'm here" for a pickup order.
+    Checkin { order_id: String },
+    /// The order handed over at the desk.
+    Pickup { order_id: String },
+    /// "Call staff".
+    Help,
+    /// An NPS answer.
+    Feedback { score: i64, csat: Option<String> },
+    /// A product saved for later into the online cart.
+    CartAdd { sku: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// The op that made it.
+    pub id: String,
+    pub at: i64,
+    pub store_id: i64,
+    #[serde(flatten)]
+    pub touch: Touch,
+}
+
+/// `GET /v1/customers/{id}/timeline?after=CURSOR&limit=N` (channel): newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeline {
+    pub entries: Vec<TimelineEntry>,
+    /// Pass as `after` for the next (older) page; absent on the last page.
+    pub next: Option<String>,
+}
+
 /// `GET /v1/devices` (channel): fleet health.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceHealth {
@@ -423,6 +522,9 @@ pub struct DeviceHealth {
     /// Changes in the device's feed after the cursor of its last pull.
     pub cursor_lag: Option<i64>,
     pub outbox_len: Option<u64>,
+    /// Kiosk time of the oldest op in its outbox at its last push.
+    #[serde(default)]
+    pub oldest_unsent_at: Option<i64>,
 }
 
 #[cfg(test)]

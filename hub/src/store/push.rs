@@ -136,6 +136,8 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
         customer_known,
         points,
         qr_order_id,
+        help: None,
+        product_known: false,
     };
     judge(body, &facts).map_err(|r| explain(r, body, detail.as_ref(), points))?;
     match body {
@@ -181,6 +183,9 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
         OpBody::FeedbackNps { score, csat, customer_id } => {
             let kind = TouchpointKind::Feedback { score: *score, csat: csat.as_deref() };
             tx.add_touchpoint(&Touchpoint { op_id: &op.op_id, store_id: device.store_id, customer_id: customer_id.as_deref(), at: now, kind })?;
+        }
+        OpBody::HelpRequest { .. } | OpBody::HelpTake { .. } | OpBody::HelpDone { .. } | OpBody::PinFailed { .. } | OpBody::PinAccepted { .. } | OpBody::CartAdd { .. } => {
+            return Err(Rejection::new("not_yet", "this hub does not apply this op yet").into())
         }
     }
     Ok(())

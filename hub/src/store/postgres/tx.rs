@@ -389,6 +389,7 @@ impl HubTx for PgTx<'_> {
             protocol_version: r.get::<_, Option<i64>>(5).map(|v| v as u32),
             outbox_len: r.get::<_, Option<i64>>(6).map(|v| v as u64),
             cursor_lag: r.get(7),
+            oldest_unsent_at: None,
         };
         Ok(rows.iter().map(health).collect())
     }

@@ -328,7 +328,7 @@ impl HubTx for SqliteTx<'_> {
                 let (device_id, store_id, label, revoked, last_seen_at, protocol_version, cursor_lag) =
                     (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(7)?);
                 let outbox_len = r.get::<_, Option<i64>>(6)?.map(|v| v as u64);
-                Ok(DeviceHealth { device_id, store_id, label, revoked, last_seen_at, protocol_version, outbox_len, cursor_lag })
+                Ok(DeviceHealth { device_id, store_id, label, revoked, last_seen_at, protocol_version, outbox_len, cursor_lag, oldest_unsent_at: None })
             },
         )
     }
