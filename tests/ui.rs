@@ -104,7 +104,7 @@ fn a_shopper_scans_checks_in_rates_and_leaves_nothing_behind() {
     // "Call staff" from her screen: the desk gets a help request that knows who asks.
     ElementHandle::find_by_accessible_label(ui.window(), "Wezwij obsługę").next().unwrap().invoke_accessible_default_action();
     assert!(has_label(&ui, "Pracownik już idzie."));
-    let assists = store.open_assists().unwrap();
+    let assists = store.open_help().unwrap();
     assert_eq!(assists.len(), 1);
     assert_eq!(assists[0].customer_id.as_deref(), Some("C-ANNA"), "the colleague sees who asked");
 

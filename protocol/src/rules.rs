@@ -4,7 +4,7 @@
 //! answer with the same words; [`order_effect`] is the one place an op changes an order.
 
 use crate::ops::{OpBody, Rejection, Verification};
-use crate::wire::{OrderRecord, OrderStatus, PinState, StaffRole};
+use crate::wire::{CartLine, OrderRecord, OrderStatus, PinState, StaffRole};
 
 /// Who is judging: some rules hold only where the op is made, some only where it lands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,6 +245,15 @@ pub fn order_effect(order: &mut OrderRecord, op: &OpBody) {
     }
 }
 
+/// The online cart after a `cart.add` ("save for later"): one more of the product.
+pub fn cart_effect(lines: &mut Vec<CartLine>, op: &OpBody) {
+    if let OpBody::CartAdd { sku, .. } = op {
+        match lines.iter_mut().find(|l| &l.sku == sku) {
+            Some(line) => line.qty += 1,
+            None => lines.push(CartLine { sku: sku.clone(), qty: 1 }),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -424,6 +433,16 @@ mod tests {
         assert_eq!(refused.message, "order O-1-1 was cancelled online — return the items to stock instead of handed over");
         let take = OpBody::HelpTake { request_id: "H1".into(), staff_id: "S1".into() };
         assert_eq!(judge(&take, &facts).unwrap_err().message, "Kasia is already on the way");
+    }
+
+    #[test]
+    fn saving_a_product_for_later_adds_one() {
+        let save = OpBody::CartAdd { customer_id: "C1".into(), sku: "4006381333931".into() };
+        let mut lines = vec![CartLine { sku: "5900000000001".into(), qty: 2 }];
+        cart_effect(&mut lines, &save);
+        cart_effect(&mut lines, &save);
+        assert_eq!(lines[1], CartLine { sku: "4006381333931".into(), qty: 2 });
+        assert_eq!(lines[0].qty, 2, "other lines untouched");
     }
 
     #[test]

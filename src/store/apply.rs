@@ -133,6 +133,50 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
         Change::CheckinEnded { order_id } => {
             tx.prepare_cached("DELETE FROM checkins WHERE order_id = ?1")?.execute([order_id])?;
         }
+        Change::Help(h) => {
+            if h.store_id != store_id {
+                return Ok(false);
+            }
+            // The hub's version of a request replaces this device's own copy of it.
+            tx.prepare_cached(
+                "INSERT INTO help_requests(id, device_id, customer_id, shopper, raised_at, taken_by, taken_by_name, taken_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT(id) DO UPDATE SET device_id = excluded.device_id, customer_id = excluded.customer_id,
+                     shopper = excluded.shopper, raised_at = excluded.raised_at, taken_by = excluded.taken_by,
+                     taken_by_name = excluded.taken_by_name, taken_at = excluded.taken_at",
+            )?
+            .execute(params![h.id, h.device_id, h.customer_id, h.shopper, h.raised_at, h.taken_by, h.taken_by_name, h.taken_at])?;
+        }
+        Change::HelpEnded { id } => {
+            tx.prepare_cached("DELETE FROM help_requests WHERE id = ?1")?.execute([id])?;
+        }
+        Change::Feedback(f) => {
+            if f.store_id != store_id {
+                return Ok(false);
+            }
+            // This device's own answer comes back under the op id it already has.
+            tx.prepare_cached(
+                "INSERT INTO feedback(op_id, score, at, device_id, csat) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(op_id) DO UPDATE SET at = excluded.at, device_id = excluded.device_id",
+            )?
+            .execute(params![f.op_id, f.score, f.at, f.device_id, f.csat])?;
+        }
+        Change::PinFailures(p) => {
+            if p.store_id != store_id {
+                return Ok(false);
+            }
+            tx.prepare_cached(
+                "INSERT INTO pin_failures(staff_id, failures, locked_until) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(staff_id) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until",
+            )?
+            .execute(params![p.staff_id, p.state.failures, p.state.locked_until])?;
+        }
+        Change::Device(d) => {
+            if d.store_id != store_id {
+                return Ok(false);
+            }
+            tx.prepare_cached("INSERT OR REPLACE INTO devices(id, record) VALUES (?1, ?2)")?.execute(params![d.device_id, to_json(d)?])?;
+        }
     }
     Ok(true)
 }
@@ -181,7 +225,7 @@ fn remove_customer(tx: &Transaction<'_>, id: &str) -> Result<()> {
     tx.prepare_cached("DELETE FROM loyalty_cards WHERE customer_id = ?1")?.execute([id])?;
     tx.prepare_cached("DELETE FROM carts WHERE customer_id = ?1")?.execute([id])?;
     tx.prepare_cached("DELETE FROM checkins WHERE customer_id = ?1")?.execute([id])?;
-    tx.prepare_cached("DELETE FROM assists WHERE customer_id = ?1")?.execute([id])?;
+    tx.prepare_cached("DELETE FROM help_requests WHERE customer_id = ?1")?.execute([id])?;
     Ok(())
 }
 

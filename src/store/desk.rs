@@ -1,21 +1,22 @@
-//! The pickup desk's own state, which lives on this kiosk only: staff badges' wrong-PIN
-//! counts, shoppers waiting at the desk, "call staff" requests, and the NPS answers given
-//! here today. None of it is the hub's; none of it is pulled.
+//! The store's shared desk state: check-ins, "call staff" requests, NPS answers, badges'
+//! wrong PINs and the store's devices. Each is made by an op at one device, applied at the
+//! hub and shared with every device of the store through its feed; each device shows the
+//! hub's state with its own pending ops on top, and keeps working with its own offline.
 
+use omnikiosk_protocol::ops::OpBody;
 use omnikiosk_protocol::pin;
-use omnikiosk_protocol::wire::OrderStatus;
-use rusqlite::{params, OptionalExtension};
+use omnikiosk_protocol::rules::{pin_step, HelpStanding};
+use omnikiosk_protocol::wire::{DeviceHealth, OrderStatus, PinState};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
+use super::orders::{from_json, overlaid_order, pending_on};
+use super::outbox::queue;
 use super::read::StaffMember;
-use super::orders::overlaid_order;
 use super::{LocalStore, Result};
 use crate::domain::desk::Waiting;
 
-/// Wrong PINs in a row that lock a badge.
-pub const PIN_ATTEMPTS: i64 = 5;
-/// How long a locked badge stays locked.
-pub const PIN_LOCK_SECS: i64 = 5 * 60;
+pub use omnikiosk_protocol::rules::{PIN_ATTEMPTS, PIN_LOCK_SECS};
 
 /// What a PIN typed on the pad leads to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,12 +30,32 @@ pub enum PinCheck {
     UnknownBadge,
 }
 
-/// "Call staff" pressed at the kiosk, with whoever was signed in as the shopper.
+/// A "call staff" request of the store, as this device shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Assist {
-    pub id: i64,
+pub struct HelpRequest {
+    /// The `help.request` op's id: what `help done` takes.
+    pub id: String,
+    /// The device it was raised at.
+    pub device: String,
     pub customer_id: Option<String>,
-    pub at: i64,
+    /// "Anna K.", when a shopper was signed in.
+    pub shopper: Option<String>,
+    pub raised_at: i64,
+    /// The colleague on the way: staff id and first name.
+    pub taken_by: Option<String>,
+    pub taken_by_name: Option<String>,
+    /// Closed here, not yet confirmed by the hub (then it is no longer listed).
+    #[serde(skip)]
+    pub closed_by: Option<String>,
+}
+
+impl HelpRequest {
+    pub fn standing(&self) -> HelpStanding<'_> {
+        HelpStanding {
+            taken_by: self.taken_by.as_deref().zip(self.taken_by_name.as_deref()),
+            closed_by: self.closed_by.as_deref(),
+        }
+    }
 }
 
 /// NPS answers since a moment: promoters (9–10) minus detractors (0–6), in percent.
@@ -53,10 +74,90 @@ impl NpsSummary {
     }
 }
 
+const HELP_COLUMNS: &str = "id, device_id, customer_id, shopper, raised_at, taken_by, taken_by_name";
+
+fn help_rows(conn: &Connection, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<Vec<HelpRequest>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, |r| {
+        Ok(HelpRequest {
+            id: r.get(0)?,
+            device: r.get(1)?,
+            customer_id: r.get(2)?,
+            shopper: r.get(3)?,
+            raised_at: r.get(4)?,
+            taken_by: r.get(5)?,
+            taken_by_name: r.get(6)?,
+            closed_by: None,
+        })
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let mut help = row?;
+        overlay_help(conn, &mut help)?;
+        out.push(help);
+    }
+    Ok(out)
+}
+
+/// This device's pending `help.take` / `help.done` on top of the hub's request.
+fn overlay_help(conn: &Connection, help: &mut HelpRequest) -> Result<()> {
+    for (op, _) in pending_on(conn, &format!("help:{}", help.id))? {
+        let name = |staff_id: &str| -> Result<String> {
+            Ok(conn
+                .prepare_cached("SELECT name FROM staff WHERE id = ?1")?
+                .query_row([staff_id], |r| r.get::<_, String>(0))
+                .optional()?
+                .unwrap_or_else(|| staff_id.to_string()))
+        };
+        match op {
+            OpBody::HelpTake { staff_id, .. } => {
+                help.taken_by_name = Some(name(&staff_id)?);
+                help.taken_by = Some(staff_id);
+            }
+            OpBody::HelpDone { staff_id, .. } => help.closed_by = Some(name(&staff_id)?),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// One request as this device shows it, closed ones included (for the rules' facts).
+pub(super) fn overlaid_help(conn: &Connection, id: &str) -> Result<Option<HelpRequest>> {
+    Ok(help_rows(conn, &format!("SELECT {HELP_COLUMNS} FROM help_requests WHERE id = ?1"), params![id])?.pop())
+}
+
+/// The badge's wrong PINs at the store as this device knows them: the hub's count with this
+/// device's pending `staff.pin_*` ops on top.
+fn store_pin_state(conn: &Connection, staff_id: &str) -> Result<PinState> {
+    let hub = conn
+        .prepare_cached("SELECT failures, locked_until FROM pin_failures WHERE staff_id = ?1")?
+        .query_row([staff_id], |r| Ok(PinState { failures: r.get(0)?, locked_until: r.get(1)? }))
+        .optional()?
+        .unwrap_or(PinState::CLEAR);
+    Ok(pending_on(conn, &format!("pin:{staff_id}"))?
+        .into_iter()
+        .fold(hub, |state, (op, at)| pin_step(state, matches!(op, OpBody::PinAccepted { .. }), at)))
+}
+
+/// This device's own count: it locks after five of its own tries whatever it has heard.
+fn own_pin_state(conn: &Connection, staff_id: &str) -> Result<PinState> {
+    Ok(conn
+        .prepare_cached("SELECT failures, locked_until FROM pin_attempts WHERE staff_id = ?1")?
+        .query_row([staff_id], |r| Ok(PinState { failures: r.get(0)?, locked_until: r.get(1)? }))
+        .optional()?
+        .unwrap_or(PinState::CLEAR))
+}
+
+fn locked_until(states: [PinState; 2], now: i64) -> Option<i64> {
+    states.iter().filter_map(|s| s.locked_at(now)).max()
+}
+
 impl LocalStore {
     /// Checks a PIN typed for a badge. Five wrong ones in a row lock the badge for five
-    /// minutes; a right one resets the count. Counted durably, so a restart is no way
-    /// around the lock.
+    /// minutes — counted over every device of the store once the hub has them, and on this
+    /// device alone when offline; a right one resets the count. Counted durably (and sent
+    /// to the hub as `staff.pin_*` ops in the same transaction), so neither a restart nor
+    /// the next kiosk is a way around the lock.
     pub fn verify_pin(&self, staff_id: &str, pin: &str, now: i64) -> Result<PinCheck> {
         // The Argon2id check (tens of milliseconds, more on a Pi) runs before the writer
         // is taken, so sync is not held up by it; its answer counts only if not locked.
@@ -70,50 +171,44 @@ impl LocalStore {
             tracing::warn!(staff_id, "the stored PIN of this badge cannot be checked: {e}");
             false
         });
+        let enrolled = self.enrolment()?.is_some();
         let mut conn = self.writer();
         let tx = conn.transaction()?;
-        let (failures, locked_until): (i64, Option<i64>) = tx
-            .prepare_cached("SELECT failures, locked_until FROM pin_attempts WHERE staff_id = ?1")?
-            .query_row([staff_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?
-            .unwrap_or((0, None));
-        if let Some(until) = locked_until.filter(|&u| u > now) {
+        let (store, own) = (store_pin_state(&tx, staff_id)?, own_pin_state(&tx, staff_id)?);
+        if let Some(until) = locked_until([store, own], now) {
             return Ok(PinCheck::Locked { until });
         }
-        // A lock that has run out starts a fresh count.
-        let failures = if locked_until.is_some() { 0 } else { failures };
-        let outcome = if right {
-            tx.prepare_cached("DELETE FROM pin_attempts WHERE staff_id = ?1")?.execute([staff_id])?;
-            None
-        } else {
-            let failures = failures + 1;
-            let lock = (failures >= PIN_ATTEMPTS).then_some(now + PIN_LOCK_SECS);
-            tx.prepare_cached(
-                "INSERT INTO pin_attempts(staff_id, failures, locked_until) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(staff_id) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until",
-            )?
-            .execute(params![staff_id, failures, lock])?;
-            Some(match lock {
-                Some(until) => PinCheck::Locked { until },
-                None => PinCheck::Wrong { attempts_left: PIN_ATTEMPTS - failures },
-            })
-        };
+        let own = pin_step(own, right, now);
+        let store = pin_step(store, right, now);
+        tx.prepare_cached(
+            "INSERT INTO pin_attempts(staff_id, failures, locked_until) VALUES (?1, ?2, ?3)
+             ON CONFLICT(staff_id) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until",
+        )?
+        .execute(params![staff_id, own.failures, own.locked_until])?;
+        if enrolled {
+            let staff_id = staff_id.to_string();
+            let op = if right { OpBody::PinAccepted { staff_id } } else { OpBody::PinFailed { staff_id } };
+            queue(&tx, &op, None, now)?;
+        }
         tx.commit()?;
         drop(conn);
-        match outcome {
-            Some(refused) => Ok(refused),
-            None => Ok(self.staff_member(staff_id)?.map(PinCheck::Accepted).unwrap_or(PinCheck::UnknownBadge)),
+        if enrolled {
+            self.tell_op_recorded();
         }
+        if right {
+            return Ok(self.staff_member(staff_id)?.map(PinCheck::Accepted).unwrap_or(PinCheck::UnknownBadge));
+        }
+        Ok(match locked_until([store, own], now) {
+            Some(until) => PinCheck::Locked { until },
+            None => PinCheck::Wrong { attempts_left: PIN_ATTEMPTS - store.failures.max(own.failures) },
+        })
     }
 
-    /// Until when a badge is locked by wrong PINs, if it is locked at `now`.
+    /// Until when a badge is locked by wrong PINs at any device of the store, if it is
+    /// locked at `now`.
     pub fn pin_locked_until(&self, staff_id: &str, now: i64) -> Result<Option<i64>> {
         let conn = self.reader();
-        let until: Option<Option<i64>> = conn
-            .prepare_cached("SELECT locked_until FROM pin_attempts WHERE staff_id = ?1")?
-            .query_row([staff_id], |r| r.get(0))
-            .optional()?;
-        Ok(until.flatten().filter(|&u| u > now))
+        Ok(locked_until([store_pin_state(&conn, staff_id)?, own_pin_state(&conn, staff_id)?], now))
     }
 
     /// Shoppers waiting at the desk now: checked in for an order that is still ready
@@ -141,33 +236,24 @@ impl LocalStore {
         Ok(out)
     }
 
-    /// Records a "call staff" request; returns its id.
-    pub fn call_staff(&self, customer_id: Option<&str>, now: i64) -> Result<i64> {
-        let conn = self.writer();
-        conn.prepare_cached("INSERT INTO assists(customer_id, at) VALUES (?1, ?2)")?.execute(params![customer_id, now])?;
-        Ok(conn.last_insert_rowid())
-    }
-
-    /// Open "call staff" requests, oldest first.
-    pub fn open_assists(&self) -> Result<Vec<Assist>> {
+    /// The store's open "call staff" requests, wherever raised, oldest first (this
+    /// device's pending answers applied; one it closed is no longer listed).
+    pub fn open_help(&self) -> Result<Vec<HelpRequest>> {
         let conn = self.reader();
-        let rows = conn
-            .prepare_cached("SELECT id, customer_id, at FROM assists WHERE closed_at IS NULL ORDER BY at, id")?
-            .query_map([], |r| Ok(Assist { id: r.get(0)?, customer_id: r.get(1)?, at: r.get(2)? }))?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+        let all = help_rows(&conn, &format!("SELECT {HELP_COLUMNS} FROM help_requests ORDER BY raised_at, id"), &[])?;
+        Ok(all.into_iter().filter(|h| h.closed_by.is_none()).collect())
     }
 
-    /// A colleague has seen to the request. Closing one twice changes nothing.
-    pub fn close_assist(&self, id: i64, staff_id: &str, now: i64) -> Result<bool> {
-        let conn = self.writer();
-        let n = conn
-            .prepare_cached("UPDATE assists SET closed_at = ?2, closed_by = ?3 WHERE id = ?1 AND closed_at IS NULL")?
-            .execute(params![id, now, staff_id])?;
-        Ok(n == 1)
+    /// The newest open request raised at this device: the shopper here sees who is coming.
+    pub fn help_asked_here(&self) -> Result<Option<HelpRequest>> {
+        let conn = self.reader();
+        let device = super::meta_get(&conn, "device_id")?.unwrap_or_default();
+        let sql = format!("SELECT {HELP_COLUMNS} FROM help_requests WHERE device_id = ?1 ORDER BY raised_at DESC, id DESC LIMIT 1");
+        Ok(help_rows(&conn, &sql, params![device])?.pop().filter(|h| h.closed_by.is_none()))
     }
 
-    /// NPS answers given at this kiosk since `since` (e.g. the store's midnight).
+    /// NPS answers given at any device of the store since `since` (e.g. the store's
+    /// midnight), this device's not yet pushed included.
     pub fn nps_since(&self, since: i64) -> Result<NpsSummary> {
         let conn = self.reader();
         let mut s = NpsSummary::default();
@@ -181,6 +267,14 @@ impl LocalStore {
             }
         }
         Ok(s)
+    }
+
+    /// The store's devices as the hub last saw them (from the store feed).
+    pub fn store_devices(&self) -> Result<Vec<DeviceHealth>> {
+        let conn = self.reader();
+        let rows: Vec<String> =
+            conn.prepare_cached("SELECT record FROM devices ORDER BY id")?.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        rows.iter().map(|json| from_json("device", json)).collect()
     }
 }
 

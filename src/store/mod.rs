@@ -21,7 +21,7 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
 pub use apply::ApplyStats;
-pub use desk::{Assist, NpsSummary, PinCheck, PIN_ATTEMPTS, PIN_LOCK_SECS};
+pub use desk::{HelpRequest, NpsSummary, PinCheck, PIN_ATTEMPTS, PIN_LOCK_SECS};
 pub use outbox::{LocalConflict, OpError, OutboxStats, PushTally, RecordedOp};
 pub use read::{Counts, ProductView, StaffMember};
 

@@ -61,19 +61,27 @@ pub(super) fn overlaid_order(conn: &Connection, id: &str) -> Result<Option<Order
 
 /// Applies every pending op to the orders it changes, in sequence order.
 pub(super) fn overlay_orders(conn: &Connection, orders: &mut [OrderRecord]) -> Result<()> {
-    let mut stmt = conn.prepare_cached("SELECT body, name FROM outbox WHERE entity = ?1 ORDER BY seq")?;
     for order in orders.iter_mut() {
-        let rows = stmt.query_map([format!("order:{}", order.id)], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-        for row in rows {
-            let (body, name) = row?;
-            let body: serde_json::Value =
-                serde_json::from_str(&body).map_err(|e| StoreError::Corrupt { what: "outbox op", detail: e.to_string() })?;
-            let op = Op { op_id: String::new(), seq: 0, name, base_version: None, kiosk_time: 0, body };
-            let op = OpBody::from_wire(&op).map_err(|e| StoreError::Corrupt { what: "outbox op", detail: e.message })?;
+        for (op, _) in pending_on(conn, &format!("order:{}", order.id))? {
             order_effect(order, &op);
         }
     }
     Ok(())
+}
+
+/// This device's pending ops on one entity (`order:<id>`, `help:<id>`, `pin:<staff>`,
+/// `cart:<customer>`), in sequence order, each with the kiosk time it was made at.
+pub(super) fn pending_on(conn: &Connection, entity: &str) -> Result<Vec<(OpBody, i64)>> {
+    let mut stmt = conn.prepare_cached("SELECT body, name, kiosk_time FROM outbox WHERE entity = ?1 ORDER BY seq")?;
+    let rows = stmt.query_map([entity], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (body, name, kiosk_time) = row?;
+        let op = Op { op_id: String::new(), seq: 0, name, base_version: None, kiosk_time, body: from_json("outbox op", &body)? };
+        let op = OpBody::from_wire(&op).map_err(|e| StoreError::Corrupt { what: "outbox op", detail: e.message })?;
+        out.push((op, kiosk_time));
+    }
+    Ok(out)
 }
 
 /// The hub's balance plus points earned and redeemed here and not yet confirmed.

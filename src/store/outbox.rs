@@ -10,6 +10,7 @@ use omnikiosk_protocol::wire::{ConflictRecord, Op, OpOutcome, OpResult, StaffRol
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
+use super::desk::{overlaid_help, HelpRequest};
 use super::orders::{enrolled_store_id, overlaid_order, overlaid_points};
 use super::{meta_get, meta_set, LocalStore, Result, StoreError};
 use crate::config::LoyaltyConfig;
@@ -98,10 +99,7 @@ impl LocalStore {
                 .transpose()?,
             None => None,
         };
-        let order = match op.order_id().or(match &op {
-            OpBody::VisitCheckin { order_id, .. } => Some(order_id.as_str()),
-            _ => None,
-        }) {
+        let order = match op.order_looked_at() {
             Some(id) => overlaid_order(&tx, id)?,
             None => None,
         };
@@ -120,6 +118,14 @@ impl LocalStore {
                 .query_row([format!("customer:{id}")], |r| r.get(0))?,
             None => 0,
         };
+        let help = match op.help_request_id() {
+            Some(id) => overlaid_help(&tx, id)?,
+            None => None,
+        };
+        let product_known = match op.sku() {
+            Some(sku) => tx.prepare_cached("SELECT 1 FROM products WHERE sku = ?1")?.exists([sku])?,
+            None => false,
+        };
         let facts = Facts {
             judge: Judge::Device { allowance: loyalty.offline_redeem_allowance, unconfirmed },
             staff_role,
@@ -127,33 +133,38 @@ impl LocalStore {
             customer_known,
             points,
             qr_order_id: &qr_order_id,
+            help: help.as_ref().map(HelpRequest::standing),
+            product_known,
         };
         judge(&op, &facts)?;
-        // Order ops are overlaid on their order; point moves are counted against the customer.
-        let (entity, base_version, points_delta) = match (op.order_id(), op.points_delta()) {
-            (Some(id), _) => (Some(format!("order:{id}")), order.as_ref().map(|o| o.version), 0),
-            (None, Some((customer, delta))) => (Some(format!("customer:{customer}")), None, delta),
-            (None, None) => (None, None, 0),
-        };
-        let seq = meta_get(&tx, "last_op_seq")?.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0) + 1;
-        let op_id = uuid::Uuid::new_v4().to_string();
-        let (name, body) = op.to_wire();
-        tx.prepare_cached(
-            "INSERT INTO outbox(seq, op_id, name, entity, points_delta, body, base_version, kiosk_time)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?
-        .execute(params![seq, op_id, name, entity, points_delta, body.to_string(), base_version, now])?;
-        meta_set(&tx, "last_op_seq", &seq.to_string())?;
-        if let OpBody::VisitCheckin { order_id, customer_id } = &op {
-            tx.prepare_cached("INSERT INTO checkins(op_id, order_id, customer_id, at, device_id) VALUES (?1, ?2, ?3, ?4, ?5)")?
-                .execute(params![op_id, order_id, customer_id, now, enrolment.device_id])?;
-        }
-        if let OpBody::FeedbackNps { score, .. } = &op {
-            tx.prepare_cached("INSERT INTO feedback(op_id, score, at) VALUES (?1, ?2, ?3)")?.execute(params![op_id, score, now])?;
+        let recorded = queue(&tx, &op, order.as_ref().map(|o| o.version), now)?;
+        // The op's effect on this device's copies of the store's shared records, so every
+        // screen here shows it at once; the hub's version replaces it when pulled.
+        match &op {
+            OpBody::VisitCheckin { order_id, customer_id } => {
+                tx.prepare_cached("INSERT INTO checkins(op_id, order_id, customer_id, at, device_id) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                    .execute(params![recorded.op_id, order_id, customer_id, now, enrolment.device_id])?;
+            }
+            OpBody::FeedbackNps { score, csat, .. } => {
+                tx.prepare_cached("INSERT INTO feedback(op_id, score, at, device_id, csat) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                    .execute(params![recorded.op_id, score, now, enrolment.device_id, csat])?;
+            }
+            OpBody::HelpRequest { customer_id } => {
+                let shopper = match customer_id {
+                    Some(id) => tx
+                        .prepare_cached("SELECT first_name || ' ' || last_initial || '.' FROM customers WHERE id = ?1")?
+                        .query_row([id], |r| r.get::<_, String>(0))
+                        .optional()?,
+                    None => None,
+                };
+                tx.prepare_cached("INSERT INTO help_requests(id, device_id, customer_id, shopper, raised_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                    .execute(params![recorded.op_id, enrolment.device_id, customer_id, shopper, now])?;
+            }
+            _ => {}
         }
         tx.commit()?;
         self.tell_op_recorded();
-        Ok(RecordedOp { op_id, seq, name: op.name() })
+        Ok(recorded)
     }
 
     /// The oldest pending ops, in sequence order, as the hub wants them.
@@ -272,3 +283,36 @@ impl LocalStore {
     }
 }
 
+
+/// The record an op is overlaid on while it waits in the outbox (see `orders::pending_on`).
+fn entity(op: &OpBody) -> Option<String> {
+    if let Some(id) = op.order_id() {
+        return Some(format!("order:{id}"));
+    }
+    if let Some((customer, _)) = op.points_delta() {
+        return Some(format!("customer:{customer}"));
+    }
+    match op {
+        OpBody::HelpTake { request_id, .. } | OpBody::HelpDone { request_id, .. } => Some(format!("help:{request_id}")),
+        OpBody::PinFailed { staff_id } | OpBody::PinAccepted { staff_id } => Some(format!("pin:{staff_id}")),
+        OpBody::CartAdd { customer_id, .. } => Some(format!("cart:{customer_id}")),
+        _ => None,
+    }
+}
+
+/// Writes a judged op to the outbox with the next number of the device's gapless sequence,
+/// inside the caller's transaction (which holds its local effect too).
+pub(super) fn queue(tx: &rusqlite::Transaction<'_>, op: &OpBody, base_version: Option<i64>, now: i64) -> Result<RecordedOp> {
+    let points_delta = op.points_delta().map_or(0, |(_, delta)| delta);
+    let base_version = op.order_id().and(base_version);
+    let seq = meta_get(tx, "last_op_seq")?.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0) + 1;
+    let op_id = uuid::Uuid::new_v4().to_string();
+    let (name, body) = op.to_wire();
+    tx.prepare_cached(
+        "INSERT INTO outbox(seq, op_id, name, entity, points_delta, body, base_version, kiosk_time)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![seq, op_id, name, entity(op), points_delta, body.to_string(), base_version, now])?;
+    meta_set(tx, "last_op_seq", &seq.to_string())?;
+    Ok(RecordedOp { op_id, seq, name: op.name() })
+}

@@ -156,6 +156,44 @@ pub fn migrations() -> Migrations<'static> {
         ALTER TABLE checkins ADD COLUMN device_id TEXT;
         "#,
         ),
+        M::up(
+            r#"
+        -- The store's "call staff" requests, wherever raised (Change::Help), and this
+        -- device's own before the hub has them; a pending help.take / help.done sits in the
+        -- outbox on top. They replace the device-only `assists` (never pushed; an open one
+        -- from before this version is not carried over).
+        DROP TABLE assists;
+        CREATE TABLE help_requests (
+            id TEXT PRIMARY KEY,
+            device_id TEXT NOT NULL,
+            customer_id TEXT,
+            shopper TEXT,
+            raised_at INTEGER NOT NULL,
+            taken_by TEXT,
+            taken_by_name TEXT,
+            taken_at INTEGER
+        ) WITHOUT ROWID;
+
+        -- NPS answers are the store's (Change::Feedback), each with the device it was given at.
+        ALTER TABLE feedback ADD COLUMN device_id TEXT;
+        ALTER TABLE feedback ADD COLUMN csat TEXT;
+        CREATE INDEX feedback_by_time ON feedback(at);
+
+        -- Wrong PINs per badge counted by the hub over every device of the store
+        -- (Change::PinFailures); `pin_attempts` stays this device's own count.
+        CREATE TABLE pin_failures (
+            staff_id TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            locked_until INTEGER
+        ) WITHOUT ROWID;
+
+        -- The store's devices as the hub last saw them (Change::Device), for the manager.
+        CREATE TABLE devices (
+            id TEXT PRIMARY KEY,
+            record TEXT NOT NULL
+        ) WITHOUT ROWID;
+        "#,
+        ),
     ])
 }
 

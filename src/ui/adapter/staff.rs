@@ -24,7 +24,8 @@ pub fn wire(w: &AppWindow, act: &Act) {
     on!(act, s, on_start_handover, |k| k.start_handover());
     on!(act, s, on_handover_code, |k, code| k.hand_over(Verification::PickupCode(code.trim().to_string())));
     on!(act, s, on_open_assists, |k| k.open_assists());
-    on!(act, s, on_assist_done, |k, id| k.assist_done(id.into()));
+    on!(act, s, on_assist_take, |k, id| k.assist_take(&id));
+    on!(act, s, on_assist_done, |k, id| k.assist_done(&id));
     on!(act, s, on_open_manager, |k| k.open_manager());
     on!(act, s, on_back, |k| k.staff_back());
     on!(act, s, on_sign_out, |k| k.go_home());
@@ -89,7 +90,8 @@ pub fn show(w: &AppWindow, s: &StaffScreen, before: &StaffScreen) {
     a.set_notice_detail(s.notice_detail.as_str().into());
     if s.assists != before.assists {
         a.set_assists(model(&s.assists, |r| AssistRow {
-            id: int(r.id),
+            id: r.id.as_str().into(),
+            taken_by: r.taken_by.as_str().into(),
             who: r.who.as_str().into(),
             since: r.since.as_str().into(),
             cart: r.cart.as_str().into(),

@@ -86,9 +86,10 @@ impl DeskPart {
     }
 }
 
-/// "Call staff": a help request for the desk, naming the shopper on screen if any.
+/// "Call staff": a help request for every staff screen of the store, naming the shopper
+/// on screen if any.
 pub fn call_staff(ctx: &Ctx, customer_id: Option<&str>) {
-    if let Err(e) = ctx.store.call_staff(customer_id, ctx.now()) {
+    if let Err(e) = ctx.record(OpBody::HelpRequest { customer_id: customer_id.map(str::to_string) }) {
         tracing::warn!(error = %e, "could not record the call for staff");
     }
 }

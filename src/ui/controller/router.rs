@@ -370,9 +370,16 @@ impl Kiosk {
         self.staff.open_assists(&self.ctx);
     }
 
-    pub fn assist_done(&mut self, id: i64) {
+    /// "On my way": the device that asked shows who is coming.
+    pub fn assist_take(&mut self, id: &str) {
         self.touched();
-        if self.staff.assist_done(&self.ctx, id) {
+        self.staff.assist_answer(&self.ctx, id, false);
+        self.refresh();
+    }
+
+    pub fn assist_done(&mut self, id: &str) {
+        self.touched();
+        if self.staff.assist_answer(&self.ctx, id, true) {
             self.refresh();
         }
     }
@@ -413,7 +420,7 @@ impl Kiosk {
         let signals = DeskSignals {
             customers_waiting: store.waiting().map(|w| w.len()).unwrap_or(0),
             new_orders: store.orders(Some(OrderStatus::Placed)).map(|o| o.len()).unwrap_or(0),
-            help_requests: store.open_assists().map(|a| a.len()).unwrap_or(0),
+            help_requests: store.open_help().map(|a| a.len()).unwrap_or(0),
             online,
         };
         if self.signals != Some(signals) {

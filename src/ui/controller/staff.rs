@@ -76,7 +76,10 @@ pub struct PickLine {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AssistRow {
-    pub id: i64,
+    /// The request's id (its `help.request` op).
+    pub id: String,
+    /// The colleague on the way, if one took it.
+    pub taken_by: String,
     pub who: String,
     pub since: String,
     pub cart: String,
@@ -313,7 +316,7 @@ impl StaffPart {
         let waiting = ctx.store.waiting().unwrap_or_default();
         self.screen.tab_counts = desk::tab_counts(&orders, &waiting, now);
         self.screen.queue = desk::queue(self.screen.tab, &orders, &waiting, now).into_iter().map(|o| queue_row(ctx, o, &waiting, now)).collect();
-        self.screen.assist_count = ctx.store.open_assists().map(|a| a.len()).unwrap_or(0);
+        self.screen.assist_count = ctx.store.open_help().map(|a| a.len()).unwrap_or(0);
     }
 
     pub fn open_order(&mut self, ctx: &Ctx, id: &str) -> Go {
@@ -488,7 +491,7 @@ impl StaffPart {
     fn load_assists(&mut self, ctx: &Ctx) {
         self.screen.assists = ctx
             .store
-            .open_assists()
+            .open_help()
             .unwrap_or_default()
             .into_iter()
             .map(|a| {
@@ -501,20 +504,30 @@ impl StaffPart {
                     ),
                     None => Default::default(),
                 };
-                AssistRow { id: a.id, who, since: ctx.clock(a.at), cart, orders }
+                let who = if who.is_empty() { a.shopper.clone().unwrap_or_default() } else { who };
+                AssistRow { id: a.id, who, since: ctx.clock(a.raised_at), cart, orders, taken_by: a.taken_by_name.unwrap_or_default() }
             })
             .collect();
     }
 
-    /// Returns whether the request was closed (the desk's signals change).
-    pub fn assist_done(&mut self, ctx: &Ctx, id: i64) -> bool {
-        let Some(staff) = self.signed_in().map(|s| s.id.clone()) else { return false };
-        match ctx.store.close_assist(id, &staff, ctx.now()) {
-            Ok(_) => self.notice(StaffNotice::HelpClosed, ""),
-            Err(e) => self.notice_detail(StaffNotice::Refused, "", &e.to_string()),
-        }
+    /// "On my way" (`done` false) or "Done" on a request; returns whether it was recorded
+    /// (the desk's signals change).
+    pub fn assist_answer(&mut self, ctx: &Ctx, id: &str, done: bool) -> bool {
+        let Some(staff_id) = self.signed_in().map(|s| s.id.clone()) else { return false };
+        let request_id = id.to_string();
+        let op = if done { OpBody::HelpDone { request_id, staff_id } } else { OpBody::HelpTake { request_id, staff_id } };
+        let recorded = match ctx.record(op) {
+            Ok(_) => {
+                self.notice(if done { StaffNotice::HelpClosed } else { StaffNotice::None }, "");
+                true
+            }
+            Err(e) => {
+                self.notice_detail(StaffNotice::Refused, "", &e.to_string());
+                false
+            }
+        };
         self.load_assists(ctx);
-        true
+        recorded
     }
 
     /// "Back": from the handover to its order, from anywhere else to the queue.
