@@ -129,8 +129,80 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// "Call staff" requests of the store, raised and answered at any of its devices.
+    Help {
+        #[command(subcommand)]
+        action: HelpAction,
+    },
+    /// An NPS answer (0-10), as the shopper screen takes it (works offline).
+    Feedback {
+        score: i64,
+        /// The shopper who answered, if signed in.
+        #[arg(long)]
+        customer: Option<String>,
+        /// The satisfaction answer given beside the score.
+        #[arg(long)]
+        csat: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The shopper's online cart.
+    Cart {
+        #[command(subcommand)]
+        action: CartAction,
+    },
+    /// The manager's numbers for the store today: queue, overdue, waiting, NPS, devices.
+    Today {
+        #[arg(long)]
+        json: bool,
+    },
     /// The demo: an embedded hub with a living store, and this kiosk enrolled to it.
     Demo,
+}
+
+#[derive(Debug, Subcommand)]
+enum HelpAction {
+    /// "Call staff", as the kiosk's button does.
+    Request {
+        /// The shopper asking, if signed in.
+        #[arg(long)]
+        customer: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The store's open requests, wherever raised.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// "On my way": the device that asked shows who is coming.
+    Take {
+        id: String,
+        #[arg(long)]
+        staff: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The shopper was helped: the request leaves every screen of the store.
+    Done {
+        id: String,
+        #[arg(long)]
+        staff: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CartAction {
+    /// "Save for later": a scanned product into the shopper's online cart.
+    Add {
+        customer_id: String,
+        /// The product's EAN-13, EAN-8 or UPC-A.
+        code: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// One shopper waiting, as `waiting --json` lists them (contract: order_id, customer,
@@ -342,6 +414,34 @@ async fn dispatch(cli: Cli) -> CmdResult {
                 .collect();
             emit(json, &list, || print::waiting(&list.iter().map(|w| (w.order_id.as_str(), w.customer.as_str(), w.since)).collect::<Vec<_>>(), now))
         }
+        Command::Help { action } => {
+            let store = open(&dir, &cfg)?;
+            match action {
+                HelpAction::Request { customer, json } => record(&store, &cfg, OpBody::HelpRequest { customer_id: customer }, json),
+                HelpAction::List { json } => {
+                    let list = store.open_help()?;
+                    emit(json, &list, || print::help(&list, unix_now()))
+                }
+                HelpAction::Take { id, staff, json } => {
+                    record(&store, &cfg, OpBody::HelpTake { request_id: help_id(&store, &id)?, staff_id: staff }, json)
+                }
+                HelpAction::Done { id, staff, json } => {
+                    record(&store, &cfg, OpBody::HelpDone { request_id: help_id(&store, &id)?, staff_id: staff }, json)
+                }
+            }
+        }
+        Command::Feedback { score, customer, csat, json } => {
+            record(&open(&dir, &cfg)?, &cfg, OpBody::FeedbackNps { score, csat, customer_id: customer }, json)
+        }
+        Command::Cart { action: CartAction::Add { customer_id, code, json } } => {
+            record(&open(&dir, &cfg)?, &cfg, OpBody::CartAdd { customer_id, sku: code.trim().to_string() }, json)
+        }
+        Command::Today { json } => {
+            let store = open(&dir, &cfg)?;
+            let ui = crate::ui::controller::UiSettings::from_config(&cfg);
+            let today = store.today(unix_now(), ui.tz_offset_secs, ui.no_show_secs)?;
+            emit(json, &today, || print::today(&today, unix_now()))
+        }
         Command::Orders { status, json } => {
             let store = open(&dir, &cfg)?;
             let orders = store.orders(status)?;
@@ -436,6 +536,19 @@ fn record(store: &LocalStore, cfg: &Config, op: OpBody, json: bool) -> CmdResult
             Err(Failure { message: r.message, code: 3 })
         }
         Err(OpError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// A help request named on the command line by its id or an unambiguous start of it (as
+/// `help list` prints it).
+fn help_id(store: &LocalStore, given: &str) -> Result<String, Failure> {
+    let open = store.open_help()?;
+    let matching: Vec<&str> = open.iter().map(|h| h.id.as_str()).filter(|id| id.starts_with(given)).collect();
+    match matching[..] {
+        [id] => Ok(id.to_string()),
+        // Unknown here (or already closed): the rules say so in their words.
+        [] => Ok(given.to_string()),
+        _ => Err(Failure { message: format!("{given:?} names {} open help requests; give more of the id", matching.len()), code: 2 }),
     }
 }
 

@@ -172,3 +172,40 @@ pub fn scan(o: &ScanOutcome) -> String {
         ),
     }
 }
+
+pub fn help(list: &[crate::store::HelpRequest], now: i64) -> String {
+    if list.is_empty() {
+        return "nobody is asking for help".into();
+    }
+    let mut s = String::new();
+    for h in list {
+        let who = h.shopper.as_deref().unwrap_or("a shopper without a card");
+        let answer = match &h.taken_by_name {
+            Some(name) => format!("{name} is on the way"),
+            None => "nobody has taken it yet".into(),
+        };
+        let _ = writeln!(s, "{}  {who} at {}, {}; {answer}", h.id, h.device, relative(h.raised_at, now));
+    }
+    s.pop();
+    s
+}
+
+pub fn today(t: &crate::store::Today, now: i64) -> String {
+    let mut s = String::new();
+    let q = t.queue;
+    let _ = writeln!(s, "queue: {} placed, {} picking, {} ready; {} overdue", q.placed, q.picking, q.ready, t.overdue.len());
+    let longest = t.waiting.longest_wait_secs.map(|secs| format!(", longest since {}", relative(now - secs, now))).unwrap_or_default();
+    let _ = writeln!(s, "waiting: {}{longest}", t.waiting.count);
+    let score = t.nps.score.map(|v| format!("{v:+}")).unwrap_or_else(|| "–".into());
+    let _ = writeln!(s, "NPS today: {score} from {} answers", t.nps.answers);
+    let _ = writeln!(s, "sales: none recorded (the till comes later)");
+    for d in &t.devices {
+        let h = &d.health;
+        let seen = h.last_seen_at.map(|at| relative(at, now)).unwrap_or_else(|| "never".into());
+        let oldest = h.oldest_unsent_at.map(|at| format!(", oldest {}", relative(at, now))).unwrap_or_default();
+        let me = if d.this_device { " (this device)" } else { "" };
+        let _ = writeln!(s, "device {}{me}: seen {seen}, outbox {}{oldest}", h.device_id, h.outbox_len.unwrap_or(0));
+    }
+    s.pop();
+    s
+}

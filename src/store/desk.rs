@@ -314,8 +314,15 @@ mod tests {
                 [SALT, LEGACY_1234],
             )
             .unwrap();
-            // What later migrations added, taken away again (migration 5: check-ins' device).
-            conn.execute_batch("ALTER TABLE checkins DROP COLUMN device_id").unwrap();
+            // What later migrations added, taken away again (5: check-ins' device; 6: the
+            // store's help requests, NPS answers' device, PIN counts and devices).
+            conn.execute_batch(
+                "ALTER TABLE checkins DROP COLUMN device_id;
+                 DROP TABLE help_requests; DROP TABLE pin_failures; DROP TABLE devices; DROP INDEX feedback_by_time;
+                 ALTER TABLE feedback DROP COLUMN device_id; ALTER TABLE feedback DROP COLUMN csat;
+                 CREATE TABLE assists (id INTEGER PRIMARY KEY, customer_id TEXT, at INTEGER NOT NULL, closed_at INTEGER, closed_by TEXT);",
+            )
+            .unwrap();
             conn.pragma_update(None, "user_version", 3).unwrap();
         }
         let store = LocalStore::open(dir.path(), &StoreConfig::default()).unwrap();

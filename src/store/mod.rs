@@ -11,6 +11,7 @@ mod orders;
 mod outbox;
 mod read;
 mod schema;
+mod today;
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -24,6 +25,7 @@ pub use apply::ApplyStats;
 pub use desk::{HelpRequest, NpsSummary, PinCheck, PIN_ATTEMPTS, PIN_LOCK_SECS};
 pub use outbox::{LocalConflict, OpError, OutboxStats, PushTally, RecordedOp};
 pub use read::{Counts, ProductView, StaffMember};
+pub use today::{StoreDevice, Today};
 
 use crate::config::StoreConfig;
 

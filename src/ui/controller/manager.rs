@@ -3,7 +3,6 @@
 //! kiosk's sync health with the conflicts to resolve.
 
 use super::context::Ctx;
-use crate::domain::desk;
 
 /// One line of the overdue, waiting or expiring lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,7 +40,26 @@ pub struct ManagerScreen {
     pub outbox: u64,
     pub oldest_op: String,
     pub conflicts: Vec<ConflictRow>,
+    /// Every device of the store, this one first.
+    pub devices: Vec<DeviceRow>,
 }
+
+/// One device of the store as the hub last saw it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceRow {
+    pub label: String,
+    /// "14:05", or "–" if never seen.
+    pub last_seen: String,
+    pub outbox: u64,
+    /// When its oldest unsent op was made, "" if none.
+    pub oldest_op: String,
+    pub this_device: bool,
+    /// Not heard from for more than two minutes.
+    pub stale: bool,
+}
+
+/// A device not heard from for this long is shown as silent.
+const SILENT_SECS: i64 = 120;
 
 #[derive(Default)]
 pub struct ManagerPart {
@@ -56,13 +74,27 @@ impl ManagerPart {
     /// Reads the view from the local store, now.
     pub fn load(&mut self, ctx: &Ctx) {
         let now = ctx.now();
-        let orders = ctx.store.open_orders().unwrap_or_default();
-        let waiting = ctx.store.waiting().unwrap_or_default();
-        let sum = desk::summary(&orders, &waiting, now, ctx.settings.no_show_secs);
+        // Today, in the store's time zone, over every device of the store.
+        let Ok(today) = ctx.store.today(now, ctx.settings.tz_offset_secs, ctx.settings.no_show_secs) else {
+            tracing::warn!("the manager view could not be read");
+            return;
+        };
+        let sum = &today.summary;
+        let nps = today.nps;
         let row = |title: String, secs: i64| ListRow { title, minutes: secs.div_euclid(60) };
-        // Today, in the store's time zone.
-        let tz = ctx.settings.tz_offset_secs;
-        let nps = ctx.store.nps_since(now - (now + tz).rem_euclid(86_400)).unwrap_or_default();
+        let mut devices: Vec<DeviceRow> = today
+            .devices
+            .iter()
+            .map(|d| DeviceRow {
+                label: if d.health.label.is_empty() { d.health.device_id.clone() } else { d.health.label.clone() },
+                last_seen: d.health.last_seen_at.map(|t| ctx.clock(t)).unwrap_or_else(|| "–".into()),
+                outbox: d.health.outbox_len.unwrap_or(0),
+                oldest_op: d.health.oldest_unsent_at.map(|t| ctx.clock(t)).unwrap_or_default(),
+                this_device: d.this_device,
+                stale: !d.this_device && d.health.last_seen_at.is_none_or(|t| now - t > SILENT_SECS),
+            })
+            .collect();
+        devices.sort_by_key(|d| !d.this_device);
         let sync = ctx.store.sync_state().ok();
         let outbox = ctx.store.outbox_stats().unwrap_or_default();
         let conflicts = ctx.store.conflicts().unwrap_or_default();
@@ -74,7 +106,7 @@ impl ManagerPart {
             overdue: sum.overdue.iter().map(|(o, late)| row(o.id.clone(), *late)).collect(),
             waiting_now: sum.waiting_now.iter().map(|(w, secs)| row(format!("{} · {}", w.order.id, w.first_name), *secs)).collect(),
             expiring: sum.expiring.iter().map(|(o, left)| row(o.id.clone(), *left)).collect(),
-            nps: nps.score().map(|s| format!("{s:+}")).unwrap_or_else(|| "–".into()),
+            nps: nps.score.map(|s| format!("{s:+}")).unwrap_or_else(|| "–".into()),
             nps_answers: nps.answers,
             promoters: nps.promoters,
             passives: nps.passives,
@@ -91,6 +123,7 @@ impl ManagerPart {
                     ConflictRow { what: format!("{} {} · {}", c.name, subject, ctx.clock(c.kiosk_time)), reason: c.message, code: c.code }
                 })
                 .collect(),
+            devices,
         };
     }
 
