@@ -24,7 +24,7 @@ use omnikiosk_protocol::ops::{OpBody, PickedLine, Verification};
 use crate::sync::{self, DaemonEvent, PullProgress};
 
 #[derive(Debug, Parser)]
-#[command(name = "omnikiosk", version, about = "In-store kiosk and click-and-collect app that keeps working offline")]
+#[command(name = "omnikiosk", version, disable_help_subcommand = true, about = "In-store kiosk and click-and-collect app that keeps working offline")]
 pub struct Cli {
     /// Directory of the local store (default: $OMNIKIOSK_DATA_DIR, the config's data_dir,
     /// the service's state directory, else ./omnikiosk-data).
