@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 /// Protocol version this build speaks. The hub serves this one and the previous one.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version 2: the store's shared desk state (check-ins, help requests, NPS answers, PIN
+/// counts, devices) in the store feed — see [`Change::since_protocol`].
+pub const PROTOCOL_VERSION: u32 = 2;
 /// Oldest protocol version the hub still serves.
 pub const OLDEST_SUPPORTED_PROTOCOL: u32 = 1;
 /// Request header that carries the caller's protocol version.
@@ -82,6 +84,17 @@ pub enum Change {
     PinFailures(PinFailuresRecord),
     /// One of the store's devices as the hub last saw it: the manager's device list.
     Device(DeviceHealth),
+}
+
+impl Change {
+    /// The protocol version that introduced the change kind named `kind` (its wire tag): a
+    /// device speaking an older version is not sent it, so it keeps syncing what it knows.
+    pub fn since_protocol(kind: &str) -> u32 {
+        match kind {
+            "checkin" | "checkin_ended" | "help" | "help_ended" | "feedback" | "pin_failures" | "device" => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// A check-in as the store's devices share it (the name comes from the customer record).
@@ -537,6 +550,15 @@ mod tests {
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(json, r#"{"kind":"customer_removed","data":{"id":"C1"}}"#);
         assert_eq!(serde_json::from_str::<Change>(&json).unwrap(), c);
+    }
+
+    #[test]
+    fn a_change_kind_is_known_to_the_protocol_that_introduced_it() {
+        let help = Change::HelpEnded { id: "h".into() };
+        let kind = serde_json::to_value(&help).unwrap()["kind"].as_str().unwrap().to_string();
+        assert_eq!((kind.as_str(), Change::since_protocol(&kind)), ("help_ended", 2));
+        assert_eq!(Change::since_protocol("order"), 1);
+        assert!(Change::since_protocol("checkin") <= PROTOCOL_VERSION);
     }
 
     #[test]
