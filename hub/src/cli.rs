@@ -32,6 +32,12 @@ enum Command {
         /// Days after its promised time that an uncollected ready order expires.
         #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(i64).range(1..=365))]
         no_show_days: i64,
+        /// Minutes a shopper's "I'm here" lasts while their order is still open.
+        #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(i64).range(1..=7 * 24 * 60))]
+        checkin_ttl_minutes: i64,
+        /// Minutes a "call staff" request nobody closed stays on the store's screens.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=7 * 24 * 60))]
+        help_ttl_minutes: i64,
     },
     /// Fill an empty hub with a realistic, deterministic chain.
     Seed {
@@ -133,7 +139,7 @@ fn out(text: &str) {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen, channel_token, no_show_days } => {
+        Command::Serve { listen, channel_token, no_show_days, checkin_ttl_minutes, help_ttl_minutes } => {
             let hub = Hub::open(&cli.db)?;
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(async move {
@@ -143,7 +149,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     shutdown_signal().await;
                     tracing::info!("hub stopping");
                 };
-                Ok(crate::serve(hub, listener, ServeConfig { channel_token, no_show_secs: Some(no_show_days * 86400) }, stop).await?)
+                let cfg = ServeConfig {
+                    channel_token,
+                    no_show_secs: Some(no_show_days * 86400),
+                    checkin_ttl_secs: Some(checkin_ttl_minutes * 60),
+                    help_ttl_secs: Some(help_ttl_minutes * 60),
+                };
+                Ok(crate::serve(hub, listener, cfg, stop).await?)
             })
         }
         Command::Seed { stores, customers, products, orders, seed, json } => {

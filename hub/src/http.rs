@@ -18,7 +18,7 @@ use omnikiosk_protocol::gtin::DEFAULT_LOYALTY_PREFIX;
 use omnikiosk_protocol::scan::{classify, ScanContext};
 use omnikiosk_protocol::wire::{
     ApiError, CartPut, Change, ConflictRecord, CustomerProfile, OrderDetail, PushRequest, PushResponse, CustomerUpsert, DeviceInfo, IdentifiersPut, LookupResponse, OrderCancel, OrderCreate,
-    PullResponse, SignedCodeResponse, OLDEST_SUPPORTED_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_VERSION,
+    PullResponse, SignedCodeResponse, Timeline, OLDEST_SUPPORTED_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
 use serde::Deserialize;
 
@@ -39,6 +39,12 @@ pub struct ServeConfig {
     pub channel_token: Option<String>,
     /// No-show period in seconds (`None`: the default, 7 days); checked every minute.
     pub no_show_secs: Option<i64>,
+    /// How long a check-in lasts while its order is open, in seconds (`None`: the
+    /// default, 120 minutes); checked every minute.
+    pub checkin_ttl_secs: Option<i64>,
+    /// How long a help request nobody closed lasts, in seconds (`None`: the default, 30
+    /// minutes); checked every minute.
+    pub help_ttl_secs: Option<i64>,
 }
 
 #[derive(Clone)]
@@ -183,6 +189,7 @@ fn router_with(hub: Hub, cfg: ServeConfig, closing: Arc<tokio::sync::watch::Send
         .route("/v1/customers/{id}/identifiers", put(put_identifiers))
         .route("/v1/customers/{id}/cart", put(put_cart))
         .route("/v1/customers/{id}/code", post(customer_code))
+        .route("/v1/customers/{id}/timeline", get(timeline))
         .route("/v1/orders", post(place_order))
         .route("/v1/orders/{id}", get(get_order))
         .route("/v1/orders/{id}/cancel", post(cancel_order))
@@ -213,6 +220,8 @@ pub async fn serve(
         return Err(ServeError::Unprotected(addr));
     }
     let no_show = cfg.no_show_secs.unwrap_or(crate::DEFAULT_NO_SHOW_SECS);
+    let checkin_ttl = cfg.checkin_ttl_secs.unwrap_or(crate::DEFAULT_CHECKIN_TTL_SECS);
+    let help_ttl = cfg.help_ttl_secs.unwrap_or(crate::DEFAULT_HELP_TTL_SECS);
     let expiry_hub = hub.clone();
     let expiry = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -222,6 +231,14 @@ pub async fn serve(
             match tokio::task::spawn_blocking(move || h.expire_no_shows(now_secs(), no_show)).await {
                 Ok(Ok(ids)) if !ids.is_empty() => tracing::info!(count = ids.len(), "orders expired as no-shows"),
                 Ok(Err(e)) => tracing::warn!(error = %e, "no-show expiry failed"),
+                _ => {}
+            }
+            let h = expiry_hub.clone();
+            match tokio::task::spawn_blocking(move || h.end_stale_waits(now_secs(), checkin_ttl, help_ttl)).await {
+                Ok(Ok(ended)) if !ended.checkins.is_empty() || !ended.help.is_empty() => {
+                    tracing::info!(checkins = ended.checkins.len(), help = ended.help.len(), "check-ins and help requests ran out of time")
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "check-in and help request expiry failed"),
                 _ => {}
             }
         }
@@ -274,7 +291,13 @@ async fn pull(State(s): State<AppState>, headers: HeaderMap, params: Result<Quer
     let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
     let hub = s.hub.clone();
     let cursor = p.cursor.clone();
-    let after = blocking(move || hub.parse_cursor(&cursor)).await?;
+    let id = device.id.clone();
+    let after = blocking(move || {
+        let after = hub.parse_cursor(&cursor)?;
+        hub.device_pulling(&id, proto)?;
+        Ok(after)
+    })
+    .await?;
     let limit = p.limit.unwrap_or(1000).clamp(1, MAX_PAGE);
     let wait = Duration::from_secs(p.wait.unwrap_or(0).min(MAX_WAIT_SECS));
     let deadline = tokio::time::Instant::now() + wait;
@@ -374,6 +397,23 @@ async fn customer_code(State(s): State<AppState>, headers: HeaderMap, Path(id): 
     })
     .await?;
     Ok(Json(SignedCodeResponse { code }))
+}
+
+#[derive(Deserialize)]
+struct TimelineParams {
+    after: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn timeline(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    params: Result<Query<TimelineParams>, QueryRejection>,
+) -> ApiResult<Timeline> {
+    channel_auth(&s, &headers).await?;
+    let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
+    Ok(Json(on_hub(&s, move |hub| hub.timeline(&id, p.after.as_deref(), p.limit)).await?))
 }
 
 async fn place_order(State(s): State<AppState>, headers: HeaderMap, b: Body<OrderCreate>) -> Result<(StatusCode, Json<OrderDetail>), ApiFailure> {

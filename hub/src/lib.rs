@@ -34,7 +34,7 @@ use omnikiosk_protocol::gtin::{LoyaltyCard, DEFAULT_LOYALTY_PREFIX};
 use omnikiosk_protocol::scan::Scan;
 use omnikiosk_protocol::wire::{
     CartPut, ConflictRecord, CustomerProfile, CustomerUpsert, DeviceHealth, IdentifiersPut, LookupResponse, OpOutcome, OpResult,
-    OrderCreate, OrderDetail, PushRequest, StoreRecord,
+    OrderCreate, OrderDetail, PushRequest, StoreRecord, Timeline,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
@@ -51,6 +51,19 @@ pub const MAX_PUSH_OPS: usize = 1000;
 /// Default no-show period: a ready order not collected this long after its promised time
 /// expires.
 pub const DEFAULT_NO_SHOW_SECS: i64 = 7 * 24 * 3600;
+/// Default time after which a shopper's "I'm here" ends when their order has not.
+pub const DEFAULT_CHECKIN_TTL_SECS: i64 = 120 * 60;
+/// Default time after which a "call staff" request nobody closed ends.
+pub const DEFAULT_HELP_TTL_SECS: i64 = 30 * 60;
+/// A device heard from (a pull) is shared with its store's devices at most this often; a
+/// push always shares it. The pull's own feed write wakes every long-poll of the store,
+/// the puller's too, so without this bound each pull would cause the next one.
+pub const DEVICE_HEALTH_EVERY_SECS: i64 = 60;
+/// Timeline entries a page holds by default, and at most.
+pub const TIMELINE_PAGE: u32 = 50;
+pub const MAX_TIMELINE_PAGE: u32 = 500;
+
+pub use store::writes::EndedWaits;
 
 /// Loyalty tiers.
 pub const TIERS: &[&str] = &["bronze", "silver", "gold", "platinum"];
@@ -224,7 +237,22 @@ impl Hub {
     /// Notes that a device was heard from (and, after a pull, where its cursor stands).
     pub fn device_seen(&self, device_id: &str, protocol: u32, cursor: Option<i64>) -> Result<(), HubError> {
         let id = device_id.to_string();
-        self.bookkeeping(move |tx| Ok(tx.device_seen(&id, now_secs(), protocol, cursor)?))
+        self.bookkeeping(move |tx| Ok(tx.device_seen(&id, now_secs(), protocol, cursor).map(|_| ())?))
+    }
+
+    /// A device starts a pull: it is noted as seen and, when it was last shared with its
+    /// store's devices [`DEVICE_HEALTH_EVERY_SECS`] ago or more, shared again — before the
+    /// pull reads the feed, so the device's own record comes in this pull's page instead of
+    /// waking its next one.
+    pub fn device_pulling(&self, device_id: &str, protocol: u32) -> Result<(), HubError> {
+        let (id, now) = (device_id.to_string(), now_secs());
+        let published = self.bookkeeping(move |tx| Ok(tx.device_seen(&id, now, protocol, None)?))?;
+        if published.is_some_and(|at| now - at < DEVICE_HEALTH_EVERY_SECS) {
+            return Ok(());
+        }
+        // Only then the feed lock (on PostgreSQL): most pulls are bookkeeping alone.
+        let id = device_id.to_string();
+        self.write(move |tx| Ok(writes::publish_device(tx, &id, now)?))
     }
 
     /// The last op sequence number applied for the device.
@@ -332,7 +360,23 @@ impl Hub {
     }
 
     pub fn devices(&self) -> Result<Vec<DeviceHealth>, HubError> {
-        self.read(|tx| Ok(tx.devices()?))
+        self.read(|tx| Ok(tx.devices(None)?))
+    }
+
+    /// The customer's in-store touchpoints, newest first: `after` is the `next` of the
+    /// page before, `limit` defaults to [`TIMELINE_PAGE`] and is at most
+    /// [`MAX_TIMELINE_PAGE`].
+    pub fn timeline(&self, customer_id: &str, after: Option<&str>, limit: Option<u32>) -> Result<Timeline, HubError> {
+        let after = match after.filter(|a| !a.trim().is_empty()) {
+            Some(text) => Some(reads::TimelineCursor::parse(text).ok_or_else(|| {
+                HubError::BadRequest(format!("bad timeline cursor {text:?}: pass the `next` of the page before, or nothing for the newest"))
+            })?),
+            None => None,
+        };
+        let limit = limit.unwrap_or(TIMELINE_PAGE).clamp(1, MAX_TIMELINE_PAGE);
+        let key = customer_id.to_string();
+        let found = self.read(move |tx| Ok(reads::timeline(tx, &key, after.as_ref(), limit)?))?;
+        found.ok_or_else(|| HubError::NotFound(format!("customer {customer_id} not found")))
     }
 
     /// The online fallback for a customer the store has not cached: the customer of a
@@ -373,11 +417,11 @@ impl Hub {
         let mut results = Vec::with_capacity(req.ops.len());
         let mut failure = None;
         for op in &req.ops {
-            let (key, device, op_, outbox_len) = (self.public_key(), device.clone(), op.clone(), req.outbox_len);
+            let (key, device, op_) = (self.public_key(), device.clone(), op.clone());
             let applied = self.store.tx(TxKind::Feed, move |tx| {
                 let now = now_secs();
                 let qr_order_id = |qr: &str| code::verify(&key, qr, now).ok().filter(|c| c.kind == CodeKind::Order).map(|c| c.id);
-                store::push::push_op(tx, &device, &op_, outbox_len, now, &qr_order_id)
+                store::push::push_op(tx, &device, &op_, now, &qr_order_id)
             });
             let outcome = match applied {
                 Ok(outcome) => outcome,
@@ -391,6 +435,13 @@ impl Hub {
             results.push(OpResult { op_id: op.op_id.clone(), seq: op.seq, outcome });
             if stop {
                 break;
+            }
+        }
+        if failure.is_none() {
+            // What the device said of its outbox, for the manager's device list.
+            let (id, outbox_len, oldest) = (device.id.clone(), req.outbox_len, req.oldest_unsent_at);
+            if let Err(e) = self.store.tx(TxKind::Feed, move |tx| Ok(writes::report_outbox(tx, &id, outbox_len, oldest, now_secs())?)) {
+                failure = Some(e);
             }
         }
         self.committed()?;
@@ -414,6 +465,12 @@ impl Hub {
     /// Ready orders not collected within `no_show_secs` of their promised time expire.
     pub fn expire_no_shows(&self, now: i64, no_show_secs: i64) -> Result<Vec<String>, HubError> {
         self.write(move |tx| writes::expire_no_shows(tx, now - no_show_secs, now))
+    }
+
+    /// Check-ins older than `checkin_ttl_secs` (their order still open) and help requests
+    /// open longer than `help_ttl_secs` end at every device of their store.
+    pub fn end_stale_waits(&self, now: i64, checkin_ttl_secs: i64, help_ttl_secs: i64) -> Result<EndedWaits, HubError> {
+        self.write(move |tx| Ok(writes::end_stale_waits(tx, now - checkin_ttl_secs, now - help_ttl_secs, now)?))
     }
 }
 

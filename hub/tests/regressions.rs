@@ -149,7 +149,7 @@ fn staff_in_feed(hub: &Hub, after: i64, id: &str) -> Option<omnikiosk_protocol::
     page.changes.iter().filter_map(|b| match serde_json::from_str(b).unwrap() {
         Change::Staff(st) if st.id == id => Some(st),
         _ => None,
-    }).last()
+    }).next_back()
 }
 
 on_both_backends!(a_hub_database_with_sha256_pins_upgrades_them_when_opened);

@@ -27,7 +27,7 @@ pub use sqlite::SqliteHubStore;
 use std::any::Any;
 
 use omnikiosk_protocol::wire::{
-    ConflictRecord, DeviceHealth, OrderRecord, OrderStatus, ProductRecord, StaffRecord, StockRecord, StoreRecord,
+    ConflictRecord, DeviceHealth, OrderRecord, OrderStatus, PinState, ProductRecord, StaffRecord, StockRecord, StoreRecord,
 };
 
 use crate::error::{HubError, StorageError};
@@ -141,6 +141,78 @@ pub enum TouchpointKind<'a> {
     Seen,
     /// An NPS answer, with an optional satisfaction answer.
     Feedback { score: i64, csat: Option<&'a str> },
+    /// The order handed over at the desk.
+    Pickup { order_id: &'a str },
+    /// "Call staff" pressed.
+    Help,
+    /// A product saved for later into the online cart.
+    CartAdd { sku: &'a str },
+}
+
+/// A `visits` row's own columns: kind, order, product.
+pub struct VisitColumns<'a> {
+    pub kind: &'static str,
+    pub order_id: Option<&'a str>,
+    pub sku: Option<&'a str>,
+}
+
+impl<'a> TouchpointKind<'a> {
+    /// How a touchpoint is kept in `visits`; `None` for an answer (kept in `feedback`).
+    pub fn visit(&self) -> Option<VisitColumns<'a>> {
+        let (kind, order_id, sku) = match *self {
+            TouchpointKind::Checkin { order_id } => ("checkin", Some(order_id), None),
+            TouchpointKind::Seen => ("seen", None, None),
+            TouchpointKind::Pickup { order_id } => ("pickup", Some(order_id), None),
+            TouchpointKind::Help => ("help", None, None),
+            TouchpointKind::CartAdd { sku } => ("cart_add", None, Some(sku)),
+            TouchpointKind::Feedback { .. } => return None,
+        };
+        Some(VisitColumns { kind, order_id, sku })
+    }
+}
+
+/// One touchpoint of a customer's timeline as stored: a `visits` row (kind as
+/// [`TouchpointKind::visit`] names it) or a `feedback` row (kind `feedback`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineRow {
+    pub op_id: String,
+    pub at: i64,
+    pub store_id: i64,
+    pub kind: String,
+    pub order_id: Option<String>,
+    pub sku: Option<String>,
+    pub score: Option<i64>,
+    pub csat: Option<String>,
+}
+
+/// A "call staff" request as the hub keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelpRow {
+    /// The `help.request` op that raised it.
+    pub id: String,
+    pub store_id: i64,
+    /// The device it was raised at.
+    pub device_id: String,
+    pub customer_id: Option<String>,
+    /// Hub time when it arrived.
+    pub raised_at: i64,
+    /// Staff id of the colleague on the way.
+    pub taken_by: Option<String>,
+    pub taken_at: Option<i64>,
+    /// Staff id of who closed it; `None` with `done_at` set: it ran out of time.
+    pub done_by: Option<String>,
+    /// Set once it is closed.
+    pub done_at: Option<i64>,
+}
+
+/// Which help requests to read.
+#[derive(Debug, Clone, Copy)]
+pub enum HelpFilter<'a> {
+    Id(&'a str),
+    /// Every request a customer raised, open or closed.
+    Customer(&'a str),
+    /// Open requests raised before this time (expiry candidates).
+    OpenRaisedBefore(i64),
 }
 
 /// A pushed op as the op log keeps it.
@@ -189,6 +261,8 @@ pub trait HubTx {
     /// Every badge holder of every store.
     fn all_staff(&mut self) -> Stored<Vec<StaffRecord>>;
     fn set_staff_pin(&mut self, staff_id: &str, pin_hash: &str) -> Stored<()>;
+    /// The staff member's name as stored ("Kasia Nowak").
+    fn staff_name(&mut self, staff_id: &str) -> Stored<Option<String>>;
     /// The staff member's stored role at `store_id`, if they work there.
     fn staff_role(&mut self, staff_id: &str, store_id: i64) -> Stored<Option<String>>;
     fn staff_exists(&mut self, staff_id: &str) -> Stored<bool>;
@@ -224,8 +298,10 @@ pub trait HubTx {
     /// Sets status and lines (JSON) and moves the order to its next version.
     fn update_order(&mut self, id: &str, status: OrderStatus, lines_json: &str, now: i64) -> Stored<()>;
     fn add_order_event(&mut self, order_id: &str, at: i64, status: OrderStatus, by: &str, note: Option<&str>) -> Stored<()>;
-    /// Whether a shopper checked in for this order.
-    fn has_checkin(&mut self, order_id: &str) -> Stored<bool>;
+    /// Ends the order's open check-ins; true when there was one.
+    fn end_checkins(&mut self, order_id: &str, at: i64) -> Stored<bool>;
+    /// Open orders whose newest open check-in is older than `before`: (order id, store).
+    fn stale_checkins(&mut self, before: i64) -> Stored<Vec<(String, i64)>>;
     /// Whether an open order of the store holds this pickup code.
     fn pickup_code_taken(&mut self, store_id: i64, code: &str) -> Stored<bool>;
 
@@ -234,12 +310,17 @@ pub trait HubTx {
     /// False when there is no such device.
     fn revoke_device(&mut self, id: &str) -> Stored<bool>;
     fn device_by_token_hash(&mut self, token_hash: &str) -> Stored<Option<Device>>;
-    fn device_seen(&mut self, id: &str, at: i64, protocol: u32, cursor: Option<i64>) -> Stored<()>;
-    fn devices(&mut self) -> Stored<Vec<DeviceHealth>>;
+    /// Returns when the device's health was last published to its store's feed.
+    fn device_seen(&mut self, id: &str, at: i64, protocol: u32, cursor: Option<i64>) -> Stored<Option<i64>>;
+    /// Every device, or the one named.
+    fn devices(&mut self, id: Option<&str>) -> Stored<Vec<DeviceHealth>>;
+    /// Notes when the device's health was published to its store's feed.
+    fn device_published(&mut self, id: &str, at: i64) -> Stored<()>;
     /// The last op sequence number applied for the device.
     fn device_last_seq(&mut self, id: &str) -> Stored<Option<i64>>;
     fn set_device_last_seq(&mut self, id: &str, seq: i64) -> Stored<()>;
-    fn set_device_outbox(&mut self, id: &str, outbox_len: i64) -> Stored<()>;
+    /// What the device said of its outbox at its last push.
+    fn set_device_outbox(&mut self, id: &str, outbox_len: i64, oldest_unsent_at: Option<i64>) -> Stored<()>;
     fn op_known(&mut self, op_id: &str) -> Stored<bool>;
     fn log_op(&mut self, op: &LoggedOp<'_>) -> Stored<()>;
     /// Records a rejected op once (a replay finds it already there).
@@ -247,6 +328,17 @@ pub trait HubTx {
     fn conflicts(&mut self, store_id: Option<i64>) -> Stored<Vec<ConflictRow>>;
     /// Visits go to `visits`, answers to `feedback`; a replayed op finds its row there.
     fn add_touchpoint(&mut self, t: &Touchpoint<'_>) -> Stored<()>;
+    /// A customer's touchpoints, newest first (by time, then op id), strictly before
+    /// `before` when given, at most `limit`.
+    fn timeline(&mut self, customer_id: &str, before: Option<(i64, &str)>, limit: i64) -> Stored<Vec<TimelineRow>>;
+
+    // ---- what the store's devices share
+    fn help_requests(&mut self, filter: HelpFilter<'_>) -> Stored<Vec<HelpRow>>;
+    /// Inserts the request or replaces the one with its id.
+    fn put_help_request(&mut self, h: &HelpRow) -> Stored<()>;
+    /// A badge's count of wrong PINs at the store; `None`: none counted yet.
+    fn pin_failures(&mut self, store_id: i64, staff_id: &str) -> Stored<Option<PinState>>;
+    fn put_pin_failures(&mut self, store_id: i64, staff_id: &str, state: &PinState) -> Stored<()>;
 
     /// A refused op leaves nothing behind: its writes sit in a savepoint.
     fn savepoint(&mut self, step: Savepoint) -> Stored<()>;

@@ -5,12 +5,12 @@
 //! for it and writes the op's effect.
 
 use omnikiosk_protocol::ops::{OpBody, Rejection, Verification};
-use omnikiosk_protocol::rules::{judge, order_effect, Facts, Judge};
-use omnikiosk_protocol::wire::{CheckinRecord, ConflictRecord, Op, OpOutcome, OrderDetail, StaffRole};
+use omnikiosk_protocol::rules::{judge, order_effect, Facts, HelpStanding, Judge};
+use omnikiosk_protocol::wire::{CheckinRecord, ConflictRecord, FeedbackRecord, Op, OpOutcome, OrderDetail, StaffRole};
 
-use super::reads::order_detail;
-use super::writes::{attach, move_order, publish_checkin, publish_customer};
-use super::{Device, HubTx, LedgerEntry, LoggedOp, Relevance, Savepoint, Touchpoint, TouchpointKind};
+use super::reads::{order_detail, staff_first_name};
+use super::writes::{add_to_cart, attach, count_pin, move_order, publish_checkin, publish_customer, publish_feedback, save_help};
+use super::{Device, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, Relevance, Savepoint, Touchpoint, TouchpointKind};
 use crate::error::{HubError, StorageError};
 
 /// Why an op was not applied: the rules refused it (a conflict; the queue moves on), or
@@ -32,20 +32,15 @@ impl From<StorageError> for Failure {
     }
 }
 
+/// Who closed a help request that ran out of time, as a refusal names them.
+const CLOSED_BY_TIMEOUT: &str = "the hub (it ran out of time)";
+
 /// Applies one pushed op inside the caller's transaction. `qr_order_id` reads an order QR
 /// shown at handover (signature checked with the hub's key).
-pub fn push_op(
-    tx: &mut dyn HubTx,
-    device: &Device,
-    op: &Op,
-    outbox_len: u64,
-    now: i64,
-    qr_order_id: &dyn Fn(&str) -> Option<String>,
-) -> Result<OpOutcome, HubError> {
+pub fn push_op(tx: &mut dyn HubTx, device: &Device, op: &Op, now: i64, qr_order_id: &dyn Fn(&str) -> Option<String>) -> Result<OpOutcome, HubError> {
     // Text no database can store is replaced, so an op carrying it is judged and recorded
     // like any other instead of failing on every retry and blocking the device's queue.
     let op = &without_nul(op);
-    tx.set_device_outbox(&device.id, outbox_len as i64)?;
     // Compare-and-set on the device's sequence, inside the transaction that applies.
     let last_seq = tx.device_last_seq(&device.id)?.unwrap_or(0);
     if tx.op_known(&op.op_id)? {
@@ -129,6 +124,23 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
         (OpBody::LoyaltyRedeem { customer_id, .. }, true) => tx.points(customer_id)?,
         _ => 0,
     };
+    let help = match body.help_request_id() {
+        Some(id) => tx.help_requests(HelpFilter::Id(id))?.into_iter().find(|h| h.store_id == device.store_id),
+        None => None,
+    };
+    let taken_by = match help.as_ref().and_then(|h| h.taken_by.as_deref()) {
+        Some(staff) => Some((staff, staff_first_name(tx, staff)?)),
+        None => None,
+    };
+    let closed_by = match help.as_ref().filter(|h| h.done_at.is_some()).map(|h| h.done_by.as_deref()) {
+        Some(Some(staff)) => Some(staff_first_name(tx, staff)?),
+        Some(None) => Some(CLOSED_BY_TIMEOUT.to_string()),
+        None => None,
+    };
+    let product_known = match body.sku() {
+        Some(sku) => tx.product_name(sku)?.is_some(),
+        None => false,
+    };
     let facts = Facts {
         judge: Judge::Hub,
         staff_role,
@@ -136,10 +148,13 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
         customer_known,
         points,
         qr_order_id,
-        help: None,
-        product_known: false,
+        help: help.as_ref().map(|_| HelpStanding {
+            taken_by: taken_by.as_ref().map(|(id, name)| (*id, name.as_str())),
+            closed_by: closed_by.as_deref(),
+        }),
+        product_known,
     };
-    judge(body, &facts).map_err(|r| explain(r, body, detail.as_ref(), points))?;
+    judge(body, &facts).map_err(|r| explain(r, body, detail.as_ref(), help.as_ref(), points))?;
     match body {
         OpBody::OrderPick { staff_id, .. }
         | OpBody::OrderReady { staff_id, .. }
@@ -155,6 +170,10 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
                 _ => None,
             };
             move_order(tx, &order, order.status, &format!("{}/{staff_id}", device.id), note.as_deref(), now)?;
+            if let OpBody::OrderCollect { order_id, .. } = body {
+                let kind = TouchpointKind::Pickup { order_id };
+                tx.add_touchpoint(&Touchpoint { op_id: &op.op_id, store_id: device.store_id, customer_id: Some(&order.customer_id), at: now, kind })?;
+            }
         }
         OpBody::VisitCheckin { order_id, customer_id } => {
             let kind = TouchpointKind::Checkin { order_id };
@@ -183,17 +202,68 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
         OpBody::FeedbackNps { score, csat, customer_id } => {
             let kind = TouchpointKind::Feedback { score: *score, csat: csat.as_deref() };
             tx.add_touchpoint(&Touchpoint { op_id: &op.op_id, store_id: device.store_id, customer_id: customer_id.as_deref(), at: now, kind })?;
+            let answer = FeedbackRecord {
+                op_id: op.op_id.clone(),
+                store_id: device.store_id,
+                device_id: device.id.clone(),
+                score: *score,
+                csat: csat.clone(),
+                at: now,
+            };
+            publish_feedback(tx, answer)?;
         }
-        OpBody::HelpRequest { .. } | OpBody::HelpTake { .. } | OpBody::HelpDone { .. } | OpBody::PinFailed { .. } | OpBody::PinAccepted { .. } | OpBody::CartAdd { .. } => {
-            return Err(Rejection::new("not_yet", "this hub does not apply this op yet").into())
+        OpBody::HelpRequest { customer_id } => {
+            let kind = TouchpointKind::Help;
+            tx.add_touchpoint(&Touchpoint { op_id: &op.op_id, store_id: device.store_id, customer_id: customer_id.as_deref(), at: now, kind })?;
+            let raised = HelpRow {
+                id: op.op_id.clone(),
+                store_id: device.store_id,
+                device_id: device.id.clone(),
+                customer_id: customer_id.clone(),
+                raised_at: now,
+                taken_by: None,
+                taken_at: None,
+                done_by: None,
+                done_at: None,
+            };
+            save_help(tx, &raised)?;
+        }
+        OpBody::HelpTake { staff_id, .. } | OpBody::HelpDone { staff_id, .. } => {
+            let mut h = help.ok_or_else(|| StorageError("judged help request went missing".into()))?;
+            if matches!(body, OpBody::HelpDone { .. }) {
+                (h.done_by, h.done_at) = (Some(staff_id.clone()), Some(now));
+            } else if h.taken_by.is_none() {
+                // Taken again by the one already on the way: they keep their first time.
+                (h.taken_by, h.taken_at) = (Some(staff_id.clone()), Some(now));
+            }
+            save_help(tx, &h)?;
+        }
+        OpBody::PinFailed { staff_id } | OpBody::PinAccepted { staff_id } => {
+            count_pin(tx, device.store_id, staff_id, matches!(body, OpBody::PinAccepted { .. }), now)?;
+        }
+        OpBody::CartAdd { customer_id, sku } => {
+            add_to_cart(tx, customer_id, sku, now)?;
+            let kind = TouchpointKind::CartAdd { sku };
+            tx.add_touchpoint(&Touchpoint { op_id: &op.op_id, store_id: device.store_id, customer_id: Some(customer_id), at: now, kind })?;
         }
     }
     Ok(())
 }
 
 /// A refusal with the hub's facts beside it, for the conflict the manager resolves: what
-/// the order was and who changed it last, or the balance a redemption met.
-fn explain(r: Rejection, body: &OpBody, detail: Option<&OrderDetail>, points: i64) -> Failure {
+/// the order was and who changed it last, the balance a redemption met, or who took or
+/// closed a help request and when.
+fn explain(r: Rejection, body: &OpBody, detail: Option<&OrderDetail>, help: Option<&HelpRow>, points: i64) -> Failure {
+    if let (Some(h), "help_taken" | "help_closed") = (help, r.code) {
+        let facts = serde_json::json!({
+            "request_id": h.id,
+            "taken_by": h.taken_by,
+            "taken_at": h.taken_at,
+            "closed_by": h.done_by,
+            "closed_at": h.done_at,
+        });
+        return Failure::Refused(r, Some(facts));
+    }
     match (body, detail) {
         (OpBody::LoyaltyRedeem { customer_id, points: asked, .. }, _) if r.code == "insufficient_points" => {
             let facts = serde_json::json!({ "customer_id": customer_id, "balance": points, "asked": asked });

@@ -2,11 +2,11 @@
 //! writes alike (a write publishes the state it just made).
 
 use omnikiosk_protocol::wire::{
-    CartRecord, ConflictRecord, CustomerProfile, CustomerRecord, OrderDetail, OrderEvent, OrderRecord, OrderStatus, StaffRecord,
-    StaffRole,
+    CartRecord, ConflictRecord, CustomerProfile, CustomerRecord, HelpRecord, OrderDetail, OrderEvent, OrderRecord, OrderStatus, StaffRecord,
+    StaffRole, Timeline, TimelineEntry, Touch,
 };
 
-use super::{FeedPage, HubTx, OrderFilter, OrderRow, Stored};
+use super::{FeedPage, HelpRow, HubTx, OrderFilter, OrderRow, Stored, TimelineRow};
 use crate::error::StorageError;
 
 /// A customer as a kiosk sees them: first name and initial, tier, points, cards.
@@ -121,4 +121,95 @@ pub fn feed_page(tx: &mut dyn HubTx, scope: &str, after: i64, limit: u32) -> Sto
         has_more: remaining > 0,
         remaining: (remaining > 0).then_some(remaining as u64),
     })
+}
+
+/// A shopper as the store's screens name them: "Anna K.".
+pub fn shopper_name(tx: &mut dyn HubTx, customer_id: &str) -> Stored<Option<String>> {
+    Ok(tx.customer(customer_id)?.map(|c| format!("{} {}.", c.first_name, initial(&c.last_name))))
+}
+
+/// What a shopper is told of a colleague: the first word of the stored name ("Kasia"), or
+/// the badge id of someone no longer on the staff list.
+pub fn staff_first_name(tx: &mut dyn HubTx, staff_id: &str) -> Stored<String> {
+    let name = tx.staff_name(staff_id)?;
+    Ok(name.as_deref().and_then(|n| n.split_whitespace().next()).unwrap_or(staff_id).to_string())
+}
+
+/// A help request as the store's devices show it.
+pub fn help_record(tx: &mut dyn HubTx, h: &HelpRow) -> Stored<HelpRecord> {
+    let shopper = match &h.customer_id {
+        Some(c) => shopper_name(tx, c)?,
+        None => None,
+    };
+    let taken_by_name = match &h.taken_by {
+        Some(s) => Some(staff_first_name(tx, s)?),
+        None => None,
+    };
+    Ok(HelpRecord {
+        id: h.id.clone(),
+        store_id: h.store_id,
+        device_id: h.device_id.clone(),
+        customer_id: h.customer_id.clone(),
+        shopper,
+        raised_at: h.raised_at,
+        taken_by: h.taken_by.clone(),
+        taken_by_name,
+        taken_at: h.taken_at,
+    })
+}
+
+/// Where a timeline page ends: the time and op id of its last (oldest) entry. Its text
+/// form, `<at>.<op id in hex>`, is opaque to the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineCursor {
+    pub at: i64,
+    pub op_id: String,
+}
+
+impl TimelineCursor {
+    pub fn parse(text: &str) -> Option<TimelineCursor> {
+        let (at, op_id) = text.trim().split_once('.')?;
+        let op_id = String::from_utf8(hex::decode(op_id).ok()?).ok()?;
+        Some(TimelineCursor { at: at.parse().ok()?, op_id })
+    }
+}
+
+impl std::fmt::Display for TimelineCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.at, hex::encode(&self.op_id))
+    }
+}
+
+/// A customer's touchpoints, newest first, after `after` (the `next` of the page before),
+/// at most `limit`; `None` for a customer the hub does not know.
+pub fn timeline(tx: &mut dyn HubTx, customer_id: &str, after: Option<&TimelineCursor>, limit: u32) -> Stored<Option<Timeline>> {
+    if tx.customer(customer_id)?.is_none() {
+        return Ok(None);
+    }
+    let limit = limit.max(1) as usize;
+    let before = after.map(|c| (c.at, c.op_id.as_str()));
+    let mut rows = tx.timeline(customer_id, before, limit as i64 + 1)?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let entries = rows.into_iter().map(timeline_entry).collect::<Stored<Vec<_>>>()?;
+    let next = match entries.last() {
+        Some(last) if more => Some(TimelineCursor { at: last.at, op_id: last.id.clone() }.to_string()),
+        _ => None,
+    };
+    Ok(Some(Timeline { entries, next }))
+}
+
+/// A stored touchpoint read back.
+fn timeline_entry(r: TimelineRow) -> Stored<TimelineEntry> {
+    let order = |o: Option<String>| o.ok_or_else(|| StorageError(format!("touchpoint {} has no order", r.op_id)));
+    let touch = match r.kind.as_str() {
+        "seen" => Touch::Visit,
+        "checkin" => Touch::Checkin { order_id: order(r.order_id)? },
+        "pickup" => Touch::Pickup { order_id: order(r.order_id)? },
+        "help" => Touch::Help,
+        "cart_add" => Touch::CartAdd { sku: r.sku.ok_or_else(|| StorageError(format!("touchpoint {} has no product", r.op_id)))? },
+        "feedback" => Touch::Feedback { score: r.score.ok_or_else(|| StorageError(format!("answer {} has no score", r.op_id)))?, csat: r.csat },
+        other => return Err(StorageError(format!("stored touchpoint kind {other:?}"))),
+    };
+    Ok(TimelineEntry { id: r.op_id, at: r.at, store_id: r.store_id, touch })
 }

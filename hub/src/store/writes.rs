@@ -1,15 +1,18 @@
 //! Writes that keep the change feed in step: whatever a kiosk shows that a write
 //! changed is appended to the feed of every store it is relevant to, in the same
-//! transaction. Channel writes, the seed, erasure and no-shows live here, once.
+//! transaction. Channel writes, the seed, erasure, no-shows, what the store's devices
+//! share (help requests, PIN failures, answers, device health) and their expiry live
+//! here, once.
 
+use omnikiosk_protocol::rules::pin_step;
 use omnikiosk_protocol::wire::{
-    CartLine, CartRecord, Change, CheckinRecord, CustomerRecord, CustomerUpsert, LookupResponse, OrderCreate, OrderDetail, OrderLine, OrderRecord,
-    OrderStatus,
+    CartLine, CartRecord, Change, CheckinRecord, CustomerRecord, CustomerUpsert, FeedbackRecord, LookupResponse, OrderCreate, OrderDetail,
+    OrderLine, OrderRecord, OrderStatus, PinFailuresRecord, PinState,
 };
 use rand::Rng;
 
-use super::reads::{cart_record, customer_record, initial, order_detail, orders};
-use super::{store_scope, CustomerRow, HubTx, LedgerEntry, OrderFilter, Relevance, Stored};
+use super::reads::{cart_record, customer_record, help_record, initial, order_detail, orders};
+use super::{store_scope, CustomerRow, HelpFilter, HelpRow, HubTx, LedgerEntry, OrderFilter, Relevance, Stored};
 use crate::error::{HubError, StorageError};
 use crate::seed::SeedData;
 
@@ -27,13 +30,26 @@ pub fn publish_customer(tx: &mut dyn HubTx, id: &str) -> Stored<()> {
     Ok(())
 }
 
-fn publish_cart(tx: &mut dyn HubTx, id: &str) -> Stored<()> {
+/// Writes the customer's cart and appends it to the feed of every store they are
+/// relevant to: the one way a cart changes, for the channel and for "save for later".
+fn store_cart(tx: &mut dyn HubTx, id: &str, lines: &[CartLine], now: i64) -> Stored<()> {
+    tx.put_cart(id, &serde_json::to_string(lines)?, now)?;
     let Some(cart) = cart_record(tx, id)? else { return Ok(()) };
     let change = Change::Cart(cart);
     for store in tx.stores_of_customer(id)? {
         feed(tx, &store_scope(store), &format!("cart:{id}"), &change)?;
     }
     Ok(())
+}
+
+/// "Save for later": one more of `sku` in the customer's online cart.
+pub fn add_to_cart(tx: &mut dyn HubTx, id: &str, sku: &str, now: i64) -> Stored<()> {
+    let mut lines = cart_record(tx, id)?.map(|c| c.lines).unwrap_or_default();
+    match lines.iter_mut().find(|l| l.sku == sku) {
+        Some(line) => line.qty += 1,
+        None => lines.push(CartLine { sku: sku.to_string(), qty: 1 }),
+    }
+    store_cart(tx, id, &lines, now)
 }
 
 /// Appends the order as it now stands to its store's feed.
@@ -63,11 +79,19 @@ pub fn attach(tx: &mut dyn HubTx, customer_id: &str, store_id: i64, why: Relevan
 pub fn move_order(tx: &mut dyn HubTx, order: &OrderRecord, status: OrderStatus, by: &str, note: Option<&str>, now: i64) -> Stored<OrderDetail> {
     tx.update_order(&order.id, status, &serde_json::to_string(&order.lines)?, now)?;
     tx.add_order_event(&order.id, now, status, by, note)?;
-    if status.is_final() && tx.has_checkin(&order.id)? {
-        let ended = Change::CheckinEnded { order_id: order.id.clone() };
-        feed(tx, &store_scope(order.store_id), &checkin_key(&order.id), &ended)?;
+    if status.is_final() {
+        end_checkin(tx, &order.id, order.store_id, now)?;
     }
     publish_order(tx, &order.id)
+}
+
+/// Takes the order's open check-in off every device of the store, if it has one.
+fn end_checkin(tx: &mut dyn HubTx, order_id: &str, store_id: i64, now: i64) -> Stored<bool> {
+    if !tx.end_checkins(order_id, now)? {
+        return Ok(false);
+    }
+    feed(tx, &store_scope(store_id), &checkin_key(order_id), &Change::CheckinEnded { order_id: order_id.to_string() })?;
+    Ok(true)
 }
 
 /// The feed key of an order's check-in: one per order, the newest check-in for it.
@@ -206,8 +230,7 @@ pub fn put_cart(tx: &mut dyn HubTx, id: &str, lines: &[CartLine], now: i64) -> R
             return Err(HubError::BadRequest(format!("unknown sku {}", l.sku)));
         }
     }
-    tx.put_cart(id, &serde_json::to_string(lines).map_err(StorageError::from)?, now)?;
-    Ok(publish_cart(tx, id)?)
+    Ok(store_cart(tx, id, lines, now)?)
 }
 
 /// Makes the customer relevant to the store (their state enters its feed) and returns
@@ -288,16 +311,18 @@ pub const ERASED: &[(&str, &str)] = &[
 pub const UNLINKED: &[(&str, &str, Option<&str>, bool)] = &[
     ("visits", "customer_id", None, false),
     ("feedback", "customer_id", None, false),
+    ("help_requests", "customer_id", None, false),
     ("orders", "customer_id", Some("erased"), true),
 ];
 
 /// Erases a customer everywhere: profile, identifiers, cart, points, links from orders,
-/// visits and feedback; their stores' feeds get a tombstone, their orders a new version
-/// without them.
+/// visits (their timeline), feedback and help requests; their stores' feeds get a
+/// tombstone, their orders and help requests a new version without them.
 pub fn erase_customer(tx: &mut dyn HubTx, id: &str) -> Result<(), HubError> {
     require_customer(tx, id)?;
     let stores = tx.stores_of_customer(id)?;
     let theirs = orders(tx, OrderFilter::Customer(id))?;
+    let help = tx.help_requests(HelpFilter::Customer(id))?;
     for (table, column) in ERASED {
         tx.delete_rows(table, column, id)?;
     }
@@ -306,12 +331,18 @@ pub fn erase_customer(tx: &mut dyn HubTx, id: &str) -> Result<(), HubError> {
     }
     let mut keys = vec![format!("customer:{id}"), format!("cart:{id}")];
     keys.extend(theirs.iter().map(|o| checkin_key(&o.id)));
+    keys.extend(help.iter().map(|h| help_key(&h.id)));
     tx.drop_feed_entities(&keys)?;
     for store in stores {
         feed(tx, &store_scope(store), &format!("customer:{id}"), &Change::CustomerRemoved { id: id.to_string() })?;
     }
     for order in theirs {
         publish_order(tx, &order.id)?;
+    }
+    // Shared again without them: an open request stays on the screens with no name, a
+    // closed one still ends at a device that had not pulled its end yet.
+    for h in help {
+        publish_help(tx, &HelpRow { customer_id: None, ..h })?;
     }
     Ok(())
 }
@@ -326,6 +357,85 @@ pub fn expire_no_shows(tx: &mut dyn HubTx, ready_before: i64, now: i64) -> Resul
         move_order(tx, order, OrderStatus::Expired, "hub", Some("not collected in time"), now)?;
     }
     Ok(due.into_iter().map(|o| o.id).collect())
+}
+
+/// What [`end_stale_waits`] ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EndedWaits {
+    /// Orders whose check-in ran out of time.
+    pub checkins: Vec<String>,
+    /// Help requests that ran out of time.
+    pub help: Vec<String>,
+}
+
+/// Check-ins made before `checkin_before` and help requests raised before `help_before`
+/// that are still open end, each in a feed transaction of its own: nobody waits for them
+/// any more at any device of the store.
+pub fn end_stale_waits(tx: &mut dyn HubTx, checkin_before: i64, help_before: i64, now: i64) -> Stored<EndedWaits> {
+    let mut ended = EndedWaits::default();
+    for (order_id, store_id) in tx.stale_checkins(checkin_before)? {
+        tx.new_feed_tx();
+        if end_checkin(tx, &order_id, store_id, now)? {
+            ended.checkins.push(order_id);
+        }
+    }
+    for h in tx.help_requests(HelpFilter::OpenRaisedBefore(help_before))? {
+        tx.new_feed_tx();
+        save_help(tx, &HelpRow { done_by: None, done_at: Some(now), ..h.clone() })?;
+        ended.help.push(h.id);
+    }
+    Ok(ended)
+}
+
+/// The feed key of a help request: one per request, as it now stands.
+fn help_key(id: &str) -> String {
+    format!("help:{id}")
+}
+
+/// Shares a help request with every device of its store: open (raised or taken), or ended.
+fn publish_help(tx: &mut dyn HubTx, h: &HelpRow) -> Stored<()> {
+    let change = match h.done_at {
+        Some(_) => Change::HelpEnded { id: h.id.clone() },
+        None => Change::Help(help_record(tx, h)?),
+    };
+    feed(tx, &store_scope(h.store_id), &help_key(&h.id), &change)
+}
+
+/// Stores a help request as it now stands and shares it with the store's devices.
+pub fn save_help(tx: &mut dyn HubTx, h: &HelpRow) -> Stored<()> {
+    tx.put_help_request(h)?;
+    publish_help(tx, h)
+}
+
+/// Counts one PIN typed for a badge at a device of the store ([`pin_step`]) and shares the
+/// count with every device of the store, so a lock holds at all of them.
+pub fn count_pin(tx: &mut dyn HubTx, store_id: i64, staff_id: &str, right: bool, now: i64) -> Stored<PinState> {
+    let state = pin_step(tx.pin_failures(store_id, staff_id)?.unwrap_or(PinState::CLEAR), right, now);
+    tx.put_pin_failures(store_id, staff_id, &state)?;
+    let record = PinFailuresRecord { store_id, staff_id: staff_id.to_string(), state };
+    feed(tx, &store_scope(store_id), &format!("pin:{staff_id}"), &Change::PinFailures(record))?;
+    Ok(state)
+}
+
+/// Shares an NPS answer with every device of the store (the manager's numbers).
+pub fn publish_feedback(tx: &mut dyn HubTx, answer: FeedbackRecord) -> Stored<()> {
+    let key = format!("feedback:{}", answer.op_id);
+    feed(tx, &store_scope(answer.store_id), &key, &Change::Feedback(answer))
+}
+
+/// Shares the device as the hub now sees it with every device of its store (the
+/// manager's device list), and notes when.
+pub fn publish_device(tx: &mut dyn HubTx, device_id: &str, now: i64) -> Stored<()> {
+    for d in tx.devices(Some(device_id))? {
+        feed(tx, &store_scope(d.store_id), &format!("device:{device_id}"), &Change::Device(d))?;
+    }
+    tx.device_published(device_id, now)
+}
+
+/// What a push says of the device's outbox: recorded, and shared with the store.
+pub fn report_outbox(tx: &mut dyn HubTx, device_id: &str, outbox_len: u64, oldest_unsent_at: Option<i64>, now: i64) -> Stored<()> {
+    tx.set_device_outbox(device_id, outbox_len as i64, oldest_unsent_at)?;
+    publish_device(tx, device_id, now)
 }
 
 /// Staff PINs a release before Argon2id stored as bare SHA-256 become Argon2id over that

@@ -30,7 +30,7 @@ pub fn migrate(c: &mut Client) -> Result<(), StorageError> {
 }
 
 /// Versioned schema migrations; version N is `MIGRATIONS[N - 1]`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
 
 /// Text keys that results are ordered by use the "C" collation: byte order, as SQLite
 /// sorts, whatever locale the database was created with.
@@ -109,5 +109,27 @@ CREATE TABLE visits (
 CREATE TABLE feedback (
     op_id TEXT PRIMARY KEY, store_id BIGINT NOT NULL, customer_id TEXT, score BIGINT NOT NULL,
     csat TEXT, at BIGINT NOT NULL
+);
+"#;
+
+/// One store, many devices: help requests, PIN failures counted store-wide, device health
+/// in the store's feed, check-ins that end, and the customer timeline's touchpoints.
+const SCHEMA_V2: &str = r#"
+ALTER TABLE devices ADD COLUMN oldest_unsent_at BIGINT;
+ALTER TABLE devices ADD COLUMN health_published_at BIGINT;
+ALTER TABLE visits ADD COLUMN sku TEXT;
+ALTER TABLE visits ADD COLUMN ended_at BIGINT;
+CREATE INDEX visits_by_customer ON visits(customer_id, at);
+CREATE INDEX visits_open_checkins ON visits(order_id) WHERE kind = 'checkin' AND ended_at IS NULL;
+CREATE INDEX feedback_by_customer ON feedback(customer_id, at);
+CREATE TABLE help_requests (
+    id TEXT PRIMARY KEY, store_id BIGINT NOT NULL, device_id TEXT NOT NULL, customer_id TEXT,
+    raised_at BIGINT NOT NULL, taken_by TEXT, taken_at BIGINT, done_by TEXT, done_at BIGINT
+);
+CREATE INDEX help_requests_by_customer ON help_requests(customer_id);
+CREATE INDEX help_requests_open ON help_requests(raised_at) WHERE done_at IS NULL;
+CREATE TABLE pin_failures (
+    store_id BIGINT NOT NULL, staff_id TEXT NOT NULL, failures BIGINT NOT NULL, locked_until BIGINT,
+    PRIMARY KEY (store_id, staff_id)
 );
 "#;

@@ -1,7 +1,7 @@
 //! The statements of one PostgreSQL transaction.
 
 use omnikiosk_protocol::wire::{
-    ConflictRecord, DeviceHealth, OrderRecord, OrderStatus, ProductRecord, StaffRecord, StockRecord, StoreRecord,
+    ConflictRecord, DeviceHealth, OrderRecord, OrderStatus, PinState, ProductRecord, StaffRecord, StockRecord, StoreRecord,
 };
 use postgres::types::ToSql;
 use postgres::{Row, Transaction};
@@ -9,13 +9,14 @@ use postgres::{Row, Transaction};
 use crate::error::StorageError;
 use crate::store::reads::staff_record;
 use crate::store::{
-    ConflictRow, CustomerRow, Device, EventRow, FeedRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, Relevance, Stored, Touchpoint,
-    TouchpointKind, Savepoint,
+    ConflictRow, CustomerRow, Device, EventRow, FeedRow, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, Relevance,
+    Savepoint, Stored, TimelineRow, Touchpoint, TouchpointKind,
 };
 
 type Args<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 const ORDER_COLS: &str = "id, store_id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version";
+const HELP_COLS: &str = "id, store_id, device_id, customer_id, raised_at, taken_by, taken_at, done_by, done_at";
 
 pub struct PgTx<'a> {
     t: Transaction<'a>,
@@ -78,6 +79,20 @@ impl<'a> PgTx<'a> {
             return Ok(None);
         }
         Ok(self.one(sql, &[&key])?.map(|r| r.get(0)))
+    }
+}
+
+fn help_row(r: &Row) -> HelpRow {
+    HelpRow {
+        id: r.get(0),
+        store_id: r.get(1),
+        device_id: r.get(2),
+        customer_id: r.get(3),
+        raised_at: r.get(4),
+        taken_by: r.get(5),
+        taken_at: r.get(6),
+        done_by: r.get(7),
+        done_at: r.get(8),
     }
 }
 
@@ -196,6 +211,10 @@ impl HubTx for PgTx<'_> {
     fn set_staff_pin(&mut self, staff_id: &str, pin_hash: &str) -> Stored<()> {
         self.run("UPDATE staff SET pin_hash = $2 WHERE id = $1", &[&staff_id, &pin_hash])?;
         Ok(())
+    }
+
+    fn staff_name(&mut self, staff_id: &str) -> Stored<Option<String>> {
+        self.text("SELECT name FROM staff WHERE id = $1", staff_id)
     }
 
     fn staff_role(&mut self, staff_id: &str, store_id: i64) -> Stored<Option<String>> {
@@ -338,8 +357,19 @@ impl HubTx for PgTx<'_> {
         Ok(())
     }
 
-    fn has_checkin(&mut self, order_id: &str) -> Stored<bool> {
-        Ok(self.text("SELECT order_id FROM visits WHERE order_id = $1 AND kind = 'checkin'", order_id)?.is_some())
+    fn end_checkins(&mut self, order_id: &str, at: i64) -> Stored<bool> {
+        let sql = "UPDATE visits SET ended_at = $2 WHERE order_id = $1 AND kind = 'checkin' AND ended_at IS NULL";
+        Ok(self.run(sql, &[&order_id, &at])? > 0)
+    }
+
+    fn stale_checkins(&mut self, before: i64) -> Stored<Vec<(String, i64)>> {
+        let rows = self.all(
+            "SELECT v.order_id, o.store_id FROM visits v JOIN orders o ON o.id = v.order_id
+             WHERE v.kind = 'checkin' AND v.ended_at IS NULL AND o.status IN ('placed', 'picking', 'ready')
+             GROUP BY v.order_id, o.store_id HAVING max(v.at) < $1 ORDER BY v.order_id COLLATE \"C\"",
+            &[&before],
+        )?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     fn pickup_code_taken(&mut self, store_id: i64, code: &str) -> Stored<bool> {
@@ -365,20 +395,23 @@ impl HubTx for PgTx<'_> {
         Ok(row.map(|r| Device { id: r.get(0), store_id: r.get(1), revoked: r.get::<_, i64>(2) != 0 }))
     }
 
-    fn device_seen(&mut self, id: &str, at: i64, protocol: u32, cursor: Option<i64>) -> Stored<()> {
-        let sql = "UPDATE devices SET last_seen_at = $2, protocol_version = $3, last_cursor = coalesce($4, last_cursor) WHERE id = $1";
-        self.run(sql, &[&id, &at, &i64::from(protocol), &cursor])?;
-        Ok(())
+    fn device_seen(&mut self, id: &str, at: i64, protocol: u32, cursor: Option<i64>) -> Stored<Option<i64>> {
+        let sql = "UPDATE devices SET last_seen_at = $2, protocol_version = $3, last_cursor = coalesce($4, last_cursor) WHERE id = $1
+                   RETURNING health_published_at";
+        Ok(self.one(sql, &[&id, &at, &i64::from(protocol), &cursor])?.and_then(|r| r.get(0)))
     }
 
-    fn devices(&mut self) -> Stored<Vec<DeviceHealth>> {
+    fn devices(&mut self, id: Option<&str>) -> Stored<Vec<DeviceHealth>> {
+        if !id.is_none_or(storable) {
+            return Ok(Vec::new());
+        }
         let rows = self.all(
             "SELECT d.id, d.store_id, d.label, d.revoked, d.last_seen_at, d.protocol_version, d.outbox_len,
                     CASE WHEN d.last_cursor IS NULL THEN NULL ELSE
                       (SELECT count(*) FROM feed f WHERE f.scope IN ('global', 'store:' || d.store_id) AND f.seq > d.last_cursor)
-                    END
-             FROM devices d ORDER BY d.store_id, d.id",
-            &[],
+                    END, d.oldest_unsent_at
+             FROM devices d WHERE $1::TEXT IS NULL OR d.id = $1 ORDER BY d.store_id, d.id",
+            &[&id],
         )?;
         let health = |r: &Row| DeviceHealth {
             device_id: r.get(0),
@@ -389,9 +422,14 @@ impl HubTx for PgTx<'_> {
             protocol_version: r.get::<_, Option<i64>>(5).map(|v| v as u32),
             outbox_len: r.get::<_, Option<i64>>(6).map(|v| v as u64),
             cursor_lag: r.get(7),
-            oldest_unsent_at: None,
+            oldest_unsent_at: r.get(8),
         };
         Ok(rows.iter().map(health).collect())
+    }
+
+    fn device_published(&mut self, id: &str, at: i64) -> Stored<()> {
+        self.run("UPDATE devices SET health_published_at = $2 WHERE id = $1", &[&id, &at])?;
+        Ok(())
     }
 
     fn device_last_seq(&mut self, id: &str) -> Stored<Option<i64>> {
@@ -403,8 +441,8 @@ impl HubTx for PgTx<'_> {
         Ok(())
     }
 
-    fn set_device_outbox(&mut self, id: &str, outbox_len: i64) -> Stored<()> {
-        self.run("UPDATE devices SET outbox_len = $2 WHERE id = $1", &[&id, &outbox_len])?;
+    fn set_device_outbox(&mut self, id: &str, outbox_len: i64, oldest_unsent_at: Option<i64>) -> Stored<()> {
+        self.run("UPDATE devices SET outbox_len = $2, oldest_unsent_at = $3 WHERE id = $1", &[&id, &outbox_len, &oldest_unsent_at])?;
         Ok(())
     }
 
@@ -440,20 +478,83 @@ impl HubTx for PgTx<'_> {
     }
 
     fn add_touchpoint(&mut self, t: &Touchpoint<'_>) -> Stored<()> {
-        match &t.kind {
-            TouchpointKind::Checkin { order_id } => self.run(
-                "INSERT INTO visits(op_id, kind, store_id, customer_id, order_id, at) VALUES ($1, 'checkin', $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                &[&t.op_id, &t.store_id, &t.customer_id, order_id, &t.at],
+        match (t.kind.visit(), &t.kind) {
+            (Some(v), _) => self.run(
+                "INSERT INTO visits(op_id, kind, store_id, customer_id, order_id, sku, at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                &[&t.op_id, &v.kind, &t.store_id, &t.customer_id, &v.order_id, &v.sku, &t.at],
             )?,
-            TouchpointKind::Seen => self.run(
-                "INSERT INTO visits(op_id, kind, store_id, customer_id, at) VALUES ($1, 'seen', $2, $3, $4) ON CONFLICT DO NOTHING",
-                &[&t.op_id, &t.store_id, &t.customer_id, &t.at],
-            )?,
-            TouchpointKind::Feedback { score, csat } => self.run(
+            (None, TouchpointKind::Feedback { score, csat }) => self.run(
                 "INSERT INTO feedback(op_id, store_id, customer_id, score, csat, at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
                 &[&t.op_id, &t.store_id, &t.customer_id, score, csat, &t.at],
             )?,
+            (None, _) => return Err(StorageError("a touchpoint with no table".into())),
         };
+        Ok(())
+    }
+
+    fn timeline(&mut self, customer_id: &str, before: Option<(i64, &str)>, limit: i64) -> Stored<Vec<TimelineRow>> {
+        if !storable(customer_id) || !before.is_none_or(|(_, op_id)| storable(op_id)) {
+            return Ok(Vec::new());
+        }
+        let (at, op_id) = before.unzip();
+        // Op ids compare in byte order ("C"), as SQLite compares them.
+        let rows = self.all(
+            r#"SELECT op_id, at, store_id, kind, order_id, sku, score, csat FROM (
+                SELECT op_id, at, store_id, kind, order_id, sku, NULL::BIGINT AS score, NULL::TEXT AS csat FROM visits WHERE customer_id = $1
+                UNION ALL
+                SELECT op_id, at, store_id, 'feedback', NULL, NULL, score, csat FROM feedback WHERE customer_id = $1
+             ) t WHERE $2::BIGINT IS NULL OR at < $2 OR (at = $2 AND op_id COLLATE "C" < $3::TEXT)
+             ORDER BY at DESC, op_id COLLATE "C" DESC LIMIT $4"#,
+            &[&customer_id, &at, &op_id, &limit],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| TimelineRow {
+                op_id: r.get(0),
+                at: r.get(1),
+                store_id: r.get(2),
+                kind: r.get(3),
+                order_id: r.get(4),
+                sku: r.get(5),
+                score: r.get(6),
+                csat: r.get(7),
+            })
+            .collect())
+    }
+
+    fn help_requests(&mut self, filter: HelpFilter<'_>) -> Stored<Vec<HelpRow>> {
+        let (filter, args): (&str, Vec<&(dyn ToSql + Sync)>) = match &filter {
+            HelpFilter::Id(id) | HelpFilter::Customer(id) if !storable(id) => return Ok(Vec::new()),
+            HelpFilter::Id(id) => ("id = $1", vec![id]),
+            HelpFilter::Customer(c) => ("customer_id = $1", vec![c]),
+            HelpFilter::OpenRaisedBefore(t) => ("done_at IS NULL AND raised_at < $1", vec![t]),
+        };
+        let rows = self.all(&format!(r#"SELECT {HELP_COLS} FROM help_requests WHERE {filter} ORDER BY raised_at, id COLLATE "C""#), &args)?;
+        Ok(rows.iter().map(help_row).collect())
+    }
+
+    fn put_help_request(&mut self, h: &HelpRow) -> Stored<()> {
+        self.run(
+            &format!(
+                "INSERT INTO help_requests({HELP_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 ON CONFLICT (id) DO UPDATE SET store_id = excluded.store_id, device_id = excluded.device_id,
+                    customer_id = excluded.customer_id, raised_at = excluded.raised_at, taken_by = excluded.taken_by,
+                    taken_at = excluded.taken_at, done_by = excluded.done_by, done_at = excluded.done_at"
+            ),
+            &[&h.id, &h.store_id, &h.device_id, &h.customer_id, &h.raised_at, &h.taken_by, &h.taken_at, &h.done_by, &h.done_at],
+        )?;
+        Ok(())
+    }
+
+    fn pin_failures(&mut self, store_id: i64, staff_id: &str) -> Stored<Option<PinState>> {
+        let sql = "SELECT failures, locked_until FROM pin_failures WHERE store_id = $1 AND staff_id = $2";
+        Ok(self.one(sql, &[&store_id, &staff_id])?.map(|r| PinState { failures: r.get(0), locked_until: r.get(1) }))
+    }
+
+    fn put_pin_failures(&mut self, store_id: i64, staff_id: &str, state: &PinState) -> Stored<()> {
+        let sql = "INSERT INTO pin_failures(store_id, staff_id, failures, locked_until) VALUES ($1, $2, $3, $4)
+                   ON CONFLICT (store_id, staff_id) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until";
+        self.run(sql, &[&store_id, &staff_id, &state.failures, &state.locked_until])?;
         Ok(())
     }
 

@@ -7,7 +7,7 @@ use crate::error::StorageError;
 
 /// Brings the database to the newest schema.
 pub fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
-    Ok(Migrations::new(vec![M::up(SCHEMA), M::up(SCHEMA_PUSH)]).to_latest(conn)?)
+    Ok(Migrations::new(vec![M::up(SCHEMA), M::up(SCHEMA_PUSH), M::up(SCHEMA_STORE_WIDE)]).to_latest(conn)?)
 }
 
 const SCHEMA: &str = r#"
@@ -87,5 +87,27 @@ CREATE TABLE visits (
 CREATE TABLE feedback (
     op_id TEXT PRIMARY KEY, store_id INTEGER NOT NULL, customer_id TEXT, score INTEGER NOT NULL,
     csat TEXT, at INTEGER NOT NULL
+) WITHOUT ROWID;
+"#;
+
+/// One store, many devices: help requests, PIN failures counted store-wide, device health
+/// in the store's feed, check-ins that end, and the customer timeline's touchpoints.
+const SCHEMA_STORE_WIDE: &str = r#"
+ALTER TABLE devices ADD COLUMN oldest_unsent_at INTEGER;
+ALTER TABLE devices ADD COLUMN health_published_at INTEGER;
+ALTER TABLE visits ADD COLUMN sku TEXT;
+ALTER TABLE visits ADD COLUMN ended_at INTEGER;
+CREATE INDEX visits_by_customer ON visits(customer_id, at);
+CREATE INDEX visits_open_checkins ON visits(order_id) WHERE kind = 'checkin' AND ended_at IS NULL;
+CREATE INDEX feedback_by_customer ON feedback(customer_id, at);
+CREATE TABLE help_requests (
+    id TEXT PRIMARY KEY, store_id INTEGER NOT NULL, device_id TEXT NOT NULL, customer_id TEXT,
+    raised_at INTEGER NOT NULL, taken_by TEXT, taken_at INTEGER, done_by TEXT, done_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX help_requests_by_customer ON help_requests(customer_id);
+CREATE INDEX help_requests_open ON help_requests(raised_at) WHERE done_at IS NULL;
+CREATE TABLE pin_failures (
+    store_id INTEGER NOT NULL, staff_id TEXT NOT NULL, failures INTEGER NOT NULL, locked_until INTEGER,
+    PRIMARY KEY (store_id, staff_id)
 ) WITHOUT ROWID;
 "#;
