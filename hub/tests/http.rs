@@ -552,3 +552,342 @@ async fn stopping_the_hub_does_not_wait_out_held_long_polls(db: Db) {
     // The held poll got its (empty) answer instead of a cut connection.
     assert_eq!(poll.await.unwrap().unwrap(), StatusCode::OK);
 }
+
+/// A kiosk of the tests: its token and the next sequence number of its ops.
+struct Kiosk {
+    token: String,
+    id: String,
+    next_seq: std::cell::Cell<i64>,
+}
+
+impl Server {
+    async fn kiosk(&self, store_id: i64) -> Kiosk {
+        let token = self.hub.add_device(store_id, "till").unwrap();
+        let (st, v) = self.get("/v1/device", &token).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        Kiosk { token, id: v["device_id"].as_str().unwrap().to_string(), next_seq: std::cell::Cell::new(1) }
+    }
+
+    /// Pushes one op through the real push endpoint and returns its result.
+    async fn push_op(&self, k: &Kiosk, op_id: &str, name: &str, body: Value) -> Value {
+        let seq = k.next_seq.get();
+        let op = json!({"op_id": op_id, "seq": seq, "name": name, "kiosk_time": 0, "body": body});
+        let (st, v) = self.call(reqwest::Method::POST, "/v1/sync/push", Some(&k.token), Some(json!({"device_seq_from": seq, "ops": [op]}))).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        let result = v["results"][0].clone();
+        if result["status"] != "duplicate" {
+            k.next_seq.set(seq + 1);
+        }
+        result
+    }
+
+    /// The store's current state of shared things as a device of it sees them: every
+    /// change it can pull, last one per entity winning.
+    async fn store_view(&self, k: &Kiosk) -> Vec<Change> {
+        self.pull_all(&k.token, 10_000).await.0
+    }
+}
+
+fn help_of(changes: &[Change], id: &str) -> Option<omnikiosk_protocol::wire::HelpRecord> {
+    changes.iter().rev().find_map(|c| match c {
+        Change::Help(h) if h.id == id => Some(h.clone()),
+        _ => None,
+    })
+}
+
+fn help_ended(changes: &[Change], id: &str) -> bool {
+    changes.iter().any(|c| matches!(c, Change::HelpEnded { id: i } if i == id))
+}
+
+async fn put_shopper(s: &Server, id: &str, first: &str, last: &str, home: i64) {
+    let (st, v) = s
+        .channel(reqwest::Method::PUT, &format!("/v1/customers/{id}"), json!({"first_name":first,"last_name":last,"tier":"silver","home_store":home,"language":"pl"}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+}
+
+/// "Call staff" at one device: every device of the store lists it with the shopper's first
+/// name and initial, none of another store does; one colleague takes it, a second is told
+/// who is on the way, and once done it leaves every screen.
+async fn a_help_request_is_seen_store_wide_and_answered_once(db: Db) {
+    let s = server(db, small()).await;
+    let (a, b, other) = (s.kiosk(1).await, s.kiosk(1).await, s.kiosk(2).await);
+    put_shopper(&s, "C-ANNA", "Anna", "kowalska", 1).await;
+
+    let r = s.push_op(&a, "help-1", "help.request", json!({"customer_id":"C-ANNA"})).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    let seen = s.store_view(&b).await;
+    let h = help_of(&seen, "help-1").expect("device B lists the request raised at A");
+    assert_eq!((h.shopper.as_deref(), h.device_id.as_str(), h.taken_by.as_deref()), (Some("Anna K."), a.id.as_str(), None));
+    assert!(help_of(&s.store_view(&other).await, "help-1").is_none(), "a store-2 device lists store 1's request");
+
+    let r = s.push_op(&b, "take-1", "help.take", json!({"request_id":"help-1","staff_id":"S1-STAFF"})).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    let h = help_of(&s.store_view(&a).await, "help-1").unwrap();
+    assert_eq!((h.taken_by.as_deref(), h.taken_by_name.as_deref()), (Some("S1-STAFF"), Some("Kasia")), "the asking device shows who is coming");
+    assert!(h.taken_at.is_some());
+
+    let r = s.push_op(&a, "take-2", "help.take", json!({"request_id":"help-1","staff_id":"S1-MGR"})).await;
+    assert_eq!((r["status"].as_str(), r["code"].as_str()), (Some("rejected"), Some("help_taken")), "{r}");
+    assert_eq!(r["message"], "Kasia is already on the way");
+    assert_eq!(r["facts"]["taken_by"], "S1-STAFF", "{r}");
+    let conflicts = s.hub.conflicts().unwrap();
+    assert!(conflicts.iter().any(|c| c.op_id == "take-2" && c.code == "help_taken"), "{conflicts:?}");
+
+    let r = s.push_op(&b, "done-1", "help.done", json!({"request_id":"help-1","staff_id":"S1-STAFF"})).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    assert!(help_ended(&s.store_view(&a).await, "help-1"), "the request left the screens");
+    let r = s.push_op(&a, "done-2", "help.done", json!({"request_id":"help-1","staff_id":"S1-MGR"})).await;
+    assert_eq!(r["code"], "help_closed", "{r}");
+    assert!(r["message"].as_str().unwrap().contains("Kasia"), "{r}");
+
+    // Anonymous, then closed with the badge of another store's colleague.
+    let r = s.push_op(&a, "help-2", "help.request", json!({"customer_id":null})).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    assert_eq!(help_of(&s.store_view(&b).await, "help-2").unwrap().shopper, None);
+    let r = s.push_op(&b, "done-3", "help.done", json!({"request_id":"help-2","staff_id":"S2-STAFF"})).await;
+    assert_eq!(r["code"], "unknown_staff", "{r}");
+    // A store-2 device cannot reach store 1's request at all.
+    let r = s.push_op(&other, "take-3", "help.take", json!({"request_id":"help-2","staff_id":"S2-STAFF"})).await;
+    assert_eq!(r["code"], "unknown_help", "{r}");
+    assert!(!help_ended(&s.store_view(&b).await, "help-2"));
+}
+
+/// Five wrong PINs for one badge, typed at two devices, lock it at every device of the
+/// store; the right PIN clears the count.
+async fn wrong_pins_at_two_devices_lock_the_badge_store_wide(db: Db) {
+    let s = server(db, small()).await;
+    let (a, b) = (s.kiosk(1).await, s.kiosk(1).await);
+    let pins = |changes: &[Change]| {
+        changes.iter().rev().find_map(|c| match c {
+            Change::PinFailures(p) if p.staff_id == "S1-STAFF" => Some(p.clone()),
+            _ => None,
+        })
+    };
+    for n in 0..5 {
+        let k = if n % 2 == 0 { &a } else { &b };
+        let r = s.push_op(k, &format!("pin-{n}"), "staff.pin_failed", json!({"staff_id":"S1-STAFF"})).await;
+        assert_eq!(r["status"], "applied", "{r}");
+        if n == 3 {
+            let p = pins(&s.store_view(&a).await).unwrap();
+            assert_eq!((p.state.failures, p.state.locked_until), (4, None), "four wrong PINs do not lock yet");
+        }
+    }
+    let p = pins(&s.store_view(&b).await).expect("the count reached the store's feed");
+    assert_eq!((p.store_id, p.state.failures), (1, 5));
+    assert!(p.state.locked_until.is_some_and(|u| u > omnikiosk_hub::now_secs()), "{p:?}");
+    let r = s.push_op(&a, "pin-ok", "staff.pin_ok", json!({"staff_id":"S1-STAFF"})).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    let p = pins(&s.store_view(&b).await).unwrap();
+    assert_eq!((p.state.failures, p.state.locked_until), (0, None));
+    let r = s.push_op(&a, "pin-x", "staff.pin_failed", json!({"staff_id":"S2-STAFF"})).await;
+    assert_eq!(r["code"], "unknown_staff", "{r}");
+}
+
+/// NPS answers given at two devices are both the store's; an impossible score is refused.
+async fn answers_at_two_devices_are_the_stores_numbers(db: Db) {
+    let s = server(db, small()).await;
+    let (a, b, other) = (s.kiosk(1).await, s.kiosk(1).await, s.kiosk(2).await);
+    let r = s.push_op(&a, "nps-a", "feedback.nps", json!({"score":9,"csat":"quick","customer_id":null})).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    let r = s.push_op(&b, "nps-b", "feedback.nps", json!({"score":3,"csat":null,"customer_id":"C000001"})).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    let answers: Vec<(String, String, i64)> = s
+        .store_view(&a)
+        .await
+        .into_iter()
+        .filter_map(|c| if let Change::Feedback(f) = c { Some((f.op_id, f.device_id, f.score)) } else { None })
+        .collect();
+    assert_eq!(answers, [("nps-a".to_string(), a.id.clone(), 9), ("nps-b".to_string(), b.id.clone(), 3)]);
+    assert!(s.store_view(&other).await.iter().all(|c| !matches!(c, Change::Feedback(_))));
+    let r = s.push_op(&a, "nps-11", "feedback.nps", json!({"score":11,"csat":null,"customer_id":null})).await;
+    assert_eq!(r["code"], "bad_op", "{r}");
+}
+
+/// "Save for later" puts the scanned product into the shopper's online cart once per op,
+/// whatever the retries; a product the catalogue does not have is refused.
+async fn save_for_later_lands_in_the_online_cart_once(db: Db) {
+    let s = server(db, small()).await;
+    let (a, b) = (s.kiosk(1).await, s.kiosk(1).await);
+    put_shopper(&s, "C-CART", "Ola", "Nowak", 1).await;
+    let sku = customer_sku(&s).await;
+    let cart = |p: &omnikiosk_protocol::wire::CustomerProfile| p.cart.iter().map(|l| (l.sku.clone(), l.qty)).collect::<Vec<_>>();
+
+    let add = json!({"customer_id":"C-CART","sku":sku});
+    assert_eq!(s.push_op(&a, "save-1", "cart.add", add.clone()).await["status"], "applied");
+    assert_eq!(cart(&s.hub.get_customer("C-CART").unwrap()), [(sku.clone(), 1)]);
+    // The same op again (a retry after a lost answer): a duplicate, the cart unchanged.
+    a.next_seq.set(1);
+    assert_eq!(s.push_op(&a, "save-1", "cart.add", add.clone()).await["status"], "duplicate");
+    let (st, profile) = s.get("/v1/customers/C-CART", CHANNEL).await;
+    assert_eq!(st, StatusCode::OK);
+    let lines = profile["cart"].as_array().unwrap();
+    assert_eq!((lines.len(), &lines[0]["sku"], &lines[0]["qty"]), (1, &json!(sku), &json!(1)), "{profile}");
+    // Another device of the store sees the cart in its feed.
+    let carts: Vec<_> = s.store_view(&b).await.into_iter().filter_map(|c| if let Change::Cart(c) = c { Some(c) } else { None }).collect();
+    assert!(carts.iter().any(|c| c.customer_id == "C-CART" && c.lines.len() == 1 && c.lines[0].qty == 1), "{carts:?}");
+    // A second scan of the same product is one more of it, on the same line.
+    a.next_seq.set(2);
+    assert_eq!(s.push_op(&a, "save-2", "cart.add", add).await["status"], "applied");
+    assert_eq!(cart(&s.hub.get_customer("C-CART").unwrap()), [(sku.clone(), 2)]);
+    let r = s.push_op(&a, "save-3", "cart.add", json!({"customer_id":"C-CART","sku":"4006381333931"})).await;
+    assert_eq!(r["code"], "unknown_product", "{r}");
+    let r = s.push_op(&a, "save-4", "cart.add", json!({"customer_id":"C-NOBODY","sku":sku})).await;
+    assert_eq!(r["code"], "unknown_customer", "{r}");
+}
+
+/// What a call-centre agent sees of a shopper's day in store, newest first and paged; an
+/// unknown shopper is a 404, and erasure leaves nothing of it.
+async fn the_timeline_lists_a_shoppers_day_newest_first_until_erasure(db: Db) {
+    let s = server(db, small()).await;
+    let (a, b) = (s.kiosk(1).await, s.kiosk(1).await);
+    let ready = (1..=60)
+        .filter_map(|n| s.hub.get_order(&format!("O-1-{n}")).ok())
+        .find(|o| o.order.status == omnikiosk_protocol::wire::OrderStatus::Ready)
+        .expect("a ready order at store 1");
+    let (order_id, customer, code) = (ready.order.id.clone(), ready.order.customer_id.clone(), ready.order.pickup_code.clone());
+    let sku = customer_sku(&s).await;
+    // Op ids rise with the order they are made in: entries of one second sort by them.
+    let steps = [
+        ("tl-1", "visit.seen", json!({"customer_id":customer})),
+        ("tl-2", "visit.checkin", json!({"order_id":order_id,"customer_id":customer})),
+        ("tl-3", "order.collect", json!({"order_id":order_id,"staff_id":"S1-STAFF","verification":{"method":"pickup_code","value":code}})),
+        ("tl-4", "help.request", json!({"customer_id":customer})),
+        ("tl-5", "feedback.nps", json!({"score":10,"csat":"friendly","customer_id":customer})),
+        ("tl-6", "cart.add", json!({"customer_id":customer,"sku":sku})),
+    ];
+    for (i, (op_id, name, body)) in steps.iter().enumerate() {
+        let k = if i % 2 == 0 { &a } else { &b };
+        let r = s.push_op(k, op_id, name, body.clone()).await;
+        assert_eq!(r["status"], "applied", "{name}: {r}");
+    }
+    let (st, v) = s.get(&format!("/v1/customers/{customer}/timeline"), CHANNEL).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let timeline: omnikiosk_protocol::wire::Timeline = serde_json::from_value(v.clone()).unwrap();
+    let kinds: Vec<&str> = v["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["cart_add", "feedback", "help", "pickup", "checkin", "visit"], "{v}");
+    assert_eq!(timeline.next, None);
+    use omnikiosk_protocol::wire::Touch;
+    assert_eq!(timeline.entries[0].touch, Touch::CartAdd { sku: sku.clone() });
+    assert_eq!(timeline.entries[1].touch, Touch::Feedback { score: 10, csat: Some("friendly".into()) });
+    assert_eq!(timeline.entries[3].touch, Touch::Pickup { order_id: order_id.clone() });
+    assert!(timeline.entries.iter().all(|e| e.store_id == 1));
+    assert!(timeline.entries.windows(2).all(|w| w[0].at >= w[1].at), "newest first");
+
+    // Pages of two: the same entries, in the same order, then no `next`.
+    let (mut paged, mut after) = (Vec::new(), String::new());
+    for page in 0.. {
+        let (st, v) = s.get(&format!("/v1/customers/{customer}/timeline?limit=2&after={after}"), CHANNEL).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        let t: omnikiosk_protocol::wire::Timeline = serde_json::from_value(v).unwrap();
+        assert!(t.entries.len() <= 2);
+        paged.extend(t.entries);
+        match t.next {
+            Some(next) => after = next,
+            None => {
+                assert_eq!(page, 2, "six entries make three pages of two");
+                break;
+            }
+        }
+    }
+    assert_eq!(paged, timeline.entries);
+    let (st, v) = s.get(&format!("/v1/customers/{customer}/timeline?after=garbage"), CHANNEL).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("cursor"), "{v}");
+    let (st, v) = s.get("/v1/customers/C-NOBODY/timeline", CHANNEL).await;
+    assert_eq!((st, v["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{v}");
+    assert_eq!(s.get(&format!("/v1/customers/{customer}/timeline"), &a.token).await.0, StatusCode::FORBIDDEN);
+
+    // Erasure: no timeline; the same id made again starts with none; the help request
+    // still open stays on the store's screens without the shopper's name.
+    let (_, cursor) = s.pull_all(&b.token, 10_000).await;
+    let (st, v) = s.call(reqwest::Method::DELETE, &format!("/v1/customers/{customer}"), Some(CHANNEL), None).await;
+    assert!(st.is_success(), "{st} {v}");
+    assert_eq!(s.get(&format!("/v1/customers/{customer}/timeline"), CHANNEL).await.0, StatusCode::NOT_FOUND);
+    put_shopper(&s, &customer, "Someone", "Else", 1).await;
+    let (st, v) = s.get(&format!("/v1/customers/{customer}/timeline"), CHANNEL).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["entries"], json!([]), "erasure left touchpoints behind: {v}");
+    let after = s.pull(&b.token, &cursor, 10_000, 0).await;
+    let h = help_of(&after.changes, "tl-4").expect("the open request is shared again, without the shopper");
+    assert_eq!((h.customer_id, h.shopper), (None, None));
+    let (all, _) = s.pull_all(&b.token, 10_000).await;
+    assert!(all.iter().all(|c| !matches!(c, Change::Help(h) if h.customer_id.is_some() && h.id == "tl-4")));
+}
+
+/// The manager's device list comes through the store's feed: what each device said of its
+/// outbox at its last push; a pull shares a device at most once a minute, so pulls do not
+/// wake each other for ever.
+async fn devices_reach_the_store_feed_with_their_outbox(db: Db) {
+    let s = server(db, small()).await;
+    let (a, b) = (s.kiosk(1).await, s.kiosk(1).await);
+    let (_, cursor) = s.pull_all(&b.token, 10_000).await;
+    let op = json!({"op_id":"dev-1","seq":1,"name":"feedback.nps","kiosk_time":1_700_000_000,"body":{"score":8,"csat":null,"customer_id":null}});
+    let (st, v) = s
+        .call(reqwest::Method::POST, "/v1/sync/push", Some(&a.token), Some(json!({"device_seq_from":1,"ops":[op],"outbox_len":4,"oldest_unsent_at":1_700_000_000})))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let page = s.pull(&b.token, &cursor, 10_000, 0).await;
+    let record = page
+        .changes
+        .iter()
+        .find_map(|c| if let Change::Device(d) = c { (d.device_id == a.id).then(|| d.clone()) } else { None })
+        .expect("device A in store 1's feed");
+    assert_eq!((record.store_id, record.outbox_len, record.oldest_unsent_at), (1, Some(4), Some(1_700_000_000)));
+    assert!(record.last_seen_at.is_some());
+    let (_, devices) = s.get("/v1/devices", CHANNEL).await;
+    let listed = devices.as_array().unwrap().iter().find(|d| d["device_id"] == a.id.as_str()).unwrap().clone();
+    assert_eq!((listed["outbox_len"].as_i64(), listed["oldest_unsent_at"].as_i64()), (Some(4), Some(1_700_000_000)), "{listed}");
+    // Device B shared itself with its first pull; pulling again within the minute shares
+    // nothing, and a long-poll waits out its time instead of being woken by its own pull.
+    let (all, _) = s.pull_all(&a.token, 10_000).await;
+    assert!(all.iter().any(|c| matches!(c, Change::Device(d) if d.device_id == b.id)), "device B in store 1's feed");
+    let started = Instant::now();
+    let quiet = s.pull(&b.token, &page.cursor, 10_000, 2).await;
+    assert!(quiet.changes.is_empty(), "{:?}", quiet.changes);
+    assert!(started.elapsed() >= Duration::from_millis(1500), "the long-poll was woken by its own pull");
+    let other = s.kiosk(2).await;
+    assert!(s.store_view(&other).await.iter().all(|c| !matches!(c, Change::Device(d) if d.store_id != 2)));
+}
+
+/// A check-in and a help request nobody closed end by themselves after their time, at
+/// every device of the store.
+async fn check_ins_and_help_requests_run_out_of_time(db: Db) {
+    let s = server(db, small()).await;
+    let a = s.kiosk(1).await;
+    let ready = (1..=60)
+        .filter_map(|n| s.hub.get_order(&format!("O-1-{n}")).ok())
+        .find(|o| o.order.status == omnikiosk_protocol::wire::OrderStatus::Ready)
+        .expect("a ready order at store 1");
+    let (order_id, customer) = (ready.order.id.clone(), ready.order.customer_id.clone());
+    let r = s.push_op(&a, "in-1", "visit.checkin", json!({"order_id":order_id,"customer_id":customer})).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    assert_eq!(s.push_op(&a, "call-1", "help.request", json!({"customer_id":null})).await["status"], "applied");
+    let (_, cursor) = s.pull_all(&a.token, 10_000).await;
+    let now = omnikiosk_hub::now_secs();
+    let (checkin_ttl, help_ttl) = (omnikiosk_hub::DEFAULT_CHECKIN_TTL_SECS, omnikiosk_hub::DEFAULT_HELP_TTL_SECS);
+    assert_eq!(s.hub.end_stale_waits(now, checkin_ttl, help_ttl).unwrap(), omnikiosk_hub::EndedWaits::default(), "too early");
+    let ended = s.hub.end_stale_waits(now + help_ttl + 60, checkin_ttl, help_ttl).unwrap();
+    assert_eq!((ended.checkins.len(), ended.help.as_slice()), (0, ["call-1".to_string()].as_slice()));
+    let ended = s.hub.end_stale_waits(now + checkin_ttl + 60, checkin_ttl, help_ttl).unwrap();
+    assert_eq!((ended.checkins.as_slice(), ended.help.len()), ([order_id.clone()].as_slice(), 0), "each ends once");
+    let page = s.pull(&a.token, &cursor, 10_000, 0).await;
+    assert!(help_ended(&page.changes, "call-1"), "{:?}", page.changes);
+    assert!(page.changes.iter().any(|c| matches!(c, Change::CheckinEnded { order_id: o } if *o == order_id)), "{:?}", page.changes);
+    // Closing a request that ran out of time says so.
+    let r = s.push_op(&a, "done-late", "help.done", json!({"request_id":"call-1","staff_id":"S1-STAFF"})).await;
+    assert_eq!(r["code"], "help_closed", "{r}");
+    assert!(r["message"].as_str().unwrap().contains("ran out of time"), "{r}");
+    // Collecting the order afterwards does not end the check-in a second time.
+    let head = s.hub.feed_head().unwrap();
+    assert!(s.hub.end_stale_waits(now + 10 * checkin_ttl, checkin_ttl, help_ttl).unwrap() == omnikiosk_hub::EndedWaits::default());
+    assert_eq!(s.hub.feed_head().unwrap(), head);
+}
+
+on_both_backends!(a_help_request_is_seen_store_wide_and_answered_once);
+on_both_backends!(wrong_pins_at_two_devices_lock_the_badge_store_wide);
+on_both_backends!(answers_at_two_devices_are_the_stores_numbers);
+on_both_backends!(save_for_later_lands_in_the_online_cart_once);
+on_both_backends!(the_timeline_lists_a_shoppers_day_newest_first_until_erasure);
+on_both_backends!(devices_reach_the_store_feed_with_their_outbox);
+on_both_backends!(check_ins_and_help_requests_run_out_of_time);
