@@ -321,9 +321,21 @@ async fn pull(State(s): State<AppState>, headers: HeaderMap, params: Result<Quer
             _ = closing.changed() => break page,
         }
     };
+    // A device of the previous protocol is not sent the kinds it cannot read; its cursor
+    // moves past them all the same.
+    #[derive(serde::Deserialize)]
+    struct Kind<'a> {
+        #[serde(borrow)]
+        kind: std::borrow::Cow<'a, str>,
+    }
+    let known = |b: &String| {
+        proto >= PROTOCOL_VERSION
+            || serde_json::from_str::<Kind>(b).is_ok_and(|k| Change::since_protocol(&k.kind) <= proto)
+    };
     let changes = page
         .changes
         .iter()
+        .filter(|b| known(b))
         .map(|b| serde_json::from_str::<Change>(b))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| HubError::Internal(format!("feed body: {e}")))?;

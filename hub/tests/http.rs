@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use omnikiosk_hub::{Hub, SeedOptions, ServeConfig};
 use omnikiosk_protocol::code::CodeKind;
 use omnikiosk_protocol::gtin::LoyaltyCard;
-use omnikiosk_protocol::wire::{Change, PullResponse, PROTOCOL_HEADER};
+use omnikiosk_protocol::wire::{Change, PullResponse, PROTOCOL_HEADER, PROTOCOL_VERSION};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -79,7 +79,7 @@ fn small() -> SeedOptions {
 
 impl Server {
     async fn call(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).header(PROTOCOL_HEADER, "1");
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string());
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -126,7 +126,7 @@ async fn device_endpoint_names_the_device_its_store_and_the_hub_key(db: Db) {
     let (st, v) = s.get("/v1/device", &token).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(v["store_id"], 2);
-    assert_eq!(v["protocol_version"], 1);
+    assert_eq!(v["protocol_version"], PROTOCOL_VERSION);
     assert_eq!(v["hub_public_key"], omnikiosk_protocol::code::encode_public_key(&s.hub.public_key()));
 }
 
@@ -884,7 +884,40 @@ async fn check_ins_and_help_requests_run_out_of_time(db: Db) {
     assert_eq!(s.hub.feed_head().unwrap(), head);
 }
 
+/// A kiosk of the previous protocol keeps syncing: it is not sent the store's shared desk
+/// state it cannot read, and its cursor moves past it like everyone's.
+async fn a_kiosk_of_the_previous_protocol_is_not_sent_kinds_it_cannot_read(db: Db) {
+    let s = server(db, small()).await;
+    let a = s.kiosk(1).await;
+    let old = s.hub.add_device(1, "old kiosk").unwrap();
+    assert_eq!(s.push_op(&a, "help-v1", "help.request", json!({"customer_id":null})).await["status"], "applied");
+    let (current, current_cursor) = s.pull_all(&a.token, 10_000).await;
+    assert!(help_of(&current, "help-v1").is_some());
+    let resp = s
+        .http
+        .get(format!("{}/v1/sync/pull?cursor=&limit=10000", s.base))
+        .bearer_auth(&old)
+        .header(PROTOCOL_HEADER, (PROTOCOL_VERSION - 1).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page: PullResponse = resp.json().await.unwrap();
+    assert!(!page.has_more);
+    assert!(page.changes.iter().all(|c| matches!(
+        c,
+        Change::Store(_) | Change::Customer(_) | Change::CustomerRemoved { .. } | Change::Cart(_) | Change::Product(_) | Change::Stock(_) | Change::Order(_) | Change::Staff(_) | Change::StaffRemoved { .. }
+    )), "only what protocol 1 knows");
+    assert!(page.changes.iter().any(|c| matches!(c, Change::Order(_))), "and all of that");
+    // Its first pull put its own device record in the feed: the current kiosk's next pull
+    // ends where the old one's did.
+    let (_, now_cursor) = s.pull_all(&a.token, 10_000).await;
+    assert_ne!(now_cursor, current_cursor);
+    assert_eq!(page.cursor, now_cursor, "past the rest all the same");
+}
+
 on_both_backends!(a_help_request_is_seen_store_wide_and_answered_once);
+on_both_backends!(a_kiosk_of_the_previous_protocol_is_not_sent_kinds_it_cannot_read);
 on_both_backends!(wrong_pins_at_two_devices_lock_the_badge_store_wide);
 on_both_backends!(answers_at_two_devices_are_the_stores_numbers);
 on_both_backends!(save_for_later_lands_in_the_online_cart_once);

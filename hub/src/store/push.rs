@@ -242,7 +242,7 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
             count_pin(tx, device.store_id, staff_id, matches!(body, OpBody::PinAccepted { .. }), now)?;
         }
         OpBody::CartAdd { customer_id, sku } => {
-            add_to_cart(tx, customer_id, sku, now)?;
+            add_to_cart(tx, customer_id, body, now)?;
             let kind = TouchpointKind::CartAdd { sku };
             tx.add_touchpoint(&Touchpoint { op_id: &op.op_id, store_id: device.store_id, customer_id: Some(customer_id), at: now, kind })?;
         }

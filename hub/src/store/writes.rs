@@ -4,6 +4,7 @@
 //! share (help requests, PIN failures, answers, device health) and their expiry live
 //! here, once.
 
+use omnikiosk_protocol::ops::OpBody;
 use omnikiosk_protocol::rules::pin_step;
 use omnikiosk_protocol::wire::{
     CartLine, CartRecord, Change, CheckinRecord, CustomerRecord, CustomerUpsert, FeedbackRecord, LookupResponse, OrderCreate, OrderDetail,
@@ -41,14 +42,11 @@ fn store_cart(tx: &mut dyn HubTx, id: &str, lines: &[CartLine], now: i64) -> Sto
     }
     Ok(())
 }
-
+/// "Save for later": the customer's online cart after a `cart.add` (`rules::cart_effect`).
 /// "Save for later": one more of `sku` in the customer's online cart.
-pub fn add_to_cart(tx: &mut dyn HubTx, id: &str, sku: &str, now: i64) -> Stored<()> {
+pub fn add_to_cart(tx: &mut dyn HubTx, id: &str, op: &OpBody, now: i64) -> Stored<()> {
     let mut lines = cart_record(tx, id)?.map(|c| c.lines).unwrap_or_default();
-    match lines.iter_mut().find(|l| l.sku == sku) {
-        Some(line) => line.qty += 1,
-        None => lines.push(CartLine { sku: sku.to_string(), qty: 1 }),
-    }
+    omnikiosk_protocol::rules::cart_effect(&mut lines, op);
     store_cart(tx, id, &lines, now)
 }
 
