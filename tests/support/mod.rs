@@ -92,6 +92,25 @@ impl TestHub {
         self.listen(&addr).await;
     }
 
+    /// The cursor at the end of a store's feed as the hub holds it now: where a kiosk that
+    /// is current stands (every device's pulls add its own record to the feed, so another
+    /// kiosk's cursor is a moving target).
+    pub async fn feed_end(&self, store_id: i64) -> String {
+        let hub = self.hub.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut end = 0;
+            loop {
+                let page = hub.pull(store_id, end, 10_000).unwrap();
+                end = page.last_seq;
+                if !page.has_more {
+                    return hub.cursor(end);
+                }
+            }
+        })
+        .await
+        .unwrap()
+    }
+
     pub fn device_token(&self, store_id: i64) -> String {
         self.hub.add_device(store_id, "test kiosk").unwrap()
     }
