@@ -123,7 +123,7 @@ fn a_pickup_goes_from_check_in_to_handover_and_the_manager_sees_it() {
     press(&ui, "Back");
     // "Call staff" without a card.
     press(&ui, "Call staff");
-    assert!(has_label(&ui, "A colleague is on the way."));
+    assert!(has_label(&ui, "We have called a colleague. Please wait here."), "nobody has taken it yet");
     press(&ui, "Back");
 
     // --- A badge of another store is not a colleague here.
