@@ -2,10 +2,12 @@
 //! by accessible label, driven by a real local store that a real hub filled.
 
 mod support;
+#[path = "support/touch.rs"]
+mod touch;
 
 use std::time::Duration;
 
-use i_slint_backend_testing::{ElementHandle, ElementQuery};
+use i_slint_backend_testing::ElementHandle;
 use omnikiosk::config::{Config, StoreConfig};
 use omnikiosk::store::LocalStore;
 use omnikiosk::ui::{KioskUi, UiSettings};
@@ -15,44 +17,27 @@ use omnikiosk_protocol::ops::OpBody;
 use serde_json::json;
 use slint::ComponentHandle;
 use support::{Kiosk, TestHub};
-
-/// Every element whose accessible label (for text: the text itself) contains `needle`.
-fn labels_containing(ui: &KioskUi, needle: &str) -> Vec<String> {
-    let mut labels: Vec<String> = ElementQuery::from_root(ui.window())
-        .match_descendants()
-        .find_all()
-        .into_iter()
-        .filter_map(|e| e.accessible_label().map(|l| l.to_string()))
-        .filter(|l| l.contains(needle))
-        .collect();
-    // The query may reach one element along several paths.
-    labels.sort();
-    labels.dedup();
-    labels
-}
-
-fn has_label(ui: &KioskUi, label: &str) -> bool {
-    ElementHandle::find_by_accessible_label(ui.window(), label).next().is_some()
-}
+use touch::{has_label, labels_containing};
 
 #[test]
 fn a_shopper_scans_checks_in_rates_and_leaves_nothing_behind() {
     i_slint_backend_testing::init_integration_test_with_mock_time();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let card = LoyaltyCard::generate("042", 990_042).as_str().to_string();
-    let (mut hub, kiosk, order_id) = rt.block_on(async {
+    let (mut hub, kiosk, order_id, (saved_sku, saved_name)) = rt.block_on(async {
         let hub = TestHub::start(SeedOptions { stores: 2, customers: 200, products: 80, orders: 20, seed: 4 }).await;
         let kiosk = Kiosk::new();
         kiosk.enroll(&hub.url(), &hub.device_token(1)).await;
         kiosk.json(&["sync", "--once", "--json"]).await;
-        let skus = kiosk.query_strings("SELECT sku FROM stock WHERE on_hand >= 3 ORDER BY sku LIMIT 2");
+        let skus = kiosk.query_strings("SELECT sku FROM stock WHERE on_hand >= 3 ORDER BY sku LIMIT 3");
+        let saved_name = kiosk.query_strings(&format!("SELECT name FROM products WHERE sku = '{}'", skus[2])).remove(0);
         let ch = hub.channel();
         ch.put("/v1/customers/C-ANNA", json!({"first_name":"Anna","last_name":"Kowalska","tier":"gold","home_store":1,"language":"pl"})).await;
         ch.put("/v1/customers/C-ANNA/identifiers", json!({"loyalty_cards":[card]})).await;
         ch.put("/v1/customers/C-ANNA/cart", json!({"lines":[{"sku":skus[0],"qty":2},{"sku":skus[1],"qty":1}]})).await;
         let order = ch.post("/v1/orders", json!({"customer_id":"C-ANNA","store_id":1,"lines":[{"sku":skus[0],"qty":1}]})).await;
         kiosk.json(&["sync", "--once", "--json"]).await;
-        (hub, kiosk, order["id"].as_str().unwrap().to_string())
+        (hub, kiosk, order["id"].as_str().unwrap().to_string(), (skus[2].clone(), saved_name))
     });
     rt.block_on(hub.stop()); // the network is gone: everything below is offline
 
@@ -101,9 +86,22 @@ fn a_shopper_scans_checks_in_rates_and_leaves_nothing_behind() {
     assert!(store.pending_ops(100).unwrap().iter().any(|o| o.name == "feedback.nps" && o.body["score"] == 9));
     assert!(has_label(&ui, "Dziękujemy za opinię!"));
 
-    // "Call staff" from her screen: the desk gets a help request that knows who asks.
+    // Save for later: a product scanned on her screen goes into her online cart, at once.
+    ui.scan(&saved_sku);
+    assert!(has_label(&ui, &format!("Zapisano w Twoim koszyku online: {saved_name}")), "{:?}", labels_containing(&ui, "Zapisano"));
+    assert!(store.pending_ops(100).unwrap().iter().any(|o| o.name == "cart.add" && o.body["sku"] == saved_sku.as_str() && o.body["customer_id"] == "C-ANNA"));
+    assert_eq!(labels_containing(&ui, &format!("1 × {saved_name}")).len(), 1, "on her cart before the hub hears of it");
+    // A product this store does not know is refused in words she reads, and saves nothing.
+    let cart_adds = |store: &LocalStore| store.pending_ops(100).unwrap().iter().filter(|o| o.name == "cart.add").count();
+    ui.scan("4000000000006");
+    assert!(has_label(&ui, "Nie znamy tutaj tego produktu, więc nie został zapisany. Zapytaj pracownika."));
+    assert_eq!(cart_adds(&store), 1);
+    assert!(has_label(&ui, "Dzień dobry, Anna"), "her session goes on");
+
+    // "Call staff" from her screen: the desk gets a help request that knows who asks; it
+    // says who is coming only once somebody took it.
     ElementHandle::find_by_accessible_label(ui.window(), "Wezwij obsługę").next().unwrap().invoke_accessible_default_action();
-    assert!(has_label(&ui, "Pracownik już idzie."));
+    assert!(has_label(&ui, "Wezwaliśmy pracownika. Prosimy zaczekać tutaj."));
     let assists = store.open_help().unwrap();
     assert_eq!(assists.len(), 1);
     assert_eq!(assists[0].customer_id.as_deref(), Some("C-ANNA"), "the colleague sees who asked");

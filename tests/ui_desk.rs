@@ -5,10 +5,11 @@
 //! accessible label, over a real local store that a real hub filled.
 
 mod support;
+#[path = "support/touch.rs"]
+mod touch;
 
 use std::time::Duration;
 
-use i_slint_backend_testing::{ElementHandle, ElementQuery};
 use omnikiosk::config::{Config, StoreConfig};
 use omnikiosk::store::LocalStore;
 use omnikiosk::ui::{KioskUi, ManagerAdapter, StaffAdapter, UiSettings};
@@ -17,43 +18,7 @@ use omnikiosk_protocol::code::CodeKind;
 use omnikiosk_protocol::wire::OrderStatus;
 use slint::{ComponentHandle, Model};
 use support::{Kiosk, TestHub};
-
-fn labels(ui: &KioskUi) -> Vec<String> {
-    let mut labels: Vec<String> = ElementQuery::from_root(ui.window())
-        .match_descendants()
-        .find_all()
-        .into_iter()
-        .filter_map(|e| e.accessible_label().map(|l| l.to_string()))
-        .collect();
-    labels.sort();
-    labels.dedup();
-    labels
-}
-
-fn labels_containing(ui: &KioskUi, needle: &str) -> Vec<String> {
-    labels(ui).into_iter().filter(|l| l.contains(needle)).collect()
-}
-
-fn has_label(ui: &KioskUi, label: &str) -> bool {
-    ElementHandle::find_by_accessible_label(ui.window(), label).next().is_some()
-}
-
-#[track_caller]
-fn press(ui: &KioskUi, label: &str) {
-    match ElementHandle::find_by_accessible_label(ui.window(), label).next() {
-        Some(e) => e.invoke_accessible_default_action(),
-        None => panic!("no element labelled {label:?} on screen; labels: {:?}", labels(ui)),
-    }
-}
-
-/// Types digits on whichever keypad shows, labelled `what`, and presses its submit key.
-#[track_caller]
-fn keypad(ui: &KioskUi, what: &str, digits: &str, submit: &str) {
-    for d in digits.chars() {
-        press(ui, &format!("{what} {d}"));
-    }
-    press(ui, &format!("{what} {submit}"));
-}
+use touch::{has_label, keypad, labels, labels_containing, press};
 
 /// Key events as a USB keyboard-wedge scanner sends them: Shift down and up around each
 /// capital letter, Enter at the end.
@@ -123,7 +88,7 @@ fn a_pickup_goes_from_check_in_to_handover_and_the_manager_sees_it() {
     press(&ui, "Back");
     // "Call staff" without a card.
     press(&ui, "Call staff");
-    assert!(has_label(&ui, "A colleague is on the way."));
+    assert!(has_label(&ui, "We have called a colleague. Please wait here."), "nobody has taken it yet");
     press(&ui, "Back");
 
     // --- A badge of another store is not a colleague here.

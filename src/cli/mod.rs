@@ -157,7 +157,12 @@ enum Command {
         json: bool,
     },
     /// The demo: an embedded hub with a living store, and this kiosk enrolled to it.
-    Demo,
+    Demo {
+        /// Kiosks of store 1 (1-3): the entrance, the pickup desk, a staff tablet, each with
+        /// its own window and data, syncing through the demo's hub.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
+        devices: u8,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,13 +243,13 @@ fn parse_status(s: &str) -> Result<OrderStatus, String> {
 }
 
 #[cfg(feature = "demo-hub")]
-async fn run_demo(dir: &Path, cfg: &Config) -> CmdResult {
-    demo::run(dir, cfg).await
+async fn run_demo(dir: &Path, cfg: &Config, devices: u8) -> CmdResult {
+    demo::run(dir, cfg, devices).await
 }
 
 /// A kiosk package is built without the demo's embedded hub: say so, and what to do.
 #[cfg(not(feature = "demo-hub"))]
-async fn run_demo(_dir: &Path, _cfg: &Config) -> CmdResult {
+async fn run_demo(_dir: &Path, _cfg: &Config, _devices: u8) -> CmdResult {
     Err(Failure { message: NO_DEMO.into(), code: 1 })
 }
 
@@ -274,7 +279,7 @@ pub fn main() -> ExitCode {
     init_logging(quiet);
     // The display's rotation and output reach Slint through the environment, which may
     // only change while this is the one thread (a bad file is reported by `dispatch`).
-    if matches!(cli.command, Some(Command::Run) | Some(Command::Demo) | None) {
+    if matches!(cli.command, Some(Command::Run) | Some(Command::Demo { .. }) | None) {
         if let Ok(cfg) = load_config(&cli) {
             crate::ui::display::prepare(&cfg.display);
         }
@@ -334,11 +339,11 @@ async fn dispatch(cli: Cli) -> CmdResult {
     let command = match cli.command {
         Some(c) => c,
         // No command: the demo when nothing is set up, else the app.
-        None if !explicit_config && !config_path.exists() && !is_enrolled(&dir) => Command::Demo,
+        None if !explicit_config && !config_path.exists() && !is_enrolled(&dir) => Command::Demo { devices: 1 },
         None => Command::Run,
     };
     match command {
-        Command::Demo => run_demo(&dir, &cfg).await,
+        Command::Demo { devices } => run_demo(&dir, &cfg, devices).await,
         Command::Run => run_app(&open(&dir, &cfg)?, &cfg, &dir).await,
         Command::Enroll { hub, token, insecure, json } => {
             let store = open(&dir, &cfg)?;

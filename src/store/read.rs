@@ -1,12 +1,13 @@
 //! Reads for scans, screens and `status`, through the reader connection.
 
+use omnikiosk_protocol::rules::cart_effect;
 use omnikiosk_protocol::wire::{
     CartLine, CustomerRecord, OrderRecord, OrderStatus, ProductRecord, StaffRole, StockRecord,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use super::orders::{enrolled_store_id, from_json, overlay_orders, pending_points, query_orders, ORDER_COLUMNS};
+use super::orders::{enrolled_store_id, from_json, overlay_orders, pending_on, pending_points, query_orders, ORDER_COLUMNS};
 use super::{LocalStore, Result, StoreError};
 use crate::domain::shopper::{CartView, ShopperView};
 
@@ -46,7 +47,7 @@ impl LocalStore {
         let points_pending = pending_points(&tx, customer_id)?;
         customer.points += points_pending;
         let store_id = enrolled_store_id(&tx)?;
-        let cart_lines: Vec<CartLine> = match tx
+        let mut cart_lines: Vec<CartLine> = match tx
             .prepare_cached("SELECT lines FROM carts WHERE customer_id = ?1")?
             .query_row([customer_id], |r| r.get::<_, String>(0))
             .optional()?
@@ -54,6 +55,10 @@ impl LocalStore {
             Some(json) => from_json("cart", &json)?,
             None => Vec::new(),
         };
+        // Products saved for later here and not yet in the hub's cart.
+        for (op, _) in pending_on(&tx, &format!("cart:{customer_id}"))? {
+            cart_effect(&mut cart_lines, &op);
+        }
         let cart = build_cart(&tx, &cart_lines, store_id)?;
         let mut orders =
             query_orders(&tx, &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE customer_id = ?1"), params![customer_id], store_id)?;

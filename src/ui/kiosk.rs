@@ -17,7 +17,7 @@ use slint::{ComponentHandle, Timer, TimerMode};
 
 use super::adapter::{self, Act, Shown};
 use super::controller::{DeskSignals, Effect, Kiosk, Screen, UiSettings};
-use super::generated::AppWindow;
+use super::generated::{AppAdapter, AppWindow};
 use crate::resolve::{resolve_at_hub, HubQuery, ScanError};
 use crate::store::LocalStore;
 use crate::sync::HubClient;
@@ -44,11 +44,14 @@ struct WindowDriver {
     status: Timer,
     signal_sink: RefCell<Option<SignalSink>>,
     handover_sink: RefCell<Option<HandoverSink>>,
+    /// This window's place in [`WINDOWS`], which answers from the tokio thread name.
+    slot: usize,
 }
 
 thread_local! {
-    /// The window of this UI thread, for answers that come back from the tokio thread.
-    static WINDOW: RefCell<Weak<WindowDriver>> = const { RefCell::new(Weak::new()) };
+    /// The windows of this UI thread (the demo opens several), for answers that come
+    /// back from the tokio thread.
+    static WINDOWS: RefCell<Vec<Weak<WindowDriver>>> = const { RefCell::new(Vec::new()) };
 }
 
 pub struct KioskUi {
@@ -63,6 +66,7 @@ impl KioskUi {
         hub: Option<(HubClient, tokio::runtime::Handle)>,
     ) -> Result<KioskUi, slint::PlatformError> {
         let window = AppWindow::new()?;
+        let slot = WINDOWS.with(|c| c.borrow().len());
         let inner = Rc::new(WindowDriver {
             window: window.as_weak(),
             kiosk: RefCell::new(Kiosk::new(store, settings)),
@@ -72,8 +76,9 @@ impl KioskUi {
             status: Timer::default(),
             signal_sink: RefCell::new(None),
             handover_sink: RefCell::new(None),
+            slot,
         });
-        WINDOW.with(|c| *c.borrow_mut() = Rc::downgrade(&inner));
+        WINDOWS.with(|c| c.borrow_mut().push(Rc::downgrade(&inner)));
         let weak = Rc::downgrade(&inner);
         let act: Act = Rc::new(move |f: &dyn Fn(&mut Kiosk)| {
             if let Some(w) = weak.upgrade() {
@@ -99,6 +104,11 @@ impl KioskUi {
     /// once the window runs; tests call it after changing the store.
     pub fn refresh(&self) {
         self.inner.act(Kiosk::refresh);
+    }
+
+    /// The window's title (the demo names the store and the device of each window).
+    pub fn set_title(&self, title: &str) {
+        self.window.global::<AppAdapter>().set_title(title.into());
     }
 
     /// Codes the demo offers on the attract screen instead of a scanner: (label, code).
@@ -127,13 +137,25 @@ impl KioskUi {
 
     /// Shows the window and runs the event loop until the window closes.
     pub fn run(&self) -> Result<(), slint::PlatformError> {
+        self.start_refresh();
+        self.window.run()
+    }
+
+    /// Shows the window and starts its two-second refresh, without running the event
+    /// loop: for several windows on one loop (the demo's devices), run with
+    /// `slint::run_event_loop` after showing each.
+    pub fn show(&self) -> Result<(), slint::PlatformError> {
+        self.start_refresh();
+        self.window.show()
+    }
+
+    fn start_refresh(&self) {
         let i = Rc::downgrade(&self.inner);
         self.inner.status.start(TimerMode::Repeated, Duration::from_secs(2), move || {
             if let Some(i) = i.upgrade() {
                 i.act(Kiosk::refresh);
             }
         });
-        self.window.run()
     }
 }
 
@@ -197,11 +219,11 @@ impl WindowDriver {
             return self.kiosk.borrow_mut().hub_answered(Err(ScanError::OfflineNotCached));
         };
         let (client, store) = (client.clone(), self.kiosk.borrow().store().clone());
-        let window = self.window.clone();
+        let (window, slot) = (self.window.clone(), self.slot);
         rt.spawn(async move {
             let answer = resolve_at_hub(&store, Some(&client), &query).await;
             let _ = window.upgrade_in_event_loop(move |_| {
-                if let Some(w) = WINDOW.with(|c| c.borrow().upgrade()) {
+                if let Some(w) = WINDOWS.with(|c| c.borrow().get(slot).and_then(Weak::upgrade)) {
                     w.act(|k| k.hub_answered(answer));
                 }
             });

@@ -20,4 +20,5 @@ pub fn show(w: &AppWindow, s: &DeskScreen) {
     d.set_items(int(s.items));
     d.set_position(int(s.position));
     d.set_ready_by(s.ready_by.as_str().into());
+    d.set_help_by(s.help_by.as_str().into());
 }

@@ -3,7 +3,7 @@
 use slint::ComponentHandle;
 
 use crate::ui::controller::manager::{ListRow, ManagerScreen};
-use crate::ui::generated::{AppWindow, ConflictRow, ListRow as SlintListRow, ManagerAdapter};
+use crate::ui::generated::{AppWindow, ConflictRow, DeviceRow, ListRow as SlintListRow, ManagerAdapter};
 use super::support::{int, model, Act};
 
 pub fn wire(w: &AppWindow, act: &Act) {
@@ -41,6 +41,17 @@ pub fn show(w: &AppWindow, s: &ManagerScreen, before: &ManagerScreen) {
             what: c.what.as_str().into(),
             reason: c.reason.as_str().into(),
             code: c.code.as_str().into(),
+        }));
+    }
+    if s.devices != before.devices {
+        m.set_devices(model(&s.devices, |d| DeviceRow {
+            label: d.label.as_str().into(),
+            id: d.id.as_str().into(),
+            last_seen: d.last_seen.as_str().into(),
+            outbox: int(d.outbox),
+            oldest_op: d.oldest_op.as_str().into(),
+            this_device: d.this_device,
+            silent: d.stale,
         }));
     }
 }

@@ -41,7 +41,10 @@ pub fn show(w: &AppWindow, s: &ShopperScreen, before: &ShopperScreen) {
     if s.phone_url != before.phone_url {
         a.set_phone_qr(if s.phone_url.is_empty() { Image::default() } else { phone_qr(&s.phone_url) });
     }
-    a.set_message(mirror!(s.message, ShopperMessage => Message { None => None, ThanksForRating => ThanksForRating, HelpComing => HelpComing }));
+    a.set_message(mirror!(s.message, ShopperMessage => Message { None => None, ThanksForRating => ThanksForRating, SavedForLater => SavedForLater, NotSaved => NotSaved }));
+    a.set_saved(s.saved.as_str().into());
+    a.set_help_called(s.help_called);
+    a.set_help_by(s.help_by.as_str().into());
 }
 
 fn order_row(o: &OrderRowView) -> OrderRow {

@@ -1,6 +1,6 @@
 //! The shopper's side of the pickup desk, without a card: "Collect an order" (the pickup
 //! code typed on our keypad, or the order QR scanned, checks a ready order in and shows
-//! the place in line) and "Call staff".
+//! the place in line) and "Call staff" (who is coming, once a colleague took it).
 
 use omnikiosk_protocol::ops::OpBody;
 use omnikiosk_protocol::wire::{OrderRecord, OrderStatus};
@@ -8,7 +8,8 @@ use omnikiosk_protocol::wire::{OrderRecord, OrderStatus};
 use super::context::Ctx;
 use crate::domain::desk::position;
 
-/// How long the check-in answer and the "help is coming" screen stay up.
+/// How long the check-in answer stays up, and the least the "help is coming" screen
+/// stays up once it names the colleague on the way.
 pub const ANSWER_SECS: u32 = 20;
 
 /// What the "Collect an order" screen shows.
@@ -35,6 +36,9 @@ pub struct DeskScreen {
     pub position: usize,
     /// Promised ready time, for an order still being prepared.
     pub ready_by: String,
+    /// After "Call staff": the colleague who took the request ("Kasia"), empty until
+    /// somebody did.
+    pub help_by: String,
 }
 
 #[derive(Default)]
@@ -50,6 +54,15 @@ impl DeskPart {
     /// Back to the empty keypad, with nothing of the last shopper's order.
     pub fn reset(&mut self) {
         self.screen = DeskScreen::default();
+    }
+
+    /// A colleague took this device's call for staff; true when that is news.
+    pub fn help_taken(&mut self, by: &str) -> bool {
+        if self.screen.help_by == by {
+            return false;
+        }
+        self.screen.help_by = by.to_string();
+        true
     }
 
     pub fn not_found(&mut self) {
@@ -87,10 +100,26 @@ impl DeskPart {
 }
 
 /// "Call staff": a help request for every staff screen of the store, naming the shopper
-/// on screen if any.
-pub fn call_staff(ctx: &Ctx, customer_id: Option<&str>) {
-    if let Err(e) = ctx.record(OpBody::HelpRequest { customer_id: customer_id.map(str::to_string) }) {
-        tracing::warn!(error = %e, "could not record the call for staff");
+/// on screen if any. Its id, to follow who takes it.
+pub fn call_staff(ctx: &Ctx, customer_id: Option<&str>) -> Option<String> {
+    match ctx.record(OpBody::HelpRequest { customer_id: customer_id.map(str::to_string) }) {
+        Ok(op) => Some(op.op_id),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not record the call for staff");
+            None
+        }
+    }
+}
+
+/// The colleague on the way to the call for staff `request_id` (raised here), if one took
+/// it, here or at any other device of the store.
+pub fn colleague_on_the_way(ctx: &Ctx, request_id: &str) -> Option<String> {
+    match ctx.store.open_help() {
+        Ok(open) => open.into_iter().find(|r| r.id == request_id).and_then(|r| r.taken_by_name),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read this device's call for staff");
+            None
+        }
     }
 }
 

@@ -48,6 +48,8 @@ pub struct ManagerScreen {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeviceRow {
     pub label: String,
+    /// `kiosk-1-2`: what tells two devices with the same label apart.
+    pub id: String,
     /// "14:05", or "–" if never seen.
     pub last_seen: String,
     pub outbox: u64,
@@ -87,6 +89,7 @@ impl ManagerPart {
             .iter()
             .map(|d| DeviceRow {
                 label: if d.health.label.is_empty() { d.health.device_id.clone() } else { d.health.label.clone() },
+                id: d.health.device_id.clone(),
                 last_seen: d.health.last_seen_at.map(|t| ctx.clock(t)).unwrap_or_else(|| "–".into()),
                 outbox: d.health.outbox_len.unwrap_or(0),
                 oldest_op: d.health.oldest_unsent_at.map(|t| ctx.clock(t)).unwrap_or_default(),

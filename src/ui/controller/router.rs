@@ -6,6 +6,7 @@
 //! current. When any session ends, every part is emptied and the idle screen returns.
 
 use omnikiosk_protocol::ops::Verification;
+use omnikiosk_protocol::scan::{classify, Scan, ScanContext};
 use omnikiosk_protocol::wire::OrderStatus;
 
 use super::desk::{self, DeskPart, ANSWER_SECS};
@@ -69,6 +70,8 @@ pub struct Kiosk {
     desk: DeskPart,
     staff: StaffPart,
     manager: ManagerPart,
+    /// The call for staff made at this screen, to say who takes it; ends with the session.
+    help_asked: Option<String>,
     /// The desk's signals as last told, so only a change is told again.
     signals: Option<DeskSignals>,
     /// What the window still has to do.
@@ -87,6 +90,7 @@ impl Kiosk {
             desk: DeskPart::default(),
             staff: StaffPart::default(),
             manager: ManagerPart::default(),
+            help_asked: None,
             signals: None,
             effects: Vec::new(),
         };
@@ -147,6 +151,13 @@ impl Kiosk {
             Ok(LocalAnswer::Found(outcome)) => self.route(outcome.resolution),
             Ok(LocalAnswer::AskHub(query)) if !self.staff.is_present() => self.effects.push(Effect::AskHub(query)),
             Ok(LocalAnswer::AskHub(_)) => self.attract.notice = AttractNotice::NotFound,
+            // A product this store does not know, on a shopper's screen: saving it is refused
+            // in words they understand.
+            Err(ScanError::NotFound(_)) if self.screen == Screen::Shopper && self.product_code(code).is_some() => {
+                let sku = self.product_code(code).unwrap_or_default();
+                self.touched();
+                self.shopper.save_for_later(&self.ctx, &sku, None);
+            }
             Err(e) => {
                 let notice = match e {
                     ScanError::NotRecognised(_) => AttractNotice::NotRecognised,
@@ -160,6 +171,15 @@ impl Kiosk {
                 }
                 self.attract.notice = notice;
             }
+        }
+    }
+
+    /// The product number in `code`, if it is a product barcode.
+    fn product_code(&self, code: &str) -> Option<String> {
+        let context = ScanContext { hub_key: None, now: self.ctx.now(), loyalty_prefix: &self.ctx.settings.loyalty_prefix };
+        match classify(code, &context) {
+            Ok(Scan::Product(gtin)) => Some(gtin.as_str().to_string()),
+            _ => None,
         }
     }
 
@@ -196,11 +216,17 @@ impl Kiosk {
             Resolution::Shopper(view) => {
                 self.end_staff();
                 self.desk.reset();
+                self.help_asked = None;
                 let language = self.shopper.start(&self.ctx, view);
                 self.effects.push(Effect::Language(language));
                 let secs = self.ctx.settings.idle_timeout_secs;
                 self.show(Screen::Shopper, secs);
                 self.seconds_left = secs;
+            }
+            // A product scanned on a shopper's screen: saved to their online cart.
+            Resolution::Product(p) if self.screen == Screen::Shopper && self.shopper.customer_id().is_some() => {
+                self.touched();
+                self.shopper.save_for_later(&self.ctx, &p.product.sku, Some(&p.product.name));
             }
             // A product barcode at the idle screen is not a shopper.
             Resolution::Product(_) => self.attract.notice = AttractNotice::NotFound,
@@ -241,6 +267,7 @@ impl Kiosk {
         self.seconds_left = 0;
         self.end_staff();
         self.desk.reset();
+        self.help_asked = None;
         self.screen = Screen::Attract;
         self.attract.notice = AttractNotice::None;
         self.effects.push(Effect::Language("en".into()));
@@ -272,13 +299,17 @@ impl Kiosk {
     /// "Call staff", from the idle screen or a shopper's.
     pub fn call_staff(&mut self) {
         let customer = self.shopper.customer_id().map(str::to_string);
-        desk::call_staff(&self.ctx, customer.as_deref());
+        self.help_asked = desk::call_staff(&self.ctx, customer.as_deref());
         match customer {
             Some(_) => {
                 self.touched();
                 self.shopper.called_staff();
             }
-            None => self.show(Screen::Help, ANSWER_SECS),
+            // Up as long as a shopper's session, to name the colleague who takes it.
+            None => {
+                self.desk.reset();
+                self.show(Screen::Help, self.ctx.settings.idle_timeout_secs);
+            }
         }
         self.refresh();
     }
@@ -416,6 +447,7 @@ impl Kiosk {
                 _ => {}
             }
         }
+        self.show_who_is_coming();
         let store = &self.ctx.store;
         let signals = DeskSignals {
             customers_waiting: store.waiting().map(|w| w.len()).unwrap_or(0),
@@ -426,6 +458,27 @@ impl Kiosk {
         if self.signals != Some(signals) {
             self.signals = Some(signals);
             self.effects.push(Effect::Signals(signals));
+        }
+    }
+
+    /// After "Call staff" here: names the colleague who took the request, wherever they
+    /// took it (sync brings it), and keeps the answer up long enough to be read.
+    fn show_who_is_coming(&mut self) {
+        let help_screen = self.screen == Screen::Help && self.desk.screen().help_by.is_empty();
+        if !help_screen && !self.shopper.awaiting_help() {
+            return;
+        }
+        let Some(request) = &self.help_asked else { return };
+        let Some(by) = desk::colleague_on_the_way(&self.ctx, request) else { return };
+        let news = match self.screen {
+            Screen::Help => self.desk.help_taken(&by),
+            _ => self.shopper.help_taken(&by),
+        };
+        if news && self.idle_left < ANSWER_SECS {
+            self.idle_left = ANSWER_SECS;
+            if self.shopper.customer_id().is_some() {
+                self.seconds_left = ANSWER_SECS;
+            }
         }
     }
 
@@ -440,8 +493,11 @@ mod tests {
     use omnikiosk_protocol::code::CodeKind;
     use omnikiosk_protocol::gtin::{LoyaltyCard, DEFAULT_LOYALTY_PREFIX};
 
+    use omnikiosk_protocol::ops::OpBody;
+
     use super::super::desk::DeskState;
     use super::super::fixture::Fixture;
+    use super::super::shopper::ShopperMessage;
     use super::super::staff::StaffPage;
     use super::*;
 
@@ -491,6 +547,52 @@ mod tests {
         assert_eq!(k.screen(), Screen::Attract);
         assert_eq!(*k.shopper(), Default::default(), "nothing of Anna is left");
         assert!(k.take_effects().contains(&Effect::Language("en".into())));
+    }
+
+    #[test]
+    fn the_device_that_called_staff_says_who_is_coming_once_a_colleague_took_it() {
+        let f = Fixture::new();
+        let mut k = kiosk(&f);
+        k.call_staff();
+        assert_eq!((k.screen(), k.desk().help_by.as_str()), (Screen::Help, ""), "called, nobody on the way yet");
+        for _ in 0..k.ctx.settings.idle_timeout_secs - 2 {
+            k.tick();
+        }
+        let request = f.store.help_asked_here().unwrap().expect("the request raised here");
+        assert_eq!(k.help_asked.as_deref(), Some(request.id.as_str()));
+        f.ctx().record(OpBody::HelpTake { request_id: request.id, staff_id: "S1-STAFF".into() }).unwrap();
+        k.refresh();
+        assert_eq!((k.screen(), k.desk().help_by.as_str()), (Screen::Help, "Kasia"));
+        for _ in 1..ANSWER_SECS {
+            k.tick();
+        }
+        assert_eq!(k.screen(), Screen::Help, "the name stays up long enough to read");
+        k.tick();
+        assert_eq!(k.screen(), Screen::Attract);
+
+        // The same on a shopper's screen.
+        k.scan(&Fixture::card());
+        k.call_staff();
+        assert!(k.shopper().help_called && k.shopper().help_by.is_empty(), "a new call: nobody on the way yet");
+        let request = k.help_asked.clone().unwrap();
+        f.ctx().record(OpBody::HelpTake { request_id: request, staff_id: "S1-STAFF".into() }).unwrap();
+        k.refresh();
+        assert_eq!(k.shopper().help_by, "Kasia");
+    }
+
+    #[test]
+    fn a_product_scanned_on_a_shoppers_screen_is_saved_for_later_and_at_the_idle_screen_is_nobody() {
+        let f = Fixture::new();
+        let mut k = kiosk(&f);
+        k.scan("5901234123457");
+        assert_eq!((k.screen(), k.attract().notice), (Screen::Attract, AttractNotice::NotFound));
+        assert!(f.store.pending_ops(10).unwrap().is_empty());
+        k.scan(&Fixture::card());
+        k.scan("5901234123457");
+        assert_eq!((k.shopper().message, k.shopper().saved.as_str()), (ShopperMessage::SavedForLater, "Tea"));
+        assert!(f.store.pending_ops(10).unwrap().iter().any(|o| o.name == "cart.add" && o.body["sku"] == "5901234123457"));
+        k.scan("4000000000006");
+        assert_eq!((k.screen(), k.shopper().message), (Screen::Shopper, ShopperMessage::NotSaved));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The shopper's session: their screen after a scan, "I'm here" for a ready order, the
-//! NPS question, the answer to "Call staff", and clearing it all when they leave.
+//! NPS question, the answer to "Call staff" (and who is coming), a product scanned and
+//! saved to their online cart, and clearing it all when they leave.
 
 use omnikiosk_protocol::ops::OpBody;
 
@@ -14,8 +15,10 @@ pub enum ShopperMessage {
     None,
     /// They rated the visit.
     ThanksForRating,
-    /// They pressed "Call staff".
-    HelpComing,
+    /// A product they scanned is saved to their online cart ([`ShopperScreen::saved`]).
+    SavedForLater,
+    /// A product they scanned could not be saved (not in this store's catalogue).
+    NotSaved,
 }
 
 /// What the shopper's screen shows; all empty when nobody is there.
@@ -25,6 +28,12 @@ pub struct ShopperScreen {
     /// Where "Continue on your phone" leads; empty without a shopper.
     pub phone_url: String,
     pub message: ShopperMessage,
+    /// The name of the product last saved for later.
+    pub saved: String,
+    /// They pressed "Call staff" in this session.
+    pub help_called: bool,
+    /// The colleague who took their request ("Kasia"), empty until somebody did.
+    pub help_by: String,
 }
 
 /// The shopper being served right now.
@@ -61,7 +70,8 @@ impl ShopperPart {
         }
         let language = view.customer.language.clone();
         self.session = Some(Session { customer_id, view, checked_in: Vec::new() });
-        self.screen.message = ShopperMessage::None;
+        // Nothing of a shopper before them (a message, a call for staff) carries over.
+        self.screen = ShopperScreen::default();
         self.screen.phone_url = ctx.settings.phone_url.clone();
         self.load(ctx);
         language
@@ -101,7 +111,50 @@ impl ShopperPart {
     }
 
     pub fn called_staff(&mut self) {
-        self.screen.message = ShopperMessage::HelpComing;
+        self.screen.help_called = true;
+        self.screen.help_by.clear();
+    }
+
+    /// Waiting for a colleague to take their call for staff.
+    pub fn awaiting_help(&self) -> bool {
+        self.screen.help_called && self.screen.help_by.is_empty()
+    }
+
+    /// A colleague took the call; true when that is news to the screen.
+    pub fn help_taken(&mut self, by: &str) -> bool {
+        if !self.screen.help_called || self.screen.help_by == by {
+            return false;
+        }
+        self.screen.help_by = by.to_string();
+        true
+    }
+
+    /// "Save for later": a product scanned on the shopper's screen goes into their online
+    /// cart (a `cart.add` op, on their cart at once through the pending overlay). `name`
+    /// is the product as this store knows it; an unknown one is refused by the op's rule.
+    pub fn save_for_later(&mut self, ctx: &Ctx, sku: &str, name: Option<&str>) {
+        let Some(customer_id) = self.customer_id().map(str::to_string) else { return };
+        match ctx.record(OpBody::CartAdd { customer_id: customer_id.clone(), sku: sku.to_string() }) {
+            Ok(_) => {
+                self.screen.message = ShopperMessage::SavedForLater;
+                self.screen.saved = name.unwrap_or(sku).to_string();
+                match ctx.store.shopper_view(&customer_id) {
+                    Ok(Some(view)) => {
+                        if let Some(s) = self.session.as_mut() {
+                            s.view = view;
+                        }
+                        self.load(ctx);
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not read the cart back"),
+                }
+            }
+            Err(e) => {
+                tracing::info!(sku, error = %e, "not saved for later");
+                self.screen.message = ShopperMessage::NotSaved;
+                self.screen.saved.clear();
+            }
+        }
     }
 
     /// Ends the session: nothing personal stays in the screen's state.
@@ -134,8 +187,29 @@ mod tests {
 
         part.rate(&ctx, 9);
         assert_eq!(part.screen().message, ShopperMessage::ThanksForRating);
+        part.called_staff();
+        assert!(part.awaiting_help());
+        assert!(part.help_taken("Kasia") && !part.help_taken("Kasia"), "news once");
         part.end();
         assert_eq!(*part.screen(), ShopperScreen::default(), "nothing of Anna stays");
         assert!(!part.im_here(&ctx, "O-1-1"), "no check-in without a shopper");
+    }
+
+    #[test]
+    fn a_product_scanned_on_the_shoppers_screen_is_saved_to_their_cart_at_once() {
+        let (_f, ctx) = Fixture::start();
+        let mut part = ShopperPart::default();
+        part.start(&ctx, ctx.store.shopper_view("C-ANNA").unwrap().unwrap());
+        assert!(part.screen().view.cart.is_empty());
+        part.save_for_later(&ctx, "5901234123457", Some("Tea"));
+        part.save_for_later(&ctx, "5901234123457", Some("Tea"));
+        assert_eq!((part.screen().message, part.screen().saved.as_str()), (ShopperMessage::SavedForLater, "Tea"));
+        let cart = &part.screen().view.cart;
+        assert_eq!((cart.len(), cart[0].name.as_str(), cart[0].qty), (1, "Tea", 2), "on the cart before the hub hears of it");
+        assert_eq!(ctx.store.pending_ops(10).unwrap().iter().filter(|o| o.name == "cart.add").count(), 2);
+
+        part.save_for_later(&ctx, "4000000000006", None);
+        assert_eq!(part.screen().message, ShopperMessage::NotSaved, "a product this store does not know");
+        assert_eq!(part.screen().view.cart[0].qty, 2);
     }
 }
