@@ -307,8 +307,9 @@ async fn a_product_saved_for_later_is_in_the_online_cart_once_and_the_visit_is_o
     entrance.json(&["cart", "add", &customer, &sku, "--json"]).await;
     assert!(refused(&entrance, &["cart", "add", &customer, "4006381333932"]).await.contains("not a product code"));
     assert!(refused(&entrance, &["cart", "add", &customer, "0000000000000"]).await.contains("not in the catalogue"));
-    let saved = LocalStore::open(&entrance.data_dir(), &StoreConfig::default()).unwrap().pending_ops(100).unwrap();
-    let saved = saved.into_iter().find(|o| o.name == "cart.add").expect("the op waits in the outbox");
+    let pending = LocalStore::open(&entrance.data_dir(), &StoreConfig::default()).unwrap().pending_ops(100).unwrap();
+    let saved = pending.iter().find(|o| o.name == "cart.add").expect("the op waits in the outbox").clone();
+    let checkin = pending.iter().find(|o| o.name == "visit.checkin").expect("the check-in waits too").clone();
     entrance.json(&["feedback", "9", "--customer", &customer, "--json"]).await;
     sync(&[&entrance, &desk]).await;
     desk.json(&["order", &order_id, "collect", "--staff", "S1-STAFF", "--code", &code, "--json"]).await;
@@ -327,13 +328,23 @@ async fn a_product_saved_for_later_is_in_the_online_cart_once_and_the_visit_is_o
         .unwrap();
     let answer: Value = replay.json().await.unwrap();
     assert_eq!(answer["results"][0]["status"], "duplicate", "{answer}");
+    // And the check-in replayed: one check-in, at the desk and on the timeline.
+    let replay = reqwest::Client::new()
+        .post(format!("{}/v1/sync/push", hub.url()))
+        .bearer_auth(&token)
+        .header(omnikiosk_protocol::wire::PROTOCOL_HEADER, omnikiosk_protocol::wire::PROTOCOL_VERSION.to_string())
+        .json(&json!({ "device_seq_from": checkin.seq, "ops": [checkin], "outbox_len": 0 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.json::<Value>().await.unwrap()["results"][0]["status"], "duplicate");
     assert_eq!(cart_qty(&channel.get(&format!("/v1/customers/{customer}")).await, &sku), before + 1);
 
     // The chain's profile knows the visit, newest first.
     let timeline = channel.get(&format!("/v1/customers/{customer}/timeline")).await;
     let kinds: Vec<&str> = timeline["entries"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     for kind in ["checkin", "help", "cart_add", "feedback", "pickup"] {
-        assert!(kinds.contains(&kind), "{kind} in {timeline}");
+        assert_eq!(kinds.iter().filter(|k| **k == kind).count(), 1, "{kind} once in {timeline}");
     }
     let ats: Vec<i64> = timeline["entries"].as_array().unwrap().iter().map(|e| e["at"].as_i64().unwrap()).collect();
     assert!(ats.windows(2).all(|w| w[0] >= w[1]), "{ats:?}");

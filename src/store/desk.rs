@@ -244,14 +244,6 @@ impl LocalStore {
         Ok(all.into_iter().filter(|h| h.closed_by.is_none()).collect())
     }
 
-    /// The newest open request raised at this device: the shopper here sees who is coming.
-    pub fn help_asked_here(&self) -> Result<Option<HelpRequest>> {
-        let conn = self.reader();
-        let device = super::meta_get(&conn, "device_id")?.unwrap_or_default();
-        let sql = format!("SELECT {HELP_COLUMNS} FROM help_requests WHERE device_id = ?1 ORDER BY raised_at DESC, id DESC LIMIT 1");
-        Ok(help_rows(&conn, &sql, params![device])?.pop().filter(|h| h.closed_by.is_none()))
-    }
-
     /// NPS answers given at any device of the store since `since` (e.g. the store's
     /// midnight), this device's not yet pushed included.
     pub fn nps_since(&self, since: i64) -> Result<NpsSummary> {

@@ -558,7 +558,9 @@ mod tests {
         for _ in 0..k.ctx.settings.idle_timeout_secs - 2 {
             k.tick();
         }
-        let request = f.store.help_asked_here().unwrap().expect("the request raised here");
+        let open = f.store.open_help().unwrap();
+        let [request] = &open[..] else { panic!("one request raised here: {open:?}") };
+        let request = request.clone();
         assert_eq!(k.help_asked.as_deref(), Some(request.id.as_str()));
         f.ctx().record(OpBody::HelpTake { request_id: request.id, staff_id: "S1-STAFF".into() }).unwrap();
         k.refresh();
