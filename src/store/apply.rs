@@ -2,7 +2,7 @@
 //! cursor commit in one transaction, so a crash replays a page and never skips one.
 
 use omnikiosk_protocol::pin;
-use omnikiosk_protocol::wire::{Change, CustomerRecord, OrderRecord, StaffRole};
+use omnikiosk_protocol::wire::{Change, CustomerRecord, OrderRecord};
 use rusqlite::{params, Transaction};
 use serde::Serialize;
 
@@ -58,8 +58,25 @@ impl LocalStore {
     }
 }
 
+/// The store a change belongs to, for the kinds that belong to one store.
+fn store_of(change: &Change) -> Option<i64> {
+    match change {
+        Change::Stock(s) => Some(s.store_id),
+        Change::Order(o) => Some(o.store_id),
+        Change::Checkin(k) => Some(k.store_id),
+        Change::Help(h) => Some(h.store_id),
+        Change::Feedback(f) => Some(f.store_id),
+        Change::PinFailures(p) => Some(p.store_id),
+        Change::Device(d) => Some(d.store_id),
+        _ => None,
+    }
+}
+
 /// Returns false when the record belongs to another store and was left out.
 fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<bool> {
+    if store_of(change).is_some_and(|s| s != store_id) {
+        return Ok(false);
+    }
     match change {
         Change::Store(s) => {
             tx.prepare_cached(
@@ -87,9 +104,6 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
             .execute(params![p.sku, p.name, p.price_cents, p.category])?;
         }
         Change::Stock(s) => {
-            if s.store_id != store_id {
-                return Ok(false);
-            }
             tx.prepare_cached(
                 "INSERT INTO stock(sku, on_hand, aisle) VALUES (?1, ?2, ?3)
                  ON CONFLICT(sku) DO UPDATE SET on_hand = excluded.on_hand, aisle = excluded.aisle",
@@ -97,9 +111,6 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
             .execute(params![s.sku, s.on_hand, s.aisle])?;
         }
         Change::Order(o) => {
-            if o.store_id != store_id {
-                return Ok(false);
-            }
             upsert_order(tx, o)?;
         }
         Change::Staff(s) => {
@@ -108,10 +119,7 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
                 tx.prepare_cached("DELETE FROM staff WHERE id = ?1")?.execute([&s.id])?;
                 return Ok(false);
             }
-            let role = match s.role {
-                StaffRole::Staff => "staff",
-                StaffRole::Manager => "manager",
-            };
+            let role = s.role.as_str();
             tx.prepare_cached(
                 "INSERT INTO staff(id, name, role, pin_salt, pin_hash) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role,
@@ -123,9 +131,6 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
             tx.prepare_cached("DELETE FROM staff WHERE id = ?1")?.execute([id])?;
         }
         Change::Checkin(k) => {
-            if k.store_id != store_id {
-                return Ok(false);
-            }
             // This device's own check-in comes back under the op id it already has.
             tx.prepare_cached("INSERT OR IGNORE INTO checkins(op_id, order_id, customer_id, at, device_id) VALUES (?1, ?2, ?3, ?4, ?5)")?
                 .execute(params![k.op_id, k.order_id, k.customer_id, k.at, k.device_id])?;
@@ -134,9 +139,6 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
             tx.prepare_cached("DELETE FROM checkins WHERE order_id = ?1")?.execute([order_id])?;
         }
         Change::Help(h) => {
-            if h.store_id != store_id {
-                return Ok(false);
-            }
             // The hub's version of a request replaces this device's own copy of it.
             tx.prepare_cached(
                 "INSERT INTO help_requests(id, device_id, customer_id, shopper, raised_at, taken_by, taken_by_name, taken_at)
@@ -151,9 +153,6 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
             tx.prepare_cached("DELETE FROM help_requests WHERE id = ?1")?.execute([id])?;
         }
         Change::Feedback(f) => {
-            if f.store_id != store_id {
-                return Ok(false);
-            }
             // This device's own answer comes back under the op id it already has.
             tx.prepare_cached(
                 "INSERT INTO feedback(op_id, score, at, device_id, csat) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -162,9 +161,6 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
             .execute(params![f.op_id, f.score, f.at, f.device_id, f.csat])?;
         }
         Change::PinFailures(p) => {
-            if p.store_id != store_id {
-                return Ok(false);
-            }
             tx.prepare_cached(
                 "INSERT INTO pin_failures(staff_id, failures, locked_until) VALUES (?1, ?2, ?3)
                  ON CONFLICT(staff_id) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until",
@@ -172,9 +168,6 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
             .execute(params![p.staff_id, p.state.failures, p.state.locked_until])?;
         }
         Change::Device(d) => {
-            if d.store_id != store_id {
-                return Ok(false);
-            }
             tx.prepare_cached("INSERT OR REPLACE INTO devices(id, record) VALUES (?1, ?2)")?.execute(params![d.device_id, to_json(d)?])?;
         }
     }
