@@ -243,6 +243,19 @@ pub async fn serve(
             }
         }
     });
+    // The pull bookkeeping kept in memory, written in one transaction every few seconds.
+    let seen_hub = hub.clone();
+    let flushing = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(crate::SEEN_FLUSH_SECS));
+        loop {
+            tick.tick().await;
+            let h = seen_hub.clone();
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || h.flush_seen()).await {
+                tracing::warn!(error = %e, "writing the devices' pull bookkeeping failed; kept for the next try");
+            }
+        }
+    });
+    let last_flush = hub.clone();
     let closing = Arc::new(tokio::sync::watch::channel(false).0);
     let on_stop = closing.clone();
     let stopping = async move {
@@ -251,6 +264,10 @@ pub async fn serve(
     };
     let served = axum::serve(listener, router_with(hub, cfg, closing)).with_graceful_shutdown(stopping).await;
     expiry.abort();
+    flushing.abort();
+    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || last_flush.flush_seen()).await {
+        tracing::warn!(error = %e, "the devices' last pull bookkeeping was not written");
+    }
     served?;
     Ok(())
 }
@@ -302,7 +319,7 @@ async fn pull(State(s): State<AppState>, headers: HeaderMap, params: Result<Quer
     let wait = Duration::from_secs(p.wait.unwrap_or(0).min(MAX_WAIT_SECS));
     let deadline = tokio::time::Instant::now() + wait;
     // Subscribe before reading, so a commit between the read and the wait still wakes us.
-    let mut head = s.hub.subscribe();
+    let mut head = s.hub.subscribe(device.store_id);
     let page = loop {
         head.borrow_and_update();
         let hub = s.hub.clone();

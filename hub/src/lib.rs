@@ -26,6 +26,7 @@ pub mod seed;
 pub mod simulate;
 pub mod store;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -73,13 +74,117 @@ pub const TIERS: &[&str] = &["bronze", "silver", "gold", "platinum"];
 pub struct Hub {
     /// Where everything is kept; reached only through `Hub`'s methods.
     store: Arc<dyn Backend>,
-    /// Newest feed sequence number, bumped after every committed write so long-polls wake.
-    head: Arc<watch::Sender<i64>>,
+    /// Newest feed sequence number known here (a cursor beyond it is checked against the
+    /// database).
+    head: Arc<std::sync::atomic::AtomicI64>,
+    /// What long-polls wait on: a commit wakes only the scopes it wrote.
+    wakers: Arc<Wakers>,
+    /// Per-pull bookkeeping, kept in memory and written in batches.
+    seen: Arc<SeenBook>,
     /// Cached signing key (it never changes once created).
     key: Arc<SigningKey>,
     /// Names this database in feed cursors (derived from its signing key, which is
     /// created with the database), so a cursor of another hub database is recognised.
     epoch: Arc<str>,
+}
+
+/// A wake-up signal per feed scope. A long-poll of a store subscribes to `store:<id>`; a
+/// commit to that scope wakes its long-polls and nobody else's, a commit to `global` wakes
+/// every one. So an order placed for one store sends one store's kiosks to the database,
+/// not the chain's.
+#[derive(Default)]
+struct Wakers {
+    scopes: std::sync::Mutex<HashMap<String, watch::Sender<u64>>>,
+}
+
+impl Wakers {
+    fn subscribe(&self, scope: &str) -> watch::Receiver<u64> {
+        let mut scopes = self.scopes.lock().unwrap_or_else(|e| e.into_inner());
+        scopes.entry(scope.to_string()).or_insert_with(|| watch::channel(0).0).subscribe()
+    }
+
+    fn wake(&self, scope: &str) {
+        let mut scopes = self.scopes.lock().unwrap_or_else(|e| e.into_inner());
+        if scope == store::GLOBAL_SCOPE {
+            // Scopes nobody waits on any more are dropped on the way.
+            scopes.retain(|_, s| s.receiver_count() > 0);
+            scopes.values().for_each(|s| s.send_modify(|n| *n += 1));
+        } else if let Some(s) = scopes.get(scope) {
+            s.send_modify(|n| *n += 1);
+        }
+    }
+}
+
+/// How often `serve` writes the pull bookkeeping kept in memory.
+pub const SEEN_FLUSH_SECS: u64 = 2;
+
+/// One device as its pulls left it, not yet written.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    at: i64,
+    protocol: u32,
+    cursor: Option<i64>,
+    /// When its record was last shared with its store (known once read or written).
+    published_at: Option<i64>,
+    dirty: bool,
+}
+
+/// What each pull notes of its device (last seen, protocol, cursor): a thousand kiosks
+/// long-polling would otherwise be a thousand writes per change.
+#[derive(Default)]
+struct SeenBook {
+    devices: std::sync::Mutex<HashMap<String, Seen>>,
+}
+
+impl SeenBook {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Seen>> {
+        self.devices.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn note(&self, id: &str, at: i64, protocol: u32, cursor: Option<i64>) -> Seen {
+        let mut devices = self.lock();
+        let e = devices.entry(id.to_string()).or_insert(Seen { at, protocol, cursor: None, published_at: None, dirty: true });
+        e.at = at;
+        e.protocol = protocol;
+        e.cursor = cursor.or(e.cursor);
+        e.dirty = true;
+        *e
+    }
+
+    fn get(&self, id: &str) -> Option<Seen> {
+        self.lock().get(id).copied()
+    }
+
+    fn published(&self, id: &str, at: i64) {
+        if let Some(e) = self.lock().get_mut(id) {
+            e.published_at = Some(at);
+        }
+    }
+
+    fn take_dirty(&self) -> Vec<(String, Seen)> {
+        let mut devices = self.lock();
+        devices
+            .iter_mut()
+            .filter(|(_, s)| s.dirty)
+            .map(|(id, s)| {
+                s.dirty = false;
+                (id.clone(), *s)
+            })
+            .collect()
+    }
+
+    /// Notes a failed flush did not write, unless the device was heard from since.
+    fn restore(&self, rows: Vec<(String, Seen)>) {
+        let mut devices = self.lock();
+        for (id, s) in rows {
+            if let Some(e) = devices.get_mut(&id) {
+                if !e.dirty {
+                    e.dirty = true;
+                    e.cursor = e.cursor.or(s.cursor);
+                }
+            }
+        }
+    }
 }
 
 pub fn now_secs() -> i64 {
@@ -113,19 +218,15 @@ impl Hub {
         let key = SigningKey::from_bytes(&bytes);
         let head = store.tx(TxKind::Read, |tx| Ok(tx.feed_head()?))?;
         let epoch = hex::encode(&Sha256::digest(key.verifying_key().as_bytes())[..4]);
-        let head = Arc::new(watch::channel(head).0);
+        let head = Arc::new(std::sync::atomic::AtomicI64::new(head));
+        let wakers = Arc::new(Wakers::default());
         // Another hub process moved the feed: wake this one's long-polls too.
-        let wake = head.clone();
+        let (wake, known) = (wakers.clone(), head.clone());
         store.on_feed_change(Box::new(move |seq| {
-            wake.send_if_modified(|current| {
-                let moved = seq > *current;
-                if moved {
-                    *current = seq;
-                }
-                moved
-            });
+            known.fetch_max(seq, std::sync::atomic::Ordering::Relaxed);
+            wake.wake(store::GLOBAL_SCOPE);
         }));
-        let hub = Hub { store, head, key: Arc::new(key), epoch: epoch.into() };
+        let hub = Hub { store, head, wakers, seen: Arc::default(), key: Arc::new(key), epoch: epoch.into() };
         let upgraded = hub.write(writes::upgrade_legacy_pins)?;
         if upgraded > 0 {
             tracing::info!(upgraded, "staff PINs moved from SHA-256 to Argon2id");
@@ -137,32 +238,39 @@ impl Hub {
         self.store.tx(TxKind::Read, f)
     }
 
-    /// A write that may append to the feed; long-polls wake when it moved the feed.
+    /// A write that may append to the feed; the long-polls of the scopes it wrote wake.
     fn write<T: Send + 'static>(&self, f: impl FnOnce(&mut dyn HubTx) -> Result<T, HubError> + Send + 'static) -> Result<T, HubError> {
-        let out = self.store.tx(TxKind::Feed, f)?;
-        self.committed()?;
+        let (out, scopes) = self.feed_tx(f)?;
+        self.committed(&scopes);
         Ok(out)
+    }
+
+    /// A feed transaction, answering also the scopes it appended to (once committed).
+    fn feed_tx<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn HubTx) -> Result<T, HubError> + Send + 'static,
+    ) -> Result<(T, Vec<String>), HubError> {
+        self.store.tx(TxKind::Feed, move |tx| {
+            let (out, scopes) = writes::recording_scopes(|| f(tx));
+            out.map(|out| (out, scopes))
+        })
     }
 
     fn bookkeeping<T: Send + 'static>(&self, f: impl FnOnce(&mut dyn HubTx) -> Result<T, HubError> + Send + 'static) -> Result<T, HubError> {
         self.store.tx(TxKind::Bookkeeping, f)
     }
 
-    /// Wakes long-polls after a committed write.
-    fn committed(&self) -> Result<(), HubError> {
-        let head = self.feed_head()?;
-        // Only a feed that moved wakes the long-polls; a write that added nothing to any
-        // feed must not send every waiting kiosk back to the database.
-        self.head.send_if_modified(|current| {
-            let moved = *current != head;
-            *current = head;
-            moved
-        });
-        Ok(())
+    /// Wakes the long-polls of the scopes a committed write appended to; a write that
+    /// added nothing to any feed sends no waiting kiosk back to the database.
+    fn committed(&self, scopes: &[String]) {
+        for scope in scopes {
+            self.wakers.wake(scope);
+        }
     }
 
-    pub(crate) fn subscribe(&self) -> watch::Receiver<i64> {
-        self.head.subscribe()
+    /// What a long-poll of `store_id`'s kiosks waits on: a commit to its store or `global`.
+    pub(crate) fn subscribe(&self, store_id: i64) -> watch::Receiver<u64> {
+        self.wakers.subscribe(&store::store_scope(store_id))
     }
 
     /// The feed cursor a kiosk sends next: `<epoch>.<seq>`.
@@ -182,7 +290,7 @@ impl Hub {
         if epoch != &*self.epoch {
             return Err(HubError::CursorReset("this cursor belongs to another hub database: pull again from the start".into()));
         }
-        if seq > *self.head.borrow() && seq > self.feed_head()? {
+        if seq > self.head.load(std::sync::atomic::Ordering::Relaxed) && seq > self.remember_head()? {
             return Err(HubError::CursorReset("this cursor is ahead of the hub's feed (restored from a backup?): pull again from the start".into()));
         }
         Ok(seq)
@@ -234,25 +342,65 @@ impl Hub {
         self.read(move |tx| Ok(tx.device_by_token_hash(&hash)?))
     }
 
-    /// Notes that a device was heard from (and, after a pull, where its cursor stands).
+    /// Notes that a device was heard from (and, after a pull, where its cursor stands) —
+    /// in memory: [`Hub::flush_seen`] writes what changed in one transaction.
     pub fn device_seen(&self, device_id: &str, protocol: u32, cursor: Option<i64>) -> Result<(), HubError> {
-        let id = device_id.to_string();
-        self.bookkeeping(move |tx| Ok(tx.device_seen(&id, now_secs(), protocol, cursor).map(|_| ())?))
+        self.seen.note(device_id, now_secs(), protocol, cursor);
+        Ok(())
     }
 
     /// A device starts a pull: it is noted as seen and, when it was last shared with its
     /// store's devices [`DEVICE_HEALTH_EVERY_SECS`] ago or more, shared again — before the
     /// pull reads the feed, so the device's own record comes in this pull's page instead of
-    /// waking its next one.
+    /// waking its next one. Only the first pull of a device since this process started
+    /// reads the database; the others are bookkeeping in memory.
     pub fn device_pulling(&self, device_id: &str, protocol: u32) -> Result<(), HubError> {
-        let (id, now) = (device_id.to_string(), now_secs());
-        let published = self.bookkeeping(move |tx| Ok(tx.device_seen(&id, now, protocol, None)?))?;
-        if published.is_some_and(|at| now - at < DEVICE_HEALTH_EVERY_SECS) {
+        let now = now_secs();
+        let entry = self.seen.note(device_id, now, protocol, None);
+        let published = match entry.published_at {
+            Some(at) => at,
+            None => {
+                let id = device_id.to_string();
+                let at = self.bookkeeping(move |tx| Ok(tx.device_seen(&id, now, protocol, None)?))?;
+                self.seen.published(device_id, at.unwrap_or(0));
+                at.unwrap_or(0)
+            }
+        };
+        if now - published < DEVICE_HEALTH_EVERY_SECS {
             return Ok(());
         }
         // Only then the feed lock (on PostgreSQL): most pulls are bookkeeping alone.
         let id = device_id.to_string();
-        self.write(move |tx| Ok(writes::publish_device(tx, &id, now)?))
+        self.write(move |tx| {
+            tx.device_seen(&id, entry.at, entry.protocol, entry.cursor)?;
+            Ok(writes::publish_device(tx, &id, now)?)
+        })?;
+        self.seen.published(device_id, now);
+        Ok(())
+    }
+
+    /// Writes the pull bookkeeping noted since the last flush (last seen, protocol, cursor)
+    /// in one transaction. `serve` runs it every [`SEEN_FLUSH_SECS`] and when it stops;
+    /// `GET /v1/devices` first.
+    pub fn flush_seen(&self) -> Result<usize, HubError> {
+        let dirty = self.seen.take_dirty();
+        if dirty.is_empty() {
+            return Ok(0);
+        }
+        let n = dirty.len();
+        let rows = dirty.clone();
+        let written = self.bookkeeping(move |tx| {
+            for (id, s) in &rows {
+                tx.device_seen(id, s.at, s.protocol, s.cursor)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = written {
+            // Kept for the next flush (newer notes of the same device win).
+            self.seen.restore(dirty);
+            return Err(e);
+        }
+        Ok(n)
     }
 
     /// The last op sequence number applied for the device.
@@ -269,6 +417,13 @@ impl Hub {
     /// The newest sequence number of the whole feed.
     pub fn feed_head(&self) -> Result<i64, HubError> {
         self.read(|tx| Ok(tx.feed_head()?))
+    }
+
+    /// The feed head read from the database and kept as the newest known.
+    fn remember_head(&self) -> Result<i64, HubError> {
+        let head = self.feed_head()?;
+        self.head.fetch_max(head, std::sync::atomic::Ordering::Relaxed);
+        Ok(head)
     }
 
     /// A signed code (the QR payload) for an existing customer, order or staff member.
@@ -360,6 +515,7 @@ impl Hub {
     }
 
     pub fn devices(&self) -> Result<Vec<DeviceHealth>, HubError> {
+        self.flush_seen()?;
         self.read(|tx| Ok(tx.devices(None)?))
     }
 
@@ -416,15 +572,19 @@ impl Hub {
         }
         let mut results = Vec::with_capacity(req.ops.len());
         let mut failure = None;
+        let mut written = std::collections::BTreeSet::new();
         for op in &req.ops {
             let (key, device, op_) = (self.public_key(), device.clone(), op.clone());
-            let applied = self.store.tx(TxKind::Feed, move |tx| {
+            let applied = self.feed_tx(move |tx| {
                 let now = now_secs();
                 let qr_order_id = |qr: &str| code::verify(&key, qr, now).ok().filter(|c| c.kind == CodeKind::Order).map(|c| c.id);
                 store::push::push_op(tx, &device, &op_, now, &qr_order_id)
             });
             let outcome = match applied {
-                Ok(outcome) => outcome,
+                Ok((outcome, scopes)) => {
+                    written.extend(scopes);
+                    outcome
+                }
                 Err(e) => {
                     // Ops before this one are committed: still wake the long-polls for them.
                     failure = Some(e);
@@ -440,11 +600,19 @@ impl Hub {
         if failure.is_none() {
             // What the device said of its outbox, for the manager's device list.
             let (id, outbox_len, oldest) = (device.id.clone(), req.outbox_len, req.oldest_unsent_at);
-            if let Err(e) = self.store.tx(TxKind::Feed, move |tx| Ok(writes::report_outbox(tx, &id, outbox_len, oldest, now_secs())?)) {
-                failure = Some(e);
+            // Shared with the store as it was last heard from, which may be in memory yet.
+            let seen = self.seen.get(&id);
+            match self.feed_tx(move |tx| {
+                if let Some(s) = seen {
+                    tx.device_seen(&id, s.at, s.protocol, s.cursor)?;
+                }
+                Ok(writes::report_outbox(tx, &id, outbox_len, oldest, now_secs())?)
+            }) {
+                Ok(((), scopes)) => written.extend(scopes),
+                Err(e) => failure = Some(e),
             }
         }
-        self.committed()?;
+        self.committed(&written.into_iter().collect::<Vec<_>>());
         match failure {
             Some(e) => Err(e),
             None => Ok(results),
@@ -493,4 +661,44 @@ fn validate_text(what: &str, s: &str) -> Result<(), HubError> {
         return Err(HubError::BadRequest(format!("{what} must be 1-100 printable characters")));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shopper(home: i64) -> CustomerUpsert {
+        CustomerUpsert {
+            first_name: "Anna".into(),
+            last_name: "Kowalska".into(),
+            tier: "gold".into(),
+            home_store: Some(home),
+            language: "pl".into(),
+            email: None,
+        }
+    }
+
+    /// A commit wakes the long-polls of the stores it wrote to and nobody else's; a write
+    /// to `global` wakes every store's.
+    #[test]
+    fn a_commit_wakes_only_the_stores_it_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = Hub::open(&format!("sqlite:{}", dir.path().join("hub.db").display())).unwrap();
+        hub.seed(&SeedOptions { stores: 2, customers: 10, products: 5, orders: 0, seed: 1 }).unwrap();
+        let (one, two) = (hub.subscribe(1), hub.subscribe(2));
+        hub.upsert_customer("C-NEW", &shopper(2)).unwrap();
+        assert!(two.has_changed().unwrap(), "store 2's kiosks learn of their new customer");
+        assert!(!one.has_changed().unwrap(), "store 1's kiosks are left waiting");
+        // A store's record is the chain's (`global`): every store's kiosks wake.
+        let wakers = Wakers::default();
+        let (a, mut b) = (wakers.subscribe("store:1"), wakers.subscribe("store:2"));
+        wakers.wake("store:2");
+        assert!(!a.has_changed().unwrap() && b.has_changed().unwrap());
+        b.borrow_and_update();
+        wakers.wake(store::GLOBAL_SCOPE);
+        assert!(a.has_changed().unwrap() && b.has_changed().unwrap());
+        drop((a, b));
+        wakers.wake(store::GLOBAL_SCOPE);
+        assert!(wakers.scopes.lock().unwrap().is_empty(), "scopes nobody waits on are dropped");
+    }
 }

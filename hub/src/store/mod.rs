@@ -399,6 +399,9 @@ impl dyn Backend {
     }
 }
 
+/// The feed scope every device reads: the catalogue, the stores, the chain's config.
+pub const GLOBAL_SCOPE: &str = "global";
+
 /// The feed scope of a store.
 pub fn store_scope(store_id: i64) -> String {
     format!("store:{store_id}")

@@ -17,8 +17,29 @@ use super::{store_scope, CustomerRow, HelpFilter, HelpRow, HubTx, LedgerEntry, O
 use crate::error::{HubError, StorageError};
 use crate::seed::SeedData;
 
+thread_local! {
+    /// The scopes the transaction running on this thread appended to (a backend runs a
+    /// job and its commit on one thread): after the commit, only their long-polls wake.
+    static WRITTEN: std::cell::RefCell<std::collections::BTreeSet<String>> = Default::default();
+}
+
+/// Runs `job`, answering what it answered and the scopes it appended to the feed.
+pub fn recording_scopes<T>(job: impl FnOnce() -> T) -> (T, Vec<String>) {
+    WRITTEN.with(|w| w.borrow_mut().clear());
+    let out = job();
+    (out, WRITTEN.with(|w| std::mem::take(&mut *w.borrow_mut())).into_iter().collect())
+}
+
+/// The one way a change enters the feed.
 fn feed(tx: &mut dyn HubTx, scope: &str, key: &str, change: &Change) -> Stored<()> {
-    tx.feed(scope, key, &serde_json::to_string(change)?)
+    tx.feed(scope, key, &serde_json::to_string(change)?)?;
+    WRITTEN.with(|w| {
+        let mut w = w.borrow_mut();
+        if !w.contains(scope) {
+            w.insert(scope.to_string());
+        }
+    });
+    Ok(())
 }
 
 /// Appends the customer's profile to the feed of every store they are relevant to.
@@ -119,14 +140,14 @@ pub fn seed(tx: &mut dyn HubTx, data: &SeedData) -> Result<(), HubError> {
     }
     for s in &data.stores {
         tx.insert_store(s)?;
-        feed(tx, "global", &format!("store:{}", s.id), &Change::Store(s.clone()))?;
+        feed(tx, super::GLOBAL_SCOPE, &format!("store:{}", s.id), &Change::Store(s.clone()))?;
     }
     // Every other entity gets a feed transaction of its own: sharing one would make a
     // single page of, say, the whole store's stock.
     for p in &data.products {
         tx.new_feed_tx();
         tx.insert_product(p)?;
-        feed(tx, "global", &format!("product:{}", p.sku), &Change::Product(p.clone()))?;
+        feed(tx, super::GLOBAL_SCOPE, &format!("product:{}", p.sku), &Change::Product(p.clone()))?;
     }
     for s in &data.stock {
         tx.new_feed_tx();
