@@ -38,6 +38,10 @@ enum Command {
         /// Minutes a "call staff" request nobody closed stays on the store's screens.
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=7 * 24 * 60))]
         help_ttl_minutes: i64,
+        /// Database jobs run or queued at once; past it requests are answered 429 with
+        /// Retry-After, and kiosks come back later.
+        #[arg(long, default_value_t = crate::DEFAULT_MAX_IN_FLIGHT as u32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        max_in_flight: u32,
     },
     /// Fill an empty hub with a realistic, deterministic chain.
     Seed {
@@ -139,7 +143,7 @@ fn out(text: &str) {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen, channel_token, no_show_days, checkin_ttl_minutes, help_ttl_minutes } => {
+        Command::Serve { listen, channel_token, no_show_days, checkin_ttl_minutes, help_ttl_minutes, max_in_flight } => {
             let hub = Hub::open(&cli.db)?;
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(async move {
@@ -154,6 +158,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     no_show_secs: Some(no_show_days * 86400),
                     checkin_ttl_secs: Some(checkin_ttl_minutes * 60),
                     help_ttl_secs: Some(help_ttl_minutes * 60),
+                    max_in_flight: Some(max_in_flight as usize),
                 };
                 Ok(crate::serve(hub, listener, cfg, stop).await?)
             })

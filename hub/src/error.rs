@@ -29,6 +29,9 @@ pub enum HubError {
     UpdateNeeded(u32),
     #[error("{0}")]
     NotImplemented(String),
+    /// Past its limits: the caller is told to come back after this many seconds.
+    #[error("the hub is busy: try again in {0} s")]
+    Overloaded(u64),
     #[error("internal error: {0}")]
     Internal(String),
     #[error("internal error: {0}")]
@@ -45,6 +48,7 @@ impl HubError {
             HubError::Conflict(_) | HubError::CursorReset(_) => 409,
             HubError::UpdateNeeded(_) => 426,
             HubError::NotImplemented(_) => 501,
+            HubError::Overloaded(_) => 429,
             HubError::Internal(_) | HubError::Storage(_) => 500,
         }
     }
@@ -59,6 +63,7 @@ impl HubError {
             HubError::CursorReset(_) => "cursor_reset",
             HubError::UpdateNeeded(_) => "update_needed",
             HubError::NotImplemented(_) => "not_implemented",
+            HubError::Overloaded(_) => "busy",
             HubError::Internal(_) | HubError::Storage(_) => "internal",
         }
     }

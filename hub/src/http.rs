@@ -45,6 +45,9 @@ pub struct ServeConfig {
     /// How long a help request nobody closed lasts, in seconds (`None`: the default, 30
     /// minutes); checked every minute.
     pub help_ttl_secs: Option<i64>,
+    /// Database jobs run or queued at once before requests are answered 429 with
+    /// `Retry-After` (`None`: [`crate::DEFAULT_MAX_IN_FLIGHT`]).
+    pub max_in_flight: Option<usize>,
 }
 
 #[derive(Clone)]
@@ -77,7 +80,11 @@ impl IntoResponse for ApiFailure {
             other => other.to_string(),
         };
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(ApiError { error: e.code().to_string(), message })).into_response()
+        let mut response = (status, Json(ApiError { error: e.code().to_string(), message })).into_response();
+        if let HubError::Overloaded(secs) = e {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 
@@ -219,6 +226,7 @@ pub async fn serve(
     if cfg.channel_token.is_none() && !addr.ip().is_loopback() {
         return Err(ServeError::Unprotected(addr));
     }
+    hub.set_max_in_flight(cfg.max_in_flight.unwrap_or(crate::DEFAULT_MAX_IN_FLIGHT));
     let no_show = cfg.no_show_secs.unwrap_or(crate::DEFAULT_NO_SHOW_SECS);
     let checkin_ttl = cfg.checkin_ttl_secs.unwrap_or(crate::DEFAULT_CHECKIN_TTL_SECS);
     let help_ttl = cfg.help_ttl_secs.unwrap_or(crate::DEFAULT_HELP_TTL_SECS);

@@ -81,6 +81,9 @@ pub struct Hub {
     wakers: Arc<Wakers>,
     /// Per-pull bookkeeping, kept in memory and written in batches.
     seen: Arc<SeenBook>,
+    /// Database jobs running or waiting now, and how many the hub takes before it
+    /// answers 429.
+    load: Arc<Load>,
     /// Cached signing key (it never changes once created).
     key: Arc<SigningKey>,
     /// Names this database in feed cursors (derived from its signing key, which is
@@ -112,6 +115,38 @@ impl Wakers {
         } else if let Some(s) = scopes.get(scope) {
             s.send_modify(|n| *n += 1);
         }
+    }
+}
+
+/// Database jobs the hub runs or queues at once before it answers 429 (`ServeConfig`).
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+/// What an overloaded hub asks callers to wait, in seconds (`Retry-After`).
+pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
+
+/// Load shedding: a request past the limit is answered at once instead of queueing behind
+/// the others (the SQLite hub has one writer) until everybody's request times out.
+struct Load {
+    in_flight: std::sync::atomic::AtomicUsize,
+    limit: std::sync::atomic::AtomicUsize,
+}
+
+/// One database job counted in [`Load`] while it lives.
+struct Admitted<'a>(&'a Load);
+
+impl Load {
+    fn admit(&self) -> Result<Admitted<'_>, HubError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.in_flight.fetch_add(1, SeqCst) >= self.limit.load(SeqCst) {
+            self.in_flight.fetch_sub(1, SeqCst);
+            return Err(HubError::Overloaded(BUSY_RETRY_AFTER_SECS));
+        }
+        Ok(Admitted(self))
+    }
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -226,7 +261,8 @@ impl Hub {
             known.fetch_max(seq, std::sync::atomic::Ordering::Relaxed);
             wake.wake(store::GLOBAL_SCOPE);
         }));
-        let hub = Hub { store, head, wakers, seen: Arc::default(), key: Arc::new(key), epoch: epoch.into() };
+        let load = Arc::new(Load { in_flight: Default::default(), limit: DEFAULT_MAX_IN_FLIGHT.into() });
+        let hub = Hub { store, head, wakers, seen: Arc::default(), load, key: Arc::new(key), epoch: epoch.into() };
         let upgraded = hub.write(writes::upgrade_legacy_pins)?;
         if upgraded > 0 {
             tracing::info!(upgraded, "staff PINs moved from SHA-256 to Argon2id");
@@ -234,8 +270,19 @@ impl Hub {
         Ok(hub)
     }
 
+    /// How many database jobs may run or wait at once before callers are told 429.
+    pub fn set_max_in_flight(&self, limit: usize) {
+        self.load.limit.store(limit.max(1), std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Every database job of the hub, counted against the in-flight limit.
+    fn tx<T: Send + 'static>(&self, kind: TxKind, f: impl FnOnce(&mut dyn HubTx) -> Result<T, HubError> + Send + 'static) -> Result<T, HubError> {
+        let _admitted = self.load.admit()?;
+        self.store.tx(kind, f)
+    }
+
     fn read<T: Send + 'static>(&self, f: impl FnOnce(&mut dyn HubTx) -> Result<T, HubError> + Send + 'static) -> Result<T, HubError> {
-        self.store.tx(TxKind::Read, f)
+        self.tx(TxKind::Read, f)
     }
 
     /// A write that may append to the feed; the long-polls of the scopes it wrote wake.
@@ -250,14 +297,14 @@ impl Hub {
         &self,
         f: impl FnOnce(&mut dyn HubTx) -> Result<T, HubError> + Send + 'static,
     ) -> Result<(T, Vec<String>), HubError> {
-        self.store.tx(TxKind::Feed, move |tx| {
+        self.tx(TxKind::Feed, move |tx| {
             let (out, scopes) = writes::recording_scopes(|| f(tx));
             out.map(|out| (out, scopes))
         })
     }
 
     fn bookkeeping<T: Send + 'static>(&self, f: impl FnOnce(&mut dyn HubTx) -> Result<T, HubError> + Send + 'static) -> Result<T, HubError> {
-        self.store.tx(TxKind::Bookkeeping, f)
+        self.tx(TxKind::Bookkeeping, f)
     }
 
     /// Wakes the long-polls of the scopes a committed write appended to; a write that

@@ -924,3 +924,55 @@ on_both_backends!(save_for_later_lands_in_the_online_cart_once);
 on_both_backends!(the_timeline_lists_a_shoppers_day_newest_first_until_erasure);
 on_both_backends!(devices_reach_the_store_feed_with_their_outbox);
 on_both_backends!(check_ins_and_help_requests_run_out_of_time);
+
+/// A hub past its limits answers at once — 429 with `Retry-After` — instead of queueing
+/// every request behind a stuck writer until all of them time out; once the writer moves
+/// on, the queued request completes and the hub answers again. (On PostgreSQL, where a
+/// session of another program can hold a lock the hub's write waits on.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overloaded_hub_answers_429_with_retry_after() {
+    if !pg::available() {
+        return;
+    }
+    let url = pg::database();
+    let hub = Hub::open(&url).unwrap();
+    hub.seed(&small()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let h = hub.clone();
+    let cfg = ServeConfig { channel_token: Some(CHANNEL.into()), max_in_flight: Some(1), ..ServeConfig::default() };
+    tokio::spawn(async move { omnikiosk_hub::serve(h, listener, cfg, std::future::pending()).await.unwrap() });
+    let s = Server { hub, base, http: reqwest::Client::new(), _dir: None };
+    let token = s.hub.add_device(1, "till").unwrap();
+
+    // Another program holds a lock the hub's one write must wait for.
+    let (locked_tx, locked) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let blocker = std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let mut tx = c.transaction().unwrap();
+        tx.batch_execute("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE").unwrap();
+        locked_tx.send(()).unwrap();
+        released.recv().unwrap();
+        tx.commit().unwrap();
+    });
+    locked.recv().unwrap();
+    let body = json!({"first_name":"Ola","last_name":"Nowak","tier":"silver","home_store":1,"language":"pl"});
+    let writer = {
+        let (http, url) = (s.http.clone(), format!("{}/v1/customers/C-OLA", s.base));
+        tokio::spawn(async move { http.put(url).bearer_auth(CHANNEL).json(&body).send().await.unwrap().status() })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!writer.is_finished(), "the write waits for the lock");
+    let resp = s.http.get(format!("{}/v1/device", s.base)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"], "busy", "{v}");
+
+    release.send(()).unwrap();
+    blocker.join().unwrap();
+    assert_eq!(writer.await.unwrap(), StatusCode::OK, "the queued write was not lost");
+    let (st, _) = s.get("/v1/device", &token).await;
+    assert_eq!(st, StatusCode::OK, "and the hub answers again");
+}

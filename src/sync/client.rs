@@ -24,6 +24,9 @@ pub enum SyncError {
     CursorReset(String),
     #[error("not found at the hub: {0}")]
     NotFound(String),
+    /// The hub is past its limits (429): ask again after `retry_after`, not sooner.
+    #[error("the hub is busy ({message}); trying again in {} s", retry_after.as_secs())]
+    Busy { retry_after: std::time::Duration, message: String },
     #[error("the hub answered {status}: {message}")]
     Hub { status: u16, message: String },
     #[error("the hub sent an unreadable answer: {0}")]
@@ -40,6 +43,14 @@ impl SyncError {
     /// The hub could not be reached at all (as opposed to answering badly).
     pub fn is_offline(&self) -> bool {
         matches!(self, SyncError::Offline(_))
+    }
+
+    /// How long the hub asked to be left alone, when it said so.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            SyncError::Busy { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
     }
 }
 
@@ -134,6 +145,13 @@ impl HubClient {
             .await
             .map_err(transport_error)?;
         let status = resp.status();
+        // `Retry-After` in seconds (the hub sends whole seconds); a missing one means 1 s.
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(std::time::Duration::from_secs(1), |s| std::time::Duration::from_secs(s.min(300)));
         let body = resp.bytes().await.map_err(transport_error)?;
         if status.is_success() {
             return serde_json::from_slice(&body).map_err(|e| SyncError::BadResponse(e.to_string()));
@@ -146,6 +164,7 @@ impl HubClient {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => SyncError::Unauthorized(message),
             StatusCode::UPGRADE_REQUIRED => SyncError::UpdateNeeded,
             StatusCode::NOT_FOUND => SyncError::NotFound(message),
+            StatusCode::TOO_MANY_REQUESTS => SyncError::Busy { retry_after, message },
             _ => SyncError::Hub { status: status.as_u16(), message },
         })
     }
@@ -201,5 +220,29 @@ mod tests {
         ] {
             assert_eq!(HubClient::new(url, "t", insecure, &cfg).is_ok(), ok, "{url} insecure={insecure}");
         }
+    }
+
+    /// A hub past its limits answers 429 with Retry-After: the kiosk is told how long to
+    /// leave it alone, and the daemon waits at least that long.
+    #[tokio::test]
+    async fn a_busy_hub_is_left_alone_for_as_long_as_it_asks() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf).await.unwrap();
+            let body = r#"{"error":"busy","message":"the hub is busy: try again in 7 s"}"#;
+            let answer = format!(
+                "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            conn.write_all(answer.as_bytes()).await.unwrap();
+        });
+        let client = HubClient::new(&url, "t", false, &SyncConfig::default()).unwrap();
+        let e = client.device().await.unwrap_err();
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(7)), "{e}");
+        assert!(e.to_string().contains("busy"), "{e}");
     }
 }

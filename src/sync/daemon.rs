@@ -60,7 +60,7 @@ async fn push_loop(w: Worker, on_event: &(impl Fn(DaemonEvent) + Sync)) {
                 interval
             }
             Err(e) => {
-                let retry_in = backoff.next_delay().max(interval);
+                let retry_in = backoff.next_delay().max(interval).max(e.retry_after().unwrap_or_default());
                 tracing::warn!(error = %e, ?retry_in, "push failed");
                 on_event(DaemonEvent::Failed { error: e.to_string(), retry_in });
                 retry_in
@@ -98,7 +98,8 @@ async fn pull_loop(w: Worker, on_event: &(impl Fn(DaemonEvent) + Sync)) {
             }
             Err(e) => {
                 failing = true;
-                let retry_in = backoff.next_delay();
+                // Never sooner than a busy hub asked.
+                let retry_in = backoff.next_delay().max(e.retry_after().unwrap_or_default());
                 let error = e.to_string();
                 tracing::warn!(%error, ?retry_in, "sync round failed");
                 let _ = record(&store, Some(error.clone())).await;
