@@ -154,6 +154,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     no_show_secs: Some(no_show_days * 86400),
                     checkin_ttl_secs: Some(checkin_ttl_minutes * 60),
                     help_ttl_secs: Some(help_ttl_minutes * 60),
+                    ..ServeConfig::default()
                 };
                 Ok(crate::serve(hub, listener, cfg, stop).await?)
             })

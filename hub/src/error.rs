@@ -27,6 +27,9 @@ pub enum HubError {
     CursorReset(String),
     #[error("protocol version {0} is not served here: update needed")]
     UpdateNeeded(u32),
+    /// The request's body is larger than the hub takes (`ServeConfig::max_body_bytes`).
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     NotImplemented(String),
     #[error("internal error: {0}")]
@@ -43,6 +46,7 @@ impl HubError {
             HubError::Forbidden(_) => 403,
             HubError::NotFound(_) => 404,
             HubError::Conflict(_) | HubError::CursorReset(_) => 409,
+            HubError::TooLarge(_) => 413,
             HubError::UpdateNeeded(_) => 426,
             HubError::NotImplemented(_) => 501,
             HubError::Internal(_) | HubError::Storage(_) => 500,
@@ -57,6 +61,7 @@ impl HubError {
             HubError::NotFound(_) => "not_found",
             HubError::Conflict(_) => "conflict",
             HubError::CursorReset(_) => "cursor_reset",
+            HubError::TooLarge(_) => "too_large",
             HubError::UpdateNeeded(_) => "update_needed",
             HubError::NotImplemented(_) => "not_implemented",
             HubError::Internal(_) | HubError::Storage(_) => "internal",

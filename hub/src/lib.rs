@@ -7,6 +7,8 @@
 //!   SQLite and PostgreSQL (several hub processes over one database). Every write
 //!   appends to the commit-ordered, compacted change feed in the same transaction.
 //! - [`http`]: the HTTP API (device endpoints, channel endpoints) on axum.
+//! - [`openapi`]: the API's OpenAPI 3.1 document, generated from the handlers' types.
+//! - [`metrics`]: the Prometheus figures of `GET /metrics` and the middleware that counts requests.
 //! - [`seed`]: a deterministic, realistic chain for the demo, tests and benchmarks.
 //! - [`simulate`]: the simulated online channel (carts change, orders are placed and
 //!   cancelled), for `omnikiosk-hub simulate` and the demo.
@@ -22,6 +24,8 @@
 pub mod cli;
 pub mod error;
 pub mod http;
+pub mod metrics;
+pub mod openapi;
 pub mod seed;
 pub mod simulate;
 pub mod store;
@@ -151,6 +155,7 @@ impl Hub {
     /// Wakes long-polls after a committed write.
     fn committed(&self) -> Result<(), HubError> {
         let head = self.feed_head()?;
+        metrics::feed_head("all", head);
         // Only a feed that moved wakes the long-polls; a write that added nothing to any
         // feed must not send every waiting kiosk back to the database.
         self.head.send_if_modified(|current| {

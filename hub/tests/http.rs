@@ -5,6 +5,8 @@
 
 #[path = "support/pg.rs"]
 mod pg;
+#[path = "support/contract.rs"]
+mod contract;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -79,7 +81,7 @@ fn small() -> SeedOptions {
 
 impl Server {
     async fn call(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string());
+        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base)).header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string());
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -89,6 +91,10 @@ impl Server {
         let resp = req.send().await.unwrap();
         let status = resp.status();
         let text = resp.text().await.unwrap();
+        // Every answer of the suite is held to the OpenAPI document.
+        if let Err(e) = contract::CONTRACT.check(method.as_str(), path, status.as_u16(), &text) {
+            panic!("{e}");
+        }
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
