@@ -5,8 +5,9 @@
 use std::path::Path;
 use std::process::Command;
 
-/// What a kiosk on a Pi must not link.
-const SERVER_CRATES: [&str; 3] = ["omnikiosk-hub", "axum", "postgres"];
+/// What a kiosk on a Pi must not link (the hub's OpenAPI and metrics crates included: the
+/// wire types derive `ToSchema` only behind the protocol crate's `openapi` feature).
+const SERVER_CRATES: [&str; 5] = ["omnikiosk-hub", "axum", "postgres", "utoipa", "metrics-exporter-prometheus"];
 
 /// The crate names in `cargo tree -p omnikiosk -e normal` for every target, or `None`
 /// (with the reason printed) when there is no cargo to ask.

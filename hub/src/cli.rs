@@ -159,6 +159,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     checkin_ttl_secs: Some(checkin_ttl_minutes * 60),
                     help_ttl_secs: Some(help_ttl_minutes * 60),
                     max_in_flight: Some(max_in_flight as usize),
+                    ..ServeConfig::default()
                 };
                 Ok(crate::serve(hub, listener, cfg, stop).await?)
             })

@@ -27,6 +27,9 @@ pub enum HubError {
     CursorReset(String),
     #[error("protocol version {0} is not served here: update needed")]
     UpdateNeeded(u32),
+    /// The request's body is larger than the hub takes (`ServeConfig::max_body_bytes`).
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     NotImplemented(String),
     /// Past its limits: the caller is told to come back after this many seconds.
@@ -46,6 +49,7 @@ impl HubError {
             HubError::Forbidden(_) => 403,
             HubError::NotFound(_) => 404,
             HubError::Conflict(_) | HubError::CursorReset(_) => 409,
+            HubError::TooLarge(_) => 413,
             HubError::UpdateNeeded(_) => 426,
             HubError::NotImplemented(_) => 501,
             HubError::Overloaded(_) => 429,
@@ -61,6 +65,7 @@ impl HubError {
             HubError::NotFound(_) => "not_found",
             HubError::Conflict(_) => "conflict",
             HubError::CursorReset(_) => "cursor_reset",
+            HubError::TooLarge(_) => "too_large",
             HubError::UpdateNeeded(_) => "update_needed",
             HubError::NotImplemented(_) => "not_implemented",
             HubError::Overloaded(_) => "busy",

@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -17,13 +17,15 @@ use omnikiosk_protocol::code::{encode_public_key, CodeKind};
 use omnikiosk_protocol::gtin::DEFAULT_LOYALTY_PREFIX;
 use omnikiosk_protocol::scan::{classify, ScanContext};
 use omnikiosk_protocol::wire::{
-    ApiError, CartPut, Change, ConflictRecord, CustomerProfile, OrderDetail, PushRequest, PushResponse, CustomerUpsert, DeviceInfo, IdentifiersPut, LookupResponse, OrderCancel, OrderCreate,
+    ApiError, CartPut, Change, ConflictRecord, DeviceHealth, CustomerProfile, OrderDetail, PushRequest, PushResponse, CustomerUpsert, DeviceInfo, IdentifiersPut, LookupResponse, OrderCancel, OrderCreate,
     PullResponse, SignedCodeResponse, Timeline, OLDEST_SUPPORTED_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
 use serde::Deserialize;
+use subtle::ConstantTimeEq;
+use utoipa::IntoParams;
 
 use crate::store::Device;
-use crate::{now_secs, Hub, HubError};
+use crate::{metrics, now_secs, Hub, HubError};
 
 /// Longest a pull may be held open.
 pub const MAX_WAIT_SECS: u64 = 60;
@@ -31,6 +33,10 @@ pub const MAX_WAIT_SECS: u64 = 60;
 pub const MAX_PAGE: u32 = 10_000;
 /// Lifetime of a customer code made through the channel API.
 pub const CUSTOMER_CODE_TTL_SECS: i64 = 30 * 24 * 3600;
+/// Default largest request body, bytes. The largest push a kiosk makes is
+/// [`crate::MAX_PUSH_OPS`] ops; the largest op, an `order.pick` of an order's 100 lines, is
+/// under 4 KB: a whole push of those is about 3.6 MB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, Clone, Default)]
 pub struct ServeConfig {
@@ -48,12 +54,17 @@ pub struct ServeConfig {
     /// Database jobs run or queued at once before requests are answered 429 with
     /// `Retry-After` (`None`: [`crate::DEFAULT_MAX_IN_FLIGHT`]).
     pub max_in_flight: Option<usize>,
+    /// Largest request body in bytes; a larger one is answered 413 `too_large` (`None`:
+    /// [`DEFAULT_MAX_BODY_BYTES`]).
+    pub max_body_bytes: Option<usize>,
 }
 
 #[derive(Clone)]
 struct AppState {
     hub: Hub,
-    channel_token: Option<String>,
+    /// SHA-256 of the channel token: compared in constant time, and of one length whatever
+    /// the token's, so neither the comparison nor its length is a timing oracle.
+    channel_token: Option<[u8; 32]>,
     /// Turns true when the server is stopping: held long-polls answer at once, so a
     /// stop (systemd, a deploy) does not wait out every kiosk's poll.
     closing: tokio::sync::watch::Receiver<bool>,
@@ -76,6 +87,11 @@ impl IntoResponse for ApiFailure {
             HubError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 "internal error".to_string()
+            }
+            HubError::Storage(detail) => {
+                metrics::database_error();
+                tracing::error!(%detail, "database error");
+                "internal error: the hub's database failed".to_string()
             }
             other => other.to_string(),
         };
@@ -129,6 +145,17 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
+/// Whether `token` is the channel token, in time that does not depend on where they differ.
+fn is_channel_token(state: &AppState, token: &str) -> bool {
+    let Some(expected) = &state.channel_token else { return false };
+    token_digest(token).ct_eq(expected).into()
+}
+
+fn token_digest(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).into()
+}
+
 /// The caller's protocol version; kiosks always send it, other callers may not.
 fn protocol(headers: &HeaderMap) -> Result<u32, ApiFailure> {
     let Some(v) = headers.get(PROTOCOL_HEADER) else { return Ok(PROTOCOL_VERSION) };
@@ -146,7 +173,7 @@ fn protocol(headers: &HeaderMap) -> Result<u32, ApiFailure> {
 async fn device_auth(state: &AppState, headers: &HeaderMap) -> Result<(Device, u32), ApiFailure> {
     let proto = protocol(headers)?;
     let token = bearer(headers).ok_or_else(|| HubError::Unauthorized("missing bearer device token".into()))?.to_string();
-    if state.channel_token.as_deref() == Some(token.as_str()) {
+    if is_channel_token(state, &token) {
         return Err(HubError::Forbidden("the channel token cannot act as a kiosk".into()).into());
     }
     let hub = state.hub.clone();
@@ -160,9 +187,11 @@ async fn device_auth(state: &AppState, headers: &HeaderMap) -> Result<(Device, u
 
 async fn channel_auth(state: &AppState, headers: &HeaderMap) -> Result<(), ApiFailure> {
     protocol(headers)?;
-    let Some(expected) = &state.channel_token else { return Ok(()) };
+    if state.channel_token.is_none() {
+        return Ok(());
+    }
     match bearer(headers) {
-        Some(t) if t == expected => Ok(()),
+        Some(t) if is_channel_token(state, t) => Ok(()),
         Some(t) => {
             let hub = state.hub.clone();
             let token = t.to_string();
@@ -178,7 +207,13 @@ async fn channel_auth(state: &AppState, headers: &HeaderMap) -> Result<(), ApiFa
 }
 
 fn body<T>(b: Body<T>) -> Result<T, ApiFailure> {
-    b.map(|Json(v)| v).map_err(|e| HubError::BadRequest(format!("bad JSON body: {}", e.body_text())).into())
+    b.map(|Json(v)| v).map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            HubError::TooLarge("the request body is larger than this hub takes".into()).into()
+        } else {
+            HubError::BadRequest(format!("bad JSON body: {}", e.body_text())).into()
+        }
+    })
 }
 
 pub fn router(hub: Hub, cfg: ServeConfig) -> Router {
@@ -186,7 +221,10 @@ pub fn router(hub: Hub, cfg: ServeConfig) -> Router {
 }
 
 fn router_with(hub: Hub, cfg: ServeConfig, closing: Arc<tokio::sync::watch::Sender<bool>>) -> Router {
-    let state = AppState { hub, channel_token: cfg.channel_token, closing: closing.subscribe(), _closing_tx: closing };
+    // Installed before the first request is counted.
+    metrics::handle();
+    let channel_token = cfg.channel_token.as_deref().map(token_digest);
+    let state = AppState { hub, channel_token, closing: closing.subscribe(), _closing_tx: closing };
     Router::new()
         .route("/v1/device", get(device_info))
         .route("/v1/sync/pull", get(pull))
@@ -202,6 +240,10 @@ fn router_with(hub: Hub, cfg: ServeConfig, closing: Arc<tokio::sync::watch::Send
         .route("/v1/orders/{id}/cancel", post(cancel_order))
         .route("/v1/devices", get(devices))
         .route("/v1/conflicts", get(conflicts))
+        .route("/metrics", get(metrics))
+        .route("/v1/openapi.json", get(openapi_json))
+        .route_layer(axum::middleware::from_fn(metrics::track))
+        .layer(DefaultBodyLimit::max(cfg.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES)))
         .with_state(state)
 }
 
@@ -280,6 +322,10 @@ pub async fn serve(
     Ok(())
 }
 
+#[utoipa::path(
+    get, path = "/v1/device", tag = "device", security(("device_token" = [])),
+    responses((status = 200, description = "Who the calling device is", body = DeviceInfo))
+)]
 async fn device_info(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<DeviceInfo> {
     let (device, proto) = device_auth(&s, &headers).await?;
     let hub = s.hub.clone();
@@ -303,14 +349,25 @@ async fn device_info(State(s): State<AppState>, headers: HeaderMap) -> ApiResult
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PullParams {
+    /// The `cursor` of the last page; empty or absent for the start of the feed.
     #[serde(default)]
     cursor: String,
+    /// Most changes in the page (default 1000, at most 10000); a server transaction is never split.
     limit: Option<u32>,
+    /// Seconds to hold the request when nothing is new (long-poll; at most 60).
     wait: Option<u64>,
 }
 
+#[utoipa::path(
+    get, path = "/v1/sync/pull", tag = "device", security(("device_token" = [])), params(PullParams),
+    responses(
+        (status = 200, description = "Changes after the cursor for this device's store, whole server transactions only", body = PullResponse),
+        (status = 409, description = "The cursor is of another hub database, or ahead of this feed: pull again from the start (`cursor_reset`)", body = ApiError),
+    )
+)]
 async fn pull(State(s): State<AppState>, headers: HeaderMap, params: Result<Query<PullParams>, QueryRejection>) -> ApiResult<PullResponse> {
     let (device, proto) = device_auth(&s, &headers).await?;
     let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
@@ -341,6 +398,7 @@ async fn pull(State(s): State<AppState>, headers: HeaderMap, params: Result<Quer
         if *closing.borrow_and_update() {
             break page;
         }
+        let _open = metrics::LongPollOpen::new();
         tokio::select! {
             woke = tokio::time::timeout_at(deadline, head.changed()) => if woke.is_err() { break page; },
             _ = closing.changed() => break page,
@@ -370,19 +428,38 @@ async fn pull(State(s): State<AppState>, headers: HeaderMap, params: Result<Quer
     Ok(Json(PullResponse { changes, cursor: s.hub.cursor(page.last_seq), has_more: page.has_more, remaining: page.remaining }))
 }
 
+#[utoipa::path(
+    post, path = "/v1/sync/push", tag = "device", security(("device_token" = [])), request_body = PushRequest,
+    responses(
+        (status = 200, description = "One result per op, in order; stops after an `expected_seq`", body = PushResponse),
+        (status = 413, description = "The body is larger than the hub takes (`too_large`)", body = ApiError),
+    )
+)]
 async fn push(State(s): State<AppState>, headers: HeaderMap, b: Body<PushRequest>) -> ApiResult<PushResponse> {
     let (device, _) = device_auth(&s, &headers).await?;
     let req = body(b)?;
     let hub = s.hub.clone();
     let results = blocking(move || hub.push(&device, &req)).await?;
+    results.iter().for_each(|r| metrics::op_answered(&r.outcome));
     Ok(Json(PushResponse { results }))
 }
 
+#[utoipa::path(
+    get, path = "/v1/conflicts", tag = "channel", security(("channel_token" = [])),
+    responses((status = 200, description = "Ops the hub rejected, with both sides' facts", body = Vec<ConflictRecord>))
+)]
 async fn conflicts(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Vec<ConflictRecord>> {
     channel_auth(&s, &headers).await?;
     Ok(Json(on_hub(&s, move |hub| hub.conflicts()).await?))
 }
 
+#[utoipa::path(
+    delete, path = "/v1/customers/{id}", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Customer id")),
+    responses(
+        (status = 204, description = "Erased everywhere: every kiosk drops the customer at its next pull"),
+        (status = 404, description = "No such customer (`not_found`)", body = ApiError),
+    )
+)]
 async fn erase_customer(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<StatusCode, ApiFailure> {
     channel_auth(&s, &headers).await?;
     let hub = s.hub.clone();
@@ -390,11 +467,20 @@ async fn erase_customer(State(s): State<AppState>, headers: HeaderMap, Path(id):
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LookupParams {
+    /// A scanned customer app code (`K1.…`) or loyalty card number.
     code: String,
 }
 
+#[utoipa::path(
+    get, path = "/v1/lookup", tag = "device", security(("device_token" = [])), params(LookupParams),
+    responses(
+        (status = 200, description = "The customer, who now flows into this store's feed", body = LookupResponse),
+        (status = 404, description = "Nobody has this code (`not_found`)", body = ApiError),
+    )
+)]
 async fn lookup(State(s): State<AppState>, headers: HeaderMap, params: Result<Query<LookupParams>, QueryRejection>) -> ApiResult<LookupResponse> {
     let (device, _) = device_auth(&s, &headers).await?;
     let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
@@ -408,23 +494,64 @@ async fn lookup(State(s): State<AppState>, headers: HeaderMap, params: Result<Qu
     Ok(Json(found))
 }
 
+#[utoipa::path(
+    put, path = "/v1/customers/{id}", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Customer id: 1-64 letters, digits, '-', '_' or '.'")),
+    request_body = CustomerUpsert,
+    responses(
+        (status = 200, description = "The profile as it now stands", body = CustomerProfile),
+        (status = 413, description = "The body is larger than the hub takes (`too_large`)", body = ApiError),
+    )
+)]
 async fn upsert_customer(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, b: Body<CustomerUpsert>) -> ApiResult<CustomerProfile> {
     customer_write(&s, &headers, id, b, Hub::upsert_customer).await
 }
 
+#[utoipa::path(
+    get, path = "/v1/customers/{id}", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Customer id")),
+    responses(
+        (status = 200, description = "The whole profile, with the loyalty balance", body = CustomerProfile),
+        (status = 404, description = "No such customer (`not_found`)", body = ApiError),
+    )
+)]
 async fn get_customer(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<CustomerProfile> {
     channel_auth(&s, &headers).await?;
     Ok(Json(on_hub(&s, move |hub| hub.get_customer(&id)).await?))
 }
 
+#[utoipa::path(
+    put, path = "/v1/customers/{id}/identifiers", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Customer id")),
+    request_body = IdentifiersPut,
+    responses(
+        (status = 200, description = "The profile as it now stands", body = CustomerProfile),
+        (status = 404, description = "No such customer (`not_found`)", body = ApiError),
+        (status = 409, description = "A card belongs to another customer (`conflict`)", body = ApiError),
+        (status = 413, description = "The body is larger than the hub takes (`too_large`)", body = ApiError),
+    )
+)]
 async fn put_identifiers(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, b: Body<IdentifiersPut>) -> ApiResult<CustomerProfile> {
     customer_write(&s, &headers, id, b, Hub::put_identifiers).await
 }
 
+#[utoipa::path(
+    put, path = "/v1/customers/{id}/cart", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Customer id")),
+    request_body = CartPut,
+    responses(
+        (status = 200, description = "The profile as it now stands", body = CustomerProfile),
+        (status = 404, description = "No such customer (`not_found`)", body = ApiError),
+        (status = 413, description = "The body is larger than the hub takes (`too_large`)", body = ApiError),
+    )
+)]
 async fn put_cart(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, b: Body<CartPut>) -> ApiResult<CustomerProfile> {
     customer_write(&s, &headers, id, b, Hub::put_cart).await
 }
 
+#[utoipa::path(
+    post, path = "/v1/customers/{id}/code", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Customer id")),
+    responses(
+        (status = 200, description = "A signed customer QR payload (`K1.…`)", body = SignedCodeResponse),
+        (status = 404, description = "No such customer (`not_found`)", body = ApiError),
+    )
+)]
 async fn customer_code(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<SignedCodeResponse> {
     channel_auth(&s, &headers).await?;
     let hub = s.hub.clone();
@@ -436,12 +563,22 @@ async fn customer_code(State(s): State<AppState>, headers: HeaderMap, Path(id): 
     Ok(Json(SignedCodeResponse { code }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct TimelineParams {
+    /// The `next` of the page before; absent for the newest.
     after: Option<String>,
+    /// Entries in the page (default 50, at most 500).
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get, path = "/v1/customers/{id}/timeline", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Customer id"), TimelineParams),
+    responses(
+        (status = 200, description = "The customer's in-store touchpoints, newest first", body = Timeline),
+        (status = 404, description = "No such customer (`not_found`)", body = ApiError),
+    )
+)]
 async fn timeline(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -453,6 +590,15 @@ async fn timeline(
     Ok(Json(on_hub(&s, move |hub| hub.timeline(&id, p.after.as_deref(), p.limit)).await?))
 }
 
+#[utoipa::path(
+    post, path = "/v1/orders", tag = "channel", security(("channel_token" = [])), request_body = OrderCreate,
+    responses(
+        (status = 201, description = "The order, with its id, status and pickup code", body = OrderDetail),
+        (status = 404, description = "The customer is gone (`not_found`)", body = ApiError),
+        (status = 409, description = "The store has no free pickup code (`conflict`)", body = ApiError),
+        (status = 413, description = "The body is larger than the hub takes (`too_large`)", body = ApiError),
+    )
+)]
 async fn place_order(State(s): State<AppState>, headers: HeaderMap, b: Body<OrderCreate>) -> Result<(StatusCode, Json<OrderDetail>), ApiFailure> {
     channel_auth(&s, &headers).await?;
     let b = body(b)?;
@@ -460,18 +606,55 @@ async fn place_order(State(s): State<AppState>, headers: HeaderMap, b: Body<Orde
     Ok((StatusCode::CREATED, Json(blocking(move || hub.place_order(&b)).await?)))
 }
 
+#[utoipa::path(
+    get, path = "/v1/orders/{id}", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The order with its history", body = OrderDetail),
+        (status = 404, description = "No such order (`not_found`)", body = ApiError),
+    )
+)]
 async fn get_order(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<OrderDetail> {
     channel_auth(&s, &headers).await?;
     Ok(Json(on_hub(&s, move |hub| hub.get_order(&id)).await?))
 }
 
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/cancel", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Order id")),
+    request_body = OrderCancel,
+    responses(
+        (status = 200, description = "The cancelled order with its history", body = OrderDetail),
+        (status = 404, description = "No such order (`not_found`)", body = ApiError),
+        (status = 409, description = "The order is already finished (`conflict`)", body = ApiError),
+        (status = 413, description = "The body is larger than the hub takes (`too_large`)", body = ApiError),
+    )
+)]
 async fn cancel_order(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, b: Body<OrderCancel>) -> ApiResult<OrderDetail> {
     channel_auth(&s, &headers).await?;
     let b = body(b)?;
     Ok(Json(on_hub(&s, move |hub| hub.cancel_order(&id, &b.reason)).await?))
 }
 
-async fn devices(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Vec<omnikiosk_protocol::wire::DeviceHealth>> {
+#[utoipa::path(
+    get, path = "/v1/devices", tag = "channel", security(("channel_token" = [])),
+    responses((status = 200, description = "Fleet health: every device, last seen, cursor lag, outbox", body = Vec<DeviceHealth>))
+)]
+async fn devices(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Vec<DeviceHealth>> {
     channel_auth(&s, &headers).await?;
     Ok(Json(on_hub(&s, move |hub| hub.devices()).await?))
+}
+
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format: requests and latency per route, long-polls open, feed head, pushed ops by outcome, database errors", body = String, content_type = "text/plain"))
+)]
+async fn metrics() -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics::render()).into_response()
+}
+
+#[utoipa::path(
+    get, path = "/v1/openapi.json", tag = "operations",
+    responses((status = 200, description = "This document (OpenAPI 3.1)", content_type = "application/json"))
+)]
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(crate::openapi::document())
 }

@@ -7,6 +7,8 @@
 //!   SQLite and PostgreSQL (several hub processes over one database). Every write
 //!   appends to the commit-ordered, compacted change feed in the same transaction.
 //! - [`http`]: the HTTP API (device endpoints, channel endpoints) on axum.
+//! - [`openapi`]: the API's OpenAPI 3.1 document, generated from the handlers' types.
+//! - [`metrics`]: the Prometheus figures of `GET /metrics` and the middleware that counts requests.
 //! - [`seed`]: a deterministic, realistic chain for the demo, tests and benchmarks.
 //! - [`simulate`]: the simulated online channel (carts change, orders are placed and
 //!   cancelled), for `omnikiosk-hub simulate` and the demo.
@@ -22,6 +24,8 @@
 pub mod cli;
 pub mod error;
 pub mod http;
+pub mod metrics;
+pub mod openapi;
 pub mod seed;
 pub mod simulate;
 pub mod store;
@@ -458,7 +462,12 @@ impl Hub {
 
     /// Changes after `after` for the store's kiosks (`global` and `store:<id>`).
     pub fn pull(&self, store_id: i64, after: i64, limit: u32) -> Result<FeedPage, HubError> {
-        self.read(move |tx| Ok(reads::feed_page(tx, &store::store_scope(store_id), after, limit)?))
+        let page = self.read(move |tx| Ok(reads::feed_page(tx, &store::store_scope(store_id), after, limit)?))?;
+        if !page.has_more {
+            // Where the store's feed (with `global`) stands, as its kiosks last read it.
+            metrics::feed_head(&store::store_scope(store_id), page.last_seq);
+        }
+        Ok(page)
     }
 
     /// The newest sequence number of the whole feed.

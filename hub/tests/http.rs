@@ -5,6 +5,8 @@
 
 #[path = "support/pg.rs"]
 mod pg;
+#[path = "support/contract.rs"]
+mod contract;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -79,7 +81,7 @@ fn small() -> SeedOptions {
 
 impl Server {
     async fn call(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string());
+        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base)).header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string());
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -89,6 +91,10 @@ impl Server {
         let resp = req.send().await.unwrap();
         let status = resp.status();
         let text = resp.text().await.unwrap();
+        // Every answer of the suite is held to the OpenAPI document.
+        if let Err(e) = contract::CONTRACT.check(method.as_str(), path, status.as_u16(), &text) {
+            panic!("{e}");
+        }
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
@@ -976,3 +982,70 @@ async fn an_overloaded_hub_answers_429_with_retry_after() {
     let (st, _) = s.get("/v1/device", &token).await;
     assert_eq!(st, StatusCode::OK, "and the hub answers again");
 }
+
+/// The value of the metric line `series` (name and labels as rendered) in `/metrics`, 0
+/// when absent; read without a token.
+async fn metric(s: &Server, series: &str) -> f64 {
+    let (st, v) = s.call(reqwest::Method::GET, "/metrics", None, None).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let text = v.as_str().expect("the metrics are text");
+    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0.0)
+}
+
+/// After a pull and a push, `/metrics` counts them by route and the ops by outcome. The
+/// figures are the process's (other tests run beside this one): they only grow.
+async fn metrics_count_requests_by_route_and_ops_by_outcome(db: Db) {
+    let s = server(db, small()).await;
+    let k = s.kiosk(1).await;
+    let pulls = r#"omnikiosk_hub_http_requests_total{method="GET",route="/v1/sync/pull",status="200"}"#;
+    let pushes = r#"omnikiosk_hub_http_requests_total{method="POST",route="/v1/sync/push",status="200"}"#;
+    let (applied, duplicate) = (r#"omnikiosk_hub_ops_total{outcome="applied"}"#, r#"omnikiosk_hub_ops_total{outcome="duplicate"}"#);
+    let before = [metric(&s, pulls).await, metric(&s, pushes).await, metric(&s, applied).await, metric(&s, duplicate).await];
+    let (_, cursor) = s.pull_all(&k.token, 10_000).await;
+    assert_eq!(s.push_op(&k, "m-1", "feedback.nps", json!({"score":9,"csat":null,"customer_id":null})).await["status"], "applied");
+    k.next_seq.set(1);
+    assert_eq!(s.push_op(&k, "m-1", "feedback.nps", json!({"score":9,"csat":null,"customer_id":null})).await["status"], "duplicate");
+    // A long-poll that waits out its second.
+    s.pull(&k.token, &s.pull(&k.token, &cursor, 10_000, 0).await.cursor, 10_000, 1).await;
+    let after = [metric(&s, pulls).await, metric(&s, pushes).await, metric(&s, applied).await, metric(&s, duplicate).await];
+    for (i, what) in ["pulls", "pushes", "applied ops", "duplicate ops"].iter().enumerate() {
+        assert!(after[i] >= before[i] + 1.0, "{what}: {} then {}", before[i], after[i]);
+    }
+    let (_, v) = s.call(reqwest::Method::GET, "/metrics", None, None).await;
+    let text = v.as_str().unwrap();
+    for series in ["omnikiosk_hub_long_polls_open ", r#"omnikiosk_hub_feed_head{scope="all"} "#, r#"omnikiosk_hub_http_request_duration_seconds_count{method="GET",route="/v1/sync/pull"} "#] {
+        assert!(text.lines().any(|l| l.starts_with(series)), "no {series} in\n{text}");
+    }
+}
+
+/// The largest push a kiosk makes (MAX_PUSH_OPS `order.pick` ops of 100 lines) is read;
+/// a body over the limit is answered 413 `too_large`, and changes nothing.
+async fn a_body_over_the_limit_is_too_large_and_the_largest_push_is_not(db: Db) {
+    let s = server(db, small()).await;
+    let k = s.kiosk(1).await;
+    let lines: Vec<Value> = (0..100).map(|i| json!({"sku": format!("40063813{i:05}"), "picked": 99})).collect();
+    let op = |seq: usize| {
+        json!({"op_id": format!("{seq:036}"), "seq": seq, "name": "order.pick", "kiosk_time": 1_700_000_000, "base_version": 3,
+               "body": {"order_id": "O-1-1000000", "staff_id": "S1-STAFF-000000", "lines": lines, "short_reason": "x".repeat(100)}})
+    };
+    let mut ops: Vec<Value> = (1..=omnikiosk_hub::MAX_PUSH_OPS).map(op).collect();
+    // A gap at the end: refused before anything is applied, but only once the body was read.
+    ops.last_mut().unwrap()["seq"] = json!(0);
+    let largest = json!({"device_seq_from": 1, "ops": ops, "outbox_len": 1000, "oldest_unsent_at": 1_700_000_000});
+    let size = largest.to_string().len();
+    assert!(size > 3_000_000 && size < omnikiosk_hub::http::DEFAULT_MAX_BODY_BYTES, "{size}");
+    let head = s.hub.feed_head().unwrap();
+    let (st, v) = s.call(reqwest::Method::POST, "/v1/sync/push", Some(&k.token), Some(largest)).await;
+    assert_eq!((st, v["error"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_request")), "{v}");
+    assert!(v["message"].as_str().unwrap().contains("consecutive"), "{v}");
+    let over = json!({"device_seq_from": 1, "ops": [], "padding": "x".repeat(omnikiosk_hub::http::DEFAULT_MAX_BODY_BYTES)});
+    let (st, v) = s.call(reqwest::Method::POST, "/v1/sync/push", Some(&k.token), Some(over)).await;
+    assert_eq!((st, v["error"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("too_large")), "{v}");
+    let big_name = json!({"first_name": "x".repeat(omnikiosk_hub::http::DEFAULT_MAX_BODY_BYTES), "last_name": "B", "tier": "gold", "home_store": 1, "language": "en"});
+    let (st, v) = s.channel(reqwest::Method::PUT, "/v1/customers/C000001", big_name).await;
+    assert_eq!((st, v["error"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("too_large")), "{v}");
+    assert_eq!(s.hub.feed_head().unwrap(), head, "a refused body wrote to the feed");
+}
+
+on_both_backends!(metrics_count_requests_by_route_and_ops_by_outcome);
+on_both_backends!(a_body_over_the_limit_is_too_large_and_the_largest_push_is_not);

@@ -15,6 +15,7 @@ pub const PROTOCOL_HEADER: &str = "x-omnikiosk-protocol";
 
 /// Error body of every non-2xx answer of the hub.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiError {
     /// Stable machine-readable code, e.g. `unauthorized`, `not_found`, `bad_request`.
     pub error: String,
@@ -24,6 +25,7 @@ pub struct ApiError {
 
 /// `GET /v1/device`: who the calling device is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceInfo {
     pub device_id: String,
     pub store_id: i64,
@@ -40,6 +42,7 @@ pub struct DeviceInfo {
 
 /// `GET /v1/sync/pull?cursor=C&limit=N&wait=S`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PullResponse {
     /// Changes after the request's cursor, in feed order; whole server transactions only.
     pub changes: Vec<Change>,
@@ -54,6 +57,7 @@ pub struct PullResponse {
 
 /// One entry of a store's change feed: the new full state of one entity, or its removal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", content = "data", rename_all = "snake_case")]
 pub enum Change {
     Store(StoreRecord),
@@ -99,6 +103,7 @@ impl Change {
 
 /// A check-in as the store's devices share it (the name comes from the customer record).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CheckinRecord {
     /// The `visit.checkin` op that made it: a device that made it knows it by this.
     pub op_id: String,
@@ -114,6 +119,7 @@ pub struct CheckinRecord {
 /// A "call staff" request as the store's devices share it: the shopper by first name and
 /// initial only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HelpRecord {
     /// The `help.request` op that raised it.
     pub id: String,
@@ -133,6 +139,7 @@ pub struct HelpRecord {
 
 /// One NPS answer (no customer: the store's numbers need none).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeedbackRecord {
     /// The `feedback.nps` op that gave it.
     pub op_id: String,
@@ -146,12 +153,14 @@ pub struct FeedbackRecord {
 /// A badge's wrong PINs in a row at the store's devices, as the hub counted them
 /// ([`crate::rules::pin_step`]); `locked_until` is set once they reached the limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PinState {
     pub failures: i64,
     pub locked_until: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PinFailuresRecord {
     pub store_id: i64,
     pub staff_id: String,
@@ -160,6 +169,7 @@ pub struct PinFailuresRecord {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoreRecord {
     pub id: i64,
     pub name: String,
@@ -168,6 +178,7 @@ pub struct StoreRecord {
 
 /// What a kiosk may cache of a customer: no e-mail, phone or address, last name as initial.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustomerRecord {
     pub id: String,
     pub first_name: String,
@@ -183,6 +194,7 @@ pub struct CustomerRecord {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CartLine {
     pub sku: String,
     pub qty: i64,
@@ -190,6 +202,7 @@ pub struct CartLine {
 
 /// The customer's online cart, owned by the online channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CartRecord {
     pub customer_id: String,
     pub lines: Vec<CartLine>,
@@ -197,6 +210,7 @@ pub struct CartRecord {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductRecord {
     pub sku: String,
     pub name: String,
@@ -206,6 +220,7 @@ pub struct ProductRecord {
 
 /// A product's stock and shelf place in one store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StockRecord {
     pub store_id: i64,
     pub sku: String,
@@ -216,6 +231,7 @@ pub struct StockRecord {
 /// Click-and-collect order states. `Placed → Picking → Ready → Collected`, plus
 /// `Cancelled` and `Expired` (a no-show).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     Placed,
@@ -264,6 +280,7 @@ impl std::fmt::Display for OrderStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderLine {
     pub sku: String,
     pub name: String,
@@ -274,6 +291,7 @@ pub struct OrderLine {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderRecord {
     pub id: String,
     pub store_id: i64,
@@ -290,6 +308,7 @@ pub struct OrderRecord {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StaffRole {
     Staff,
@@ -311,6 +330,7 @@ impl StaffRole {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StaffRecord {
     pub id: String,
     pub name: String,
@@ -324,6 +344,7 @@ pub struct StaffRecord {
 
 /// `POST /v1/sync/push` body. Ops are in device-sequence order starting at `device_seq_from`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushRequest {
     pub device_seq_from: i64,
     pub ops: Vec<Op>,
@@ -337,6 +358,7 @@ pub struct PushRequest {
 
 /// A named local action made at a kiosk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Op {
     /// UUID, the idempotency key.
     pub op_id: String,
@@ -353,11 +375,13 @@ pub struct Op {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     pub results: Vec<OpResult>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OpResult {
     pub op_id: String,
     pub seq: i64,
@@ -366,6 +390,7 @@ pub struct OpResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum OpOutcome {
     Applied,
@@ -383,6 +408,7 @@ pub enum OpOutcome {
 
 /// `GET /v1/lookup?code=CODE`: a customer this store had not cached.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LookupResponse {
     pub customer: CustomerRecord,
     pub cart: Option<CartRecord>,
@@ -392,6 +418,7 @@ pub struct LookupResponse {
 
 /// `PUT /v1/customers/{id}` (channel).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustomerUpsert {
     pub first_name: String,
     pub last_name: String,
@@ -404,18 +431,21 @@ pub struct CustomerUpsert {
 
 /// `PUT /v1/customers/{id}/identifiers` (channel).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IdentifiersPut {
     pub loyalty_cards: Vec<String>,
 }
 
 /// `PUT /v1/customers/{id}/cart` (channel).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CartPut {
     pub lines: Vec<CartLine>,
 }
 
 /// `GET /v1/customers/{id}` (channel): the full profile as the hub holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustomerProfile {
     pub id: String,
     pub first_name: String,
@@ -431,12 +461,14 @@ pub struct CustomerProfile {
 
 /// `POST /v1/customers/{id}/code` answer, and `omnikiosk-hub code` output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignedCodeResponse {
     pub code: String,
 }
 
 /// `POST /v1/orders` (channel).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderCreate {
     pub customer_id: String,
     pub store_id: i64,
@@ -447,12 +479,14 @@ pub struct OrderCreate {
 
 /// `POST /v1/orders/{id}/cancel` (channel).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderCancel {
     pub reason: String,
 }
 
 /// One step of an order's history, as `GET /v1/orders/{id}` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderEvent {
     pub at: i64,
     pub status: OrderStatus,
@@ -464,6 +498,7 @@ pub struct OrderEvent {
 
 /// `GET /v1/orders/{id}` (channel) and `POST /v1/orders` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderDetail {
     #[serde(flatten)]
     pub order: OrderRecord,
@@ -472,6 +507,7 @@ pub struct OrderDetail {
 
 /// `GET /v1/conflicts` (channel): an op the hub rejected, with both sides' facts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConflictRecord {
     pub op_id: String,
     pub device_id: String,
@@ -489,6 +525,7 @@ pub struct ConflictRecord {
 
 /// What happened in store for a customer, as `GET /v1/customers/{id}/timeline` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Touch {
     /// Identified at a device (card or app QR scanned).
@@ -506,6 +543,7 @@ pub enum Touch {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimelineEntry {
     /// The op that made it.
     pub id: String,
@@ -517,6 +555,7 @@ pub struct TimelineEntry {
 
 /// `GET /v1/customers/{id}/timeline?after=CURSOR&limit=N` (channel): newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Timeline {
     pub entries: Vec<TimelineEntry>,
     /// Pass as `after` for the next (older) page; absent on the last page.
@@ -525,6 +564,7 @@ pub struct Timeline {
 
 /// `GET /v1/devices` (channel): fleet health.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceHealth {
     pub device_id: String,
     pub store_id: i64,
