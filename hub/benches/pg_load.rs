@@ -1,10 +1,12 @@
-//! The hub on PostgreSQL under a fleet (figures, not pass/fail): many kiosks long-polling
-//! while ops are pushed at a steady rate. Reports how fast a change reaches the kiosks it
-//! concerns (p50/p99), how long a non-waiting pull takes to serve, and the hub process's
-//! memory. The hub runs as its own `omnikiosk-hub serve` process on a throwaway cluster.
+//! The hub under a fleet (figures, not pass/fail): many kiosks long-polling while the
+//! online channel writes at a steady rate (each write changes one customer of one store,
+//! which wakes that store's kiosks). Reports writes asked and held, how fast a change
+//! reaches every kiosk of its store (p50/p99), how long a catch-up pull takes, and the hub
+//! process's CPU and memory. The hub runs as its own `omnikiosk-hub serve` process, on
+//! SQLite or on a throwaway PostgreSQL cluster.
 //!
-//!     cargo bench -p omnikiosk-hub --bench pg_load                 # 1,000 kiosks, 100 ops/s, 30 s
-//!     cargo bench -p omnikiosk-hub --bench pg_load -- --kiosks 200 --rate 50 --secs 10
+//!     cargo bench -p omnikiosk-hub --bench pg_load                       # PostgreSQL, 1,000 kiosks, 100 writes/s, 30 s
+//!     cargo bench -p omnikiosk-hub --bench pg_load -- --db sqlite --kiosks 200 --rate 50 --secs 10
 
 #[path = "../tests/support/pg.rs"]
 mod pg;
@@ -13,12 +15,26 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use omnikiosk_hub::{Hub, SeedOptions};
-use omnikiosk_protocol::wire::{Change, PullResponse, PROTOCOL_HEADER};
+use omnikiosk_protocol::wire::{Change, PullResponse, PROTOCOL_HEADER, PROTOCOL_VERSION};
 use serde_json::json;
 
 fn arg(name: &str, default: u64) -> u64 {
     let argv: Vec<String> = std::env::args().collect();
     argv.iter().position(|a| a == name).and_then(|i| argv.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn arg_str(name: &str, default: &str) -> String {
+    let argv: Vec<String> = std::env::args().collect();
+    argv.iter().position(|a| a == name).and_then(|i| argv.get(i + 1)).cloned().unwrap_or_else(|| default.to_string())
+}
+
+/// CPU seconds (user + system) the process has used so far.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime is the 14th, stime the 15th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<f64> = rest.split_whitespace().map(|v| v.parse().unwrap_or(0.0)).collect();
+    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
 }
 
 fn pct(v: &mut [Duration], p: f64) -> Duration {
@@ -39,15 +55,20 @@ fn main() {
     let rate = arg("--rate", 100);
     let secs = arg("--secs", 30);
     let stores = (kiosks / 10).max(1);
-    if !pg::available() {
-        return;
-    }
-    let url = pg::database();
+    let db = arg_str("--db", "postgres");
+    let dir = tempfile::tempdir().unwrap();
+    let url = if db == "sqlite" {
+        format!("sqlite:{}", dir.path().join("hub.db").display())
+    } else {
+        if !pg::available() {
+            return;
+        }
+        pg::database()
+    };
     let hub = Hub::open(&url).unwrap();
     hub.seed(&SeedOptions { stores, customers: stores * 50, products: 200, orders: stores * 2, seed: 8 }).unwrap();
     let tokens: Vec<(i64, String)> =
         (0..kiosks).map(|i| ((i % stores) as i64 + 1, hub.add_device((i % stores) as i64 + 1, "load").unwrap())).collect();
-    let pusher = hub.add_device(1, "till").unwrap();
     drop(hub);
 
     let port = 18_640;
@@ -58,7 +79,7 @@ fn main() {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    println!("# hub on PostgreSQL under load: {kiosks} kiosks in {stores} stores long-polling, {rate} ops/s for {secs} s");
+    println!("# hub on {db} under load: {kiosks} kiosks in {stores} stores long-polling, {rate} channel writes/s for {secs} s");
     rt.block_on(async {
         let http = reqwest::Client::builder().pool_max_idle_per_host(kiosks + 10).build().unwrap();
         for _ in 0..100 {
@@ -82,7 +103,7 @@ fn main() {
                     let resp = http
                         .get(format!("{base}/v1/sync/pull?cursor={cursor}&limit=1000&wait={wait}"))
                         .bearer_auth(&token)
-                        .header(PROTOCOL_HEADER, "1")
+                        .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
                         .send()
                         .await;
                     let Ok(resp) = resp else { continue };
@@ -104,24 +125,36 @@ fn main() {
             }));
         }
         tokio::time::sleep(Duration::from_secs(3)).await; // everyone caught up and parked
-        // The till pushes earnings for customers spread over the stores; each op changes one
-        // customer, which wakes that customer's store's kiosks.
-        let mut sent: Vec<(String, Instant)> = Vec::new();
-        let mut seq = 1;
+        // The online shop changes customers spread over the stores, each write on its own
+        // (so a slow answer does not slow the rate asked); each wakes its store's kiosks.
+        let sent: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
         let start = Instant::now();
+        let cpu_start = cpu_secs(server.id());
+        let mut asked = 0u64;
+        let mut writes = Vec::new();
         let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
         while start.elapsed() < Duration::from_secs(secs) {
             tick.tick().await;
-            let customer = format!("C{:06}", (seq as usize * 37) % (stores * 50) + 1);
-            let body = json!({"device_seq_from": seq, "ops": [{"op_id": format!("load-{seq}"), "seq": seq, "name": "loyalty.earn",
-                "kiosk_time": 0, "body": {"customer_id": customer, "points": 1, "reason": "load"}}]});
-            let t = Instant::now();
-            let ok = http.post(format!("{base}/v1/sync/push")).bearer_auth(&pusher).json(&body).send().await.map(|r| r.status().is_success());
-            if ok.unwrap_or(false) {
-                sent.push((customer, t));
-                seq += 1;
-            }
+            asked += 1;
+            let n = asked as usize;
+            let store = n % stores + 1;
+            let customer = format!("LOAD-{n}");
+            let body = json!({"first_name": "Load", "last_name": format!("Shopper{n}"), "tier": "silver", "home_store": store, "language": "pl"});
+            let (http, base, sent) = (http.clone(), base.clone(), sent.clone());
+            writes.push(tokio::spawn(async move {
+                let t = Instant::now();
+                let ok = http.put(format!("{base}/v1/customers/{customer}")).json(&body).send().await.map(|r| r.status().is_success());
+                if ok.unwrap_or(false) {
+                    sent.lock().unwrap().push((customer, t));
+                }
+            }));
         }
+        let asked_secs = start.elapsed().as_secs_f64();
+        for w in writes {
+            let _ = w.await;
+        }
+        let cpu = cpu_secs(server.id()) - cpu_start;
+        let sent = sent.lock().unwrap().clone();
         tokio::time::sleep(Duration::from_secs(2)).await;
         let rss = rss_mib(server.id());
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -136,7 +169,7 @@ fn main() {
             }
         }
         let mut serve = serve_times.lock().unwrap().clone();
-        println!("ops pushed: {} ({:.0}/s)", sent.len(), sent.len() as f64 / secs as f64);
+        println!("channel writes: {asked} asked ({:.0}/s), {} held ({:.0}/s)", asked as f64 / asked_secs, sent.len(), sent.len() as f64 / asked_secs);
         println!(
             "change → kiosk long-poll returns: {} deliveries, p50 {:?}, p99 {:?}",
             delivery.len(),
@@ -144,7 +177,7 @@ fn main() {
             pct(&mut delivery, 0.99)
         );
         println!("non-waiting pull served: {} pulls, p50 {:?}, p99 {:?}", serve.len(), pct(&mut serve, 0.5), pct(&mut serve, 0.99));
-        println!("hub process resident memory: {rss} MiB");
+        println!("hub process resident memory: {rss} MiB; CPU {:.0} % of one core over the writes", 100.0 * cpu / asked_secs);
         for p in polls {
             p.abort();
         }
