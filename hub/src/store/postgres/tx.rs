@@ -3,8 +3,10 @@
 use omnikiosk_protocol::wire::{
     ConflictRecord, DeviceHealth, OrderRecord, OrderStatus, PinState, ProductRecord, StaffRecord, StockRecord, StoreRecord,
 };
+use std::collections::HashMap;
+
 use postgres::types::ToSql;
-use postgres::{Row, Transaction};
+use postgres::{Row, Statement, Transaction};
 
 use crate::error::StorageError;
 use crate::store::reads::staff_record;
@@ -18,8 +20,15 @@ type Args<'a> = &'a [&'a (dyn ToSql + Sync)];
 const ORDER_COLS: &str = "id, store_id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version";
 const HELP_COLS: &str = "id, store_id, device_id, customer_id, raised_at, taken_by, taken_at, done_by, done_at";
 
+/// The statements prepared on one connection, by their SQL text: each is parsed and
+/// planned once per connection instead of at every call. The set is bounded: every
+/// statement's text is a constant or built from a fixed list (table and column names).
+pub type Prepared = HashMap<String, Statement>;
+
 pub struct PgTx<'a> {
     t: Transaction<'a>,
+    /// The connection's prepared statements (they outlive the transaction).
+    prepared: &'a mut Prepared,
     /// For a feed writer: the feed head when the transaction took the feed lock, and the
     /// last seq it has handed out since.
     feed: Option<(i64, i64)>,
@@ -38,40 +47,53 @@ impl<'a> PgTx<'a> {
     /// A feed writer first, always, locks the feed counter's row: writers of every hub
     /// process run one at a time, and a transaction's seqs are taken only once every
     /// earlier writer has committed.
-    pub fn begin(mut t: Transaction<'a>, feed_writer: bool) -> Stored<PgTx<'a>> {
-        let feed = if feed_writer {
-            let start: i64 = t.query_one("SELECT value FROM counters WHERE name = 'feed' FOR UPDATE", &[])?.get(0);
-            Some((start, start))
-        } else {
-            None
-        };
-        Ok(PgTx { t, feed, txid: None })
+    pub fn begin(t: Transaction<'a>, prepared: &'a mut Prepared, feed_writer: bool) -> Stored<PgTx<'a>> {
+        let mut tx = PgTx { t, prepared, feed: None, txid: None };
+        if feed_writer {
+            let start = tx.number("SELECT value FROM counters WHERE name = 'feed' FOR UPDATE", &[])?;
+            tx.feed = Some((start, start));
+        }
+        Ok(tx)
     }
 
     /// Commits; a feed that moved gets its new head and announces it to every hub process.
     pub fn commit(mut self, channel: &str) -> Stored<()> {
         if let Some((start, seq)) = self.feed.filter(|(start, seq)| start != seq) {
             let _ = start;
-            self.t.execute("UPDATE counters SET value = $1 WHERE name = 'feed'", &[&seq])?;
-            self.t.execute("SELECT pg_notify($1, $2)", &[&channel, &seq.to_string()])?;
+            self.run("UPDATE counters SET value = $1 WHERE name = 'feed'", &[&seq])?;
+            self.run("SELECT pg_notify($1, $2)", &[&channel, &seq.to_string()])?;
         }
         Ok(self.t.commit()?)
     }
 
+    /// `sql` prepared on this connection: at its first use only.
+    fn statement(&mut self, sql: &str) -> Stored<Statement> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.t.prepare(sql)?;
+        self.prepared.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+
     fn run(&mut self, sql: &str, args: Args<'_>) -> Stored<u64> {
-        Ok(self.t.execute(sql, args)?)
+        let s = self.statement(sql)?;
+        Ok(self.t.execute(&s, args)?)
     }
 
     fn one(&mut self, sql: &str, args: Args<'_>) -> Stored<Option<Row>> {
-        Ok(self.t.query_opt(sql, args)?)
+        let s = self.statement(sql)?;
+        Ok(self.t.query_opt(&s, args)?)
     }
 
     fn all(&mut self, sql: &str, args: Args<'_>) -> Stored<Vec<Row>> {
-        Ok(self.t.query(sql, args)?)
+        let s = self.statement(sql)?;
+        Ok(self.t.query(&s, args)?)
     }
 
     fn number(&mut self, sql: &str, args: Args<'_>) -> Stored<i64> {
-        Ok(self.t.query_one(sql, args)?.get(0))
+        let s = self.statement(sql)?;
+        Ok(self.t.query_one(&s, args)?.get(0))
     }
 
     fn text(&mut self, sql: &str, key: &str) -> Stored<Option<String>> {
@@ -164,7 +186,8 @@ impl HubTx for PgTx<'_> {
 
     fn signing_secret(&mut self, fresh: &[u8; 32]) -> Stored<Vec<u8>> {
         self.run("INSERT INTO hub_key(id, secret) VALUES (1, $1) ON CONFLICT DO NOTHING", &[&&fresh[..]])?;
-        Ok(self.t.query_one("SELECT secret FROM hub_key WHERE id = 1", &[])?.get(0))
+        let secret = self.one("SELECT secret FROM hub_key WHERE id = 1", &[])?;
+        secret.map(|r| r.get(0)).ok_or_else(|| StorageError("no signing key".into()))
     }
 
     fn store(&mut self, id: i64) -> Stored<Option<StoreRecord>> {
