@@ -114,16 +114,11 @@ impl Hub {
         let head = store.tx(TxKind::Read, |tx| Ok(tx.feed_head()?))?;
         let epoch = hex::encode(&Sha256::digest(key.verifying_key().as_bytes())[..4]);
         let head = Arc::new(watch::channel(head).0);
-        // Another hub process moved the feed: wake this one's long-polls too.
+        // A hub process moved a scope: wake this one's long-polls too. Heads of different
+        // scopes come in any order (a smaller seq may commit later), so every one wakes.
         let wake = head.clone();
-        store.on_feed_change(Box::new(move |seq| {
-            wake.send_if_modified(|current| {
-                let moved = seq > *current;
-                if moved {
-                    *current = seq;
-                }
-                moved
-            });
+        store.on_feed_change(Box::new(move |_scope, seq| {
+            wake.send_modify(|current| *current = (*current).max(seq));
         }));
         let hub = Hub { store, head, key: Arc::new(key), epoch: epoch.into() };
         let upgraded = hub.write(writes::upgrade_legacy_pins)?;

@@ -39,7 +39,7 @@ type Result<T, E = HubError> = std::result::Result<T, E>;
 const FEED_CHANNEL: &str = "omnikiosk_feed";
 
 type Job = Box<dyn FnOnce(&mut Conn) + Send + 'static>;
-type FeedListener = Box<dyn Fn(i64) + Send + Sync>;
+type FeedListener = Box<dyn Fn(&str, i64) + Send + Sync>;
 
 fn connect(url: &str) -> Result<Client, StorageError> {
     Ok(Client::connect(url, NoTls)?)
@@ -178,7 +178,7 @@ pub struct PostgresHubStore {
     writers: Pool,
     /// Read snapshots.
     readers: Pool,
-    /// Called with the new feed head whenever any hub process moved the feed.
+    /// Called with a scope and its new head whenever any hub process moved that scope.
     listeners: Arc<Mutex<Vec<FeedListener>>>,
     /// Tells the listener thread to stop.
     stop: Arc<AtomicBool>,
@@ -192,9 +192,9 @@ impl Drop for PostgresHubStore {
 
 /// Listens for feed changes of every hub process on its own connection.
 fn listen(url: String, listeners: Arc<Mutex<Vec<FeedListener>>>, stop: Arc<AtomicBool>, ready: mpsc::Sender<Result<()>>) {
-    let fire = |seq: i64| {
+    let fire = |scope: &str, seq: i64| {
         for f in listeners.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            f(seq);
+            f(scope, seq);
         }
     };
     let mut ready = Some(ready);
@@ -210,8 +210,10 @@ fn listen(url: String, listeners: Arc<Mutex<Vec<FeedListener>>>, stop: Arc<Atomi
             }
             (Ok(mut c), None) => {
                 // Back after a lost connection: notifications may have been missed.
-                if let Ok(row) = c.query_one("SELECT value FROM counters WHERE name = 'feed'", &[]) {
-                    fire(row.get(0));
+                if let Ok(rows) = c.query("SELECT scope, seq FROM feed_heads", &[]) {
+                    for row in rows {
+                        fire(row.get(0), row.get(1));
+                    }
                 }
                 c
             }
@@ -231,7 +233,10 @@ fn listen(url: String, listeners: Arc<Mutex<Vec<FeedListener>>>, stop: Arc<Atomi
                 let mut iter = notifications.timeout_iter(Duration::from_millis(500));
                 loop {
                     match iter.next() {
-                        Ok(Some(n)) => fire(n.payload().parse().unwrap_or(0)),
+                        Ok(Some(n)) => match n.payload().rsplit_once(' ').and_then(|(scope, seq)| Some((scope, seq.parse().ok()?))) {
+                            Some((scope, seq)) => fire(scope, seq),
+                            None => tracing::warn!(payload = n.payload(), "a feed announcement that is not `<scope> <seq>`"),
+                        },
                         Ok(None) => break,
                         Err(e) => {
                             tracing::warn!(error = %e, "PostgreSQL feed listener lost its connection");
@@ -286,14 +291,14 @@ impl Backend for PostgresHubStore {
                 TxKind::Feed | TxKind::Bookkeeping => client.transaction(),
             }
             .map_err(StorageError::from)?;
-            let mut tx = tx::PgTx::begin(t, prepared, kind == TxKind::Feed)?;
+            let mut tx = tx::PgTx::begin(t, prepared, kind == TxKind::Feed);
             let out = job(&mut tx)?;
             tx.commit(FEED_CHANNEL)?;
             Ok(out)
         })
     }
 
-    fn on_feed_change(&self, f: Box<dyn Fn(i64) + Send + Sync>) {
+    fn on_feed_change(&self, f: Box<dyn Fn(&str, i64) + Send + Sync>) {
         self.listeners.lock().unwrap_or_else(|p| p.into_inner()).push(f);
     }
 }
