@@ -2,16 +2,24 @@
 //! database. Behaviour is that of the embedded SQLite backend (`sqlite.rs`), which is the
 //! reference; only the way writers are serialised and woken differs.
 //!
-//! - **Commit order across processes.** Every write transaction first locks the feed's
-//!   counter row (`SELECT … FROM counters WHERE name = 'feed' FOR UPDATE`), numbers its
-//!   feed rows itself from that counter and writes it back before commit. Writers of
-//!   every hub process thus run one at a time, and a transaction's feed seqs are only
-//!   taken once every earlier writer has committed (PostgreSQL makes a commit visible
-//!   before it releases the row lock): a reader can never see seq N+1 without seq N.
-//!   (A SEQUENCE or BIGSERIAL would hand out numbers in start order, not commit order.)
-//! - **Wake-ups across processes.** A write that moved the feed sends
-//!   `NOTIFY omnikiosk_feed` with the new head in its transaction; every hub process
-//!   listens on its own connection and wakes its long-polls.
+//! - **Commit order per scope, across processes.** A write transaction holds its feed
+//!   rows back until commit. Then it takes the whole-feed advisory lock *shared*, locks
+//!   the head row of each scope it wrote (`feed_heads`, in scope name order, so two
+//!   writers never wait on each other in a cycle), numbers its rows from the `feed_seq`
+//!   SEQUENCE and commits. Writers of one scope thus number one at a time, each only once
+//!   every earlier one has committed (PostgreSQL makes a commit visible before it releases
+//!   its locks): within a scope, a reader can never see seq N+1 without seq N. Writers of
+//!   different stores do not wait for each other. A writer of `global` (every kiosk reads
+//!   it beside its store's scope, under one cursor) takes the whole-feed lock *alone*, as
+//!   does a transaction that drops rows of every scope (erasure) or writes more rows than
+//!   it should hold back (the seed): then no store writer numbers meanwhile, so the seqs
+//!   of `global` and of any one store, read together, also follow commit order. (A
+//!   SEQUENCE alone hands out numbers in start order, not commit order: it is safe only
+//!   under those locks.)
+//! - **Wake-ups across processes.** A write that moved scopes sends
+//!   `NOTIFY omnikiosk_feed, '<scope> <seq>'` for each, with its new head, in its
+//!   transaction; every hub process listens on its own connection and wakes its
+//!   long-polls of that scope.
 //! - **Threads.** The sync `postgres::Client` must not run inside a tokio runtime, so each
 //!   connection lives on its own OS thread and takes jobs from its pool's queue: a pool
 //!   of writers and one of readers (reads run in a read-only REPEATABLE READ snapshot),
