@@ -259,11 +259,12 @@ impl Hub {
         let epoch = hex::encode(&Sha256::digest(key.verifying_key().as_bytes())[..4]);
         let head = Arc::new(std::sync::atomic::AtomicI64::new(head));
         let wakers = Arc::new(Wakers::default());
-        // Another hub process moved the feed: wake this one's long-polls too.
+        // A hub process (another one, or this one: its own commits are announced too)
+        // moved a scope: wake the long-polls of that scope here.
         let (wake, known) = (wakers.clone(), head.clone());
-        store.on_feed_change(Box::new(move |seq| {
+        store.on_feed_change(Box::new(move |scope, seq| {
             known.fetch_max(seq, std::sync::atomic::Ordering::Relaxed);
-            wake.wake(store::GLOBAL_SCOPE);
+            wake.wake(scope);
         }));
         let load = Arc::new(Load { in_flight: Default::default(), limit: DEFAULT_MAX_IN_FLIGHT.into() });
         let hub = Hub { store, head, wakers, seen: Arc::default(), load, key: Arc::new(key), epoch: epoch.into() };

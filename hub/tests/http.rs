@@ -11,10 +11,11 @@ mod contract;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use omnikiosk_hub::store::{Backend, PostgresHubStore, SqliteHubStore, TxKind};
 use omnikiosk_hub::{Hub, SeedOptions, ServeConfig};
 use omnikiosk_protocol::code::CodeKind;
 use omnikiosk_protocol::gtin::LoyaltyCard;
-use omnikiosk_protocol::wire::{Change, PullResponse, PROTOCOL_HEADER, PROTOCOL_VERSION};
+use omnikiosk_protocol::wire::{Change, ProductRecord, PullResponse, PROTOCOL_HEADER, PROTOCOL_VERSION};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -47,24 +48,27 @@ macro_rules! on_both_backends {
 
 struct Server {
     hub: Hub,
+    /// Where the hub's database is, for a second handle on it.
+    db_url: String,
     base: String,
     http: reqwest::Client,
     _dir: Option<tempfile::TempDir>,
 }
 
-/// A fresh, empty hub database on the backend.
-fn open_hub(db: Db) -> (Hub, Option<tempfile::TempDir>) {
-    match db {
+/// A fresh, empty hub database on the backend: the hub and its database URL.
+fn open_hub(db: Db) -> (Hub, String, Option<tempfile::TempDir>) {
+    let (url, dir) = match db {
         Db::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
-            (Hub::open(&format!("sqlite:{}", dir.path().join("hub.db").display())).unwrap(), Some(dir))
+            (format!("sqlite:{}", dir.path().join("hub.db").display()), Some(dir))
         }
-        Db::Postgres => (Hub::open(&pg::database()).unwrap(), None),
-    }
+        Db::Postgres => (pg::database(), None),
+    };
+    (Hub::open(&url).unwrap(), url, dir)
 }
 
 async fn server(db: Db, opts: SeedOptions) -> Server {
-    let (hub, dir) = open_hub(db);
+    let (hub, db_url, dir) = open_hub(db);
     hub.seed(&opts).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -72,7 +76,7 @@ async fn server(db: Db, opts: SeedOptions) -> Server {
     tokio::spawn(async move {
         omnikiosk_hub::serve(h, listener, ServeConfig { channel_token: Some(CHANNEL.into()), ..ServeConfig::default() }, std::future::pending()).await.unwrap()
     });
-    Server { hub, base, http: reqwest::Client::new(), _dir: dir }
+    Server { hub, db_url, base, http: reqwest::Client::new(), _dir: dir }
 }
 
 fn small() -> SeedOptions {
@@ -337,53 +341,135 @@ async fn bad_input_is_refused_and_changes_nothing(db: Db) {
 }
 
 /// Regression guard for the classic change-feed bug: a sequence number taken before
-/// commit lets a reader jump past a row that commits later and lose it forever.
+/// commit lets a reader jump past a row that commits later and lose it forever. Writers
+/// of two stores and of `global` run side by side (on PostgreSQL writers of different
+/// stores no longer wait for each other, and `global` is numbered apart from the stores)
+/// while a kiosk of each store pulls small pages: each sees every change of its two
+/// scopes exactly once, each writer's changes in the order they committed, in the order
+/// of the store's feed, and nothing of the other store.
 async fn concurrent_writers_never_make_a_puller_miss_a_change(db: Db) {
     let s = std::sync::Arc::new(server(db, small()).await);
-    let token = s.hub.add_device(1, "k").unwrap();
     let sku = customer_sku(&s).await;
-    let (_, start) = s.pull_all(&token, 10_000).await;
-    const WRITERS: usize = 8;
+    const STORES: [i64; 2] = [1, 2];
+    const WRITERS: usize = 4;
     const EACH: usize = 15;
-    let mut writers = Vec::new();
-    for w in 0..WRITERS {
-        let (s, sku) = (s.clone(), sku.clone());
-        writers.push(tokio::spawn(async move {
-            let mut ids = Vec::new();
-            for _ in 0..EACH {
-                let (st, v) = s
-                    .channel(reqwest::Method::POST, "/v1/orders", json!({"customer_id":format!("C{:06}", w + 1),"store_id":1,"lines":[{"sku":sku,"qty":1}]}))
-                    .await;
-                assert_eq!(st, StatusCode::CREATED, "{v}");
-                ids.push(v["id"].as_str().unwrap().to_string());
-            }
-            ids
-        }));
+    let mut kiosks = Vec::new();
+    for store in STORES {
+        let token = s.hub.add_device(store, "k").unwrap();
+        let (_, start) = s.pull_all(&token, 10_000).await;
+        kiosks.push((store, token, start));
     }
-    let puller = {
-        let (s, token) = (s.clone(), token.clone());
-        tokio::spawn(async move {
-            let (mut seen, mut cursor) = (HashSet::new(), start);
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while seen.len() < WRITERS * EACH && Instant::now() < deadline {
-                let page = s.pull(&token, &cursor, 3, 1).await;
-                for c in page.changes {
-                    if let Change::Order(o) = c {
-                        seen.insert(o.id);
-                    }
+    // The catalogue changes meanwhile: through a second handle on the database, as another
+    // hub process would (no endpoint writes `global`).
+    let url = s.db_url.clone();
+    let other = tokio::task::spawn_blocking(move || second_backend(&url)).await.unwrap();
+    // Each writer's keys, in the order it committed them (one after the other).
+    let catalogue_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for store in STORES {
+        for w in 0..WRITERS {
+            let (s, sku) = (s.clone(), sku.clone());
+            let catalogue_done = catalogue_done.clone();
+            writers.push(tokio::spawn(async move {
+                let mut keys = Vec::new();
+                // As long as the catalogue writer runs, so the two always overlap.
+                while keys.len() < EACH || !catalogue_done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let body = json!({"customer_id":format!("C{:06}", w + 1),"store_id":store,"lines":[{"sku":sku,"qty":1}]});
+                    let (st, v) = s.channel(reqwest::Method::POST, "/v1/orders", body).await;
+                    assert_eq!(st, StatusCode::CREATED, "{v}");
+                    keys.push(format!("order:{}", v["id"].as_str().unwrap()));
                 }
-                cursor = page.cursor;
+                (Some(store), keys)
+            }));
+        }
+    }
+    let global = {
+        let done = catalogue_done.clone();
+        tokio::task::spawn_blocking(move || {
+            let keys: Vec<String> = (0..2 * EACH).map(|n| format!("product:CW-{n}")).collect();
+            for (n, key) in keys.iter().enumerate() {
+                let sku = key.trim_start_matches("product:").to_string();
+                let change = Change::Product(ProductRecord { sku, name: format!("Catalogue change {n}"), price_cents: 100, category: "test".into() });
+                let (key, body) = (key.clone(), serde_json::to_string(&change).unwrap());
+                other
+                    .tx(TxKind::Feed, move |tx| {
+                        tx.feed("global", &key, &body)?;
+                        // A writer slow to commit: the stores' writers commit meanwhile.
+                        std::thread::sleep(Duration::from_millis(5));
+                        Ok(())
+                    })
+                    .unwrap();
             }
-            seen
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            (None, keys)
         })
     };
-    let mut placed = HashSet::new();
+    let (written_tx, written_rx) = tokio::sync::watch::channel(None);
+    let pullers: Vec<_> = kiosks
+        .iter()
+        .cloned()
+        .map(|(store, token, start)| {
+            let (s, mut written) = (s.clone(), written_rx.clone());
+            tokio::spawn(async move {
+                let (mut seen, mut cursor) = (Vec::new(), start);
+                let deadline = Instant::now() + Duration::from_secs(60);
+                // Until every change of its scopes is seen, once all are written.
+                let all_seen = |seen: &Vec<String>, written: &Option<Vec<(Option<i64>, Vec<String>)>>| {
+                    written.as_ref().is_some_and(|w| {
+                        w.iter().filter(|(scope, _)| scope.is_none_or(|s| s == store)).flat_map(|(_, keys)| keys).all(|k| seen.contains(k))
+                    })
+                };
+                while !all_seen(&seen, &written.borrow_and_update()) && Instant::now() < deadline {
+                    let page = s.pull(&token, &cursor, 3, 1).await;
+                    for c in &page.changes {
+                        if let Change::Order(o) = c {
+                            assert_eq!(o.store_id, store, "a kiosk of store {store} was sent {}", o.id);
+                        }
+                    }
+                    seen.extend(page.changes.iter().filter_map(written_key));
+                    cursor = page.cursor;
+                }
+                seen
+            })
+        })
+        .collect();
+    let mut written = vec![global.await.unwrap()];
     for w in writers {
-        placed.extend(w.await.unwrap());
+        written.push(w.await.unwrap());
     }
-    let seen = puller.await.unwrap();
-    let missed: Vec<_> = placed.difference(&seen).collect();
-    assert!(missed.is_empty(), "the puller missed {missed:?}");
+    written_tx.send_replace(Some(written.clone()));
+    for ((store, token, start), puller) in kiosks.iter().zip(pullers) {
+        let seen = puller.await.unwrap();
+        let mut once = HashSet::new();
+        let twice: Vec<_> = seen.iter().filter(|k| !once.insert(*k)).collect();
+        assert!(twice.is_empty(), "store {store}'s kiosk was sent {twice:?} twice");
+        for (scope, keys) in written.iter().filter(|(scope, _)| scope.is_none_or(|s| s == *store)) {
+            let got: Vec<&String> = seen.iter().filter(|k| keys.contains(k)).collect();
+            let missed: Vec<_> = keys.iter().filter(|k| !once.contains(k)).collect();
+            assert!(missed.is_empty(), "store {store}'s kiosk missed {missed:?} (writer of {scope:?})");
+            assert!(got.iter().copied().eq(keys.iter()), "store {store}'s kiosk saw a writer's changes out of commit order: {got:?}");
+        }
+        // Live, in small pages, the kiosk saw what the feed holds now, in its order.
+        let now: Vec<String> = s.pull(token, start, 10_000, 0).await.changes.iter().filter_map(written_key).collect();
+        assert_eq!(seen, now, "store {store}'s kiosk saw its feed in another order");
+    }
+}
+
+/// The feed key of an order, or of a product the concurrent writers made.
+fn written_key(c: &Change) -> Option<String> {
+    match c {
+        Change::Order(o) => Some(format!("order:{}", o.id)),
+        Change::Product(p) if p.sku.starts_with("CW-") => Some(format!("product:{}", p.sku)),
+        _ => None,
+    }
+}
+
+/// Another handle on the hub's database, as a second hub process has.
+fn second_backend(db_url: &str) -> std::sync::Arc<dyn Backend> {
+    match db_url.strip_prefix("sqlite:") {
+        Some(path) => std::sync::Arc::new(SqliteHubStore::open(std::path::Path::new(path)).unwrap()),
+        None => std::sync::Arc::new(PostgresHubStore::open(db_url).unwrap()),
+    }
 }
 
 async fn ready_orders_left_uncollected_expire_and_kiosks_hear_of_it(db: Db) {
@@ -532,7 +618,7 @@ on_both_backends!(nul_characters_are_answered_like_any_other_input);
 
 on_both_backends!(stopping_the_hub_does_not_wait_out_held_long_polls);
 async fn stopping_the_hub_does_not_wait_out_held_long_polls(db: Db) {
-    let (hub, _dir) = open_hub(db);
+    let (hub, _, _dir) = open_hub(db);
     hub.seed(&small()).unwrap();
     let token = hub.add_device(1, "k").unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -948,7 +1034,7 @@ async fn an_overloaded_hub_answers_429_with_retry_after() {
     let h = hub.clone();
     let cfg = ServeConfig { channel_token: Some(CHANNEL.into()), max_in_flight: Some(1), ..ServeConfig::default() };
     tokio::spawn(async move { omnikiosk_hub::serve(h, listener, cfg, std::future::pending()).await.unwrap() });
-    let s = Server { hub, base, http: reqwest::Client::new(), _dir: None };
+    let s = Server { hub, db_url: url.clone(), base, http: reqwest::Client::new(), _dir: None };
     let token = s.hub.add_device(1, "till").unwrap();
 
     // Another program holds a lock the hub's one write must wait for.

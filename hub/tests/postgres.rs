@@ -1,6 +1,7 @@
 //! PostgreSQL only: several hub processes over one database (a chain behind a load
 //! balancer). Two `Hub` values opened on the same database stand for two processes: they
-//! share nothing but the database.
+//! share nothing but the database; one test starts two real `omnikiosk-hub serve`
+//! processes.
 
 #[path = "support/pg.rs"]
 mod pg;
@@ -172,4 +173,98 @@ async fn a_long_poll_on_one_hub_wakes_when_an_order_is_placed_through_another() 
         "{:?}",
         page.changes
     );
+}
+
+/// A real `omnikiosk-hub serve` process, killed when dropped.
+struct HubProcess {
+    child: std::process::Child,
+    base: String,
+}
+
+impl HubProcess {
+    fn start(db_url: &str, channel_token: &str) -> HubProcess {
+        // A free port: the OS picks one, the process binds it again.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_omnikiosk-hub"))
+            .args(["--db", db_url, "serve", "--listen", &format!("127.0.0.1:{port}"), "--channel-token", channel_token])
+            .env("OMNIKIOSK_LOG", "warn")
+            .spawn()
+            .unwrap();
+        HubProcess { child, base: format!("http://127.0.0.1:{port}") }
+    }
+
+    /// Waits until the process answers HTTP.
+    async fn ready(&self, http: &reqwest::Client) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http.get(format!("{}/v1/device", self.base)).send().await.is_err() {
+            assert!(Instant::now() < deadline, "hub process at {} never answered", self.base);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for HubProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Two real hub processes over one database, as behind a load balancer, sharing nothing
+/// but PostgreSQL (the pools sized down through the URL): an order placed through hub A's
+/// channel API reaches a kiosk long-polling hub B at once, far sooner than its wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_placed_through_one_hub_process_reaches_a_long_poll_on_another() {
+    if !pg::available() {
+        return;
+    }
+    let url = format!("{}&readers=2&writers=2", pg::database());
+    let (token, sku) = {
+        let hub = Hub::open(&url).unwrap();
+        hub.seed(&small()).unwrap();
+        (hub.add_device(1, "k").unwrap(), sku(&hub))
+    };
+    const CHANNEL: &str = "channel-secret";
+    let (a, b) = (HubProcess::start(&url, CHANNEL), HubProcess::start(&url, CHANNEL));
+    let http = reqwest::Client::new();
+    a.ready(&http).await;
+    b.ready(&http).await;
+    let pull = |cursor: String, wait: u32| {
+        let req = http
+            .get(format!("{}/v1/sync/pull?cursor={cursor}&limit=10000&wait={wait}", b.base))
+            .bearer_auth(&token)
+            .header(PROTOCOL_HEADER, "1")
+            .send();
+        async move { req.await.unwrap().json::<PullResponse>().await.unwrap() }
+    };
+    let mut cursor = String::new();
+    loop {
+        let page = pull(cursor.clone(), 0).await;
+        cursor = page.cursor;
+        if !page.has_more {
+            break;
+        }
+    }
+    let poll = tokio::spawn(pull(cursor, 30));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!poll.is_finished(), "nothing new yet: the long-poll on hub B waits");
+    let started = Instant::now();
+    let placed: serde_json::Value = http
+        .post(format!("{}/v1/orders", a.base))
+        .bearer_auth(CHANNEL)
+        .header(PROTOCOL_HEADER, "1")
+        .json(&serde_json::json!({"customer_id": "C000001", "store_id": 1, "lines": [{"sku": sku, "qty": 1}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = placed["id"].as_str().unwrap_or_else(|| panic!("no order placed through hub A: {placed}")).to_string();
+    let page = tokio::time::timeout(Duration::from_secs(10), poll).await.expect("hub B's long-poll never woke").unwrap();
+    let took = started.elapsed();
+    assert!(page.changes.iter().any(|c| matches!(c, Change::Order(o) if o.id == id)), "{:?}", page.changes);
+    // The long-poll waits up to 30 s; the announcement between the processes is what woke it.
+    assert!(took < Duration::from_secs(1), "the order reached hub B's long-poll after {took:?}");
+    println!("order placed through hub A → long-poll on hub B returned after {took:?}");
 }

@@ -362,8 +362,8 @@ pub type TxJob = Box<dyn FnOnce(&mut dyn HubTx) -> Result<Box<dyn Any + Send>, H
 pub enum TxKind {
     /// A consistent read snapshot; nothing is written.
     Read,
-    /// A write that may append to the change feed (writers of the feed are serialised so
-    /// its sequence numbers follow commit order).
+    /// A write that may append to the change feed (writers of one scope are serialised so
+    /// its sequence numbers follow commit order; writers of different stores are not).
     Feed,
     /// A write of bookkeeping that never touches the feed (devices, the signing key).
     Bookkeeping,
@@ -374,10 +374,12 @@ pub trait Backend: Send + Sync + 'static {
     /// Runs `job` in a transaction of `kind`: committed when it answers `Ok`, rolled back
     /// when it answers `Err`.
     fn run(&self, kind: TxKind, job: TxJob) -> Result<Box<dyn Any + Send>, HubError>;
-    /// Registers `f`, called with the new feed head whenever another process sharing the
-    /// database (another hub behind the load balancer) moved the feed, so this process's
-    /// long-polls wake too. A backend only one process uses has nothing to report.
-    fn on_feed_change(&self, f: Box<dyn Fn(i64) + Send + Sync>) {
+    /// Registers `f`, called with a scope (`global`, `store:<id>`) and its new head
+    /// whenever a process sharing the database (another hub behind the load balancer, or
+    /// this one) moved that scope's feed, so this process's long-polls of the scope wake
+    /// too. Heads of different scopes may be announced out of seq order. A backend only
+    /// one process uses has nothing to report.
+    fn on_feed_change(&self, f: Box<dyn Fn(&str, i64) + Send + Sync>) {
         let _ = f;
     }
     /// After an erasure: makes sure no old copy of the erased rows stays readable in the

@@ -30,7 +30,7 @@ pub fn migrate(c: &mut Client) -> Result<(), StorageError> {
 }
 
 /// Versioned schema migrations; version N is `MIGRATIONS[N - 1]`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 /// Text keys that results are ordered by use the "C" collation: byte order, as SQLite
 /// sorts, whatever locale the database was created with.
@@ -132,4 +132,20 @@ CREATE TABLE pin_failures (
     store_id BIGINT NOT NULL, staff_id TEXT NOT NULL, failures BIGINT NOT NULL, locked_until BIGINT,
     PRIMARY KEY (store_id, staff_id)
 );
+"#;
+
+/// The chain: feed seqs in commit order per scope, so writers of different stores no
+/// longer wait for each other (`postgres/mod.rs`). Each scope's head is a row, locked by
+/// the writers of that scope while they number their rows; seqs and feed transaction ids
+/// come from SEQUENCEs (never locked), continuing the old counters. The 'feed' and 'txid'
+/// counter rows go, so a hub of an older release still running fails instead of
+/// numbering rows behind the others' backs.
+const SCHEMA_V3: &str = r#"
+CREATE TABLE feed_heads (scope TEXT PRIMARY KEY, seq BIGINT NOT NULL);
+INSERT INTO feed_heads(scope, seq) SELECT scope, max(seq) FROM feed GROUP BY scope;
+CREATE SEQUENCE feed_seq;
+SELECT setval('feed_seq', coalesce((SELECT value FROM counters WHERE name = 'feed'), 0) + 1, false);
+CREATE SEQUENCE feed_txid;
+SELECT setval('feed_txid', coalesce((SELECT value FROM counters WHERE name = 'txid'), 0) + 1, false);
+DELETE FROM counters WHERE name IN ('feed', 'txid');
 "#;

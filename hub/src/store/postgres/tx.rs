@@ -3,8 +3,10 @@
 use omnikiosk_protocol::wire::{
     ConflictRecord, DeviceHealth, OrderRecord, OrderStatus, PinState, ProductRecord, StaffRecord, StockRecord, StoreRecord,
 };
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
 use postgres::types::ToSql;
-use postgres::{Row, Transaction};
+use postgres::{Row, Statement, Transaction};
 
 use crate::error::StorageError;
 use crate::store::reads::staff_record;
@@ -18,11 +20,41 @@ type Args<'a> = &'a [&'a (dyn ToSql + Sync)];
 const ORDER_COLS: &str = "id, store_id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version";
 const HELP_COLS: &str = "id, store_id, device_id, customer_id, raised_at, taken_by, taken_at, done_by, done_at";
 
+/// The statements prepared on one connection, by their SQL text: each is parsed and
+/// planned once per connection instead of at every call. The set is bounded: every
+/// statement's text is a constant or built from a fixed list (table and column names).
+pub type Prepared = HashMap<String, Statement>;
+
+/// Key of the advisory lock over the whole feed: every writer of a store's scope takes it
+/// shared while it numbers its rows; a writer of `global` (or of every scope) takes it
+/// alone.
+const FEED_LOCK: i64 = 0x4f4b_4645_4544; // "OKFEED"
+/// The scope every kiosk reads besides its store's.
+const GLOBAL: &str = "global";
+/// Feed rows a transaction holds back until its commit; one that writes more (the seed, a
+/// mass expiry) takes the whole feed for itself and numbers its rows as they come.
+const MAX_HELD_ROWS: usize = 1000;
+
+/// A feed row written but not yet numbered.
+struct HeldRow {
+    scope: String,
+    key: String,
+    txid: i64,
+    body: String,
+}
+
 pub struct PgTx<'a> {
     t: Transaction<'a>,
-    /// For a feed writer: the feed head when the transaction took the feed lock, and the
-    /// last seq it has handed out since.
-    feed: Option<(i64, i64)>,
+    /// The connection's prepared statements (they outlive the transaction).
+    prepared: &'a mut Prepared,
+    /// Whether this transaction may write to the feed at all.
+    feed_writer: bool,
+    /// Feed rows in write order, numbered at commit under the locks of their scopes.
+    held: Vec<HeldRow>,
+    /// Holds the whole feed alone: its rows are numbered as they are written.
+    whole_feed: bool,
+    /// The newest seq numbered in each scope: the scope's new head at commit.
+    heads: BTreeMap<String, i64>,
     /// The feed transaction this transaction's feed rows are stamped with, taken when the
     /// first row is written.
     txid: Option<i64>,
@@ -35,43 +67,97 @@ fn storable(key: &str) -> bool {
 }
 
 impl<'a> PgTx<'a> {
-    /// A feed writer first, always, locks the feed counter's row: writers of every hub
-    /// process run one at a time, and a transaction's seqs are taken only once every
-    /// earlier writer has committed.
-    pub fn begin(mut t: Transaction<'a>, feed_writer: bool) -> Stored<PgTx<'a>> {
-        let feed = if feed_writer {
-            let start: i64 = t.query_one("SELECT value FROM counters WHERE name = 'feed' FOR UPDATE", &[])?.get(0);
-            Some((start, start))
-        } else {
-            None
-        };
-        Ok(PgTx { t, feed, txid: None })
+    /// Takes no lock: a feed writer's scopes are locked at commit, when it is known which
+    /// they are.
+    pub fn begin(t: Transaction<'a>, prepared: &'a mut Prepared, feed_writer: bool) -> PgTx<'a> {
+        PgTx { t, prepared, feed_writer, held: Vec::new(), whole_feed: false, heads: BTreeMap::new(), txid: None }
     }
 
-    /// Commits; a feed that moved gets its new head and announces it to every hub process.
+    /// Commits. Held feed rows are numbered first, under the shared whole-feed lock and
+    /// the row locks of their scopes' heads, taken in scope order so two writers never
+    /// wait on each other in a cycle; each scope that moved gets its new head and is
+    /// announced, with that head, to every hub process.
     pub fn commit(mut self, channel: &str) -> Stored<()> {
-        if let Some((start, seq)) = self.feed.filter(|(start, seq)| start != seq) {
-            let _ = start;
-            self.t.execute("UPDATE counters SET value = $1 WHERE name = 'feed'", &[&seq])?;
-            self.t.execute("SELECT pg_notify($1, $2)", &[&channel, &seq.to_string()])?;
+        if !self.held.is_empty() {
+            self.run("SELECT pg_advisory_xact_lock_shared($1)", &[&FEED_LOCK])?;
+            let scopes: BTreeSet<String> = self.held.iter().map(|r| r.scope.clone()).collect();
+            for scope in &scopes {
+                self.run("INSERT INTO feed_heads(scope, seq) VALUES ($1, 0) ON CONFLICT (scope) DO UPDATE SET seq = feed_heads.seq", &[scope])?;
+            }
+            self.number_held()?;
+        }
+        if !self.heads.is_empty() {
+            let (scopes, seqs): (Vec<String>, Vec<i64>) = std::mem::take(&mut self.heads).into_iter().unzip();
+            self.run(
+                "INSERT INTO feed_heads(scope, seq) SELECT * FROM unnest($1::TEXT[], $2::BIGINT[])
+                 ON CONFLICT (scope) DO UPDATE SET seq = excluded.seq",
+                &[&scopes, &seqs],
+            )?;
+            self.run("SELECT pg_notify($1, s || ' ' || q) FROM unnest($2::TEXT[], $3::BIGINT[]) AS u(s, q)", &[&channel, &scopes, &seqs])?;
         }
         Ok(self.t.commit()?)
     }
 
+    /// From here on the transaction holds the whole feed alone: every other writer's
+    /// numbering waits for its commit (and it waits for theirs to end).
+    fn take_whole_feed(&mut self) -> Stored<()> {
+        if !self.whole_feed {
+            self.run("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
+            self.whole_feed = true;
+            self.number_held()?;
+        }
+        Ok(())
+    }
+
+    fn number_held(&mut self) -> Stored<()> {
+        for r in std::mem::take(&mut self.held) {
+            self.number_row(&r.scope, &r.key, r.txid, &r.body)?;
+        }
+        Ok(())
+    }
+
+    /// Writes one feed row with the next seq, replacing that entity's older row. Only
+    /// under the lock of its scope (or of the whole feed): seqs of a scope follow commit
+    /// order.
+    fn number_row(&mut self, scope: &str, key: &str, txid: i64, body: &str) -> Stored<()> {
+        let seq = self.number(
+            "INSERT INTO feed(seq, scope, entity_key, txid, body) VALUES (nextval('feed_seq'), $1, $2, $3, $4)
+             ON CONFLICT (scope, entity_key) DO UPDATE SET seq = excluded.seq, txid = excluded.txid, body = excluded.body
+             RETURNING seq",
+            &[&scope, &key, &txid, &body],
+        )?;
+        self.heads.insert(scope.to_string(), seq);
+        Ok(())
+    }
+
+    /// `sql` prepared on this connection: at its first use only.
+    fn statement(&mut self, sql: &str) -> Stored<Statement> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.t.prepare(sql)?;
+        self.prepared.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+
     fn run(&mut self, sql: &str, args: Args<'_>) -> Stored<u64> {
-        Ok(self.t.execute(sql, args)?)
+        let s = self.statement(sql)?;
+        Ok(self.t.execute(&s, args)?)
     }
 
     fn one(&mut self, sql: &str, args: Args<'_>) -> Stored<Option<Row>> {
-        Ok(self.t.query_opt(sql, args)?)
+        let s = self.statement(sql)?;
+        Ok(self.t.query_opt(&s, args)?)
     }
 
     fn all(&mut self, sql: &str, args: Args<'_>) -> Stored<Vec<Row>> {
-        Ok(self.t.query(sql, args)?)
+        let s = self.statement(sql)?;
+        Ok(self.t.query(&s, args)?)
     }
 
     fn number(&mut self, sql: &str, args: Args<'_>) -> Stored<i64> {
-        Ok(self.t.query_one(sql, args)?.get(0))
+        let s = self.statement(sql)?;
+        Ok(self.t.query_one(&s, args)?.get(0))
     }
 
     fn text(&mut self, sql: &str, key: &str) -> Stored<Option<String>> {
@@ -102,20 +188,27 @@ fn feed_rows(rows: Vec<Row>) -> Vec<FeedRow> {
 
 impl HubTx for PgTx<'_> {
     fn feed(&mut self, scope: &str, key: &str, body: &str) -> Stored<()> {
-        let Some((start, seq)) = self.feed else {
-            return Err(StorageError("a transaction without the feed lock cannot write to the feed".into()));
-        };
+        if !self.feed_writer {
+            return Err(StorageError("a bookkeeping transaction cannot write to the feed".into()));
+        }
         let txid = match self.txid {
             Some(t) => t,
+            // A SEQUENCE, not a counter row: a row lock held to commit would serialise
+            // every writer again. txids only group rows; they need not follow any order.
             None => {
-                let t = self.next_counter("txid")?;
+                let t = self.number("SELECT nextval('feed_txid')", &[])?;
                 *self.txid.insert(t)
             }
         };
-        let seq = seq + 1;
-        self.feed = Some((start, seq));
-        self.run("DELETE FROM feed WHERE scope = $1 AND entity_key = $2", &[&scope, &key])?;
-        self.run("INSERT INTO feed(seq, scope, entity_key, txid, body) VALUES ($1, $2, $3, $4, $5)", &[&seq, &scope, &key, &txid, &body])?;
+        if scope == GLOBAL || self.held.len() >= MAX_HELD_ROWS {
+            self.take_whole_feed()?;
+        }
+        if self.whole_feed {
+            return self.number_row(scope, key, txid, body);
+        }
+        // The entity's newer row replaces the one written earlier in this transaction.
+        self.held.retain(|r| r.scope != scope || r.key != key);
+        self.held.push(HeldRow { scope: scope.to_string(), key: key.to_string(), txid, body: body.to_string() });
         Ok(())
     }
 
@@ -157,14 +250,15 @@ impl HubTx for PgTx<'_> {
     }
 
     fn feed_head(&mut self) -> Stored<i64> {
-        // The counter, not max(seq): it only ever grows, and is exactly the last seq
-        // handed out by a committed writer.
-        self.number("SELECT value FROM counters WHERE name = 'feed'", &[])
+        // The heads, not max(seq) of the feed: a head only ever grows, and is exactly the
+        // last seq a committed writer numbered in its scope.
+        self.number("SELECT coalesce(max(seq), 0) FROM feed_heads", &[])
     }
 
     fn signing_secret(&mut self, fresh: &[u8; 32]) -> Stored<Vec<u8>> {
         self.run("INSERT INTO hub_key(id, secret) VALUES (1, $1) ON CONFLICT DO NOTHING", &[&&fresh[..]])?;
-        Ok(self.t.query_one("SELECT secret FROM hub_key WHERE id = 1", &[])?.get(0))
+        let secret = self.one("SELECT secret FROM hub_key WHERE id = 1", &[])?;
+        secret.map(|r| r.get(0)).ok_or_else(|| StorageError("no signing key".into()))
     }
 
     fn store(&mut self, id: i64) -> Stored<Option<StoreRecord>> {
@@ -308,6 +402,8 @@ impl HubTx for PgTx<'_> {
     }
 
     fn drop_feed_entities(&mut self, keys: &[String]) -> Stored<()> {
+        // Rows of any scope: no other writer may be numbering rows meanwhile.
+        self.take_whole_feed()?;
         self.run("DELETE FROM feed WHERE entity_key = ANY($1)", &[&keys])?;
         Ok(())
     }

@@ -12,7 +12,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 use super::{Backend, TxJob, TxKind};
 use crate::error::{HubError, StorageError};
@@ -57,8 +57,10 @@ impl SqliteHubStore {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn in_tx(conn: &mut Connection, job: TxJob) -> Result<Box<dyn Any + Send>, HubError> {
-        let t = conn.transaction().map_err(StorageError::from)?;
+    /// A write takes the database's write lock at its start (IMMEDIATE): a write that began
+    /// as a read could not wait for another connection's commit (SQLITE_BUSY at once).
+    fn in_tx(conn: &mut Connection, behavior: TransactionBehavior, job: TxJob) -> Result<Box<dyn Any + Send>, HubError> {
+        let t = conn.transaction_with_behavior(behavior).map_err(StorageError::from)?;
         let out = job(&mut tx::SqliteTx::new(&t))?;
         t.commit().map_err(StorageError::from)?;
         Ok(out)
@@ -68,14 +70,14 @@ impl SqliteHubStore {
 impl Backend for SqliteHubStore {
     fn run(&self, kind: TxKind, job: TxJob) -> Result<Box<dyn Any + Send>, HubError> {
         match kind {
-            TxKind::Feed | TxKind::Bookkeeping => Self::in_tx(&mut self.writer(), job),
+            TxKind::Feed | TxKind::Bookkeeping => Self::in_tx(&mut self.writer(), TransactionBehavior::Immediate, job),
             TxKind::Read => {
                 let conn = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
                 let mut conn = match conn {
                     Some(c) => c,
                     None => open_conn(&self.path)?,
                 };
-                let out = Self::in_tx(&mut conn, job);
+                let out = Self::in_tx(&mut conn, TransactionBehavior::Deferred, job);
                 self.readers.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
                 out
             }
