@@ -1099,7 +1099,7 @@ async fn metrics_count_requests_by_route_and_ops_by_outcome(db: Db) {
     }
     let (_, v) = s.call(reqwest::Method::GET, "/metrics", None, None).await;
     let text = v.as_str().unwrap();
-    for series in ["omnikiosk_hub_long_polls_open ", r#"omnikiosk_hub_feed_head{scope="all"} "#, r#"omnikiosk_hub_http_request_duration_seconds_count{method="GET",route="/v1/sync/pull"} "#] {
+    for series in ["omnikiosk_hub_long_polls_open ", r#"omnikiosk_hub_feed_head{scope="store:1"} "#, r#"omnikiosk_hub_http_request_duration_seconds_count{method="GET",route="/v1/sync/pull"} "#] {
         assert!(text.lines().any(|l| l.starts_with(series)), "no {series} in\n{text}");
     }
 }
