@@ -7,6 +7,7 @@
 //!
 //!     cargo bench -p omnikiosk-hub --bench pg_load                       # PostgreSQL, 1,000 kiosks, 100 writes/s, 30 s
 //!     cargo bench -p omnikiosk-hub --bench pg_load -- --db sqlite --kiosks 200 --rate 50 --secs 10
+//!     (`--max-in-flight N` is passed to the hub: database jobs before it answers 429)
 
 #[path = "../tests/support/pg.rs"]
 mod pg;
@@ -73,7 +74,7 @@ fn main() {
 
     let port = 18_640;
     let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_omnikiosk-hub"))
-        .args(["--db", &url, "serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--db", &url, "serve", "--listen", &format!("127.0.0.1:{port}"), "--max-in-flight", &arg("--max-in-flight", 512).to_string()])
         .env("OMNIKIOSK_LOG", "warn")
         .spawn()
         .unwrap();

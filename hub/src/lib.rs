@@ -123,7 +123,7 @@ impl Wakers {
 }
 
 /// Database jobs the hub runs or queues at once before it answers 429 (`ServeConfig`).
-pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 512;
 /// What an overloaded hub asks callers to wait, in seconds (`Retry-After`).
 pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
 
