@@ -193,6 +193,7 @@ async fn the_same_push_sent_twice_at_once_applies_once() {
         reqwest::Client::new().post(format!("{url}/v1/sync/push")).bearer_auth(token).json(&body).send().await.unwrap().json::<Value>().await.unwrap()
     };
     let (a, b) = tokio::join!(send(token.clone(), body.clone(), hub.url()), send(token.clone(), body.clone(), hub.url()));
+    assert!(a["results"].is_array() && b["results"].is_array(), "{a} {b}");
     let mut outcomes = vec![a["results"][0]["status"].as_str().unwrap().to_string(), b["results"][0]["status"].as_str().unwrap().to_string()];
     outcomes.sort();
     assert_eq!(outcomes, ["applied", "duplicate"]);

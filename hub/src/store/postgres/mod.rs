@@ -285,6 +285,9 @@ impl PostgresHubStore {
 
 }
 
+/// Key of the advisory lock feed writers take one at a time (see `Backend::run`).
+const WRITERS_LOCK: i64 = 0x4f4b_5752_4954; // "OKWRIT"
+
 impl Backend for PostgresHubStore {
     fn run(&self, kind: TxKind, job: TxJob) -> Result<Box<dyn Any + Send>, HubError> {
         let pool = match kind {
@@ -299,6 +302,16 @@ impl Backend for PostgresHubStore {
                 TxKind::Feed | TxKind::Bookkeeping => client.transaction(),
             }
             .map_err(StorageError::from)?;
+            let mut t = t;
+            if kind == TxKind::Feed {
+                // Feed writers run one at a time, chain-wide, for now: what an op may do is
+                // judged on rows it then changes (an order's state, a balance, a cart, a
+                // badge's PIN count, the device's sequence), and those reads do not yet take
+                // row locks — two writers in parallel could both pass the same check (two
+                // copies of one push both "applied"). Reads, bookkeeping and the numbering per
+                // scope stay as they are; lifting this needs `FOR UPDATE` on each of them.
+                t.batch_execute(&format!("SELECT pg_advisory_xact_lock({WRITERS_LOCK})")).map_err(StorageError::from)?;
+            }
             let mut tx = tx::PgTx::begin(t, prepared, kind == TxKind::Feed);
             let out = job(&mut tx)?;
             tx.commit(FEED_CHANNEL)?;
