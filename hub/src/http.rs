@@ -340,6 +340,8 @@ async fn device_info(State(s): State<AppState>, headers: HeaderMap) -> ApiResult
     .await?;
     Ok(Json(DeviceInfo {
         last_seq,
+        // Filled by the till's receipts table (hub side of the till).
+        last_receipt: None,
         device_id: device.id,
         store_id,
         store_name: store.map(|s| s.name).unwrap_or_default(),

@@ -139,6 +139,25 @@ const CATALOGUE: &[(&str, &[&str], &[&str])] = &[
     ("Kids", &["Crayons", "Puzzle", "Picture book", "Plush bear"], &["", " age 3+", " age 6+"]),
 ];
 
+/// The money of a store in `city`.
+fn currency_of(city: &str) -> &'static str {
+    match city {
+        "London" | "Manchester" => "GBP",
+        "Kyiv" | "Lviv" => "UAH",
+        "Shanghai" => "CNY",
+        _ => "PLN",
+    }
+}
+
+/// VAT of a category, in basis points: food and children's books at the reduced rate.
+fn vat_of(category: &str) -> i64 {
+    match category {
+        "Dairy" | "Bakery" | "Pantry" | "Produce" => 500,
+        "Kids" => 800,
+        _ => 2300,
+    }
+}
+
 fn tier(rng: &mut StdRng) -> &'static str {
     match rng.gen_range(0..100) {
         0..=54 => "bronze",
@@ -156,7 +175,7 @@ pub fn generate(opts: &SeedOptions, now: i64) -> (SeedData, SeedSummary) {
             let city = CITIES[(id as usize - 1) % CITIES.len()];
             let branch = (id as usize - 1) / CITIES.len();
             let name = if branch == 0 { format!("Omni Market {city}") } else { format!("Omni Market {city} {}", branch + 1) };
-            StoreRecord { id, name, city: city.to_string() }
+            StoreRecord { id, name, city: city.to_string(), currency: currency_of(city).to_string() }
         })
         .collect();
 
@@ -170,7 +189,7 @@ pub fn generate(opts: &SeedOptions, now: i64) -> (SeedData, SeedSummary) {
             let name = if edition == 0 { format!("{base}{size}") } else { format!("{base}{size} #{}", edition + 1) };
             // 590… bodies are Polish GS1 numbers; never the loyalty prefix 042.
             let sku = Gtin::ean13_from_body(&format!("590{:09}", i)).expect("12 digits").as_str().to_string();
-            ProductRecord { sku, name, price_cents: rng.gen_range(49..=9_999), category: category.to_string() }
+            ProductRecord { sku, name, price_cents: rng.gen_range(49..=9_999), category: category.to_string(), vat_bp: vat_of(category) }
         })
         .collect();
 
@@ -198,6 +217,7 @@ pub fn generate(opts: &SeedOptions, now: i64) -> (SeedData, SeedSummary) {
                 store_id: s.id,
                 pin_hash: pin::hash(&salt, pin).expect("a 16-byte salt"),
                 pin_salt: salt,
+                till: true,
             });
             StaffSample { id, name: name.to_string(), pin: pin.to_string() }
         };

@@ -315,6 +315,7 @@ impl Simulator {
                         view.placed.remove(&o.id);
                     }
                     Change::Store(_)
+                    | Change::Sale(_)
                     | Change::Staff(_)
                     | Change::StaffRemoved { .. }
                     | Change::Checkin(_)

@@ -7,14 +7,18 @@
 //! - [`scan`]: one function that classifies any scanned string.
 //! - [`ops`]: the offline operations a kiosk pushes: their wire form and body rules.
 //! - [`rules`]: what an op may do, decided once for the kiosk and the hub alike.
+//! - [`till`]: the till's receipt: pricing, tax, tenders, the hash chain.
+//! - [`money`]: minor units written as the shopper's language writes money.
 //! - [`pin`]: how staff PINs are stored (Argon2id), checked and upgraded from legacy hashes.
 //!
 //! This crate knows nothing of SQLite, HTTP clients or UI.
 
 pub mod code;
 pub mod gtin;
+pub mod money;
 pub mod ops;
 pub mod pin;
 pub mod rules;
 pub mod scan;
+pub mod till;
 pub mod wire;

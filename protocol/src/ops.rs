@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::till::Receipt;
 use crate::wire::Op;
 
 /// How the shopper proved the order is theirs at handover.
@@ -66,6 +67,9 @@ pub enum OpBody {
     /// "Save for later": a product scanned by an identified shopper, into their online cart.
     #[serde(rename = "cart.add")]
     CartAdd { customer_id: String, sku: String },
+    /// A sale paid at the till, with its receipt (number, lines, tenders, points, hash).
+    #[serde(rename = "sale.complete")]
+    SaleComplete { receipt: Receipt },
 }
 
 /// Why an op cannot be applied: a stable code and a sentence for the screen.
@@ -110,6 +114,7 @@ impl OpBody {
             OpBody::PinFailed { .. } => "staff.pin_failed",
             OpBody::PinAccepted { .. } => "staff.pin_ok",
             OpBody::CartAdd { .. } => "cart.add",
+            OpBody::SaleComplete { .. } => "sale.complete",
         }
     }
 
@@ -143,6 +148,7 @@ impl OpBody {
             | OpBody::HelpDone { staff_id, .. }
             | OpBody::PinFailed { staff_id }
             | OpBody::PinAccepted { staff_id } => Some(staff_id),
+            OpBody::SaleComplete { receipt } => Some(&receipt.staff_id),
             _ => None,
         }
     }
@@ -155,11 +161,12 @@ impl OpBody {
         }
     }
 
-    /// The product this op must find in the catalogue.
-    pub fn sku(&self) -> Option<&str> {
+    /// The products this op must find in the catalogue.
+    pub fn skus(&self) -> Vec<&str> {
         match self {
-            OpBody::CartAdd { sku, .. } => Some(sku),
-            _ => None,
+            OpBody::CartAdd { sku, .. } => vec![sku],
+            OpBody::SaleComplete { receipt } => receipt.lines.iter().map(|l| l.sku.as_str()).collect(),
+            _ => Vec::new(),
         }
     }
 
@@ -170,6 +177,7 @@ impl OpBody {
             | OpBody::LoyaltyEarn { customer_id, .. }
             | OpBody::LoyaltyRedeem { customer_id, .. }
             | OpBody::CartAdd { customer_id, .. } => Some(customer_id),
+            OpBody::SaleComplete { receipt } => receipt.customer_id.as_deref(),
             _ => None,
         }
     }
@@ -179,6 +187,9 @@ impl OpBody {
         match self {
             OpBody::LoyaltyEarn { customer_id, points, .. } => Some((customer_id, *points)),
             OpBody::LoyaltyRedeem { customer_id, points, .. } => Some((customer_id, -*points)),
+            OpBody::SaleComplete { receipt } => {
+                receipt.customer_id.as_deref().map(|c| (c, receipt.points_earned - receipt.points_redeemed))
+            }
             _ => None,
         }
     }
@@ -213,7 +224,17 @@ impl OpBody {
             OpBody::CartAdd { sku, .. } if crate::gtin::Gtin::parse(sku).is_err() => {
                 Err(Rejection::new("bad_op", format!("{sku} is not a product code (EAN-13, EAN-8 or UPC-A)")))
             }
+            OpBody::SaleComplete { receipt } => receipt.validate(),
             _ => Ok(()),
+        }
+    }
+
+    /// Points this op spends, which a device may spend only within its offline allowance.
+    pub fn points_redeemed(&self) -> i64 {
+        match self {
+            OpBody::LoyaltyRedeem { points, .. } => *points,
+            OpBody::SaleComplete { receipt } => receipt.points_redeemed,
+            _ => 0,
         }
     }
 

@@ -212,6 +212,7 @@ mod tests {
             store_id: 1,
             pin_salt: SALT.into(),
             pin_hash: legacy(SALT, "1234"),
+            till: false,
         };
         assert_eq!(upgrade_record(&mut staff), Ok(true));
         assert_eq!(staff.pin_hash, hash(SALT, "1234").unwrap());

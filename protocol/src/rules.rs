@@ -35,8 +35,10 @@ pub struct Facts<'a> {
     pub qr_order_id: &'a dyn Fn(&str) -> Option<String>,
     /// The help request the op answers, as it stands; `None`: not an open request here.
     pub help: Option<HelpStanding<'a>>,
-    /// Whether the product the op names is in the catalogue.
-    pub product_known: bool,
+    /// The first product the op names that is not in the catalogue, if any.
+    pub missing_product: Option<&'a str>,
+    /// Whether the op's staff member may sell at the till (managers always may).
+    pub staff_till: bool,
 }
 
 /// Where a "call staff" request stands.
@@ -88,10 +90,34 @@ pub fn judge(op: &OpBody, facts: &Facts<'_>) -> Result<(), Rejection> {
         if matches!(op, OpBody::OrderCancel { .. }) && role != StaffRole::Manager {
             return Err(Rejection::new("manager_required", "only a manager can cancel an order"));
         }
+        if matches!(op, OpBody::SaleComplete { .. }) && role != StaffRole::Manager && !facts.staff_till {
+            return Err(Rejection::new("till_role_required", format!("staff {staff_id} may not sell at the till")));
+        }
     }
     if let Some(customer_id) = op.known_customer_id() {
         if !facts.customer_known {
             return Err(Rejection::new("unknown_customer", format!("customer {customer_id} is not known at this store")));
+        }
+    }
+    if let Some(sku) = facts.missing_product {
+        return Err(Rejection::new("unknown_product", format!("{sku} is not in the catalogue")));
+    }
+    let redeemed = op.points_redeemed();
+    if redeemed > 0 {
+        let customer_id = op.known_customer_id().unwrap_or_default();
+        if facts.points < redeemed {
+            return Err(Rejection::new(
+                "insufficient_points",
+                format!("{customer_id} has {} points; {redeemed} cannot be redeemed", facts.points),
+            ));
+        }
+        if let Judge::Device { allowance, unconfirmed } = facts.judge {
+            if unconfirmed + redeemed > allowance {
+                return Err(Rejection::new(
+                    "over_offline_allowance",
+                    format!("at most {allowance} points can be redeemed here until the hub confirms ({unconfirmed} already waiting)"),
+                ));
+            }
         }
     }
     match op {
@@ -114,21 +140,6 @@ pub fn judge(op: &OpBody, facts: &Facts<'_>) -> Result<(), Rejection> {
             }
             Ok(())
         }
-        OpBody::LoyaltyRedeem { customer_id, points, .. } => {
-            if facts.points < *points {
-                return Err(Rejection::new(
-                    "insufficient_points",
-                    format!("{customer_id} has {} points; {points} cannot be redeemed", facts.points),
-                ));
-            }
-            match facts.judge {
-                Judge::Device { allowance, unconfirmed } if unconfirmed + points > allowance => Err(Rejection::new(
-                    "over_offline_allowance",
-                    format!("at most {allowance} points can be redeemed here until the hub confirms ({unconfirmed} already waiting)"),
-                )),
-                _ => Ok(()),
-            }
-        }
         OpBody::HelpTake { request_id, staff_id } | OpBody::HelpDone { request_id, staff_id } => {
             let help = facts
                 .help
@@ -143,10 +154,9 @@ pub fn judge(op: &OpBody, facts: &Facts<'_>) -> Result<(), Rejection> {
                 _ => Ok(()),
             }
         }
-        OpBody::CartAdd { sku, .. } if !facts.product_known => {
-            Err(Rejection::new("unknown_product", format!("{sku} is not in the catalogue")))
-        }
         OpBody::VisitSeen { .. }
+        | OpBody::LoyaltyRedeem { .. }
+        | OpBody::SaleComplete { .. }
         | OpBody::LoyaltyEarn { .. }
         | OpBody::FeedbackNps { .. }
         | OpBody::HelpRequest { .. }
@@ -314,7 +324,8 @@ mod tests {
             points: 1000,
             qr_order_id: &qr,
             help: Some(HelpStanding::default()),
-            product_known: true,
+            missing_product: None,
+            staff_till: true,
         };
         judge(op, &facts).map_err(|r| r.code)?;
         order_effect(&mut o, op);
@@ -376,7 +387,8 @@ mod tests {
             points: 100,
             qr_order_id: &qr,
             help: Some(HelpStanding::default()),
-            product_known: true,
+            missing_product: None,
+            staff_till: true,
         };
         let take = |staff: &str| OpBody::HelpTake { request_id: "H1".into(), staff_id: staff.into() };
         let done = OpBody::HelpDone { request_id: "H1".into(), staff_id: "S1".into() };
@@ -385,6 +397,12 @@ mod tests {
         let save = |sku: &str| OpBody::CartAdd { customer_id: "C1".into(), sku: sku.into() };
         let redeem = |points| OpBody::LoyaltyRedeem { customer_id: "C1".into(), points, reason: "discount".into() };
         let seen = OpBody::VisitSeen { customer_id: "C9".into() };
+        let basket = || vec![crate::till::tests::line("5900000000015", 2, 1230, 2300)];
+        let sale = |redeem: i64| OpBody::SaleComplete {
+            receipt: crate::till::SaleDraft { points_redeemed: redeem, ..crate::till::tests::draft(basket(), vec![crate::till::tests::cash(3000)]) }
+                .receipt()
+                .unwrap(),
+        };
         let checkin_other = OpBody::VisitCheckin { order_id: "O-1-1".into(), customer_id: "C2".into() };
         let ready = OpBody::OrderReady { order_id: "O-1-1".into(), staff_id: "S9".into() };
         let cases: Vec<(&str, OpBody, Facts<'_>, Result<(), &str>)> = vec![
@@ -407,9 +425,18 @@ mod tests {
             ("close a request of another store", done.clone(), Facts { help: None, ..base() }, Err("unknown_help")),
             ("close with a badge of another store", done, Facts { staff_role: None, ..base() }, Err("unknown_staff")),
             ("save a product for later", save("4006381333931"), base(), Ok(())),
-            ("save a product not in the catalogue", save("4006381333931"), Facts { product_known: false, ..base() }, Err("unknown_product")),
+            ("save a product not in the catalogue", save("4006381333931"), Facts { missing_product: Some("4006381333931"), ..base() }, Err("unknown_product")),
             ("save a code with a wrong check digit", save("4006381333932"), base(), Err("bad_op")),
             ("save for an unknown shopper", save("4006381333931"), Facts { customer_known: false, ..base() }, Err("unknown_customer")),
+            ("a sale", sale(0), base(), Ok(())),
+            ("a sale by a badge without the till role", sale(0), Facts { staff_till: false, ..base() }, Err("till_role_required")),
+            ("a sale by a manager", sale(0), Facts { staff_till: false, staff_role: Some(StaffRole::Manager), ..base() }, Ok(())),
+            ("a sale by staff of another store", sale(0), Facts { staff_role: None, ..base() }, Err("unknown_staff")),
+            ("a sale of a product not in the catalogue", sale(0), Facts { missing_product: Some("5900000000015"), ..base() }, Err("unknown_product")),
+            ("a sale to an unknown shopper", sale(0), Facts { customer_known: false, ..base() }, Err("unknown_customer")),
+            ("a sale redeeming more than the balance", sale(101), base(), Err("insufficient_points")),
+            ("a sale redeeming past the allowance", sale(60), Facts { judge: Judge::Device { allowance: 100, unconfirmed: 50 }, ..base() }, Err("over_offline_allowance")),
+            ("a sale redeeming at the hub", sale(100), Facts { judge: Judge::Hub, ..base() }, Ok(())),
         ];
         for (what, op, facts, want) in cases {
             assert_eq!(judge(&op, &facts).map_err(|r| r.code), want, "{what}");
@@ -427,7 +454,8 @@ mod tests {
             points: 0,
             qr_order_id: &qr,
             help: Some(HelpStanding { taken_by: Some(("S2", "Kasia")), closed_by: None }),
-            product_known: true,
+            missing_product: None,
+            staff_till: true,
         };
         let refused = judge(&collect(code("123456")), &facts).unwrap_err();
         assert_eq!(refused.message, "order O-1-1 was cancelled online — return the items to stock instead of handed over");

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// Protocol version this build speaks. The hub serves this one and the previous one.
 /// Version 2: the store's shared desk state (check-ins, help requests, NPS answers, PIN
 /// counts, devices) in the store feed — see [`Change::since_protocol`].
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 /// Oldest protocol version the hub still serves.
 pub const OLDEST_SUPPORTED_PROTOCOL: u32 = 1;
 /// Request header that carries the caller's protocol version.
@@ -38,6 +38,18 @@ pub struct DeviceInfo {
     /// numbers its ops after it.
     #[serde(default)]
     pub last_seq: i64,
+    /// The last receipt the hub has of this device (sequence and hash): a reinstalled
+    /// kiosk numbers its receipts after it and chains onto it.
+    #[serde(default)]
+    pub last_receipt: Option<ReceiptLink>,
+}
+
+/// Where a device's receipt chain stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReceiptLink {
+    pub seq: i64,
+    pub hash: String,
 }
 
 /// `GET /v1/sync/pull?cursor=C&limit=N&wait=S`.
@@ -88,6 +100,9 @@ pub enum Change {
     PinFailures(PinFailuresRecord),
     /// One of the store's devices as the hub last saw it: the manager's device list.
     Device(DeviceHealth),
+    /// A receipt of one of the store's devices, as the hub recorded it: the manager's
+    /// sales are the store's.
+    Sale(SaleRecord),
 }
 
 impl Change {
@@ -96,6 +111,7 @@ impl Change {
     pub fn since_protocol(kind: &str) -> u32 {
         match kind {
             "checkin" | "checkin_ended" | "help" | "help_ended" | "feedback" | "pin_failures" | "device" => 2,
+            "sale" => 3,
             _ => 1,
         }
     }
@@ -150,6 +166,30 @@ pub struct FeedbackRecord {
     pub at: i64,
 }
 
+/// A receipt in a store's feed: what the manager's numbers need, no lines, no shopper.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SaleRecord {
+    pub number: String,
+    pub store_id: i64,
+    pub device_id: String,
+    pub kind: crate::till::ReceiptKind,
+    pub total_cents: i64,
+    /// Kiosk time of the sale.
+    pub at: i64,
+}
+
+/// `GET /v1/sales?store_id=S&after=CURSOR&limit=N` (channel): receipts in the order the
+/// hub recorded them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SalesPage {
+    pub sales: Vec<crate::till::Receipt>,
+    /// Pass as `after` for the next page; it stays valid when nothing new was recorded.
+    pub cursor: String,
+    pub has_more: bool,
+}
+
 /// A badge's wrong PINs in a row at the store's devices, as the hub counted them
 /// ([`crate::rules::pin_step`]); `locked_until` is set once they reached the limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +214,14 @@ pub struct StoreRecord {
     pub id: i64,
     pub name: String,
     pub city: String,
+    /// ISO 4217 code of the store's money; the till prices in it.
+    #[serde(default = "default_currency")]
+    pub currency: String,
+}
+
+/// The currency of a store recorded before stores had one.
+pub fn default_currency() -> String {
+    "PLN".to_string()
 }
 
 /// What a kiosk may cache of a customer: no e-mail, phone or address, last name as initial.
@@ -214,8 +262,12 @@ pub struct CartRecord {
 pub struct ProductRecord {
     pub sku: String,
     pub name: String,
+    /// Tax included.
     pub price_cents: i64,
     pub category: String,
+    /// VAT rate in basis points (2300 = 23 %), from the product's category.
+    #[serde(default)]
+    pub vat_bp: i64,
 }
 
 /// A product's stock and shelf place in one store.
@@ -340,6 +392,9 @@ pub struct StaffRecord {
     /// hex from a hub not yet migrated): lets the kiosk check a PIN offline.
     pub pin_salt: String,
     pub pin_hash: String,
+    /// May sell at the till (a manager always may).
+    #[serde(default)]
+    pub till: bool,
 }
 
 /// `POST /v1/sync/push` body. Ops are in device-sequence order starting at `device_seq_from`.
@@ -540,6 +595,8 @@ pub enum Touch {
     Feedback { score: i64, csat: Option<String> },
     /// A product saved for later into the online cart.
     CartAdd { sku: String },
+    /// A receipt at the till.
+    Sale { receipt: String, total_cents: i64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -68,6 +68,7 @@ fn store_of(change: &Change) -> Option<i64> {
         Change::Feedback(f) => Some(f.store_id),
         Change::PinFailures(p) => Some(p.store_id),
         Change::Device(d) => Some(d.store_id),
+        Change::Sale(s) => Some(s.store_id),
         _ => None,
     }
 }
@@ -80,10 +81,10 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
     match change {
         Change::Store(s) => {
             tx.prepare_cached(
-                "INSERT INTO stores(id, name, city) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, city = excluded.city",
+                "INSERT INTO stores(id, name, city, currency) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, city = excluded.city, currency = excluded.currency",
             )?
-            .execute(params![s.id, s.name, s.city])?;
+            .execute(params![s.id, s.name, s.city, s.currency])?;
         }
         Change::Customer(c) => upsert_customer(tx, c)?,
         Change::CustomerRemoved { id } => remove_customer(tx, id)?,
@@ -97,11 +98,11 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
         }
         Change::Product(p) => {
             tx.prepare_cached(
-                "INSERT INTO products(sku, name, price_cents, category) VALUES (?1, ?2, ?3, ?4)
+                "INSERT INTO products(sku, name, price_cents, category, vat_bp) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(sku) DO UPDATE SET name = excluded.name, price_cents = excluded.price_cents,
-                                                category = excluded.category",
+                                                category = excluded.category, vat_bp = excluded.vat_bp",
             )?
-            .execute(params![p.sku, p.name, p.price_cents, p.category])?;
+            .execute(params![p.sku, p.name, p.price_cents, p.category, p.vat_bp])?;
         }
         Change::Stock(s) => {
             tx.prepare_cached(
@@ -121,11 +122,11 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
             }
             let role = s.role.as_str();
             tx.prepare_cached(
-                "INSERT INTO staff(id, name, role, pin_salt, pin_hash) VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO staff(id, name, role, pin_salt, pin_hash, till) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role,
-                                               pin_salt = excluded.pin_salt, pin_hash = excluded.pin_hash",
+                                               pin_salt = excluded.pin_salt, pin_hash = excluded.pin_hash, till = excluded.till",
             )?
-            .execute(params![s.id, s.name, role, s.pin_salt, current_pin_hash(&s.id, &s.pin_salt, &s.pin_hash)])?;
+            .execute(params![s.id, s.name, role, s.pin_salt, current_pin_hash(&s.id, &s.pin_salt, &s.pin_hash), s.till])?;
         }
         Change::StaffRemoved { id } => {
             tx.prepare_cached("DELETE FROM staff WHERE id = ?1")?.execute([id])?;
@@ -169,6 +170,11 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
         }
         Change::Device(d) => {
             tx.prepare_cached("INSERT OR REPLACE INTO devices(id, record) VALUES (?1, ?2)")?.execute(params![d.device_id, to_json(d)?])?;
+        }
+        Change::Sale(s) => {
+            let kind = serde_json::to_value(s.kind).map_err(|e| StoreError::Corrupt { what: "sale", detail: e.to_string() })?;
+            tx.prepare_cached("INSERT OR REPLACE INTO store_sales(number, device_id, kind, total_cents, at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                .execute(params![s.number, s.device_id, kind.as_str(), s.total_cents, s.at])?;
         }
     }
     Ok(true)

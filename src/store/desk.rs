@@ -340,6 +340,7 @@ mod tests {
                 store_id: 1,
                 pin_salt: SALT.into(),
                 pin_hash: pin_hash.into(),
+                till: false,
             })
         };
         let current = pin::hash(SALT, "1234").unwrap();

@@ -122,8 +122,15 @@ impl LocalStore {
             Some(id) => overlaid_help(&tx, id)?,
             None => None,
         };
-        let product_known = match op.sku() {
-            Some(sku) => tx.prepare_cached("SELECT 1 FROM products WHERE sku = ?1")?.exists([sku])?,
+        let mut missing_product = None;
+        for sku in op.skus() {
+            if !tx.prepare_cached("SELECT 1 FROM products WHERE sku = ?1")?.exists([sku])? {
+                missing_product = Some(sku);
+                break;
+            }
+        }
+        let staff_till = match op.staff_id() {
+            Some(id) => tx.prepare_cached("SELECT till FROM staff WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional()?.unwrap_or(false),
             None => false,
         };
         let facts = Facts {
@@ -134,7 +141,8 @@ impl LocalStore {
             points,
             qr_order_id: &qr_order_id,
             help: help.as_ref().map(HelpRequest::standing),
-            product_known,
+            missing_product,
+            staff_till,
         };
         judge(&op, &facts)?;
         let recorded = queue(&tx, &op, order.as_ref().map(|o| o.version), now)?;

@@ -259,9 +259,9 @@ fn build_cart(conn: &Connection, lines: &[CartLine], store_id: i64) -> Result<Ca
 
 fn product_view(conn: &Connection, sku: &str, store_id: i64) -> Result<Option<ProductView>> {
     let product = conn
-        .prepare_cached("SELECT sku, name, price_cents, category FROM products WHERE sku = ?1")?
+        .prepare_cached("SELECT sku, name, price_cents, category, vat_bp FROM products WHERE sku = ?1")?
         .query_row([sku], |r| {
-            Ok(ProductRecord { sku: r.get(0)?, name: r.get(1)?, price_cents: r.get(2)?, category: r.get(3)? })
+            Ok(ProductRecord { sku: r.get(0)?, name: r.get(1)?, price_cents: r.get(2)?, category: r.get(3)?, vat_bp: r.get(4)? })
         })
         .optional()?;
     let Some(product) = product else { return Ok(None) };

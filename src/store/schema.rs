@@ -194,6 +194,42 @@ pub fn migrations() -> Migrations<'static> {
         ) WITHOUT ROWID;
         "#,
         ),
+        M::up(
+            r#"
+        -- The till. Stores price in their currency, products carry their VAT rate, badges
+        -- say whether they may sell.
+        ALTER TABLE stores ADD COLUMN currency TEXT NOT NULL DEFAULT 'PLN';
+        ALTER TABLE products ADD COLUMN vat_bp INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE staff ADD COLUMN till INTEGER NOT NULL DEFAULT 0;
+
+        -- This device's receipts, each written in the transaction of its sale.complete op:
+        -- `seq` gapless, each hashing the one before (protocol::till). Kept for reprints
+        -- and returns; never deleted.
+        CREATE TABLE receipts (
+            seq INTEGER PRIMARY KEY,
+            number TEXT NOT NULL UNIQUE,
+            op_id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            customer_id TEXT,
+            total_cents INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            hash TEXT NOT NULL,
+            body TEXT NOT NULL,
+            copies INTEGER NOT NULL DEFAULT 0
+        );
+
+        -- The store's receipts of every device, as the hub shares them (Change::Sale), and
+        -- this device's own at once: the manager's numbers are the store's.
+        CREATE TABLE store_sales (
+            number TEXT PRIMARY KEY,
+            device_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            total_cents INTEGER NOT NULL,
+            at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX store_sales_by_time ON store_sales(at);
+        "#,
+        ),
     ])
 }
 

@@ -137,10 +137,13 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
         Some(None) => Some(CLOSED_BY_TIMEOUT.to_string()),
         None => None,
     };
-    let product_known = match body.sku() {
-        Some(sku) => tx.product_name(sku)?.is_some(),
-        None => false,
-    };
+    let mut missing_product = None;
+    for sku in body.skus() {
+        if tx.product_name(sku)?.is_none() {
+            missing_product = Some(sku);
+            break;
+        }
+    }
     let facts = Facts {
         judge: Judge::Hub,
         staff_role,
@@ -152,7 +155,8 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
             taken_by: taken_by.as_ref().map(|(id, name)| (*id, name.as_str())),
             closed_by: closed_by.as_deref(),
         }),
-        product_known,
+        missing_product,
+        staff_till: true,
     };
     judge(body, &facts).map_err(|r| explain(r, body, detail.as_ref(), help.as_ref(), points))?;
     match body {
@@ -240,6 +244,9 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
         }
         OpBody::PinFailed { staff_id } | OpBody::PinAccepted { staff_id } => {
             count_pin(tx, device.store_id, staff_id, matches!(body, OpBody::PinAccepted { .. }), now)?;
+        }
+        OpBody::SaleComplete { .. } => {
+            return Err(Failure::Refused(Rejection::new("not_supported", "this hub does not record sales yet"), None));
         }
         OpBody::CartAdd { customer_id, sku } => {
             add_to_cart(tx, customer_id, body, now)?;

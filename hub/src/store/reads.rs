@@ -92,7 +92,7 @@ pub fn order_detail(tx: &mut dyn HubTx, id: &str) -> Stored<Option<OrderDetail>>
 pub fn staff_record(row: (String, String, String, i64, String, String)) -> Stored<StaffRecord> {
     let (id, name, role, store_id, pin_salt, pin_hash) = row;
     let role = StaffRole::parse(&role).ok_or_else(|| StorageError(format!("stored staff role {role:?}")))?;
-    Ok(StaffRecord { id, name, role, store_id, pin_salt, pin_hash })
+    Ok(StaffRecord { id, name, role, store_id, pin_salt, pin_hash, till: true })
 }
 
 /// A stored order status read back.

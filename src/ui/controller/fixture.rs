@@ -48,6 +48,7 @@ fn staff(id: &str, name: &str, role: StaffRole, pin: &str) -> Change {
         store_id: 1,
         pin_salt: "00ff00ff00ff00ff00ff00ff00ff00ff".into(),
         pin_hash: omnikiosk_protocol::pin::hash("00ff00ff00ff00ff00ff00ff00ff00ff", pin).expect("a hex salt"),
+        till: true,
     })
 }
 
@@ -71,7 +72,7 @@ impl Fixture {
             })
             .unwrap();
         let mut changes = vec![
-            Change::Store(StoreRecord { id: 1, name: "Test".into(), city: "Kraków".into() }),
+            Change::Store(StoreRecord { id: 1, name: "Test".into(), city: "Kraków".into(), currency: "PLN".into() }),
             Change::Customer(CustomerRecord {
                 id: "C-ANNA".into(),
                 first_name: "Anna".into(),
@@ -88,7 +89,7 @@ impl Fixture {
             staff("S1-MGR", "Marek", StaffRole::Manager, "9999"),
         ];
         for (sku, name, aisle) in [("5901234123457", "Tea", "A3"), ("4006381333931", "Pen", "B1")] {
-            changes.push(Change::Product(ProductRecord { sku: sku.into(), name: name.into(), price_cents: 499, category: "food".into() }));
+            changes.push(Change::Product(ProductRecord { sku: sku.into(), name: name.into(), price_cents: 499, category: "food".into(), vat_bp: 500 }));
             changes.push(Change::Stock(StockRecord { store_id: 1, sku: sku.into(), on_hand: 5, aisle: aisle.into() }));
         }
         store.apply_page(&changes, "1.1", NOW).unwrap();

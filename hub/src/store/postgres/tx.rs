@@ -263,7 +263,7 @@ impl HubTx for PgTx<'_> {
 
     fn store(&mut self, id: i64) -> Stored<Option<StoreRecord>> {
         let row = self.one("SELECT id, name, city FROM stores WHERE id = $1", &[&id])?;
-        Ok(row.map(|r| StoreRecord { id: r.get(0), name: r.get(1), city: r.get(2) }))
+        Ok(row.map(|r| StoreRecord { id: r.get(0), name: r.get(1), city: r.get(2), currency: omnikiosk_protocol::wire::default_currency() }))
     }
 
     fn store_count(&mut self) -> Stored<i64> {

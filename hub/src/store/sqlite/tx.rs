@@ -124,7 +124,7 @@ impl HubTx for SqliteTx<'_> {
 
     fn store(&mut self, id: i64) -> Stored<Option<StoreRecord>> {
         self.one("SELECT id, name, city FROM stores WHERE id = ?1", [id], |r| {
-            Ok(StoreRecord { id: r.get(0)?, name: r.get(1)?, city: r.get(2)? })
+            Ok(StoreRecord { id: r.get(0)?, name: r.get(1)?, city: r.get(2)?, currency: omnikiosk_protocol::wire::default_currency() })
         })
     }
 

@@ -1,0 +1,457 @@
+//! The till's receipt: what a sale is, priced and taxed the same way at the kiosk that
+//! makes it and at the hub that records it. Money is integer minor units of the store's
+//! currency; prices are tax-inclusive; the tax of each rate is taken out of what was paid
+//! at that rate. A receipt names the previous receipt of its device by hash, so a
+//! device's receipts form a chain nobody can edit without it showing.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::gtin::Gtin;
+use crate::ops::{Rejection, MAX_POINTS_PER_OP};
+
+/// `prev_hash` of a device's first receipt.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// Most of one product on one line ("quantity 10,000" is a slip of the finger).
+pub const MAX_QTY: i64 = 999;
+/// Most lines on one receipt.
+pub const MAX_LINES: usize = 200;
+/// Most one unit may cost (100,000.00 in any currency with cents).
+pub const MAX_UNIT_CENTS: i64 = 10_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptKind {
+    Sale,
+    Return,
+}
+
+/// One line of a receipt: a product at the price it was sold for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReceiptLine {
+    pub sku: String,
+    pub name: String,
+    pub qty: i64,
+    /// One unit, tax included.
+    pub price_cents: i64,
+    /// VAT rate in basis points (2300 = 23 %).
+    pub vat_bp: i64,
+    /// Taken from the shopper's online cart ("buy here"): it leaves the cart at the hub.
+    #[serde(default)]
+    pub from_cart: bool,
+}
+
+impl ReceiptLine {
+    pub fn total_cents(&self) -> i64 {
+        self.qty * self.price_cents
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TenderMethod {
+    Cash,
+    /// On the store's external card terminal; its reference is recorded.
+    Card,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Tender {
+    pub method: TenderMethod,
+    pub cents: i64,
+    /// The card terminal's reference (required for a card).
+    pub reference: Option<String>,
+}
+
+/// The tax of one rate: of `gross_cents` paid at this rate, `tax_cents` is tax.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TaxLine {
+    pub vat_bp: i64,
+    pub gross_cents: i64,
+    pub net_cents: i64,
+    pub tax_cents: i64,
+}
+
+/// A receipt as printed, pushed in its `sale.complete` op, kept by the hub and listed for
+/// the ERP. Everything but `hash` is hashed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Receipt {
+    /// `<store>-<device>-<seq>`: gapless per device.
+    pub number: String,
+    pub seq: i64,
+    pub kind: ReceiptKind,
+    pub store_id: i64,
+    pub device_id: String,
+    pub staff_id: String,
+    pub customer_id: Option<String>,
+    /// ISO 4217 code of the store's currency.
+    pub currency: String,
+    pub lines: Vec<ReceiptLine>,
+    /// Sum of the lines.
+    pub subtotal_cents: i64,
+    /// Paid with points.
+    pub discount_cents: i64,
+    /// What the shopper pays: subtotal less discount.
+    pub total_cents: i64,
+    pub tax: Vec<TaxLine>,
+    pub tenders: Vec<Tender>,
+    pub change_cents: i64,
+    pub points_earned: i64,
+    pub points_redeemed: i64,
+    /// Kiosk time of the sale (audit only).
+    pub at: i64,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The chain's loyalty rule at the till: points earned per whole unit of currency paid,
+/// and what one redeemed point takes off, in minor units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointsRule {
+    pub earn_per_unit: i64,
+    pub point_value_cents: i64,
+}
+
+impl Default for PointsRule {
+    fn default() -> Self {
+        PointsRule { earn_per_unit: 1, point_value_cents: 1 }
+    }
+}
+
+/// A receipt's number: the store, the device's own number, the device's sequence.
+pub fn receipt_number(store_id: i64, device_id: &str, seq: i64) -> String {
+    let short = device_id.strip_prefix(&format!("kiosk-{store_id}-")).unwrap_or(device_id);
+    format!("{store_id}-{short}-{seq:06}")
+}
+
+/// The basket priced: what a sale of `lines` with `points_redeemed` costs and earns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Priced {
+    pub subtotal_cents: i64,
+    pub discount_cents: i64,
+    pub total_cents: i64,
+    pub tax: Vec<TaxLine>,
+    pub points_earned: i64,
+}
+
+/// Prices `lines`: the discount of the redeemed points (never more than the subtotal) is
+/// shared between the tax rates in proportion to what each rate's lines cost, and each
+/// rate's tax is taken out of what is paid at it (rounded half up).
+pub fn price(lines: &[ReceiptLine], points_redeemed: i64, rule: PointsRule, earns: bool) -> Priced {
+    let subtotal_cents: i64 = lines.iter().map(ReceiptLine::total_cents).sum();
+    let discount_cents = (points_redeemed * rule.point_value_cents).min(subtotal_cents);
+    let total_cents = subtotal_cents - discount_cents;
+    let mut rates: Vec<(i64, i64)> = Vec::new();
+    for l in lines {
+        match rates.iter_mut().find(|(bp, _)| *bp == l.vat_bp) {
+            Some((_, gross)) => *gross += l.total_cents(),
+            None => rates.push((l.vat_bp, l.total_cents())),
+        }
+    }
+    rates.sort_by(|a, b| b.0.cmp(&a.0));
+    // Each rate's share of the discount, the remainder to the rate that costs most.
+    let mut shares: Vec<i64> = rates.iter().map(|(_, g)| if subtotal_cents == 0 { 0 } else { discount_cents * g / subtotal_cents }).collect();
+    if let Some(biggest) = (0..rates.len()).max_by_key(|&i| (rates[i].1, std::cmp::Reverse(i))) {
+        shares[biggest] += discount_cents - shares.iter().sum::<i64>();
+    }
+    let tax = rates
+        .iter()
+        .zip(shares)
+        .map(|(&(vat_bp, gross), share)| {
+            let gross_cents = gross - share;
+            let net_cents = (2 * gross_cents * 10_000 + 10_000 + vat_bp) / (2 * (10_000 + vat_bp));
+            TaxLine { vat_bp, gross_cents, net_cents, tax_cents: gross_cents - net_cents }
+        })
+        .collect();
+    let points_earned = if earns { total_cents / 100 * rule.earn_per_unit } else { 0 };
+    Priced { subtotal_cents, discount_cents, total_cents, tax, points_earned: points_earned.min(MAX_POINTS_PER_OP) }
+}
+
+/// What the tenders come to against `total_cents`: the change, or why the sale cannot
+/// complete (payment short, a card without its reference, change asked of a card).
+pub fn settle(tenders: &[Tender], total_cents: i64) -> Result<i64, Rejection> {
+    if tenders.is_empty() {
+        return Err(Rejection::new("payment_short", format!("nothing paid yet; {} to pay", plain(total_cents))));
+    }
+    for t in tenders {
+        if t.cents <= 0 || t.cents > 100 * MAX_UNIT_CENTS {
+            return Err(Rejection::new("bad_tender", "each payment must be more than zero"));
+        }
+        if t.method == TenderMethod::Card && t.reference.as_deref().is_none_or(|r| r.trim().is_empty() || r.chars().count() > 64) {
+            return Err(Rejection::new("card_reference", "a card payment needs the terminal's reference (1-64 characters)"));
+        }
+    }
+    let paid: i64 = tenders.iter().map(|t| t.cents).sum();
+    if paid < total_cents {
+        return Err(Rejection::new(
+            "payment_short",
+            format!("{} paid, {} to pay: {} short", plain(paid), plain(total_cents), plain(total_cents - paid)),
+        ));
+    }
+    let cash: i64 = tenders.iter().filter(|t| t.method == TenderMethod::Cash).map(|t| t.cents).sum();
+    let change = paid - total_cents;
+    if change > cash {
+        return Err(Rejection::new("card_overpaid", "a card cannot be charged more than is left to pay"));
+    }
+    Ok(change)
+}
+
+/// Minor units as `12.40` in a message (the screen formats money in the shopper's locale).
+fn plain(cents: i64) -> String {
+    format!("{}{}.{:02}", if cents < 0 { "-" } else { "" }, cents.abs() / 100, cents.abs() % 100)
+}
+
+/// A basket being paid for, before it is a receipt.
+#[derive(Debug, Clone)]
+pub struct SaleDraft<'a> {
+    pub store_id: i64,
+    pub device_id: &'a str,
+    /// The device's next receipt sequence.
+    pub seq: i64,
+    pub staff_id: &'a str,
+    pub customer_id: Option<&'a str>,
+    pub currency: &'a str,
+    pub lines: Vec<ReceiptLine>,
+    pub points_redeemed: i64,
+    pub tenders: Vec<Tender>,
+    pub rule: PointsRule,
+    pub at: i64,
+    /// The hash of the device's previous receipt ([`GENESIS_HASH`] for its first).
+    pub prev_hash: &'a str,
+}
+
+impl SaleDraft<'_> {
+    /// The receipt of this sale: priced, settled, numbered and sealed — or why it cannot
+    /// be (an empty basket, a bad quantity, payment short, …).
+    pub fn receipt(self) -> Result<Receipt, Rejection> {
+        if self.customer_id.is_none() && self.points_redeemed > 0 {
+            return Err(Rejection::new("no_customer", "points need the shopper's card or app code"));
+        }
+        let priced = price(&self.lines, self.points_redeemed, self.rule, self.customer_id.is_some());
+        if self.points_redeemed > 0 && priced.discount_cents < self.points_redeemed * self.rule.point_value_cents {
+            return Err(Rejection::new(
+                "redeem_over_total",
+                format!("{} points are worth more than the basket: redeem at most {}", self.points_redeemed, priced.subtotal_cents / self.rule.point_value_cents.max(1)),
+            ));
+        }
+        let change_cents = settle(&self.tenders, priced.total_cents)?;
+        let receipt = Receipt {
+            number: receipt_number(self.store_id, self.device_id, self.seq),
+            seq: self.seq,
+            kind: ReceiptKind::Sale,
+            store_id: self.store_id,
+            device_id: self.device_id.to_string(),
+            staff_id: self.staff_id.to_string(),
+            customer_id: self.customer_id.map(str::to_string),
+            currency: self.currency.to_string(),
+            lines: self.lines,
+            subtotal_cents: priced.subtotal_cents,
+            discount_cents: priced.discount_cents,
+            total_cents: priced.total_cents,
+            tax: priced.tax,
+            tenders: self.tenders,
+            change_cents,
+            points_earned: priced.points_earned,
+            points_redeemed: self.points_redeemed,
+            at: self.at,
+            prev_hash: self.prev_hash.to_string(),
+            hash: String::new(),
+        }
+        .seal();
+        receipt.validate()?;
+        Ok(receipt)
+    }
+}
+
+impl Receipt {
+    /// SHA-256 (hex) of the receipt with `hash` left empty.
+    pub fn compute_hash(&self) -> String {
+        let mut unhashed = self.clone();
+        unhashed.hash = String::new();
+        hex::encode(Sha256::digest(serde_json::to_vec(&unhashed).expect("a receipt serialises")))
+    }
+
+    /// Fills `hash`; the last step of making a receipt.
+    pub fn seal(mut self) -> Receipt {
+        self.hash = self.compute_hash();
+        self
+    }
+
+    pub fn paid_cents(&self) -> i64 {
+        self.tenders.iter().map(|t| t.cents).sum()
+    }
+
+    /// The receipt's own rules, before any state is looked at: its lines, that its totals,
+    /// tax and change follow from them, its number, and its hash.
+    pub fn validate(&self) -> Result<(), Rejection> {
+        let bad = |m: String| Err(Rejection::new("bad_receipt", m));
+        if self.lines.is_empty() {
+            return Err(Rejection::new("empty_basket", "the basket is empty"));
+        }
+        if self.lines.len() > MAX_LINES {
+            return bad(format!("at most {MAX_LINES} lines on one receipt"));
+        }
+        for l in &self.lines {
+            if Gtin::parse(&l.sku).is_err() {
+                return Err(Rejection::new("bad_product", format!("{} is not a product code (EAN-13, EAN-8 or UPC-A)", l.sku)));
+            }
+            if !(1..=MAX_QTY).contains(&l.qty) {
+                return Err(Rejection::new("bad_quantity", format!("the quantity of {} must be 1 to {MAX_QTY}, not {}", l.name, l.qty)));
+            }
+            if !(0..=MAX_UNIT_CENTS).contains(&l.price_cents) || !(0..=10_000).contains(&l.vat_bp) {
+                return bad(format!("{} has a price or tax rate out of range", l.sku));
+            }
+        }
+        if !(0..=MAX_POINTS_PER_OP).contains(&self.points_redeemed) || !(0..=MAX_POINTS_PER_OP).contains(&self.points_earned) {
+            return bad(format!("points must be 0..={MAX_POINTS_PER_OP}"));
+        }
+        if self.customer_id.is_none() && (self.points_redeemed > 0 || self.points_earned > 0) {
+            return Err(Rejection::new("no_customer", "points need the shopper's card or app code"));
+        }
+        let subtotal: i64 = self.lines.iter().map(ReceiptLine::total_cents).sum();
+        if self.subtotal_cents != subtotal
+            || self.total_cents != self.subtotal_cents - self.discount_cents
+            || !(0..=self.subtotal_cents).contains(&self.discount_cents)
+        {
+            return bad("the totals do not add up to the lines".into());
+        }
+        let mut tax_sum = 0;
+        for t in &self.tax {
+            if t.net_cents + t.tax_cents != t.gross_cents || !self.lines.iter().any(|l| l.vat_bp == t.vat_bp) {
+                return bad(format!("the tax at {} bp does not add up", t.vat_bp));
+            }
+            tax_sum += t.gross_cents;
+        }
+        if tax_sum != self.total_cents {
+            return bad("the tax breakdown does not add up to the total".into());
+        }
+        let change = settle(&self.tenders, self.total_cents)?;
+        if change != self.change_cents {
+            return bad(format!("the change is {}, not {}", plain(change), plain(self.change_cents)));
+        }
+        if self.seq < 1 || self.number != receipt_number(self.store_id, &self.device_id, self.seq) {
+            return bad(format!("receipt number {} does not match its store, device and sequence", self.number));
+        }
+        if self.prev_hash.len() != 64 || !self.prev_hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return bad("the previous receipt's hash is not a SHA-256".into());
+        }
+        if self.hash != self.compute_hash() {
+            return Err(Rejection::new("receipt_tampered", format!("receipt {} does not match its hash", self.number)));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn line(sku: &str, qty: i64, price_cents: i64, vat_bp: i64) -> ReceiptLine {
+        ReceiptLine { sku: sku.into(), name: sku.into(), qty, price_cents, vat_bp, from_cart: false }
+    }
+
+    pub(crate) fn cash(cents: i64) -> Tender {
+        Tender { method: TenderMethod::Cash, cents, reference: None }
+    }
+
+    pub(crate) fn card(cents: i64, reference: Option<&str>) -> Tender {
+        Tender { method: TenderMethod::Card, cents, reference: reference.map(Into::into) }
+    }
+
+    #[test]
+    fn tax_is_taken_out_of_what_each_rate_paid() {
+        // 2 × 12.30 at 23 % and 1 × 5.25 at 5 %: 24.60 holds 4.60 tax, 5.25 holds 0.25.
+        let lines = [line("5900000000015", 2, 1230, 2300), line("5900000000022", 1, 525, 500)];
+        let p = price(&lines, 0, PointsRule::default(), true);
+        assert_eq!((p.subtotal_cents, p.total_cents, p.points_earned), (2985, 2985, 29));
+        assert_eq!(p.tax[0], TaxLine { vat_bp: 2300, gross_cents: 2460, net_cents: 2000, tax_cents: 460 });
+        assert_eq!(p.tax[1], TaxLine { vat_bp: 500, gross_cents: 525, net_cents: 500, tax_cents: 25 });
+    }
+
+    #[test]
+    fn a_discount_is_shared_by_the_rates_and_never_exceeds_the_basket() {
+        let lines = [line("5900000000015", 1, 3000, 2300), line("5900000000022", 1, 1000, 800)];
+        let p = price(&lines, 400, PointsRule::default(), true);
+        assert_eq!((p.discount_cents, p.total_cents), (400, 3600));
+        assert_eq!(p.tax.iter().map(|t| t.gross_cents).collect::<Vec<_>>(), [2700, 900]);
+        assert_eq!(p.tax.iter().map(|t| t.gross_cents).sum::<i64>(), p.total_cents);
+        let all = price(&lines, 99_999, PointsRule::default(), true);
+        assert_eq!((all.discount_cents, all.total_cents, all.points_earned), (4000, 0, 0));
+        // Odd cents go to the rate that costs most, so the breakdown always adds up.
+        let odd = price(&[line("5900000000015", 1, 101, 2300), line("5900000000022", 1, 101, 800)], 3, PointsRule::default(), true);
+        assert_eq!(odd.tax.iter().map(|t| t.gross_cents).sum::<i64>(), 199);
+    }
+
+    #[test]
+    fn tenders_settle_with_change_from_cash_only() {
+        assert_eq!(settle(&[cash(5000)], 4321), Ok(679));
+        assert_eq!(settle(&[card(2000, Some("A1")), cash(3000)], 4321), Ok(679));
+        assert_eq!(settle(&[cash(4000)], 4321).unwrap_err().code, "payment_short");
+        assert_eq!(settle(&[], 1).unwrap_err().code, "payment_short");
+        assert_eq!(settle(&[card(4321, None)], 4321).unwrap_err().code, "card_reference");
+        assert_eq!(settle(&[card(4321, Some("  "))], 4321).unwrap_err().code, "card_reference");
+        assert_eq!(settle(&[card(5000, Some("A1"))], 4321).unwrap_err().code, "card_overpaid");
+        assert_eq!(settle(&[cash(0)], 0).unwrap_err().code, "bad_tender");
+    }
+
+    pub(crate) fn draft(lines: Vec<ReceiptLine>, tenders: Vec<Tender>) -> SaleDraft<'static> {
+        SaleDraft {
+            store_id: 1,
+            device_id: "kiosk-1-2",
+            seq: 7,
+            staff_id: "S1-STAFF",
+            customer_id: Some("C1"),
+            currency: "PLN",
+            lines,
+            points_redeemed: 0,
+            tenders,
+            rule: PointsRule::default(),
+            at: 0,
+            prev_hash: GENESIS_HASH,
+        }
+    }
+
+    fn receipt() -> Receipt {
+        draft(vec![line("5900000000015", 2, 1230, 2300)], vec![cash(3000)]).receipt().unwrap()
+    }
+
+    #[test]
+    fn a_draft_that_cannot_be_paid_makes_no_receipt() {
+        let l = || vec![line("5900000000015", 2, 1230, 2300)];
+        assert_eq!(draft(vec![], vec![cash(1)]).receipt().unwrap_err().code, "empty_basket");
+        assert_eq!(draft(l(), vec![cash(2000)]).receipt().unwrap_err().code, "payment_short");
+        assert_eq!(draft(vec![line("5900000000015", 0, 1230, 2300)], vec![cash(1)]).receipt().unwrap_err().code, "bad_quantity");
+        assert_eq!(SaleDraft { points_redeemed: 3000, ..draft(l(), vec![cash(1)]) }.receipt().unwrap_err().code, "redeem_over_total");
+        assert_eq!(SaleDraft { customer_id: None, points_redeemed: 5, ..draft(l(), vec![cash(3000)]) }.receipt().unwrap_err().code, "no_customer");
+        let r = SaleDraft { points_redeemed: 460, ..draft(l(), vec![card(2000, Some("T-991"))]) }.receipt().unwrap();
+        assert_eq!((r.total_cents, r.change_cents, r.points_earned), (2000, 0, 20));
+        let anonymous = SaleDraft { customer_id: None, ..draft(l(), vec![cash(3000)]) }.receipt().unwrap();
+        assert_eq!(anonymous.points_earned, 0, "no shopper, no points");
+    }
+
+    #[test]
+    fn a_sealed_receipt_is_valid_and_any_edit_shows() {
+        let r = receipt();
+        assert_eq!(r.number, "1-2-000007");
+        assert_eq!(r.validate(), Ok(()));
+        let mut edited = r.clone();
+        edited.lines[0].price_cents = 1;
+        assert_eq!(edited.validate().unwrap_err().code, "bad_receipt");
+        let mut edited = r.clone();
+        edited.tenders[0].cents = 2999;
+        edited.change_cents = 539;
+        assert_eq!(edited.validate().unwrap_err().code, "receipt_tampered");
+        let mut edited = r.clone();
+        edited.lines[0].qty = 0;
+        assert_eq!(edited.validate().unwrap_err().code, "bad_quantity");
+        let mut edited = r;
+        edited.lines[0].qty = 10_000;
+        assert_eq!(edited.validate().unwrap_err().code, "bad_quantity");
+    }
+}
