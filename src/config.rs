@@ -105,6 +105,9 @@ pub struct UiConfig {
     /// Days after its promised time that an uncollected ready order expires: the same
     /// number as the hub's `--no-show-days`, for the manager's "about to expire" list.
     pub no_show_days: u32,
+    /// The store's language (`en`, `pl`, `ru`, `uk`, `zh`): money and receipts for the
+    /// staff, and the shopper screen before a shopper is known.
+    pub language: String,
 }
 
 impl Default for UiConfig {
@@ -115,6 +118,7 @@ impl Default for UiConfig {
             phone_url: "https://shop.example.com/cart".into(),
             staff_idle_timeout_secs: 120,
             no_show_days: 7,
+            language: "en".into(),
         }
     }
 }
@@ -170,11 +174,22 @@ pub struct LoyaltyConfig {
     /// Points of one customer this kiosk may redeem before the hub confirms them: the
     /// most two offline kiosks can together over-spend.
     pub offline_redeem_allowance: i64,
+    /// The chain's rule at the till: points earned per whole unit of currency paid.
+    pub earn_per_unit: i64,
+    /// What one redeemed point takes off a sale, in minor units.
+    pub point_value_cents: i64,
 }
 
 impl Default for LoyaltyConfig {
     fn default() -> Self {
-        LoyaltyConfig { offline_redeem_allowance: 1000 }
+        let rule = omnikiosk_protocol::till::PointsRule::default();
+        LoyaltyConfig { offline_redeem_allowance: 1000, earn_per_unit: rule.earn_per_unit, point_value_cents: rule.point_value_cents }
+    }
+}
+
+impl LoyaltyConfig {
+    pub fn points_rule(&self) -> omnikiosk_protocol::till::PointsRule {
+        omnikiosk_protocol::till::PointsRule { earn_per_unit: self.earn_per_unit, point_value_cents: self.point_value_cents }
     }
 }
 
@@ -401,6 +416,12 @@ impl Config {
         anyhow::ensure!((1..=1000).contains(&s.push_batch), "sync.push_batch must be 1..=1000");
         anyhow::ensure!(s.push_interval_ms >= 10, "sync.push_interval_ms must be at least 10");
         anyhow::ensure!(self.loyalty.offline_redeem_allowance >= 0, "loyalty.offline_redeem_allowance must not be negative");
+        anyhow::ensure!(
+            ["en", "pl", "ru", "uk", "zh"].contains(&self.ui.language.as_str()),
+            "ui.language must be one of en, pl, ru, uk, zh"
+        );
+        anyhow::ensure!((0..=100).contains(&self.loyalty.earn_per_unit), "loyalty.earn_per_unit must be 0 to 100");
+        anyhow::ensure!((1..=10_000).contains(&self.loyalty.point_value_cents), "loyalty.point_value_cents must be 1 to 10000");
         anyhow::ensure!(
             s.backoff_max_ms >= s.backoff_initial_ms,
             "sync.backoff_max_ms must be at least sync.backoff_initial_ms"

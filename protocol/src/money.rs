@@ -21,7 +21,7 @@ pub fn format(cents: i64, currency: &str, language: &str) -> String {
     let digits = (cents.unsigned_abs() / 100).to_string();
     let mut whole = String::new();
     for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             whole.push(group);
         }
         whole.push(d);

@@ -255,13 +255,23 @@ pub fn order_effect(order: &mut OrderRecord, op: &OpBody) {
     }
 }
 
-/// The online cart after a `cart.add` ("save for later"): one more of the product.
+/// The online cart after a `cart.add` ("save for later": one more of the product) or a
+/// sale that took lines from it ("buy here": what was bought leaves the cart).
 pub fn cart_effect(lines: &mut Vec<CartLine>, op: &OpBody) {
-    if let OpBody::CartAdd { sku, .. } = op {
-        match lines.iter_mut().find(|l| &l.sku == sku) {
+    match op {
+        OpBody::CartAdd { sku, .. } => match lines.iter_mut().find(|l| &l.sku == sku) {
             Some(line) => line.qty += 1,
             None => lines.push(CartLine { sku: sku.clone(), qty: 1 }),
+        },
+        OpBody::SaleComplete { receipt } => {
+            for bought in receipt.lines.iter().filter(|l| l.from_cart) {
+                if let Some(line) = lines.iter_mut().find(|l| l.sku == bought.sku) {
+                    line.qty -= bought.qty;
+                }
+            }
+            lines.retain(|l| l.qty > 0);
         }
+        _ => {}
     }
 }
 

@@ -154,7 +154,7 @@ pub fn price(lines: &[ReceiptLine], points_redeemed: i64, rule: PointsRule, earn
             None => rates.push((l.vat_bp, l.total_cents())),
         }
     }
-    rates.sort_by(|a, b| b.0.cmp(&a.0));
+    rates.sort_by_key(|&(bp, _)| std::cmp::Reverse(bp));
     // Each rate's share of the discount, the remainder to the rate that costs most.
     let mut shares: Vec<i64> = rates.iter().map(|(_, g)| if subtotal_cents == 0 { 0 } else { discount_cents * g / subtotal_cents }).collect();
     if let Some(biggest) = (0..rates.len()).max_by_key(|&i| (rates[i].1, std::cmp::Reverse(i))) {

@@ -5,6 +5,7 @@
 #[cfg(feature = "demo-hub")]
 mod demo;
 mod print;
+mod till;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -156,6 +157,42 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// One completed sale at the till (works offline; the hub records it once): prints its receipt.
+    Sale {
+        /// The colleague at the till (a badge with the till role, or a manager).
+        #[arg(long)]
+        staff: String,
+        /// The shopper's loyalty card, app code or customer id.
+        #[arg(long, value_name = "CODE")]
+        customer: Option<String>,
+        /// A product: its EAN-13/EAN-8/UPC-A, times how many (repeatable): 5901234123457x2.
+        #[arg(long = "item", value_name = "CODE[xQTY]")]
+        items: Vec<String>,
+        /// "Buy here": the shopper's online cart into the basket.
+        #[arg(long)]
+        cart: bool,
+        /// Points redeemed as a discount.
+        #[arg(long, value_name = "POINTS")]
+        redeem: Option<i64>,
+        /// A payment in minor units (repeatable, for a split tender): cash:5000, card:2300:REF.
+        #[arg(long = "pay", value_name = "cash:CENTS|card:CENTS[:REF]")]
+        pay: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// This device's receipts, newest first.
+    Receipts {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One receipt of this device; --print reprints it, marked as a copy.
+    Receipt {
+        number: String,
+        #[arg(long)]
+        print: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// The demo: an embedded hub with a living store, and this kiosk enrolled to it.
     Demo {
         /// Kiosks of store 1 (1-3): the entrance, the pickup desk, a staff tablet, each with
@@ -259,6 +296,7 @@ const NO_DEMO: &str = "this build has no demo (built without the demo-hub featur
      (omnikiosk-hub) separately, then `omnikiosk enroll --hub URL --token TOKEN`, or give --config FILE";
 
 /// A command failed: print this one line, exit with this code.
+#[derive(Debug)]
 struct Failure {
     message: String,
     code: u8,
@@ -447,6 +485,12 @@ async fn dispatch(cli: Cli) -> CmdResult {
             let today = store.today(unix_now(), ui.tz_offset_secs, ui.no_show_secs)?;
             emit(json, &today, || print::today(&today, unix_now()))
         }
+        Command::Sale { staff, customer, items, cart, redeem, pay, json } => {
+            let args = till::SaleArgs { staff, customer, items, cart, redeem, pay };
+            till::sale(&open(&dir, &cfg)?, &cfg, args, json)
+        }
+        Command::Receipts { json } => till::receipts(&open(&dir, &cfg)?, &cfg, json),
+        Command::Receipt { number, print, json } => till::receipt(&open(&dir, &cfg)?, &cfg, &number, print, json),
         Command::Orders { status, json } => {
             let store = open(&dir, &cfg)?;
             let orders = store.orders(status)?;

@@ -40,6 +40,8 @@ pub struct Receipt {
 pub trait SlipPrinter: Send {
     fn pickup_slip(&mut self, slip: &PickupSlip) -> Result<(), PeripheralError>;
     fn receipt(&mut self, receipt: &Receipt) -> Result<(), PeripheralError>;
+    /// A till receipt; `copy` is the reprint's number, `None` for the original.
+    fn sale_receipt(&mut self, receipt: &omnikiosk_protocol::till::Receipt, copy: Option<i64>) -> Result<(), PeripheralError>;
 }
 
 /// An ESC/POS printer behind any `escpos` driver.
@@ -120,6 +122,67 @@ impl<D: Driver + Clone + Send> SlipPrinter for EscPos<D> {
             Ok(())
         })
     }
+
+    fn sale_receipt(&mut self, receipt: &omnikiosk_protocol::till::Receipt, copy: Option<i64>) -> Result<(), PeripheralError> {
+        self.till_receipt(receipt, copy)
+    }
+}
+
+impl<D: Driver + Clone + Send> EscPos<D> {
+    fn till_receipt(&mut self, r: &omnikiosk_protocol::till::Receipt, copy: Option<i64>) -> Result<(), PeripheralError> {
+        let width = self.cfg.chars_per_line;
+        // Printers take ASCII: the code, not the symbol (PLN 12.40, not 12,40 zł).
+        let m = |cents: i64| format!("{} {}{}.{:02}", r.currency, if cents < 0 { "-" } else { "" }, cents.abs() / 100, cents.abs() % 100);
+        let two = |left: &str, right: &str| {
+            let left: String = ascii(left).chars().take(width.saturating_sub(right.len() + 1)).collect();
+            format!("{left}{}{right}", " ".repeat(width.saturating_sub(left.chars().count() + right.len())))
+        };
+        self.print("receipt", |p| {
+            p.justify(JustifyMode::CENTER)?;
+            if let Some(n) = copy {
+                p.bold(true)?.writeln(&format!("COPY {n} - NOT A RECEIPT OF SALE"))?.bold(false)?;
+            }
+            p.writeln(&format!("Receipt {}", ascii(&r.number)))?;
+            p.justify(JustifyMode::LEFT)?.writeln(&"-".repeat(width))?;
+            for l in &r.lines {
+                p.writeln(&fit(&l.name, width))?.writeln(&two(&format!("  {} x {}", l.qty, m(l.price_cents)), &m(l.total_cents())))?;
+            }
+            if r.discount_cents > 0 {
+                p.writeln(&two(&format!("Points redeemed ({})", r.points_redeemed), &m(-r.discount_cents)))?;
+            }
+            p.writeln(&"-".repeat(width))?.bold(true)?.writeln(&two("TOTAL", &m(r.total_cents)))?.bold(false)?;
+            for t in &r.tenders {
+                let how = match (t.method, &t.reference) {
+                    (omnikiosk_protocol::till::TenderMethod::Card, Some(reference)) => format!("Card {reference}"),
+                    (omnikiosk_protocol::till::TenderMethod::Card, None) => "Card".to_string(),
+                    (omnikiosk_protocol::till::TenderMethod::Cash, _) => "Cash".to_string(),
+                };
+                p.writeln(&two(&how, &m(t.cents)))?;
+            }
+            if r.change_cents > 0 {
+                p.writeln(&two("Change", &m(r.change_cents)))?;
+            }
+            p.writeln(&"-".repeat(width))?;
+            for t in &r.tax {
+                let rate = format!("VAT {}.{:02}% of {}", t.vat_bp / 100, t.vat_bp % 100, m(t.gross_cents));
+                p.writeln(&two(&rate, &m(t.tax_cents)))?;
+            }
+            if r.points_earned > 0 {
+                p.writeln(&format!("Points earned: {}", r.points_earned))?;
+            }
+            p.justify(JustifyMode::CENTER)?;
+            // The e-receipt: its number and the start of its hash, which the hub checks.
+            p.qrcode_option(&receipt_qr(r), QRCodeOption::new(QRCodeModel::Model2, 4, QRCodeCorrectionLevel::M))?;
+            p.writeln(&fit(&format!("#{}", &r.hash[..16]), width))?;
+            Ok(())
+        })
+    }
+}
+
+/// What a receipt's QR holds: `R1.<number>.<first 16 hex of its hash>`. Scanned, it names
+/// the receipt; the hash part tells a typed-up or forged number from the printed one.
+pub fn receipt_qr(r: &omnikiosk_protocol::till::Receipt) -> String {
+    format!("R1.{}.{}", r.number, &r.hash[..16])
 }
 
 /// Printers print their code page, not UTF-8: keep text to ASCII (`×` becomes `x`,

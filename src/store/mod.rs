@@ -11,6 +11,7 @@ mod orders;
 mod outbox;
 mod read;
 mod schema;
+mod till;
 mod today;
 
 use std::fs::{DirBuilder, OpenOptions};
@@ -25,6 +26,7 @@ pub use apply::ApplyStats;
 pub use desk::{HelpRequest, NpsSummary, PinCheck, PIN_ATTEMPTS, PIN_LOCK_SECS};
 pub use outbox::{LocalConflict, OpError, OutboxStats, PushTally, RecordedOp};
 pub use read::{Counts, ProductView, StaffMember};
+pub use till::{Basket, BasketItem, ReceiptSummary};
 pub use today::{StoreDevice, Today};
 
 use crate::config::StoreConfig;

@@ -81,71 +81,9 @@ impl LocalStore {
     pub fn record_op(&self, op: OpBody, loyalty: &LoyaltyConfig, now: i64) -> Result<RecordedOp, OpError> {
         op.validate()?;
         let enrolment = self.require_enrolment()?;
-        let key = code::decode_public_key(&enrolment.hub_public_key)
-            .map_err(|e| StoreError::Corrupt { what: "hub public key", detail: e.to_string() })?;
-        let qr_order_id = |qr: &str| {
-            code::verify(&key, qr, now).ok().filter(|c| c.kind == code::CodeKind::Order).map(|c| c.id)
-        };
         let mut conn = self.writer();
         let tx = conn.transaction()?;
-        // The facts this op needs, as this device knows them: the hub's state with its
-        // own pending ops on top.
-        let staff_role = match op.staff_id() {
-            Some(id) => tx
-                .prepare_cached("SELECT role FROM staff WHERE id = ?1")?
-                .query_row([id], |r| r.get::<_, String>(0))
-                .optional()?
-                .map(|role| StaffRole::parse(&role).ok_or_else(|| StoreError::Corrupt { what: "staff role", detail: role }))
-                .transpose()?,
-            None => None,
-        };
-        let order = match op.order_looked_at() {
-            Some(id) => overlaid_order(&tx, id)?,
-            None => None,
-        };
-        let customer = op.known_customer_id().or(op.points_delta().map(|(c, _)| c));
-        let customer_known = match customer {
-            Some(id) => tx.prepare_cached("SELECT 1 FROM customers WHERE id = ?1")?.exists([id])?,
-            None => false,
-        };
-        let points = match customer {
-            Some(id) if customer_known => overlaid_points(&tx, id)?,
-            _ => 0,
-        };
-        let unconfirmed: i64 = match customer {
-            Some(id) => tx
-                .prepare_cached("SELECT coalesce(-sum(points_delta), 0) FROM outbox WHERE entity = ?1 AND points_delta < 0")?
-                .query_row([format!("customer:{id}")], |r| r.get(0))?,
-            None => 0,
-        };
-        let help = match op.help_request_id() {
-            Some(id) => overlaid_help(&tx, id)?,
-            None => None,
-        };
-        let mut missing_product = None;
-        for sku in op.skus() {
-            if !tx.prepare_cached("SELECT 1 FROM products WHERE sku = ?1")?.exists([sku])? {
-                missing_product = Some(sku);
-                break;
-            }
-        }
-        let staff_till = match op.staff_id() {
-            Some(id) => tx.prepare_cached("SELECT till FROM staff WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional()?.unwrap_or(false),
-            None => false,
-        };
-        let facts = Facts {
-            judge: Judge::Device { allowance: loyalty.offline_redeem_allowance, unconfirmed },
-            staff_role,
-            order: order.as_ref(),
-            customer_known,
-            points,
-            qr_order_id: &qr_order_id,
-            help: help.as_ref().map(HelpRequest::standing),
-            missing_product,
-            staff_till,
-        };
-        judge(&op, &facts)?;
-        let recorded = queue(&tx, &op, order.as_ref().map(|o| o.version), now)?;
+        let recorded = judge_and_queue(&tx, &op, &enrolment, loyalty, now)?;
         // The op's effect on this device's copies of the store's shared records, so every
         // screen here shows it at once; the hub's version replaces it when pulled.
         match &op {
@@ -291,6 +229,78 @@ impl LocalStore {
     }
 }
 
+
+/// Checks `op` against what this device knows (the hub's state with its own pending ops on
+/// top) and queues it in the caller's transaction, which also holds the op's local effect.
+pub(super) fn judge_and_queue(
+    tx: &rusqlite::Transaction<'_>,
+    op: &OpBody,
+    enrolment: &super::Enrolment,
+    loyalty: &LoyaltyConfig,
+    now: i64,
+) -> Result<RecordedOp, OpError> {
+    let key = code::decode_public_key(&enrolment.hub_public_key)
+        .map_err(|e| StoreError::Corrupt { what: "hub public key", detail: e.to_string() })?;
+    let qr_order_id = |qr: &str| code::verify(&key, qr, now).ok().filter(|c| c.kind == code::CodeKind::Order).map(|c| c.id);
+    // The facts this op needs, as this device knows them: the hub's state with its
+    // own pending ops on top.
+    let staff_role = match op.staff_id() {
+        Some(id) => tx
+            .prepare_cached("SELECT role FROM staff WHERE id = ?1")?
+            .query_row([id], |r| r.get::<_, String>(0))
+            .optional()?
+            .map(|role| StaffRole::parse(&role).ok_or_else(|| StoreError::Corrupt { what: "staff role", detail: role }))
+            .transpose()?,
+        None => None,
+    };
+    let order = match op.order_looked_at() {
+        Some(id) => overlaid_order(tx, id)?,
+        None => None,
+    };
+    let customer = op.known_customer_id().or(op.points_delta().map(|(c, _)| c));
+    let customer_known = match customer {
+        Some(id) => tx.prepare_cached("SELECT 1 FROM customers WHERE id = ?1")?.exists([id])?,
+        None => false,
+    };
+    let points = match customer {
+        Some(id) if customer_known => overlaid_points(tx, id)?,
+        _ => 0,
+    };
+    let unconfirmed: i64 = match customer {
+        Some(id) => tx
+            .prepare_cached("SELECT coalesce(-sum(points_delta), 0) FROM outbox WHERE entity = ?1 AND points_delta < 0")?
+            .query_row([format!("customer:{id}")], |r| r.get(0))?,
+        None => 0,
+    };
+    let help = match op.help_request_id() {
+        Some(id) => overlaid_help(tx, id)?,
+        None => None,
+    };
+    let mut missing_product = None;
+    for sku in op.skus() {
+        if !tx.prepare_cached("SELECT 1 FROM products WHERE sku = ?1")?.exists([sku])? {
+            missing_product = Some(sku);
+            break;
+        }
+    }
+    let staff_till = match op.staff_id() {
+        Some(id) => tx.prepare_cached("SELECT till FROM staff WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional()?.unwrap_or(false),
+        None => false,
+    };
+    let facts = Facts {
+        judge: Judge::Device { allowance: loyalty.offline_redeem_allowance, unconfirmed },
+        staff_role,
+        order: order.as_ref(),
+        customer_known,
+        points,
+        qr_order_id: &qr_order_id,
+        help: help.as_ref().map(HelpRequest::standing),
+        missing_product,
+        staff_till,
+    };
+    judge(op, &facts)?;
+    Ok(queue(tx, op, order.as_ref().map(|o| o.version), now)?)
+}
 
 /// The record an op is overlaid on while it waits in the outbox (see `orders::pending_on`).
 fn entity(op: &OpBody) -> Option<String> {

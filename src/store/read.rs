@@ -59,6 +59,10 @@ impl LocalStore {
         for (op, _) in pending_on(&tx, &format!("cart:{customer_id}"))? {
             cart_effect(&mut cart_lines, &op);
         }
+        // Lines bought here from the cart ("buy here") and not yet gone from the hub's.
+        for (op, _) in pending_on(&tx, &format!("customer:{customer_id}"))? {
+            cart_effect(&mut cart_lines, &op);
+        }
         let cart = build_cart(&tx, &cart_lines, store_id)?;
         let mut orders =
             query_orders(&tx, &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE customer_id = ?1"), params![customer_id], store_id)?;

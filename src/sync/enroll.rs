@@ -29,9 +29,11 @@ pub async fn enroll(
     };
     let saved = enrolment.clone();
     let hub_last_seq = info.last_seq;
+    let hub_last_receipt = info.last_receipt;
     blocking(store, move |s| {
         s.save_enrolment(&saved)?;
-        s.raise_op_seq(hub_last_seq)
+        s.raise_op_seq(hub_last_seq)?;
+        s.raise_receipt_seq(hub_last_receipt.as_ref())
     })
     .await?;
     Ok(enrolment)

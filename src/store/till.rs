@@ -1,0 +1,185 @@
+//! The till at this device: a paid basket becomes one `sale.complete` op and its receipt,
+//! written in one durable transaction with the receipt number taken in it — so a basket
+//! that is refused, voided or never paid uses no number, and a crash leaves either the
+//! whole sale or nothing. Pricing, tax and the receipt's own rules are
+//! `protocol::till`; whether the sale may be made is `protocol::rules::judge`, through the
+//! same door as every other op.
+
+use omnikiosk_protocol::ops::{OpBody, Rejection};
+use omnikiosk_protocol::till::{Receipt, ReceiptKind, ReceiptLine, SaleDraft, Tender, GENESIS_HASH};
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde::Serialize;
+
+use super::orders::{enrolled_store_id, from_json};
+use super::outbox::{judge_and_queue, OpError};
+use super::{meta_get, meta_set, LocalStore, Result, StoreError};
+use crate::config::LoyaltyConfig;
+
+/// A product in the basket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BasketItem {
+    pub sku: String,
+    pub qty: i64,
+    /// Taken from the shopper's online cart ("buy here").
+    pub from_cart: bool,
+}
+
+/// A basket at the moment "Pay" is pressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Basket {
+    pub staff_id: String,
+    pub customer_id: Option<String>,
+    pub items: Vec<BasketItem>,
+    pub points_redeemed: i64,
+    pub tenders: Vec<Tender>,
+}
+
+/// A receipt in `receipts` lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReceiptSummary {
+    pub number: String,
+    pub kind: ReceiptKind,
+    pub total_cents: i64,
+    pub currency: String,
+    pub customer_id: Option<String>,
+    pub at: i64,
+    /// Whether the hub has confirmed it (its op left the outbox).
+    pub sent: bool,
+}
+
+impl LocalStore {
+    /// Records a paid basket: its receipt, numbered next in this device's gapless sequence
+    /// and chained to the one before, and its `sale.complete` op, in one transaction.
+    pub fn complete_sale(&self, basket: &Basket, loyalty: &LoyaltyConfig, now: i64) -> Result<Receipt, OpError> {
+        let enrolment = self.require_enrolment()?;
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        let mut lines = Vec::with_capacity(basket.items.len());
+        for item in &basket.items {
+            let product: Option<(String, i64, i64)> = tx
+                .prepare_cached("SELECT name, price_cents, vat_bp FROM products WHERE sku = ?1")?
+                .query_row([&item.sku], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            let (name, price_cents, vat_bp) =
+                product.ok_or_else(|| Rejection::new("unknown_product", format!("{} is not in the catalogue", item.sku)))?;
+            lines.push(ReceiptLine { sku: item.sku.clone(), name, qty: item.qty, price_cents, vat_bp, from_cart: item.from_cart });
+        }
+        let store_id = enrolled_store_id(&tx)?;
+        let currency: String = tx
+            .prepare_cached("SELECT currency FROM stores WHERE id = ?1")?
+            .query_row([store_id], |r| r.get(0))
+            .optional()?
+            .unwrap_or_else(omnikiosk_protocol::wire::default_currency);
+        let (last_seq, prev_hash) = last_receipt(&tx)?;
+        let receipt = SaleDraft {
+            store_id,
+            device_id: &enrolment.device_id,
+            seq: last_seq + 1,
+            staff_id: &basket.staff_id,
+            customer_id: basket.customer_id.as_deref(),
+            currency: &currency,
+            lines,
+            points_redeemed: basket.points_redeemed,
+            tenders: basket.tenders.clone(),
+            rule: loyalty.points_rule(),
+            at: now,
+            prev_hash: &prev_hash,
+        }
+        .receipt()?;
+        let op = OpBody::SaleComplete { receipt };
+        let recorded = judge_and_queue(&tx, &op, &enrolment, loyalty, now)?;
+        let OpBody::SaleComplete { receipt } = op else { unreachable!("built above") };
+        insert_receipt(&tx, &receipt, &recorded.op_id)?;
+        tx.commit()?;
+        self.tell_op_recorded();
+        Ok(receipt)
+    }
+
+    /// This device's receipts, newest first.
+    pub fn receipts(&self, limit: usize) -> Result<Vec<ReceiptSummary>> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(
+            "SELECT r.body, EXISTS(SELECT 1 FROM outbox o WHERE o.op_id = r.op_id) FROM receipts r ORDER BY r.seq DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (body, pending) = row?;
+            let r: Receipt = from_json("receipt", &body)?;
+            out.push(ReceiptSummary {
+                number: r.number,
+                kind: r.kind,
+                total_cents: r.total_cents,
+                currency: r.currency,
+                customer_id: r.customer_id,
+                at: r.at,
+                sent: !pending,
+            });
+        }
+        Ok(out)
+    }
+
+    /// One of this device's receipts by its number (or by its sequence alone: `42`).
+    pub fn receipt(&self, number: &str) -> Result<Option<Receipt>> {
+        let conn = self.reader();
+        let body: Option<String> = conn
+            .prepare_cached("SELECT body FROM receipts WHERE number = ?1 OR (?1 GLOB '[0-9]*' AND ?1 NOT GLOB '*[^0-9]*' AND seq = CAST(?1 AS INTEGER))")?
+            .query_row([number.trim()], |r| r.get(0))
+            .optional()?;
+        body.map(|b| from_json("receipt", &b)).transpose()
+    }
+
+    /// Counts a reprint: the printed copy says which copy it is.
+    pub fn count_copy(&self, number: &str) -> Result<i64> {
+        let conn = self.writer();
+        conn.prepare_cached("UPDATE receipts SET copies = copies + 1 WHERE number = ?1")?.execute([number])?;
+        let copies = conn.prepare_cached("SELECT copies FROM receipts WHERE number = ?1")?.query_row([number], |r| r.get(0))?;
+        Ok(copies)
+    }
+
+    /// After enrolment: receipts continue after the last one the hub has of this device
+    /// (a reinstalled kiosk never gives a number twice), chained onto its hash.
+    pub(crate) fn raise_receipt_seq(&self, hub_last: Option<&omnikiosk_protocol::wire::ReceiptLink>) -> Result<()> {
+        let Some(link) = hub_last else { return Ok(()) };
+        let conn = self.writer();
+        let (local, _) = last_receipt(&conn)?;
+        if link.seq > local {
+            meta_set(&conn, "receipt_floor_seq", &link.seq.to_string())?;
+            meta_set(&conn, "receipt_floor_hash", &link.hash)?;
+        }
+        Ok(())
+    }
+}
+
+/// The sequence and hash of this device's last receipt: its own, or the hub's last
+/// after a reinstall, or none yet.
+fn last_receipt(conn: &rusqlite::Connection) -> Result<(i64, String)> {
+    let own: Option<(i64, String)> =
+        conn.prepare_cached("SELECT seq, hash FROM receipts ORDER BY seq DESC LIMIT 1")?.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+    let floor_seq = meta_get(conn, "receipt_floor_seq")?.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    match own {
+        Some((seq, hash)) if seq >= floor_seq => Ok((seq, hash)),
+        _ if floor_seq > 0 => {
+            let hash = meta_get(conn, "receipt_floor_hash")?
+                .ok_or(StoreError::Corrupt { what: "receipt chain", detail: "a receipt floor without its hash".into() })?;
+            Ok((floor_seq, hash))
+        }
+        _ => Ok((0, GENESIS_HASH.to_string())),
+    }
+}
+
+fn insert_receipt(tx: &Transaction<'_>, r: &Receipt, op_id: &str) -> Result<()> {
+    let body = serde_json::to_string(r).map_err(|e| StoreError::Corrupt { what: "receipt", detail: e.to_string() })?;
+    let kind = match r.kind {
+        ReceiptKind::Sale => "sale",
+        ReceiptKind::Return => "return",
+    };
+    tx.prepare_cached(
+        "INSERT INTO receipts(seq, number, op_id, kind, customer_id, total_cents, at, hash, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![r.seq, r.number, op_id, kind, r.customer_id, r.total_cents, r.at, r.hash, body])?;
+    // The store's numbers count it at once; the hub's record replaces it when pulled.
+    tx.prepare_cached("INSERT OR REPLACE INTO store_sales(number, device_id, kind, total_cents, at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![r.number, r.device_id, kind, r.total_cents, r.at])?;
+    Ok(())
+}
