@@ -402,7 +402,7 @@ async fn pull(State(s): State<AppState>, headers: HeaderMap, params: Result<Quer
         if *closing.borrow_and_update() {
             break page;
         }
-        let _open = metrics::LongPollOpen::new();
+        let _open = metrics::LongPollOpen::start();
         tokio::select! {
             woke = tokio::time::timeout_at(deadline, head.changed()) => if woke.is_err() { break page; },
             _ = closing.changed() => break page,

@@ -16,6 +16,7 @@
 
 pub mod push;
 pub mod reads;
+mod sql;
 pub mod writes;
 
 mod postgres;
@@ -427,6 +428,9 @@ pub enum TxKind {
     Bookkeeping,
 }
 
+/// Called with a scope and its new head when a process sharing the database moved it.
+pub type FeedListener = Box<dyn Fn(&str, i64) + Send + Sync>;
+
 /// A database the hub can run on: it runs jobs in transactions, nothing more.
 pub trait Backend: Send + Sync + 'static {
     /// Runs `job` in a transaction of `kind`: committed when it answers `Ok`, rolled back
@@ -437,7 +441,7 @@ pub trait Backend: Send + Sync + 'static {
     /// this one) moved that scope's feed, so this process's long-polls of the scope wake
     /// too. Heads of different scopes may be announced out of seq order. A backend only
     /// one process uses has nothing to report.
-    fn on_feed_change(&self, f: Box<dyn Fn(&str, i64) + Send + Sync>) {
+    fn on_feed_change(&self, f: FeedListener) {
         let _ = f;
     }
     /// After an erasure: makes sure no old copy of the erased rows stays readable in the

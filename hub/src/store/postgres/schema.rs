@@ -3,6 +3,7 @@
 use postgres::Client;
 
 use crate::error::StorageError;
+use crate::store::sql::TILL_MIGRATION;
 
 /// Advisory lock key taken while migrating, so hubs starting together do not race.
 const MIGRATION_LOCK: i64 = 0x4f4d_4e49_4b49_4f53; // "OMNIKIOS"
@@ -30,7 +31,7 @@ pub fn migrate(c: &mut Client) -> Result<(), StorageError> {
 }
 
 /// Versioned schema migrations; version N is `MIGRATIONS[N - 1]`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, TILL_MIGRATION];
 
 /// Text keys that results are ordered by use the "C" collation: byte order, as SQLite
 /// sorts, whatever locale the database was created with.
@@ -150,28 +151,3 @@ SELECT setval('feed_txid', coalesce((SELECT value FROM counters WHERE name = 'tx
 DELETE FROM counters WHERE name IN ('feed', 'txid');
 "#;
 
-/// The till: a store's money, a product's VAT and a badge's till role (rows of an older
-/// release get what its seed would have given them; every badge holder of then may sell,
-/// as nothing could grant the role otherwise), the receipts, and a sale's touchpoint.
-/// `position` is taken from the `receipts` counter row in the writing transaction: its
-/// row lock is held to commit, and feed writers run one at a time anyway (`WRITERS_LOCK`),
-/// so positions follow commit order, which `GET /v1/sales` pages by — a SEQUENCE would
-/// hand them out in start order and let the ERP's cursor jump a receipt still committing.
-const SCHEMA_V4: &str = r#"
-ALTER TABLE stores ADD COLUMN currency TEXT NOT NULL DEFAULT 'PLN';
-UPDATE stores SET currency = CASE
-    WHEN city IN ('London', 'Manchester') THEN 'GBP' WHEN city IN ('Kyiv', 'Lviv') THEN 'UAH' WHEN city = 'Shanghai' THEN 'CNY' ELSE 'PLN' END;
-ALTER TABLE products ADD COLUMN vat_bp BIGINT NOT NULL DEFAULT 2300;
-UPDATE products SET vat_bp = CASE WHEN category IN ('Dairy', 'Bakery', 'Pantry', 'Produce') THEN 500 WHEN category = 'Kids' THEN 800 ELSE 2300 END;
-ALTER TABLE staff ADD COLUMN till BOOLEAN NOT NULL DEFAULT TRUE;
-CREATE TABLE receipts (
-    position BIGINT PRIMARY KEY, number TEXT COLLATE "C" NOT NULL UNIQUE, store_id BIGINT NOT NULL, device_id TEXT NOT NULL,
-    seq BIGINT NOT NULL, op_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, customer_id TEXT,
-    total_cents BIGINT NOT NULL, at BIGINT NOT NULL, hash TEXT NOT NULL, body TEXT NOT NULL,
-    UNIQUE (device_id, seq)
-);
-CREATE INDEX receipts_by_store ON receipts(store_id, position);
-CREATE INDEX receipts_by_customer ON receipts(customer_id);
-ALTER TABLE visits ADD COLUMN receipt TEXT;
-ALTER TABLE visits ADD COLUMN total_cents BIGINT;
-"#;

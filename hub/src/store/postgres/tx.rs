@@ -14,12 +14,12 @@ use crate::store::{
     ConflictRow, CustomerRow, Device, EventRow, FeedRow, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, ReceiptFilter,
     ReceiptRow, Relevance, Savepoint, Stored, TimelineRow, Touchpoint, TouchpointKind,
 };
+use crate::store::sql::{receipts_where, RECEIPT_COLS};
 
 type Args<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 const ORDER_COLS: &str = "id, store_id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version";
 const HELP_COLS: &str = "id, store_id, device_id, customer_id, raised_at, taken_by, taken_at, done_by, done_at";
-const RECEIPT_COLS: &str = "position, number, store_id, device_id, seq, op_id, kind, customer_id, total_cents, at, hash, body";
 
 /// The statements prepared on one connection, by their SQL text: each is parsed and
 /// planned once per connection instead of at every call. The set is bounded: every
@@ -700,19 +700,16 @@ impl HubTx for PgTx<'_> {
     }
 
     fn receipts(&mut self, filter: ReceiptFilter<'_>) -> Stored<Vec<ReceiptRow>> {
-        let (filter, args): (&str, Vec<&(dyn ToSql + Sync)>) = match &filter {
-            ReceiptFilter::Number(k) | ReceiptFilter::DeviceSeq(k, _) | ReceiptFilter::LastOfDevice(k) | ReceiptFilter::Customer(k) if !storable(k) => {
+        let args: Vec<&(dyn ToSql + Sync)> = match &filter {
+            ReceiptFilter::Number(k) | ReceiptFilter::LastOfDevice(k) | ReceiptFilter::Customer(k) | ReceiptFilter::DeviceSeq(k, _) if !storable(k) => {
                 return Ok(Vec::new())
             }
-            ReceiptFilter::Number(n) => ("number = $1", vec![n]),
-            ReceiptFilter::DeviceSeq(d, seq) => ("device_id = $1 AND seq = $2", vec![d, seq]),
-            ReceiptFilter::LastOfDevice(d) => ("device_id = $1 ORDER BY seq DESC LIMIT 1", vec![d]),
-            ReceiptFilter::Customer(c) => ("customer_id = $1 ORDER BY position", vec![c]),
-            ReceiptFilter::After { store_id, position, limit } => {
-                ("($1::BIGINT IS NULL OR store_id = $1) AND position > $2 ORDER BY position LIMIT $3", vec![store_id, position, limit])
-            }
+            ReceiptFilter::Number(k) | ReceiptFilter::LastOfDevice(k) | ReceiptFilter::Customer(k) => vec![k],
+            ReceiptFilter::DeviceSeq(device, seq) => vec![device, seq],
+            ReceiptFilter::After { store_id, position, limit } => vec![store_id, position, limit],
         };
-        Ok(self.all(&format!("SELECT {RECEIPT_COLS} FROM receipts WHERE {filter}"), &args)?.iter().map(receipt_row).collect())
+        let rows = self.all(&format!("SELECT {RECEIPT_COLS} FROM receipts WHERE {}", receipts_where(&filter)), &args)?;
+        Ok(rows.iter().map(receipt_row).collect())
     }
 
     fn set_receipt_body(&mut self, number: &str, body: &str) -> Stored<()> {

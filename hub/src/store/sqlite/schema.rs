@@ -4,10 +4,11 @@ use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 
 use crate::error::StorageError;
+use crate::store::sql::TILL_MIGRATION;
 
 /// Brings the database to the newest schema.
 pub fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
-    Ok(Migrations::new(vec![M::up(SCHEMA), M::up(SCHEMA_PUSH), M::up(SCHEMA_STORE_WIDE), M::up(SCHEMA_TILL)]).to_latest(conn)?)
+    Ok(Migrations::new(vec![M::up(SCHEMA), M::up(SCHEMA_PUSH), M::up(SCHEMA_STORE_WIDE), M::up(TILL_MIGRATION)]).to_latest(conn)?)
 }
 
 const SCHEMA: &str = r#"
@@ -112,29 +113,6 @@ CREATE TABLE pin_failures (
 ) WITHOUT ROWID;
 "#;
 
-/// The till: a store's money, a product's VAT and a badge's till role (rows of an older
-/// release get what its seed would have given them; every badge holder of then may sell,
-/// as nothing could grant the role otherwise), the receipts, and a sale's touchpoint.
-/// `position` is taken from the `receipts` counter in the writing transaction: with one
-/// writer at a time it follows commit order, which `GET /v1/sales` pages by.
-const SCHEMA_TILL: &str = r#"
-ALTER TABLE stores ADD COLUMN currency TEXT NOT NULL DEFAULT 'PLN';
-UPDATE stores SET currency = CASE
-    WHEN city IN ('London', 'Manchester') THEN 'GBP' WHEN city IN ('Kyiv', 'Lviv') THEN 'UAH' WHEN city = 'Shanghai' THEN 'CNY' ELSE 'PLN' END;
-ALTER TABLE products ADD COLUMN vat_bp INTEGER NOT NULL DEFAULT 2300;
-UPDATE products SET vat_bp = CASE WHEN category IN ('Dairy', 'Bakery', 'Pantry', 'Produce') THEN 500 WHEN category = 'Kids' THEN 800 ELSE 2300 END;
-ALTER TABLE staff ADD COLUMN till INTEGER NOT NULL DEFAULT 1;
-CREATE TABLE receipts (
-    position INTEGER PRIMARY KEY, number TEXT NOT NULL UNIQUE, store_id INTEGER NOT NULL, device_id TEXT NOT NULL,
-    seq INTEGER NOT NULL, op_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, customer_id TEXT,
-    total_cents INTEGER NOT NULL, at INTEGER NOT NULL, hash TEXT NOT NULL, body TEXT NOT NULL,
-    UNIQUE (device_id, seq)
-);
-CREATE INDEX receipts_by_store ON receipts(store_id, position);
-CREATE INDEX receipts_by_customer ON receipts(customer_id);
-ALTER TABLE visits ADD COLUMN receipt TEXT;
-ALTER TABLE visits ADD COLUMN total_cents INTEGER;
-"#;
 
 #[cfg(test)]
 mod tests {

@@ -11,10 +11,10 @@ use crate::store::{
     ConflictRow, CustomerRow, Device, EventRow, FeedRow, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, ReceiptFilter,
     ReceiptRow, Relevance, Savepoint, Stored, TimelineRow, Touchpoint, TouchpointKind,
 };
+use crate::store::sql::{receipts_where, RECEIPT_COLS};
 
 const ORDER_COLS: &str = "id, store_id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version";
 const HELP_COLS: &str = "id, store_id, device_id, customer_id, raised_at, taken_by, taken_at, done_by, done_at";
-const RECEIPT_COLS: &str = "position, number, store_id, device_id, seq, op_id, kind, customer_id, total_cents, at, hash, body";
 
 pub struct SqliteTx<'a> {
     c: &'a Connection,
@@ -525,16 +525,12 @@ impl HubTx for SqliteTx<'_> {
     }
 
     fn receipts(&mut self, filter: ReceiptFilter<'_>) -> Stored<Vec<ReceiptRow>> {
-        let (filter, args): (&str, Vec<&dyn rusqlite::ToSql>) = match &filter {
-            ReceiptFilter::Number(n) => ("number = ?1", vec![n]),
-            ReceiptFilter::DeviceSeq(d, seq) => ("device_id = ?1 AND seq = ?2", vec![d, seq]),
-            ReceiptFilter::LastOfDevice(d) => ("device_id = ?1 ORDER BY seq DESC LIMIT 1", vec![d]),
-            ReceiptFilter::Customer(c) => ("customer_id = ?1 ORDER BY position", vec![c]),
-            ReceiptFilter::After { store_id, position, limit } => {
-                ("(?1 IS NULL OR store_id = ?1) AND position > ?2 ORDER BY position LIMIT ?3", vec![store_id, position, limit])
-            }
+        let args: Vec<&dyn rusqlite::ToSql> = match &filter {
+            ReceiptFilter::Number(k) | ReceiptFilter::LastOfDevice(k) | ReceiptFilter::Customer(k) => vec![k],
+            ReceiptFilter::DeviceSeq(device, seq) => vec![device, seq],
+            ReceiptFilter::After { store_id, position, limit } => vec![store_id, position, limit],
         };
-        self.all(&format!("SELECT {RECEIPT_COLS} FROM receipts WHERE {filter}"), args.as_slice(), receipt_row)
+        self.all(&format!("SELECT {RECEIPT_COLS} FROM receipts WHERE {}", receipts_where(&filter)), args.as_slice(), receipt_row)
     }
 
     fn set_receipt_body(&mut self, number: &str, body: &str) -> Stored<()> {
