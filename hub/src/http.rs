@@ -18,8 +18,9 @@ use omnikiosk_protocol::gtin::DEFAULT_LOYALTY_PREFIX;
 use omnikiosk_protocol::scan::{classify, ScanContext};
 use omnikiosk_protocol::wire::{
     ApiError, CartPut, Change, ConflictRecord, DeviceHealth, CustomerProfile, OrderDetail, PushRequest, PushResponse, CustomerUpsert, DeviceInfo, IdentifiersPut, LookupResponse, OrderCancel, OrderCreate,
-    PullResponse, SignedCodeResponse, Timeline, OLDEST_SUPPORTED_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_VERSION,
+    PullResponse, SalesPage, SignedCodeResponse, Timeline, OLDEST_SUPPORTED_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
+use omnikiosk_protocol::till::Receipt;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use utoipa::IntoParams;
@@ -238,6 +239,8 @@ fn router_with(hub: Hub, cfg: ServeConfig, closing: Arc<tokio::sync::watch::Send
         .route("/v1/orders", post(place_order))
         .route("/v1/orders/{id}", get(get_order))
         .route("/v1/orders/{id}/cancel", post(cancel_order))
+        .route("/v1/sales", get(sales))
+        .route("/v1/receipts/{number}", get(receipt))
         .route("/v1/devices", get(devices))
         .route("/v1/conflicts", get(conflicts))
         .route("/metrics", get(metrics))
@@ -333,15 +336,14 @@ async fn device_info(State(s): State<AppState>, headers: HeaderMap) -> ApiResult
     let store = blocking(move || hub.store(store_id)).await?;
     let hub = s.hub.clone();
     let id = device.id.clone();
-    let last_seq = blocking(move || {
+    let (last_seq, last_receipt) = blocking(move || {
         hub.device_seen(&id, proto, None)?;
-        hub.device_last_seq(&id)
+        Ok((hub.device_last_seq(&id)?, hub.last_receipt(&id)?))
     })
     .await?;
     Ok(Json(DeviceInfo {
         last_seq,
-        // Filled by the till's receipts table (hub side of the till).
-        last_receipt: None,
+        last_receipt,
         device_id: device.id,
         store_id,
         store_name: store.map(|s| s.name).unwrap_or_default(),
@@ -400,7 +402,7 @@ async fn pull(State(s): State<AppState>, headers: HeaderMap, params: Result<Quer
         if *closing.borrow_and_update() {
             break page;
         }
-        let _open = metrics::LongPollOpen::new();
+        let _open = metrics::LongPollOpen::start();
         tokio::select! {
             woke = tokio::time::timeout_at(deadline, head.changed()) => if woke.is_err() { break page; },
             _ = closing.changed() => break page,
@@ -634,6 +636,43 @@ async fn cancel_order(State(s): State<AppState>, headers: HeaderMap, Path(id): P
     channel_auth(&s, &headers).await?;
     let b = body(b)?;
     Ok(Json(on_hub(&s, move |hub| hub.cancel_order(&id, &b.reason)).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct SalesParams {
+    /// Receipts of this store only; absent for every store's.
+    store_id: Option<i64>,
+    /// The `cursor` of the page before; absent for the first receipt recorded.
+    after: Option<String>,
+    /// Receipts in the page (default 100, at most 1000).
+    limit: Option<u32>,
+}
+
+#[utoipa::path(
+    get, path = "/v1/sales", tag = "channel", security(("channel_token" = [])), params(SalesParams),
+    responses(
+        (status = 200, description = "Receipts (sales and returns) in the order the hub recorded them, with lines, tenders and tax", body = SalesPage),
+        (status = 409, description = "The cursor is of another hub database: read again from the start (`cursor_reset`)", body = ApiError),
+    )
+)]
+async fn sales(State(s): State<AppState>, headers: HeaderMap, params: Result<Query<SalesParams>, QueryRejection>) -> ApiResult<SalesPage> {
+    channel_auth(&s, &headers).await?;
+    let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
+    Ok(Json(on_hub(&s, move |hub| hub.sales(p.store_id, p.after.as_deref(), p.limit)).await?))
+}
+
+#[utoipa::path(
+    get, path = "/v1/receipts/{number}", tag = "channel", security(("channel_token" = [])),
+    params(("number" = String, Path, description = "Receipt number, `<store>-<device>-<seq>`")),
+    responses(
+        (status = 200, description = "The receipt as the till made it (an erased shopper's receipt no longer names them)", body = Receipt),
+        (status = 404, description = "No such receipt (`not_found`)", body = ApiError),
+    )
+)]
+async fn receipt(State(s): State<AppState>, headers: HeaderMap, Path(number): Path<String>) -> ApiResult<Receipt> {
+    channel_auth(&s, &headers).await?;
+    Ok(Json(on_hub(&s, move |hub| hub.receipt(&number)).await?))
 }
 
 #[utoipa::path(

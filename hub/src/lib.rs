@@ -39,8 +39,9 @@ use omnikiosk_protocol::gtin::{LoyaltyCard, DEFAULT_LOYALTY_PREFIX};
 use omnikiosk_protocol::scan::Scan;
 use omnikiosk_protocol::wire::{
     CartPut, ConflictRecord, CustomerProfile, CustomerUpsert, DeviceHealth, IdentifiersPut, LookupResponse, OpOutcome, OpResult,
-    OrderCreate, OrderDetail, PushRequest, StoreRecord, Timeline,
+    OrderCreate, OrderDetail, PushRequest, ReceiptLink, SalesPage, StoreRecord, Timeline,
 };
+use omnikiosk_protocol::till::Receipt;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
@@ -67,6 +68,9 @@ pub const DEVICE_HEALTH_EVERY_SECS: i64 = 60;
 /// Timeline entries a page holds by default, and at most.
 pub const TIMELINE_PAGE: u32 = 50;
 pub const MAX_TIMELINE_PAGE: u32 = 500;
+/// Receipts a `/v1/sales` page holds by default, and at most.
+pub const SALES_PAGE: u32 = 100;
+pub const MAX_SALES_PAGE: u32 = 1000;
 
 pub use store::writes::EndedWaits;
 
@@ -590,6 +594,43 @@ impl Hub {
         let key = customer_id.to_string();
         let found = self.read(move |tx| Ok(reads::timeline(tx, &key, after.as_ref(), limit)?))?;
         found.ok_or_else(|| HubError::NotFound(format!("customer {customer_id} not found")))
+    }
+
+    /// Receipts recorded after `after` (the `cursor` of the page before; nothing for the
+    /// first), in the order the hub committed them, of one store or of all; `limit`
+    /// defaults to [`SALES_PAGE`] and is at most [`MAX_SALES_PAGE`]. The cursor is
+    /// `<epoch>.<position>` like the feed's: one of another hub database answers
+    /// `cursor_reset`.
+    pub fn sales(&self, store_id: Option<i64>, after: Option<&str>, limit: Option<u32>) -> Result<SalesPage, HubError> {
+        let after = match after.map(str::trim).filter(|a| !a.is_empty()) {
+            Some(text) => {
+                let bad = || HubError::BadRequest(format!("bad sales cursor {text:?}: pass the `cursor` of the page before, or nothing for the first"));
+                let (epoch, position) = text.split_once('.').ok_or_else(bad)?;
+                let position: i64 = position.parse().ok().filter(|p| *p >= 0).ok_or_else(bad)?;
+                if epoch != &*self.epoch {
+                    return Err(HubError::CursorReset("this sales cursor belongs to another hub database: read again from the start".into()));
+                }
+                position
+            }
+            None => 0,
+        };
+        let limit = limit.unwrap_or(SALES_PAGE).clamp(1, MAX_SALES_PAGE);
+        let page = self.read(move |tx| Ok(reads::sales(tx, store_id, after, limit)?))?;
+        Ok(SalesPage { sales: page.sales, cursor: self.cursor(page.last), has_more: page.has_more })
+    }
+
+    /// One recorded receipt, by its number.
+    pub fn receipt(&self, number: &str) -> Result<Receipt, HubError> {
+        let key = number.to_string();
+        let found = self.read(move |tx| Ok(reads::receipt_by_number(tx, &key)?))?;
+        found.ok_or_else(|| HubError::NotFound(format!("receipt {number} not found")))
+    }
+
+    /// Where the device's receipt chain stands at the hub: a reinstalled kiosk numbers its
+    /// receipts after it and chains onto it.
+    pub fn last_receipt(&self, device_id: &str) -> Result<Option<ReceiptLink>, HubError> {
+        let id = device_id.to_string();
+        self.read(move |tx| Ok(reads::last_receipt(tx, &id)?))
     }
 
     /// The online fallback for a customer the store has not cached: the customer of a

@@ -68,7 +68,7 @@ pub async fn track(req: Request, next: Next) -> Response {
 pub struct LongPollOpen(());
 
 impl LongPollOpen {
-    pub fn new() -> LongPollOpen {
+    pub fn start() -> LongPollOpen {
         metrics::gauge!(LONG_POLLS_OPEN).increment(1.0);
         LongPollOpen(())
     }

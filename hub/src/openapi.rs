@@ -39,6 +39,8 @@ pub const CHANNEL_TOKEN: &str = "channel_token";
         http::get_order,
         http::cancel_order,
         http::conflicts,
+        http::sales,
+        http::receipt,
         http::devices,
         http::metrics,
         http::openapi_json,
@@ -47,7 +49,7 @@ pub const CHANNEL_TOKEN: &str = "channel_token";
     modifiers(&Authenticated),
     tags(
         (name = "device", description = "A kiosk: who am I, the change feed, pushed ops, the online lookup"),
-        (name = "channel", description = "The online side: customers, carts, orders, conflicts, the fleet"),
+        (name = "channel", description = "The online side: customers, carts, orders, sales and receipts, conflicts, the fleet"),
         (name = "operations", description = "For whoever runs the hub: metrics and this document"),
     )
 )]

@@ -15,7 +15,8 @@ use omnikiosk_hub::store::{Backend, PostgresHubStore, SqliteHubStore, TxKind};
 use omnikiosk_hub::{Hub, SeedOptions, ServeConfig};
 use omnikiosk_protocol::code::CodeKind;
 use omnikiosk_protocol::gtin::LoyaltyCard;
-use omnikiosk_protocol::wire::{Change, ProductRecord, PullResponse, PROTOCOL_HEADER, PROTOCOL_VERSION};
+use omnikiosk_protocol::till::{PointsRule, Receipt, ReceiptLine, SaleDraft, Tender, TenderMethod, GENESIS_HASH};
+use omnikiosk_protocol::wire::{Change, ProductRecord, PullResponse, SalesPage, StaffRecord, StaffRole, Touch, PROTOCOL_HEADER, PROTOCOL_VERSION};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -673,6 +674,22 @@ impl Server {
         result
     }
 
+    /// The whole feed as a kiosk speaking `protocol` is sent it, in one page.
+    async fn pull_as(&self, token: &str, protocol: u32) -> PullResponse {
+        let resp = self
+            .http
+            .get(format!("{}/v1/sync/pull?cursor=&limit=10000", self.base))
+            .bearer_auth(token)
+            .header(PROTOCOL_HEADER, protocol.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let page: PullResponse = resp.json().await.unwrap();
+        assert!(!page.has_more);
+        page
+    }
+
     /// The store's current state of shared things as a device of it sees them: every
     /// change it can pull, last one per entity winning.
     async fn store_view(&self, k: &Kiosk) -> Vec<Change> {
@@ -976,36 +993,34 @@ async fn check_ins_and_help_requests_run_out_of_time(db: Db) {
     assert_eq!(s.hub.feed_head().unwrap(), head);
 }
 
-/// A kiosk of the previous protocol keeps syncing: it is not sent the store's shared desk
-/// state it cannot read, and its cursor moves past it like everyone's.
+/// A kiosk of an older protocol keeps syncing: it is not sent the kinds its protocol does
+/// not know — a protocol-2 kiosk no sales, a protocol-1 kiosk none of the store's shared
+/// desk state either — and its cursor moves past them like everyone's.
 async fn a_kiosk_of_the_previous_protocol_is_not_sent_kinds_it_cannot_read(db: Db) {
     let s = server(db, small()).await;
     let a = s.kiosk(1).await;
-    let old = s.hub.add_device(1, "old kiosk").unwrap();
+    let (two, one) = (s.hub.add_device(1, "protocol 2 kiosk").unwrap(), s.hub.add_device(1, "protocol 1 kiosk").unwrap());
     assert_eq!(s.push_op(&a, "help-v1", "help.request", json!({"customer_id":null})).await["status"], "applied");
-    let (current, current_cursor) = s.pull_all(&a.token, 10_000).await;
+    let product = catalogue(&s).await.remove(0);
+    let sale = Till::staff(1, &a.id).receipt(1, GENESIS_HASH, vec![line(&product, 1, false)]);
+    assert_eq!(s.push_op(&a, "sale-v2", "sale.complete", json!({"receipt": sale})).await["status"], "applied");
+    let (current, _) = s.pull_all(&a.token, 10_000).await;
     assert!(help_of(&current, "help-v1").is_some());
-    let resp = s
-        .http
-        .get(format!("{}/v1/sync/pull?cursor=&limit=10000", s.base))
-        .bearer_auth(&old)
-        .header(PROTOCOL_HEADER, (PROTOCOL_VERSION - 1).to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let page: PullResponse = resp.json().await.unwrap();
-    assert!(!page.has_more);
+    assert!(current.iter().any(|c| matches!(c, Change::Sale(r) if r.number == sale.number)), "a current kiosk is sent the sale");
+    assert_eq!(PROTOCOL_VERSION - 1, 2, "this test names what protocols 1 and 2 know");
+    let page = s.pull_as(&two, 2).await;
+    assert!(page.changes.iter().all(|c| !matches!(c, Change::Sale(_))), "a protocol-2 kiosk is sent no sales");
+    assert!(help_of(&page.changes, "help-v1").is_some(), "but the desk state protocol 2 brought");
+    // Its first pull put its own device record in the feed: the current kiosk's next pull
+    // ends where the old one's did.
+    assert_eq!(page.cursor, s.pull_all(&a.token, 10_000).await.1, "past the rest all the same");
+    let page = s.pull_as(&one, 1).await;
     assert!(page.changes.iter().all(|c| matches!(
         c,
         Change::Store(_) | Change::Customer(_) | Change::CustomerRemoved { .. } | Change::Cart(_) | Change::Product(_) | Change::Stock(_) | Change::Order(_) | Change::Staff(_) | Change::StaffRemoved { .. }
     )), "only what protocol 1 knows");
     assert!(page.changes.iter().any(|c| matches!(c, Change::Order(_))), "and all of that");
-    // Its first pull put its own device record in the feed: the current kiosk's next pull
-    // ends where the old one's did.
-    let (_, now_cursor) = s.pull_all(&a.token, 10_000).await;
-    assert_ne!(now_cursor, current_cursor);
-    assert_eq!(page.cursor, now_cursor, "past the rest all the same");
+    assert_eq!(page.cursor, s.pull_all(&a.token, 10_000).await.1, "past the rest all the same");
 }
 
 on_both_backends!(a_help_request_is_seen_store_wide_and_answered_once);
@@ -1143,3 +1158,287 @@ async fn a_body_over_the_limit_is_too_large_and_the_largest_push_is_not(db: Db) 
 
 on_both_backends!(metrics_count_requests_by_route_and_ops_by_outcome);
 on_both_backends!(a_body_over_the_limit_is_too_large_and_the_largest_push_is_not);
+
+/// The catalogue as a kiosk sees it (through a kiosk of store 3, which the tests do not
+/// watch).
+async fn catalogue(s: &Server) -> Vec<ProductRecord> {
+    let token = s.hub.add_device(3, "catalogue reader").unwrap();
+    let (all, _) = s.pull_all(&token, 10_000).await;
+    all.into_iter().filter_map(|c| if let Change::Product(p) = c { Some(p) } else { None }).collect()
+}
+
+/// A receipt line of `qty` of the product at its catalogue price and VAT.
+fn line(p: &ProductRecord, qty: i64, from_cart: bool) -> ReceiptLine {
+    ReceiptLine { sku: p.sku.clone(), name: p.name.clone(), qty, price_cents: p.price_cents, vat_bp: p.vat_bp, from_cart }
+}
+
+/// A till of the tests: who sells, to whom, what points they redeem.
+#[derive(Debug, Clone)]
+struct Till<'a> {
+    store_id: i64,
+    device_id: &'a str,
+    staff_id: String,
+    customer_id: Option<&'a str>,
+    redeem: i64,
+}
+
+impl<'a> Till<'a> {
+    /// The store's seeded staff member selling to nobody in particular.
+    fn staff(store_id: i64, device_id: &'a str) -> Till<'a> {
+        Till { store_id, device_id, staff_id: format!("S{store_id}-STAFF"), customer_id: None, redeem: 0 }
+    }
+
+    /// The receipt the kiosk makes of `lines`: half by card, the rest in cash with change.
+    fn receipt(&self, seq: i64, prev_hash: &str, lines: Vec<ReceiptLine>) -> Receipt {
+        let total: i64 = lines.iter().map(|l| l.qty * l.price_cents).sum::<i64>() - self.redeem;
+        let card = total / 2;
+        let tenders = vec![
+            Tender { method: TenderMethod::Card, cents: card, reference: Some(format!("T-{seq}")) },
+            Tender { method: TenderMethod::Cash, cents: total - card + 500, reference: None },
+        ];
+        SaleDraft {
+            store_id: self.store_id,
+            device_id: self.device_id,
+            seq,
+            staff_id: &self.staff_id,
+            customer_id: self.customer_id,
+            currency: "PLN",
+            lines,
+            points_redeemed: self.redeem,
+            tenders,
+            rule: PointsRule::default(),
+            at: 1_700_000_000 + seq,
+            prev_hash,
+        }
+        .receipt()
+        .unwrap()
+    }
+}
+
+/// The last stock of `sku` a device was sent, if any.
+fn stock_of(changes: &[Change], sku: &str) -> Option<i64> {
+    changes.iter().rev().find_map(|c| match c {
+        Change::Stock(st) if st.sku == sku => Some(st.on_hand),
+        _ => None,
+    })
+}
+
+async fn sales_page(s: &Server, query: &str) -> SalesPage {
+    let (st, v) = s.get(&format!("/v1/sales{query}"), CHANNEL).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    serde_json::from_value(v).unwrap()
+}
+
+/// A sale at the till with a shopper, points redeemed, card and cash, and a line taken from
+/// their online cart: recorded once — the receipt listed for the ERP and served by its
+/// number, the store's stock less what was sold, the points earned less those redeemed,
+/// the cart line gone, the sale on the shopper's timeline and in the store's feed. The
+/// same push again, and the same op at a later sequence, are duplicates that change
+/// nothing; erasure takes the shopper off the receipt and leaves its hash.
+async fn a_sale_at_the_till_is_recorded_once_with_its_effects(db: Db) {
+    let s = server(db, small()).await;
+    let (k, other) = (s.kiosk(1).await, s.kiosk(1).await);
+    let products = catalogue(&s).await;
+    let shopper = (1..=240)
+        .filter_map(|n| s.hub.get_customer(&format!("C{n:06}")).ok())
+        .find(|c| c.home_store == Some(1) && !c.cart.is_empty() && c.points >= 100)
+        .expect("a store-1 shopper with a cart and points");
+    let from_cart = shopper.cart[0].clone();
+    let product = |sku: &str| products.iter().find(|p| p.sku == sku).unwrap().clone();
+    let extra = products.iter().find(|p| shopper.cart.iter().all(|l| l.sku != p.sku)).unwrap().clone();
+    let (view, cursor) = s.pull_all(&other.token, 10_000).await;
+    let stock_before = |sku: &str| stock_of(&view, sku).unwrap_or(0);
+    let till = Till { customer_id: Some(&shopper.id), redeem: 40, ..Till::staff(1, &k.id) };
+    let sale = till.receipt(1, GENESIS_HASH, vec![line(&product(&from_cart.sku), from_cart.qty, true), line(&extra, 2, false)]);
+    assert!(sale.points_earned > 0 && sale.change_cents == 500 && sale.tenders.len() == 2, "{sale:?}");
+
+    let r = s.push_op(&k, "sale-1", "sale.complete", json!({"receipt": sale})).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    let (st, v) = s.get(&format!("/v1/receipts/{}", sale.number), CHANNEL).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(serde_json::from_value::<Receipt>(v).unwrap(), sale, "the receipt as the till made it");
+    let listed = sales_page(&s, "?store_id=1").await;
+    assert_eq!((listed.sales.as_slice(), listed.has_more), (std::slice::from_ref(&sale), false));
+    let page = s.pull(&other.token, &cursor, 10_000, 0).await;
+    assert_eq!(stock_of(&page.changes, &from_cart.sku), Some(stock_before(&from_cart.sku) - from_cart.qty), "{:?}", page.changes);
+    assert_eq!(stock_of(&page.changes, &extra.sku), Some(stock_before(&extra.sku) - 2));
+    assert!(page.changes.iter().any(|c| matches!(c, Change::Sale(r) if r.number == sale.number && r.total_cents == sale.total_cents && r.device_id == k.id)));
+    let points = shopper.points + sale.points_earned - 40;
+    assert!(page.changes.iter().any(|c| matches!(c, Change::Customer(cu) if cu.id == shopper.id && cu.points == points)), "the store's devices see the new balance");
+    let (st, profile) = s.get(&format!("/v1/customers/{}", shopper.id), CHANNEL).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(profile["points"], points, "earned less redeemed: {profile}");
+    let cart: Vec<String> = profile["cart"].as_array().unwrap().iter().map(|l| l["sku"].as_str().unwrap().to_string()).collect();
+    assert!(!cart.contains(&from_cart.sku), "the line bought here left the online cart: {profile}");
+    assert_eq!(cart.len(), shopper.cart.len() - 1, "and only that line: {profile}");
+    let (_, v) = s.get(&format!("/v1/customers/{}/timeline", shopper.id), CHANNEL).await;
+    let timeline: omnikiosk_protocol::wire::Timeline = serde_json::from_value(v).unwrap();
+    assert_eq!(timeline.entries[0].touch, Touch::Sale { receipt: sale.number.clone(), total_cents: sale.total_cents });
+    let (_, v) = s.get("/v1/device", &k.token).await;
+    assert_eq!(v["last_receipt"], json!({"seq": 1, "hash": sale.hash}), "{v}");
+
+    // The same push again (its answer was lost), then the same op at a later sequence (a
+    // kiosk that lost track of what it sent): duplicates, and nothing more happens.
+    k.next_seq.set(1);
+    assert_eq!(s.push_op(&k, "sale-1", "sale.complete", json!({"receipt": sale})).await["status"], "duplicate");
+    k.next_seq.set(2);
+    assert_eq!(s.push_op(&k, "sale-1", "sale.complete", json!({"receipt": sale})).await["status"], "duplicate");
+    assert_eq!(sales_page(&s, "").await.sales.len(), 1, "one sale");
+    assert_eq!(s.hub.get_customer(&shopper.id).unwrap().points, points, "earned once");
+    let again = s.pull(&other.token, &page.cursor, 10_000, 0).await;
+    assert!(again.changes.iter().all(|c| !matches!(c, Change::Stock(_) | Change::Sale(_) | Change::Customer(_))), "{:?}", again.changes);
+
+    // Erasure: the receipt stays, without the shopper, its hash as recorded.
+    let (st, v) = s.call(reqwest::Method::DELETE, &format!("/v1/customers/{}", shopper.id), Some(CHANNEL), None).await;
+    assert!(st.is_success(), "{st} {v}");
+    let kept = s.hub.receipt(&sale.number).unwrap();
+    assert_eq!((kept.customer_id.as_deref(), kept.hash.as_str(), kept.lines.len()), (None, sale.hash.as_str(), 2));
+    assert_eq!(sales_page(&s, "").await.sales[0].customer_id, None);
+}
+
+/// A sale the hub cannot take is refused as a conflict with the hub's side of it, and
+/// leaves no receipt, stock or points behind: a receipt that does not match its hash, a
+/// badge without the till role, a product the catalogue does not have, a receipt another
+/// device made.
+async fn a_sale_the_hub_cannot_take_is_refused_and_leaves_nothing(db: Db) {
+    let s = server(db, small()).await;
+    let (k, other) = (s.kiosk(1).await, s.kiosk(1).await);
+    let product = catalogue(&s).await.remove(0);
+    let salt = "00112233445566778899aabbccddeeff".to_string();
+    let floor = StaffRecord {
+        id: "S1-FLOOR".into(),
+        name: "Ola (floor)".into(),
+        role: StaffRole::Staff,
+        store_id: 1,
+        pin_hash: omnikiosk_protocol::pin::hash(&salt, "1234").unwrap(),
+        pin_salt: salt,
+        till: false,
+    };
+    second_backend(&s.db_url).tx(TxKind::Feed, move |tx| Ok(tx.insert_staff(&floor)?)).unwrap();
+    let head = s.hub.feed_head().unwrap();
+    let basket = || vec![line(&product, 3, false)];
+
+    let mut tampered = Till::staff(1, &k.id).receipt(1, GENESIS_HASH, basket());
+    tampered.at += 1;
+    let floor = Till { staff_id: "S1-FLOOR".into(), ..Till::staff(1, &k.id) }.receipt(1, GENESIS_HASH, basket());
+    let mut unknown = line(&product, 1, false);
+    unknown.sku = "4006381333931".into();
+    let not_sold_here = Till::staff(1, &k.id).receipt(1, GENESIS_HASH, vec![unknown]);
+    let foreign = Till::staff(1, &other.id).receipt(1, GENESIS_HASH, basket());
+    let cases = [
+        ("tampered", &tampered, "receipt_tampered"),
+        ("floor", &floor, "till_role_required"),
+        ("unknown", &not_sold_here, "unknown_product"),
+        ("foreign", &foreign, "foreign_receipt"),
+    ];
+    for (op_id, receipt, code) in cases {
+        let r = s.push_op(&k, op_id, "sale.complete", json!({"receipt": receipt})).await;
+        assert_eq!((r["status"].as_str(), r["code"].as_str()), (Some("rejected"), Some(code)), "{op_id}: {r}");
+    }
+    let conflicts = s.hub.conflicts().unwrap();
+    let facts = |op_id: &str| conflicts.iter().find(|c| c.op_id == op_id).and_then(|c| c.hub_facts.clone()).unwrap_or_default();
+    assert_eq!(facts("unknown")["sku"], "4006381333931", "{conflicts:?}");
+    assert_eq!((facts("foreign")["receipt_device_id"].as_str(), facts("foreign")["device_id"].as_str()), (Some(other.id.as_str()), Some(k.id.as_str())));
+    // A manager may always sell, till role or not.
+    let r = s.push_op(&k, "manager", "sale.complete", json!({"receipt": Till { staff_id: "S1-MGR".into(), ..Till::staff(1, &k.id) }.receipt(1, GENESIS_HASH, basket())})).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    let listed = sales_page(&s, "").await;
+    assert_eq!(listed.sales.iter().map(|r| r.staff_id.as_str()).collect::<Vec<_>>(), ["S1-MGR"], "only the manager's sale was recorded");
+    for refused in [&floor, &not_sold_here, &foreign] {
+        if refused.number != listed.sales[0].number {
+            let (st, v) = s.get(&format!("/v1/receipts/{}", refused.number), CHANNEL).await;
+            assert_eq!((st, v["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{v}");
+        }
+    }
+    // The refusals wrote nothing to the feed but the device's own record.
+    let (view, _) = s.pull_all(&other.token, 10_000).await;
+    let sales = view.iter().filter(|c| matches!(c, Change::Sale(_))).count();
+    assert_eq!(sales, 1);
+    assert!(s.hub.feed_head().unwrap() > head);
+}
+
+/// Receipt numbers are recorded once and each receipt names its device's previous one: a
+/// number already recorded under another op (a kiosk restored from a backup) and a
+/// receipt that does not chain onto the hub's copy of the one before are refused; one
+/// whose predecessor the hub does not have is taken. `GET /v1/device` tells a
+/// reinstalled kiosk where its chain stands.
+async fn receipt_numbers_and_chains_are_held_to_what_the_hub_recorded(db: Db) {
+    let s = server(db, small()).await;
+    let (k, fresh) = (s.kiosk(1).await, s.kiosk(1).await);
+    let products = catalogue(&s).await;
+    let till = Till::staff(1, &k.id);
+    let first = till.receipt(1, GENESIS_HASH, vec![line(&products[0], 1, false)]);
+    assert_eq!(s.push_op(&k, "r-1", "sale.complete", json!({"receipt": first})).await["status"], "applied");
+    let second = till.receipt(2, &first.hash, vec![line(&products[1], 1, false)]);
+    assert_eq!(s.push_op(&k, "r-2", "sale.complete", json!({"receipt": second})).await["status"], "applied");
+
+    // Restored from last night's backup: it numbers its next sale 2 again.
+    let again = till.receipt(2, &first.hash, vec![line(&products[2], 4, false)]);
+    let r = s.push_op(&k, "r-2-restored", "sale.complete", json!({"receipt": again})).await;
+    assert_eq!(r["code"], "receipt_number_used", "{r}");
+    assert_eq!((r["facts"]["op_id"].as_str(), r["facts"]["hash"].as_str()), (Some("r-2"), Some(second.hash.as_str())), "{r}");
+    let broken = till.receipt(3, GENESIS_HASH, vec![line(&products[2], 1, false)]);
+    let r = s.push_op(&k, "r-3-broken", "sale.complete", json!({"receipt": broken})).await;
+    assert_eq!(r["code"], "broken_chain", "{r}");
+    assert_eq!(r["facts"]["previous_hash"], second.hash.as_str(), "{r}");
+    let not_first = Till::staff(1, &fresh.id).receipt(1, &first.hash, vec![line(&products[2], 1, false)]);
+    assert_eq!(s.push_op(&fresh, "f-1", "sale.complete", json!({"receipt": not_first})).await["code"], "broken_chain");
+    // Receipts 3 and 4 never reached the hub (refused, or not pushed yet): 5 is taken.
+    let fifth = till.receipt(5, &"ab".repeat(32), vec![line(&products[3], 1, false)]);
+    assert_eq!(s.push_op(&k, "r-5", "sale.complete", json!({"receipt": fifth})).await["status"], "applied");
+    let (_, v) = s.get("/v1/device", &k.token).await;
+    assert_eq!(v["last_receipt"], json!({"seq": 5, "hash": fifth.hash}), "{v}");
+    let (_, v) = s.get("/v1/device", &fresh.token).await;
+    assert_eq!(v["last_receipt"], Value::Null, "{v}");
+    assert_eq!(s.hub.receipt(&second.number).unwrap(), second, "the first receipt 2 stands");
+}
+
+/// `GET /v1/sales` lists receipts in the order the hub recorded them, of one store or all,
+/// in pages that join up; the last cursor stays valid and picks up the next sale.
+async fn sales_are_listed_in_commit_order_in_pages(db: Db) {
+    let s = server(db, small()).await;
+    let (a, b, c) = (s.kiosk(1).await, s.kiosk(1).await, s.kiosk(2).await);
+    let products = catalogue(&s).await;
+    let mut made = Vec::new();
+    let mut last: std::collections::HashMap<String, Receipt> = Default::default();
+    for (n, (k, store)) in [(&a, 1), (&b, 1), (&c, 2), (&a, 1), (&c, 2), (&a, 1)].into_iter().enumerate() {
+        let prev = last.get(&k.id).map_or(GENESIS_HASH.to_string(), |r| r.hash.clone());
+        let seq = last.get(&k.id).map_or(1, |r| r.seq + 1);
+        let receipt = Till::staff(store, &k.id).receipt(seq, &prev, vec![line(&products[n], 1, false)]);
+        assert_eq!(s.push_op(k, &format!("p-{n}"), "sale.complete", json!({"receipt": receipt})).await["status"], "applied");
+        last.insert(k.id.clone(), receipt.clone());
+        made.push(receipt);
+    }
+    let all = sales_page(&s, "").await;
+    assert_eq!((all.sales.as_slice(), all.has_more), (made.as_slice(), false));
+    let store_1: Vec<Receipt> = made.iter().filter(|r| r.store_id == 1).cloned().collect();
+    let (mut paged, mut after) = (Vec::new(), String::new());
+    loop {
+        let page = sales_page(&s, &format!("?store_id=1&limit=2&after={after}")).await;
+        assert!(page.sales.len() <= 2);
+        paged.extend(page.sales);
+        after = page.cursor;
+        if !page.has_more {
+            break;
+        }
+    }
+    assert_eq!(paged, store_1);
+    let quiet = sales_page(&s, &format!("?store_id=1&after={after}")).await;
+    assert_eq!((quiet.sales.len(), quiet.cursor.as_str(), quiet.has_more), (0, after.as_str(), false), "nothing new, same cursor");
+    let next = Till::staff(1, &b.id).receipt(2, &last[&b.id].hash, vec![line(&products[9], 1, false)]);
+    assert_eq!(s.push_op(&b, "p-next", "sale.complete", json!({"receipt": next})).await["status"], "applied");
+    assert_eq!(sales_page(&s, &format!("?store_id=1&after={after}")).await.sales, [next]);
+    assert!(sales_page(&s, "?store_id=2").await.sales.iter().all(|r| r.store_id == 2));
+    let (st, v) = s.get("/v1/sales?after=garbage", CHANNEL).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    let (st, v) = s.get("/v1/sales?after=0000.1", CHANNEL).await;
+    assert_eq!((st, v["error"].as_str()), (StatusCode::CONFLICT, Some("cursor_reset")), "{v}");
+    assert_eq!(s.get("/v1/sales", &a.token).await.0, StatusCode::FORBIDDEN, "a device does not read the chain's sales");
+    let (st, v) = s.get("/v1/receipts/1-9-000001", CHANNEL).await;
+    assert_eq!((st, v["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{v}");
+}
+
+on_both_backends!(a_sale_at_the_till_is_recorded_once_with_its_effects);
+on_both_backends!(a_sale_the_hub_cannot_take_is_refused_and_leaves_nothing);
+on_both_backends!(receipt_numbers_and_chains_are_held_to_what_the_hub_recorded);
+on_both_backends!(sales_are_listed_in_commit_order_in_pages);

@@ -16,6 +16,7 @@
 
 pub mod push;
 pub mod reads;
+mod sql;
 pub mod writes;
 
 mod postgres;
@@ -147,27 +148,32 @@ pub enum TouchpointKind<'a> {
     Help,
     /// A product saved for later into the online cart.
     CartAdd { sku: &'a str },
+    /// A receipt at the till.
+    Sale { receipt: &'a str, total_cents: i64 },
 }
 
-/// A `visits` row's own columns: kind, order, product.
+/// A `visits` row's own columns: kind, order, product, receipt.
 pub struct VisitColumns<'a> {
     pub kind: &'static str,
     pub order_id: Option<&'a str>,
     pub sku: Option<&'a str>,
+    /// A sale's receipt number and total.
+    pub receipt: Option<(&'a str, i64)>,
 }
 
 impl<'a> TouchpointKind<'a> {
     /// How a touchpoint is kept in `visits`; `None` for an answer (kept in `feedback`).
     pub fn visit(&self) -> Option<VisitColumns<'a>> {
-        let (kind, order_id, sku) = match *self {
-            TouchpointKind::Checkin { order_id } => ("checkin", Some(order_id), None),
-            TouchpointKind::Seen => ("seen", None, None),
-            TouchpointKind::Pickup { order_id } => ("pickup", Some(order_id), None),
-            TouchpointKind::Help => ("help", None, None),
-            TouchpointKind::CartAdd { sku } => ("cart_add", None, Some(sku)),
+        let (kind, order_id, sku, receipt) = match *self {
+            TouchpointKind::Checkin { order_id } => ("checkin", Some(order_id), None, None),
+            TouchpointKind::Seen => ("seen", None, None, None),
+            TouchpointKind::Pickup { order_id } => ("pickup", Some(order_id), None, None),
+            TouchpointKind::Help => ("help", None, None, None),
+            TouchpointKind::CartAdd { sku } => ("cart_add", None, Some(sku), None),
+            TouchpointKind::Sale { receipt, total_cents } => ("sale", None, None, Some((receipt, total_cents))),
             TouchpointKind::Feedback { .. } => return None,
         };
-        Some(VisitColumns { kind, order_id, sku })
+        Some(VisitColumns { kind, order_id, sku, receipt })
     }
 }
 
@@ -183,6 +189,46 @@ pub struct TimelineRow {
     pub sku: Option<String>,
     pub score: Option<i64>,
     pub csat: Option<String>,
+    /// A sale's receipt number and total.
+    pub receipt: Option<String>,
+    pub total_cents: Option<i64>,
+}
+
+/// A receipt as the hub records it: the columns it is found and listed by, and the
+/// receipt itself (JSON of `till::Receipt`, as pushed: its hash covers it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptRow {
+    /// Where it stands in the order receipts were committed (the `/v1/sales` cursor).
+    pub position: i64,
+    pub number: String,
+    pub store_id: i64,
+    pub device_id: String,
+    pub seq: i64,
+    /// The `sale.complete` op that brought it.
+    pub op_id: String,
+    /// `sale` or `return`.
+    pub kind: String,
+    /// `None` once the shopper is erased.
+    pub customer_id: Option<String>,
+    pub total_cents: i64,
+    /// Kiosk time of the sale.
+    pub at: i64,
+    pub hash: String,
+    pub body: String,
+}
+
+/// Which receipts to read.
+#[derive(Debug, Clone, Copy)]
+pub enum ReceiptFilter<'a> {
+    Number(&'a str),
+    /// A device's receipt by its sequence.
+    DeviceSeq(&'a str, i64),
+    /// A device's receipt of the highest sequence.
+    LastOfDevice(&'a str),
+    /// Every receipt of a shopper.
+    Customer(&'a str),
+    /// After a position, in commit order, of one store or all, at most `limit`.
+    After { store_id: Option<i64>, position: i64, limit: i64 },
 }
 
 /// A "call staff" request as the hub keeps it.
@@ -257,14 +303,20 @@ pub trait HubTx {
     fn insert_product(&mut self, p: &ProductRecord) -> Stored<()>;
     fn product_name(&mut self, sku: &str) -> Stored<Option<String>>;
     fn insert_stock(&mut self, s: &StockRecord) -> Stored<()>;
+    /// The product's stock at the store.
+    fn stock(&mut self, store_id: i64, sku: &str) -> Stored<Option<StockRecord>>;
+    /// Adds `delta` to the product's stock at the store (a row with no aisle when there
+    /// is none yet); `on_hand` may go below zero.
+    fn add_stock(&mut self, store_id: i64, sku: &str, delta: i64) -> Stored<()>;
     fn insert_staff(&mut self, s: &StaffRecord) -> Stored<()>;
     /// Every badge holder of every store.
     fn all_staff(&mut self) -> Stored<Vec<StaffRecord>>;
     fn set_staff_pin(&mut self, staff_id: &str, pin_hash: &str) -> Stored<()>;
     /// The staff member's name as stored ("Kasia Nowak").
     fn staff_name(&mut self, staff_id: &str) -> Stored<Option<String>>;
-    /// The staff member's stored role at `store_id`, if they work there.
-    fn staff_role(&mut self, staff_id: &str, store_id: i64) -> Stored<Option<String>>;
+    /// The staff member's stored role at `store_id` and whether they may sell at the till,
+    /// if they work there.
+    fn staff_role(&mut self, staff_id: &str, store_id: i64) -> Stored<Option<(String, bool)>>;
     fn staff_exists(&mut self, staff_id: &str) -> Stored<bool>;
 
     // ---- customers
@@ -340,6 +392,13 @@ pub trait HubTx {
     fn pin_failures(&mut self, store_id: i64, staff_id: &str) -> Stored<Option<PinState>>;
     fn put_pin_failures(&mut self, store_id: i64, staff_id: &str, state: &PinState) -> Stored<()>;
 
+    // ---- the till
+    fn insert_receipt(&mut self, r: &ReceiptRow) -> Stored<()>;
+    /// The receipts `filter` selects, in commit order (by position).
+    fn receipts(&mut self, filter: ReceiptFilter<'_>) -> Stored<Vec<ReceiptRow>>;
+    /// Replaces a receipt's stored JSON (erasure takes the shopper out of it).
+    fn set_receipt_body(&mut self, number: &str, body: &str) -> Stored<()>;
+
     /// A refused op leaves nothing behind: its writes sit in a savepoint.
     fn savepoint(&mut self, step: Savepoint) -> Stored<()>;
 }
@@ -369,6 +428,9 @@ pub enum TxKind {
     Bookkeeping,
 }
 
+/// Called with a scope and its new head when a process sharing the database moved it.
+pub type FeedListener = Box<dyn Fn(&str, i64) + Send + Sync>;
+
 /// A database the hub can run on: it runs jobs in transactions, nothing more.
 pub trait Backend: Send + Sync + 'static {
     /// Runs `job` in a transaction of `kind`: committed when it answers `Ok`, rolled back
@@ -379,7 +441,7 @@ pub trait Backend: Send + Sync + 'static {
     /// this one) moved that scope's feed, so this process's long-polls of the scope wake
     /// too. Heads of different scopes may be announced out of seq order. A backend only
     /// one process uses has nothing to report.
-    fn on_feed_change(&self, f: Box<dyn Fn(&str, i64) + Send + Sync>) {
+    fn on_feed_change(&self, f: FeedListener) {
         let _ = f;
     }
     /// After an erasure: makes sure no old copy of the erased rows stays readable in the

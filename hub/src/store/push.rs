@@ -6,11 +6,12 @@
 
 use omnikiosk_protocol::ops::{OpBody, Rejection, Verification};
 use omnikiosk_protocol::rules::{judge, order_effect, Facts, HelpStanding, Judge};
-use omnikiosk_protocol::wire::{CheckinRecord, ConflictRecord, FeedbackRecord, Op, OpOutcome, OrderDetail, StaffRole};
+use omnikiosk_protocol::till::{Receipt, ReceiptKind, GENESIS_HASH};
+use omnikiosk_protocol::wire::{CheckinRecord, ConflictRecord, FeedbackRecord, Op, OpOutcome, OrderDetail};
 
-use super::reads::{order_detail, staff_first_name};
-use super::writes::{add_to_cart, attach, count_pin, move_order, publish_checkin, publish_customer, publish_feedback, save_help};
-use super::{Device, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, Relevance, Savepoint, Touchpoint, TouchpointKind};
+use super::reads::{order_detail, staff_first_name, staff_role};
+use super::writes::{add_to_cart, attach, count_pin, move_order, publish_checkin, publish_customer, publish_feedback, record_sale, save_help};
+use super::{Device, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, ReceiptFilter, Relevance, Savepoint, Touchpoint, TouchpointKind};
 use crate::error::{HubError, StorageError};
 
 /// Why an op was not applied: the rules refused it (a conflict; the queue moves on), or
@@ -100,12 +101,12 @@ pub fn push_op(tx: &mut dyn HubTx, device: &Device, op: &Op, now: i64, qr_order_
 /// The hub's facts for `body`, the rules' verdict, then the op's effect.
 fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, qr_order_id: &dyn Fn(&str) -> Option<String>) -> Result<(), Failure> {
     body.validate()?;
-    let staff_role = match body.staff_id() {
+    let (staff_role, staff_till) = match body.staff_id() {
         Some(id) => match tx.staff_role(id, device.store_id)? {
-            Some(role) => Some(StaffRole::parse(&role).ok_or_else(|| StorageError(format!("stored staff role {role:?}")))?),
-            None => None,
+            Some((role, till)) => (Some(staff_role(&role)?), till),
+            None => (None, false),
         },
-        None => None,
+        None => (None, false),
     };
     let order_id = match body {
         OpBody::VisitCheckin { order_id, .. } => Some(order_id.as_str()),
@@ -120,8 +121,8 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
         Some(id) => tx.customer(id)?.is_some(),
         None => false,
     };
-    let points = match (body, customer_known) {
-        (OpBody::LoyaltyRedeem { customer_id, .. }, true) => tx.points(customer_id)?,
+    let points = match customer {
+        Some(id) if customer_known && body.points_redeemed() > 0 => tx.points(id)?,
         _ => 0,
     };
     let help = match body.help_request_id() {
@@ -156,9 +157,12 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
             closed_by: closed_by.as_deref(),
         }),
         missing_product,
-        staff_till: true,
+        staff_till,
     };
-    judge(body, &facts).map_err(|r| explain(r, body, detail.as_ref(), help.as_ref(), points))?;
+    judge(body, &facts).map_err(|r| explain(r, body, detail.as_ref(), help.as_ref(), points, missing_product))?;
+    if let OpBody::SaleComplete { receipt } = body {
+        check_receipt(tx, device, receipt)?;
+    }
     match body {
         OpBody::OrderPick { staff_id, .. }
         | OpBody::OrderReady { staff_id, .. }
@@ -245,8 +249,12 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
         OpBody::PinFailed { staff_id } | OpBody::PinAccepted { staff_id } => {
             count_pin(tx, device.store_id, staff_id, matches!(body, OpBody::PinAccepted { .. }), now)?;
         }
-        OpBody::SaleComplete { .. } => {
-            return Err(Failure::Refused(Rejection::new("not_supported", "this hub does not record sales yet"), None));
+        OpBody::SaleComplete { receipt } => {
+            record_sale(tx, &op.op_id, receipt, now)?;
+            if let Some(customer_id) = receipt.customer_id.as_deref() {
+                let kind = TouchpointKind::Sale { receipt: &receipt.number, total_cents: receipt.total_cents };
+                tx.add_touchpoint(&Touchpoint { op_id: &op.op_id, store_id: device.store_id, customer_id: Some(customer_id), at: now, kind })?;
+            }
         }
         OpBody::CartAdd { customer_id, sku } => {
             add_to_cart(tx, customer_id, body, now)?;
@@ -257,10 +265,63 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
     Ok(())
 }
 
+/// What only the hub can know of a pushed receipt: that it is the pushing device's, that
+/// its number is not recorded under another op already (a kiosk restored from a backup
+/// numbers again from where the backup was), and that it names the hash of the hub's copy
+/// of the device's previous receipt — when the hub has that one (the previous sale may
+/// have been refused, or not pushed yet: then there is nothing to hold it against).
+fn check_receipt(tx: &mut dyn HubTx, device: &Device, receipt: &Receipt) -> Result<(), Failure> {
+    let refuse = |code, message: String, facts| Err(Failure::Refused(Rejection::new(code, message), Some(facts)));
+    if receipt.kind != ReceiptKind::Sale {
+        let facts = serde_json::json!({ "number": receipt.number, "kind": receipt.kind });
+        return refuse("bad_receipt", format!("receipt {} is not a sale: a return is an op of its own", receipt.number), facts);
+    }
+    if receipt.store_id != device.store_id || receipt.device_id != device.id {
+        let facts = serde_json::json!({
+            "number": receipt.number,
+            "receipt_store_id": receipt.store_id,
+            "receipt_device_id": receipt.device_id,
+            "store_id": device.store_id,
+            "device_id": device.id,
+        });
+        let message = format!("receipt {} was made by {} of store {}, not by this device ({} of store {})", receipt.number, receipt.device_id, receipt.store_id, device.id, device.store_id);
+        return refuse("foreign_receipt", message, facts);
+    }
+    if let Some(recorded) = tx.receipts(ReceiptFilter::Number(&receipt.number))?.into_iter().next() {
+        let facts = serde_json::json!({
+            "number": recorded.number,
+            "op_id": recorded.op_id,
+            "hash": recorded.hash,
+            "total_cents": recorded.total_cents,
+            "at": recorded.at,
+        });
+        let message = format!("receipt number {} is already recorded for another sale (was this device restored from a backup?)", receipt.number);
+        return refuse("receipt_number_used", message, facts);
+    }
+    let previous = match receipt.seq {
+        1 => Some((None, GENESIS_HASH.to_string())),
+        seq => tx.receipts(ReceiptFilter::DeviceSeq(&device.id, seq - 1))?.into_iter().next().map(|r| (Some(r.number), r.hash)),
+    };
+    if let Some((number, hash)) = previous.filter(|(_, hash)| *hash != receipt.prev_hash) {
+        let facts = serde_json::json!({
+            "number": receipt.number,
+            "prev_hash": receipt.prev_hash,
+            "previous_number": number,
+            "previous_hash": hash,
+        });
+        let message = match number {
+            Some(n) => format!("receipt {} does not chain onto receipt {n} as the hub recorded it", receipt.number),
+            None => format!("receipt {} is this device's first, yet names a previous receipt", receipt.number),
+        };
+        return refuse("broken_chain", message, facts);
+    }
+    Ok(())
+}
+
 /// A refusal with the hub's facts beside it, for the conflict the manager resolves: what
-/// the order was and who changed it last, the balance a redemption met, or who took or
-/// closed a help request and when.
-fn explain(r: Rejection, body: &OpBody, detail: Option<&OrderDetail>, help: Option<&HelpRow>, points: i64) -> Failure {
+/// the order was and who changed it last, the balance a redemption met, the product the
+/// catalogue does not have, or who took or closed a help request and when.
+fn explain(r: Rejection, body: &OpBody, detail: Option<&OrderDetail>, help: Option<&HelpRow>, points: i64, missing_product: Option<&str>) -> Failure {
     if let (Some(h), "help_taken" | "help_closed") = (help, r.code) {
         let facts = serde_json::json!({
             "request_id": h.id,
@@ -272,8 +333,12 @@ fn explain(r: Rejection, body: &OpBody, detail: Option<&OrderDetail>, help: Opti
         return Failure::Refused(r, Some(facts));
     }
     match (body, detail) {
-        (OpBody::LoyaltyRedeem { customer_id, points: asked, .. }, _) if r.code == "insufficient_points" => {
-            let facts = serde_json::json!({ "customer_id": customer_id, "balance": points, "asked": asked });
+        (_, _) if r.code == "unknown_product" => {
+            let facts = serde_json::json!({ "sku": missing_product, "in_catalogue": false });
+            Failure::Refused(r, Some(facts))
+        }
+        (_, _) if r.code == "insufficient_points" => {
+            let facts = serde_json::json!({ "customer_id": body.known_customer_id(), "balance": points, "asked": body.points_redeemed() });
             Failure::Refused(r, Some(facts))
         }
         (_, Some(d)) if body.order_id().is_some() && r.code != "manager_required" && r.code != "unknown_staff" => {

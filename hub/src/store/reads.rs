@@ -6,7 +6,10 @@ use omnikiosk_protocol::wire::{
     StaffRole, Timeline, TimelineEntry, Touch,
 };
 
-use super::{FeedPage, HelpRow, HubTx, OrderFilter, OrderRow, Stored, TimelineRow};
+use omnikiosk_protocol::till::Receipt;
+use omnikiosk_protocol::wire::ReceiptLink;
+
+use super::{FeedPage, HelpRow, HubTx, OrderFilter, OrderRow, ReceiptFilter, ReceiptRow, Stored, TimelineRow};
 use crate::error::StorageError;
 
 /// A customer as a kiosk sees them: first name and initial, tier, points, cards.
@@ -88,11 +91,15 @@ pub fn order_detail(tx: &mut dyn HubTx, id: &str) -> Stored<Option<OrderDetail>>
     Ok(Some(OrderDetail { order, history }))
 }
 
-/// A staff member's columns read back: id, name, role, store, PIN salt and hash.
-pub fn staff_record(row: (String, String, String, i64, String, String)) -> Stored<StaffRecord> {
-    let (id, name, role, store_id, pin_salt, pin_hash) = row;
-    let role = StaffRole::parse(&role).ok_or_else(|| StorageError(format!("stored staff role {role:?}")))?;
-    Ok(StaffRecord { id, name, role, store_id, pin_salt, pin_hash, till: true })
+/// A staff member's columns read back: id, name, role, store, PIN salt and hash, till.
+pub fn staff_record(row: (String, String, String, i64, String, String, bool)) -> Stored<StaffRecord> {
+    let (id, name, role, store_id, pin_salt, pin_hash, till) = row;
+    Ok(StaffRecord { id, name, role: staff_role(&role)?, store_id, pin_salt, pin_hash, till })
+}
+
+/// A stored staff role read back.
+pub fn staff_role(s: &str) -> Stored<StaffRole> {
+    StaffRole::parse(s).ok_or_else(|| StorageError(format!("stored staff role {s:?}")))
 }
 
 /// A stored order status read back.
@@ -208,8 +215,47 @@ fn timeline_entry(r: TimelineRow) -> Stored<TimelineEntry> {
         "pickup" => Touch::Pickup { order_id: order(r.order_id)? },
         "help" => Touch::Help,
         "cart_add" => Touch::CartAdd { sku: r.sku.ok_or_else(|| StorageError(format!("touchpoint {} has no product", r.op_id)))? },
+        "sale" => match (r.receipt, r.total_cents) {
+            (Some(receipt), Some(total_cents)) => Touch::Sale { receipt, total_cents },
+            _ => return Err(StorageError(format!("touchpoint {} has no receipt", r.op_id))),
+        },
         "feedback" => Touch::Feedback { score: r.score.ok_or_else(|| StorageError(format!("answer {} has no score", r.op_id)))?, csat: r.csat },
         other => return Err(StorageError(format!("stored touchpoint kind {other:?}"))),
     };
     Ok(TimelineEntry { id: r.op_id, at: r.at, store_id: r.store_id, touch })
+}
+
+/// A recorded receipt read back, as it was pushed (less the shopper, once erased).
+pub fn receipt(row: &ReceiptRow) -> Stored<Receipt> {
+    Ok(serde_json::from_str(&row.body)?)
+}
+
+/// The receipt numbered `number`.
+pub fn receipt_by_number(tx: &mut dyn HubTx, number: &str) -> Stored<Option<Receipt>> {
+    tx.receipts(ReceiptFilter::Number(number))?.first().map(receipt).transpose()
+}
+
+/// Where the device's receipt chain stands at the hub: its highest sequence and that
+/// receipt's hash.
+pub fn last_receipt(tx: &mut dyn HubTx, device_id: &str) -> Stored<Option<ReceiptLink>> {
+    Ok(tx.receipts(ReceiptFilter::LastOfDevice(device_id))?.into_iter().next().map(|r| ReceiptLink { seq: r.seq, hash: r.hash }))
+}
+
+/// One page of recorded receipts in commit order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalesRows {
+    pub sales: Vec<Receipt>,
+    /// Position of the last receipt in the page, or the one asked after.
+    pub last: i64,
+    pub has_more: bool,
+}
+
+/// Receipts of the store (or every store) recorded after position `after`, at most `limit`.
+pub fn sales(tx: &mut dyn HubTx, store_id: Option<i64>, after: i64, limit: u32) -> Stored<SalesRows> {
+    let limit = limit.max(1) as usize;
+    let mut rows = tx.receipts(ReceiptFilter::After { store_id, position: after, limit: limit as i64 + 1 })?;
+    let has_more = rows.len() > limit;
+    rows.truncate(limit);
+    let last = rows.last().map_or(after, |r| r.position);
+    Ok(SalesRows { sales: rows.iter().map(receipt).collect::<Stored<_>>()?, last, has_more })
 }

@@ -6,14 +6,15 @@
 
 use omnikiosk_protocol::ops::OpBody;
 use omnikiosk_protocol::rules::pin_step;
+use omnikiosk_protocol::till::{Receipt, ReceiptKind};
 use omnikiosk_protocol::wire::{
     CartLine, CartRecord, Change, CheckinRecord, CustomerRecord, CustomerUpsert, FeedbackRecord, LookupResponse, OrderCreate, OrderDetail,
-    OrderLine, OrderRecord, OrderStatus, PinFailuresRecord, PinState,
+    OrderLine, OrderRecord, OrderStatus, PinFailuresRecord, PinState, SaleRecord,
 };
 use rand::Rng;
 
-use super::reads::{cart_record, customer_record, help_record, initial, order_detail, orders};
-use super::{store_scope, CustomerRow, HelpFilter, HelpRow, HubTx, LedgerEntry, OrderFilter, Relevance, Stored};
+use super::reads::{cart_record, customer_record, help_record, initial, order_detail, orders, receipt};
+use super::{store_scope, CustomerRow, HelpFilter, HelpRow, HubTx, LedgerEntry, OrderFilter, ReceiptFilter, ReceiptRow, Relevance, Stored};
 use crate::error::{HubError, StorageError};
 use crate::seed::SeedData;
 
@@ -63,12 +64,95 @@ fn store_cart(tx: &mut dyn HubTx, id: &str, lines: &[CartLine], now: i64) -> Sto
     }
     Ok(())
 }
-/// "Save for later": the customer's online cart after a `cart.add` (`rules::cart_effect`).
-/// "Save for later": one more of `sku` in the customer's online cart.
+/// "Save for later": one more of `sku` in the customer's online cart (`rules::cart_effect`).
 pub fn add_to_cart(tx: &mut dyn HubTx, id: &str, op: &OpBody, now: i64) -> Stored<()> {
     let mut lines = cart_record(tx, id)?.map(|c| c.lines).unwrap_or_default();
     omnikiosk_protocol::rules::cart_effect(&mut lines, op);
     store_cart(tx, id, &lines, now)
+}
+
+/// "Buy here": what a sale took from the shopper's online cart leaves it (a line the cart
+/// no longer holds is left alone).
+fn take_from_cart(tx: &mut dyn HubTx, id: &str, receipt: &Receipt, now: i64) -> Stored<()> {
+    if !receipt.lines.iter().any(|l| l.from_cart) {
+        return Ok(());
+    }
+    let Some(cart) = cart_record(tx, id)? else { return Ok(()) };
+    let mut lines = cart.lines;
+    for bought in receipt.lines.iter().filter(|l| l.from_cart) {
+        if let Some(line) = lines.iter_mut().find(|l| l.sku == bought.sku) {
+            line.qty -= bought.qty;
+        }
+    }
+    lines.retain(|l| l.qty > 0);
+    store_cart(tx, id, &lines, now)
+}
+
+/// How a receipt's kind is stored.
+fn receipt_kind(kind: ReceiptKind) -> &'static str {
+    match kind {
+        ReceiptKind::Sale => "sale",
+        ReceiptKind::Return => "return",
+    }
+}
+
+/// A sale at the till, recorded by its op (applied once, so all of this happens once): the
+/// receipt, the store's stock less what left it, the shopper's points earned and redeemed
+/// (ledger rows keyed by the op), the lines bought here out of their online cart, and the
+/// receipt in the store's feed for the manager's numbers.
+pub fn record_sale(tx: &mut dyn HubTx, op_id: &str, receipt: &Receipt, now: i64) -> Stored<()> {
+    // Taken in this write: feed writers run one at a time on both backends (on PostgreSQL
+    // the `WRITERS_LOCK` taken at begin, and the counter row stays locked to commit), so
+    // positions follow commit order and a `/v1/sales` cursor never passes a receipt that
+    // commits later.
+    let position = tx.next_counter("receipts")?;
+    tx.insert_receipt(&ReceiptRow {
+        position,
+        number: receipt.number.clone(),
+        store_id: receipt.store_id,
+        device_id: receipt.device_id.clone(),
+        seq: receipt.seq,
+        op_id: op_id.to_string(),
+        kind: receipt_kind(receipt.kind).to_string(),
+        customer_id: receipt.customer_id.clone(),
+        total_cents: receipt.total_cents,
+        at: receipt.at,
+        hash: receipt.hash.clone(),
+        body: serde_json::to_string(receipt)?,
+    })?;
+    let (store_id, scope) = (receipt.store_id, store_scope(receipt.store_id));
+    let mut sold: std::collections::BTreeMap<&str, i64> = Default::default();
+    for l in &receipt.lines {
+        *sold.entry(&l.sku).or_default() += l.qty;
+    }
+    // What left the store: on_hand may go below zero (the count was wrong, not the sale).
+    for (sku, qty) in sold {
+        tx.add_stock(store_id, sku, -qty)?;
+        if let Some(stock) = tx.stock(store_id, sku)? {
+            feed(tx, &scope, &format!("stock:{sku}"), &Change::Stock(stock))?;
+        }
+    }
+    if let Some(customer_id) = receipt.customer_id.as_deref() {
+        let reason = format!("sale {}", receipt.number);
+        let redeem_id = format!("{op_id}:redeem");
+        let moves = [(op_id, receipt.points_earned), (redeem_id.as_str(), -receipt.points_redeemed)];
+        for (entry_id, delta) in moves.into_iter().filter(|(_, d)| *d != 0) {
+            tx.add_ledger(&LedgerEntry { op_id: entry_id, customer_id, delta, reason: &reason, at: now, device_id: Some(&receipt.device_id) })?;
+        }
+        // Bought here: relevant here, so the store's devices see the new balance.
+        attach(tx, customer_id, store_id, Relevance::Seen, now)?;
+        take_from_cart(tx, customer_id, receipt, now)?;
+        publish_customer(tx, customer_id)?;
+    }
+    let sale = SaleRecord {
+        number: receipt.number.clone(),
+        store_id,
+        device_id: receipt.device_id.clone(),
+        kind: receipt.kind,
+        total_cents: receipt.total_cents,
+        at: receipt.at,
+    };
+    feed(tx, &scope, &format!("sale:{}", receipt.number), &Change::Sale(sale))
 }
 
 /// Appends the order as it now stands to its store's feed.
@@ -332,16 +416,23 @@ pub const UNLINKED: &[(&str, &str, Option<&str>, bool)] = &[
     ("feedback", "customer_id", None, false),
     ("help_requests", "customer_id", None, false),
     ("orders", "customer_id", Some("erased"), true),
+    ("receipts", "customer_id", None, false),
 ];
 
 /// Erases a customer everywhere: profile, identifiers, cart, points, links from orders,
-/// visits (their timeline), feedback and help requests; their stores' feeds get a
-/// tombstone, their orders and help requests a new version without them.
+/// visits (their timeline), feedback, help requests and receipts; their stores' feeds get
+/// a tombstone, their orders and help requests a new version without them.
 pub fn erase_customer(tx: &mut dyn HubTx, id: &str) -> Result<(), HubError> {
     require_customer(tx, id)?;
     let stores = tx.stores_of_customer(id)?;
     let theirs = orders(tx, OrderFilter::Customer(id))?;
     let help = tx.help_requests(HelpFilter::Customer(id))?;
+    // A receipt keeps its hash (the next receipt of its device chains onto it) but no
+    // longer names the shopper: it then verifies only against the copy the shopper holds.
+    for row in tx.receipts(ReceiptFilter::Customer(id))? {
+        let unlinked = Receipt { customer_id: None, ..receipt(&row)? };
+        tx.set_receipt_body(&row.number, &serde_json::to_string(&unlinked).map_err(StorageError::from)?)?;
+    }
     for (table, column) in ERASED {
         tx.delete_rows(table, column, id)?;
     }

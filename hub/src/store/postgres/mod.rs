@@ -38,7 +38,7 @@ use std::time::Duration;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, IsolationLevel, NoTls};
 
-use super::{Backend, TxJob, TxKind};
+use super::{Backend, FeedListener, TxJob, TxKind};
 use crate::error::{HubError, StorageError};
 
 type Result<T, E = HubError> = std::result::Result<T, E>;
@@ -47,7 +47,6 @@ type Result<T, E = HubError> = std::result::Result<T, E>;
 const FEED_CHANNEL: &str = "omnikiosk_feed";
 
 type Job = Box<dyn FnOnce(&mut Conn) + Send + 'static>;
-type FeedListener = Box<dyn Fn(&str, i64) + Send + Sync>;
 
 fn connect(url: &str) -> Result<Client, StorageError> {
     Ok(Client::connect(url, NoTls)?)
@@ -319,7 +318,7 @@ impl Backend for PostgresHubStore {
         })
     }
 
-    fn on_feed_change(&self, f: Box<dyn Fn(&str, i64) + Send + Sync>) {
+    fn on_feed_change(&self, f: FeedListener) {
         self.listeners.lock().unwrap_or_else(|p| p.into_inner()).push(f);
     }
 }

@@ -3,6 +3,7 @@
 use postgres::Client;
 
 use crate::error::StorageError;
+use crate::store::sql::TILL_MIGRATION;
 
 /// Advisory lock key taken while migrating, so hubs starting together do not race.
 const MIGRATION_LOCK: i64 = 0x4f4d_4e49_4b49_4f53; // "OMNIKIOS"
@@ -30,7 +31,7 @@ pub fn migrate(c: &mut Client) -> Result<(), StorageError> {
 }
 
 /// Versioned schema migrations; version N is `MIGRATIONS[N - 1]`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, TILL_MIGRATION];
 
 /// Text keys that results are ordered by use the "C" collation: byte order, as SQLite
 /// sorts, whatever locale the database was created with.
@@ -149,3 +150,4 @@ CREATE SEQUENCE feed_txid;
 SELECT setval('feed_txid', coalesce((SELECT value FROM counters WHERE name = 'txid'), 0) + 1, false);
 DELETE FROM counters WHERE name IN ('feed', 'txid');
 "#;
+

@@ -11,9 +11,10 @@ use postgres::{Row, Statement, Transaction};
 use crate::error::StorageError;
 use crate::store::reads::staff_record;
 use crate::store::{
-    ConflictRow, CustomerRow, Device, EventRow, FeedRow, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, Relevance,
-    Savepoint, Stored, TimelineRow, Touchpoint, TouchpointKind,
+    ConflictRow, CustomerRow, Device, EventRow, FeedRow, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, ReceiptFilter,
+    ReceiptRow, Relevance, Savepoint, Stored, TimelineRow, Touchpoint, TouchpointKind,
 };
+use crate::store::sql::{receipts_where, RECEIPT_COLS};
 
 type Args<'a> = &'a [&'a (dyn ToSql + Sync)];
 
@@ -182,6 +183,23 @@ fn help_row(r: &Row) -> HelpRow {
     }
 }
 
+fn receipt_row(r: &Row) -> ReceiptRow {
+    ReceiptRow {
+        position: r.get(0),
+        number: r.get(1),
+        store_id: r.get(2),
+        device_id: r.get(3),
+        seq: r.get(4),
+        op_id: r.get(5),
+        kind: r.get(6),
+        customer_id: r.get(7),
+        total_cents: r.get(8),
+        at: r.get(9),
+        hash: r.get(10),
+        body: r.get(11),
+    }
+}
+
 fn feed_rows(rows: Vec<Row>) -> Vec<FeedRow> {
     rows.iter().map(|r| FeedRow { seq: r.get(0), txid: r.get(1), body: r.get(2) }).collect()
 }
@@ -262,8 +280,8 @@ impl HubTx for PgTx<'_> {
     }
 
     fn store(&mut self, id: i64) -> Stored<Option<StoreRecord>> {
-        let row = self.one("SELECT id, name, city FROM stores WHERE id = $1", &[&id])?;
-        Ok(row.map(|r| StoreRecord { id: r.get(0), name: r.get(1), city: r.get(2), currency: omnikiosk_protocol::wire::default_currency() }))
+        let row = self.one("SELECT id, name, city, currency FROM stores WHERE id = $1", &[&id])?;
+        Ok(row.map(|r| StoreRecord { id: r.get(0), name: r.get(1), city: r.get(2), currency: r.get(3) }))
     }
 
     fn store_count(&mut self) -> Stored<i64> {
@@ -271,13 +289,13 @@ impl HubTx for PgTx<'_> {
     }
 
     fn insert_store(&mut self, s: &StoreRecord) -> Stored<()> {
-        self.run("INSERT INTO stores(id, name, city) VALUES ($1, $2, $3)", &[&s.id, &s.name, &s.city])?;
+        self.run("INSERT INTO stores(id, name, city, currency) VALUES ($1, $2, $3, $4)", &[&s.id, &s.name, &s.city, &s.currency])?;
         Ok(())
     }
 
     fn insert_product(&mut self, p: &ProductRecord) -> Stored<()> {
-        let sql = "INSERT INTO products(sku, name, price_cents, category) VALUES ($1, $2, $3, $4)";
-        self.run(sql, &[&p.sku, &p.name, &p.price_cents, &p.category])?;
+        let sql = "INSERT INTO products(sku, name, price_cents, category, vat_bp) VALUES ($1, $2, $3, $4, $5)";
+        self.run(sql, &[&p.sku, &p.name, &p.price_cents, &p.category, &p.vat_bp])?;
         Ok(())
     }
 
@@ -291,15 +309,27 @@ impl HubTx for PgTx<'_> {
         Ok(())
     }
 
+    fn stock(&mut self, store_id: i64, sku: &str) -> Stored<Option<StockRecord>> {
+        let row = self.one("SELECT store_id, sku, on_hand, aisle FROM stock WHERE store_id = $1 AND sku = $2", &[&store_id, &sku])?;
+        Ok(row.map(|r| StockRecord { store_id: r.get(0), sku: r.get(1), on_hand: r.get(2), aisle: r.get(3) }))
+    }
+
+    fn add_stock(&mut self, store_id: i64, sku: &str, delta: i64) -> Stored<()> {
+        let sql = "INSERT INTO stock(store_id, sku, on_hand, aisle) VALUES ($1, $2, $3, '')
+                   ON CONFLICT (store_id, sku) DO UPDATE SET on_hand = stock.on_hand + excluded.on_hand";
+        self.run(sql, &[&store_id, &sku, &delta])?;
+        Ok(())
+    }
+
     fn insert_staff(&mut self, s: &StaffRecord) -> Stored<()> {
-        let sql = "INSERT INTO staff(id, name, role, store_id, pin_salt, pin_hash) VALUES ($1, $2, $3, $4, $5, $6)";
-        self.run(sql, &[&s.id, &s.name, &s.role.as_str(), &s.store_id, &s.pin_salt, &s.pin_hash])?;
+        let sql = "INSERT INTO staff(id, name, role, store_id, pin_salt, pin_hash, till) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        self.run(sql, &[&s.id, &s.name, &s.role.as_str(), &s.store_id, &s.pin_salt, &s.pin_hash, &s.till])?;
         Ok(())
     }
 
     fn all_staff(&mut self) -> Stored<Vec<StaffRecord>> {
-        let rows = self.all("SELECT id, name, role, store_id, pin_salt, pin_hash FROM staff ORDER BY id", &[])?;
-        rows.iter().map(|r| staff_record((r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))).collect()
+        let rows = self.all("SELECT id, name, role, store_id, pin_salt, pin_hash, till FROM staff ORDER BY id", &[])?;
+        rows.iter().map(|r| staff_record((r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6)))).collect()
     }
 
     fn set_staff_pin(&mut self, staff_id: &str, pin_hash: &str) -> Stored<()> {
@@ -311,11 +341,11 @@ impl HubTx for PgTx<'_> {
         self.text("SELECT name FROM staff WHERE id = $1", staff_id)
     }
 
-    fn staff_role(&mut self, staff_id: &str, store_id: i64) -> Stored<Option<String>> {
+    fn staff_role(&mut self, staff_id: &str, store_id: i64) -> Stored<Option<(String, bool)>> {
         if !storable(staff_id) {
             return Ok(None);
         }
-        Ok(self.one("SELECT role FROM staff WHERE id = $1 AND store_id = $2", &[&staff_id, &store_id])?.map(|r| r.get(0)))
+        Ok(self.one("SELECT role, till FROM staff WHERE id = $1 AND store_id = $2", &[&staff_id, &store_id])?.map(|r| (r.get(0), r.get(1))))
     }
 
     fn staff_exists(&mut self, staff_id: &str) -> Stored<bool> {
@@ -575,10 +605,14 @@ impl HubTx for PgTx<'_> {
 
     fn add_touchpoint(&mut self, t: &Touchpoint<'_>) -> Stored<()> {
         match (t.kind.visit(), &t.kind) {
-            (Some(v), _) => self.run(
-                "INSERT INTO visits(op_id, kind, store_id, customer_id, order_id, sku, at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-                &[&t.op_id, &v.kind, &t.store_id, &t.customer_id, &v.order_id, &v.sku, &t.at],
-            )?,
+            (Some(v), _) => {
+                let (receipt, total_cents) = v.receipt.unzip();
+                self.run(
+                    "INSERT INTO visits(op_id, kind, store_id, customer_id, order_id, sku, receipt, total_cents, at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+                    &[&t.op_id, &v.kind, &t.store_id, &t.customer_id, &v.order_id, &v.sku, &receipt, &total_cents, &t.at],
+                )?
+            }
             (None, TouchpointKind::Feedback { score, csat }) => self.run(
                 "INSERT INTO feedback(op_id, store_id, customer_id, score, csat, at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
                 &[&t.op_id, &t.store_id, &t.customer_id, score, csat, &t.at],
@@ -595,10 +629,11 @@ impl HubTx for PgTx<'_> {
         let (at, op_id) = before.unzip();
         // Op ids compare in byte order ("C"), as SQLite compares them.
         let rows = self.all(
-            r#"SELECT op_id, at, store_id, kind, order_id, sku, score, csat FROM (
-                SELECT op_id, at, store_id, kind, order_id, sku, NULL::BIGINT AS score, NULL::TEXT AS csat FROM visits WHERE customer_id = $1
+            r#"SELECT op_id, at, store_id, kind, order_id, sku, score, csat, receipt, total_cents FROM (
+                SELECT op_id, at, store_id, kind, order_id, sku, NULL::BIGINT AS score, NULL::TEXT AS csat, receipt, total_cents
+                FROM visits WHERE customer_id = $1
                 UNION ALL
-                SELECT op_id, at, store_id, 'feedback', NULL, NULL, score, csat FROM feedback WHERE customer_id = $1
+                SELECT op_id, at, store_id, 'feedback', NULL, NULL, score, csat, NULL, NULL FROM feedback WHERE customer_id = $1
              ) t WHERE $2::BIGINT IS NULL OR at < $2 OR (at = $2 AND op_id COLLATE "C" < $3::TEXT)
              ORDER BY at DESC, op_id COLLATE "C" DESC LIMIT $4"#,
             &[&customer_id, &at, &op_id, &limit],
@@ -614,6 +649,8 @@ impl HubTx for PgTx<'_> {
                 sku: r.get(5),
                 score: r.get(6),
                 csat: r.get(7),
+                receipt: r.get(8),
+                total_cents: r.get(9),
             })
             .collect())
     }
@@ -651,6 +688,32 @@ impl HubTx for PgTx<'_> {
         let sql = "INSERT INTO pin_failures(store_id, staff_id, failures, locked_until) VALUES ($1, $2, $3, $4)
                    ON CONFLICT (store_id, staff_id) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until";
         self.run(sql, &[&store_id, &staff_id, &state.failures, &state.locked_until])?;
+        Ok(())
+    }
+
+    fn insert_receipt(&mut self, r: &ReceiptRow) -> Stored<()> {
+        self.run(
+            &format!("INSERT INTO receipts({RECEIPT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"),
+            &[&r.position, &r.number, &r.store_id, &r.device_id, &r.seq, &r.op_id, &r.kind, &r.customer_id, &r.total_cents, &r.at, &r.hash, &r.body],
+        )?;
+        Ok(())
+    }
+
+    fn receipts(&mut self, filter: ReceiptFilter<'_>) -> Stored<Vec<ReceiptRow>> {
+        let args: Vec<&(dyn ToSql + Sync)> = match &filter {
+            ReceiptFilter::Number(k) | ReceiptFilter::LastOfDevice(k) | ReceiptFilter::Customer(k) | ReceiptFilter::DeviceSeq(k, _) if !storable(k) => {
+                return Ok(Vec::new())
+            }
+            ReceiptFilter::Number(k) | ReceiptFilter::LastOfDevice(k) | ReceiptFilter::Customer(k) => vec![k],
+            ReceiptFilter::DeviceSeq(device, seq) => vec![device, seq],
+            ReceiptFilter::After { store_id, position, limit } => vec![store_id, position, limit],
+        };
+        let rows = self.all(&format!("SELECT {RECEIPT_COLS} FROM receipts WHERE {}", receipts_where(&filter)), &args)?;
+        Ok(rows.iter().map(receipt_row).collect())
+    }
+
+    fn set_receipt_body(&mut self, number: &str, body: &str) -> Stored<()> {
+        self.run("UPDATE receipts SET body = $2 WHERE number = $1", &[&number, &body])?;
         Ok(())
     }
 

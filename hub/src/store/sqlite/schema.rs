@@ -4,10 +4,11 @@ use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 
 use crate::error::StorageError;
+use crate::store::sql::TILL_MIGRATION;
 
 /// Brings the database to the newest schema.
 pub fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
-    Ok(Migrations::new(vec![M::up(SCHEMA), M::up(SCHEMA_PUSH), M::up(SCHEMA_STORE_WIDE)]).to_latest(conn)?)
+    Ok(Migrations::new(vec![M::up(SCHEMA), M::up(SCHEMA_PUSH), M::up(SCHEMA_STORE_WIDE), M::up(TILL_MIGRATION)]).to_latest(conn)?)
 }
 
 const SCHEMA: &str = r#"
@@ -111,3 +112,30 @@ CREATE TABLE pin_failures (
     PRIMARY KEY (store_id, staff_id)
 ) WITHOUT ROWID;
 "#;
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database of the release before the till gets its stores' money, its products'
+    /// VAT and its badges' till role from the upgrade, as the seed would have made them.
+    #[test]
+    fn a_database_from_before_the_till_is_upgraded_with_what_the_seed_would_have_given() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        Migrations::new(vec![M::up(SCHEMA), M::up(SCHEMA_PUSH), M::up(SCHEMA_STORE_WIDE)]).to_latest(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO stores(id, name, city) VALUES (1, 'Omni Market Kraków', 'Kraków'), (2, 'Omni Market London', 'London');
+             INSERT INTO products(sku, name, price_cents, category) VALUES ('5900000000008', 'Kefir', 349, 'Dairy'), ('5900000000015', 'Lamp', 9999, 'Home');
+             INSERT INTO staff(id, name, role, store_id, pin_salt, pin_hash) VALUES ('S1-STAFF', 'Kasia', 'staff', 1, 's', 'h');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let currencies: Vec<String> = conn.prepare("SELECT currency FROM stores ORDER BY id").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert_eq!(currencies, ["PLN", "GBP"]);
+        let vat: Vec<i64> = conn.prepare("SELECT vat_bp FROM products ORDER BY sku").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert_eq!(vat, [500, 2300]);
+        let till: bool = conn.query_row("SELECT till FROM staff", [], |r| r.get(0)).unwrap();
+        assert!(till, "a badge holder of before may still sell");
+    }
+}

@@ -8,9 +8,10 @@ use rusqlite::{params, Connection, OptionalExtension, Params, Row, Transaction};
 use crate::error::StorageError;
 use crate::store::reads::staff_record;
 use crate::store::{
-    ConflictRow, CustomerRow, Device, EventRow, FeedRow, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, Relevance,
-    Savepoint, Stored, TimelineRow, Touchpoint, TouchpointKind,
+    ConflictRow, CustomerRow, Device, EventRow, FeedRow, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, ReceiptFilter,
+    ReceiptRow, Relevance, Savepoint, Stored, TimelineRow, Touchpoint, TouchpointKind,
 };
+use crate::store::sql::{receipts_where, RECEIPT_COLS};
 
 const ORDER_COLS: &str = "id, store_id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version";
 const HELP_COLS: &str = "id, store_id, device_id, customer_id, raised_at, taken_by, taken_at, done_by, done_at";
@@ -55,6 +56,23 @@ fn help_row(r: &Row<'_>) -> rusqlite::Result<HelpRow> {
         taken_at: r.get(6)?,
         done_by: r.get(7)?,
         done_at: r.get(8)?,
+    })
+}
+
+fn receipt_row(r: &Row<'_>) -> rusqlite::Result<ReceiptRow> {
+    Ok(ReceiptRow {
+        position: r.get(0)?,
+        number: r.get(1)?,
+        store_id: r.get(2)?,
+        device_id: r.get(3)?,
+        seq: r.get(4)?,
+        op_id: r.get(5)?,
+        kind: r.get(6)?,
+        customer_id: r.get(7)?,
+        total_cents: r.get(8)?,
+        at: r.get(9)?,
+        hash: r.get(10)?,
+        body: r.get(11)?,
     })
 }
 
@@ -123,8 +141,8 @@ impl HubTx for SqliteTx<'_> {
     }
 
     fn store(&mut self, id: i64) -> Stored<Option<StoreRecord>> {
-        self.one("SELECT id, name, city FROM stores WHERE id = ?1", [id], |r| {
-            Ok(StoreRecord { id: r.get(0)?, name: r.get(1)?, city: r.get(2)?, currency: omnikiosk_protocol::wire::default_currency() })
+        self.one("SELECT id, name, city, currency FROM stores WHERE id = ?1", [id], |r| {
+            Ok(StoreRecord { id: r.get(0)?, name: r.get(1)?, city: r.get(2)?, currency: r.get(3)? })
         })
     }
 
@@ -133,13 +151,13 @@ impl HubTx for SqliteTx<'_> {
     }
 
     fn insert_store(&mut self, s: &StoreRecord) -> Stored<()> {
-        self.run("INSERT INTO stores(id, name, city) VALUES (?1, ?2, ?3)", params![s.id, s.name, s.city])?;
+        self.run("INSERT INTO stores(id, name, city, currency) VALUES (?1, ?2, ?3, ?4)", params![s.id, s.name, s.city, s.currency])?;
         Ok(())
     }
 
     fn insert_product(&mut self, p: &ProductRecord) -> Stored<()> {
-        let sql = "INSERT INTO products(sku, name, price_cents, category) VALUES (?1, ?2, ?3, ?4)";
-        self.run(sql, params![p.sku, p.name, p.price_cents, p.category])?;
+        let sql = "INSERT INTO products(sku, name, price_cents, category, vat_bp) VALUES (?1, ?2, ?3, ?4, ?5)";
+        self.run(sql, params![p.sku, p.name, p.price_cents, p.category, p.vat_bp])?;
         Ok(())
     }
 
@@ -153,15 +171,28 @@ impl HubTx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn stock(&mut self, store_id: i64, sku: &str) -> Stored<Option<StockRecord>> {
+        self.one("SELECT store_id, sku, on_hand, aisle FROM stock WHERE store_id = ?1 AND sku = ?2", params![store_id, sku], |r| {
+            Ok(StockRecord { store_id: r.get(0)?, sku: r.get(1)?, on_hand: r.get(2)?, aisle: r.get(3)? })
+        })
+    }
+
+    fn add_stock(&mut self, store_id: i64, sku: &str, delta: i64) -> Stored<()> {
+        let sql = "INSERT INTO stock(store_id, sku, on_hand, aisle) VALUES (?1, ?2, ?3, '')
+                   ON CONFLICT(store_id, sku) DO UPDATE SET on_hand = on_hand + excluded.on_hand";
+        self.run(sql, params![store_id, sku, delta])?;
+        Ok(())
+    }
+
     fn insert_staff(&mut self, s: &StaffRecord) -> Stored<()> {
-        let sql = "INSERT INTO staff(id, name, role, store_id, pin_salt, pin_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-        self.run(sql, params![s.id, s.name, s.role.as_str(), s.store_id, s.pin_salt, s.pin_hash])?;
+        let sql = "INSERT INTO staff(id, name, role, store_id, pin_salt, pin_hash, till) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+        self.run(sql, params![s.id, s.name, s.role.as_str(), s.store_id, s.pin_salt, s.pin_hash, s.till])?;
         Ok(())
     }
 
     fn all_staff(&mut self) -> Stored<Vec<StaffRecord>> {
-        let rows = self.all("SELECT id, name, role, store_id, pin_salt, pin_hash FROM staff ORDER BY id", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+        let rows = self.all("SELECT id, name, role, store_id, pin_salt, pin_hash, till FROM staff ORDER BY id", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
         })?;
         rows.into_iter().map(staff_record).collect()
     }
@@ -175,8 +206,8 @@ impl HubTx for SqliteTx<'_> {
         self.one("SELECT name FROM staff WHERE id = ?1", [staff_id], |r| r.get(0))
     }
 
-    fn staff_role(&mut self, staff_id: &str, store_id: i64) -> Stored<Option<String>> {
-        self.one("SELECT role FROM staff WHERE id = ?1 AND store_id = ?2", params![staff_id, store_id], |r| r.get(0))
+    fn staff_role(&mut self, staff_id: &str, store_id: i64) -> Stored<Option<(String, bool)>> {
+        self.one("SELECT role, till FROM staff WHERE id = ?1 AND store_id = ?2", params![staff_id, store_id], |r| Ok((r.get(0)?, r.get(1)?)))
     }
 
     fn staff_exists(&mut self, staff_id: &str) -> Stored<bool> {
@@ -416,8 +447,10 @@ impl HubTx for SqliteTx<'_> {
     fn add_touchpoint(&mut self, t: &Touchpoint<'_>) -> Stored<()> {
         match (t.kind.visit(), &t.kind) {
             (Some(v), _) => {
-                let sql = "INSERT OR IGNORE INTO visits(op_id, kind, store_id, customer_id, order_id, sku, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-                self.run(sql, params![t.op_id, v.kind, t.store_id, t.customer_id, v.order_id, v.sku, t.at])?
+                let sql = "INSERT OR IGNORE INTO visits(op_id, kind, store_id, customer_id, order_id, sku, receipt, total_cents, at)
+                           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+                let (receipt, total_cents) = v.receipt.unzip();
+                self.run(sql, params![t.op_id, v.kind, t.store_id, t.customer_id, v.order_id, v.sku, receipt, total_cents, t.at])?
             }
             (None, TouchpointKind::Feedback { score, csat }) => {
                 let sql = "INSERT OR IGNORE INTO feedback(op_id, store_id, customer_id, score, csat, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -431,10 +464,10 @@ impl HubTx for SqliteTx<'_> {
     fn timeline(&mut self, customer_id: &str, before: Option<(i64, &str)>, limit: i64) -> Stored<Vec<TimelineRow>> {
         let (at, op_id) = before.unzip();
         self.all(
-            "SELECT op_id, at, store_id, kind, order_id, sku, score, csat FROM (
-                SELECT op_id, at, store_id, kind, order_id, sku, NULL AS score, NULL AS csat FROM visits WHERE customer_id = ?1
+            "SELECT op_id, at, store_id, kind, order_id, sku, score, csat, receipt, total_cents FROM (
+                SELECT op_id, at, store_id, kind, order_id, sku, NULL AS score, NULL AS csat, receipt, total_cents FROM visits WHERE customer_id = ?1
                 UNION ALL
-                SELECT op_id, at, store_id, 'feedback', NULL, NULL, score, csat FROM feedback WHERE customer_id = ?1
+                SELECT op_id, at, store_id, 'feedback', NULL, NULL, score, csat, NULL, NULL FROM feedback WHERE customer_id = ?1
              ) WHERE ?2 IS NULL OR at < ?2 OR (at = ?2 AND op_id < ?3)
              ORDER BY at DESC, op_id DESC LIMIT ?4",
             params![customer_id, at, op_id, limit],
@@ -448,6 +481,8 @@ impl HubTx for SqliteTx<'_> {
                     sku: r.get(5)?,
                     score: r.get(6)?,
                     csat: r.get(7)?,
+                    receipt: r.get(8)?,
+                    total_cents: r.get(9)?,
                 })
             },
         )
@@ -478,6 +513,28 @@ impl HubTx for SqliteTx<'_> {
     fn put_pin_failures(&mut self, store_id: i64, staff_id: &str, state: &PinState) -> Stored<()> {
         let sql = "INSERT OR REPLACE INTO pin_failures(store_id, staff_id, failures, locked_until) VALUES (?1, ?2, ?3, ?4)";
         self.run(sql, params![store_id, staff_id, state.failures, state.locked_until])?;
+        Ok(())
+    }
+
+    fn insert_receipt(&mut self, r: &ReceiptRow) -> Stored<()> {
+        self.run(
+            &format!("INSERT INTO receipts({RECEIPT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+            params![r.position, r.number, r.store_id, r.device_id, r.seq, r.op_id, r.kind, r.customer_id, r.total_cents, r.at, r.hash, r.body],
+        )?;
+        Ok(())
+    }
+
+    fn receipts(&mut self, filter: ReceiptFilter<'_>) -> Stored<Vec<ReceiptRow>> {
+        let args: Vec<&dyn rusqlite::ToSql> = match &filter {
+            ReceiptFilter::Number(k) | ReceiptFilter::LastOfDevice(k) | ReceiptFilter::Customer(k) => vec![k],
+            ReceiptFilter::DeviceSeq(device, seq) => vec![device, seq],
+            ReceiptFilter::After { store_id, position, limit } => vec![store_id, position, limit],
+        };
+        self.all(&format!("SELECT {RECEIPT_COLS} FROM receipts WHERE {}", receipts_where(&filter)), args.as_slice(), receipt_row)
+    }
+
+    fn set_receipt_body(&mut self, number: &str, body: &str) -> Stored<()> {
+        self.run("UPDATE receipts SET body = ?2 WHERE number = ?1", params![number, body])?;
         Ok(())
     }
 

@@ -1,0 +1,47 @@
+//! SQL that both backends run as it is written: what both dialects read alike, kept once.
+//! Parameters are `$1`, `$2`, … — PostgreSQL's, and to SQLite numbered parameters bound
+//! in order, as every statement here binds them.
+
+use super::ReceiptFilter;
+
+/// The till: a store's money, a product's VAT and a badge's till role — rows of an older
+/// release get what its seed would have given them, and every badge holder of then may
+/// sell (nothing could grant the role otherwise) — the receipts, and a sale's touchpoint.
+/// A receipt's `position` is taken from the `receipts` counter in the writing transaction
+/// (`writes::record_sale`): writers run one at a time on both backends, so positions
+/// follow commit order, which `GET /v1/sales` pages by. (A SEQUENCE would hand them out in
+/// start order and let a cursor jump a receipt still committing.)
+pub const TILL_MIGRATION: &str = r#"
+ALTER TABLE stores ADD COLUMN currency TEXT NOT NULL DEFAULT 'PLN';
+UPDATE stores SET currency = CASE
+    WHEN city IN ('London', 'Manchester') THEN 'GBP' WHEN city IN ('Kyiv', 'Lviv') THEN 'UAH' WHEN city = 'Shanghai' THEN 'CNY' ELSE 'PLN' END;
+ALTER TABLE products ADD COLUMN vat_bp BIGINT NOT NULL DEFAULT 2300;
+UPDATE products SET vat_bp = CASE WHEN category IN ('Dairy', 'Bakery', 'Pantry', 'Produce') THEN 500 WHEN category = 'Kids' THEN 800 ELSE 2300 END;
+ALTER TABLE staff ADD COLUMN till BOOLEAN NOT NULL DEFAULT TRUE;
+CREATE TABLE receipts (
+    position BIGINT PRIMARY KEY, number TEXT NOT NULL UNIQUE, store_id BIGINT NOT NULL, device_id TEXT NOT NULL,
+    seq BIGINT NOT NULL, op_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, customer_id TEXT,
+    total_cents BIGINT NOT NULL, at BIGINT NOT NULL, hash TEXT NOT NULL, body TEXT NOT NULL,
+    UNIQUE (device_id, seq)
+);
+CREATE INDEX receipts_by_store ON receipts(store_id, position);
+CREATE INDEX receipts_by_customer ON receipts(customer_id);
+ALTER TABLE visits ADD COLUMN receipt TEXT;
+ALTER TABLE visits ADD COLUMN total_cents BIGINT;
+"#;
+
+/// A receipt's columns, in the order reads select them and inserts bind them.
+pub const RECEIPT_COLS: &str = "position, number, store_id, device_id, seq, op_id, kind, customer_id, total_cents, at, hash, body";
+
+/// What follows `WHERE` to read the receipts `filter` selects. Its arguments: the key
+/// (number, device or customer), then the sequence; for `After`, the store, the position
+/// and the limit.
+pub fn receipts_where(filter: &ReceiptFilter<'_>) -> &'static str {
+    match filter {
+        ReceiptFilter::Number(_) => "number = $1",
+        ReceiptFilter::DeviceSeq(..) => "device_id = $1 AND seq = $2",
+        ReceiptFilter::LastOfDevice(_) => "device_id = $1 ORDER BY seq DESC LIMIT 1",
+        ReceiptFilter::Customer(_) => "customer_id = $1 ORDER BY position",
+        ReceiptFilter::After { .. } => "(CAST($1 AS BIGINT) IS NULL OR store_id = $1) AND position > $2 ORDER BY position LIMIT $3",
+    }
+}
