@@ -198,7 +198,9 @@ pub fn today(t: &crate::store::Today, now: i64) -> String {
     let _ = writeln!(s, "waiting: {}{longest}", t.waiting.count);
     let score = t.nps.score.map(|v| format!("{v:+}")).unwrap_or_else(|| "–".into());
     let _ = writeln!(s, "NPS today: {score} from {} answers", t.nps.answers);
-    let _ = writeln!(s, "sales: none recorded (the till comes later)");
+    let sales = &t.sales;
+    let total = omnikiosk_protocol::money::format(sales.total_cents, &sales.currency, "en");
+    let _ = writeln!(s, "sales today: {} receipts, {total}{}", sales.count, if sales.returns > 0 { format!(" ({} returns)", sales.returns) } else { String::new() });
     for d in &t.devices {
         let h = &d.health;
         let seen = h.last_seen_at.map(|at| relative(at, now)).unwrap_or_else(|| "never".into());

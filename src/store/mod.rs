@@ -27,7 +27,7 @@ pub use desk::{HelpRequest, NpsSummary, PinCheck, PIN_ATTEMPTS, PIN_LOCK_SECS};
 pub use outbox::{LocalConflict, OpError, OutboxStats, PushTally, RecordedOp};
 pub use read::{Counts, ProductView, StaffMember};
 pub use till::{Basket, BasketItem, ReceiptSummary};
-pub use today::{StoreDevice, Today};
+pub use today::{Sales, StoreDevice, Today};
 
 use crate::config::StoreConfig;
 

@@ -3,6 +3,7 @@
 //! the store's NPS, and every device of the store with its sync health.
 
 use omnikiosk_protocol::wire::DeviceHealth;
+use rusqlite::OptionalExtension;
 use serde::Serialize;
 
 use super::{meta_get, LocalStore, NpsSummary, Result};
@@ -18,8 +19,8 @@ pub struct Today {
     pub overdue: Vec<Late>,
     pub waiting: WaitingNow,
     pub nps: Nps,
-    /// Sales come with the till; until then `null`.
-    pub sales: Option<()>,
+    /// The store's receipts today, at every device: sales less returns.
+    pub sales: Sales,
     pub devices: Vec<StoreDevice>,
     /// The lists behind the counts, for the manager view (not printed).
     #[serde(skip)]
@@ -45,6 +46,16 @@ pub struct WaitingNow {
     pub longest_wait_secs: Option<i64>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sales {
+    /// Sale receipts.
+    pub count: i64,
+    /// What they came to, returns taken off, in minor units of `currency`.
+    pub total_cents: i64,
+    pub returns: i64,
+    pub currency: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Nps {
     pub answers: i64,
@@ -64,6 +75,23 @@ pub struct StoreDevice {
 }
 
 impl LocalStore {
+    /// The store's receipts since `since` (kiosk time of each sale), from every device.
+    pub fn sales_since(&self, since: i64) -> Result<Sales> {
+        let conn = self.reader();
+        let (count, returns, total_cents) = conn.query_row(
+            "SELECT count(*) FILTER (WHERE kind = 'sale'), count(*) FILTER (WHERE kind = 'return'),
+                    coalesce(sum(CASE kind WHEN 'return' THEN -total_cents ELSE total_cents END), 0)
+             FROM store_sales WHERE at >= ?1",
+            [since],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let currency = conn
+            .query_row("SELECT currency FROM stores WHERE id = (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'store_id')", [], |r| r.get(0))
+            .optional()?
+            .unwrap_or_else(omnikiosk_protocol::wire::default_currency);
+        Ok(Sales { count, total_cents, returns, currency })
+    }
+
     /// The store's day so far. `tz_offset_secs` places the store's midnight; `no_show_secs`
     /// is the hub's no-show rule, for the orders about to expire.
     pub fn today(&self, now: i64, tz_offset_secs: i64, no_show_secs: i64) -> Result<Today> {
@@ -91,7 +119,7 @@ impl LocalStore {
             overdue: summary.overdue.iter().map(|(o, late)| Late { order_id: o.id.clone(), late_secs: *late }).collect(),
             waiting: WaitingNow { count: summary.waiting, longest_wait_secs: summary.waiting_now.iter().map(|(_, secs)| *secs).max() },
             nps: Nps { answers, score, promoters, passives, detractors },
-            sales: None,
+            sales: self.sales_since(since)?,
             devices,
             summary,
         })
