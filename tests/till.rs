@@ -5,10 +5,23 @@
 
 mod support;
 
+use std::collections::HashMap;
+use std::process::Stdio;
+
 use omnikiosk_hub::SeedOptions;
 use omnikiosk_protocol::till::{Receipt, GENESIS_HASH};
 use serde_json::Value;
-use support::{stderr, Kiosk, TestHub};
+use support::{stderr, Fault, FaultProxy, Kiosk, TestHub};
+
+/// Offline sales in the broken-wire test: small in CI, `OMNIKIOSK_TILL_SALES=1000` to measure.
+fn offline_sales() -> usize {
+    std::env::var("OMNIKIOSK_TILL_SALES").ok().and_then(|v| v.parse().ok()).unwrap_or(30)
+}
+
+/// Sell-and-sync cycles of the kill -9 soak (`OMNIKIOSK_SOAK_CYCLES=50` to soak).
+fn cycles() -> usize {
+    std::env::var("OMNIKIOSK_SOAK_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(4)
+}
 
 const STAFF: &str = "S1-STAFF";
 
@@ -132,4 +145,154 @@ async fn a_refused_basket_records_nothing_and_uses_no_number() {
     // The next good sale is number 1.
     let r = sell(&kiosk, &["--item", &sku, "--pay", "cash:100000"]).await;
     assert_eq!(r.seq, 1, "no number was used by the refusals");
+}
+
+/// Every receipt the hub holds of `device`, in its order, read page by page as the ERP would.
+async fn hub_receipts(hub: &TestHub, store: i64, device: &str) -> Vec<Receipt> {
+    let (mut out, mut cursor) = (Vec::new(), String::new());
+    loop {
+        let after = if cursor.is_empty() { String::new() } else { format!("&after={cursor}") };
+        let page = hub.channel().get(&format!("/v1/sales?store_id={store}&limit=50{after}")).await;
+        for r in page["sales"].as_array().unwrap() {
+            let r: Receipt = serde_json::from_value(r.clone()).unwrap();
+            if r.device_id == device {
+                out.push(r);
+            }
+        }
+        cursor = page["cursor"].as_str().unwrap().to_string();
+        if page["has_more"] != true {
+            return out;
+        }
+    }
+}
+
+/// Receipts 1..=n, each once, each naming the one before: what a fiscal auditor checks.
+fn assert_chain(receipts: &[Receipt], what: &str) {
+    let mut prev = GENESIS_HASH.to_string();
+    for (i, r) in receipts.iter().enumerate() {
+        assert_eq!(r.seq, i as i64 + 1, "{what}: receipt {} is number {}", r.number, i + 1);
+        assert_eq!(r.prev_hash, prev, "{what}: the chain is unbroken at {}", r.number);
+        assert_eq!(r.validate(), Ok(()), "{what}: {} matches its hash", r.number);
+        prev = r.hash.clone();
+    }
+}
+
+/// The kiosk's stock of each product, as the hub last told it.
+fn stock(kiosk: &Kiosk) -> HashMap<String, i64> {
+    kiosk
+        .query_strings("SELECT sku || ' ' || on_hand FROM stock")
+        .into_iter()
+        .map(|row| {
+            let (sku, n) = row.split_once(' ').unwrap();
+            (sku.to_string(), n.parse().unwrap())
+        })
+        .collect()
+}
+
+async fn hub_points(hub: &TestHub, customer: &str) -> i64 {
+    hub.channel().get(&format!("/v1/customers/{customer}")).await["points"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_sales_reach_the_hub_once_through_a_broken_wire() {
+    let hub = TestHub::start(SeedOptions { stores: 2, customers: 80, products: 40, orders: 10, seed: 23 }).await;
+    let proxy = FaultProxy::start(hub.addr).await;
+    let kiosk = Kiosk::with_config("[sync]\nrequest_grace_secs = 1\nconnect_timeout_ms = 500\npush_batch = 7\n");
+    kiosk.enroll(&proxy.url(), &hub.device_token(1)).await;
+    kiosk.json(&["sync", "--once", "--json"]).await;
+    let device = kiosk.json(&["status", "--json"]).await["device_id"].as_str().unwrap().to_string();
+    let skus = products(&kiosk, 4);
+    let (customer, card) = shopper_with_points(&kiosk, 0);
+    let (stock_before, points_before) = (stock(&kiosk), hub_points(&hub, &customer).await);
+
+    // The uplink is down: the till keeps selling.
+    proxy.set(Fault::Reset);
+    let n = offline_sales();
+    let mut sold: HashMap<String, i64> = HashMap::new();
+    let mut points_moved = 0;
+    for i in 0..n {
+        let (sku, qty) = (&skus[i % skus.len()], 1 + (i % 3) as i64);
+        let mut args = vec!["--item".to_string(), format!("{sku}x{qty}"), "--pay".into(), "cash:10000000".into()];
+        if i % 2 == 0 {
+            args.extend(["--customer".into(), card.clone()]);
+        }
+        let r = sell(&kiosk, &args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+        *sold.entry(sku.clone()).or_default() += qty;
+        points_moved += r.points_earned - r.points_redeemed;
+    }
+    assert!(!kiosk.run(&["sync", "--once"]).await.status.success(), "offline");
+    // The wire comes back broken every way, then whole.
+    for fault in [Fault::LoseAnswer, Fault::Truncate, Fault::Error500, Fault::LoseAnswer] {
+        proxy.set(fault);
+        let _ = kiosk.run(&["sync", "--once"]).await;
+    }
+    proxy.set(Fault::Pass);
+    kiosk.json(&["sync", "--once", "--json"]).await;
+    kiosk.json(&["sync", "--once", "--json"]).await;
+    let status = kiosk.json(&["status", "--json"]).await;
+    assert_eq!((status["outbox"].as_i64(), status["conflicts"].as_i64()), (Some(0), Some(0)), "{status}");
+
+    let at_hub = hub_receipts(&hub, 1, &device).await;
+    assert_eq!(at_hub.len(), n, "every sale once at the hub");
+    assert_chain(&at_hub, "hub");
+    let stock_after = stock(&kiosk);
+    for (sku, qty) in &sold {
+        let (before, after) = (stock_before.get(sku).copied().unwrap_or(0), stock_after.get(sku).copied());
+        assert_eq!(after.map(|a| before - a), Some(*qty), "{sku}: stock moved once per sale");
+    }
+    assert_eq!(hub_points(&hub, &customer).await - points_before, points_moved, "points moved once per sale");
+    // The store's sales, counted at the device from the store's feed.
+    let today = kiosk.json(&["today", "--json"]).await;
+    assert_eq!(today["sales"]["count"], n as i64, "{}", today["sales"]);
+}
+
+/// kill -9 at random points of selling and syncing: a sale is either whole (its receipt and
+/// its op) or absent, numbers stay gapless, and the hub ends with each receipt once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_selling_and_syncing_loses_doubles_and_renumbers_nothing() {
+    let hub = TestHub::start(SeedOptions { stores: 1, customers: 60, products: 30, orders: 10, seed: 24 }).await;
+    let kiosk = Kiosk::with_config("[sync]\npush_batch = 2\n");
+    kiosk.enroll(&hub.url(), &hub.device_token(1)).await;
+    kiosk.json(&["sync", "--once", "--json"]).await;
+    let device = kiosk.json(&["status", "--json"]).await["device_id"].as_str().unwrap().to_string();
+    let sku = products(&kiosk, 1).remove(0);
+    let (customer, card) = shopper_with_points(&kiosk, 0);
+    let points_before = hub_points(&hub, &customer).await;
+    let (mut confirmed, mut killed) = (0usize, 0usize);
+    for cycle in 0..cycles() {
+        for k in 0..3 {
+            let mut cmd = kiosk.command();
+            cmd.args(["sale", "--staff", STAFF, "--customer", &card, "--item", &format!("{sku}x2"), "--pay", "cash:1000000"]);
+            let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+            if k == 1 {
+                std::thread::sleep(std::time::Duration::from_millis((cycle as u64 * 11) % 50));
+                let _ = child.kill();
+                child.wait().unwrap();
+                killed += 1;
+            } else if child.wait().unwrap().success() {
+                confirmed += 1;
+            }
+        }
+        let mut cmd = kiosk.command();
+        let mut child = cmd.args(["sync", "--once"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis((cycle as u64 * 17) % 80));
+        let _ = child.kill();
+        child.wait().unwrap();
+    }
+    kiosk.json(&["sync", "--once", "--json"]).await;
+    kiosk.json(&["sync", "--once", "--json"]).await;
+    let status = kiosk.json(&["status", "--json"]).await;
+    assert_eq!((status["outbox"].as_i64(), status["conflicts"].as_i64()), (Some(0), Some(0)), "{status}");
+
+    let mut local: Vec<Receipt> =
+        kiosk.query_strings("SELECT body FROM receipts ORDER BY seq").iter().map(|b| serde_json::from_str(b).unwrap()).collect();
+    assert_chain(&local, "kiosk");
+    assert!(local.len() >= confirmed && local.len() <= confirmed + killed, "{confirmed} confirmed, {killed} killed, {} receipts", local.len());
+    let at_hub = hub_receipts(&hub, 1, &device).await;
+    assert_chain(&at_hub, "hub");
+    assert_eq!(at_hub.len(), local.len(), "every receipt of the kiosk once at the hub");
+    local.sort_by_key(|r| r.seq);
+    assert_eq!(at_hub, local, "the hub holds exactly the kiosk's receipts");
+    let earned: i64 = local.iter().map(|r| r.points_earned).sum();
+    assert_eq!(hub_points(&hub, &customer).await - points_before, earned, "points once per sale");
 }

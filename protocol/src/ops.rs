@@ -227,6 +227,10 @@ impl OpBody {
             OpBody::CartAdd { sku, .. } if crate::gtin::Gtin::parse(sku).is_err() => {
                 Err(Rejection::new("bad_op", format!("{sku} is not a product code (EAN-13, EAN-8 or UPC-A)")))
             }
+            OpBody::SaleComplete { receipt } if receipt.kind != crate::till::ReceiptKind::Sale => Err(Rejection::new(
+                "bad_receipt",
+                format!("receipt {} is not a sale: a return is an op of its own", receipt.number),
+            )),
             OpBody::SaleComplete { receipt } => receipt.validate(),
             _ => Ok(()),
         }

@@ -263,16 +263,20 @@ pub fn cart_effect(lines: &mut Vec<CartLine>, op: &OpBody) {
             Some(line) => line.qty += 1,
             None => lines.push(CartLine { sku: sku.clone(), qty: 1 }),
         },
-        OpBody::SaleComplete { receipt } => {
-            for bought in receipt.lines.iter().filter(|l| l.from_cart) {
-                if let Some(line) = lines.iter_mut().find(|l| l.sku == bought.sku) {
-                    line.qty -= bought.qty;
-                }
-            }
-            lines.retain(|l| l.qty > 0);
-        }
+        OpBody::SaleComplete { receipt } => cart_after_sale(lines, receipt),
         _ => {}
     }
+}
+
+/// "Buy here": what a sale took from the shopper's online cart leaves it (a line the cart
+/// no longer holds is left alone).
+pub fn cart_after_sale(lines: &mut Vec<CartLine>, receipt: &crate::till::Receipt) {
+    for bought in receipt.lines.iter().filter(|l| l.from_cart) {
+        if let Some(line) = lines.iter_mut().find(|l| l.sku == bought.sku) {
+            line.qty -= bought.qty;
+        }
+    }
+    lines.retain(|l| l.qty > 0);
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use omnikiosk_protocol::ops::{OpBody, Rejection, Verification};
 use omnikiosk_protocol::rules::{judge, order_effect, Facts, HelpStanding, Judge};
-use omnikiosk_protocol::till::{Receipt, ReceiptKind, GENESIS_HASH};
+use omnikiosk_protocol::till::{Receipt, GENESIS_HASH};
 use omnikiosk_protocol::wire::{CheckinRecord, ConflictRecord, FeedbackRecord, Op, OpOutcome, OrderDetail};
 
 use super::reads::{order_detail, staff_first_name, staff_role};
@@ -272,10 +272,6 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
 /// have been refused, or not pushed yet: then there is nothing to hold it against).
 fn check_receipt(tx: &mut dyn HubTx, device: &Device, receipt: &Receipt) -> Result<(), Failure> {
     let refuse = |code, message: String, facts| Err(Failure::Refused(Rejection::new(code, message), Some(facts)));
-    if receipt.kind != ReceiptKind::Sale {
-        let facts = serde_json::json!({ "number": receipt.number, "kind": receipt.kind });
-        return refuse("bad_receipt", format!("receipt {} is not a sale: a return is an op of its own", receipt.number), facts);
-    }
     if receipt.store_id != device.store_id || receipt.device_id != device.id {
         let facts = serde_json::json!({
             "number": receipt.number,

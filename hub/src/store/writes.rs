@@ -71,20 +71,15 @@ pub fn add_to_cart(tx: &mut dyn HubTx, id: &str, op: &OpBody, now: i64) -> Store
     store_cart(tx, id, &lines, now)
 }
 
-/// "Buy here": what a sale took from the shopper's online cart leaves it (a line the cart
-/// no longer holds is left alone).
+/// "Buy here": what a sale took from the shopper's online cart leaves it
+/// (`rules::cart_after_sale`).
 fn take_from_cart(tx: &mut dyn HubTx, id: &str, receipt: &Receipt, now: i64) -> Stored<()> {
     if !receipt.lines.iter().any(|l| l.from_cart) {
         return Ok(());
     }
     let Some(cart) = cart_record(tx, id)? else { return Ok(()) };
     let mut lines = cart.lines;
-    for bought in receipt.lines.iter().filter(|l| l.from_cart) {
-        if let Some(line) = lines.iter_mut().find(|l| l.sku == bought.sku) {
-            line.qty -= bought.qty;
-        }
-    }
-    lines.retain(|l| l.qty > 0);
+    omnikiosk_protocol::rules::cart_after_sale(&mut lines, receipt);
     store_cart(tx, id, &lines, now)
 }
 
