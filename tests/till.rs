@@ -296,3 +296,53 @@ async fn kill_9_while_selling_and_syncing_loses_doubles_and_renumbers_nothing() 
     let earned: i64 = local.iter().map(|r| r.points_earned).sum();
     assert_eq!(hub_points(&hub, &customer).await - points_before, earned, "points once per sale");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buy_here_takes_the_online_cart_and_the_lines_leave_it_at_the_hub() {
+    let hub = TestHub::start(SeedOptions { stores: 1, customers: 80, products: 40, orders: 10, seed: 25 }).await;
+    let kiosk = enrolled(&hub, 1).await;
+    let skus = products(&kiosk, 3);
+    let (customer, card) = shopper_with_points(&kiosk, 0);
+    let cart = serde_json::json!({ "lines": [{ "sku": skus[0], "qty": 2 }, { "sku": skus[1], "qty": 1 }] });
+    hub.channel().put(&format!("/v1/customers/{customer}/cart"), cart).await;
+    kiosk.json(&["sync", "--once", "--json"]).await;
+
+    let r = sell(&kiosk, &["--customer", &card, "--cart", "--item", &skus[2], "--pay", "cash:10000000"]).await;
+    let from_cart: Vec<(&str, i64)> = r.lines.iter().filter(|l| l.from_cart).map(|l| (l.sku.as_str(), l.qty)).collect();
+    assert_eq!(from_cart, [(skus[0].as_str(), 2), (skus[1].as_str(), 1)]);
+    assert!(r.points_earned > 0, "the shopper earns by the chain's rule");
+    // At once, offline: the shopper's cart here no longer holds what was bought.
+    let seen = kiosk.json(&["scan", &card, "--offline", "--json"]).await;
+    assert_eq!(seen["cart"]["lines"].as_array().map(Vec::len), Some(0), "{}", seen["cart"]);
+    assert_eq!(seen["points_pending"], r.points_earned);
+    kiosk.json(&["sync", "--once", "--json"]).await;
+    let profile = hub.channel().get(&format!("/v1/customers/{customer}")).await;
+    assert_eq!(profile["cart"].as_array().map(Vec::len), Some(0), "the online cart at the hub: {profile}");
+    let timeline = hub.channel().get(&format!("/v1/customers/{customer}/timeline")).await;
+    assert!(timeline["entries"].as_array().unwrap().iter().any(|e| e["kind"] == "sale" && e["receipt"] == r.number.as_str()), "{timeline}");
+    // An empty cart is said plainly and sells nothing.
+    let (exit, reason) = refused(&kiosk, &["--staff", STAFF, "--customer", &card, "--cart", "--pay", "cash:100"]).await;
+    assert_eq!(exit, 3);
+    assert!(reason.contains("online cart is empty"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_receipt_prints_and_reprints_as_a_copy() {
+    let hub = TestHub::start(SeedOptions { stores: 1, customers: 40, products: 30, orders: 5, seed: 26 }).await;
+    let paper = tempfile::NamedTempFile::new().unwrap();
+    let kiosk = Kiosk::with_config(&format!("[printer]\nenabled = true\ndevice = {:?}\nheader = \"Omni Market\"\n", paper.path()));
+    kiosk.enroll(&hub.url(), &hub.device_token(1)).await;
+    kiosk.json(&["sync", "--once", "--json"]).await;
+    let sku = products(&kiosk, 1).remove(0);
+    let r = sell(&kiosk, &["--item", &format!("{sku}x3"), "--pay", "card:1:T-1", "--pay", "cash:1000000"]).await;
+    let printed = String::from_utf8_lossy(&std::fs::read(paper.path()).unwrap()).to_string();
+    assert!(printed.contains(&format!("Receipt {}", r.number)), "{printed}");
+    assert!(printed.contains("TOTAL") && printed.contains("Card T-1") && printed.contains("Change"), "{printed}");
+    assert!(printed.contains(&format!("R1.{}.{}", r.number, &r.hash[..16])), "the e-receipt QR is on the paper");
+    assert!(!printed.contains("COPY"), "the original is not a copy");
+    let again = kiosk.json(&["receipt", &r.seq.to_string(), "--print", "--json"]).await;
+    assert_eq!(again["hash"], r.hash.as_str(), "a reprint is the same receipt");
+    let printed = String::from_utf8_lossy(&std::fs::read(paper.path()).unwrap()).to_string();
+    assert!(printed.contains("COPY 1"), "{printed}");
+    assert_eq!(kiosk.query_strings("SELECT number FROM receipts").len(), 1, "a reprint is not a sale");
+}
