@@ -346,3 +346,27 @@ async fn the_receipt_prints_and_reprints_as_a_copy() {
     assert!(printed.contains("COPY 1"), "{printed}");
     assert_eq!(kiosk.query_strings("SELECT number FROM receipts").len(), 1, "a reprint is not a sale");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reinstalled_till_numbers_on_from_the_hubs_last_receipt() {
+    let hub = TestHub::start(SeedOptions { stores: 1, customers: 40, products: 30, orders: 5, seed: 27 }).await;
+    let token = hub.device_token(1);
+    let old = Kiosk::new();
+    old.enroll(&hub.url(), &token).await;
+    old.json(&["sync", "--once", "--json"]).await;
+    let sku = products(&old, 1).remove(0);
+    sell(&old, &["--item", &sku, "--pay", "cash:1000000"]).await;
+    let last = sell(&old, &["--item", &sku, "--pay", "cash:1000000"]).await;
+    old.json(&["sync", "--once", "--json"]).await;
+    // The SD card dies; a fresh install enrols with the same device token.
+    let new = Kiosk::new();
+    new.enroll(&hub.url(), &token).await;
+    new.json(&["sync", "--once", "--json"]).await;
+    let next = sell(&new, &["--item", &sku, "--pay", "cash:1000000"]).await;
+    assert_eq!((next.seq, next.prev_hash.as_str()), (3, last.hash.as_str()), "numbers go on and the chain holds");
+    new.json(&["sync", "--once", "--json"]).await;
+    let status = new.json(&["status", "--json"]).await;
+    assert_eq!((status["outbox"].as_i64(), status["conflicts"].as_i64()), (Some(0), Some(0)), "{status}");
+    let device = status["device_id"].as_str().unwrap().to_string();
+    assert_chain(&hub_receipts(&hub, 1, &device).await, "hub after a reinstall");
+}
