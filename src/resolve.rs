@@ -8,7 +8,7 @@ use omnikiosk_protocol::wire::{LookupResponse, OrderRecord};
 use serde::Serialize;
 
 use crate::domain::shopper::ShopperView;
-use crate::store::{LocalStore, ProductView, StaffMember, StoreError};
+use crate::store::{LocalStore, ProductView, ScannedReceipt, StaffMember, StoreError};
 use crate::sync::{HubClient, SyncError};
 
 /// Where the answer came from.
@@ -26,6 +26,8 @@ pub enum Resolution {
     Order(OrderRecord),
     Staff(StaffMember),
     Product(ProductView),
+    /// A receipt of this device, by its QR.
+    Receipt(Box<omnikiosk_protocol::till::Receipt>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -47,6 +49,10 @@ pub enum ScanError {
     OfflineNotCached,
     #[error("this customer is not cached here and the hub could not answer: {0}")]
     Hub(SyncError),
+    #[error("receipt {number} was printed at {device_id} of this store; its lines are at the hub")]
+    ReceiptElsewhere { number: String, device_id: String },
+    #[error("this receipt's code does not match the till that printed it: not a receipt of this store")]
+    ForgedReceipt,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -59,6 +65,8 @@ impl ScanError {
             ScanError::NotFound(_) => "not_found",
             ScanError::OfflineNotCached => "offline_not_cached",
             ScanError::Hub(_) => "hub_error",
+            ScanError::ReceiptElsewhere { .. } => "receipt_elsewhere",
+            ScanError::ForgedReceipt => "forged_receipt",
             ScanError::Store(StoreError::NotEnrolled) => "not_enrolled",
             ScanError::Store(_) => "local_store_error",
         }
@@ -129,6 +137,12 @@ pub fn resolve_local(store: &LocalStore, loyalty_prefix: &str, input: &str, now:
         ),
         Scan::Staff(claims) => found_or(store.staff_member(&claims.id)?.map(Resolution::Staff), "this staff badge"),
         Scan::Product(gtin) => found_or(store.product(gtin.as_str())?.map(Resolution::Product), "this product"),
+        Scan::Receipt { number, code } => match store.scanned_receipt(number, code)? {
+            ScannedReceipt::Here(receipt) => local(Resolution::Receipt(receipt)),
+            ScannedReceipt::Elsewhere { number, device_id } => Err(ScanError::ReceiptElsewhere { number, device_id }),
+            ScannedReceipt::Unknown => Err(ScanError::NotFound("this receipt")),
+            ScannedReceipt::Forged => Err(ScanError::ForgedReceipt),
+        },
     }
 }
 

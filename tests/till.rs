@@ -338,7 +338,8 @@ async fn the_receipt_prints_and_reprints_as_a_copy() {
     let printed = String::from_utf8_lossy(&std::fs::read(paper.path()).unwrap()).to_string();
     assert!(printed.contains(&format!("Receipt {}", r.number)), "{printed}");
     assert!(printed.contains("TOTAL") && printed.contains("Card T-1") && printed.contains("Change"), "{printed}");
-    assert!(printed.contains(&format!("R1.{}.{}", r.number, &r.hash[..16])), "the e-receipt QR is on the paper");
+    let qr = kiosk.json(&["receipt", &r.number, "--json"]).await["qr"].as_str().unwrap().to_string();
+    assert!(qr.starts_with("K1.") && printed.contains(&qr), "the e-receipt QR is on the paper");
     assert!(!printed.contains("COPY"), "the original is not a copy");
     let again = kiosk.json(&["receipt", &r.seq.to_string(), "--print", "--json"]).await;
     assert_eq!(again["hash"], r.hash.as_str(), "a reprint is the same receipt");
@@ -369,4 +370,37 @@ async fn a_reinstalled_till_numbers_on_from_the_hubs_last_receipt() {
     assert_eq!((status["outbox"].as_i64(), status["conflicts"].as_i64()), (Some(0), Some(0)), "{status}");
     let device = status["device_id"].as_str().unwrap().to_string();
     assert_chain(&hub_receipts(&hub, 1, &device).await, "hub after a reinstall");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipts_qr_is_signed_by_its_till_and_opens_the_e_receipt() {
+    let hub = TestHub::start(SeedOptions { stores: 2, customers: 40, products: 30, orders: 5, seed: 28 }).await;
+    let till = enrolled(&hub, 1).await;
+    let other = enrolled(&hub, 1).await;
+    let sku = products(&till, 1).remove(0);
+    let sold: Value = till.json(&["sale", "--staff", STAFF, "--item", &sku, "--pay", "cash:1000000", "--json"]).await;
+    let (number, qr) = (sold["number"].as_str().unwrap().to_string(), sold["qr"].as_str().unwrap().to_string());
+    // Offline, at the till that printed it: the receipt itself.
+    let scanned = till.json(&["scan", &qr, "--offline", "--json"]).await;
+    assert_eq!((scanned["code_kind"].as_str(), scanned["number"].as_str()), (Some("receipt"), Some(number.as_str())), "{scanned}");
+    // A code altered by one character is not this store's receipt.
+    let mut forged = qr.clone().into_bytes();
+    let last = forged.len() - 2;
+    forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    let out = till.run(&["scan", &forged, "--offline", "--json"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    // After a sync the other device of the store knows the till's key and the receipt.
+    till.json(&["sync", "--once", "--json"]).await;
+    other.json(&["sync", "--once", "--json"]).await;
+    let out = other.run(&["scan", &qr, "--offline", "--json"]).await;
+    assert!(stderr(&out).contains(&format!("receipt {number} was printed at")), "{}", stderr(&out));
+    // The shopper's phone opens the e-receipt with the code alone, no token.
+    let http = reqwest::Client::new();
+    let e = http.get(format!("{}/v1/e-receipts/{qr}", hub.url())).send().await.unwrap();
+    assert_eq!(e.status(), 200);
+    let e: Receipt = e.json().await.unwrap();
+    assert_eq!(e.number, number);
+    let e = http.get(format!("{}/v1/e-receipts/{forged}", hub.url())).send().await.unwrap();
+    assert_eq!(e.status(), 404, "a forged code opens nothing");
 }

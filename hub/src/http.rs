@@ -241,6 +241,7 @@ fn router_with(hub: Hub, cfg: ServeConfig, closing: Arc<tokio::sync::watch::Send
         .route("/v1/orders/{id}/cancel", post(cancel_order))
         .route("/v1/sales", get(sales))
         .route("/v1/receipts/{number}", get(receipt))
+        .route("/v1/e-receipts/{code}", get(e_receipt))
         .route("/v1/devices", get(devices))
         .route("/v1/conflicts", get(conflicts))
         .route("/metrics", get(metrics))
@@ -673,6 +674,18 @@ async fn sales(State(s): State<AppState>, headers: HeaderMap, params: Result<Que
 async fn receipt(State(s): State<AppState>, headers: HeaderMap, Path(number): Path<String>) -> ApiResult<Receipt> {
     channel_auth(&s, &headers).await?;
     Ok(Json(on_hub(&s, move |hub| hub.receipt(&number)).await?))
+}
+
+#[utoipa::path(
+    get, path = "/v1/e-receipts/{code}", tag = "shopper",
+    params(("code" = String, Path, description = "The QR of a paper receipt: `K1.…` with `\"k\":\"r\"`, signed by the device that printed it")),
+    responses(
+        (status = 200, description = "The receipt the code was printed on (no token: holding the paper receipt is the proof)", body = Receipt),
+        (status = 404, description = "No receipt has this code: unknown, altered or forged alike (`not_found`)", body = ApiError),
+    )
+)]
+async fn e_receipt(State(s): State<AppState>, Path(code): Path<String>) -> ApiResult<Receipt> {
+    Ok(Json(on_hub(&s, move |hub| hub.e_receipt(&code)).await?))
 }
 
 #[utoipa::path(

@@ -489,12 +489,16 @@ impl Hub {
 
     /// A signed code (the QR payload) for an existing customer, order or staff member.
     pub fn sign_code(&self, kind: CodeKind, id: &str, ttl_secs: i64) -> Result<String, HubError> {
+        if kind == CodeKind::Receipt {
+            return Err(HubError::BadRequest("receipt codes are signed by the till that prints them, not the hub".into()));
+        }
         let key = id.to_string();
         let exists = self.read(move |tx| {
             Ok(match kind {
                 CodeKind::Customer => tx.customer(&key)?.is_some(),
                 CodeKind::Order => !tx.orders(store::OrderFilter::Id(&key))?.is_empty(),
                 CodeKind::Staff => tx.staff_exists(&key)?,
+                CodeKind::Receipt => false,
             })
         })?;
         if !exists {
@@ -626,6 +630,23 @@ impl Hub {
         found.ok_or_else(|| HubError::NotFound(format!("receipt {number} not found")))
     }
 
+    /// The e-receipt behind a paper receipt's QR: the code must be signed with the receipt
+    /// key of the device that printed it. A forged or unknown code is "not found" alike.
+    pub fn e_receipt(&self, code: &str) -> Result<Receipt, HubError> {
+        let not_found = || HubError::NotFound("no receipt has this code".into());
+        let number = omnikiosk_protocol::code::receipt_kind_of(code).ok_or_else(not_found)?;
+        let receipt = self.receipt(&number).map_err(|_| not_found())?;
+        let device = receipt.device_id.clone();
+        let key = self.read(move |tx| Ok(tx.devices(Some(&device))?.into_iter().next().and_then(|d| d.receipt_key)))?;
+        let key = key.and_then(|k| omnikiosk_protocol::code::decode_public_key(&k).ok()).ok_or_else(not_found)?;
+        // A receipt code never expires before the receipt's keeping time; `at` anchors it.
+        let claims = omnikiosk_protocol::code::verify(&key, code, receipt.at).map_err(|_| not_found())?;
+        if claims.kind != omnikiosk_protocol::code::CodeKind::Receipt || claims.id != receipt.number {
+            return Err(not_found());
+        }
+        Ok(receipt)
+    }
+
     /// Where the device's receipt chain stands at the hub: a reinstalled kiosk numbers its
     /// receipts after it and chains onto it.
     pub fn last_receipt(&self, device_id: &str) -> Result<Option<ReceiptLink>, HubError> {
@@ -659,6 +680,10 @@ impl Hub {
     pub fn push(&self, device: &Device, req: &PushRequest) -> Result<Vec<OpResult>, HubError> {
         if req.ops.len() > MAX_PUSH_OPS {
             return Err(HubError::BadRequest(format!("at most {MAX_PUSH_OPS} ops per push")));
+        }
+        if let Some(key) = &req.receipt_key {
+            omnikiosk_protocol::code::decode_public_key(key)
+                .map_err(|e| HubError::BadRequest(format!("receipt_key: {e}")))?;
         }
         for (i, op) in req.ops.iter().enumerate() {
             if op.seq != req.device_seq_from + i as i64 {
@@ -697,14 +722,14 @@ impl Hub {
         }
         if failure.is_none() {
             // What the device said of its outbox, for the manager's device list.
-            let (id, outbox_len, oldest) = (device.id.clone(), req.outbox_len, req.oldest_unsent_at);
+            let (id, outbox_len, oldest, receipt_key) = (device.id.clone(), req.outbox_len, req.oldest_unsent_at, req.receipt_key.clone());
             // Shared with the store as it was last heard from, which may be in memory yet.
             let seen = self.seen.get(&id);
             match self.feed_tx(move |tx| {
                 if let Some(s) = seen {
                     tx.device_seen(&id, s.at, s.protocol, s.cursor)?;
                 }
-                Ok(writes::report_outbox(tx, &id, outbox_len, oldest, now_secs())?)
+                Ok(writes::report_outbox(tx, &id, outbox_len, oldest, receipt_key.as_deref(), now_secs())?)
             }) {
                 Ok(((), scopes)) => written.extend(scopes),
                 Err(e) => failure = Some(e),

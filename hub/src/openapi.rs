@@ -41,6 +41,7 @@ pub const CHANNEL_TOKEN: &str = "channel_token";
         http::conflicts,
         http::sales,
         http::receipt,
+        http::e_receipt,
         http::devices,
         http::metrics,
         http::openapi_json,
@@ -50,6 +51,7 @@ pub const CHANNEL_TOKEN: &str = "channel_token";
     tags(
         (name = "device", description = "A kiosk: who am I, the change feed, pushed ops, the online lookup"),
         (name = "channel", description = "The online side: customers, carts, orders, sales and receipts, conflicts, the fleet"),
+        (name = "shopper", description = "What a shopper's phone opens without a token: the e-receipt behind a paper receipt's QR"),
         (name = "operations", description = "For whoever runs the hub: metrics and this document"),
     )
 )]

@@ -1,10 +1,13 @@
 //! The signed code behind every QR the hub issues (customer app, order confirmation, staff
 //! badge): `K1.<payload>.<sig>`. Kiosks check it offline with the hub's public key from
 //! enrolment, so nothing in the payload is read until the signature over it checks out.
+//! The one code a device signs is its receipts' (`"k":"r"`), with a key of its own that
+//! the hub publishes to the store ([`receipt_kind_of`] tells which key to check it with).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+pub use ed25519_dalek::{SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, Signer};
 use serde::{Deserialize, Serialize};
 
 /// Longest code looked at. A real one with a 64-character id is under 300 bytes; the cap
@@ -27,6 +30,8 @@ pub enum CodeKind {
     Customer,
     Order,
     Staff,
+    /// A till receipt, signed by the device that printed it.
+    Receipt,
 }
 
 impl CodeKind {
@@ -35,6 +40,7 @@ impl CodeKind {
             CodeKind::Customer => "c",
             CodeKind::Order => "o",
             CodeKind::Staff => "s",
+            CodeKind::Receipt => "r",
         }
     }
 
@@ -43,6 +49,7 @@ impl CodeKind {
             "c" => Some(CodeKind::Customer),
             "o" => Some(CodeKind::Order),
             "s" => Some(CodeKind::Staff),
+            "r" => Some(CodeKind::Receipt),
             _ => None,
         }
     }
@@ -64,6 +71,7 @@ impl std::fmt::Display for CodeKind {
             CodeKind::Customer => "customer",
             CodeKind::Order => "order",
             CodeKind::Staff => "staff",
+            CodeKind::Receipt => "receipt",
         })
     }
 }
@@ -180,6 +188,23 @@ pub fn verify(key: &VerifyingKey, code: &str, now: i64) -> Result<CodeClaims, Co
         return Err(CodeError::Expired { exp, now });
     }
     Ok(CodeClaims { kind, id, iat, exp })
+}
+
+/// Whether `code` claims to be a receipt code, and the receipt number it names — read
+/// WITHOUT checking the signature, only to find the device key to [`verify`] it with.
+pub fn receipt_kind_of(code: &str) -> Option<String> {
+    if code.len() > MAX_CODE_LEN {
+        return None;
+    }
+    let (payload_b64, _) = code.strip_prefix(PREFIX)?.split_once('.')?;
+    let json = URL_SAFE_NO_PAD.decode(payload_b64).ok()?;
+    let p: PayloadIn = serde_json::from_slice(&json).ok()?;
+    (p.k.as_deref() == Some("r")).then_some(p.id?)
+}
+
+/// A device's receipt-signing key from its 32 secret bytes.
+pub fn signing_key(secret: &[u8; 32]) -> SigningKey {
+    SigningKey::from_bytes(secret)
 }
 
 /// The hub's public key as kiosks receive it at enrolment: base64url, no padding.

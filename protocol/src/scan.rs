@@ -20,6 +20,10 @@ pub enum Scan {
     LoyaltyCard(LoyaltyCard),
     PickupCode(PickupCode),
     Product(Gtin),
+    /// A receipt's QR: the number it names, and the code, whose signature is NOT checked
+    /// yet — it is the printing device's, so the caller checks it with that device's key
+    /// ([`crate::code::verify`]).
+    Receipt { number: String, code: String },
 }
 
 impl Scan {
@@ -32,6 +36,7 @@ impl Scan {
             Scan::LoyaltyCard(_) => "loyalty_card",
             Scan::PickupCode(_) => "pickup_code",
             Scan::Product(_) => "product",
+            Scan::Receipt { .. } => "receipt",
         }
     }
 }
@@ -143,12 +148,17 @@ pub fn classify(input: &str, ctx: &ScanContext<'_>) -> Result<Scan, NotRecognise
         return Err(NotRecognised::new(Reason::Empty));
     }
     if s.starts_with("K1.") {
+        if let Some(number) = code::receipt_kind_of(s) {
+            return Ok(Scan::Receipt { number, code: s.to_string() });
+        }
         let key = ctx.hub_key.ok_or(NotRecognised::new(Reason::NoHubKey))?;
         let claims = code::verify(key, s, ctx.now).map_err(|e| NotRecognised::new(Reason::Code(e)))?;
         return Ok(match claims.kind {
             CodeKind::Customer => Scan::Customer(claims),
             CodeKind::Order => Scan::Order(claims),
             CodeKind::Staff => Scan::Staff(claims),
+            // The hub signs no receipts: one under its key is not a code it issued.
+            CodeKind::Receipt => return Err(NotRecognised::new(Reason::Code(CodeError::UnknownKind("r".into())))),
         });
     }
     if !s.bytes().all(|b| b.is_ascii_digit()) {

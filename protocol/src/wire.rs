@@ -409,6 +409,10 @@ pub struct PushRequest {
     /// Kiosk time of the oldest of them.
     #[serde(default)]
     pub oldest_unsent_at: Option<i64>,
+    /// The public key (base64url) the device signs its receipts' QR codes with: the hub
+    /// shares it with the store's devices and checks e-receipt codes with it.
+    #[serde(default)]
+    pub receipt_key: Option<String>,
 }
 
 /// A named local action made at a kiosk.
@@ -635,6 +639,9 @@ pub struct DeviceHealth {
     /// Kiosk time of the oldest op in its outbox at its last push.
     #[serde(default)]
     pub oldest_unsent_at: Option<i64>,
+    /// The key its receipts' QR codes are signed with (base64url), once it pushed one.
+    #[serde(default)]
+    pub receipt_key: Option<String>,
 }
 
 #[cfg(test)]

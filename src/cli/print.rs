@@ -161,6 +161,7 @@ pub fn scan(o: &ScanOutcome) -> String {
         Resolution::Shopper(v) => format!("{}{from}", shopper(v)),
         Resolution::Order(order) => orders(std::slice::from_ref(order), unix_now()),
         Resolution::Staff(st) => format!("staff badge: {} ({:?}) — enter PIN", st.name, st.role),
+        Resolution::Receipt(r) => format!("receipt {} of {}: {} lines, total {}", r.number, r.device_id, r.lines.len(), money(r.total_cents)),
         Resolution::Product(p) => format!(
             "{} — {} {}",
             p.product.name,

@@ -11,6 +11,15 @@ use crate::config::Config;
 use crate::resolve::{resolve_local, LocalAnswer, Resolution};
 use crate::store::{Basket, BasketItem, LocalStore, OpError};
 
+/// A receipt as `sale --json` and `receipt --json` print it: the receipt, and the signed
+/// code its QR holds (what opens the e-receipt).
+#[derive(serde::Serialize)]
+struct Printed<'a> {
+    #[serde(flatten)]
+    receipt: &'a Receipt,
+    qr: String,
+}
+
 /// What `sale` was given, as typed.
 pub struct SaleArgs {
     pub staff: String,
@@ -106,8 +115,9 @@ pub fn sale(store: &LocalStore, cfg: &Config, args: SaleArgs, json: bool) -> Cmd
     };
     match store.complete_sale(&basket, &cfg.loyalty, unix_now()) {
         Ok(receipt) => {
-            print_if_configured(store, cfg, &receipt, false);
-            emit(json, &receipt, || text(&receipt, &language(cfg), false))
+            print_if_configured(store, cfg, &receipt);
+            let out = Printed { receipt: &receipt, qr: store.receipt_code(&receipt)? };
+            emit(json, &out, || text(&receipt, &language(cfg), false))
         }
         Err(OpError::Refused(r)) => {
             if json {
@@ -145,9 +155,10 @@ pub fn receipt(store: &LocalStore, cfg: &Config, number: &str, print: bool, json
             return Err(Failure { message: "no printer is configured ([printer] enabled = true)".into(), code: 3 });
         }
         let copy = store.count_copy(&receipt.number)?;
-        print_receipt(cfg, &receipt, Some(copy))?;
+        print_receipt(store, cfg, &receipt, Some(copy))?;
     }
-    emit(json, &receipt, || text(&receipt, &language(cfg), print))
+    let out = Printed { receipt: &receipt, qr: store.receipt_code(&receipt)? };
+    emit(json, &out, || text(&receipt, &language(cfg), print))
 }
 
 fn language(cfg: &Config) -> String {
@@ -156,16 +167,17 @@ fn language(cfg: &Config) -> String {
 
 /// Prints a new receipt when a printer is configured. The sale is already recorded: a
 /// printer that is off is a warning (the receipt can be reprinted), never a lost sale.
-fn print_if_configured(_store: &LocalStore, cfg: &Config, receipt: &Receipt, _copy: bool) {
+fn print_if_configured(store: &LocalStore, cfg: &Config, receipt: &Receipt) {
     if cfg.printer.enabled {
-        if let Err(e) = print_receipt(cfg, receipt, None) {
+        if let Err(e) = print_receipt(store, cfg, receipt, None) {
             eprintln!("omnikiosk: sale recorded; {} (reprint with `omnikiosk receipt {} --print`)", e.message, receipt.number);
         }
     }
 }
 
-fn print_receipt(cfg: &Config, receipt: &Receipt, copy: Option<i64>) -> Result<(), Failure> {
-    let printed = crate::peripherals::printer::open(&cfg.printer).and_then(|mut p| p.sale_receipt(receipt, copy));
+fn print_receipt(store: &LocalStore, cfg: &Config, receipt: &Receipt, copy: Option<i64>) -> Result<(), Failure> {
+    let qr = store.receipt_code(receipt)?;
+    let printed = crate::peripherals::printer::open(&cfg.printer).and_then(|mut p| p.sale_receipt(receipt, &qr, copy));
     printed.map_err(|e| Failure { message: e.to_string(), code: 4 })
 }
 

@@ -41,7 +41,8 @@ pub trait SlipPrinter: Send {
     fn pickup_slip(&mut self, slip: &PickupSlip) -> Result<(), PeripheralError>;
     fn receipt(&mut self, receipt: &Receipt) -> Result<(), PeripheralError>;
     /// A till receipt; `copy` is the reprint's number, `None` for the original.
-    fn sale_receipt(&mut self, receipt: &omnikiosk_protocol::till::Receipt, copy: Option<i64>) -> Result<(), PeripheralError>;
+    /// `qr` is the receipt's signed code (`LocalStore::receipt_code`), which opens its e-receipt.
+    fn sale_receipt(&mut self, receipt: &omnikiosk_protocol::till::Receipt, qr: &str, copy: Option<i64>) -> Result<(), PeripheralError>;
 }
 
 /// An ESC/POS printer behind any `escpos` driver.
@@ -123,13 +124,13 @@ impl<D: Driver + Clone + Send> SlipPrinter for EscPos<D> {
         })
     }
 
-    fn sale_receipt(&mut self, receipt: &omnikiosk_protocol::till::Receipt, copy: Option<i64>) -> Result<(), PeripheralError> {
-        self.till_receipt(receipt, copy)
+    fn sale_receipt(&mut self, receipt: &omnikiosk_protocol::till::Receipt, qr: &str, copy: Option<i64>) -> Result<(), PeripheralError> {
+        self.till_receipt(receipt, qr, copy)
     }
 }
 
 impl<D: Driver + Clone + Send> EscPos<D> {
-    fn till_receipt(&mut self, r: &omnikiosk_protocol::till::Receipt, copy: Option<i64>) -> Result<(), PeripheralError> {
+    fn till_receipt(&mut self, r: &omnikiosk_protocol::till::Receipt, qr: &str, copy: Option<i64>) -> Result<(), PeripheralError> {
         let width = self.cfg.chars_per_line;
         // Printers take ASCII: the code, not the symbol (PLN 12.40, not 12,40 zł).
         let m = |cents: i64| format!("{} {}{}.{:02}", r.currency, if cents < 0 { "-" } else { "" }, cents.abs() / 100, cents.abs() % 100);
@@ -171,18 +172,12 @@ impl<D: Driver + Clone + Send> EscPos<D> {
                 p.writeln(&format!("Points earned: {}", r.points_earned))?;
             }
             p.justify(JustifyMode::CENTER)?;
-            // The e-receipt: its number and the start of its hash, which the hub checks.
-            p.qrcode_option(&receipt_qr(r), QRCodeOption::new(QRCodeModel::Model2, 4, QRCodeCorrectionLevel::M))?;
+            // The e-receipt: the receipt's number signed by this till (`GET /v1/e-receipts/{code}`).
+            p.qrcode_option(qr, QRCodeOption::new(QRCodeModel::Model2, 4, QRCodeCorrectionLevel::M))?;
             p.writeln(&fit(&format!("#{}", &r.hash[..16]), width))?;
             Ok(())
         })
     }
-}
-
-/// What a receipt's QR holds: `R1.<number>.<first 16 hex of its hash>`. Scanned, it names
-/// the receipt; the hash part tells a typed-up or forged number from the printed one.
-pub fn receipt_qr(r: &omnikiosk_protocol::till::Receipt) -> String {
-    format!("R1.{}.{}", r.number, &r.hash[..16])
 }
 
 /// Printers print their code page, not UTF-8: keep text to ASCII (`×` becomes `x`,

@@ -26,7 +26,7 @@ pub use apply::ApplyStats;
 pub use desk::{HelpRequest, NpsSummary, PinCheck, PIN_ATTEMPTS, PIN_LOCK_SECS};
 pub use outbox::{LocalConflict, OpError, OutboxStats, PushTally, RecordedOp};
 pub use read::{Counts, ProductView, StaffMember};
-pub use till::{Basket, BasketItem, ReceiptSummary};
+pub use till::{Basket, BasketItem, ReceiptSummary, ScannedReceipt};
 pub use today::{Sales, StoreDevice, Today};
 
 use crate::config::StoreConfig;

@@ -34,6 +34,22 @@ pub struct Basket {
     pub tenders: Vec<Tender>,
 }
 
+/// How long a receipt's QR opens its e-receipt: the years a shop keeps its books.
+const RECEIPT_CODE_SECS: i64 = 10 * 366 * 86_400;
+
+/// What a scanned receipt QR turned out to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScannedReceipt {
+    /// A receipt of this device, signature checked.
+    Here(Box<Receipt>),
+    /// Printed at another device of the store, whose key checked it.
+    Elsewhere { number: String, device_id: String },
+    /// A receipt code this store does not know (or whose device's key it has not learnt yet).
+    Unknown,
+    /// The signature does not match the device that printed the receipt.
+    Forged,
+}
+
 /// A receipt in `receipts` lists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReceiptSummary {
@@ -135,6 +151,70 @@ impl LocalStore {
         conn.prepare_cached("UPDATE receipts SET copies = copies + 1 WHERE number = ?1")?.execute([number])?;
         let copies = conn.prepare_cached("SELECT copies FROM receipts WHERE number = ?1")?.query_row([number], |r| r.get(0))?;
         Ok(copies)
+    }
+
+    /// The key this device signs its receipts' QR codes with, made on first use and kept
+    /// in the store's file (mode 0600) for as long as the device is this device.
+    pub fn receipt_signing_key(&self) -> Result<omnikiosk_protocol::code::SigningKey> {
+        let conn = self.writer();
+        let secret = match meta_get(&conn, "receipt_key")? {
+            Some(hex_secret) => hex::decode(&hex_secret).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()).ok_or(StoreError::Corrupt {
+                what: "receipt key",
+                detail: "not 32 bytes of hex".into(),
+            })?,
+            None => {
+                let fresh: [u8; 32] = rand::random();
+                meta_set(&conn, "receipt_key", &hex::encode(fresh))?;
+                fresh
+            }
+        };
+        Ok(omnikiosk_protocol::code::signing_key(&secret))
+    }
+
+    /// The public half of [`Self::receipt_signing_key`], as pushes tell the hub.
+    pub fn receipt_public_key(&self) -> Result<String> {
+        Ok(omnikiosk_protocol::code::encode_public_key(&self.receipt_signing_key()?.verifying_key()))
+    }
+
+    /// The QR of a receipt of this device: `K1.…` with `"k":"r"` and its number, signed with
+    /// this device's receipt key; good for ten years from the sale.
+    pub fn receipt_code(&self, receipt: &Receipt) -> Result<String> {
+        let claims = omnikiosk_protocol::code::CodeClaims {
+            kind: omnikiosk_protocol::code::CodeKind::Receipt,
+            id: receipt.number.clone(),
+            iat: receipt.at,
+            exp: receipt.at + RECEIPT_CODE_SECS,
+        };
+        Ok(omnikiosk_protocol::code::sign(&self.receipt_signing_key()?, &claims))
+    }
+
+    /// A scanned receipt QR checked with the key of the device that printed it: this
+    /// device's own receipt in full, or who printed it (the hub has its lines).
+    pub fn scanned_receipt(&self, number: &str, code: &str) -> Result<ScannedReceipt> {
+        if let Some(own) = self.receipt(number)? {
+            let key = self.receipt_signing_key()?.verifying_key();
+            return Ok(match omnikiosk_protocol::code::verify(&key, code, own.at) {
+                Ok(c) if c.id == own.number => ScannedReceipt::Here(Box::new(own)),
+                _ => ScannedReceipt::Forged,
+            });
+        }
+        let conn = self.reader();
+        let sale: Option<(String, i64)> = conn
+            .prepare_cached("SELECT device_id, at FROM store_sales WHERE number = ?1")?
+            .query_row([number], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((device_id, at)) = sale else { return Ok(ScannedReceipt::Unknown) };
+        let record: Option<String> =
+            conn.prepare_cached("SELECT record FROM devices WHERE id = ?1")?.query_row([&device_id], |r| r.get(0)).optional()?;
+        let key = record
+            .and_then(|r| serde_json::from_str::<omnikiosk_protocol::wire::DeviceHealth>(&r).ok())
+            .and_then(|d| d.receipt_key)
+            .and_then(|k| omnikiosk_protocol::code::decode_public_key(&k).ok());
+        Ok(match key.map(|k| omnikiosk_protocol::code::verify(&k, code, at)) {
+            Some(Ok(c)) if c.id == number => ScannedReceipt::Elsewhere { number: number.to_string(), device_id },
+            Some(_) => ScannedReceipt::Forged,
+            None => ScannedReceipt::Unknown,
+        })
     }
 
     /// After enrolment: receipts continue after the last one the hub has of this device

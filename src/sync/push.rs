@@ -24,8 +24,14 @@ pub async fn push_pending(store: &LocalStore, client: &HubClient, batch: u32) ->
     loop {
         let ops = blocking(store, move |s| s.pending_ops(batch as usize)).await?;
         let Some(first) = ops.first() else { return Ok(summary) };
-        let outbox = blocking(store, |s| s.outbox_stats()).await?;
-        let req = PushRequest { device_seq_from: first.seq, ops, outbox_len: outbox.pending, oldest_unsent_at: outbox.oldest_at };
+        let (outbox, receipt_key) = blocking(store, |s| Ok::<_, crate::store::StoreError>((s.outbox_stats()?, s.receipt_public_key()?))).await?;
+        let req = PushRequest {
+            device_seq_from: first.seq,
+            ops,
+            outbox_len: outbox.pending,
+            oldest_unsent_at: outbox.oldest_at,
+            receipt_key: Some(receipt_key),
+        };
         let resp = client.push(&req).await?;
         let results = resp.results;
         let tally: PushTally = blocking(store, move |s| s.apply_push_results(&results, unix_now())).await?;

@@ -372,7 +372,8 @@ pub trait HubTx {
     fn device_last_seq(&mut self, id: &str) -> Stored<Option<i64>>;
     fn set_device_last_seq(&mut self, id: &str, seq: i64) -> Stored<()>;
     /// What the device said of its outbox at its last push.
-    fn set_device_outbox(&mut self, id: &str, outbox_len: i64, oldest_unsent_at: Option<i64>) -> Stored<()>;
+    /// What a push reported: the outbox, and the device's receipt key when it sent one.
+    fn set_device_outbox(&mut self, id: &str, outbox_len: i64, oldest_unsent_at: Option<i64>, receipt_key: Option<&str>) -> Stored<()>;
     fn op_known(&mut self, op_id: &str) -> Stored<bool>;
     fn log_op(&mut self, op: &LoggedOp<'_>) -> Stored<()>;
     /// Records a rejected op once (a replay finds it already there).

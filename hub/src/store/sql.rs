@@ -26,6 +26,7 @@ CREATE TABLE receipts (
 );
 CREATE INDEX receipts_by_store ON receipts(store_id, position);
 CREATE INDEX receipts_by_customer ON receipts(customer_id);
+ALTER TABLE devices ADD COLUMN receipt_key TEXT;
 ALTER TABLE visits ADD COLUMN receipt TEXT;
 ALTER TABLE visits ADD COLUMN total_cents BIGINT;
 "#;

@@ -538,8 +538,8 @@ pub fn publish_device(tx: &mut dyn HubTx, device_id: &str, now: i64) -> Stored<(
 }
 
 /// What a push says of the device's outbox: recorded, and shared with the store.
-pub fn report_outbox(tx: &mut dyn HubTx, device_id: &str, outbox_len: u64, oldest_unsent_at: Option<i64>, now: i64) -> Stored<()> {
-    tx.set_device_outbox(device_id, outbox_len as i64, oldest_unsent_at)?;
+pub fn report_outbox(tx: &mut dyn HubTx, device_id: &str, outbox_len: u64, oldest_unsent_at: Option<i64>, receipt_key: Option<&str>, now: i64) -> Stored<()> {
+    tx.set_device_outbox(device_id, outbox_len as i64, oldest_unsent_at, receipt_key)?;
     publish_device(tx, device_id, now)
 }
 

@@ -228,8 +228,9 @@ impl Kiosk {
                 self.touched();
                 self.shopper.save_for_later(&self.ctx, &p.product.sku, Some(&p.product.name));
             }
-            // A product barcode at the idle screen is not a shopper.
-            Resolution::Product(_) => self.attract.notice = AttractNotice::NotFound,
+            // A product barcode at the idle screen is not a shopper; a receipt (returns come
+            // later) is not one either.
+            Resolution::Product(_) | Resolution::Receipt(_) => self.attract.notice = AttractNotice::NotFound,
         }
     }
 

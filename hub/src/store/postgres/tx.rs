@@ -535,7 +535,7 @@ impl HubTx for PgTx<'_> {
             "SELECT d.id, d.store_id, d.label, d.revoked, d.last_seen_at, d.protocol_version, d.outbox_len,
                     CASE WHEN d.last_cursor IS NULL THEN NULL ELSE
                       (SELECT count(*) FROM feed f WHERE f.scope IN ('global', 'store:' || d.store_id) AND f.seq > d.last_cursor)
-                    END, d.oldest_unsent_at
+                    END, d.oldest_unsent_at, d.receipt_key
              FROM devices d WHERE $1::TEXT IS NULL OR d.id = $1 ORDER BY d.store_id, d.id",
             &[&id],
         )?;
@@ -549,6 +549,7 @@ impl HubTx for PgTx<'_> {
             outbox_len: r.get::<_, Option<i64>>(6).map(|v| v as u64),
             cursor_lag: r.get(7),
             oldest_unsent_at: r.get(8),
+            receipt_key: r.get(9),
         };
         Ok(rows.iter().map(health).collect())
     }
@@ -567,8 +568,11 @@ impl HubTx for PgTx<'_> {
         Ok(())
     }
 
-    fn set_device_outbox(&mut self, id: &str, outbox_len: i64, oldest_unsent_at: Option<i64>) -> Stored<()> {
-        self.run("UPDATE devices SET outbox_len = $2, oldest_unsent_at = $3 WHERE id = $1", &[&id, &outbox_len, &oldest_unsent_at])?;
+    fn set_device_outbox(&mut self, id: &str, outbox_len: i64, oldest_unsent_at: Option<i64>, receipt_key: Option<&str>) -> Stored<()> {
+        self.run(
+            "UPDATE devices SET outbox_len = $2, oldest_unsent_at = $3, receipt_key = coalesce($4, receipt_key) WHERE id = $1",
+            &[&id, &outbox_len, &oldest_unsent_at, &receipt_key],
+        )?;
         Ok(())
     }
 

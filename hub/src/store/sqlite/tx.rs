@@ -382,14 +382,15 @@ impl HubTx for SqliteTx<'_> {
             "SELECT d.id, d.store_id, d.label, d.revoked, d.last_seen_at, d.protocol_version, d.outbox_len,
                     CASE WHEN d.last_cursor IS NULL THEN NULL ELSE
                       (SELECT count(*) FROM feed f WHERE f.scope IN ('global', 'store:' || d.store_id) AND f.seq > d.last_cursor)
-                    END, d.oldest_unsent_at
+                    END, d.oldest_unsent_at, d.receipt_key
              FROM devices d WHERE ?1 IS NULL OR d.id = ?1 ORDER BY d.store_id, d.id",
             [id],
             |r| {
                 let (device_id, store_id, label, revoked, last_seen_at, protocol_version, cursor_lag, oldest_unsent_at) =
                     (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(7)?, r.get(8)?);
                 let outbox_len = r.get::<_, Option<i64>>(6)?.map(|v| v as u64);
-                Ok(DeviceHealth { device_id, store_id, label, revoked, last_seen_at, protocol_version, outbox_len, cursor_lag, oldest_unsent_at })
+                let receipt_key = r.get(9)?;
+                Ok(DeviceHealth { device_id, store_id, label, revoked, last_seen_at, protocol_version, outbox_len, cursor_lag, oldest_unsent_at, receipt_key })
             },
         )
     }
@@ -408,8 +409,11 @@ impl HubTx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn set_device_outbox(&mut self, id: &str, outbox_len: i64, oldest_unsent_at: Option<i64>) -> Stored<()> {
-        self.run("UPDATE devices SET outbox_len = ?2, oldest_unsent_at = ?3 WHERE id = ?1", params![id, outbox_len, oldest_unsent_at])?;
+    fn set_device_outbox(&mut self, id: &str, outbox_len: i64, oldest_unsent_at: Option<i64>, receipt_key: Option<&str>) -> Stored<()> {
+        self.run(
+            "UPDATE devices SET outbox_len = ?2, oldest_unsent_at = ?3, receipt_key = coalesce(?4, receipt_key) WHERE id = ?1",
+            params![id, outbox_len, oldest_unsent_at, receipt_key],
+        )?;
         Ok(())
     }
 
