@@ -26,7 +26,32 @@ use omnikiosk_hub::{Hub, SeedOptions, ServeConfig};
 use omnikiosk_protocol::code::CodeKind;
 use omnikiosk_protocol::money;
 use slint::{ComponentHandle, Model};
-use touch::{has_label, keypad, labels, labels_containing, press};
+use touch::labels;
+
+/// Lays the window out before looking: without a display nothing else instantiates the
+/// rows of a list that just changed.
+fn drawn(ui: &KioskUi) -> &KioskUi {
+    let _ = ui.window().window().take_snapshot();
+    ui
+}
+
+#[track_caller]
+fn press(ui: &KioskUi, label: &str) {
+    touch::press(drawn(ui), label);
+}
+
+#[track_caller]
+fn keypad(ui: &KioskUi, what: &str, digits: &str, submit: &str) {
+    touch::keypad(drawn(ui), what, digits, submit);
+}
+
+fn has_label(ui: &KioskUi, label: &str) -> bool {
+    touch::has_label(drawn(ui), label)
+}
+
+fn labels_containing(ui: &KioskUi, needle: &str) -> Vec<String> {
+    touch::labels_containing(drawn(ui), needle)
+}
 
 /// A kiosk of store 1, enrolled and synced, and what the steps need of the seeded chain.
 struct Shop {
@@ -112,6 +137,7 @@ fn window(shop: &Shop, data: &Path, printer: Option<PathBuf>) -> (KioskUi, Local
     }
     let ui = KioskUi::new(store.clone(), settings, None).unwrap();
     slint::select_bundled_translation("en").unwrap();
+    ui.window().window().set_size(slint::PhysicalSize::new(1280, 800));
     ui.window().show().unwrap();
     let _ = shop;
     (ui, store)
@@ -131,7 +157,9 @@ fn can_pay(ui: &KioskUi) -> bool {
 
 fn a_whole_sale_with_a_shopper_points_and_a_split_payment(shop: &Shop) {
     let data = shop.copy();
+    // A printer's device file (it is there before anything prints, as /dev/usb/lp0 is).
     let printed = data.path().join("printer.out");
+    std::fs::write(&printed, b"").unwrap();
     let (ui, store) = window(shop, data.path(), Some(printed.clone()));
     let sold = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let seen = sold.clone();

@@ -24,6 +24,7 @@ pub fn wire(w: &AppWindow, act: &Act) {
     on!(act, t, on_pay, |k| k.till_pay());
     on!(act, t, on_next_sale, |k| k.till_next_sale());
     on!(act, t, on_back, |k| k.staff_back());
+    on!(act, t, on_sign_out, |k| k.go_home());
 }
 
 /// A line's place in the list (a negative one matches no line).
