@@ -450,7 +450,8 @@ impl TillPart {
             due: m(self.due(&priced)),
             change: m(settled.as_ref().copied().unwrap_or(0)),
             unsettled: match &settled {
-                Err(r) if !self.sale.tenders.is_empty() => r.message.clone(),
+                // Short is said by "Still to pay"; anything else in the rules' words.
+                Err(r) if !self.sale.tenders.is_empty() && r.code != "payment_short" => r.message.clone(),
                 _ => String::new(),
             },
             can_pay: settled.is_ok() && !self.sale.lines.is_empty(),
@@ -552,7 +553,7 @@ mod tests {
         t.entered(&ctx, "300");
         let s = t.screen();
         assert!(!s.can_pay);
-        assert_eq!((s.due.as_str(), s.unsettled.as_str()), ("zł\u{a0}1.99", "3.00 paid, 4.99 to pay: 1.99 short"));
+        assert_eq!((s.due.as_str(), s.unsettled.as_str()), ("zł\u{a0}1.99", ""), "short: \"still to pay\" says it");
         t.choose_entry(&ctx, Entry::CardAmount);
         t.exact(&ctx);
         assert_eq!((t.screen().entry, t.screen().card_amount.as_str()), (Entry::CardReference, "zł\u{a0}1.99"));
