@@ -216,7 +216,7 @@ fn a_whole_sale_with_a_shopper_points_and_a_split_payment(shop: &Shop) {
     assert!(has_label(&ui, &format!("Receipt {}", r.number)), "{:?}", labels(&ui));
     assert!(has_label(&ui, &format!("Change {}", shop.money(change))));
     assert!(has_label(&ui, &format!("+{} points earned", receipt.points_earned)));
-    assert_eq!(*sold.borrow(), [r.number.clone()]);
+    assert_eq!(*sold.borrow(), std::slice::from_ref(&r.number));
     let bytes = wait_for_file(&printed);
     assert!(String::from_utf8_lossy(&bytes).contains(&r.number), "the receipt printed with its number");
     press(&ui, "Next sale");
