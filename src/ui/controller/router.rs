@@ -725,6 +725,31 @@ mod tests {
     }
 
     #[test]
+    fn at_the_till_a_product_goes_into_the_basket_and_a_card_attaches_the_shopper() {
+        let f = Fixture::new();
+        let mut k = kiosk(&f);
+        k.scan(&f.code(CodeKind::Staff, "S1-STAFF"));
+        k.pin_entered("1234");
+        k.open_till();
+        assert_eq!(k.staff().page, StaffPage::Till);
+        k.scan("5901234123457");
+        k.till_code("5901234123457");
+        assert_eq!(k.till().lines.iter().map(|l| (l.name.as_str(), l.qty)).collect::<Vec<_>>(), [("Tea", 2)], "scanned and typed alike");
+        k.scan(&Fixture::card());
+        assert_eq!((k.screen(), k.till().shopper.as_str()), (Screen::Staff, "Anna K."), "the sale is hers, no shopper session");
+        k.scan("4000000000006");
+        assert_eq!(k.till().notice, TillNotice::UnknownProduct);
+        k.till_entry(Entry::Cash);
+        k.till_exact();
+        k.till_pay();
+        assert!(k.take_effects().iter().any(|e| matches!(e, Effect::Sold(r) if r.customer_id.as_deref() == Some("C-ANNA"))));
+        k.staff_back();
+        assert_eq!(k.staff().page, StaffPage::Queue);
+        k.go_home();
+        assert_eq!(*k.till(), Default::default(), "signing out leaves nothing of the sale");
+    }
+
+    #[test]
     fn with_a_colleague_signed_in_an_order_code_opens_the_order_and_at_the_handover_is_the_proof() {
         let f = Fixture::new();
         let mut k = kiosk(&f);
