@@ -12,6 +12,7 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
+use omnikiosk_protocol::till::Receipt;
 use omnikiosk_protocol::wire::OrderRecord;
 use slint::{ComponentHandle, Timer, TimerMode};
 
@@ -27,6 +28,8 @@ type SignalSink = Box<dyn Fn(DeskSignals)>;
 /// Told of every handover made at this kiosk (the receipt printer): the order, and the
 /// colleague who handed it over.
 type HandoverSink = Box<dyn Fn(&OrderRecord, &str)>;
+/// Told of every sale made at this kiosk's till, after its receipt went to the printer.
+type SaleSink = Box<dyn Fn(&Receipt)>;
 
 /// The controller and what drives it: the window's callbacks and timers reach it, on the
 /// UI thread only.
@@ -44,6 +47,9 @@ struct WindowDriver {
     status: Timer,
     signal_sink: RefCell<Option<SignalSink>>,
     handover_sink: RefCell<Option<HandoverSink>>,
+    sale_sink: RefCell<Option<SaleSink>>,
+    /// Where sale receipts print (`enabled` false: nowhere).
+    printer: crate::config::PrinterConfig,
     /// This window's place in [`WINDOWS`], which answers from the tokio thread name.
     slot: usize,
 }
@@ -67,6 +73,7 @@ impl KioskUi {
     ) -> Result<KioskUi, slint::PlatformError> {
         let window = AppWindow::new()?;
         let slot = WINDOWS.with(|c| c.borrow().len());
+        let printer = settings.printer.clone();
         let inner = Rc::new(WindowDriver {
             window: window.as_weak(),
             kiosk: RefCell::new(Kiosk::new(store, settings)),
@@ -76,6 +83,8 @@ impl KioskUi {
             status: Timer::default(),
             signal_sink: RefCell::new(None),
             handover_sink: RefCell::new(None),
+            sale_sink: RefCell::new(None),
+            printer,
             slot,
         });
         WINDOWS.with(|c| c.borrow_mut().push(Rc::downgrade(&inner)));
@@ -128,6 +137,12 @@ impl KioskUi {
     /// Calls `sink` on the UI thread after each handover recorded here (for a receipt).
     pub fn on_handover(&self, sink: impl Fn(&OrderRecord, &str) + 'static) {
         *self.inner.handover_sink.borrow_mut() = Some(Box::new(sink));
+    }
+
+    /// Calls `sink` on the UI thread after each sale made at the till (its receipt is
+    /// printed by the window itself when `[printer]` is enabled).
+    pub fn on_sale(&self, sink: impl Fn(&Receipt) + 'static) {
+        *self.inner.sale_sink.borrow_mut() = Some(Box::new(sink));
     }
 
     /// A handle another thread can close the window with (SIGTERM, the demo ending).
@@ -204,12 +219,33 @@ impl WindowDriver {
                     sink(&order, &staff_id);
                 }
             }
+            Effect::Sold(receipt) => {
+                self.print_sale(&receipt);
+                if let Some(sink) = self.sale_sink.borrow().as_ref() {
+                    sink(&receipt);
+                }
+            }
             Effect::Signals(signals) => {
                 if let Some(sink) = self.signal_sink.borrow().as_ref() {
                     sink(signals);
                 }
             }
         }
+    }
+
+    /// Prints a sale's receipt off the UI thread. The sale is recorded already: a printer
+    /// that is off is a warning (`omnikiosk receipt NUMBER --print` reprints it).
+    fn print_sale(&self, receipt: &Receipt) {
+        if !self.printer.enabled {
+            return;
+        }
+        let (printer, receipt) = (self.printer.clone(), receipt.clone());
+        std::thread::spawn(move || {
+            let printed = crate::peripherals::printer::open(&printer).and_then(|mut p| p.sale_receipt(&receipt, None));
+            if let Err(e) = printed {
+                tracing::warn!(number = %receipt.number, error = %e, "sale recorded; the receipt did not print");
+            }
+        });
     }
 
     /// Asks the hub on the tokio thread; the answer comes back to the controller on this

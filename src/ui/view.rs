@@ -40,10 +40,8 @@ pub struct ShopperScreenView {
     pub preparing: Vec<OrderRowView>,
     pub cart: Vec<CartRowView>,
     pub cart_total: String,
-}
-
-pub fn money(cents: i64) -> String {
-    format!("{}.{:02}", cents / 100, (cents % 100).abs())
+    /// Points earned by today's purchases at this kiosk's till (0: none).
+    pub purchase_points: i64,
 }
 
 /// "14:05" for a Unix time in the store's time zone.
@@ -65,9 +63,11 @@ fn order_row(o: &OrderRecord, checked_in: &[String], waiting: &[Waiting], tz: i6
 }
 
 /// The shopper's screen: `checked_in` are the orders they said "I'm here" for in this
-/// session, `waiting` the desk's line (for their place in it).
-pub fn shopper_screen(v: &ShopperView, checked_in: &[String], waiting: &[Waiting], tz_offset_secs: i64) -> ShopperScreenView {
+/// session, `waiting` the desk's line (for their place in it); money in the store's
+/// `currency`, written the way the shopper's language writes it.
+pub fn shopper_screen(v: &ShopperView, checked_in: &[String], waiting: &[Waiting], tz_offset_secs: i64, currency: &str) -> ShopperScreenView {
     let row = |o| order_row(o, checked_in, waiting, tz_offset_secs);
+    let money = |cents| omnikiosk_protocol::money::format(cents, currency, &v.customer.language);
     ShopperScreenView {
         first_name: v.customer.first_name.clone(),
         tier: v.customer.tier.clone(),
@@ -94,6 +94,7 @@ pub fn shopper_screen(v: &ShopperView, checked_in: &[String], waiting: &[Waiting
             })
             .collect(),
         cart_total: money(v.cart.total_cents),
+        purchase_points: 0,
     }
 }
 
@@ -106,6 +107,5 @@ mod tests {
         assert_eq!(clock(0, 0), "00:00");
         assert_eq!(clock(14 * 3600 + 5 * 60, 0), "14:05");
         assert_eq!(clock(23 * 3600, 2 * 3600), "01:00");
-        assert_eq!(money(12_345), "123.45");
     }
 }

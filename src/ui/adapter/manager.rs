@@ -36,6 +36,8 @@ pub fn show(w: &AppWindow, s: &ManagerScreen, before: &ManagerScreen) {
     m.set_last_pull(s.last_pull.as_str().into());
     m.set_outbox(int(s.outbox));
     m.set_oldest_op(s.oldest_op.as_str().into());
+    m.set_sales_count(int(s.sales_count));
+    m.set_sales_total(s.sales_total.as_str().into());
     if s.conflicts != before.conflicts {
         m.set_conflicts(model(&s.conflicts, |c| ConflictRow {
             what: c.what.as_str().into(),

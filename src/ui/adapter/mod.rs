@@ -16,6 +16,7 @@ mod desk;
 mod manager;
 mod shopper;
 mod staff;
+mod till;
 
 /// What the window shows now: the controllers' state as last copied into the globals.
 #[derive(Default)]
@@ -27,6 +28,7 @@ pub struct Shown {
     desk: super::controller::desk::DeskScreen,
     staff: super::controller::staff::StaffScreen,
     manager: super::controller::manager::ManagerScreen,
+    till: super::controller::till::TillScreen,
 }
 
 /// Wires every screen's callbacks.
@@ -36,6 +38,7 @@ pub fn wire(w: &AppWindow, act: &Act) {
     desk::wire(w, act);
     staff::wire(w, act);
     manager::wire(w, act);
+    till::wire(w, act);
 }
 
 /// Copies into the globals what changed since `shown`.
@@ -47,6 +50,7 @@ pub fn show(w: &AppWindow, k: &Kiosk, shown: &mut Shown) {
     update(k.desk(), &mut shown.desk, |s, _| desk::show(w, s));
     update(k.staff(), &mut shown.staff, |s, before| staff::show(w, s, before));
     update(k.manager(), &mut shown.manager, |s, before| manager::show(w, s, before));
+    update(k.till(), &mut shown.till, |s, before| till::show(w, s, before));
 }
 
 fn update<T: PartialEq + Clone>(now: &T, shown: &mut T, show: impl FnOnce(&T, &T)) {

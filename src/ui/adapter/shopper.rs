@@ -25,6 +25,7 @@ pub fn show(w: &AppWindow, s: &ShopperScreen, before: &ShopperScreen) {
     a.set_first_name(v.first_name.as_str().into());
     a.set_tier(v.tier.as_str().into());
     a.set_points(v.points.as_str().into());
+    a.set_purchase_points(int(v.purchase_points));
     if v != &before.view {
         a.set_ready_orders(model(&v.ready, order_row));
         a.set_preparing_orders(model(&v.preparing, order_row));

@@ -27,6 +27,7 @@ pub fn wire(w: &AppWindow, act: &Act) {
     on!(act, s, on_assist_take, |k, id| k.assist_take(&id));
     on!(act, s, on_assist_done, |k, id| k.assist_done(&id));
     on!(act, s, on_open_manager, |k| k.open_manager());
+    on!(act, s, on_open_till, |k| k.open_till());
     on!(act, s, on_back, |k| k.staff_back());
     on!(act, s, on_sign_out, |k| k.go_home());
     on!(act, s, on_touched, |k| k.touched());
@@ -46,7 +47,7 @@ fn notice(n: StaffNotice) -> SlintNotice {
 
 pub fn show(w: &AppWindow, s: &StaffScreen, before: &StaffScreen) {
     let a = w.global::<StaffAdapter>();
-    a.set_page(mirror!(s.page, StaffPage => SlintPage { Pin => Pin, Queue => Queue, Order => Order, Handover => Handover, Assist => Assist }));
+    a.set_page(mirror!(s.page, StaffPage => SlintPage { Pin => Pin, Queue => Queue, Order => Order, Handover => Handover, Assist => Assist, Till => Till }));
     a.set_badge_name(s.badge_name.as_str().into());
     a.set_staff_name(s.staff_name.as_str().into());
     a.set_manager(s.manager);

@@ -9,6 +9,9 @@ use crate::config::LoyaltyConfig;
 use crate::resolve::HubQuery;
 use crate::store::{LocalStore, OpError, RecordedOp};
 
+/// The staff screens are in English: amounts on them are written the English way.
+pub const STAFF_LANGUAGE: &str = "en";
+
 /// What the screens need from the configuration.
 #[derive(Debug, Clone)]
 pub struct UiSettings {
@@ -24,6 +27,8 @@ pub struct UiSettings {
     pub phone_url: String,
     /// How long after its promised time a ready order expires as a no-show (the hub's rule).
     pub no_show_secs: i64,
+    /// Where sale receipts print (`enabled` false: nowhere).
+    pub printer: crate::config::PrinterConfig,
     /// The time: the system clock, or a fixed one where a picture must not change
     /// (screenshot references, benchmarks).
     pub clock: fn() -> i64,
@@ -39,6 +44,7 @@ impl UiSettings {
             loyalty: cfg.loyalty.clone(),
             phone_url: cfg.ui.phone_url.clone(),
             no_show_secs: i64::from(cfg.ui.no_show_days) * 86_400,
+            printer: cfg.printer.clone(),
             clock: unix_now,
         }
     }
@@ -48,6 +54,8 @@ impl UiSettings {
 pub struct Ctx {
     pub store: LocalStore,
     pub settings: UiSettings,
+    /// The store's currency, read once (the store has no cheaper read of it than `today`).
+    pub currency: std::cell::OnceCell<String>,
 }
 
 impl Ctx {
@@ -58,6 +66,19 @@ impl Ctx {
     /// Records a local action as an op (its checks and local effect in one transaction).
     pub fn record(&self, op: OpBody) -> Result<RecordedOp, OpError> {
         self.store.record_op(op, &self.settings.loyalty, self.now())
+    }
+
+    /// The store's currency (ISO 4217), for every amount on screen.
+    pub fn currency(&self) -> String {
+        self.currency
+            .get_or_init(|| {
+                let s = &self.settings;
+                match self.store.today(self.now(), s.tz_offset_secs, s.no_show_secs) {
+                    Ok(today) => today.sales.currency,
+                    Err(_) => omnikiosk_protocol::wire::default_currency(),
+                }
+            })
+            .clone()
     }
 
     /// "14:05" in the store's time zone.
@@ -91,4 +112,6 @@ pub enum Effect {
     HandedOver { order: OrderRecord, staff_id: String },
     /// The desk's signals changed (for the pickup light).
     Signals(DeskSignals),
+    /// A sale was made at the till (for the receipt printer).
+    Sold(Box<omnikiosk_protocol::till::Receipt>),
 }

@@ -40,7 +40,7 @@ fn order(id: &str, status: OrderStatus, pickup_code: &str, promised_ready_at: i6
     })
 }
 
-fn staff(id: &str, name: &str, role: StaffRole, pin: &str) -> Change {
+fn staff(id: &str, name: &str, role: StaffRole, pin: &str, till: bool) -> Change {
     Change::Staff(StaffRecord {
         id: id.into(),
         name: name.into(),
@@ -48,14 +48,15 @@ fn staff(id: &str, name: &str, role: StaffRole, pin: &str) -> Change {
         store_id: 1,
         pin_salt: "00ff00ff00ff00ff00ff00ff00ff00ff".into(),
         pin_hash: omnikiosk_protocol::pin::hash("00ff00ff00ff00ff00ff00ff00ff00ff", pin).expect("a hex salt"),
-        till: true,
+        till,
     })
 }
 
 impl Fixture {
     /// Store 1 with Anna (Polish, card [`Fixture::card`]), two products, her order
     /// `O-1-1` ready (pickup code 111111) and `O-1-2` placed (222222, due in an hour),
-    /// a colleague `S1-STAFF` (PIN 1234) and a manager `S1-MGR` (PIN 9999).
+    /// a colleague `S1-STAFF` (PIN 1234), a manager `S1-MGR` (PIN 9999), and `S1-HELPER`
+    /// (PIN 5555), who may not sell at the till.
     pub fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::open(dir.path(), &StoreConfig::default()).unwrap();
@@ -85,8 +86,9 @@ impl Fixture {
             }),
             order("O-1-1", OrderStatus::Ready, "111111", NOW - 600),
             order("O-1-2", OrderStatus::Placed, "222222", NOW + 3600),
-            staff("S1-STAFF", "Kasia", StaffRole::Staff, "1234"),
-            staff("S1-MGR", "Marek", StaffRole::Manager, "9999"),
+            staff("S1-STAFF", "Kasia", StaffRole::Staff, "1234", true),
+            staff("S1-MGR", "Marek", StaffRole::Manager, "9999", true),
+            staff("S1-HELPER", "Ola", StaffRole::Staff, "5555", false),
         ];
         for (sku, name, aisle) in [("5901234123457", "Tea", "A3"), ("4006381333931", "Pen", "B1")] {
             changes.push(Change::Product(ProductRecord { sku: sku.into(), name: name.into(), price_cents: 499, category: "food".into(), vat_bp: 500 }));
@@ -117,6 +119,6 @@ impl Fixture {
     pub fn ctx(&self) -> Ctx {
         let mut settings = UiSettings::from_config(&Config::default());
         settings.clock = || NOW;
-        Ctx { store: self.store.clone(), settings }
+        Ctx { store: self.store.clone(), settings, currency: Default::default() }
     }
 }

@@ -2,7 +2,7 @@
 //! shoppers waiting and for how long, no-shows about to expire, today's NPS, and the
 //! kiosk's sync health with the conflicts to resolve.
 
-use super::context::Ctx;
+use super::context::{Ctx, STAFF_LANGUAGE};
 
 /// One line of the overdue, waiting or expiring lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,6 +40,10 @@ pub struct ManagerScreen {
     pub outbox: u64,
     pub oldest_op: String,
     pub conflicts: Vec<ConflictRow>,
+    /// The store's sale receipts today at every device, and what they came to (returns
+    /// taken off), in the store's currency.
+    pub sales_count: i64,
+    pub sales_total: String,
     /// Every device of the store, this one first.
     pub devices: Vec<DeviceRow>,
 }
@@ -126,6 +130,8 @@ impl ManagerPart {
                     ConflictRow { what: format!("{} {} · {}", c.name, subject, ctx.clock(c.kiosk_time)), reason: c.message, code: c.code }
                 })
                 .collect(),
+            sales_count: today.sales.count,
+            sales_total: omnikiosk_protocol::money::format(today.sales.total_cents, &today.sales.currency, STAFF_LANGUAGE),
             devices,
         };
     }
@@ -151,6 +157,7 @@ mod tests {
         assert_eq!((s.placed, s.ready, s.waiting), (1, 1, 1));
         assert_eq!(s.waiting_now, [ListRow { title: "O-1-1 · Anna".into(), minutes: 0 }]);
         assert_eq!(s.outbox, 1, "the check-in waits for the hub");
+        assert_eq!((s.sales_count, s.sales_total.as_str()), (0, "zł\u{a0}0.00"), "no sales yet");
         m.clear();
         assert_eq!(*m.screen(), ManagerScreen::default());
     }

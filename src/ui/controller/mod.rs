@@ -8,6 +8,7 @@
 //! - [`desk`]: "Collect an order" and "Call staff" without a card.
 //! - [`staff`]: badge and PIN, the queue, picking, handover, help requests.
 //! - [`manager`]: the manager's view of the desk and of sync.
+//! - [`till`]: the basket, its shopper, points and tenders, and "Pay".
 //!
 //! The parts know nothing of each other; the router passes what one needs from another.
 //! What a part cannot do itself (change the language, ask the hub, tell the receipt
@@ -19,6 +20,7 @@ pub mod manager;
 pub mod router;
 pub mod shopper;
 pub mod staff;
+pub mod till;
 
 #[cfg(test)]
 mod fixture;

@@ -12,7 +12,8 @@ use omnikiosk_protocol::wire::OrderStatus;
 use super::desk::{self, DeskPart, ANSWER_SECS};
 use super::manager::ManagerPart;
 use super::shopper::ShopperPart;
-use super::staff::{Go, StaffNotice, StaffPart};
+use super::staff::{Go, StaffNotice, StaffPage, StaffPart};
+use super::till::{Entry, TillNotice, TillPart};
 use super::context::{Ctx, DeskSignals, Effect, UiSettings};
 use crate::domain::desk::QueueTab;
 use crate::resolve::{resolve_local, LocalAnswer, Resolution, ScanError, ScanOutcome};
@@ -70,6 +71,7 @@ pub struct Kiosk {
     desk: DeskPart,
     staff: StaffPart,
     manager: ManagerPart,
+    till: TillPart,
     /// The call for staff made at this screen, to say who takes it; ends with the session.
     help_asked: Option<String>,
     /// The desk's signals as last told, so only a change is told again.
@@ -81,7 +83,7 @@ pub struct Kiosk {
 impl Kiosk {
     pub fn new(store: LocalStore, settings: UiSettings) -> Kiosk {
         let mut kiosk = Kiosk {
-            ctx: Ctx { store, settings },
+            ctx: Ctx { store, settings, currency: Default::default() },
             screen: Screen::Attract,
             idle_left: 0,
             seconds_left: 0,
@@ -90,6 +92,7 @@ impl Kiosk {
             desk: DeskPart::default(),
             staff: StaffPart::default(),
             manager: ManagerPart::default(),
+            till: TillPart::default(),
             help_asked: None,
             signals: None,
             effects: Vec::new(),
@@ -130,6 +133,10 @@ impl Kiosk {
         self.manager.screen()
     }
 
+    pub fn till(&self) -> &super::till::TillScreen {
+        self.till.screen()
+    }
+
     /// What the window has to do since it last asked, oldest first.
     pub fn take_effects(&mut self) -> Vec<Effect> {
         std::mem::take(&mut self.effects)
@@ -147,6 +154,10 @@ impl Kiosk {
             };
             return self.hand_over(verification);
         }
+        let answer = match self.till_scan(answer, code) {
+            Some(answer) => answer,
+            None => return,
+        };
         match answer {
             Ok(LocalAnswer::Found(outcome)) => self.route(outcome.resolution),
             Ok(LocalAnswer::AskHub(query)) if !self.staff.is_present() => self.effects.push(Effect::AskHub(query)),
@@ -172,6 +183,25 @@ impl Kiosk {
                 self.attract.notice = notice;
             }
         }
+    }
+
+    /// At the till, a product goes into the basket and a shopper's card attaches the sale
+    /// to them; what the till cannot use is said there. Returns the answer when the till
+    /// is not showing or the code is for elsewhere (a badge, an order).
+    fn till_scan(&mut self, answer: Result<LocalAnswer, ScanError>, code: &str) -> Option<Result<LocalAnswer, ScanError>> {
+        if !(self.screen == Screen::Staff && self.staff.screen().page == StaffPage::Till && self.till.is_open()) {
+            return Some(answer);
+        }
+        self.touched();
+        let ctx = &self.ctx;
+        match answer {
+            Ok(LocalAnswer::Found(ScanOutcome { resolution: Resolution::Product(p), .. })) => self.till.add_product(ctx, &p),
+            Ok(LocalAnswer::Found(ScanOutcome { resolution: Resolution::Shopper(view), .. })) => self.till.attach(ctx, view),
+            Ok(LocalAnswer::AskHub(_)) => self.till.not_found(ctx, TillNotice::UnknownShopper, code),
+            Err(ScanError::NotFound(_) | ScanError::NotRecognised(_)) => self.till.not_found(ctx, TillNotice::UnknownProduct, code),
+            other => return Some(other),
+        }
+        None
     }
 
     /// The product number in `code`, if it is a product barcode.
@@ -202,6 +232,7 @@ impl Kiosk {
                 self.shopper.end();
                 self.desk.reset();
                 self.manager.clear();
+                self.till.end();
                 self.staff.badge(&self.ctx, member);
                 self.show(Screen::Staff, self.ctx.settings.staff_idle_timeout_secs);
             }
@@ -277,6 +308,7 @@ impl Kiosk {
 
     fn end_staff(&mut self) {
         self.staff.end();
+        self.till.end();
         self.manager.clear();
     }
 
@@ -423,6 +455,84 @@ impl Kiosk {
         self.go(go);
     }
 
+    /// "Till": a basket of its own for the colleague signed in.
+    pub fn open_till(&mut self) {
+        self.touched();
+        let Some(member) = self.staff.signed_in().cloned() else { return };
+        if self.screen == Screen::Manager {
+            self.open_queue();
+        }
+        self.staff.show_till();
+        if !self.till.is_open() {
+            self.till.open(&self.ctx, member);
+        }
+    }
+
+    /// A product code typed on the till's keypad: the same path as a scanned one.
+    pub fn till_code(&mut self, code: &str) {
+        self.scan(code);
+    }
+
+    pub fn till_change_qty(&mut self, index: usize, delta: i64) {
+        self.touched();
+        self.till.change_qty(&self.ctx, index, delta);
+    }
+
+    pub fn till_remove(&mut self, index: usize) {
+        self.touched();
+        self.till.remove_line(&self.ctx, index);
+    }
+
+    pub fn till_buy_here(&mut self) {
+        self.touched();
+        self.till.buy_here(&self.ctx);
+    }
+
+    pub fn till_entry(&mut self, entry: Entry) {
+        self.touched();
+        self.till.choose_entry(&self.ctx, entry);
+    }
+
+    pub fn till_typing(&mut self, digits: &str) {
+        self.touched();
+        self.till.typing(&self.ctx, digits);
+    }
+
+    pub fn till_entered(&mut self, digits: &str) {
+        self.touched();
+        self.till.entered(&self.ctx, digits);
+    }
+
+    pub fn till_exact(&mut self) {
+        self.touched();
+        self.till.exact(&self.ctx);
+    }
+
+    pub fn till_clear_tenders(&mut self) {
+        self.touched();
+        self.till.clear_tenders(&self.ctx);
+    }
+
+    /// "Void" (`None`), then "Yes, void" (`Some(true)`) or "Keep" (`Some(false)`).
+    pub fn till_void(&mut self, confirmed: Option<bool>) {
+        self.touched();
+        self.till.void(&self.ctx, confirmed);
+    }
+
+    pub fn till_next_sale(&mut self) {
+        self.touched();
+        self.till.start_next(&self.ctx);
+    }
+
+    /// "Pay": the sale recorded with its receipt, which the window prints.
+    pub fn till_pay(&mut self) {
+        self.touched();
+        if let Some(receipt) = self.till.complete(&self.ctx) {
+            self.effects.push(Effect::Sold(Box::new(receipt)));
+            self.refresh();
+        }
+    }
+
     pub fn open_manager(&mut self) {
         if !self.staff.is_manager() {
             return;
@@ -499,7 +609,6 @@ mod tests {
     use super::super::desk::DeskState;
     use super::super::fixture::Fixture;
     use super::super::shopper::ShopperMessage;
-    use super::super::staff::StaffPage;
     use super::*;
 
     fn kiosk(f: &Fixture) -> Kiosk {
@@ -614,6 +723,31 @@ mod tests {
         let stranger = LoyaltyCard::generate(DEFAULT_LOYALTY_PREFIX, 7);
         k.scan(stranger.as_str());
         assert!(matches!(&k.take_effects()[..], [Effect::AskHub(q)] if q.kind == "loyalty_card"));
+    }
+
+    #[test]
+    fn at_the_till_a_product_goes_into_the_basket_and_a_card_attaches_the_shopper() {
+        let f = Fixture::new();
+        let mut k = kiosk(&f);
+        k.scan(&f.code(CodeKind::Staff, "S1-STAFF"));
+        k.pin_entered("1234");
+        k.open_till();
+        assert_eq!(k.staff().page, StaffPage::Till);
+        k.scan("5901234123457");
+        k.till_code("5901234123457");
+        assert_eq!(k.till().lines.iter().map(|l| (l.name.as_str(), l.qty)).collect::<Vec<_>>(), [("Tea", 2)], "scanned and typed alike");
+        k.scan(&Fixture::card());
+        assert_eq!((k.screen(), k.till().shopper.as_str()), (Screen::Staff, "Anna K."), "the sale is hers, no shopper session");
+        k.scan("4000000000006");
+        assert_eq!(k.till().notice, TillNotice::UnknownProduct);
+        k.till_entry(Entry::Cash);
+        k.till_exact();
+        k.till_pay();
+        assert!(k.take_effects().iter().any(|e| matches!(e, Effect::Sold(r) if r.customer_id.as_deref() == Some("C-ANNA"))));
+        k.staff_back();
+        assert_eq!(k.staff().page, StaffPage::Queue);
+        k.go_home();
+        assert_eq!(*k.till(), Default::default(), "signing out leaves nothing of the sale");
     }
 
     #[test]

@@ -80,7 +80,8 @@ impl ShopperPart {
     fn load(&mut self, ctx: &Ctx) {
         let Some(s) = &self.session else { return };
         let waiting = ctx.store.waiting().unwrap_or_default();
-        self.screen.view = shopper_screen(&s.view, &s.checked_in, &waiting, ctx.settings.tz_offset_secs);
+        self.screen.view = shopper_screen(&s.view, &s.checked_in, &waiting, ctx.settings.tz_offset_secs, &ctx.currency());
+        self.screen.view.purchase_points = purchase_points(ctx, &s.customer_id);
     }
 
     /// "I'm here" for a ready order; true when the check-in was recorded.
@@ -162,6 +163,23 @@ impl ShopperPart {
         *self = ShopperPart::default();
     }
 }
+
+/// Points the shopper earned today at this kiosk's till (its newest receipts; a sale at
+/// another device of the store shows there).
+fn purchase_points(ctx: &Ctx, customer_id: &str) -> i64 {
+    let now = ctx.now();
+    let since = now - (now + ctx.settings.tz_offset_secs).rem_euclid(86_400);
+    let receipts = ctx.store.receipts(RECENT_RECEIPTS).unwrap_or_default();
+    receipts
+        .iter()
+        .filter(|r| r.at >= since && r.customer_id.as_deref() == Some(customer_id))
+        .filter_map(|r| ctx.store.receipt(&r.number).ok().flatten())
+        .map(|r| r.points_earned)
+        .sum()
+}
+
+/// How many of this kiosk's newest receipts are looked through for a shopper's points.
+const RECENT_RECEIPTS: usize = 50;
 
 #[cfg(test)]
 mod tests {

@@ -22,6 +22,8 @@ pub enum StaffPage {
     Order,
     Handover,
     Assist,
+    /// The till: its state is the router's `TillPart`.
+    Till,
 }
 
 /// The line under the PIN pad.
@@ -476,6 +478,14 @@ impl StaffPart {
                 self.refused(e);
                 None
             }
+        }
+    }
+
+    /// The till page (the basket itself is the till's part).
+    pub fn show_till(&mut self) {
+        if self.signed_in().is_some() {
+            self.notice(StaffNotice::None, "");
+            self.screen.page = StaffPage::Till;
         }
     }
 
