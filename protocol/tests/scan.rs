@@ -47,6 +47,7 @@ fn outcome(kiosk: Kiosk, input: &str) -> String {
                 Scan::LoyaltyCard(card) => card.as_str().to_string(),
                 Scan::PickupCode(p) => p.as_str().to_string(),
                 Scan::Product(g) => format!("{:?} {}", g.kind(), g.as_str()),
+                Scan::Receipt { number, .. } => number.clone(),
             };
             format!("{} {value}", scan.kind_name())
         }

@@ -239,9 +239,13 @@ impl WindowDriver {
         if !self.printer.enabled {
             return;
         }
-        let (printer, receipt) = (self.printer.clone(), receipt.clone());
+        let (printer, receipt, store) = (self.printer.clone(), receipt.clone(), self.kiosk.borrow().store().clone());
         std::thread::spawn(move || {
-            let printed = crate::peripherals::printer::open(&printer).and_then(|mut p| p.sale_receipt(&receipt, None));
+            let qr = match store.receipt_code(&receipt) {
+                Ok(qr) => qr,
+                Err(e) => return tracing::warn!(number = %receipt.number, error = %e, "sale recorded; its receipt code could not be signed"),
+            };
+            let printed = crate::peripherals::printer::open(&printer).and_then(|mut p| p.sale_receipt(&receipt, &qr, None));
             if let Err(e) = printed {
                 tracing::warn!(number = %receipt.number, error = %e, "sale recorded; the receipt did not print");
             }
