@@ -358,6 +358,7 @@ async fn a_reinstalled_till_numbers_on_from_the_hubs_last_receipt() {
     let sku = products(&old, 1).remove(0);
     sell(&old, &["--item", &sku, "--pay", "cash:1000000"]).await;
     let last = sell(&old, &["--item", &sku, "--pay", "cash:1000000"]).await;
+    let old_qr = old.json(&["receipt", &last.number, "--json"]).await["qr"].as_str().unwrap().to_string();
     old.json(&["sync", "--once", "--json"]).await;
     // The SD card dies; a fresh install enrols with the same device token.
     let new = Kiosk::new();
@@ -370,6 +371,15 @@ async fn a_reinstalled_till_numbers_on_from_the_hubs_last_receipt() {
     assert_eq!((status["outbox"].as_i64(), status["conflicts"].as_i64()), (Some(0), Some(0)), "{status}");
     let device = status["device_id"].as_str().unwrap().to_string();
     assert_chain(&hub_receipts(&hub, 1, &device).await, "hub after a reinstall");
+    // The new install signs with a key of its own; receipts printed before still open.
+    let new_qr = new.json(&["receipt", &next.number, "--json"]).await["qr"].as_str().unwrap().to_string();
+    assert_ne!(old_qr.rsplit('.').next(), new_qr.rsplit('.').next());
+    let http = reqwest::Client::new();
+    for (qr, number) in [(&old_qr, &last.number), (&new_qr, &next.number)] {
+        let e = http.get(format!("{}/v1/e-receipts/{qr}", hub.url())).send().await.unwrap();
+        assert_eq!(e.status(), 200, "{number} opens after the reinstall");
+        assert_eq!(&e.json::<Receipt>().await.unwrap().number, number);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

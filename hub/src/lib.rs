@@ -637,11 +637,14 @@ impl Hub {
         let number = omnikiosk_protocol::code::receipt_kind_of(code).ok_or_else(not_found)?;
         let receipt = self.receipt(&number).map_err(|_| not_found())?;
         let device = receipt.device_id.clone();
-        let key = self.read(move |tx| Ok(tx.devices(Some(&device))?.into_iter().next().and_then(|d| d.receipt_key)))?;
-        let key = key.and_then(|k| omnikiosk_protocol::code::decode_public_key(&k).ok()).ok_or_else(not_found)?;
-        // A receipt code never expires before the receipt's keeping time; `at` anchors it.
-        let claims = omnikiosk_protocol::code::verify(&key, code, receipt.at).map_err(|_| not_found())?;
-        if claims.kind != omnikiosk_protocol::code::CodeKind::Receipt || claims.id != receipt.number {
+        let found = self.read(move |tx| Ok(tx.devices(Some(&device))?.into_iter().next()))?.ok_or_else(not_found)?;
+        // Any key the device signed with (it may have been reinstalled since); the code's
+        // own time anchors its expiry (`at`).
+        let signed = found.receipt_keys().filter_map(|k| omnikiosk_protocol::code::decode_public_key(k).ok()).any(|key| {
+            omnikiosk_protocol::code::verify(&key, code, receipt.at)
+                .is_ok_and(|c| c.kind == omnikiosk_protocol::code::CodeKind::Receipt && c.id == receipt.number)
+        });
+        if !signed {
             return Err(not_found());
         }
         Ok(receipt)

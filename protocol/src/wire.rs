@@ -642,6 +642,24 @@ pub struct DeviceHealth {
     /// The key its receipts' QR codes are signed with (base64url), once it pushed one.
     #[serde(default)]
     pub receipt_key: Option<String>,
+    /// Keys it signed receipts with before (a reinstalled device makes a new one): its
+    /// older receipts still open with them.
+    #[serde(default)]
+    pub earlier_receipt_keys: Vec<String>,
+}
+
+impl DeviceHealth {
+    /// Every key the device has signed receipts with, newest first.
+    pub fn receipt_keys(&self) -> impl Iterator<Item = &str> {
+        self.receipt_key.iter().chain(self.earlier_receipt_keys.iter().rev()).map(String::as_str)
+    }
+
+    /// Reads the stored list of a device's receipt keys (oldest first, space-separated).
+    pub fn set_receipt_keys(&mut self, stored: Option<&str>) {
+        let mut keys: Vec<String> = stored.unwrap_or_default().split_whitespace().map(str::to_string).collect();
+        self.receipt_key = keys.pop();
+        self.earlier_receipt_keys = keys;
+    }
 }
 
 #[cfg(test)]

@@ -206,15 +206,15 @@ impl LocalStore {
         let Some((device_id, at)) = sale else { return Ok(ScannedReceipt::Unknown) };
         let record: Option<String> =
             conn.prepare_cached("SELECT record FROM devices WHERE id = ?1")?.query_row([&device_id], |r| r.get(0)).optional()?;
-        let key = record
-            .and_then(|r| serde_json::from_str::<omnikiosk_protocol::wire::DeviceHealth>(&r).ok())
-            .and_then(|d| d.receipt_key)
-            .and_then(|k| omnikiosk_protocol::code::decode_public_key(&k).ok());
-        Ok(match key.map(|k| omnikiosk_protocol::code::verify(&k, code, at)) {
-            Some(Ok(c)) if c.id == number => ScannedReceipt::Elsewhere { number: number.to_string(), device_id },
-            Some(_) => ScannedReceipt::Forged,
-            None => ScannedReceipt::Unknown,
-        })
+        let Some(device) = record.and_then(|r| serde_json::from_str::<omnikiosk_protocol::wire::DeviceHealth>(&r).ok()) else {
+            return Ok(ScannedReceipt::Unknown);
+        };
+        let keys: Vec<_> = device.receipt_keys().filter_map(|k| omnikiosk_protocol::code::decode_public_key(k).ok()).collect();
+        if keys.is_empty() {
+            return Ok(ScannedReceipt::Unknown);
+        }
+        let signed = keys.iter().any(|k| omnikiosk_protocol::code::verify(k, code, at).is_ok_and(|c| c.id == number));
+        Ok(if signed { ScannedReceipt::Elsewhere { number: number.to_string(), device_id } } else { ScannedReceipt::Forged })
     }
 
     /// After enrolment: receipts continue after the last one the hub has of this device

@@ -539,7 +539,8 @@ impl HubTx for PgTx<'_> {
              FROM devices d WHERE $1::TEXT IS NULL OR d.id = $1 ORDER BY d.store_id, d.id",
             &[&id],
         )?;
-        let health = |r: &Row| DeviceHealth {
+        let health = |r: &Row| {
+            let mut d = DeviceHealth {
             device_id: r.get(0),
             store_id: r.get(1),
             label: r.get(2),
@@ -549,7 +550,11 @@ impl HubTx for PgTx<'_> {
             outbox_len: r.get::<_, Option<i64>>(6).map(|v| v as u64),
             cursor_lag: r.get(7),
             oldest_unsent_at: r.get(8),
-            receipt_key: r.get(9),
+            receipt_key: None,
+            earlier_receipt_keys: Vec::new(),
+            };
+            d.set_receipt_keys(r.get::<_, Option<String>>(9).as_deref());
+            d
         };
         Ok(rows.iter().map(health).collect())
     }
@@ -570,7 +575,11 @@ impl HubTx for PgTx<'_> {
 
     fn set_device_outbox(&mut self, id: &str, outbox_len: i64, oldest_unsent_at: Option<i64>, receipt_key: Option<&str>) -> Stored<()> {
         self.run(
-            "UPDATE devices SET outbox_len = $2, oldest_unsent_at = $3, receipt_key = coalesce($4, receipt_key) WHERE id = $1",
+            // Every key the device ever signed with, oldest first: its older receipts still open.
+            "UPDATE devices SET outbox_len = $2, oldest_unsent_at = $3,
+                    receipt_key = CASE WHEN $4::TEXT IS NULL OR strpos(' ' || coalesce(receipt_key, '') || ' ', ' ' || $4 || ' ') > 0 THEN receipt_key
+                                       ELSE trim(coalesce(receipt_key, '') || ' ' || $4) END
+             WHERE id = $1",
             &[&id, &outbox_len, &oldest_unsent_at, &receipt_key],
         )?;
         Ok(())

@@ -389,8 +389,10 @@ impl HubTx for SqliteTx<'_> {
                 let (device_id, store_id, label, revoked, last_seen_at, protocol_version, cursor_lag, oldest_unsent_at) =
                     (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(7)?, r.get(8)?);
                 let outbox_len = r.get::<_, Option<i64>>(6)?.map(|v| v as u64);
-                let receipt_key = r.get(9)?;
-                Ok(DeviceHealth { device_id, store_id, label, revoked, last_seen_at, protocol_version, outbox_len, cursor_lag, oldest_unsent_at, receipt_key })
+                let keys: Option<String> = r.get(9)?;
+                let mut d = DeviceHealth { device_id, store_id, label, revoked, last_seen_at, protocol_version, outbox_len, cursor_lag, oldest_unsent_at, receipt_key: None, earlier_receipt_keys: Vec::new() };
+                d.set_receipt_keys(keys.as_deref());
+                Ok(d)
             },
         )
     }
@@ -411,7 +413,11 @@ impl HubTx for SqliteTx<'_> {
 
     fn set_device_outbox(&mut self, id: &str, outbox_len: i64, oldest_unsent_at: Option<i64>, receipt_key: Option<&str>) -> Stored<()> {
         self.run(
-            "UPDATE devices SET outbox_len = ?2, oldest_unsent_at = ?3, receipt_key = coalesce(?4, receipt_key) WHERE id = ?1",
+            // Every key the device ever signed with, oldest first: its older receipts still open.
+            "UPDATE devices SET outbox_len = ?2, oldest_unsent_at = ?3,
+                    receipt_key = CASE WHEN ?4 IS NULL OR instr(' ' || coalesce(receipt_key, '') || ' ', ' ' || ?4 || ' ') > 0 THEN receipt_key
+                                       ELSE trim(coalesce(receipt_key, '') || ' ' || ?4) END
+             WHERE id = ?1",
             params![id, outbox_len, oldest_unsent_at, receipt_key],
         )?;
         Ok(())
