@@ -3,7 +3,7 @@
 
 use omnikiosk_protocol::gtin::Gtin;
 use omnikiosk_protocol::money;
-use omnikiosk_protocol::till::{Receipt, Tender, TenderMethod};
+use omnikiosk_protocol::till::{Receipt, ReceiptKind, Tender, TenderMethod};
 
 use super::{emit, out, CmdResult, Failure, ScanFailure};
 use crate::clock::unix_now;
@@ -117,7 +117,7 @@ pub fn sale(store: &LocalStore, cfg: &Config, args: SaleArgs, json: bool) -> Cmd
         Ok(receipt) => {
             print_if_configured(store, cfg, &receipt);
             let out = Printed { receipt: &receipt, qr: store.receipt_code(&receipt)? };
-            emit(json, &out, || text(&receipt, &language(cfg), false))
+            emit(json, &out, || text(&receipt, &cfg.ui.language, false))
         }
         Err(OpError::Refused(r)) => {
             if json {
@@ -131,7 +131,7 @@ pub fn sale(store: &LocalStore, cfg: &Config, args: SaleArgs, json: bool) -> Cmd
 
 pub fn receipts(store: &LocalStore, cfg: &Config, json: bool) -> CmdResult {
     let list = store.receipts(1000)?;
-    let lang = language(cfg);
+    let lang = &cfg.ui.language;
     emit(json, &list, || {
         if list.is_empty() {
             return "no receipts at this device yet".into();
@@ -139,7 +139,11 @@ pub fn receipts(store: &LocalStore, cfg: &Config, json: bool) -> CmdResult {
         list.iter()
             .map(|r| {
                 let sent = if r.sent { "" } else { "  (not yet at the hub)" };
-                format!("{}  {:?}  {}{sent}", r.number, r.kind, money::format(r.total_cents, &r.currency, &lang)).to_lowercase()
+                let kind = match r.kind {
+                    ReceiptKind::Sale => "sale",
+                    ReceiptKind::Return => "return",
+                };
+                format!("{}  {kind}  {}{sent}", r.number, money::format(r.total_cents, &r.currency, lang))
             })
             .collect::<Vec<_>>()
             .join("\n")
@@ -158,11 +162,7 @@ pub fn receipt(store: &LocalStore, cfg: &Config, number: &str, print: bool, json
         print_receipt(store, cfg, &receipt, Some(copy))?;
     }
     let out = Printed { receipt: &receipt, qr: store.receipt_code(&receipt)? };
-    emit(json, &out, || text(&receipt, &language(cfg), print))
-}
-
-fn language(cfg: &Config) -> String {
-    cfg.ui.language.clone()
+    emit(json, &out, || text(&receipt, &cfg.ui.language, print))
 }
 
 /// Prints a new receipt when a printer is configured. The sale is already recorded: a
@@ -197,7 +197,11 @@ fn text(r: &Receipt, lang: &str, copy: bool) -> String {
     }
     for t in &r.tenders {
         let reference = t.reference.as_deref().map(|x| format!(" ({x})")).unwrap_or_default();
-        s += &format!("  paid {:?}{reference}: {}\n", t.method, m(t.cents)).to_lowercase();
+        let method = match t.method {
+            TenderMethod::Cash => "cash",
+            TenderMethod::Card => "card",
+        };
+        s += &format!("  paid {method}{reference}: {}\n", m(t.cents));
     }
     if r.change_cents > 0 {
         s += &format!("change {}\n", m(r.change_cents));

@@ -17,6 +17,16 @@ pub(super) fn enrolled_store_id(conn: &Connection) -> Result<i64> {
     Ok(meta_get(conn, "store_id")?.and_then(|v| v.parse().ok()).unwrap_or(0))
 }
 
+/// The enrolled store's currency (ISO 4217), as the hub's store record says.
+pub(super) fn store_currency(conn: &Connection) -> Result<String> {
+    let store_id = enrolled_store_id(conn)?;
+    Ok(conn
+        .prepare_cached("SELECT currency FROM stores WHERE id = ?1")?
+        .query_row([store_id], |r| r.get(0))
+        .optional()?
+        .unwrap_or_else(omnikiosk_protocol::wire::default_currency))
+}
+
 pub(super) fn query_orders(conn: &Connection, sql: &str, params: &[&dyn rusqlite::ToSql], store_id: i64) -> Result<Vec<OrderRecord>> {
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map(params, |r| order_row(r, store_id))?;

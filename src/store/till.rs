@@ -10,7 +10,7 @@ use omnikiosk_protocol::till::{Receipt, ReceiptKind, ReceiptLine, SaleDraft, Ten
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 
-use super::orders::{enrolled_store_id, from_json};
+use super::orders::{enrolled_store_id, from_json, store_currency};
 use super::outbox::{judge_and_queue, OpError};
 use super::{meta_get, meta_set, LocalStore, Result, StoreError};
 use crate::config::LoyaltyConfig;
@@ -81,11 +81,7 @@ impl LocalStore {
             lines.push(ReceiptLine { sku: item.sku.clone(), name, qty: item.qty, price_cents, vat_bp, from_cart: item.from_cart });
         }
         let store_id = enrolled_store_id(&tx)?;
-        let currency: String = tx
-            .prepare_cached("SELECT currency FROM stores WHERE id = ?1")?
-            .query_row([store_id], |r| r.get(0))
-            .optional()?
-            .unwrap_or_else(omnikiosk_protocol::wire::default_currency);
+        let currency = store_currency(&tx)?;
         let (last_seq, prev_hash) = last_receipt(&tx)?;
         let receipt = SaleDraft {
             store_id,
@@ -109,6 +105,11 @@ impl LocalStore {
         tx.commit()?;
         self.tell_op_recorded();
         Ok(receipt)
+    }
+
+    /// The store's currency (ISO 4217): every amount on screen is in it.
+    pub fn currency(&self) -> Result<String> {
+        store_currency(&self.reader())
     }
 
     /// This device's receipts, newest first.

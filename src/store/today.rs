@@ -3,7 +3,6 @@
 //! the store's NPS, and every device of the store with its sync health.
 
 use omnikiosk_protocol::wire::DeviceHealth;
-use rusqlite::OptionalExtension;
 use serde::Serialize;
 
 use super::{meta_get, LocalStore, NpsSummary, Result};
@@ -85,10 +84,7 @@ impl LocalStore {
             [since],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        let currency = conn
-            .query_row("SELECT currency FROM stores WHERE id = (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'store_id')", [], |r| r.get(0))
-            .optional()?
-            .unwrap_or_else(omnikiosk_protocol::wire::default_currency);
+        let currency = super::orders::store_currency(&conn)?;
         Ok(Sales { count, total_cents, returns, currency })
     }
 

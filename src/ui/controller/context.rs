@@ -71,13 +71,7 @@ impl Ctx {
     /// The store's currency (ISO 4217), for every amount on screen.
     pub fn currency(&self) -> String {
         self.currency
-            .get_or_init(|| {
-                let s = &self.settings;
-                match self.store.today(self.now(), s.tz_offset_secs, s.no_show_secs) {
-                    Ok(today) => today.sales.currency,
-                    Err(_) => omnikiosk_protocol::wire::default_currency(),
-                }
-            })
+            .get_or_init(|| self.store.currency().unwrap_or_else(|_| omnikiosk_protocol::wire::default_currency()))
             .clone()
     }
 
