@@ -55,7 +55,7 @@ fn main() {
                     .iter()
                     .map(|it| {
                         let p = store.product(&it.sku).unwrap().unwrap().product;
-                        omnikiosk_protocol::till::ReceiptLine { sku: p.sku, name: p.name, qty: it.qty, price_cents: p.price_cents, vat_bp: p.vat_bp, from_cart: false }
+                        omnikiosk_protocol::till::ReceiptLine { sku: p.sku, name: p.name, qty: it.qty, price_cents: p.price_cents, vat_bp: p.vat_bp, from_cart: false, origin: None }
                     })
                     .collect();
                 omnikiosk_protocol::till::price(&lines, 0, cfg.loyalty.points_rule(), true).total_cents

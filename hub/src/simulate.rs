@@ -316,6 +316,7 @@ impl Simulator {
                     }
                     Change::Store(_)
                     | Change::Sale(_)
+                    | Change::Shift(_)
                     | Change::Staff(_)
                     | Change::StaffRemoved { .. }
                     | Change::Checkin(_)

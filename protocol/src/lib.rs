@@ -8,6 +8,8 @@
 //! - [`ops`]: the offline operations a kiosk pushes: their wire form and body rules.
 //! - [`rules`]: what an op may do, decided once for the kiosk and the hub alike.
 //! - [`till`]: the till's receipt: pricing, tax, tenders, the hash chain.
+//! - [`returns`]: returns and exchanges against a receipt or a collected order.
+//! - [`shift`]: the till's shift, cash moves and the Z report.
 //! - [`money`]: minor units written as the shopper's language writes money.
 //! - [`pin`]: how staff PINs are stored (Argon2id), checked and upgraded from legacy hashes.
 //!
@@ -18,7 +20,9 @@ pub mod gtin;
 pub mod money;
 pub mod ops;
 pub mod pin;
+pub mod returns;
 pub mod rules;
 pub mod scan;
+pub mod shift;
 pub mod till;
 pub mod wire;

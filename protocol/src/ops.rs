@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::till::Receipt;
+use crate::shift::ZReport;
+use crate::till::{Receipt, ReceiptKind};
 use crate::wire::Op;
 
 /// How the shopper proved the order is theirs at handover.
@@ -73,6 +74,13 @@ pub enum OpBody {
     /// A sale paid at the till, with its receipt (number, lines, tenders, points, hash).
     #[serde(rename = "sale.complete")]
     SaleComplete { receipt: Receipt },
+    /// Goods taken back against a receipt or a collected order (an exchange: with goods
+    /// sold beside them), with its receipt in the same sequence and chain as the sales.
+    #[serde(rename = "return.complete")]
+    ReturnComplete { receipt: Receipt },
+    /// A shift closed at the till, with its Z report.
+    #[serde(rename = "shift.close")]
+    ShiftClose { report: ZReport },
 }
 
 /// Why an op cannot be applied: a stable code and a sentence for the screen.
@@ -118,6 +126,8 @@ impl OpBody {
             OpBody::PinAccepted { .. } => "staff.pin_ok",
             OpBody::CartAdd { .. } => "cart.add",
             OpBody::SaleComplete { .. } => "sale.complete",
+            OpBody::ReturnComplete { .. } => "return.complete",
+            OpBody::ShiftClose { .. } => "shift.close",
         }
     }
 
@@ -151,9 +161,23 @@ impl OpBody {
             | OpBody::HelpDone { staff_id, .. }
             | OpBody::PinFailed { staff_id }
             | OpBody::PinAccepted { staff_id } => Some(staff_id),
-            OpBody::SaleComplete { receipt } => Some(&receipt.staff_id),
+            OpBody::SaleComplete { receipt } | OpBody::ReturnComplete { receipt } => Some(&receipt.staff_id),
+            OpBody::ShiftClose { report } => Some(&report.closed_by),
             _ => None,
         }
+    }
+
+    /// The receipt this op writes at the till, if it writes one.
+    pub fn receipt(&self) -> Option<&Receipt> {
+        match self {
+            OpBody::SaleComplete { receipt } | OpBody::ReturnComplete { receipt } => Some(receipt),
+            _ => None,
+        }
+    }
+
+    /// Whether only staff with the till role (or a manager) may make this op.
+    pub fn at_the_till(&self) -> bool {
+        matches!(self, OpBody::SaleComplete { .. } | OpBody::ReturnComplete { .. } | OpBody::ShiftClose { .. })
     }
 
     /// The help request this op answers.
@@ -168,7 +192,7 @@ impl OpBody {
     pub fn skus(&self) -> Vec<&str> {
         match self {
             OpBody::CartAdd { sku, .. } => vec![sku],
-            OpBody::SaleComplete { receipt } => receipt.lines.iter().map(|l| l.sku.as_str()).collect(),
+            OpBody::SaleComplete { receipt } | OpBody::ReturnComplete { receipt } => receipt.lines.iter().map(|l| l.sku.as_str()).collect(),
             _ => Vec::new(),
         }
     }
@@ -180,7 +204,7 @@ impl OpBody {
             | OpBody::LoyaltyEarn { customer_id, .. }
             | OpBody::LoyaltyRedeem { customer_id, .. }
             | OpBody::CartAdd { customer_id, .. } => Some(customer_id),
-            OpBody::SaleComplete { receipt } => receipt.customer_id.as_deref(),
+            OpBody::SaleComplete { receipt } | OpBody::ReturnComplete { receipt } => receipt.customer_id.as_deref(),
             _ => None,
         }
     }
@@ -190,9 +214,10 @@ impl OpBody {
         match self {
             OpBody::LoyaltyEarn { customer_id, points, .. } => Some((customer_id, *points)),
             OpBody::LoyaltyRedeem { customer_id, points, .. } => Some((customer_id, -*points)),
-            OpBody::SaleComplete { receipt } => {
-                receipt.customer_id.as_deref().map(|c| (c, receipt.points_earned - receipt.points_redeemed))
-            }
+            OpBody::SaleComplete { receipt } | OpBody::ReturnComplete { receipt } => receipt
+                .customer_id
+                .as_deref()
+                .map(|c| (c, receipt.points_earned - receipt.points_redeemed + receipt.points_refunded)),
             _ => None,
         }
     }
@@ -227,11 +252,23 @@ impl OpBody {
             OpBody::CartAdd { sku, .. } if crate::gtin::Gtin::parse(sku).is_err() => {
                 Err(Rejection::new("bad_op", format!("{sku} is not a product code (EAN-13, EAN-8 or UPC-A)")))
             }
-            OpBody::SaleComplete { receipt } if receipt.kind != crate::till::ReceiptKind::Sale => Err(Rejection::new(
+            OpBody::SaleComplete { receipt } if receipt.kind != ReceiptKind::Sale => Err(Rejection::new(
                 "bad_receipt",
                 format!("receipt {} is not a sale: a return is an op of its own", receipt.number),
             )),
+            OpBody::ReturnComplete { receipt } if receipt.kind != ReceiptKind::Return => {
+                Err(Rejection::new("bad_receipt", format!("receipt {} takes nothing back: a sale is an op of its own", receipt.number)))
+            }
+            OpBody::ReturnComplete { receipt } => {
+                receipt.validate()?;
+                let origin = crate::returns::origin_of(receipt);
+                if receipt.lines.iter().any(|l| l.origin.is_some() && l.origin.as_deref() != origin) {
+                    return Err(Rejection::new("bad_receipt", "one return takes back from one receipt or order"));
+                }
+                Ok(())
+            }
             OpBody::SaleComplete { receipt } => receipt.validate(),
+            OpBody::ShiftClose { report } => report.validate(),
             _ => Ok(()),
         }
     }

@@ -39,6 +39,16 @@ pub struct Facts<'a> {
     pub missing_product: Option<&'a str>,
     /// Whether the op's staff member may sell at the till (managers always may).
     pub staff_till: bool,
+    /// For a return: what its receipt or order bought and what already came back from it;
+    /// `None`: not known here.
+    pub origin: Option<Origin<'a>>,
+}
+
+/// What a return takes back from, as it is known where the return is judged.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub bought: &'a crate::returns::Bought,
+    pub returned: &'a crate::returns::Returned,
 }
 
 /// Where a "call staff" request stands.
@@ -90,8 +100,8 @@ pub fn judge(op: &OpBody, facts: &Facts<'_>) -> Result<(), Rejection> {
         if matches!(op, OpBody::OrderCancel { .. }) && role != StaffRole::Manager {
             return Err(Rejection::new("manager_required", "only a manager can cancel an order"));
         }
-        if matches!(op, OpBody::SaleComplete { .. }) && role != StaffRole::Manager && !facts.staff_till {
-            return Err(Rejection::new("till_role_required", format!("staff {staff_id} may not sell at the till")));
+        if op.at_the_till() && role != StaffRole::Manager && !facts.staff_till {
+            return Err(Rejection::new("till_role_required", format!("staff {staff_id} may not work the till")));
         }
     }
     if let Some(customer_id) = op.known_customer_id() {
@@ -140,6 +150,13 @@ pub fn judge(op: &OpBody, facts: &Facts<'_>) -> Result<(), Rejection> {
             }
             Ok(())
         }
+        OpBody::ReturnComplete { receipt } => {
+            let reference = crate::returns::origin_of(receipt).unwrap_or_default();
+            let origin = facts
+                .origin
+                .ok_or_else(|| Rejection::new("unknown_receipt", format!("{reference} is not a receipt or collected order known at this store")))?;
+            crate::returns::check_return(origin.bought, origin.returned, receipt)
+        }
         OpBody::HelpTake { request_id, staff_id } | OpBody::HelpDone { request_id, staff_id } => {
             let help = facts
                 .help
@@ -157,6 +174,7 @@ pub fn judge(op: &OpBody, facts: &Facts<'_>) -> Result<(), Rejection> {
         OpBody::VisitSeen { .. }
         | OpBody::LoyaltyRedeem { .. }
         | OpBody::SaleComplete { .. }
+        | OpBody::ShiftClose { .. }
         | OpBody::LoyaltyEarn { .. }
         | OpBody::FeedbackNps { .. }
         | OpBody::HelpRequest { .. }
@@ -340,6 +358,7 @@ mod tests {
             help: Some(HelpStanding::default()),
             missing_product: None,
             staff_till: true,
+            origin: None,
         };
         judge(op, &facts).map_err(|r| r.code)?;
         order_effect(&mut o, op);
@@ -403,6 +422,7 @@ mod tests {
             help: Some(HelpStanding::default()),
             missing_product: None,
             staff_till: true,
+            origin: None,
         };
         let take = |staff: &str| OpBody::HelpTake { request_id: "H1".into(), staff_id: staff.into() };
         let done = OpBody::HelpDone { request_id: "H1".into(), staff_id: "S1".into() };
@@ -470,6 +490,7 @@ mod tests {
             help: Some(HelpStanding { taken_by: Some(("S2", "Kasia")), closed_by: None }),
             missing_product: None,
             staff_till: true,
+            origin: None,
         };
         let refused = judge(&collect(code("123456")), &facts).unwrap_err();
         assert_eq!(refused.message, "order O-1-1 was cancelled online — return the items to stock instead of handed over");

@@ -27,6 +27,15 @@ pub enum ReceiptKind {
     Return,
 }
 
+impl ReceiptKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiptKind::Sale => "sale",
+            ReceiptKind::Return => "return",
+        }
+    }
+}
+
 /// One line of a receipt: a product at the price it was sold for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -41,6 +50,10 @@ pub struct ReceiptLine {
     /// Taken from the shopper's online cart ("buy here"): it leaves the cart at the hub.
     #[serde(default)]
     pub from_cart: bool,
+    /// A returned line: the receipt number or click-and-collect order it was bought on.
+    /// Its `qty` is negative and its `price_cents` what was paid for one unit there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 impl ReceiptLine {
@@ -56,6 +69,18 @@ pub enum TenderMethod {
     Cash,
     /// On the store's external card terminal; its reference is recorded.
     Card,
+    /// A refund credited to the shopper's points (returns only; `Receipt::points_refunded`).
+    Points,
+}
+
+impl TenderMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenderMethod::Cash => "cash",
+            TenderMethod::Card => "card",
+            TenderMethod::Points => "points",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,12 +127,25 @@ pub struct Receipt {
     pub tax: Vec<TaxLine>,
     pub tenders: Vec<Tender>,
     pub change_cents: i64,
+    /// Earned by the sold lines, less what the returned lines had earned (a return's may
+    /// be negative).
     pub points_earned: i64,
+    /// Spent as the discount; on a return, negative: the returned lines' share given back.
     pub points_redeemed: i64,
+    /// A refund given as points (the `points` tender's value in points).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub points_refunded: i64,
+    /// Why the goods came back (returns only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// Kiosk time of the sale (audit only).
     pub at: i64,
     pub prev_hash: String,
     pub hash: String,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// The chain's loyalty rule at the till: points earned per whole unit of currency paid,
@@ -145,7 +183,7 @@ pub struct Priced {
 /// rate's tax is taken out of what is paid at it (rounded half up).
 pub fn price(lines: &[ReceiptLine], points_redeemed: i64, rule: PointsRule, earns: bool) -> Priced {
     let subtotal_cents: i64 = lines.iter().map(ReceiptLine::total_cents).sum();
-    let discount_cents = (points_redeemed * rule.point_value_cents).min(subtotal_cents);
+    let discount_cents = (points_redeemed * rule.point_value_cents).min(subtotal_cents.max(0));
     let total_cents = subtotal_cents - discount_cents;
     let mut rates: Vec<(i64, i64)> = Vec::new();
     for l in lines {
@@ -165,11 +203,13 @@ pub fn price(lines: &[ReceiptLine], points_redeemed: i64, rule: PointsRule, earn
         .zip(shares)
         .map(|(&(vat_bp, gross), share)| {
             let gross_cents = gross - share;
-            let net_cents = (2 * gross_cents * 10_000 + 10_000 + vat_bp) / (2 * (10_000 + vat_bp));
+            // Half up on the size, so a return's tax mirrors the sale's.
+            let size = (2 * gross_cents.abs() * 10_000 + 10_000 + vat_bp) / (2 * (10_000 + vat_bp));
+            let net_cents = size * gross_cents.signum();
             TaxLine { vat_bp, gross_cents, net_cents, tax_cents: gross_cents - net_cents }
         })
         .collect();
-    let points_earned = if earns { total_cents / 100 * rule.earn_per_unit } else { 0 };
+    let points_earned = if earns { total_cents.max(0) / 100 * rule.earn_per_unit } else { 0 };
     Priced { subtotal_cents, discount_cents, total_cents, tax, points_earned: points_earned.min(MAX_POINTS_PER_OP) }
 }
 
@@ -182,6 +222,9 @@ pub fn settle(tenders: &[Tender], total_cents: i64) -> Result<i64, Rejection> {
     for t in tenders {
         if t.cents <= 0 || t.cents > 100 * MAX_UNIT_CENTS {
             return Err(Rejection::new("bad_tender", "each payment must be more than zero"));
+        }
+        if t.method == TenderMethod::Points {
+            return Err(Rejection::new("bad_tender", "points pay for a sale by being redeemed, not as a tender"));
         }
         if t.method == TenderMethod::Card && t.reference.as_deref().is_none_or(|r| r.trim().is_empty() || r.chars().count() > 64) {
             return Err(Rejection::new("card_reference", "a card payment needs the terminal's reference (1-64 characters)"));
@@ -200,6 +243,30 @@ pub fn settle(tenders: &[Tender], total_cents: i64) -> Result<i64, Rejection> {
         return Err(Rejection::new("card_overpaid", "a card cannot be charged more than is left to pay"));
     }
     Ok(change)
+}
+
+/// How `refund_cents` goes back to the shopper: exactly, in cash, to the card (its
+/// terminal's reference) or as points (to a known shopper). Nothing is "change" on a refund.
+pub fn settle_refund(tenders: &[Tender], refund_cents: i64, customer: bool) -> Result<(), Rejection> {
+    if tenders.is_empty() {
+        return Err(Rejection::new("refund_mismatch", format!("nothing refunded yet; {} to refund", plain(refund_cents))));
+    }
+    for t in tenders {
+        if t.cents <= 0 || t.cents > 100 * MAX_UNIT_CENTS {
+            return Err(Rejection::new("bad_tender", "each refund must be more than zero"));
+        }
+        if t.method == TenderMethod::Card && t.reference.as_deref().is_none_or(|r| r.trim().is_empty() || r.chars().count() > 64) {
+            return Err(Rejection::new("card_reference", "a refund to a card needs the terminal's reference (1-64 characters)"));
+        }
+        if t.method == TenderMethod::Points && !customer {
+            return Err(Rejection::new("no_customer", "a refund as points needs the shopper's card or app code"));
+        }
+    }
+    let given: i64 = tenders.iter().map(|t| t.cents).sum();
+    if given != refund_cents {
+        return Err(Rejection::new("refund_mismatch", format!("{} is to be refunded, not {}", plain(refund_cents), plain(given))));
+    }
+    Ok(())
 }
 
 /// Minor units as `12.40` in a message (the screen formats money in the shopper's locale).
@@ -259,6 +326,8 @@ impl SaleDraft<'_> {
             change_cents,
             points_earned: priced.points_earned,
             points_redeemed: self.points_redeemed,
+            points_refunded: 0,
+            reason: None,
             at: self.at,
             prev_hash: self.prev_hash.to_string(),
             hash: String::new(),
@@ -297,27 +366,52 @@ impl Receipt {
         if self.lines.len() > MAX_LINES {
             return bad(format!("at most {MAX_LINES} lines on one receipt"));
         }
+        let returning = self.lines.iter().any(|l| l.origin.is_some());
+        if returning != (self.kind == ReceiptKind::Return) {
+            return bad(format!("a receipt with returned lines is a return; receipt {} is a {:?}", self.number, self.kind));
+        }
         for l in &self.lines {
             if Gtin::parse(&l.sku).is_err() {
                 return Err(Rejection::new("bad_product", format!("{} is not a product code (EAN-13, EAN-8 or UPC-A)", l.sku)));
             }
-            if !(1..=MAX_QTY).contains(&l.qty) {
+            if l.origin.is_some() && !(1..=MAX_QTY).contains(&-l.qty) {
+                return Err(Rejection::new("bad_quantity", format!("the returned quantity of {} must be 1 to {MAX_QTY}, not {}", l.name, -l.qty)));
+            }
+            if l.origin.is_none() && !(1..=MAX_QTY).contains(&l.qty) {
                 return Err(Rejection::new("bad_quantity", format!("the quantity of {} must be 1 to {MAX_QTY}, not {}", l.name, l.qty)));
+            }
+            if l.origin.as_deref().is_some_and(|o| o.trim().is_empty() || o.len() > 64) || (l.origin.is_some() && l.from_cart) {
+                return bad(format!("returned line {} names no receipt or order", l.sku));
             }
             if !(0..=MAX_UNIT_CENTS).contains(&l.price_cents) || !(0..=10_000).contains(&l.vat_bp) {
                 return bad(format!("{} has a price or tax rate out of range", l.sku));
             }
         }
-        if !(0..=MAX_POINTS_PER_OP).contains(&self.points_redeemed) || !(0..=MAX_POINTS_PER_OP).contains(&self.points_earned) {
-            return bad(format!("points must be 0..={MAX_POINTS_PER_OP}"));
+        let points = 0..=MAX_POINTS_PER_OP;
+        let points_ok = if returning {
+            (-MAX_POINTS_PER_OP..=MAX_POINTS_PER_OP).contains(&self.points_earned)
+                && (-MAX_POINTS_PER_OP..=0).contains(&self.points_redeemed)
+                && points.contains(&self.points_refunded)
+        } else {
+            points.contains(&self.points_redeemed) && points.contains(&self.points_earned) && self.points_refunded == 0
+        };
+        if !points_ok {
+            return bad(format!("points out of range (at most {MAX_POINTS_PER_OP} per receipt)"));
         }
-        if self.customer_id.is_none() && (self.points_redeemed > 0 || self.points_earned > 0) {
+        if self.customer_id.is_none() && (self.points_redeemed != 0 || self.points_earned != 0 || self.points_refunded != 0) {
             return Err(Rejection::new("no_customer", "points need the shopper's card or app code"));
+        }
+        match (&self.reason, returning) {
+            (Some(r), true) if !r.trim().is_empty() && r.chars().count() <= 200 => {}
+            (None, false) => {}
+            (_, true) => return Err(Rejection::new("return_reason", "a return needs its reason (1-200 characters)")),
+            (Some(_), false) => return bad("only a return has a reason".into()),
         }
         let subtotal: i64 = self.lines.iter().map(ReceiptLine::total_cents).sum();
         if self.subtotal_cents != subtotal
             || self.total_cents != self.subtotal_cents - self.discount_cents
-            || !(0..=self.subtotal_cents).contains(&self.discount_cents)
+            || !(0..=self.subtotal_cents.max(0)).contains(&self.discount_cents)
+            || (returning && self.discount_cents != 0)
         {
             return bad("the totals do not add up to the lines".into());
         }
@@ -331,9 +425,18 @@ impl Receipt {
         if tax_sum != self.total_cents {
             return bad("the tax breakdown does not add up to the total".into());
         }
-        let change = settle(&self.tenders, self.total_cents)?;
+        let change = match self.total_cents {
+            // An exchange that comes out even pays nothing either way.
+            0 if returning && self.tenders.is_empty() => 0,
+            t if t < 0 => settle_refund(&self.tenders, -t, self.customer_id.is_some()).map(|()| 0)?,
+            t => settle(&self.tenders, t)?,
+        };
         if change != self.change_cents {
             return bad(format!("the change is {}, not {}", plain(change), plain(self.change_cents)));
+        }
+        let as_points = self.tenders.iter().any(|t| t.method == TenderMethod::Points);
+        if as_points != (self.points_refunded > 0) {
+            return bad("a refund as points names the points it credits".into());
         }
         if self.seq < 1 || self.number != receipt_number(self.store_id, &self.device_id, self.seq) {
             return bad(format!("receipt number {} does not match its store, device and sequence", self.number));
@@ -353,7 +456,7 @@ pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn line(sku: &str, qty: i64, price_cents: i64, vat_bp: i64) -> ReceiptLine {
-        ReceiptLine { sku: sku.into(), name: sku.into(), qty, price_cents, vat_bp, from_cart: false }
+        ReceiptLine { sku: sku.into(), name: sku.into(), qty, price_cents, vat_bp, from_cart: false, origin: None }
     }
 
     pub(crate) fn cash(cents: i64) -> Tender {

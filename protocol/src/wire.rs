@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// Protocol version this build speaks. The hub serves this one and the previous one.
 /// Version 2: the store's shared desk state (check-ins, help requests, NPS answers, PIN
 /// counts, devices) in the store feed — see [`Change::since_protocol`].
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 /// Oldest protocol version the hub still serves.
 pub const OLDEST_SUPPORTED_PROTOCOL: u32 = 1;
 /// Request header that carries the caller's protocol version.
@@ -103,6 +103,8 @@ pub enum Change {
     /// A receipt of one of the store's devices, as the hub recorded it: the manager's
     /// sales are the store's.
     Sale(SaleRecord),
+    /// A shift closed at one of the store's devices: its Z report, for every manager view.
+    Shift(crate::shift::ZReport),
 }
 
 impl Change {
@@ -112,6 +114,7 @@ impl Change {
         match kind {
             "checkin" | "checkin_ended" | "help" | "help_ended" | "feedback" | "pin_failures" | "device" => 2,
             "sale" => 3,
+            "shift" => 4,
             _ => 1,
         }
     }
@@ -166,7 +169,9 @@ pub struct FeedbackRecord {
     pub at: i64,
 }
 
-/// A receipt in a store's feed: what the manager's numbers need, no lines, no shopper.
+/// A receipt in a store's feed: what the manager's numbers need, and (protocol 4) the
+/// receipt itself, so any device of the store can take its goods back and knows what
+/// the store's other devices already took back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SaleRecord {
@@ -177,6 +182,19 @@ pub struct SaleRecord {
     pub total_cents: i64,
     /// Kiosk time of the sale.
     pub at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Box<crate::till::Receipt>>,
+}
+
+/// `GET /v1/shifts?store_id=S&after=CURSOR&limit=N` (channel): Z reports in the order the
+/// hub recorded them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ShiftsPage {
+    pub shifts: Vec<crate::shift::ZReport>,
+    /// Pass as `after` for the next page; it stays valid when nothing new was recorded.
+    pub cursor: String,
+    pub has_more: bool,
 }
 
 /// `GET /v1/sales?store_id=S&after=CURSOR&limit=N` (channel): receipts in the order the

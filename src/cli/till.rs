@@ -197,10 +197,7 @@ fn text(r: &Receipt, lang: &str, copy: bool) -> String {
     }
     for t in &r.tenders {
         let reference = t.reference.as_deref().map(|x| format!(" ({x})")).unwrap_or_default();
-        let method = match t.method {
-            TenderMethod::Cash => "cash",
-            TenderMethod::Card => "card",
-        };
+        let method = t.method.as_str();
         s += &format!("  paid {method}{reference}: {}\n", m(t.cents));
     }
     if r.change_cents > 0 {

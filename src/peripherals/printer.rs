@@ -157,6 +157,7 @@ impl<D: Driver + Clone + Send> EscPos<D> {
                     (omnikiosk_protocol::till::TenderMethod::Card, Some(reference)) => format!("Card {reference}"),
                     (omnikiosk_protocol::till::TenderMethod::Card, None) => "Card".to_string(),
                     (omnikiosk_protocol::till::TenderMethod::Cash, _) => "Cash".to_string(),
+                    (omnikiosk_protocol::till::TenderMethod::Points, _) => "Points".to_string(),
                 };
                 p.writeln(&two(&how, &m(t.cents)))?;
             }

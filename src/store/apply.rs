@@ -69,6 +69,7 @@ fn store_of(change: &Change) -> Option<i64> {
         Change::PinFailures(p) => Some(p.store_id),
         Change::Device(d) => Some(d.store_id),
         Change::Sale(s) => Some(s.store_id),
+        Change::Shift(z) => Some(z.store_id),
         _ => None,
     }
 }
@@ -171,11 +172,15 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
         Change::Device(d) => {
             tx.prepare_cached("INSERT OR REPLACE INTO devices(id, record) VALUES (?1, ?2)")?.execute(params![d.device_id, to_json(d)?])?;
         }
-        Change::Sale(s) => {
-            let kind = serde_json::to_value(s.kind).map_err(|e| StoreError::Corrupt { what: "sale", detail: e.to_string() })?;
-            tx.prepare_cached("INSERT OR REPLACE INTO store_sales(number, device_id, kind, total_cents, at) VALUES (?1, ?2, ?3, ?4, ?5)")?
-                .execute(params![s.number, s.device_id, kind.as_str(), s.total_cents, s.at])?;
-        }
+        Change::Sale(s) => match &s.receipt {
+            Some(r) => super::till::share_receipt(tx, r)?,
+            // From a hub of protocol 3: the numbers, not the lines.
+            None => {
+                tx.prepare_cached("INSERT OR IGNORE INTO store_sales(number, device_id, kind, total_cents, at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                    .execute(params![s.number, s.device_id, s.kind.as_str(), s.total_cents, s.at])?;
+            }
+        },
+        Change::Shift(z) => super::till::share_z_report(tx, z)?,
     }
     Ok(true)
 }

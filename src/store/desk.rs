@@ -310,7 +310,7 @@ mod tests {
             // store's help requests, NPS answers' device, PIN counts and devices; 7: the till).
             conn.execute_batch(
                 "ALTER TABLE stores DROP COLUMN currency; ALTER TABLE products DROP COLUMN vat_bp; ALTER TABLE staff DROP COLUMN till;
-                 DROP TABLE receipts; DROP TABLE store_sales;
+                 DROP TABLE receipts; DROP TABLE store_sales; DROP TABLE cash_moves; DROP TABLE shifts; DROP TABLE store_shifts;
                  ALTER TABLE checkins DROP COLUMN device_id;
                  DROP TABLE help_requests; DROP TABLE pin_failures; DROP TABLE devices; DROP INDEX feedback_by_time;
                  ALTER TABLE feedback DROP COLUMN device_id; ALTER TABLE feedback DROP COLUMN csat;

@@ -297,6 +297,7 @@ pub(super) fn judge_and_queue(
         help: help.as_ref().map(HelpRequest::standing),
         missing_product,
         staff_till,
+        origin: None,
     };
     judge(op, &facts)?;
     Ok(queue(tx, op, order.as_ref().map(|o| o.version), now)?)

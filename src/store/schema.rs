@@ -230,6 +230,46 @@ pub fn migrations() -> Migrations<'static> {
         CREATE INDEX store_sales_by_time ON store_sales(at);
         "#,
         ),
+        M::up(
+            r#"
+        -- Returns. The store's receipts carry their lines (protocol 4), and a return names
+        -- what it takes back from: any device takes back what any device sold, and counts
+        -- what the others already took back (protocol::returns).
+        ALTER TABLE store_sales ADD COLUMN body TEXT;
+        ALTER TABLE store_sales ADD COLUMN origin TEXT;
+        CREATE INDEX store_sales_by_origin ON store_sales(origin) WHERE origin IS NOT NULL;
+
+        -- This device's shifts: `z_number` gapless, taken when the shift opens; the Z report
+        -- written when it closes, in the transaction of its shift.close op. A Z covers the
+        -- receipts after the previous Z's `last_seq`.
+        CREATE TABLE shifts (
+            z_number INTEGER PRIMARY KEY,
+            opened_by TEXT NOT NULL,
+            opened_at INTEGER NOT NULL,
+            float_cents INTEGER NOT NULL,
+            closed_at INTEGER,
+            last_seq INTEGER,
+            report TEXT
+        );
+        CREATE TABLE cash_moves (
+            id INTEGER PRIMARY KEY,
+            z_number INTEGER NOT NULL REFERENCES shifts(z_number),
+            cents INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            staff_id TEXT NOT NULL,
+            at INTEGER NOT NULL
+        );
+
+        -- The Z reports of every device of the store (Change::Shift), this device's own at once.
+        CREATE TABLE store_shifts (
+            device_id TEXT NOT NULL,
+            z_number INTEGER NOT NULL,
+            closed_at INTEGER NOT NULL,
+            report TEXT NOT NULL,
+            PRIMARY KEY (device_id, z_number)
+        ) WITHOUT ROWID;
+        "#,
+        ),
     ])
 }
 

@@ -6,6 +6,7 @@
 //! same door as every other op.
 
 use omnikiosk_protocol::ops::{OpBody, Rejection};
+use omnikiosk_protocol::shift::ZReport;
 use omnikiosk_protocol::till::{Receipt, ReceiptKind, ReceiptLine, SaleDraft, Tender, GENESIS_HASH};
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
@@ -78,7 +79,7 @@ impl LocalStore {
                 .optional()?;
             let (name, price_cents, vat_bp) =
                 product.ok_or_else(|| Rejection::new("unknown_product", format!("{} is not in the catalogue", item.sku)))?;
-            lines.push(ReceiptLine { sku: item.sku.clone(), name, qty: item.qty, price_cents, vat_bp, from_cart: item.from_cart });
+            lines.push(ReceiptLine { sku: item.sku.clone(), name, qty: item.qty, price_cents, vat_bp, from_cart: item.from_cart, origin: None });
         }
         let store_id = enrolled_store_id(&tx)?;
         let currency = store_currency(&tx)?;
@@ -250,17 +251,34 @@ fn last_receipt(conn: &rusqlite::Connection) -> Result<(i64, String)> {
 }
 
 fn insert_receipt(tx: &Transaction<'_>, r: &Receipt, op_id: &str) -> Result<()> {
-    let body = serde_json::to_string(r).map_err(|e| StoreError::Corrupt { what: "receipt", detail: e.to_string() })?;
-    let kind = match r.kind {
-        ReceiptKind::Sale => "sale",
-        ReceiptKind::Return => "return",
-    };
+    let body = to_json("receipt", r)?;
     tx.prepare_cached(
         "INSERT INTO receipts(seq, number, op_id, kind, customer_id, total_cents, at, hash, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
-    .execute(params![r.seq, r.number, op_id, kind, r.customer_id, r.total_cents, r.at, r.hash, body])?;
+    .execute(params![r.seq, r.number, op_id, r.kind.as_str(), r.customer_id, r.total_cents, r.at, r.hash, body])?;
     // The store's numbers count it at once; the hub's record replaces it when pulled.
-    tx.prepare_cached("INSERT OR REPLACE INTO store_sales(number, device_id, kind, total_cents, at) VALUES (?1, ?2, ?3, ?4, ?5)")?
-        .execute(params![r.number, r.device_id, kind, r.total_cents, r.at])?;
+    share_receipt(tx, r)
+}
+
+fn to_json(what: &'static str, v: &impl Serialize) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt { what, detail: e.to_string() })
+}
+
+/// A receipt of the store (this device's, or another's from the feed) among the store's:
+/// counted in the manager's numbers, and with its lines, so a return here can take back
+/// from it and knows what other returns took.
+pub(crate) fn share_receipt(tx: &Transaction<'_>, r: &Receipt) -> Result<()> {
+    let body = to_json("receipt", r)?;
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO store_sales(number, device_id, kind, total_cents, at, body, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![r.number, r.device_id, r.kind.as_str(), r.total_cents, r.at, body, omnikiosk_protocol::returns::origin_of(r)])?;
+    Ok(())
+}
+
+/// A Z report of the store (this device's, or another's from the feed).
+pub(crate) fn share_z_report(tx: &Transaction<'_>, z: &ZReport) -> Result<()> {
+    tx.prepare_cached("INSERT OR REPLACE INTO store_shifts(device_id, z_number, closed_at, report) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![z.device_id, z.z_number, z.closed_at, to_json("Z report", z)?])?;
     Ok(())
 }

@@ -158,6 +158,7 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
         }),
         missing_product,
         staff_till,
+        origin: None,
     };
     judge(body, &facts).map_err(|r| explain(r, body, detail.as_ref(), help.as_ref(), points, missing_product))?;
     if let OpBody::SaleComplete { receipt } = body {
@@ -255,6 +256,9 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
                 let kind = TouchpointKind::Sale { receipt: &receipt.number, total_cents: receipt.total_cents };
                 tx.add_touchpoint(&Touchpoint { op_id: &op.op_id, store_id: device.store_id, customer_id: Some(customer_id), at: now, kind })?;
             }
+        }
+        OpBody::ReturnComplete { .. } | OpBody::ShiftClose { .. } => {
+            return Err(Failure::Refused(Rejection::new("unsupported", format!("{} is not recorded by this hub yet", body.name())), None));
         }
         OpBody::CartAdd { customer_id, sku } => {
             add_to_cart(tx, customer_id, body, now)?;

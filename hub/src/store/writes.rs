@@ -146,6 +146,7 @@ pub fn record_sale(tx: &mut dyn HubTx, op_id: &str, receipt: &Receipt, now: i64)
         kind: receipt.kind,
         total_cents: receipt.total_cents,
         at: receipt.at,
+        receipt: Some(Box::new(receipt.clone())),
     };
     feed(tx, &scope, &format!("sale:{}", receipt.number), &Change::Sale(sale))
 }

@@ -200,6 +200,7 @@ impl TillPart {
                 price_cents: p.price_cents,
                 vat_bp: p.vat_bp,
                 from_cart: false,
+                origin: None,
             }),
         }
         self.show(ctx);
@@ -267,6 +268,7 @@ impl TillPart {
                     price_cents: p.product.price_cents,
                     vat_bp: p.product.vat_bp,
                     from_cart: true,
+                    origin: None,
                 }),
                 _ => {
                     self.notice = TillNotice::UnknownProduct;
@@ -491,10 +493,7 @@ impl TillPart {
 
     fn tender_row(&self, t: &Tender) -> TenderRow {
         TenderRow {
-            method: match t.method {
-                TenderMethod::Cash => "cash",
-                TenderMethod::Card => "card",
-            },
+            method: t.method.as_str(),
             amount: self.money(t.cents),
             reference: t.reference.clone().unwrap_or_default(),
         }
