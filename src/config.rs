@@ -17,6 +17,8 @@ pub struct Config {
     pub store: StoreConfig,
     pub scan: ScanConfig,
     pub loyalty: LoyaltyConfig,
+    /// Returns at the till (`[till]`).
+    pub till: TillConfig,
     pub ui: UiConfig,
     /// The barcode scanner (`[scanner]`); none by default (codes typed into the window).
     pub scanner: ScannerConfig,
@@ -190,6 +192,33 @@ impl Default for LoyaltyConfig {
 impl LoyaltyConfig {
     pub fn points_rule(&self) -> omnikiosk_protocol::till::PointsRule {
         omnikiosk_protocol::till::PointsRule { earn_per_unit: self.earn_per_unit, point_value_cents: self.point_value_cents }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TillConfig {
+    /// Why goods may come back: a return names one of these. Empty: any reason, typed.
+    pub return_reasons: Vec<String>,
+}
+
+impl Default for TillConfig {
+    fn default() -> Self {
+        let reasons = ["damaged", "faulty", "wrong size", "not as described", "changed mind"];
+        TillConfig { return_reasons: reasons.map(String::from).to_vec() }
+    }
+}
+
+impl TillConfig {
+    /// The return's reason as given, if it is one of the store's (any, when none are set).
+    pub fn return_reason(&self, given: Option<&str>) -> Result<String, omnikiosk_protocol::ops::Rejection> {
+        let list = || self.return_reasons.join(", ");
+        match given.map(str::trim).filter(|r| !r.is_empty()) {
+            None if self.return_reasons.is_empty() => Err(omnikiosk_protocol::ops::Rejection::new("return_reason", "say why it came back")),
+            None => Err(omnikiosk_protocol::ops::Rejection::new("return_reason", format!("say why it came back: {}", list()))),
+            Some(r) if self.return_reasons.is_empty() || self.return_reasons.iter().any(|x| x.eq_ignore_ascii_case(r)) => Ok(r.to_string()),
+            Some(r) => Err(omnikiosk_protocol::ops::Rejection::new("return_reason", format!("{r:?} is not a return reason here: {}", list()))),
+        }
     }
 }
 

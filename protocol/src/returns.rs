@@ -71,7 +71,7 @@ impl Bought {
     /// What a collected click-and-collect order handed over (the picked quantities), at
     /// the catalogue's price and tax rate (`price_of(sku)`); paid online, so no points
     /// were earned or spent at the till.
-    pub fn of_order(order: &OrderRecord, price_of: impl Fn(&str) -> Option<(i64, i64)>) -> Result<Bought, Rejection> {
+    pub fn of_order(order: &OrderRecord, mut price_of: impl FnMut(&str) -> Option<(i64, i64)>) -> Result<Bought, Rejection> {
         if order.status != OrderStatus::Collected {
             return Err(Rejection::new("not_collected", format!("order {} is {}: only a collected order can be returned", order.id, order.status)));
         }
@@ -223,9 +223,8 @@ pub struct ReturnDraft<'a> {
 }
 
 impl ReturnDraft<'_> {
-    /// The return's receipt: its lines priced at what was paid, the points the returned
-    /// lines carried taken back or given back, the balance settled — or why it cannot be.
-    pub fn receipt(self) -> Result<Receipt, Rejection> {
+    /// The returned lines, at what was paid for them.
+    fn returned_lines(&self) -> Result<Vec<ReceiptLine>, Rejection> {
         let b = self.bought;
         if self.items.is_empty() {
             return Err(Rejection::new("nothing_to_return", format!("choose what comes back from {}", b.reference)));
@@ -243,6 +242,20 @@ impl ReturnDraft<'_> {
                 origin: Some(b.reference.clone()),
             });
         }
+        Ok(lines)
+    }
+
+    /// What the shopper pays (positive) or is refunded (negative), before any tender.
+    pub fn balance_cents(&self) -> Result<i64, Rejection> {
+        let returned: i64 = self.returned_lines()?.iter().map(ReceiptLine::total_cents).sum();
+        Ok(returned + self.sold.iter().map(ReceiptLine::total_cents).sum::<i64>())
+    }
+
+    /// The return's receipt: its lines priced at what was paid, the points the returned
+    /// lines carried taken back or given back, the balance settled — or why it cannot be.
+    pub fn receipt(self) -> Result<Receipt, Rejection> {
+        let b = self.bought;
+        let mut lines = self.returned_lines()?;
         let (mut clawback, mut giveback) = (0, 0);
         for (sku, qty) in &self.items {
             if let Some(l) = b.line(sku).filter(|_| (1..=crate::till::MAX_QTY).contains(qty)) {
@@ -336,6 +349,7 @@ mod tests {
         // One of the two 12.30: 12.30 × 2685 / 2985 = 11.06 paid in money.
         let r = back(&b, &none, &[("5900000000015", 1)], vec![cash(1106)]).receipt().unwrap();
         assert_eq!((r.kind, r.total_cents, r.change_cents), (ReceiptKind::Return, -1106, 0));
+        assert_eq!(back(&b, &none, &[("5900000000015", 1)], vec![]).balance_cents(), Ok(-1106));
         assert_eq!(r.lines[0].qty, -1);
         assert_eq!(r.lines[0].origin.as_deref(), Some(s.number.as_str()));
         // Its share of the 26 earned (10) is taken back, its share of the 300 redeemed (123) given back.

@@ -90,6 +90,15 @@ pub fn pin_step(state: PinState, right: bool, now: i64) -> PinState {
     PinState { failures, locked_until }
 }
 
+/// Whether a badge may sell, take back or open and close a shift at the till: managers
+/// always, staff with the till role.
+pub fn may_work_the_till(staff_id: &str, role: StaffRole, till: bool) -> Result<(), Rejection> {
+    if role != StaffRole::Manager && !till {
+        return Err(Rejection::new("till_role_required", format!("staff {staff_id} may not work the till")));
+    }
+    Ok(())
+}
+
 /// Decides whether `op` may be applied given `facts`: `Ok` or the one refusal for it.
 pub fn judge(op: &OpBody, facts: &Facts<'_>) -> Result<(), Rejection> {
     op.validate()?;
@@ -100,8 +109,8 @@ pub fn judge(op: &OpBody, facts: &Facts<'_>) -> Result<(), Rejection> {
         if matches!(op, OpBody::OrderCancel { .. }) && role != StaffRole::Manager {
             return Err(Rejection::new("manager_required", "only a manager can cancel an order"));
         }
-        if op.at_the_till() && role != StaffRole::Manager && !facts.staff_till {
-            return Err(Rejection::new("till_role_required", format!("staff {staff_id} may not work the till")));
+        if op.at_the_till() {
+            may_work_the_till(staff_id, role, facts.staff_till)?;
         }
     }
     if let Some(customer_id) = op.known_customer_id() {

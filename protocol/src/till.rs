@@ -168,6 +168,13 @@ pub fn receipt_number(store_id: i64, device_id: &str, seq: i64) -> String {
     format!("{store_id}-{short}-{seq:06}")
 }
 
+/// The store a receipt number names (`3-2-000017` is store 3's), if it is one.
+pub fn receipt_store(number: &str) -> Option<i64> {
+    let mut parts = number.split('-');
+    let store = parts.next()?.parse().ok()?;
+    (parts.count() == 2).then_some(store)
+}
+
 /// The basket priced: what a sale of `lines` with `points_redeemed` costs and earns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Priced {

@@ -193,6 +193,35 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Goods taken back against a receipt or a collected click-and-collect order (works
+    /// offline; the hub counts returns across the store's devices): prints the return's receipt.
+    Return {
+        /// The receipt number (as printed, or read from its QR) or the order id.
+        #[arg(value_name = "RECEIPT_NUMBER|ORDER_ID")]
+        origin: String,
+        /// The colleague at the till.
+        #[arg(long)]
+        staff: String,
+        /// What comes back (repeatable): 5901234123457x1. None: everything not yet returned.
+        #[arg(long = "item", value_name = "SKUxQTY")]
+        items: Vec<String>,
+        /// An exchange: what the shopper takes instead (repeatable), one receipt, one balance.
+        #[arg(long = "take", value_name = "CODE[xQTY]")]
+        take: Vec<String>,
+        /// How the money goes back: cash, card:REF (the terminal's reference) or points.
+        #[arg(long, value_name = "cash|card:REF|points")]
+        refund: String,
+        /// Why it came back (one of `[till] return_reasons` when that list is set).
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The till's shift: open with a float, cash in or out, close with the count (the Z report).
+    Shift {
+        #[command(subcommand)]
+        action: ShiftAction,
+    },
     /// The demo: an embedded hub with a living store, and this kiosk enrolled to it.
     Demo {
         /// Kiosks of store 1 (1-3): the entrance, the pickup desk, a staff tablet, each with
@@ -230,6 +259,41 @@ enum HelpAction {
         id: String,
         #[arg(long)]
         staff: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ShiftAction {
+    /// Opens the till's shift with the float in the drawer.
+    Open {
+        #[arg(long)]
+        staff: String,
+        /// The float, in minor units (20000 for 200.00).
+        #[arg(long, value_name = "CENTS")]
+        float: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cash into (positive) or out of (negative) the drawer, with the reason.
+    Cash {
+        #[arg(long)]
+        staff: String,
+        #[arg(long, value_name = "CENTS", allow_negative_numbers = true)]
+        cents: i64,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Closes the shift with the cash counted: prints the Z report (works offline, and says so).
+    Close {
+        #[arg(long)]
+        staff: String,
+        /// The cash counted in the drawer, in minor units.
+        #[arg(long, value_name = "CENTS")]
+        counted: i64,
         #[arg(long)]
         json: bool,
     },
@@ -490,6 +554,18 @@ async fn dispatch(cli: Cli) -> CmdResult {
             till::sale(&open(&dir, &cfg)?, &cfg, args, json)
         }
         Command::Receipts { json } => till::receipts(&open(&dir, &cfg)?, &cfg, json),
+        Command::Return { origin, staff, items, take, refund, reason, json } => {
+            let args = till::ReturnArgs { origin, staff, items, take, refund, reason };
+            till::take_back(&open(&dir, &cfg)?, &cfg, args, json)
+        }
+        Command::Shift { action } => {
+            let store = open(&dir, &cfg)?;
+            match action {
+                ShiftAction::Open { staff, float, json } => till::shift_open(&store, &cfg, &staff, float, json),
+                ShiftAction::Cash { staff, cents, reason, json } => till::shift_cash(&store, &cfg, &staff, cents, &reason, json),
+                ShiftAction::Close { staff, counted, json } => till::shift_close(&store, &cfg, &staff, counted, json),
+            }
+        }
         Command::Receipt { number, print, json } => till::receipt(&open(&dir, &cfg)?, &cfg, &number, print, json),
         Command::Orders { status, json } => {
             let store = open(&dir, &cfg)?;

@@ -1,5 +1,5 @@
-//! `omnikiosk sale`, `receipts` and `receipt`: the till from the command line, through the
-//! same `LocalStore::complete_sale` as the touchscreen's "Pay".
+//! `omnikiosk sale`, `receipts`, `receipt`, `return` and `shift`: the till from the
+//! command line, through the same `LocalStore` calls as the touchscreen's till.
 
 use omnikiosk_protocol::gtin::Gtin;
 use omnikiosk_protocol::money;
@@ -9,7 +9,7 @@ use super::{emit, out, CmdResult, Failure, ScanFailure};
 use crate::clock::unix_now;
 use crate::config::Config;
 use crate::resolve::{resolve_local, LocalAnswer, Resolution};
-use crate::store::{Basket, BasketItem, LocalStore, OpError};
+use crate::store::{Basket, BasketItem, CashMoveRequest, LocalStore, OpError, ReturnRequest};
 
 /// A receipt as `sale --json` and `receipt --json` print it: the receipt, and the signed
 /// code its QR holds (what opens the e-receipt).
@@ -113,20 +113,168 @@ pub fn sale(store: &LocalStore, cfg: &Config, args: SaleArgs, json: bool) -> Cmd
         points_redeemed: args.redeem.unwrap_or(0),
         tenders,
     };
-    match store.complete_sale(&basket, &cfg.loyalty, unix_now()) {
-        Ok(receipt) => {
-            print_if_configured(store, cfg, &receipt);
-            let out = Printed { receipt: &receipt, qr: store.receipt_code(&receipt)? };
-            emit(json, &out, || text(&receipt, &cfg.ui.language, false))
-        }
+    let made = store.complete_sale(&basket, &cfg.loyalty, unix_now());
+    receipt_made(store, cfg, made, "no sale", json)
+}
+
+/// A new receipt printed (when a printer is set) and shown, or why none was made.
+fn receipt_made(store: &LocalStore, cfg: &Config, made: Result<Receipt, OpError>, what: &str, json: bool) -> CmdResult {
+    let receipt = refused_as(made, what, json)?;
+    print_if_configured(store, cfg, &receipt);
+    let out = Printed { receipt: &receipt, qr: store.receipt_code(&receipt)? };
+    emit(json, &out, || text(&receipt, &cfg.ui.language, false))
+}
+
+/// A refusal as the command line says it: the rules' words (and code, in JSON), exit 3.
+fn refused_as<T>(made: Result<T, OpError>, what: &str, json: bool) -> Result<T, Failure> {
+    match made {
+        Ok(v) => Ok(v),
         Err(OpError::Refused(r)) => {
             if json {
                 out(&serde_json::to_string_pretty(&ScanFailure { error: r.code, message: r.message.clone() })?);
             }
-            Err(Failure { message: format!("no sale: {}", r.message), code: 3 })
+            Err(Failure { message: format!("{what}: {}", r.message), code: 3 })
         }
         Err(OpError::Store(e)) => Err(e.into()),
     }
+}
+
+/// What `return` was given, as typed.
+pub struct ReturnArgs {
+    pub origin: String,
+    pub staff: String,
+    pub items: Vec<String>,
+    pub take: Vec<String>,
+    pub refund: String,
+    pub reason: Option<String>,
+}
+
+/// `cash`, `card:REF` or `points`: the whole balance goes back that way.
+fn parse_refund(text: &str) -> Result<Tender, Failure> {
+    let (method, reference) = match text.trim().split_once(':') {
+        Some((m, r)) => (m, Some(r.to_string())),
+        None => (text.trim(), None),
+    };
+    let method = match method {
+        "cash" => TenderMethod::Cash,
+        "card" => TenderMethod::Card,
+        "points" => TenderMethod::Points,
+        _ => return Err(usage(format!("--refund {text:?}: expected cash, card:REF or points"))),
+    };
+    if method != TenderMethod::Card && reference.is_some() {
+        return Err(usage(format!("--refund {text:?}: only a card refund takes a reference")));
+    }
+    Ok(Tender { method, cents: 0, reference })
+}
+
+/// `omnikiosk return`: the goods back, the return's receipt printed.
+pub fn take_back(store: &LocalStore, cfg: &Config, args: ReturnArgs, json: bool) -> CmdResult {
+    store.require_enrolment()?;
+    let items = args.items.iter().map(|t| parse_item(t).map(|i| (i.sku, i.qty))).collect::<Result<Vec<_>, _>>()?;
+    let sold = args.take.iter().map(|t| parse_item(t)).collect::<Result<Vec<_>, _>>()?;
+    let tender = parse_refund(&args.refund)?;
+    let reason = refused_as(cfg.till.return_reason(args.reason.as_deref()).map_err(OpError::from), "no return", json)?;
+    let origin = refused_as(scanned_origin(store, &args.origin).map_err(OpError::from), "no return", json)?;
+    let req = ReturnRequest { staff_id: args.staff, origin, items, sold, reason, tenders: vec![tender] };
+    let made = store.complete_return(&req, &cfg.loyalty, unix_now());
+    receipt_made(store, cfg, made, "no return", json)
+}
+
+/// A typed receipt number or order id as it is; a receipt QR read only when the device
+/// that printed it signed it.
+fn scanned_origin(store: &LocalStore, text: &str) -> Result<String, OpError> {
+    let text = text.trim();
+    let Some(number) = omnikiosk_protocol::code::receipt_kind_of(text) else { return Ok(text.to_string()) };
+    match store.scanned_receipt(&number, text)? {
+        crate::store::ScannedReceipt::Here(_) | crate::store::ScannedReceipt::Elsewhere { .. } => Ok(number),
+        crate::store::ScannedReceipt::Unknown => {
+            Err(omnikiosk_protocol::ops::Rejection::new("unknown_receipt", format!("receipt {number} is not known at this store")).into())
+        }
+        crate::store::ScannedReceipt::Forged => Err(omnikiosk_protocol::ops::Rejection::new(
+            "forged_receipt",
+            format!("this QR says receipt {number}, but the till that printed it did not sign it"),
+        )
+        .into()),
+    }
+}
+
+/// The open shift as `shift open` and `shift cash` print it.
+#[derive(serde::Serialize)]
+struct ShiftOut<'a> {
+    #[serde(flatten)]
+    shift: &'a crate::store::ShiftState,
+    /// What the drawer should hold now, before today's receipts.
+    cash_moved_cents: i64,
+}
+
+fn shift_out(cfg: &Config, store: &LocalStore, shift: &crate::store::ShiftState, json: bool) -> CmdResult {
+    let moved = shift.cash_moves.iter().map(|c| c.cents).sum();
+    let currency = store.currency()?;
+    let m = |cents| money::format(cents, &currency, &cfg.ui.language);
+    emit(json, &ShiftOut { shift, cash_moved_cents: moved }, || {
+        format!("shift Z{} open (by {}), float {}, cash moved {}", shift.z_number, shift.opened_by, m(shift.float_cents), m(moved))
+    })
+}
+
+pub fn shift_open(store: &LocalStore, cfg: &Config, staff: &str, float: i64, json: bool) -> CmdResult {
+    let shift = refused_as(store.start_shift(staff, float, unix_now()), "no shift opened", json)?;
+    shift_out(cfg, store, &shift, json)
+}
+
+pub fn shift_cash(store: &LocalStore, cfg: &Config, staff: &str, cents: i64, reason: &str, json: bool) -> CmdResult {
+    let req = CashMoveRequest { staff_id: staff.to_string(), cents, reason: reason.to_string() };
+    let shift = refused_as(store.move_cash(&req, unix_now()), "no cash moved", json)?;
+    shift_out(cfg, store, &shift, json)
+}
+
+/// `shift close`: the Z report recorded, printed when a printer is set, and shown.
+pub fn shift_close(store: &LocalStore, cfg: &Config, staff: &str, counted: i64, json: bool) -> CmdResult {
+    let z = refused_as(store.close_shift(staff, counted, &cfg.loyalty, unix_now()), "shift not closed", json)?;
+    if cfg.printer.enabled {
+        if let Err(e) = crate::peripherals::printer::open(&cfg.printer).and_then(|mut p| p.z_report(&z)) {
+            eprintln!("omnikiosk: shift closed; the Z report was not printed: {e}");
+        }
+    }
+    emit(json, &z, || z_text(&z, &cfg.ui.language))
+}
+
+/// The Z report as the terminal shows it.
+fn z_text(z: &omnikiosk_protocol::shift::ZReport, lang: &str) -> String {
+    let m = |cents| money::format(cents, &z.currency, lang);
+    let mut s = format!("Z report {} (shift opened by {}, closed by {})
+", z.number(), z.opened_by, z.closed_by);
+    if let (Some(first), Some(last)) = (&z.first_receipt, &z.last_receipt) {
+        s += &format!("  receipts {first} to {last}
+");
+    }
+    s += &format!("  sales: {} for {}
+  returns: {} for {}
+", z.sales.count, m(z.sales.total_cents), z.returns.count, m(z.returns.total_cents));
+    for t in &z.tenders {
+        s += &format!("  {}: {} taken, {} refunded
+", t.method.as_str(), m(t.taken_cents), m(t.refunded_cents));
+    }
+    for t in &z.tax {
+        s += &format!("  VAT {}%: {} of {}
+", t.vat_bp as f64 / 100.0, m(t.tax_cents), m(t.gross_cents));
+    }
+    for c in &z.cash_moves {
+        s += &format!("  cash {}: {} ({})
+", if c.cents > 0 { "in" } else { "out" }, m(c.cents), c.reason);
+    }
+    s += &format!(
+        "  expected cash {}, counted {}, difference {}
+",
+        m(z.expected_cash_cents),
+        m(z.counted_cash_cents),
+        m(z.difference_cents)
+    );
+    if z.unsent_ops > 0 {
+        s += &format!("  closed offline: {} of this device's operations are not at the hub yet", z.unsent_ops);
+    } else {
+        s += "  everything of this device is at the hub";
+    }
+    s
 }
 
 pub fn receipts(store: &LocalStore, cfg: &Config, json: bool) -> CmdResult {
@@ -184,9 +332,14 @@ fn print_receipt(store: &LocalStore, cfg: &Config, receipt: &Receipt, copy: Opti
 /// The receipt as the terminal shows it.
 fn text(r: &Receipt, lang: &str, copy: bool) -> String {
     let m = |cents| money::format(cents, &r.currency, lang);
-    let mut s = format!("receipt {}{}\n", r.number, if copy { " (copy)" } else { "" });
+    let kind = if r.kind == ReceiptKind::Return { "return" } else { "receipt" };
+    let mut s = format!("{kind} {}{}\n", r.number, if copy { " (copy)" } else { "" });
+    if let Some(reason) = &r.reason {
+        s += &format!("  reason: {reason}\n");
+    }
     for l in &r.lines {
-        s += &format!("  {} x {}  {}  {}\n", l.qty, l.name, m(l.price_cents), m(l.total_cents()));
+        let from = l.origin.as_deref().map(|o| format!("  (from {o})")).unwrap_or_default();
+        s += &format!("  {} x {}  {}  {}{from}\n", l.qty, l.name, m(l.price_cents), m(l.total_cents()));
     }
     if r.discount_cents > 0 {
         s += &format!("  points redeemed: {}  -{}\n", r.points_redeemed, m(r.discount_cents));
@@ -198,13 +351,17 @@ fn text(r: &Receipt, lang: &str, copy: bool) -> String {
     for t in &r.tenders {
         let reference = t.reference.as_deref().map(|x| format!(" ({x})")).unwrap_or_default();
         let method = t.method.as_str();
-        s += &format!("  paid {method}{reference}: {}\n", m(t.cents));
+        let verb = if r.total_cents < 0 { "refunded" } else { "paid" };
+        s += &format!("  {verb} {method}{reference}: {}\n", m(t.cents));
     }
     if r.change_cents > 0 {
         s += &format!("change {}\n", m(r.change_cents));
     }
-    if r.points_earned > 0 {
+    if r.points_earned != 0 {
         s += &format!("points earned: {}\n", r.points_earned);
+    }
+    if r.points_redeemed < 0 || r.points_refunded > 0 {
+        s += &format!("points given back: {}\n", r.points_refunded - r.points_redeemed);
     }
     s += &format!("hash {}", &r.hash[..16]);
     s

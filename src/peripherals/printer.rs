@@ -43,6 +43,8 @@ pub trait SlipPrinter: Send {
     /// A till receipt; `copy` is the reprint's number, `None` for the original.
     /// `qr` is the receipt's signed code (`LocalStore::receipt_code`), which opens its e-receipt.
     fn sale_receipt(&mut self, receipt: &omnikiosk_protocol::till::Receipt, qr: &str, copy: Option<i64>) -> Result<(), PeripheralError>;
+    /// A shift's close: the Z report.
+    fn z_report(&mut self, z: &omnikiosk_protocol::shift::ZReport) -> Result<(), PeripheralError>;
 }
 
 /// An ESC/POS printer behind any `escpos` driver.
@@ -127,26 +129,82 @@ impl<D: Driver + Clone + Send> SlipPrinter for EscPos<D> {
     fn sale_receipt(&mut self, receipt: &omnikiosk_protocol::till::Receipt, qr: &str, copy: Option<i64>) -> Result<(), PeripheralError> {
         self.till_receipt(receipt, qr, copy)
     }
+
+    fn z_report(&mut self, z: &omnikiosk_protocol::shift::ZReport) -> Result<(), PeripheralError> {
+        let width = self.cfg.chars_per_line;
+        let m = |cents: i64| ascii_money(&z.currency, cents);
+        let two = |left: &str, right: &str| two_columns(left, right, width);
+        self.print("Z report", |p| {
+            p.justify(JustifyMode::CENTER)?.bold(true)?.writeln(&format!("Z REPORT {}", ascii(&z.number())))?.bold(false)?;
+            p.justify(JustifyMode::LEFT)?.writeln(&"-".repeat(width))?;
+            p.writeln(&fit(&format!("Opened by {} - closed by {}", z.opened_by, z.closed_by), width))?;
+            if let (Some(first), Some(last)) = (&z.first_receipt, &z.last_receipt) {
+                p.writeln(&fit(&format!("Receipts {first} to {last}"), width))?;
+            }
+            p.writeln(&two(&format!("Sales ({})", z.sales.count), &m(z.sales.total_cents)))?;
+            p.writeln(&two(&format!("Returns ({})", z.returns.count), &m(z.returns.total_cents)))?;
+            for t in &z.tenders {
+                p.writeln(&two(&format!("{} taken", t.method.as_str()), &m(t.taken_cents)))?;
+                if t.refunded_cents > 0 {
+                    p.writeln(&two(&format!("{} refunded", t.method.as_str()), &m(-t.refunded_cents)))?;
+                }
+            }
+            for t in &z.tax {
+                p.writeln(&two(&format!("VAT {}.{:02}% of {}", t.vat_bp / 100, t.vat_bp % 100, m(t.gross_cents)), &m(t.tax_cents)))?;
+            }
+            p.writeln(&"-".repeat(width))?.writeln(&two("Float", &m(z.float_cents)))?;
+            if z.change_cents > 0 {
+                p.writeln(&two("Change given", &m(-z.change_cents)))?;
+            }
+            for c in &z.cash_moves {
+                p.writeln(&two(&format!("Cash {} ({})", if c.cents > 0 { "in" } else { "out" }, c.reason), &m(c.cents)))?;
+            }
+            p.bold(true)?.writeln(&two("Expected cash", &m(z.expected_cash_cents)))?.writeln(&two("Counted cash", &m(z.counted_cash_cents)))?;
+            p.writeln(&two("Difference", &m(z.difference_cents)))?.bold(false)?;
+            if z.unsent_ops > 0 {
+                p.writeln(&fit(&format!("OFFLINE: {} operations not yet at the hub", z.unsent_ops), width))?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Money as a printer can print it: the currency's code, not its symbol (PLN 12.40).
+fn ascii_money(currency: &str, cents: i64) -> String {
+    format!("{currency} {}{}.{:02}", if cents < 0 { "-" } else { "" }, cents.abs() / 100, cents.abs() % 100)
+}
+
+/// `left` and `right` on one line of `width`, `left` cut short when they do not fit.
+fn two_columns(left: &str, right: &str, width: usize) -> String {
+    let left: String = ascii(left).chars().take(width.saturating_sub(right.len() + 1)).collect();
+    format!("{left}{}{right}", " ".repeat(width.saturating_sub(left.chars().count() + right.len())))
 }
 
 impl<D: Driver + Clone + Send> EscPos<D> {
     fn till_receipt(&mut self, r: &omnikiosk_protocol::till::Receipt, qr: &str, copy: Option<i64>) -> Result<(), PeripheralError> {
         let width = self.cfg.chars_per_line;
         // Printers take ASCII: the code, not the symbol (PLN 12.40, not 12,40 zł).
-        let m = |cents: i64| format!("{} {}{}.{:02}", r.currency, if cents < 0 { "-" } else { "" }, cents.abs() / 100, cents.abs() % 100);
-        let two = |left: &str, right: &str| {
-            let left: String = ascii(left).chars().take(width.saturating_sub(right.len() + 1)).collect();
-            format!("{left}{}{right}", " ".repeat(width.saturating_sub(left.chars().count() + right.len())))
-        };
+        let m = |cents: i64| ascii_money(&r.currency, cents);
+        let two = |left: &str, right: &str| two_columns(left, right, width);
         self.print("receipt", |p| {
             p.justify(JustifyMode::CENTER)?;
             if let Some(n) = copy {
                 p.bold(true)?.writeln(&format!("COPY {n} - NOT A RECEIPT OF SALE"))?.bold(false)?;
             }
-            p.writeln(&format!("Receipt {}", ascii(&r.number)))?;
+            let title = match r.kind {
+                omnikiosk_protocol::till::ReceiptKind::Sale => "Receipt",
+                omnikiosk_protocol::till::ReceiptKind::Return => "RETURN",
+            };
+            p.writeln(&format!("{title} {}", ascii(&r.number)))?;
             p.justify(JustifyMode::LEFT)?.writeln(&"-".repeat(width))?;
+            if let Some(reason) = &r.reason {
+                p.writeln(&fit(&format!("Reason: {reason}"), width))?;
+            }
             for l in &r.lines {
                 p.writeln(&fit(&l.name, width))?.writeln(&two(&format!("  {} x {}", l.qty, m(l.price_cents)), &m(l.total_cents())))?;
+                if let Some(origin) = &l.origin {
+                    p.writeln(&fit(&format!("  returned from {origin}"), width))?;
+                }
             }
             if r.discount_cents > 0 {
                 p.writeln(&two(&format!("Points redeemed ({})", r.points_redeemed), &m(-r.discount_cents)))?;
@@ -169,8 +227,11 @@ impl<D: Driver + Clone + Send> EscPos<D> {
                 let rate = format!("VAT {}.{:02}% of {}", t.vat_bp / 100, t.vat_bp % 100, m(t.gross_cents));
                 p.writeln(&two(&rate, &m(t.tax_cents)))?;
             }
-            if r.points_earned > 0 {
+            if r.points_earned != 0 {
                 p.writeln(&format!("Points earned: {}", r.points_earned))?;
+            }
+            if r.points_redeemed < 0 || r.points_refunded > 0 {
+                p.writeln(&format!("Points given back: {}", r.points_refunded - r.points_redeemed))?;
             }
             p.justify(JustifyMode::CENTER)?;
             // The e-receipt: the receipt's number signed by this till (`GET /v1/e-receipts/{code}`).

@@ -10,7 +10,9 @@ mod desk;
 mod orders;
 mod outbox;
 mod read;
+mod returns;
 mod schema;
+mod shift;
 mod till;
 mod today;
 
@@ -26,6 +28,8 @@ pub use apply::ApplyStats;
 pub use desk::{HelpRequest, NpsSummary, PinCheck, PIN_ATTEMPTS, PIN_LOCK_SECS};
 pub use outbox::{LocalConflict, OpError, OutboxStats, PushTally, RecordedOp};
 pub use read::{Counts, ProductView, StaffMember};
+pub use returns::{ReturnRequest, Returnable};
+pub use shift::{CashMoveRequest, ShiftState};
 pub use till::{Basket, BasketItem, ReceiptSummary, ScannedReceipt};
 pub use today::{Sales, StoreDevice, Today};
 

@@ -5,7 +5,7 @@
 
 use omnikiosk_protocol::code;
 use omnikiosk_protocol::ops::{OpBody, Rejection};
-use omnikiosk_protocol::rules::{judge, Facts, Judge};
+use omnikiosk_protocol::rules::{judge, Facts, Judge, Origin};
 use omnikiosk_protocol::wire::{ConflictRecord, Op, OpOutcome, OpResult, StaffRole};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
@@ -287,6 +287,13 @@ pub(super) fn judge_and_queue(
         Some(id) => tx.prepare_cached("SELECT till FROM staff WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional()?.unwrap_or(false),
         None => false,
     };
+    let origin = match op {
+        OpBody::ReturnComplete { receipt } => match omnikiosk_protocol::returns::origin_of(receipt) {
+            Some(reference) => super::returns::origin_facts(tx, reference)?,
+            None => None,
+        },
+        _ => None,
+    };
     let facts = Facts {
         judge: Judge::Device { allowance: loyalty.offline_redeem_allowance, unconfirmed },
         staff_role,
@@ -297,7 +304,7 @@ pub(super) fn judge_and_queue(
         help: help.as_ref().map(HelpRequest::standing),
         missing_product,
         staff_till,
-        origin: None,
+        origin: origin.as_ref().map(|(bought, returned)| Origin { bought, returned }),
     };
     judge(op, &facts)?;
     Ok(queue(tx, op, order.as_ref().map(|o| o.version), now)?)

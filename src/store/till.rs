@@ -5,9 +5,9 @@
 //! `protocol::till`; whether the sale may be made is `protocol::rules::judge`, through the
 //! same door as every other op.
 
-use omnikiosk_protocol::ops::{OpBody, Rejection};
+use omnikiosk_protocol::ops::OpBody;
 use omnikiosk_protocol::shift::ZReport;
-use omnikiosk_protocol::till::{Receipt, ReceiptKind, ReceiptLine, SaleDraft, Tender, GENESIS_HASH};
+use omnikiosk_protocol::till::{Receipt, ReceiptKind, SaleDraft, Tender, GENESIS_HASH};
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 
@@ -73,13 +73,7 @@ impl LocalStore {
         let tx = conn.transaction()?;
         let mut lines = Vec::with_capacity(basket.items.len());
         for item in &basket.items {
-            let product: Option<(String, i64, i64)> = tx
-                .prepare_cached("SELECT name, price_cents, vat_bp FROM products WHERE sku = ?1")?
-                .query_row([&item.sku], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()?;
-            let (name, price_cents, vat_bp) =
-                product.ok_or_else(|| Rejection::new("unknown_product", format!("{} is not in the catalogue", item.sku)))?;
-            lines.push(ReceiptLine { sku: item.sku.clone(), name, qty: item.qty, price_cents, vat_bp, from_cart: item.from_cart, origin: None });
+            lines.push(super::returns::catalogue_line(&tx, item)?);
         }
         let store_id = enrolled_store_id(&tx)?;
         let currency = store_currency(&tx)?;
@@ -235,7 +229,7 @@ impl LocalStore {
 
 /// The sequence and hash of this device's last receipt: its own, or the hub's last
 /// after a reinstall, or none yet.
-fn last_receipt(conn: &rusqlite::Connection) -> Result<(i64, String)> {
+pub(super) fn last_receipt(conn: &rusqlite::Connection) -> Result<(i64, String)> {
     let own: Option<(i64, String)> =
         conn.prepare_cached("SELECT seq, hash FROM receipts ORDER BY seq DESC LIMIT 1")?.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
     let floor_seq = meta_get(conn, "receipt_floor_seq")?.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
@@ -250,7 +244,7 @@ fn last_receipt(conn: &rusqlite::Connection) -> Result<(i64, String)> {
     }
 }
 
-fn insert_receipt(tx: &Transaction<'_>, r: &Receipt, op_id: &str) -> Result<()> {
+pub(super) fn insert_receipt(tx: &Transaction<'_>, r: &Receipt, op_id: &str) -> Result<()> {
     let body = to_json("receipt", r)?;
     tx.prepare_cached(
         "INSERT INTO receipts(seq, number, op_id, kind, customer_id, total_cents, at, hash, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",

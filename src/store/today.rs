@@ -20,6 +20,8 @@ pub struct Today {
     pub nps: Nps,
     /// The store's receipts today, at every device: sales less returns.
     pub sales: Sales,
+    /// Shifts closed today at any device of the store, newest first: their Z reports.
+    pub z_reports: Vec<omnikiosk_protocol::shift::ZReport>,
     pub devices: Vec<StoreDevice>,
     /// The lists behind the counts, for the manager view (not printed).
     #[serde(skip)]
@@ -51,7 +53,10 @@ pub struct Sales {
     pub count: i64,
     /// What they came to, returns taken off, in minor units of `currency`.
     pub total_cents: i64,
+    /// Return (and exchange) receipts.
     pub returns: i64,
+    /// What the returns came to: negative when money went back.
+    pub returns_cents: i64,
     pub currency: String,
 }
 
@@ -77,15 +82,16 @@ impl LocalStore {
     /// The store's receipts since `since` (kiosk time of each sale), from every device.
     pub fn sales_since(&self, since: i64) -> Result<Sales> {
         let conn = self.reader();
-        let (count, returns, total_cents) = conn.query_row(
+        // A return's total is already signed: negative when money went back.
+        let (count, returns, total_cents, returns_cents) = conn.query_row(
             "SELECT count(*) FILTER (WHERE kind = 'sale'), count(*) FILTER (WHERE kind = 'return'),
-                    coalesce(sum(CASE kind WHEN 'return' THEN -total_cents ELSE total_cents END), 0)
+                    coalesce(sum(total_cents), 0), coalesce(sum(total_cents) FILTER (WHERE kind = 'return'), 0)
              FROM store_sales WHERE at >= ?1",
             [since],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;
         let currency = super::orders::store_currency(&conn)?;
-        Ok(Sales { count, total_cents, returns, currency })
+        Ok(Sales { count, total_cents, returns, returns_cents, currency })
     }
 
     /// The store's day so far. `tz_offset_secs` places the store's midnight; `no_show_secs`
@@ -116,6 +122,7 @@ impl LocalStore {
             waiting: WaitingNow { count: summary.waiting, longest_wait_secs: summary.waiting_now.iter().map(|(_, secs)| *secs).max() },
             nps: Nps { answers, score, promoters, passives, detractors },
             sales: self.sales_since(since)?,
+            z_reports: self.store_z_reports(since)?,
             devices,
             summary,
         })
