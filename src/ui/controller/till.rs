@@ -607,7 +607,7 @@ mod tests {
         scan(&mut t, &ctx, "5901234123457");
         t.exact(&ctx);
         assert!(t.complete(&ctx).is_none());
-        assert_eq!((t.screen().notice, t.screen().notice_detail.as_str()), (TillNotice::Refused, "staff S1-HELPER may not sell at the till"));
+        assert_eq!((t.screen().notice, t.screen().notice_detail.as_str()), (TillNotice::Refused, "staff S1-HELPER may not work the till"));
         assert!(ctx.store.receipts(10).unwrap().is_empty(), "nothing recorded");
     }
 
