@@ -448,6 +448,30 @@ mod tests {
         };
         let checkin_other = OpBody::VisitCheckin { order_id: "O-1-1".into(), customer_id: "C2".into() };
         let ready = OpBody::OrderReady { order_id: "O-1-1".into(), staff_id: "S9".into() };
+        let OpBody::SaleComplete { receipt: sold } = sale(0) else { unreachable!() };
+        let bought = crate::returns::Bought::of_receipt(&sold);
+        let (none, all_back) = (crate::returns::Returned::new(), crate::returns::Returned::from([("5900000000015".to_string(), 2)]));
+        let give_back = OpBody::ReturnComplete {
+            receipt: crate::returns::ReturnDraft {
+                store_id: 1,
+                device_id: "kiosk-1-3",
+                seq: 1,
+                staff_id: "S1-STAFF",
+                currency: "PLN",
+                bought: &bought,
+                returned: &none,
+                items: vec![("5900000000015".into(), 1)],
+                sold: vec![],
+                reason: "damaged",
+                tenders: vec![crate::till::tests::cash(1230)],
+                rule: crate::till::PointsRule::default(),
+                at: 0,
+                prev_hash: crate::till::GENESIS_HASH,
+            }
+            .receipt()
+            .unwrap(),
+        };
+        let known = |returned| Some(Origin { bought: &bought, returned });
         let cases: Vec<(&str, OpBody, Facts<'_>, Result<(), &str>)> = vec![
             ("staff of another store", ready.clone(), Facts { staff_role: None, ..base() }, Err("unknown_staff")),
             ("order of another store", collect(code("123456")), Facts { order: None, ..base() }, Err("unknown_order")),
@@ -480,6 +504,12 @@ mod tests {
             ("a sale redeeming more than the balance", sale(101), base(), Err("insufficient_points")),
             ("a sale redeeming past the allowance", sale(60), Facts { judge: Judge::Device { allowance: 100, unconfirmed: 50 }, ..base() }, Err("over_offline_allowance")),
             ("a sale redeeming at the hub", sale(100), Facts { judge: Judge::Hub, ..base() }, Ok(())),
+            ("a return", give_back.clone(), Facts { origin: known(&none), ..base() }, Ok(())),
+            ("a return of what already came back", give_back.clone(), Facts { origin: known(&all_back), ..base() }, Err("over_return")),
+            ("a return against a receipt not known here", give_back.clone(), base(), Err("unknown_receipt")),
+            ("a return by a badge without the till role", give_back.clone(), Facts { staff_till: false, origin: known(&none), ..base() }, Err("till_role_required")),
+            ("a return to a shopper not known here", give_back, Facts { customer_known: false, origin: known(&none), ..base() }, Err("unknown_customer")),
+            ("a sale sent as a return", OpBody::ReturnComplete { receipt: sold }, base(), Err("bad_receipt")),
         ];
         for (what, op, facts, want) in cases {
             assert_eq!(judge(&op, &facts).map_err(|r| r.code), want, "{what}");

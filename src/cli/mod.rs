@@ -208,9 +208,12 @@ enum Command {
         /// An exchange: what the shopper takes instead (repeatable), one receipt, one balance.
         #[arg(long = "take", value_name = "CODE[xQTY]")]
         take: Vec<String>,
-        /// How the money goes back: cash, card:REF (the terminal's reference) or points.
-        #[arg(long, value_name = "cash|card:REF|points")]
+        /// How the money goes back (or a dearer exchange is paid): cash, card or points.
+        #[arg(long, value_name = "cash|card|points")]
         refund: String,
+        /// The card terminal's reference of a card refund.
+        #[arg(long, value_name = "REF")]
+        reference: Option<String>,
         /// Why it came back (one of `[till] return_reasons` when that list is set).
         #[arg(long)]
         reason: Option<String>,
@@ -554,8 +557,8 @@ async fn dispatch(cli: Cli) -> CmdResult {
             till::sale(&open(&dir, &cfg)?, &cfg, args, json)
         }
         Command::Receipts { json } => till::receipts(&open(&dir, &cfg)?, &cfg, json),
-        Command::Return { origin, staff, items, take, refund, reason, json } => {
-            let args = till::ReturnArgs { origin, staff, items, take, refund, reason };
+        Command::Return { origin, staff, items, take, refund, reference, reason, json } => {
+            let args = till::ReturnArgs { origin, staff, items, take, refund, reference, reason };
             till::take_back(&open(&dir, &cfg)?, &cfg, args, json)
         }
         Command::Shift { action } => {

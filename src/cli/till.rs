@@ -146,23 +146,21 @@ pub struct ReturnArgs {
     pub items: Vec<String>,
     pub take: Vec<String>,
     pub refund: String,
+    pub reference: Option<String>,
     pub reason: Option<String>,
 }
 
-/// `cash`, `card:REF` or `points`: the whole balance goes back that way.
-fn parse_refund(text: &str) -> Result<Tender, Failure> {
-    let (method, reference) = match text.trim().split_once(':') {
-        Some((m, r)) => (m, Some(r.to_string())),
-        None => (text.trim(), None),
-    };
-    let method = match method {
+/// `cash`, `card` (with the terminal's `--reference`) or `points`: the whole balance goes
+/// back that way.
+fn parse_refund(text: &str, reference: Option<String>) -> Result<Tender, Failure> {
+    let method = match text.trim() {
         "cash" => TenderMethod::Cash,
         "card" => TenderMethod::Card,
         "points" => TenderMethod::Points,
-        _ => return Err(usage(format!("--refund {text:?}: expected cash, card:REF or points"))),
+        _ => return Err(usage(format!("--refund {text:?}: expected cash, card or points"))),
     };
     if method != TenderMethod::Card && reference.is_some() {
-        return Err(usage(format!("--refund {text:?}: only a card refund takes a reference")));
+        return Err(usage(format!("--reference is the card terminal's: a {text} refund takes none")));
     }
     Ok(Tender { method, cents: 0, reference })
 }
@@ -172,7 +170,7 @@ pub fn take_back(store: &LocalStore, cfg: &Config, args: ReturnArgs, json: bool)
     store.require_enrolment()?;
     let items = args.items.iter().map(|t| parse_item(t).map(|i| (i.sku, i.qty))).collect::<Result<Vec<_>, _>>()?;
     let sold = args.take.iter().map(|t| parse_item(t)).collect::<Result<Vec<_>, _>>()?;
-    let tender = parse_refund(&args.refund)?;
+    let tender = parse_refund(&args.refund, args.reference)?;
     let reason = refused_as(cfg.till.return_reason(args.reason.as_deref()).map_err(OpError::from), "no return", json)?;
     let origin = refused_as(scanned_origin(store, &args.origin).map_err(OpError::from), "no return", json)?;
     let req = ReturnRequest { staff_id: args.staff, origin, items, sold, reason, tenders: vec![tender] };
