@@ -674,13 +674,11 @@ async fn shifts(State(s): State<AppState>, headers: HeaderMap, params: Result<Qu
     channel_list(&s, &headers, params, Hub::shifts).await
 }
 
+/// One page of a channel list: `Hub::sales`, `Hub::shifts` (store, after, limit).
+type ListPage<T> = fn(&Hub, Option<i64>, Option<&str>, Option<u32>) -> Result<T, HubError>;
+
 /// A channel list in commit order: the token checked, the query read, one page of `list`.
-async fn channel_list<T: Send + 'static>(
-    s: &AppState,
-    headers: &HeaderMap,
-    params: Result<Query<ListParams>, QueryRejection>,
-    list: fn(&Hub, Option<i64>, Option<&str>, Option<u32>) -> Result<T, HubError>,
-) -> ApiResult<T> {
+async fn channel_list<T: Send + 'static>(s: &AppState, headers: &HeaderMap, params: Result<Query<ListParams>, QueryRejection>, list: ListPage<T>) -> ApiResult<T> {
     channel_auth(s, headers).await?;
     let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
     Ok(Json(on_hub(s, move |hub| list(hub, p.store_id, p.after.as_deref(), p.limit)).await?))
