@@ -1757,3 +1757,29 @@ on_both_backends!(a_line_comes_back_once_whichever_device_takes_it);
 on_both_backends!(a_return_against_what_the_store_did_not_sell_is_refused_and_leaves_nothing);
 on_both_backends!(a_collected_order_can_be_returned);
 on_both_backends!(a_shift_close_is_kept_once_and_shared_with_the_store);
+
+/// Two devices taking back the same line at the same moment: the hub applies one, and
+/// the other meets it (`over_return`) — the returns against a receipt are counted inside
+/// the writing transaction, never from a snapshot both passed.
+async fn two_devices_returning_one_line_at_once_refund_it_once(db: Db) {
+    let s = server(db, small()).await;
+    let (a, b) = (s.kiosk(1).await, s.kiosk(1).await);
+    let products = catalogue(&s).await;
+    let sale = Till::staff(1, &a.id).receipt(1, GENESIS_HASH, vec![line(&products[4], 1, false)]);
+    assert_eq!(s.push_op(&a, "sale", "sale.complete", json!({"receipt": sale})).await["status"], "applied");
+    let (bought, none) = (Bought::of_receipt(&sale), Returned::new());
+    let sku = products[4].sku.as_str();
+    let back_a = Till::staff(1, &a.id).give_back(2, &sale.hash, &bought, &none, &[(sku, 1)], Refund::Cash);
+    let back_b = Till::staff(1, &b.id).give_back(1, GENESIS_HASH, &bought, &none, &[(sku, 1)], Refund::Cash);
+    let (ra, rb) = tokio::join!(
+        s.push_op(&a, "back-a", "return.complete", json!({"receipt": back_a})),
+        s.push_op(&b, "back-b", "return.complete", json!({"receipt": back_b})),
+    );
+    let mut codes = [ra["code"].as_str().unwrap_or("applied"), rb["code"].as_str().unwrap_or("applied")];
+    codes.sort();
+    assert_eq!(codes, ["applied", "over_return"], "{ra} {rb}");
+    let returns = sales_page(&s, "").await.sales.into_iter().filter(|r| r.kind == ReceiptKind::Return).count();
+    assert_eq!(returns, 1);
+}
+
+on_both_backends!(two_devices_returning_one_line_at_once_refund_it_once, flavor = "multi_thread", worker_threads = 4);
