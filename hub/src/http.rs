@@ -18,7 +18,7 @@ use omnikiosk_protocol::gtin::DEFAULT_LOYALTY_PREFIX;
 use omnikiosk_protocol::scan::{classify, ScanContext};
 use omnikiosk_protocol::wire::{
     ApiError, CartPut, Change, ConflictRecord, DeviceHealth, CustomerProfile, OrderDetail, PushRequest, PushResponse, CustomerUpsert, DeviceInfo, IdentifiersPut, LookupResponse, OrderCancel, OrderCreate,
-    PullResponse, SalesPage, SignedCodeResponse, Timeline, OLDEST_SUPPORTED_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_VERSION,
+    PullResponse, SalesPage, ShiftsPage, SignedCodeResponse, Timeline, OLDEST_SUPPORTED_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
 use omnikiosk_protocol::till::Receipt;
 use serde::Deserialize;
@@ -240,6 +240,7 @@ fn router_with(hub: Hub, cfg: ServeConfig, closing: Arc<tokio::sync::watch::Send
         .route("/v1/orders/{id}", get(get_order))
         .route("/v1/orders/{id}/cancel", post(cancel_order))
         .route("/v1/sales", get(sales))
+        .route("/v1/shifts", get(shifts))
         .route("/v1/receipts/{number}", get(receipt))
         .route("/v1/e-receipts/{code}", get(e_receipt))
         .route("/v1/devices", get(devices))
@@ -639,28 +640,48 @@ async fn cancel_order(State(s): State<AppState>, headers: HeaderMap, Path(id): P
     Ok(Json(on_hub(&s, move |hub| hub.cancel_order(&id, &b.reason)).await?))
 }
 
+/// The query of a channel list in commit order (`/v1/sales`, `/v1/shifts`).
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct SalesParams {
-    /// Receipts of this store only; absent for every store's.
+struct ListParams {
+    /// This store's only; absent for every store's.
     store_id: Option<i64>,
-    /// The `cursor` of the page before; absent for the first receipt recorded.
+    /// The `cursor` of the page before; absent for the first recorded.
     after: Option<String>,
-    /// Receipts in the page (default 100, at most 1000).
+    /// How many in the page (default 100, at most 1000).
     limit: Option<u32>,
 }
 
 #[utoipa::path(
-    get, path = "/v1/sales", tag = "channel", security(("channel_token" = [])), params(SalesParams),
+    get, path = "/v1/sales", tag = "channel", security(("channel_token" = [])), params(ListParams),
     responses(
         (status = 200, description = "Receipts (sales and returns) in the order the hub recorded them, with lines, tenders and tax", body = SalesPage),
         (status = 409, description = "The cursor is of another hub database: read again from the start (`cursor_reset`)", body = ApiError),
     )
 )]
-async fn sales(State(s): State<AppState>, headers: HeaderMap, params: Result<Query<SalesParams>, QueryRejection>) -> ApiResult<SalesPage> {
-    channel_auth(&s, &headers).await?;
+async fn sales(State(s): State<AppState>, headers: HeaderMap, params: Result<Query<ListParams>, QueryRejection>) -> ApiResult<SalesPage> {
+    channel_list(&s, &headers, params, Hub::sales).await
+}
+
+#[utoipa::path(
+    get, path = "/v1/shifts", tag = "channel", security(("channel_token" = [])), params(ListParams),
+    responses(
+        (status = 200, description = "Z reports (shifts closed at the tills) in the order the hub recorded them", body = ShiftsPage),
+        (status = 409, description = "The cursor is of another hub database: read again from the start (`cursor_reset`)", body = ApiError),
+    )
+)]
+async fn shifts(State(s): State<AppState>, headers: HeaderMap, params: Result<Query<ListParams>, QueryRejection>) -> ApiResult<ShiftsPage> {
+    channel_list(&s, &headers, params, Hub::shifts).await
+}
+
+/// One page of a channel list: `Hub::sales`, `Hub::shifts` (store, after, limit).
+type ListPage<T> = fn(&Hub, Option<i64>, Option<&str>, Option<u32>) -> Result<T, HubError>;
+
+/// A channel list in commit order: the token checked, the query read, one page of `list`.
+async fn channel_list<T: Send + 'static>(s: &AppState, headers: &HeaderMap, params: Result<Query<ListParams>, QueryRejection>, list: ListPage<T>) -> ApiResult<T> {
+    channel_auth(s, headers).await?;
     let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
-    Ok(Json(on_hub(&s, move |hub| hub.sales(p.store_id, p.after.as_deref(), p.limit)).await?))
+    Ok(Json(on_hub(s, move |hub| list(hub, p.store_id, p.after.as_deref(), p.limit)).await?))
 }
 
 #[utoipa::path(

@@ -39,7 +39,7 @@ use omnikiosk_protocol::gtin::{LoyaltyCard, DEFAULT_LOYALTY_PREFIX};
 use omnikiosk_protocol::scan::Scan;
 use omnikiosk_protocol::wire::{
     CartPut, ConflictRecord, CustomerProfile, CustomerUpsert, DeviceHealth, IdentifiersPut, LookupResponse, OpOutcome, OpResult,
-    OrderCreate, OrderDetail, PushRequest, ReceiptLink, SalesPage, StoreRecord, Timeline,
+    OrderCreate, OrderDetail, PushRequest, ReceiptLink, SalesPage, ShiftsPage, StoreRecord, Timeline,
 };
 use omnikiosk_protocol::till::Receipt;
 use sha2::{Digest, Sha256};
@@ -68,7 +68,7 @@ pub const DEVICE_HEALTH_EVERY_SECS: i64 = 60;
 /// Timeline entries a page holds by default, and at most.
 pub const TIMELINE_PAGE: u32 = 50;
 pub const MAX_TIMELINE_PAGE: u32 = 500;
-/// Receipts a `/v1/sales` page holds by default, and at most.
+/// Receipts a `/v1/sales` page and Z reports a `/v1/shifts` page hold by default, and at most.
 pub const SALES_PAGE: u32 = 100;
 pub const MAX_SALES_PAGE: u32 = 1000;
 
@@ -606,21 +606,34 @@ impl Hub {
     /// `<epoch>.<position>` like the feed's: one of another hub database answers
     /// `cursor_reset`.
     pub fn sales(&self, store_id: Option<i64>, after: Option<&str>, limit: Option<u32>) -> Result<SalesPage, HubError> {
-        let after = match after.map(str::trim).filter(|a| !a.is_empty()) {
-            Some(text) => {
-                let bad = || HubError::BadRequest(format!("bad sales cursor {text:?}: pass the `cursor` of the page before, or nothing for the first"));
-                let (epoch, position) = text.split_once('.').ok_or_else(bad)?;
-                let position: i64 = position.parse().ok().filter(|p| *p >= 0).ok_or_else(bad)?;
-                if epoch != &*self.epoch {
-                    return Err(HubError::CursorReset("this sales cursor belongs to another hub database: read again from the start".into()));
-                }
-                position
-            }
-            None => 0,
-        };
+        let after = self.position_after("sales", after)?;
         let limit = limit.unwrap_or(SALES_PAGE).clamp(1, MAX_SALES_PAGE);
         let page = self.read(move |tx| Ok(reads::sales(tx, store_id, after, limit)?))?;
-        Ok(SalesPage { sales: page.sales, cursor: self.cursor(page.last), has_more: page.has_more })
+        Ok(SalesPage { sales: page.items, cursor: self.cursor(page.last), has_more: page.has_more })
+    }
+
+    /// Z reports recorded after `after` (the `cursor` of the page before; nothing for the
+    /// first), in the order the hub committed them, of one store or of all; `limit`
+    /// defaults to [`SALES_PAGE`] and is at most [`MAX_SALES_PAGE`]. The cursor is
+    /// `<epoch>.<position>`, as the sales' is.
+    pub fn shifts(&self, store_id: Option<i64>, after: Option<&str>, limit: Option<u32>) -> Result<ShiftsPage, HubError> {
+        let after = self.position_after("shifts", after)?;
+        let limit = limit.unwrap_or(SALES_PAGE).clamp(1, MAX_SALES_PAGE);
+        let page = self.read(move |tx| Ok(reads::shifts(tx, store_id, after, limit)?))?;
+        Ok(ShiftsPage { shifts: page.items, cursor: self.cursor(page.last), has_more: page.has_more })
+    }
+
+    /// The position in a channel list's cursor (`<epoch>.<position>`, of the list named
+    /// `what`); 0 when there is none.
+    fn position_after(&self, what: &str, after: Option<&str>) -> Result<i64, HubError> {
+        let Some(text) = after.map(str::trim).filter(|a| !a.is_empty()) else { return Ok(0) };
+        let bad = || HubError::BadRequest(format!("bad {what} cursor {text:?}: pass the `cursor` of the page before, or nothing for the first"));
+        let (epoch, position) = text.split_once('.').ok_or_else(bad)?;
+        let position: i64 = position.parse().ok().filter(|p| *p >= 0).ok_or_else(bad)?;
+        if epoch != &*self.epoch {
+            return Err(HubError::CursorReset(format!("this {what} cursor belongs to another hub database: read again from the start")));
+        }
+        Ok(position)
     }
 
     /// One recorded receipt, by its number.

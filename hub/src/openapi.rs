@@ -40,6 +40,7 @@ pub const CHANNEL_TOKEN: &str = "channel_token";
         http::cancel_order,
         http::conflicts,
         http::sales,
+        http::shifts,
         http::receipt,
         http::e_receipt,
         http::devices,
@@ -50,7 +51,7 @@ pub const CHANNEL_TOKEN: &str = "channel_token";
     modifiers(&Authenticated),
     tags(
         (name = "device", description = "A kiosk: who am I, the change feed, pushed ops, the online lookup"),
-        (name = "channel", description = "The online side: customers, carts, orders, sales and receipts, conflicts, the fleet"),
+        (name = "channel", description = "The online side: customers, carts, orders, sales and receipts, shifts, conflicts, the fleet"),
         (name = "shopper", description = "What a shopper's phone opens without a token: the e-receipt behind a paper receipt's QR"),
         (name = "operations", description = "For whoever runs the hub: metrics and this document"),
     )

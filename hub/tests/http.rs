@@ -15,8 +15,12 @@ use omnikiosk_hub::store::{Backend, PostgresHubStore, SqliteHubStore, TxKind};
 use omnikiosk_hub::{Hub, SeedOptions, ServeConfig};
 use omnikiosk_protocol::code::CodeKind;
 use omnikiosk_protocol::gtin::LoyaltyCard;
-use omnikiosk_protocol::till::{PointsRule, Receipt, ReceiptLine, SaleDraft, Tender, TenderMethod, GENESIS_HASH};
-use omnikiosk_protocol::wire::{Change, ProductRecord, PullResponse, SalesPage, StaffRecord, StaffRole, Touch, PROTOCOL_HEADER, PROTOCOL_VERSION};
+use omnikiosk_protocol::returns::{returned_so_far, Bought, ReturnDraft, Returned};
+use omnikiosk_protocol::shift::{OpenShift, ZReport};
+use omnikiosk_protocol::till::{PointsRule, Receipt, ReceiptKind, ReceiptLine, SaleDraft, Tender, TenderMethod, GENESIS_HASH};
+use omnikiosk_protocol::wire::{
+    Change, OrderRecord, OrderStatus, ProductRecord, PullResponse, SalesPage, ShiftsPage, StaffRecord, StaffRole, Touch, PROTOCOL_HEADER, PROTOCOL_VERSION,
+};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -994,20 +998,29 @@ async fn check_ins_and_help_requests_run_out_of_time(db: Db) {
 }
 
 /// A kiosk of an older protocol keeps syncing: it is not sent the kinds its protocol does
-/// not know — a protocol-2 kiosk no sales, a protocol-1 kiosk none of the store's shared
-/// desk state either — and its cursor moves past them like everyone's.
+/// not know — a protocol-3 kiosk no Z reports, a protocol-2 kiosk no sales either, a
+/// protocol-1 kiosk none of the store's shared desk state either — and its cursor moves
+/// past them like everyone's.
 async fn a_kiosk_of_the_previous_protocol_is_not_sent_kinds_it_cannot_read(db: Db) {
     let s = server(db, small()).await;
     let a = s.kiosk(1).await;
-    let (two, one) = (s.hub.add_device(1, "protocol 2 kiosk").unwrap(), s.hub.add_device(1, "protocol 1 kiosk").unwrap());
+    let (three, two, one) =
+        (s.hub.add_device(1, "protocol 3 kiosk").unwrap(), s.hub.add_device(1, "protocol 2 kiosk").unwrap(), s.hub.add_device(1, "protocol 1 kiosk").unwrap());
     assert_eq!(s.push_op(&a, "help-v1", "help.request", json!({"customer_id":null})).await["status"], "applied");
     let product = catalogue(&s).await.remove(0);
     let sale = Till::staff(1, &a.id).receipt(1, GENESIS_HASH, vec![line(&product, 1, false)]);
     assert_eq!(s.push_op(&a, "sale-v2", "sale.complete", json!({"receipt": sale})).await["status"], "applied");
+    let z = z_report(1, &a.id, 1, std::slice::from_ref(&sale));
+    assert_eq!(s.push_op(&a, "z-v3", "shift.close", json!({"report": z})).await["status"], "applied");
     let (current, _) = s.pull_all(&a.token, 10_000).await;
     assert!(help_of(&current, "help-v1").is_some());
     assert!(current.iter().any(|c| matches!(c, Change::Sale(r) if r.number == sale.number)), "a current kiosk is sent the sale");
-    assert_eq!(PROTOCOL_VERSION - 1, 2, "this test names what protocols 1 and 2 know");
+    assert!(current.iter().any(|c| matches!(c, Change::Shift(r) if *r == z)), "and the Z report");
+    assert_eq!(PROTOCOL_VERSION - 1, 3, "this test names what protocols 1, 2 and 3 know");
+    let page = s.pull_as(&three, 3).await;
+    assert!(page.changes.iter().all(|c| !matches!(c, Change::Shift(_))), "a protocol-3 kiosk is sent no Z reports");
+    assert!(page.changes.iter().any(|c| matches!(c, Change::Sale(r) if r.number == sale.number)), "but the sales protocol 3 brought");
+    assert_eq!(page.cursor, s.pull_all(&a.token, 10_000).await.1, "past the rest all the same");
     let page = s.pull_as(&two, 2).await;
     assert!(page.changes.iter().all(|c| !matches!(c, Change::Sale(_))), "a protocol-2 kiosk is sent no sales");
     assert!(help_of(&page.changes, "help-v1").is_some(), "but the desk state protocol 2 brought");
@@ -1451,3 +1464,322 @@ on_both_backends!(a_sale_at_the_till_is_recorded_once_with_its_effects);
 on_both_backends!(a_sale_the_hub_cannot_take_is_refused_and_leaves_nothing);
 on_both_backends!(receipt_numbers_and_chains_are_held_to_what_the_hub_recorded);
 on_both_backends!(sales_are_listed_in_commit_order_in_pages);
+
+/// How a test's till gives money back: cash, or points onto the shopper's card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refund {
+    Cash,
+    Points,
+}
+
+impl Till<'_> {
+    /// The return the kiosk makes of `items` taken back from `bought`, knowing `returned`
+    /// came back already, refunded whole in `refund`.
+    fn give_back(&self, seq: i64, prev_hash: &str, bought: &Bought, returned: &Returned, items: &[(&str, i64)], refund: Refund) -> Receipt {
+        let cents: i64 = items
+            .iter()
+            .map(|(sku, qty)| qty * bought.refund_unit_cents(bought.lines.iter().find(|l| l.sku == *sku).expect("bought there")))
+            .sum();
+        let method = if refund == Refund::Cash { TenderMethod::Cash } else { TenderMethod::Points };
+        ReturnDraft {
+            store_id: self.store_id,
+            device_id: self.device_id,
+            seq,
+            staff_id: &self.staff_id,
+            currency: "PLN",
+            bought,
+            returned,
+            items: items.iter().map(|(sku, qty)| (sku.to_string(), *qty)).collect(),
+            sold: vec![],
+            reason: "does not fit",
+            tenders: vec![Tender { method, cents, reference: None }],
+            rule: PointsRule::default(),
+            at: 1_700_000_100 + seq,
+            prev_hash,
+        }
+        .receipt()
+        .unwrap()
+    }
+}
+
+/// The conflict the hub recorded for `op_id`.
+fn conflict_of(s: &Server, op_id: &str) -> omnikiosk_protocol::wire::ConflictRecord {
+    s.hub.conflicts().unwrap().into_iter().find(|c| c.op_id == op_id).unwrap_or_else(|| panic!("no conflict for {op_id}"))
+}
+
+/// Two of a product sold; one taken back at device A (refunded as points), then — B being
+/// offline and not knowing of A's return — both at device B: B's is refused `over_return`,
+/// the conflict naming what was bought, what came back before and on which receipt. Stock
+/// and points moved by the sale and A's return only (the return takes back the points its
+/// line earned, gives back those it redeemed, and adds the refund as points), `/v1/sales`
+/// lists the sale and A's return, and A's return pushed again is a duplicate.
+async fn a_line_comes_back_once_whichever_device_takes_it(db: Db) {
+    let s = server(db, small()).await;
+    let (a, b, watcher) = (s.kiosk(1).await, s.kiosk(1).await, s.kiosk(1).await);
+    let products = catalogue(&s).await;
+    let shopper = (1..=240)
+        .filter_map(|n| s.hub.get_customer(&format!("C{n:06}")).ok())
+        .find(|c| c.home_store == Some(1) && c.points >= 100)
+        .expect("a store-1 shopper with points");
+    let (product, other) = (&products[0], &products[1]);
+    let (view, cursor) = s.pull_all(&watcher.token, 10_000).await;
+    let stock_before = stock_of(&view, &product.sku).unwrap_or(0);
+    let till_a = Till { customer_id: Some(&shopper.id), redeem: 40, ..Till::staff(1, &a.id) };
+    let sale = till_a.receipt(1, GENESIS_HASH, vec![line(product, 2, false), line(other, 1, false)]);
+    assert_eq!(s.push_op(&a, "sale", "sale.complete", json!({"receipt": sale})).await["status"], "applied");
+
+    let bought = Bought::of_receipt(&sale);
+    let none = Returned::new();
+    let back_a = till_a.give_back(2, &sale.hash, &bought, &none, &[(&product.sku, 1)], Refund::Points);
+    assert!(back_a.points_earned < 0 && back_a.points_redeemed < 0 && back_a.points_refunded > 0, "{back_a:?}");
+    let r = s.push_op(&a, "back-a", "return.complete", json!({"receipt": back_a})).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    let till_b = Till { customer_id: Some(&shopper.id), ..Till::staff(1, &b.id) };
+    let back_b = till_b.give_back(1, GENESIS_HASH, &bought, &none, &[(&product.sku, 2)], Refund::Cash);
+    let r = s.push_op(&b, "back-b", "return.complete", json!({"receipt": back_b})).await;
+    assert_eq!((r["status"].as_str(), r["code"].as_str()), (Some("rejected"), Some("over_return")), "{r}");
+    let facts = json!({
+        "origin": sale.number,
+        "origin_store_id": 1,
+        "sku": product.sku,
+        "bought": 2,
+        "returned_before": 1,
+        "earlier_returns": [back_a.number],
+    });
+    assert_eq!(r["facts"], facts, "{r}");
+    let (st, v) = s.get("/v1/conflicts", CHANNEL).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert!(v.as_array().unwrap().iter().any(|c| c["op_id"] == "back-b" && c["code"] == "over_return" && c["hub_facts"] == facts), "{v}");
+    assert_eq!(conflict_of(&s, "back-b").device_id, b.id);
+
+    let listed = sales_page(&s, "?store_id=1").await;
+    assert_eq!(listed.sales, [sale.clone(), back_a.clone()], "the sale and the one good return");
+    let (st, v) = s.get(&format!("/v1/receipts/{}", back_b.number), CHANNEL).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{v}");
+    let page = s.pull(&watcher.token, &cursor, 10_000, 0).await;
+    assert_eq!(stock_of(&page.changes, &product.sku), Some(stock_before - 2 + 1), "sold 2, one came back");
+    let points = shopper.points + sale.points_earned - 40 + back_a.points_earned - back_a.points_redeemed + back_a.points_refunded;
+    assert_eq!(s.hub.get_customer(&shopper.id).unwrap().points, points);
+    assert!(page.changes.iter().any(|c| matches!(c, Change::Customer(cu) if cu.id == shopper.id && cu.points == points)), "the store's devices see the balance");
+    let returned: Vec<Receipt> = page
+        .changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Sale(r) if r.kind == ReceiptKind::Return => r.receipt.as_deref().cloned(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(returned, std::slice::from_ref(&back_a), "every device of the store learns what came back, with its lines");
+    let (_, v) = s.get(&format!("/v1/customers/{}/timeline", shopper.id), CHANNEL).await;
+    let timeline: omnikiosk_protocol::wire::Timeline = serde_json::from_value(v).unwrap();
+    let touch = Touch::Sale { receipt: back_a.number.clone(), total_cents: back_a.total_cents };
+    assert!(timeline.entries.iter().any(|e| e.touch == touch), "the return on the shopper's timeline: {timeline:?}");
+
+    // A's return again (its answer was lost): a duplicate, and nothing more happens.
+    a.next_seq.set(2);
+    assert_eq!(s.push_op(&a, "back-a", "return.complete", json!({"receipt": back_a})).await["status"], "duplicate");
+    assert_eq!(sales_page(&s, "?store_id=1").await.sales.len(), 2);
+    assert_eq!(s.hub.get_customer(&shopper.id).unwrap().points, points, "points moved once");
+    let again = s.pull(&watcher.token, &page.cursor, 10_000, 0).await;
+    assert!(again.changes.iter().all(|c| !matches!(c, Change::Stock(_) | Change::Sale(_) | Change::Customer(_))), "{:?}", again.changes);
+    // What is left can still come back at B, chained onto B's own last receipt (none).
+    let returned = returned_so_far(&sale.number, [&back_a]);
+    let rest = till_b.give_back(1, GENESIS_HASH, &bought, &returned, &[(&product.sku, 1)], Refund::Cash);
+    assert_eq!(s.push_op(&b, "back-b-rest", "return.complete", json!({"receipt": rest})).await["status"], "applied");
+    assert_eq!(s.hub.get_customer(&shopper.id).unwrap().points, points + rest.points_earned - rest.points_redeemed);
+}
+
+/// A return the hub cannot hold to a receipt of this store is refused and records nothing:
+/// against another store's receipt (`other_store`), against a number nobody recorded
+/// (`unknown_receipt`), and one made by another device (`foreign_receipt`).
+async fn a_return_against_what_the_store_did_not_sell_is_refused_and_leaves_nothing(db: Db) {
+    let s = server(db, small()).await;
+    let (k, elsewhere, watcher) = (s.kiosk(1).await, s.kiosk(2).await, s.kiosk(1).await);
+    let products = catalogue(&s).await;
+    let product = &products[2];
+    let sold_there = Till::staff(2, &elsewhere.id).receipt(1, GENESIS_HASH, vec![line(product, 2, false)]);
+    assert_eq!(s.push_op(&elsewhere, "there", "sale.complete", json!({"receipt": sold_there})).await["status"], "applied");
+    let (_, cursor) = s.pull_all(&watcher.token, 10_000).await;
+    let head = sales_page(&s, "").await;
+    let till = Till::staff(1, &k.id);
+    let none = Returned::new();
+    // The kiosk took the other store's receipt for its own, or read a number wrong.
+    let as_if_here = Bought { store_id: 1, ..Bought::of_receipt(&sold_there) };
+    let made_up = Bought { reference: "1-7-000042".into(), ..as_if_here.clone() };
+    let by_other = Till::staff(1, &watcher.id).give_back(1, GENESIS_HASH, &as_if_here, &none, &[(&product.sku, 1)], Refund::Cash);
+    let cases = [
+        ("other-store", till.give_back(1, GENESIS_HASH, &as_if_here, &none, &[(&product.sku, 1)], Refund::Cash), "other_store"),
+        ("unknown", till.give_back(1, GENESIS_HASH, &made_up, &none, &[(&product.sku, 1)], Refund::Cash), "unknown_receipt"),
+        ("foreign", by_other, "other_store"),
+    ];
+    for (op_id, receipt, code) in &cases {
+        let r = s.push_op(&k, op_id, "return.complete", json!({"receipt": receipt})).await;
+        assert_eq!((r["status"].as_str(), r["code"].as_str()), (Some("rejected"), Some(*code)), "{op_id}: {r}");
+    }
+    assert_eq!(conflict_of(&s, "other-store").hub_facts.unwrap()["origin_store_id"], 2);
+    // Held to the receipt first, to the device after: a receipt another device made is
+    // refused as such once what it takes back is the store's own.
+    let mine = Till::staff(1, &k.id).receipt(1, GENESIS_HASH, vec![line(product, 1, false)]);
+    assert_eq!(s.push_op(&k, "mine", "sale.complete", json!({"receipt": mine})).await["status"], "applied");
+    let by_other = Till::staff(1, &watcher.id).give_back(1, GENESIS_HASH, &Bought::of_receipt(&mine), &none, &[(&product.sku, 1)], Refund::Cash);
+    let r = s.push_op(&k, "foreign-2", "return.complete", json!({"receipt": by_other})).await;
+    assert_eq!(r["code"], "foreign_receipt", "{r}");
+    let listed = sales_page(&s, "").await;
+    assert_eq!(listed.sales.len(), head.sales.len() + 1, "only the sale was recorded");
+    assert!(listed.sales.iter().all(|r| r.kind == ReceiptKind::Sale));
+    let page = s.pull(&watcher.token, &cursor, 10_000, 0).await;
+    assert_eq!(page.changes.iter().filter(|c| matches!(c, Change::Stock(_))).count(), 1, "only the sale moved stock: {:?}", page.changes);
+}
+
+/// A collected click-and-collect order comes back like a receipt, at the catalogue's price
+/// (it was paid online): not before it is collected, and never more than was handed over.
+async fn a_collected_order_can_be_returned(db: Db) {
+    let s = server(db, small()).await;
+    let (k, watcher) = (s.kiosk(1).await, s.kiosk(1).await);
+    let products = catalogue(&s).await;
+    let ready = (1..=60)
+        .filter_map(|n| s.hub.get_order(&format!("O-1-{n}")).ok())
+        .find(|o| o.order.status == OrderStatus::Ready && o.order.lines.iter().any(|l| l.picked.unwrap_or(l.qty) > 0))
+        .expect("a ready order at store 1")
+        .order;
+    let price_of = |sku: &str| products.iter().find(|p| p.sku == sku).map(|p| (p.price_cents, p.vat_bp));
+    let picked = ready.lines.iter().find(|l| l.picked.unwrap_or(l.qty) > 0).unwrap();
+    let handed = picked.picked.unwrap_or(picked.qty);
+    let till = Till { customer_id: Some(&ready.customer_id), ..Till::staff(1, &k.id) };
+    let none = Returned::new();
+
+    // Not collected yet: the kiosk believed it was, the hub says what it is.
+    let collected = OrderRecord { status: OrderStatus::Collected, ..ready.clone() };
+    let bought = Bought::of_order(&collected, price_of).unwrap();
+    let early = till.give_back(1, GENESIS_HASH, &bought, &none, &[(&picked.sku, 1)], Refund::Cash);
+    let r = s.push_op(&k, "early", "return.complete", json!({"receipt": early})).await;
+    assert_eq!(r["code"], "not_collected", "{r}");
+    let collect = json!({"order_id": ready.id, "staff_id": "S1-STAFF", "verification": {"method": "pickup_code", "value": ready.pickup_code}});
+    assert_eq!(s.push_op(&k, "collect", "order.collect", collect).await["status"], "applied");
+
+    let (view, cursor) = s.pull_all(&watcher.token, 10_000).await;
+    let stock_before = stock_of(&view, &picked.sku).unwrap_or(0);
+    let points_before = s.hub.get_customer(&ready.customer_id).unwrap().points;
+    let back = till.give_back(1, GENESIS_HASH, &bought, &none, &[(&picked.sku, 1)], Refund::Cash);
+    assert_eq!(back.lines[0].price_cents, price_of(&picked.sku).unwrap().0, "refunded at the catalogue's price");
+    let r = s.push_op(&k, "back", "return.complete", json!({"receipt": back})).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    assert_eq!(sales_page(&s, "?store_id=1").await.sales, std::slice::from_ref(&back));
+    let page = s.pull(&watcher.token, &cursor, 10_000, 0).await;
+    assert_eq!(stock_of(&page.changes, &picked.sku), Some(stock_before + 1));
+    assert_eq!(s.hub.get_customer(&ready.customer_id).unwrap().points, points_before, "paid online: no points move");
+
+    let returned = returned_so_far(&ready.id, [&back]);
+    // A device that did not know of the first return asks for all that was handed over.
+    let too_many = till.give_back(2, &back.hash, &bought, &none, &[(&picked.sku, handed)], Refund::Cash);
+    let r = s.push_op(&k, "too-many", "return.complete", json!({"receipt": too_many})).await;
+    assert_eq!(r["code"], "over_return", "{r}");
+    assert_eq!((r["facts"]["origin"].as_str(), r["facts"]["returned_before"].as_i64()), (Some(ready.id.as_str()), Some(1)), "{r}");
+    if handed > 1 {
+        let rest = till.give_back(2, &back.hash, &bought, &returned, &[(&picked.sku, handed - 1)], Refund::Cash);
+        assert_eq!(s.push_op(&k, "rest", "return.complete", json!({"receipt": rest})).await["status"], "applied");
+    }
+}
+
+/// The Z report of the shift `z` at the till, covering `receipts`.
+fn z_report(store_id: i64, device_id: &str, z: i64, receipts: &[Receipt]) -> ZReport {
+    let shift = OpenShift {
+        z_number: z,
+        store_id,
+        device_id,
+        currency: "PLN",
+        opened_by: &format!("S{store_id}-STAFF"),
+        opened_at: 1_700_000_000 + 1000 * z,
+        float_cents: 20_000,
+        cash_moves: vec![],
+    };
+    shift.close(receipts, &format!("S{store_id}-STAFF"), 1_700_000_500 + 1000 * z, 25_000, 0).unwrap()
+}
+
+/// A shift's close is recorded once: listed by `GET /v1/shifts` in pages that join up,
+/// sent to every device of its store (none of another), a duplicate when pushed again;
+/// another close with the same Z number is refused `z_number_used`, and a report of
+/// another device `foreign_z_report`.
+async fn a_shift_close_is_kept_once_and_shared_with_the_store(db: Db) {
+    let s = server(db, small()).await;
+    let (k, other, elsewhere) = (s.kiosk(1).await, s.kiosk(1).await, s.kiosk(2).await);
+    let products = catalogue(&s).await;
+    let sale = Till::staff(1, &k.id).receipt(1, GENESIS_HASH, vec![line(&products[0], 1, false)]);
+    assert_eq!(s.push_op(&k, "sale", "sale.complete", json!({"receipt": sale})).await["status"], "applied");
+    let (_, cursor) = s.pull_all(&other.token, 10_000).await;
+    let z1 = z_report(1, &k.id, 1, std::slice::from_ref(&sale));
+    assert_eq!((z1.sales.count, z1.sales.total_cents), (1, sale.total_cents));
+    let r = s.push_op(&k, "z1", "shift.close", json!({"report": z1})).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    let page = s.pull(&other.token, &cursor, 10_000, 0).await;
+    assert_eq!(page.changes.iter().filter(|c| matches!(c, Change::Shift(z) if *z == z1)).count(), 1, "{:?}", page.changes);
+    assert!(s.pull_all(&elsewhere.token, 10_000).await.0.iter().all(|c| !matches!(c, Change::Shift(_))), "not another store's");
+
+    let next = k.next_seq.replace(2);
+    assert_eq!(s.push_op(&k, "z1", "shift.close", json!({"report": z1})).await["status"], "duplicate");
+    k.next_seq.set(next);
+    let again = ZReport { counted_cash_cents: 26_000, difference_cents: z1.difference_cents + 1000, ..z1.clone() };
+    let r = s.push_op(&k, "z1-again", "shift.close", json!({"report": again})).await;
+    assert_eq!((r["code"].as_str(), r["facts"]["op_id"].as_str()), (Some("z_number_used"), Some("z1")), "{r}");
+    let theirs = z_report(1, &other.id, 1, &[]);
+    let r = s.push_op(&k, "z-theirs", "shift.close", json!({"report": theirs})).await;
+    assert_eq!(r["code"], "foreign_z_report", "{r}");
+
+    let (z2, z3) = (z_report(1, &k.id, 2, &[]), z_report(1, &other.id, 1, &[]));
+    assert_eq!(s.push_op(&k, "z2", "shift.close", json!({"report": z2})).await["status"], "applied");
+    assert_eq!(s.push_op(&elsewhere, "z-2", "shift.close", json!({"report": z_report(2, &elsewhere.id, 1, &[])})).await["status"], "applied");
+    assert_eq!(s.push_op(&other, "z3", "shift.close", json!({"report": z3})).await["status"], "applied");
+    let (mut paged, mut after) = (Vec::new(), String::new());
+    loop {
+        let (st, v) = s.get(&format!("/v1/shifts?store_id=1&limit=2&after={after}"), CHANNEL).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        let page: ShiftsPage = serde_json::from_value(v).unwrap();
+        assert!(page.shifts.len() <= 2);
+        paged.extend(page.shifts);
+        after = page.cursor;
+        if !page.has_more {
+            break;
+        }
+    }
+    assert_eq!(paged, [z1, z2, z3], "in the order recorded, the refused ones not among them");
+    let (_, v) = s.get(&format!("/v1/shifts?store_id=1&after={after}"), CHANNEL).await;
+    assert_eq!((v["shifts"].as_array().map(Vec::len), v["cursor"].as_str()), (Some(0), Some(after.as_str())), "nothing new, same cursor");
+    let (_, v) = s.get("/v1/shifts", CHANNEL).await;
+    assert_eq!(v["shifts"].as_array().unwrap().len(), 4, "every store's: {v}");
+    let (st, v) = s.get("/v1/shifts?after=garbage", CHANNEL).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    let (st, v) = s.get("/v1/shifts?after=0000.1", CHANNEL).await;
+    assert_eq!((st, v["error"].as_str()), (StatusCode::CONFLICT, Some("cursor_reset")), "{v}");
+    assert_eq!(s.get("/v1/shifts", &k.token).await.0, StatusCode::FORBIDDEN, "a device does not read the chain's shifts");
+}
+
+on_both_backends!(a_line_comes_back_once_whichever_device_takes_it);
+on_both_backends!(a_return_against_what_the_store_did_not_sell_is_refused_and_leaves_nothing);
+on_both_backends!(a_collected_order_can_be_returned);
+on_both_backends!(a_shift_close_is_kept_once_and_shared_with_the_store);
+
+/// Two devices taking back the same line at the same moment: the hub applies one, and
+/// the other meets it (`over_return`) — the returns against a receipt are counted inside
+/// the writing transaction, never from a snapshot both passed.
+async fn two_devices_returning_one_line_at_once_refund_it_once(db: Db) {
+    let s = server(db, small()).await;
+    let (a, b) = (s.kiosk(1).await, s.kiosk(1).await);
+    let products = catalogue(&s).await;
+    let sale = Till::staff(1, &a.id).receipt(1, GENESIS_HASH, vec![line(&products[4], 1, false)]);
+    assert_eq!(s.push_op(&a, "sale", "sale.complete", json!({"receipt": sale})).await["status"], "applied");
+    let (bought, none) = (Bought::of_receipt(&sale), Returned::new());
+    let sku = products[4].sku.as_str();
+    let back_a = Till::staff(1, &a.id).give_back(2, &sale.hash, &bought, &none, &[(sku, 1)], Refund::Cash);
+    let back_b = Till::staff(1, &b.id).give_back(1, GENESIS_HASH, &bought, &none, &[(sku, 1)], Refund::Cash);
+    let (ra, rb) = tokio::join!(
+        s.push_op(&a, "back-a", "return.complete", json!({"receipt": back_a})),
+        s.push_op(&b, "back-b", "return.complete", json!({"receipt": back_b})),
+    );
+    let mut codes = [ra["code"].as_str().unwrap_or("applied"), rb["code"].as_str().unwrap_or("applied")];
+    codes.sort();
+    assert_eq!(codes, ["applied", "over_return"], "{ra} {rb}");
+    let returns = sales_page(&s, "").await.sales.into_iter().filter(|r| r.kind == ReceiptKind::Return).count();
+    assert_eq!(returns, 1);
+}
+
+on_both_backends!(two_devices_returning_one_line_at_once_refund_it_once, flavor = "multi_thread", worker_threads = 4);

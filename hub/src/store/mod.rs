@@ -148,7 +148,8 @@ pub enum TouchpointKind<'a> {
     Help,
     /// A product saved for later into the online cart.
     CartAdd { sku: &'a str },
-    /// A receipt at the till.
+    /// A receipt at the till: a sale, or a return or exchange (its total negative when
+    /// money went back; the timeline's wire form has one kind of receipt).
     Sale { receipt: &'a str, total_cents: i64 },
 }
 
@@ -215,6 +216,8 @@ pub struct ReceiptRow {
     pub at: i64,
     pub hash: String,
     pub body: String,
+    /// A return's receipt number or order id it takes back from (`returns::origin_of`).
+    pub origin: Option<String>,
 }
 
 /// Which receipts to read.
@@ -227,6 +230,34 @@ pub enum ReceiptFilter<'a> {
     LastOfDevice(&'a str),
     /// Every receipt of a shopper.
     Customer(&'a str),
+    /// Every return naming this receipt number or order id as its origin.
+    Origin(&'a str),
+    /// After a position, in commit order, of one store or all, at most `limit`.
+    After { store_id: Option<i64>, position: i64, limit: i64 },
+}
+
+/// A Z report as the hub records it: the columns it is found and listed by, and the
+/// report itself (JSON of `shift::ZReport`, as pushed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShiftRow {
+    /// Where it stands in the order reports were committed (the `/v1/shifts` cursor).
+    pub position: i64,
+    pub store_id: i64,
+    pub device_id: String,
+    /// Unique per device.
+    pub z_number: i64,
+    /// The `shift.close` op that brought it.
+    pub op_id: String,
+    /// Kiosk time of the close.
+    pub closed_at: i64,
+    pub body: String,
+}
+
+/// Which Z reports to read.
+#[derive(Debug, Clone, Copy)]
+pub enum ShiftFilter<'a> {
+    /// A device's report by its Z number.
+    DeviceZ(&'a str, i64),
     /// After a position, in commit order, of one store or all, at most `limit`.
     After { store_id: Option<i64>, position: i64, limit: i64 },
 }
@@ -302,6 +333,8 @@ pub trait HubTx {
     fn insert_store(&mut self, s: &StoreRecord) -> Stored<()>;
     fn insert_product(&mut self, p: &ProductRecord) -> Stored<()>;
     fn product_name(&mut self, sku: &str) -> Stored<Option<String>>;
+    /// The product's catalogue price and VAT rate (basis points).
+    fn product_price(&mut self, sku: &str) -> Stored<Option<(i64, i64)>>;
     fn insert_stock(&mut self, s: &StockRecord) -> Stored<()>;
     /// The product's stock at the store.
     fn stock(&mut self, store_id: i64, sku: &str) -> Stored<Option<StockRecord>>;
@@ -399,6 +432,9 @@ pub trait HubTx {
     fn receipts(&mut self, filter: ReceiptFilter<'_>) -> Stored<Vec<ReceiptRow>>;
     /// Replaces a receipt's stored JSON (erasure takes the shopper out of it).
     fn set_receipt_body(&mut self, number: &str, body: &str) -> Stored<()>;
+    fn insert_shift(&mut self, s: &ShiftRow) -> Stored<()>;
+    /// The Z reports `filter` selects, in commit order (by position).
+    fn shifts(&mut self, filter: ShiftFilter<'_>) -> Stored<Vec<ShiftRow>>;
 
     /// A refused op leaves nothing behind: its writes sit in a savepoint.
     fn savepoint(&mut self, step: Savepoint) -> Stored<()>;

@@ -5,13 +5,15 @@
 //! for it and writes the op's effect.
 
 use omnikiosk_protocol::ops::{OpBody, Rejection, Verification};
-use omnikiosk_protocol::rules::{judge, order_effect, Facts, HelpStanding, Judge};
+use omnikiosk_protocol::returns::{origin_of, returned_so_far, Bought, Returned};
+use omnikiosk_protocol::rules::{judge, order_effect, Facts, HelpStanding, Judge, Origin};
+use omnikiosk_protocol::shift::ZReport;
 use omnikiosk_protocol::till::{Receipt, GENESIS_HASH};
 use omnikiosk_protocol::wire::{CheckinRecord, ConflictRecord, FeedbackRecord, Op, OpOutcome, OrderDetail};
 
-use super::reads::{order_detail, staff_first_name, staff_role};
-use super::writes::{add_to_cart, attach, count_pin, move_order, publish_checkin, publish_customer, publish_feedback, record_sale, save_help};
-use super::{Device, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, ReceiptFilter, Relevance, Savepoint, Touchpoint, TouchpointKind};
+use super::reads::{order_detail, receipt, staff_first_name, staff_role};
+use super::writes::{add_to_cart, attach, count_pin, move_order, publish_checkin, publish_customer, publish_feedback, record_sale, record_shift, save_help};
+use super::{Device, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, ReceiptFilter, Relevance, Savepoint, ShiftFilter, Touchpoint, TouchpointKind};
 use crate::error::{HubError, StorageError};
 
 /// Why an op was not applied: the rules refused it (a conflict; the queue moves on), or
@@ -145,6 +147,10 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
             break;
         }
     }
+    let origin = match body {
+        OpBody::ReturnComplete { receipt } => return_origin(tx, device, receipt)?,
+        _ => None,
+    };
     let facts = Facts {
         judge: Judge::Hub,
         staff_role,
@@ -158,11 +164,14 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
         }),
         missing_product,
         staff_till,
-        origin: None,
+        origin: origin.as_ref().map(|o| Origin { bought: &o.bought, returned: &o.returned }),
     };
-    judge(body, &facts).map_err(|r| explain(r, body, detail.as_ref(), help.as_ref(), points, missing_product))?;
-    if let OpBody::SaleComplete { receipt } = body {
+    judge(body, &facts).map_err(|r| explain(r, body, detail.as_ref(), help.as_ref(), points, missing_product, origin.as_ref()))?;
+    if let Some(receipt) = body.receipt() {
         check_receipt(tx, device, receipt)?;
+    }
+    if let OpBody::ShiftClose { report } = body {
+        check_report(tx, device, report)?;
     }
     match body {
         OpBody::OrderPick { staff_id, .. }
@@ -250,21 +259,79 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
         OpBody::PinFailed { staff_id } | OpBody::PinAccepted { staff_id } => {
             count_pin(tx, device.store_id, staff_id, matches!(body, OpBody::PinAccepted { .. }), now)?;
         }
-        OpBody::SaleComplete { receipt } => {
+        OpBody::SaleComplete { receipt } | OpBody::ReturnComplete { receipt } => {
             record_sale(tx, &op.op_id, receipt, now)?;
             if let Some(customer_id) = receipt.customer_id.as_deref() {
                 let kind = TouchpointKind::Sale { receipt: &receipt.number, total_cents: receipt.total_cents };
                 tx.add_touchpoint(&Touchpoint { op_id: &op.op_id, store_id: device.store_id, customer_id: Some(customer_id), at: now, kind })?;
             }
         }
-        OpBody::ReturnComplete { .. } | OpBody::ShiftClose { .. } => {
-            return Err(Failure::Refused(Rejection::new("unsupported", format!("{} is not recorded by this hub yet", body.name())), None));
-        }
+        OpBody::ShiftClose { report } => record_shift(tx, &op.op_id, report)?,
         OpBody::CartAdd { customer_id, sku } => {
             add_to_cart(tx, customer_id, body, now)?;
             let kind = TouchpointKind::CartAdd { sku };
             tx.add_touchpoint(&Touchpoint { op_id: &op.op_id, store_id: device.store_id, customer_id: Some(customer_id), at: now, kind })?;
         }
+    }
+    Ok(())
+}
+
+/// What a return takes back from, as the hub knows it: what was bought, what the store's
+/// recorded returns already took back, and those returns' numbers (for the conflict).
+struct ReturnOrigin {
+    bought: Bought,
+    returned: Returned,
+    earlier: Vec<String>,
+}
+
+/// The receipt (of any store: the rules refuse another store's) or collected order (of
+/// this store) a return names, with every return recorded against it; `None` when the hub
+/// knows neither. An order not collected is refused here, by `Bought::of_order`.
+fn return_origin(tx: &mut dyn HubTx, device: &Device, r: &Receipt) -> Result<Option<ReturnOrigin>, Failure> {
+    let Some(reference) = origin_of(r) else { return Ok(None) };
+    let bought = match tx.receipts(ReceiptFilter::Number(reference))?.first() {
+        Some(row) => Bought::of_receipt(&receipt(row)?),
+        None => {
+            let Some(order) = order_detail(tx, reference)?.map(|d| d.order).filter(|o| o.store_id == device.store_id) else { return Ok(None) };
+            let mut prices = std::collections::HashMap::new();
+            for l in &order.lines {
+                if let Some(price) = tx.product_price(&l.sku)? {
+                    prices.insert(l.sku.clone(), price);
+                }
+            }
+            Bought::of_order(&order, |sku| prices.get(sku).copied())?
+        }
+    };
+    let earlier = tx.receipts(ReceiptFilter::Origin(reference))?.iter().map(receipt).collect::<Result<Vec<_>, _>>()?;
+    let returned = returned_so_far(reference, &earlier);
+    Ok(Some(ReturnOrigin { bought, returned, earlier: earlier.into_iter().map(|e| e.number).collect() }))
+}
+
+/// What only the hub can know of a pushed Z report: that it is the pushing device's, and
+/// that its number is not recorded under another op already.
+fn check_report(tx: &mut dyn HubTx, device: &Device, report: &ZReport) -> Result<(), Failure> {
+    let refuse = |code, message: String, facts| Err(Failure::Refused(Rejection::new(code, message), Some(facts)));
+    let number = report.number();
+    if report.store_id != device.store_id || report.device_id != device.id {
+        let facts = serde_json::json!({
+            "number": number,
+            "report_store_id": report.store_id,
+            "report_device_id": report.device_id,
+            "store_id": device.store_id,
+            "device_id": device.id,
+        });
+        let message = format!("Z report {number} was made by {} of store {}, not by this device ({} of store {})", report.device_id, report.store_id, device.id, device.store_id);
+        return refuse("foreign_z_report", message, facts);
+    }
+    if let Some(recorded) = tx.shifts(ShiftFilter::DeviceZ(&device.id, report.z_number))?.into_iter().next() {
+        let facts = serde_json::json!({
+            "number": number,
+            "z_number": recorded.z_number,
+            "op_id": recorded.op_id,
+            "closed_at": recorded.closed_at,
+        });
+        let message = format!("Z number {} of this device is already recorded for another close (was this device restored from a backup?)", report.z_number);
+        return refuse("z_number_used", message, facts);
     }
     Ok(())
 }
@@ -295,7 +362,7 @@ fn check_receipt(tx: &mut dyn HubTx, device: &Device, receipt: &Receipt) -> Resu
             "total_cents": recorded.total_cents,
             "at": recorded.at,
         });
-        let message = format!("receipt number {} is already recorded for another sale (was this device restored from a backup?)", receipt.number);
+        let message = format!("receipt number {} is already recorded for another receipt (was this device restored from a backup?)", receipt.number);
         return refuse("receipt_number_used", message, facts);
     }
     let previous = match receipt.seq {
@@ -320,8 +387,29 @@ fn check_receipt(tx: &mut dyn HubTx, device: &Device, receipt: &Receipt) -> Resu
 
 /// A refusal with the hub's facts beside it, for the conflict the manager resolves: what
 /// the order was and who changed it last, the balance a redemption met, the product the
-/// catalogue does not have, or who took or closed a help request and when.
-fn explain(r: Rejection, body: &OpBody, detail: Option<&OrderDetail>, help: Option<&HelpRow>, points: i64, missing_product: Option<&str>) -> Failure {
+/// catalogue does not have, who took or closed a help request and when, or what a return
+/// met: what was bought and what the store's earlier returns already took back.
+fn explain(
+    r: Rejection,
+    body: &OpBody,
+    detail: Option<&OrderDetail>,
+    help: Option<&HelpRow>,
+    points: i64,
+    missing_product: Option<&str>,
+    origin: Option<&ReturnOrigin>,
+) -> Failure {
+    if let (Some(o), OpBody::ReturnComplete { receipt }) = (origin, body) {
+        let sku = line_in_question(r.code, o, receipt);
+        let facts = serde_json::json!({
+            "origin": o.bought.reference,
+            "origin_store_id": o.bought.store_id,
+            "sku": sku,
+            "bought": sku.map(|s| o.bought.lines.iter().filter(|l| l.sku == s).map(|l| l.qty).sum::<i64>()),
+            "returned_before": sku.map(|s| o.returned.get(s).copied().unwrap_or(0)),
+            "earlier_returns": o.earlier,
+        });
+        return Failure::Refused(r, Some(facts));
+    }
     if let (Some(h), "help_taken" | "help_closed") = (help, r.code) {
         let facts = serde_json::json!({
             "request_id": h.id,
@@ -358,6 +446,20 @@ fn explain(r: Rejection, body: &OpBody, detail: Option<&OrderDetail>, help: Opti
         }
         _ => Failure::Refused(r, None),
     }
+}
+
+/// The product a refused return is about: the one it would take back beyond what is left
+/// (`over_return`), the one not bought there (`not_bought`), else its first returned line.
+fn line_in_question<'a>(code: &str, o: &ReturnOrigin, receipt: &'a Receipt) -> Option<&'a str> {
+    let returned: Vec<&str> = receipt.lines.iter().filter(|l| l.origin.is_some()).map(|l| l.sku.as_str()).collect();
+    let bought = |sku: &str| o.bought.lines.iter().find(|l| l.sku == sku).map_or(0, |l| l.qty);
+    let asked = |sku: &str| receipt.lines.iter().filter(|l| l.origin.is_some() && l.sku == sku).map(|l| -l.qty).sum::<i64>();
+    let found = match code {
+        "over_return" => returned.iter().find(|s| o.returned.get(**s).copied().unwrap_or(0) + asked(s) > bought(s)),
+        "not_bought" => returned.iter().find(|s| bought(s) == 0),
+        _ => None,
+    };
+    found.or(returned.first()).copied()
 }
 
 /// An op's strings with NUL characters replaced (U+FFFD).

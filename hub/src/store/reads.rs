@@ -6,10 +6,11 @@ use omnikiosk_protocol::wire::{
     StaffRole, Timeline, TimelineEntry, Touch,
 };
 
+use omnikiosk_protocol::shift::ZReport;
 use omnikiosk_protocol::till::Receipt;
 use omnikiosk_protocol::wire::ReceiptLink;
 
-use super::{FeedPage, HelpRow, HubTx, OrderFilter, OrderRow, ReceiptFilter, ReceiptRow, Stored, TimelineRow};
+use super::{FeedPage, HelpRow, HubTx, OrderFilter, OrderRow, ReceiptFilter, ReceiptRow, ShiftFilter, Stored, TimelineRow};
 use crate::error::StorageError;
 
 /// A customer as a kiosk sees them: first name and initial, tier, points, cards.
@@ -241,21 +242,33 @@ pub fn last_receipt(tx: &mut dyn HubTx, device_id: &str) -> Stored<Option<Receip
     Ok(tx.receipts(ReceiptFilter::LastOfDevice(device_id))?.into_iter().next().map(|r| ReceiptLink { seq: r.seq, hash: r.hash }))
 }
 
-/// One page of recorded receipts in commit order.
+/// One page of what a channel list (`/v1/sales`, `/v1/shifts`) holds, in commit order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SalesRows {
-    pub sales: Vec<Receipt>,
-    /// Position of the last receipt in the page, or the one asked after.
+pub struct CommitPage<T> {
+    pub items: Vec<T>,
+    /// Position of the last item in the page, or the one asked after.
     pub last: i64,
     pub has_more: bool,
 }
 
-/// Receipts of the store (or every store) recorded after position `after`, at most `limit`.
-pub fn sales(tx: &mut dyn HubTx, store_id: Option<i64>, after: i64, limit: u32) -> Stored<SalesRows> {
-    let limit = limit.max(1) as usize;
-    let mut rows = tx.receipts(ReceiptFilter::After { store_id, position: after, limit: limit as i64 + 1 })?;
+/// The page of `rows`, read with one more than `limit` to learn whether more follow.
+fn commit_page<R, T>(mut rows: Vec<R>, limit: usize, after: i64, position: impl Fn(&R) -> i64, item: impl Fn(&R) -> Stored<T>) -> Stored<CommitPage<T>> {
     let has_more = rows.len() > limit;
     rows.truncate(limit);
-    let last = rows.last().map_or(after, |r| r.position);
-    Ok(SalesRows { sales: rows.iter().map(receipt).collect::<Stored<_>>()?, last, has_more })
+    let last = rows.last().map_or(after, position);
+    Ok(CommitPage { items: rows.iter().map(item).collect::<Stored<_>>()?, last, has_more })
+}
+
+/// Receipts of the store (or every store) recorded after position `after`, at most `limit`.
+pub fn sales(tx: &mut dyn HubTx, store_id: Option<i64>, after: i64, limit: u32) -> Stored<CommitPage<Receipt>> {
+    let limit = limit.max(1) as usize;
+    let rows = tx.receipts(ReceiptFilter::After { store_id, position: after, limit: limit as i64 + 1 })?;
+    commit_page(rows, limit, after, |r| r.position, receipt)
+}
+
+/// Z reports of the store (or every store) recorded after position `after`, at most `limit`.
+pub fn shifts(tx: &mut dyn HubTx, store_id: Option<i64>, after: i64, limit: u32) -> Stored<CommitPage<ZReport>> {
+    let limit = limit.max(1) as usize;
+    let rows = tx.shifts(ShiftFilter::After { store_id, position: after, limit: limit as i64 + 1 })?;
+    commit_page(rows, limit, after, |r| r.position, |r| Ok(serde_json::from_str(&r.body)?))
 }

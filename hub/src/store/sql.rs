@@ -2,7 +2,7 @@
 //! Parameters are `$1`, `$2`, … — PostgreSQL's, and to SQLite numbered parameters bound
 //! in order, as every statement here binds them.
 
-use super::ReceiptFilter;
+use super::{ReceiptFilter, ShiftFilter};
 
 /// The till: a store's money, a product's VAT and a badge's till role — rows of an older
 /// release get what its seed would have given them, and every badge holder of then may
@@ -31,11 +31,28 @@ ALTER TABLE visits ADD COLUMN receipt TEXT;
 ALTER TABLE visits ADD COLUMN total_cents BIGINT;
 "#;
 
+/// Returns and the Z report: a return's receipt names what it takes back from (`origin`,
+/// indexed: the returns against one receipt or order are counted at every return), and
+/// each device's Z reports are kept once by number, `position` taken from the `shifts`
+/// counter in the writing transaction (`writes::record_shift`) as receipts' are. No
+/// release before this one recorded a return (the hub refused `return.complete`), so no
+/// stored receipt lacks its origin.
+pub const RETURNS_MIGRATION: &str = r#"
+ALTER TABLE receipts ADD COLUMN origin TEXT;
+CREATE INDEX receipts_by_origin ON receipts(origin);
+CREATE TABLE shifts (
+    position BIGINT PRIMARY KEY, store_id BIGINT NOT NULL, device_id TEXT NOT NULL, z_number BIGINT NOT NULL,
+    op_id TEXT NOT NULL UNIQUE, closed_at BIGINT NOT NULL, body TEXT NOT NULL,
+    UNIQUE (device_id, z_number)
+);
+CREATE INDEX shifts_by_store ON shifts(store_id, position);
+"#;
+
 /// A receipt's columns, in the order reads select them and inserts bind them.
-pub const RECEIPT_COLS: &str = "position, number, store_id, device_id, seq, op_id, kind, customer_id, total_cents, at, hash, body";
+pub const RECEIPT_COLS: &str = "position, number, store_id, device_id, seq, op_id, kind, customer_id, total_cents, at, hash, body, origin";
 
 /// What follows `WHERE` to read the receipts `filter` selects. Its arguments: the key
-/// (number, device or customer), then the sequence; for `After`, the store, the position
+/// (number, device, customer or origin), then the sequence; for `After`, the store, the position
 /// and the limit.
 pub fn receipts_where(filter: &ReceiptFilter<'_>) -> &'static str {
     match filter {
@@ -43,6 +60,19 @@ pub fn receipts_where(filter: &ReceiptFilter<'_>) -> &'static str {
         ReceiptFilter::DeviceSeq(..) => "device_id = $1 AND seq = $2",
         ReceiptFilter::LastOfDevice(_) => "device_id = $1 ORDER BY seq DESC LIMIT 1",
         ReceiptFilter::Customer(_) => "customer_id = $1 ORDER BY position",
+        ReceiptFilter::Origin(_) => "origin = $1 ORDER BY position",
         ReceiptFilter::After { .. } => "(CAST($1 AS BIGINT) IS NULL OR store_id = $1) AND position > $2 ORDER BY position LIMIT $3",
+    }
+}
+
+/// A Z report's columns, in the order reads select them and inserts bind them.
+pub const SHIFT_COLS: &str = "position, store_id, device_id, z_number, op_id, closed_at, body";
+
+/// What follows `WHERE` to read the Z reports `filter` selects. Its arguments: the device
+/// and the Z number; for `After`, the store, the position and the limit.
+pub fn shifts_where(filter: &ShiftFilter<'_>) -> &'static str {
+    match filter {
+        ShiftFilter::DeviceZ(..) => "device_id = $1 AND z_number = $2",
+        ShiftFilter::After { .. } => "(CAST($1 AS BIGINT) IS NULL OR store_id = $1) AND position > $2 ORDER BY position LIMIT $3",
     }
 }

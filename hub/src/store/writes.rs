@@ -5,7 +5,9 @@
 //! here, once.
 
 use omnikiosk_protocol::ops::OpBody;
+use omnikiosk_protocol::returns::origin_of;
 use omnikiosk_protocol::rules::pin_step;
+use omnikiosk_protocol::shift::ZReport;
 use omnikiosk_protocol::till::{Receipt, ReceiptKind};
 use omnikiosk_protocol::wire::{
     CartLine, CartRecord, Change, CheckinRecord, CustomerRecord, CustomerUpsert, FeedbackRecord, LookupResponse, OrderCreate, OrderDetail,
@@ -14,7 +16,7 @@ use omnikiosk_protocol::wire::{
 use rand::Rng;
 
 use super::reads::{cart_record, customer_record, help_record, initial, order_detail, orders, receipt};
-use super::{store_scope, CustomerRow, HelpFilter, HelpRow, HubTx, LedgerEntry, OrderFilter, ReceiptFilter, ReceiptRow, Relevance, Stored};
+use super::{store_scope, CustomerRow, HelpFilter, HelpRow, HubTx, LedgerEntry, OrderFilter, ReceiptFilter, ReceiptRow, Relevance, ShiftRow, Stored};
 use crate::error::{HubError, StorageError};
 use crate::seed::SeedData;
 
@@ -91,10 +93,13 @@ fn receipt_kind(kind: ReceiptKind) -> &'static str {
     }
 }
 
-/// A sale at the till, recorded by its op (applied once, so all of this happens once): the
-/// receipt, the store's stock less what left it, the shopper's points earned and redeemed
-/// (ledger rows keyed by the op), the lines bought here out of their online cart, and the
-/// receipt in the store's feed for the manager's numbers.
+/// A receipt at the till, recorded by its op (applied once, so all of this happens once):
+/// the receipt, the store's stock less what left it (a return's lines, of negative
+/// quantity, put theirs back), the shopper's points earned, redeemed and refunded as
+/// points (ledger rows keyed by the op; a return's earned and redeemed are negative, and
+/// its balance may go below zero when the points it takes back were spent already), the
+/// lines a sale bought here out of their online cart (a return leaves the cart alone),
+/// and the receipt in the store's feed for the manager's numbers and the store's returns.
 pub fn record_sale(tx: &mut dyn HubTx, op_id: &str, receipt: &Receipt, now: i64) -> Stored<()> {
     // Taken in this write: feed writers run one at a time on both backends (on PostgreSQL
     // the `WRITERS_LOCK` taken at begin, and the counter row stays locked to commit), so
@@ -114,6 +119,7 @@ pub fn record_sale(tx: &mut dyn HubTx, op_id: &str, receipt: &Receipt, now: i64)
         at: receipt.at,
         hash: receipt.hash.clone(),
         body: serde_json::to_string(receipt)?,
+        origin: origin_of(receipt).map(str::to_string),
     })?;
     let (store_id, scope) = (receipt.store_id, store_scope(receipt.store_id));
     let mut sold: std::collections::BTreeMap<&str, i64> = Default::default();
@@ -128,15 +134,17 @@ pub fn record_sale(tx: &mut dyn HubTx, op_id: &str, receipt: &Receipt, now: i64)
         }
     }
     if let Some(customer_id) = receipt.customer_id.as_deref() {
-        let reason = format!("sale {}", receipt.number);
-        let redeem_id = format!("{op_id}:redeem");
-        let moves = [(op_id, receipt.points_earned), (redeem_id.as_str(), -receipt.points_redeemed)];
+        let reason = format!("{} {}", receipt_kind(receipt.kind), receipt.number);
+        let (redeem_id, refund_id) = (format!("{op_id}:redeem"), format!("{op_id}:refund"));
+        let moves = [(op_id, receipt.points_earned), (redeem_id.as_str(), -receipt.points_redeemed), (refund_id.as_str(), receipt.points_refunded)];
         for (entry_id, delta) in moves.into_iter().filter(|(_, d)| *d != 0) {
             tx.add_ledger(&LedgerEntry { op_id: entry_id, customer_id, delta, reason: &reason, at: now, device_id: Some(&receipt.device_id) })?;
         }
-        // Bought here: relevant here, so the store's devices see the new balance.
+        // Bought (or brought back) here: relevant here, so the store's devices see the new balance.
         attach(tx, customer_id, store_id, Relevance::Seen, now)?;
-        take_from_cart(tx, customer_id, receipt, now)?;
+        if receipt.kind == ReceiptKind::Sale {
+            take_from_cart(tx, customer_id, receipt, now)?;
+        }
         publish_customer(tx, customer_id)?;
     }
     let sale = SaleRecord {
@@ -149,6 +157,24 @@ pub fn record_sale(tx: &mut dyn HubTx, op_id: &str, receipt: &Receipt, now: i64)
         receipt: Some(Box::new(receipt.clone())),
     };
     feed(tx, &scope, &format!("sale:{}", receipt.number), &Change::Sale(sale))
+}
+
+/// A shift's close, recorded by its op: the Z report kept once, and shared with every
+/// device of its store (each manager view lists the store's shifts).
+pub fn record_shift(tx: &mut dyn HubTx, op_id: &str, report: &ZReport) -> Stored<()> {
+    // Taken in this write, as a receipt's position is (see `record_sale`): commit order.
+    let position = tx.next_counter("shifts")?;
+    tx.insert_shift(&ShiftRow {
+        position,
+        store_id: report.store_id,
+        device_id: report.device_id.clone(),
+        z_number: report.z_number,
+        op_id: op_id.to_string(),
+        closed_at: report.closed_at,
+        body: serde_json::to_string(report)?,
+    })?;
+    let key = format!("shift:{}:{}", report.device_id, report.z_number);
+    feed(tx, &store_scope(report.store_id), &key, &Change::Shift(report.clone()))
 }
 
 /// Appends the order as it now stands to its store's feed.

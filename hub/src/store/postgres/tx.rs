@@ -12,9 +12,9 @@ use crate::error::StorageError;
 use crate::store::reads::staff_record;
 use crate::store::{
     ConflictRow, CustomerRow, Device, EventRow, FeedRow, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, ReceiptFilter,
-    ReceiptRow, Relevance, Savepoint, Stored, TimelineRow, Touchpoint, TouchpointKind,
+    ReceiptRow, Relevance, Savepoint, ShiftFilter, ShiftRow, Stored, TimelineRow, Touchpoint, TouchpointKind,
 };
-use crate::store::sql::{receipts_where, RECEIPT_COLS};
+use crate::store::sql::{receipts_where, shifts_where, RECEIPT_COLS, SHIFT_COLS};
 
 type Args<'a> = &'a [&'a (dyn ToSql + Sync)];
 
@@ -197,6 +197,19 @@ fn receipt_row(r: &Row) -> ReceiptRow {
         at: r.get(9),
         hash: r.get(10),
         body: r.get(11),
+        origin: r.get(12),
+    }
+}
+
+fn shift_row(r: &Row) -> ShiftRow {
+    ShiftRow {
+        position: r.get(0),
+        store_id: r.get(1),
+        device_id: r.get(2),
+        z_number: r.get(3),
+        op_id: r.get(4),
+        closed_at: r.get(5),
+        body: r.get(6),
     }
 }
 
@@ -301,6 +314,13 @@ impl HubTx for PgTx<'_> {
 
     fn product_name(&mut self, sku: &str) -> Stored<Option<String>> {
         self.text("SELECT name FROM products WHERE sku = $1", sku)
+    }
+
+    fn product_price(&mut self, sku: &str) -> Stored<Option<(i64, i64)>> {
+        if !storable(sku) {
+            return Ok(None);
+        }
+        Ok(self.one("SELECT price_cents, vat_bp FROM products WHERE sku = $1", &[&sku])?.map(|r| (r.get(0), r.get(1))))
     }
 
     fn insert_stock(&mut self, s: &StockRecord) -> Stored<()> {
@@ -706,18 +726,24 @@ impl HubTx for PgTx<'_> {
 
     fn insert_receipt(&mut self, r: &ReceiptRow) -> Stored<()> {
         self.run(
-            &format!("INSERT INTO receipts({RECEIPT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"),
-            &[&r.position, &r.number, &r.store_id, &r.device_id, &r.seq, &r.op_id, &r.kind, &r.customer_id, &r.total_cents, &r.at, &r.hash, &r.body],
+            &format!("INSERT INTO receipts({RECEIPT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"),
+            &[&r.position, &r.number, &r.store_id, &r.device_id, &r.seq, &r.op_id, &r.kind, &r.customer_id, &r.total_cents, &r.at, &r.hash, &r.body, &r.origin],
         )?;
         Ok(())
     }
 
     fn receipts(&mut self, filter: ReceiptFilter<'_>) -> Stored<Vec<ReceiptRow>> {
         let args: Vec<&(dyn ToSql + Sync)> = match &filter {
-            ReceiptFilter::Number(k) | ReceiptFilter::LastOfDevice(k) | ReceiptFilter::Customer(k) | ReceiptFilter::DeviceSeq(k, _) if !storable(k) => {
+            ReceiptFilter::Number(k)
+            | ReceiptFilter::LastOfDevice(k)
+            | ReceiptFilter::Customer(k)
+            | ReceiptFilter::Origin(k)
+            | ReceiptFilter::DeviceSeq(k, _)
+                if !storable(k) =>
+            {
                 return Ok(Vec::new())
             }
-            ReceiptFilter::Number(k) | ReceiptFilter::LastOfDevice(k) | ReceiptFilter::Customer(k) => vec![k],
+            ReceiptFilter::Number(k) | ReceiptFilter::LastOfDevice(k) | ReceiptFilter::Customer(k) | ReceiptFilter::Origin(k) => vec![k],
             ReceiptFilter::DeviceSeq(device, seq) => vec![device, seq],
             ReceiptFilter::After { store_id, position, limit } => vec![store_id, position, limit],
         };
@@ -728,6 +754,24 @@ impl HubTx for PgTx<'_> {
     fn set_receipt_body(&mut self, number: &str, body: &str) -> Stored<()> {
         self.run("UPDATE receipts SET body = $2 WHERE number = $1", &[&number, &body])?;
         Ok(())
+    }
+
+    fn insert_shift(&mut self, z: &ShiftRow) -> Stored<()> {
+        self.run(
+            &format!("INSERT INTO shifts({SHIFT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
+            &[&z.position, &z.store_id, &z.device_id, &z.z_number, &z.op_id, &z.closed_at, &z.body],
+        )?;
+        Ok(())
+    }
+
+    fn shifts(&mut self, filter: ShiftFilter<'_>) -> Stored<Vec<ShiftRow>> {
+        let args: Vec<&(dyn ToSql + Sync)> = match &filter {
+            ShiftFilter::DeviceZ(device, _) if !storable(device) => return Ok(Vec::new()),
+            ShiftFilter::DeviceZ(device, z) => vec![device, z],
+            ShiftFilter::After { store_id, position, limit } => vec![store_id, position, limit],
+        };
+        let rows = self.all(&format!("SELECT {SHIFT_COLS} FROM shifts WHERE {}", shifts_where(&filter)), &args)?;
+        Ok(rows.iter().map(shift_row).collect())
     }
 
     fn savepoint(&mut self, step: Savepoint) -> Stored<()> {

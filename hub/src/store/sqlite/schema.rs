@@ -4,11 +4,11 @@ use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 
 use crate::error::StorageError;
-use crate::store::sql::TILL_MIGRATION;
+use crate::store::sql::{RETURNS_MIGRATION, TILL_MIGRATION};
 
 /// Brings the database to the newest schema.
 pub fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
-    Ok(Migrations::new(vec![M::up(SCHEMA), M::up(SCHEMA_PUSH), M::up(SCHEMA_STORE_WIDE), M::up(TILL_MIGRATION)]).to_latest(conn)?)
+    Ok(Migrations::new(vec![M::up(SCHEMA), M::up(SCHEMA_PUSH), M::up(SCHEMA_STORE_WIDE), M::up(TILL_MIGRATION), M::up(RETURNS_MIGRATION)]).to_latest(conn)?)
 }
 
 const SCHEMA: &str = r#"
@@ -137,5 +137,31 @@ mod tests {
         assert_eq!(vat, [500, 2300]);
         let till: bool = conn.query_row("SELECT till FROM staff", [], |r| r.get(0)).unwrap();
         assert!(till, "a badge holder of before may still sell");
+    }
+
+    /// A database of the release before returns keeps its receipts, which returns can
+    /// then name (found by the new `origin` column), and gets the Z reports' table.
+    #[test]
+    fn a_database_from_before_returns_keeps_its_receipts_and_can_record_returns_and_shifts() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        Migrations::new(vec![M::up(SCHEMA), M::up(SCHEMA_PUSH), M::up(SCHEMA_STORE_WIDE), M::up(TILL_MIGRATION)]).to_latest(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO receipts(position, number, store_id, device_id, seq, op_id, kind, customer_id, total_cents, at, hash, body)
+             VALUES (1, '1-1-000001', 1, 'kiosk-1-1', 1, 'op-1', 'sale', NULL, 100, 0, 'h', '{}');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let origin: Option<String> = conn.query_row("SELECT origin FROM receipts WHERE number = '1-1-000001'", [], |r| r.get(0)).unwrap();
+        assert_eq!(origin, None, "a sale takes nothing back");
+        conn.execute_batch(
+            "INSERT INTO receipts(position, number, store_id, device_id, seq, op_id, kind, customer_id, total_cents, at, hash, body, origin)
+             VALUES (2, '1-1-000002', 1, 'kiosk-1-1', 2, 'op-2', 'return', NULL, -100, 0, 'h2', '{}', '1-1-000001');
+             INSERT INTO shifts(position, store_id, device_id, z_number, op_id, closed_at, body) VALUES (1, 1, 'kiosk-1-1', 1, 'op-3', 0, '{}');",
+        )
+        .unwrap();
+        let plan: String = conn.query_row("EXPLAIN QUERY PLAN SELECT number FROM receipts WHERE origin = '1-1-000001'", [], |r| r.get(3)).unwrap();
+        assert!(plan.contains("receipts_by_origin"), "returns against a receipt are found by index: {plan}");
+        let again = conn.execute("INSERT INTO shifts(position, store_id, device_id, z_number, op_id, closed_at, body) VALUES (2, 1, 'kiosk-1-1', 1, 'op-4', 0, '{}')", []);
+        assert!(again.is_err(), "a device's Z number is stored once");
     }
 }

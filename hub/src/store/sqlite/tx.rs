@@ -9,9 +9,9 @@ use crate::error::StorageError;
 use crate::store::reads::staff_record;
 use crate::store::{
     ConflictRow, CustomerRow, Device, EventRow, FeedRow, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, ReceiptFilter,
-    ReceiptRow, Relevance, Savepoint, Stored, TimelineRow, Touchpoint, TouchpointKind,
+    ReceiptRow, Relevance, Savepoint, ShiftFilter, ShiftRow, Stored, TimelineRow, Touchpoint, TouchpointKind,
 };
-use crate::store::sql::{receipts_where, RECEIPT_COLS};
+use crate::store::sql::{receipts_where, shifts_where, RECEIPT_COLS, SHIFT_COLS};
 
 const ORDER_COLS: &str = "id, store_id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version";
 const HELP_COLS: &str = "id, store_id, device_id, customer_id, raised_at, taken_by, taken_at, done_by, done_at";
@@ -73,6 +73,19 @@ fn receipt_row(r: &Row<'_>) -> rusqlite::Result<ReceiptRow> {
         at: r.get(9)?,
         hash: r.get(10)?,
         body: r.get(11)?,
+        origin: r.get(12)?,
+    })
+}
+
+fn shift_row(r: &Row<'_>) -> rusqlite::Result<ShiftRow> {
+    Ok(ShiftRow {
+        position: r.get(0)?,
+        store_id: r.get(1)?,
+        device_id: r.get(2)?,
+        z_number: r.get(3)?,
+        op_id: r.get(4)?,
+        closed_at: r.get(5)?,
+        body: r.get(6)?,
     })
 }
 
@@ -163,6 +176,10 @@ impl HubTx for SqliteTx<'_> {
 
     fn product_name(&mut self, sku: &str) -> Stored<Option<String>> {
         self.one("SELECT name FROM products WHERE sku = ?1", [sku], |r| r.get(0))
+    }
+
+    fn product_price(&mut self, sku: &str) -> Stored<Option<(i64, i64)>> {
+        self.one("SELECT price_cents, vat_bp FROM products WHERE sku = ?1", [sku], |r| Ok((r.get(0)?, r.get(1)?)))
     }
 
     fn insert_stock(&mut self, s: &StockRecord) -> Stored<()> {
@@ -528,15 +545,15 @@ impl HubTx for SqliteTx<'_> {
 
     fn insert_receipt(&mut self, r: &ReceiptRow) -> Stored<()> {
         self.run(
-            &format!("INSERT INTO receipts({RECEIPT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
-            params![r.position, r.number, r.store_id, r.device_id, r.seq, r.op_id, r.kind, r.customer_id, r.total_cents, r.at, r.hash, r.body],
+            &format!("INSERT INTO receipts({RECEIPT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+            params![r.position, r.number, r.store_id, r.device_id, r.seq, r.op_id, r.kind, r.customer_id, r.total_cents, r.at, r.hash, r.body, r.origin],
         )?;
         Ok(())
     }
 
     fn receipts(&mut self, filter: ReceiptFilter<'_>) -> Stored<Vec<ReceiptRow>> {
         let args: Vec<&dyn rusqlite::ToSql> = match &filter {
-            ReceiptFilter::Number(k) | ReceiptFilter::LastOfDevice(k) | ReceiptFilter::Customer(k) => vec![k],
+            ReceiptFilter::Number(k) | ReceiptFilter::LastOfDevice(k) | ReceiptFilter::Customer(k) | ReceiptFilter::Origin(k) => vec![k],
             ReceiptFilter::DeviceSeq(device, seq) => vec![device, seq],
             ReceiptFilter::After { store_id, position, limit } => vec![store_id, position, limit],
         };
@@ -546,6 +563,22 @@ impl HubTx for SqliteTx<'_> {
     fn set_receipt_body(&mut self, number: &str, body: &str) -> Stored<()> {
         self.run("UPDATE receipts SET body = ?2 WHERE number = ?1", params![number, body])?;
         Ok(())
+    }
+
+    fn insert_shift(&mut self, z: &ShiftRow) -> Stored<()> {
+        self.run(
+            &format!("INSERT INTO shifts({SHIFT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+            params![z.position, z.store_id, z.device_id, z.z_number, z.op_id, z.closed_at, z.body],
+        )?;
+        Ok(())
+    }
+
+    fn shifts(&mut self, filter: ShiftFilter<'_>) -> Stored<Vec<ShiftRow>> {
+        let args: Vec<&dyn rusqlite::ToSql> = match &filter {
+            ShiftFilter::DeviceZ(device, z) => vec![device, z],
+            ShiftFilter::After { store_id, position, limit } => vec![store_id, position, limit],
+        };
+        self.all(&format!("SELECT {SHIFT_COLS} FROM shifts WHERE {}", shifts_where(&filter)), args.as_slice(), shift_row)
     }
 
     fn savepoint(&mut self, step: Savepoint) -> Stored<()> {
