@@ -1,5 +1,7 @@
 //! A pull round: ask for pages after the stored cursor and apply each page together with
-//! its new cursor, until the hub says nothing more is waiting.
+//! its new cursor, until the hub says nothing more is waiting. While a page is applied the
+//! next one is already on its way (its cursor is the page's own), so catching up costs the
+//! slower of the network and the disk, not their sum.
 
 use std::time::Duration;
 
@@ -35,10 +37,10 @@ pub async fn pull_until_current(
     mut progress: impl FnMut(PullProgress),
 ) -> Result<PullSummary, SyncError> {
     let mut summary = PullSummary { cursor: store.sync_state()?.cursor, ..PullSummary::default() };
-    let mut wait = first_wait;
     let mut reset = false;
+    let mut fetched = client.pull(&summary.cursor, page_size, first_wait).await;
     loop {
-        let page = match client.pull(&summary.cursor, page_size, wait).await {
+        let page = match fetched {
             Err(SyncError::CursorReset(why)) if !reset => {
                 // The hub's database was replaced: what this kiosk pulled before may not
                 // exist any more. Start over from the hub's truth; pending ops stay queued.
@@ -46,17 +48,30 @@ pub async fn pull_until_current(
                 reset = true;
                 blocking(store, |s| s.forget_pulled_data()).await?;
                 summary.cursor.clear();
+                fetched = client.pull("", page_size, first_wait).await;
                 continue;
             }
             other => other?,
         };
-        wait = Duration::ZERO;
         let n = page.changes.len() as u64;
         let cursor = page.cursor.clone();
         let has_more = page.has_more;
         let remaining = page.remaining.unwrap_or(0);
-        if n > 0 || cursor != summary.cursor {
-            blocking(store, move |s| s.apply_page(&page.changes, &page.cursor, unix_now())).await?;
+        let changed = n > 0 || cursor != summary.cursor;
+        let apply = async move {
+            if changed {
+                blocking(store, move |s| s.apply_page(&page.changes, &page.cursor, unix_now())).await?;
+            }
+            Ok::<(), SyncError>(())
+        };
+        if has_more && n > 0 {
+            // The next page travels while this one is written; a failed apply drops it.
+            let (applied, next) = tokio::join!(apply, client.pull(&cursor, page_size, Duration::ZERO));
+            applied?;
+            fetched = next;
+        } else {
+            apply.await?;
+            fetched = Err(SyncError::Internal("no page was asked for".into()));
         }
         summary.pages += 1;
         summary.changes += n;
