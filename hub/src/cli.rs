@@ -42,6 +42,14 @@ enum Command {
         /// Retry-After, and kiosks come back later.
         #[arg(long, default_value_t = crate::DEFAULT_MAX_IN_FLIGHT as u32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         max_in_flight: u32,
+        /// Online lookups a device may make per minute; past it the device is answered 429
+        /// with Retry-After (counted per hub process).
+        #[arg(long, default_value_t = crate::lookups::DEFAULT_LOOKUPS_PER_MINUTE, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        lookups_per_minute: u32,
+        /// Days a customer attached to a store by a lookup alone stays in its kiosks' cache
+        /// without a visit there.
+        #[arg(long, default_value_t = crate::lookups::DEFAULT_LOOKUP_TTL_SECS / 86400, value_parser = clap::value_parser!(i64).range(1..=3650))]
+        lookup_ttl_days: i64,
     },
     /// Fill an empty hub with a realistic, deterministic chain.
     Seed {
@@ -143,7 +151,7 @@ fn out(text: &str) {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen, channel_token, no_show_days, checkin_ttl_minutes, help_ttl_minutes, max_in_flight } => {
+        Command::Serve { listen, channel_token, no_show_days, checkin_ttl_minutes, help_ttl_minutes, max_in_flight, lookups_per_minute, lookup_ttl_days } => {
             let hub = Hub::open(&cli.db)?;
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(async move {
@@ -159,6 +167,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     checkin_ttl_secs: Some(checkin_ttl_minutes * 60),
                     help_ttl_secs: Some(help_ttl_minutes * 60),
                     max_in_flight: Some(max_in_flight as usize),
+                    lookups_per_minute: Some(lookups_per_minute),
+                    lookup_ttl_secs: Some(lookup_ttl_days * 86400),
                     ..ServeConfig::default()
                 };
                 Ok(crate::serve(hub, listener, cfg, stop).await?)

@@ -35,6 +35,10 @@ pub enum HubError {
     /// Past its limits: the caller is told to come back after this many seconds.
     #[error("the hub is busy: try again in {0} s")]
     Overloaded(u64),
+    /// The device made more lookups than it may per minute (`--lookups-per-minute`): it is
+    /// told to come back after this many seconds.
+    #[error("this device made too many lookups: try again in {0} s")]
+    LookupRateLimited(u64),
     #[error("internal error: {0}")]
     Internal(String),
     #[error("internal error: {0}")]
@@ -52,7 +56,7 @@ impl HubError {
             HubError::TooLarge(_) => 413,
             HubError::UpdateNeeded(_) => 426,
             HubError::NotImplemented(_) => 501,
-            HubError::Overloaded(_) => 429,
+            HubError::Overloaded(_) | HubError::LookupRateLimited(_) => 429,
             HubError::Internal(_) | HubError::Storage(_) => 500,
         }
     }
@@ -69,7 +73,16 @@ impl HubError {
             HubError::UpdateNeeded(_) => "update_needed",
             HubError::NotImplemented(_) => "not_implemented",
             HubError::Overloaded(_) => "busy",
+            HubError::LookupRateLimited(_) => "lookup_rate_limited",
             HubError::Internal(_) | HubError::Storage(_) => "internal",
+        }
+    }
+
+    /// Seconds the caller is asked to wait before it asks again (`Retry-After`).
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            HubError::Overloaded(secs) | HubError::LookupRateLimited(secs) => Some(*secs),
+            _ => None,
         }
     }
 }

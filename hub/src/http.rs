@@ -25,6 +25,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use utoipa::IntoParams;
 
+use crate::lookups::LookupsPage;
 use crate::store::Device;
 use crate::{metrics, now_secs, Hub, HubError};
 
@@ -58,6 +59,14 @@ pub struct ServeConfig {
     /// Largest request body in bytes; a larger one is answered 413 `too_large` (`None`:
     /// [`DEFAULT_MAX_BODY_BYTES`]).
     pub max_body_bytes: Option<usize>,
+    /// Lookups a device may make per minute; past it the device is answered 429
+    /// `lookup_rate_limited` with `Retry-After` (`None`:
+    /// [`crate::lookups::DEFAULT_LOOKUPS_PER_MINUTE`]). Counted per hub process.
+    pub lookups_per_minute: Option<u32>,
+    /// How long a customer attached to a store by lookup alone stays in its cache without
+    /// a visit, in seconds (`None`: [`crate::lookups::DEFAULT_LOOKUP_TTL_SECS`], 30 days);
+    /// checked every minute.
+    pub lookup_ttl_secs: Option<i64>,
 }
 
 #[derive(Clone)]
@@ -98,7 +107,7 @@ impl IntoResponse for ApiFailure {
         };
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, Json(ApiError { error: e.code().to_string(), message })).into_response();
-        if let HubError::Overloaded(secs) = e {
+        if let Some(secs) = e.retry_after() {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
         }
         response
@@ -231,6 +240,7 @@ fn router_with(hub: Hub, cfg: ServeConfig, closing: Arc<tokio::sync::watch::Send
         .route("/v1/sync/pull", get(pull))
         .route("/v1/sync/push", post(push))
         .route("/v1/lookup", get(lookup))
+        .route("/v1/lookups", get(lookups))
         .route("/v1/customers/{id}", put(upsert_customer).get(get_customer).delete(erase_customer))
         .route("/v1/customers/{id}/identifiers", put(put_identifiers))
         .route("/v1/customers/{id}/cart", put(put_cart))
@@ -274,6 +284,8 @@ pub async fn serve(
         return Err(ServeError::Unprotected(addr));
     }
     hub.set_max_in_flight(cfg.max_in_flight.unwrap_or(crate::DEFAULT_MAX_IN_FLIGHT));
+    hub.set_lookups_per_minute(cfg.lookups_per_minute.unwrap_or(crate::lookups::DEFAULT_LOOKUPS_PER_MINUTE));
+    let lookup_ttl = cfg.lookup_ttl_secs.unwrap_or(crate::lookups::DEFAULT_LOOKUP_TTL_SECS);
     let no_show = cfg.no_show_secs.unwrap_or(crate::DEFAULT_NO_SHOW_SECS);
     let checkin_ttl = cfg.checkin_ttl_secs.unwrap_or(crate::DEFAULT_CHECKIN_TTL_SECS);
     let help_ttl = cfg.help_ttl_secs.unwrap_or(crate::DEFAULT_HELP_TTL_SECS);
@@ -294,6 +306,12 @@ pub async fn serve(
                     tracing::info!(checkins = ended.checkins.len(), help = ended.help.len(), "check-ins and help requests ran out of time")
                 }
                 Ok(Err(e)) => tracing::warn!(error = %e, "check-in and help request expiry failed"),
+                _ => {}
+            }
+            let h = expiry_hub.clone();
+            match tokio::task::spawn_blocking(move || h.detach_stale_lookups(now_secs(), lookup_ttl)).await {
+                Ok(Ok(gone)) if !gone.is_empty() => tracing::info!(count = gone.len(), "customers attached by lookup left their stores' caches"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "expiry of customers attached by lookup failed"),
                 _ => {}
             }
         }
@@ -501,6 +519,8 @@ struct LookupParams {
     responses(
         (status = 200, description = "The customer, who now flows into this store's feed", body = LookupResponse),
         (status = 404, description = "Nobody has this code (`not_found`)", body = ApiError),
+        (status = 429, description = "The hub is past its limits (`busy`), or this device made more lookups than it may per minute \
+            (`lookup_rate_limited`: nothing was looked up): ask again after the `Retry-After` seconds", body = ApiError),
     )
 )]
 async fn lookup(State(s): State<AppState>, headers: HeaderMap, params: Result<Query<LookupParams>, QueryRejection>) -> ApiResult<LookupResponse> {
@@ -510,8 +530,7 @@ async fn lookup(State(s): State<AppState>, headers: HeaderMap, params: Result<Qu
     let scan = classify(&p.code, &ScanContext { hub_key: Some(&key), now: now_secs(), loyalty_prefix: DEFAULT_LOYALTY_PREFIX })
         .map_err(|e| HubError::BadRequest(e.to_string()))?;
     let hub = s.hub.clone();
-    let store_id = device.store_id;
-    let found = blocking(move || hub.lookup(store_id, scan)).await?;
+    let found = blocking(move || hub.lookup(&device, scan)).await?;
     let found = found.ok_or_else(|| HubError::NotFound("no customer with this code".into()))?;
     Ok(Json(found))
 }
@@ -656,7 +675,7 @@ async fn cancel_order(State(s): State<AppState>, headers: HeaderMap, Path(id): P
     Ok(Json(on_hub(&s, move |hub| hub.cancel_order(&id, &b.reason)).await?))
 }
 
-/// The query of a channel list in commit order (`/v1/sales`, `/v1/shifts`).
+/// The query of a channel list in commit order (`/v1/sales`, `/v1/shifts`, `/v1/lookups`).
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ListParams {
@@ -690,7 +709,19 @@ async fn shifts(State(s): State<AppState>, headers: HeaderMap, params: Result<Qu
     channel_list(&s, &headers, params, Hub::shifts).await
 }
 
-/// One page of a channel list: `Hub::sales`, `Hub::shifts` (store, after, limit).
+#[utoipa::path(
+    get, path = "/v1/lookups", tag = "channel", security(("channel_token" = [])), params(ListParams),
+    responses(
+        (status = 200, description = "The lookups' audit in the order the hub recorded them: device, store, kind of code, \
+            found, not found or refused by the rate limit, when; never the code, and only the id of a customer found", body = LookupsPage),
+        (status = 409, description = "The cursor is of another hub database: read again from the start (`cursor_reset`)", body = ApiError),
+    )
+)]
+async fn lookups(State(s): State<AppState>, headers: HeaderMap, params: Result<Query<ListParams>, QueryRejection>) -> ApiResult<LookupsPage> {
+    channel_list(&s, &headers, params, Hub::lookups).await
+}
+
+/// One page of a channel list: `Hub::sales`, `Hub::shifts`, `Hub::lookups` (store, after, limit).
 type ListPage<T> = fn(&Hub, Option<i64>, Option<&str>, Option<u32>) -> Result<T, HubError>;
 
 /// A channel list in commit order: the token checked, the query read, one page of `list`.

@@ -12,6 +12,7 @@
 //! - [`seed`]: a deterministic, realistic chain for the demo, tests and benchmarks.
 //! - [`simulate`]: the simulated online channel (carts change, orders are placed and
 //!   cancelled), for `omnikiosk-hub simulate` and the demo.
+//! - [`lookups`]: the online lookup's per-device rate limit and its audit's types.
 //! - [`cli`]: the `omnikiosk-hub` command line.
 //! - [`error`]: the answer's error type, mapped to HTTP statuses, and the storage
 //!   failure as a type of its own.
@@ -24,6 +25,7 @@
 pub mod cli;
 pub mod error;
 pub mod http;
+pub mod lookups;
 pub mod metrics;
 pub mod openapi;
 pub mod seed;
@@ -73,6 +75,7 @@ pub const SALES_PAGE: u32 = 100;
 pub const MAX_SALES_PAGE: u32 = 1000;
 
 pub use store::writes::EndedWaits;
+use lookups::{LookupOutcome, LookupsPage};
 
 /// Loyalty tiers.
 pub const TIERS: &[&str] = &["bronze", "silver", "gold", "platinum"];
@@ -92,6 +95,8 @@ pub struct Hub {
     /// Database jobs running or waiting now, and how many the hub takes before it
     /// answers 429.
     load: Arc<Load>,
+    /// How many lookups each device may still make (in memory, per process).
+    lookup_limit: Arc<lookups::LookupLimit>,
     /// Cached signing key (it never changes once created).
     key: Arc<SigningKey>,
     /// Names this database in feed cursors (derived from its signing key, which is
@@ -271,7 +276,7 @@ impl Hub {
             wake.wake(scope);
         }));
         let load = Arc::new(Load { in_flight: Default::default(), limit: DEFAULT_MAX_IN_FLIGHT.into() });
-        let hub = Hub { store, head, wakers, seen: Arc::default(), load, key: Arc::new(key), epoch: epoch.into() };
+        let hub = Hub { store, head, wakers, seen: Arc::default(), load, lookup_limit: Arc::default(), key: Arc::new(key), epoch: epoch.into() };
         let upgraded = hub.write(writes::upgrade_legacy_pins)?;
         if upgraded > 0 {
             tracing::info!(upgraded, "staff PINs moved from SHA-256 to Argon2id");
@@ -282,6 +287,12 @@ impl Hub {
     /// How many database jobs may run or wait at once before callers are told 429.
     pub fn set_max_in_flight(&self, limit: usize) {
         self.load.limit.store(limit.max(1), std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many lookups a device may make per minute before it is answered 429
+    /// `lookup_rate_limited`.
+    pub fn set_lookups_per_minute(&self, n: u32) {
+        self.lookup_limit.set_per_minute(n);
     }
 
     /// Every database job of the hub, counted against the in-flight limit.
@@ -671,24 +682,54 @@ impl Hub {
     }
 
     /// The online fallback for a customer the store has not cached: the customer of a
-    /// scanned app code or loyalty card becomes relevant to the store (and flows into its
-    /// feed from then on); `None` when nobody has this code.
-    pub fn lookup(&self, store_id: i64, scan: Scan) -> Result<Option<LookupResponse>, HubError> {
-        // A miss is answered from a read snapshot: only a found customer takes a write
-        // (and, on PostgreSQL, the feed lock).
-        let found = self.read(move |tx| {
+    /// scanned app code or loyalty card becomes relevant to the device's store (and flows
+    /// into its feed from then on); `None` when nobody has this code. Past the device's
+    /// allowance ([`Hub::set_lookups_per_minute`]) nothing is looked up. Every lookup is
+    /// audited, refused ones too ([`Hub::lookups`]).
+    pub fn lookup(&self, device: &Device, scan: Scan) -> Result<Option<LookupResponse>, HubError> {
+        if !matches!(scan, Scan::Customer(_) | Scan::LoyaltyCard(_)) {
+            return Err(HubError::BadRequest("only customer codes and loyalty cards can be looked up".into()));
+        }
+        let (store_id, device_id, kind) = (device.store_id, device.id.clone(), scan.kind_name());
+        if let Err(retry_after) = self.lookup_limit.take(&device.id, std::time::Instant::now()) {
+            self.bookkeeping(move |tx| Ok(writes::record_lookup(tx, store_id, &device_id, kind, LookupOutcome::Refused, None, now_secs())?))?;
+            return Err(HubError::LookupRateLimited(retry_after));
+        }
+        // A miss is only audited: only a found customer takes a feed write (and, on
+        // PostgreSQL, the feed lock).
+        let audit_id = device_id.clone();
+        let found = self.bookkeeping(move |tx| {
             let id = match scan {
                 Scan::Customer(c) => Some(c.id),
                 Scan::LoyaltyCard(card) => tx.card_owner(card.as_str())?,
-                _ => return Err(HubError::BadRequest("only customer codes and loyalty cards can be looked up".into())),
+                _ => None,
             };
-            Ok(match id {
+            let found = match id {
                 Some(id) if tx.customer(&id)?.is_some() => Some(id),
                 _ => None,
-            })
+            };
+            if found.is_none() {
+                writes::record_lookup(tx, store_id, &audit_id, kind, LookupOutcome::NotFound, None, now_secs())?;
+            }
+            Ok(found)
         })?;
         let Some(id) = found else { return Ok(None) };
-        self.write(move |tx| writes::attach_customer(tx, &id, store_id, Relevance::Lookup, now_secs()).map(Some))
+        self.write(move |tx| {
+            let now = now_secs();
+            let answer = writes::attach_customer(tx, &id, store_id, Relevance::Lookup, now)?;
+            writes::record_lookup(tx, store_id, &device_id, kind, LookupOutcome::Found, Some(&id), now)?;
+            Ok(Some(answer))
+        })
+    }
+
+    /// The lookups' audit after `after` (the `cursor` of the page before; nothing for the
+    /// first), in the order the hub committed them, of one store or of all; `limit`
+    /// defaults to [`SALES_PAGE`] and is at most [`MAX_SALES_PAGE`], as the sales' list.
+    pub fn lookups(&self, store_id: Option<i64>, after: Option<&str>, limit: Option<u32>) -> Result<LookupsPage, HubError> {
+        let after = self.position_after("lookups", after)?;
+        let limit = limit.unwrap_or(SALES_PAGE).clamp(1, MAX_SALES_PAGE);
+        let page = self.read(move |tx| Ok(reads::lookups(tx, store_id, after, limit)?))?;
+        Ok(LookupsPage { lookups: page.items, cursor: self.cursor(page.last), has_more: page.has_more })
     }
 
     /// Applies a kiosk's pushed ops in sequence order, each in its own transaction; stops
@@ -772,6 +813,12 @@ impl Hub {
     /// Ready orders not collected within `no_show_secs` of their promised time expire.
     pub fn expire_no_shows(&self, now: i64, no_show_secs: i64) -> Result<Vec<String>, HubError> {
         self.write(move |tx| writes::expire_no_shows(tx, now - no_show_secs, now))
+    }
+
+    /// Customers relevant to a store by lookup alone and not there for `lookup_ttl_secs`
+    /// leave its cache: the store's feed gets their tombstone. Answers (customer, store).
+    pub fn detach_stale_lookups(&self, now: i64, lookup_ttl_secs: i64) -> Result<Vec<(String, i64)>, HubError> {
+        self.write(move |tx| Ok(writes::detach_stale_lookups(tx, now - lookup_ttl_secs)?))
     }
 
     /// Check-ins older than `checkin_ttl_secs` (their order still open) and help requests

@@ -28,6 +28,7 @@ pub const CHANNEL_TOKEN: &str = "channel_token";
         http::pull,
         http::push,
         http::lookup,
+        http::lookups,
         http::upsert_customer,
         http::get_customer,
         http::erase_customer,
@@ -51,7 +52,7 @@ pub const CHANNEL_TOKEN: &str = "channel_token";
     modifiers(&Authenticated),
     tags(
         (name = "device", description = "A kiosk: who am I, the change feed, pushed ops, the online lookup"),
-        (name = "channel", description = "The online side: customers, carts, orders, sales and receipts, shifts, conflicts, the fleet"),
+        (name = "channel", description = "The online side: customers, carts, orders, sales and receipts, shifts, conflicts, the fleet, the lookups' audit"),
         (name = "shopper", description = "What a shopper's phone opens without a token: the e-receipt behind a paper receipt's QR"),
         (name = "operations", description = "For whoever runs the hub: metrics and this document"),
     )

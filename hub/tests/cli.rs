@@ -84,6 +84,19 @@ fn serve_refuses_an_open_channel_off_loopback() {
     assert!(err.contains("without a channel token"), "{err}");
 }
 
+/// The lookups' limit and expiry are policy with a floor: no limit of zero lookups, no
+/// expiry of zero days; `serve` says which flag and starts nothing.
+#[test]
+fn serve_refuses_a_lookup_policy_out_of_range() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value) in [("--lookups-per-minute", "0"), ("--lookup-ttl-days", "0"), ("--lookups-per-minute", "many")] {
+        let out = hub(dir.path(), &["serve", "--listen", "127.0.0.1:0", flag, value]);
+        assert!(!out.status.success(), "{flag} {value}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag), "{flag} {value}: {err}");
+    }
+}
+
 #[test]
 fn an_unknown_database_url_is_a_clear_error() {
     let out = Command::new(env!("CARGO_BIN_EXE_omnikiosk-hub")).args(["--db", "mysql://x", "seed"]).output().unwrap();

@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use omnikiosk_hub::store::{Backend, PostgresHubStore, SqliteHubStore, TxKind};
+use omnikiosk_hub::lookups::{LookupAudit, LookupOutcome, LookupsPage};
 use omnikiosk_hub::{Hub, SeedOptions, ServeConfig};
 use omnikiosk_protocol::code::CodeKind;
 use omnikiosk_protocol::gtin::LoyaltyCard;
@@ -73,14 +74,18 @@ fn open_hub(db: Db) -> (Hub, String, Option<tempfile::TempDir>) {
 }
 
 async fn server(db: Db, opts: SeedOptions) -> Server {
+    server_with(db, opts, ServeConfig::default()).await
+}
+
+/// A seeded hub serving with `cfg` and the tests' channel token.
+async fn server_with(db: Db, opts: SeedOptions, cfg: ServeConfig) -> Server {
     let (hub, db_url, dir) = open_hub(db);
     hub.seed(&opts).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let h = hub.clone();
-    tokio::spawn(async move {
-        omnikiosk_hub::serve(h, listener, ServeConfig { channel_token: Some(CHANNEL.into()), ..ServeConfig::default() }, std::future::pending()).await.unwrap()
-    });
+    let cfg = ServeConfig { channel_token: Some(CHANNEL.into()), ..cfg };
+    tokio::spawn(async move { omnikiosk_hub::serve(h, listener, cfg, std::future::pending()).await.unwrap() });
     Server { hub, db_url, base, http: reqwest::Client::new(), _dir: dir }
 }
 
@@ -1245,6 +1250,23 @@ fn stock_of(changes: &[Change], sku: &str) -> Option<i64> {
     })
 }
 
+/// Every item of a channel list in commit order (`path` with its query, `field` the
+/// page's list), read in pages of `limit`, and the cursor after the last.
+async fn read_in_pages<T: serde::de::DeserializeOwned>(s: &Server, path: &str, field: &str, limit: usize) -> (Vec<T>, String) {
+    let (mut items, mut after) = (Vec::new(), String::new());
+    loop {
+        let (st, v) = s.get(&format!("{path}&limit={limit}&after={after}"), CHANNEL).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        let page: Vec<T> = serde_json::from_value(v[field].clone()).unwrap();
+        assert!(page.len() <= limit, "{v}");
+        items.extend(page);
+        after = v["cursor"].as_str().unwrap().to_string();
+        if v["has_more"] != true {
+            return (items, after);
+        }
+    }
+}
+
 async fn sales_page(s: &Server, query: &str) -> SalesPage {
     let (st, v) = s.get(&format!("/v1/sales{query}"), CHANNEL).await;
     assert_eq!(st, StatusCode::OK, "{v}");
@@ -1434,16 +1456,7 @@ async fn sales_are_listed_in_commit_order_in_pages(db: Db) {
     let all = sales_page(&s, "").await;
     assert_eq!((all.sales.as_slice(), all.has_more), (made.as_slice(), false));
     let store_1: Vec<Receipt> = made.iter().filter(|r| r.store_id == 1).cloned().collect();
-    let (mut paged, mut after) = (Vec::new(), String::new());
-    loop {
-        let page = sales_page(&s, &format!("?store_id=1&limit=2&after={after}")).await;
-        assert!(page.sales.len() <= 2);
-        paged.extend(page.sales);
-        after = page.cursor;
-        if !page.has_more {
-            break;
-        }
-    }
+    let (paged, after) = read_in_pages::<Receipt>(&s, "/v1/sales?store_id=1", "sales", 2).await;
     assert_eq!(paged, store_1);
     let quiet = sales_page(&s, &format!("?store_id=1&after={after}")).await;
     assert_eq!((quiet.sales.len(), quiet.cursor.as_str(), quiet.has_more), (0, after.as_str(), false), "nothing new, same cursor");
@@ -1783,3 +1796,146 @@ async fn two_devices_returning_one_line_at_once_refund_it_once(db: Db) {
 }
 
 on_both_backends!(two_devices_returning_one_line_at_once_refund_it_once, flavor = "multi_thread", worker_threads = 4);
+
+// ---- lookups guarded: the per-device limit, the audit, and the expiry of lookup-only customers
+
+/// A shopper of store 2 with a loyalty card numbered `n`; answers the card.
+async fn shopper_of_store_2(s: &Server, id: &str, n: u64) -> String {
+    put_shopper(s, id, "Ola", "Nowak", 2).await;
+    let card = LoyaltyCard::generate("042", n).as_str().to_string();
+    let (st, v) = s.channel(reqwest::Method::PUT, &format!("/v1/customers/{id}/identifiers"), json!({"loyalty_cards":[card]})).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    card
+}
+
+async fn lookups_page(s: &Server, query: &str) -> LookupsPage {
+    let (st, v) = s.get(&format!("/v1/lookups{query}"), CHANNEL).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    serde_json::from_value(v).unwrap()
+}
+
+/// A device gets its lookups per minute and no more: the next is answered 429
+/// `lookup_rate_limited` with `Retry-After`, looks nothing up and attaches nobody, and is
+/// audited as refused; another device of the store has its own allowance, and bad input
+/// is refused before it counts. The channel reads the audit — kind, found or not or
+/// refused, never the code — in pages; a device may not; erasure unlinks the shopper.
+async fn lookups_past_a_devices_allowance_are_refused_and_every_lookup_is_audited(db: Db) {
+    let s = server_with(db, small(), ServeConfig { lookups_per_minute: Some(3), ..ServeConfig::default() }).await;
+    let (a, b) = (s.kiosk(1).await, s.kiosk(1).await);
+    let card = shopper_of_store_2(&s, "C-LK1", 900_001).await;
+    let refused_card = shopper_of_store_2(&s, "C-LK2", 900_002).await;
+    let qr = s.hub.sign_code(CodeKind::Customer, "C-LK1", 600).unwrap();
+    let unknown = LoyaltyCard::generate("042", 999_999).as_str().to_string();
+    assert_eq!(s.get("/v1/lookup?code=4006381333931", &a.token).await.0, StatusCode::BAD_REQUEST, "a product is no lookup");
+    assert_eq!(s.get(&format!("/v1/lookup?code={card}"), &a.token).await.0, StatusCode::OK);
+    assert_eq!(s.get(&format!("/v1/lookup?code={qr}"), &a.token).await.0, StatusCode::OK);
+    assert_eq!(s.get(&format!("/v1/lookup?code={unknown}"), &a.token).await.0, StatusCode::NOT_FOUND);
+    let (_, cursor) = s.pull_all(&a.token, 10_000).await;
+    let head = s.hub.feed_head().unwrap();
+    let resp = s.http.get(format!("{}/v1/lookup?code={refused_card}", s.base)).bearer_auth(&a.token).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=20).contains(&retry), "one lookup comes back every 20 s: {retry}");
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"], "lookup_rate_limited", "{v}");
+    // Held to the document like every other answer.
+    let (st, _) = s.get(&format!("/v1/lookup?code={refused_card}"), &a.token).await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(s.hub.feed_head().unwrap(), head, "a refused lookup attaches nobody");
+    assert!(s.pull(&a.token, &cursor, 10_000, 0).await.changes.iter().all(|c| !matches!(c, Change::Customer(cu) if cu.id == "C-LK2")));
+    let (st, v) = s.get(&format!("/v1/lookup?code={refused_card}"), &b.token).await;
+    assert_eq!(st, StatusCode::OK, "another device is not limited: {v}");
+
+    let all = lookups_page(&s, "?store_id=1").await;
+    let seen: Vec<(&str, &str, LookupOutcome, Option<&str>)> =
+        all.lookups.iter().map(|l| (l.device_id.as_str(), l.kind.as_str(), l.outcome, l.customer_id.as_deref())).collect();
+    assert_eq!(
+        seen,
+        [
+            (a.id.as_str(), "loyalty_card", LookupOutcome::Found, Some("C-LK1")),
+            (a.id.as_str(), "customer", LookupOutcome::Found, Some("C-LK1")),
+            (a.id.as_str(), "loyalty_card", LookupOutcome::NotFound, None),
+            (a.id.as_str(), "loyalty_card", LookupOutcome::Refused, None),
+            (a.id.as_str(), "loyalty_card", LookupOutcome::Refused, None),
+            (b.id.as_str(), "loyalty_card", LookupOutcome::Found, Some("C-LK2")),
+        ]
+    );
+    assert!(!all.has_more && all.lookups.iter().all(|l| l.store_id == 1 && l.at > 0));
+    let text = s.get("/v1/lookups", CHANNEL).await.1.to_string();
+    for code in [&card, &refused_card, &unknown, &qr] {
+        assert!(!text.contains(code.as_str()), "the audit holds no code: {text}");
+    }
+    assert!(lookups_page(&s, "?store_id=2").await.lookups.is_empty());
+    // Pages of two give the same, in the same order.
+    let (paged, after) = read_in_pages::<LookupAudit>(&s, "/v1/lookups?store_id=1", "lookups", 2).await;
+    assert_eq!(paged, all.lookups);
+    assert!(lookups_page(&s, &format!("?after={after}")).await.lookups.is_empty(), "nothing after the last");
+    assert_eq!(s.get("/v1/lookups", &a.token).await.0, StatusCode::FORBIDDEN, "a device does not read the audit");
+    assert_eq!(s.get("/v1/lookups?after=nonsense", CHANNEL).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(s.get("/v1/lookups?after=0000.1", CHANNEL).await.0, StatusCode::CONFLICT, "a cursor of another database");
+
+    assert_eq!(s.call(reqwest::Method::DELETE, "/v1/customers/C-LK1", Some(CHANNEL), None).await.0, StatusCode::NO_CONTENT);
+    let after_erasure = lookups_page(&s, "?store_id=1").await.lookups;
+    assert_eq!(after_erasure.len(), all.lookups.len(), "the lookups still count");
+    assert!(after_erasure.iter().all(|l| l.customer_id.as_deref() != Some("C-LK1")), "{after_erasure:?}");
+    assert_eq!(after_erasure[1].outcome, LookupOutcome::Found);
+}
+
+/// The hub's clock as its writes read it, moved past the second it stands in now.
+async fn next_second() -> i64 {
+    let now = omnikiosk_hub::now_secs();
+    while omnikiosk_hub::now_secs() == now {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    omnikiosk_hub::now_secs()
+}
+
+/// A customer a store knows only from a lookup leaves its kiosks' cache after the days
+/// without a visit: detached, their tombstone once in the store's feed, no more of their
+/// changes there. One seen there since, or with an order there, stays; looked up again,
+/// the customer comes back.
+async fn a_customer_attached_by_lookup_leaves_the_store_after_its_days_without_a_visit(db: Db) {
+    let s = server(db, small()).await;
+    let a = s.kiosk(1).await;
+    let ttl = omnikiosk_hub::lookups::DEFAULT_LOOKUP_TTL_SECS;
+    let mut cards = Vec::new();
+    for (n, id) in ["C-GONE", "C-SEEN", "C-ORDER"].into_iter().enumerate() {
+        let card = shopper_of_store_2(&s, id, 900_100 + n as u64).await;
+        assert_eq!(s.get(&format!("/v1/lookup?code={card}"), &a.token).await.0, StatusCode::OK);
+        cards.push(card);
+    }
+    let sku = customer_sku(&s).await;
+    let (st, v) = s.channel(reqwest::Method::POST, "/v1/orders", json!({"customer_id":"C-ORDER","store_id":1,"lines":[{"sku":sku,"qty":1}]})).await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let visit = next_second().await;
+    assert_eq!(s.push_op(&a, "seen-1", "visit.seen", json!({"customer_id":"C-SEEN"})).await["status"], "applied");
+    let (_, cursor) = s.pull_all(&a.token, 10_000).await;
+
+    assert!(s.hub.detach_stale_lookups(visit + ttl - 60, ttl).unwrap().is_empty(), "too early");
+    let gone = s.hub.detach_stale_lookups(visit + ttl, ttl).unwrap();
+    assert_eq!(gone, [("C-GONE".to_string(), 1)], "seen since, or with an order, they stay");
+    let head = s.hub.feed_head().unwrap();
+    assert!(s.hub.detach_stale_lookups(visit + ttl, ttl).unwrap().is_empty(), "once");
+    assert_eq!(s.hub.feed_head().unwrap(), head);
+    let page = s.pull(&a.token, &cursor, 10_000, 0).await;
+    let removed: Vec<&str> = page.changes.iter().filter_map(|c| if let Change::CustomerRemoved { id } = c { Some(id.as_str()) } else { None }).collect();
+    assert_eq!(removed, ["C-GONE"], "{:?}", page.changes);
+    // No longer the store's: their changes go to their own store only.
+    put_shopper(&s, "C-GONE", "Olga", "Nowak", 2).await;
+    let page = s.pull(&a.token, &page.cursor, 10_000, 0).await;
+    assert!(page.changes.iter().all(|c| !matches!(c, Change::Customer(cu) if cu.id == "C-GONE")), "{:?}", page.changes);
+    let other = s.kiosk(2).await;
+    assert!(s.store_view(&other).await.iter().any(|c| matches!(c, Change::Customer(cu) if cu.id == "C-GONE")), "still their home store's");
+
+    // The visit's customer goes in their turn; the order's customer never does.
+    let gone = s.hub.detach_stale_lookups(visit + 100 * ttl, ttl).unwrap();
+    assert_eq!(gone, [("C-SEEN".to_string(), 1)]);
+    // Looked up again, the customer is the store's again.
+    let (st, _) = s.get(&format!("/v1/lookup?code={}", cards[0]), &a.token).await;
+    assert_eq!(st, StatusCode::OK);
+    let page = s.pull(&a.token, &page.cursor, 10_000, 0).await;
+    assert!(page.changes.iter().any(|c| matches!(c, Change::Customer(cu) if cu.id == "C-GONE" && cu.first_name == "Olga")), "{:?}", page.changes);
+}
+
+on_both_backends!(lookups_past_a_devices_allowance_are_refused_and_every_lookup_is_audited);
+on_both_backends!(a_customer_attached_by_lookup_leaves_the_store_after_its_days_without_a_visit);

@@ -67,6 +67,16 @@ pub enum Relevance {
 }
 
 impl Relevance {
+    /// What a customer relevant to a store by lookup alone is when attached there again for
+    /// `self`: a visit (seen, a sale) or another lookup keeps them by lookup, renewed from
+    /// then; an order or their home store keeps them for good.
+    pub fn after_lookup(self) -> Relevance {
+        match self {
+            Relevance::Lookup | Relevance::Seen => Relevance::Lookup,
+            Relevance::HomeStore | Relevance::Order => self,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Relevance::HomeStore => "home_store",
@@ -262,6 +272,23 @@ pub enum ShiftFilter<'a> {
     After { store_id: Option<i64>, position: i64, limit: i64 },
 }
 
+/// One lookup as the audit keeps it (`writes::record_lookup`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupRow {
+    /// Where it stands in the order lookups were committed (the `/v1/lookups` cursor).
+    pub position: i64,
+    /// Hub time.
+    pub at: i64,
+    pub store_id: i64,
+    pub device_id: String,
+    /// `Scan::kind_name` of the code: never the code itself.
+    pub kind: String,
+    /// `LookupOutcome::as_str`.
+    pub outcome: String,
+    /// The customer found; `None` otherwise, and once they are erased.
+    pub customer_id: Option<String>,
+}
+
 /// A "call staff" request as the hub keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HelpRow {
@@ -367,6 +394,14 @@ pub trait HubTx {
     fn stores_of_customer(&mut self, id: &str) -> Stored<Vec<i64>>;
     /// Records that the customer is relevant to the store; false when they already were.
     fn attach(&mut self, customer_id: &str, store_id: i64, why: Relevance, since: i64) -> Stored<bool>;
+    /// A relevance of the customer to the store by lookup alone becomes `why` as of `since`;
+    /// any other relevance stays as it is.
+    fn renew_lookup(&mut self, customer_id: &str, store_id: i64, why: Relevance, since: i64) -> Stored<()>;
+    /// Customers relevant to a store by lookup alone since before `before`: (customer,
+    /// store), by store then customer.
+    fn stale_lookups(&mut self, before: i64) -> Stored<Vec<(String, i64)>>;
+    /// The customer is no longer relevant to the store.
+    fn detach(&mut self, customer_id: &str, store_id: i64) -> Stored<()>;
     /// Deletes the rows of `table` whose `column` is `key` (see [`writes::ERASED`]).
     fn delete_rows(&mut self, table: &str, column: &str, key: &str) -> Stored<()>;
     /// Sets `column` to `to` (NULL for `None`) where it is `key` (see [`writes::UNLINKED`]);
@@ -435,6 +470,11 @@ pub trait HubTx {
     fn insert_shift(&mut self, s: &ShiftRow) -> Stored<()>;
     /// The Z reports `filter` selects, in commit order (by position).
     fn shifts(&mut self, filter: ShiftFilter<'_>) -> Stored<Vec<ShiftRow>>;
+
+    // ---- the lookups' audit
+    fn insert_lookup(&mut self, l: &LookupRow) -> Stored<()>;
+    /// Lookups after `position`, in commit order, of one store or all, at most `limit`.
+    fn lookups(&mut self, store_id: Option<i64>, position: i64, limit: i64) -> Stored<Vec<LookupRow>>;
 
     /// A refused op leaves nothing behind: its writes sit in a savepoint.
     fn savepoint(&mut self, step: Savepoint) -> Stored<()>;

@@ -12,6 +12,7 @@ use omnikiosk_protocol::wire::ReceiptLink;
 
 use super::{FeedPage, HelpRow, HubTx, OrderFilter, OrderRow, ReceiptFilter, ReceiptRow, ShiftFilter, Stored, TimelineRow};
 use crate::error::StorageError;
+use crate::lookups::{LookupAudit, LookupOutcome};
 
 /// A customer as a kiosk sees them: first name and initial, tier, points, cards.
 pub fn customer_record(tx: &mut dyn HubTx, id: &str) -> Stored<Option<CustomerRecord>> {
@@ -271,4 +272,14 @@ pub fn shifts(tx: &mut dyn HubTx, store_id: Option<i64>, after: i64, limit: u32)
     let limit = limit.max(1) as usize;
     let rows = tx.shifts(ShiftFilter::After { store_id, position: after, limit: limit as i64 + 1 })?;
     commit_page(rows, limit, after, |r| r.position, |r| Ok(serde_json::from_str(&r.body)?))
+}
+
+/// Lookups of the store (or every store) recorded after position `after`, at most `limit`.
+pub fn lookups(tx: &mut dyn HubTx, store_id: Option<i64>, after: i64, limit: u32) -> Stored<CommitPage<LookupAudit>> {
+    let limit = limit.max(1) as usize;
+    let rows = tx.lookups(store_id, after, limit as i64 + 1)?;
+    commit_page(rows, limit, after, |r| r.position, |r| {
+        let outcome = LookupOutcome::parse(&r.outcome).ok_or_else(|| StorageError(format!("stored lookup outcome {:?}", r.outcome)))?;
+        Ok(LookupAudit { at: r.at, store_id: r.store_id, device_id: r.device_id.clone(), kind: r.kind.clone(), outcome, customer_id: r.customer_id.clone() })
+    })
 }

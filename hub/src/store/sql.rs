@@ -48,6 +48,44 @@ CREATE TABLE shifts (
 CREATE INDEX shifts_by_store ON shifts(store_id, position);
 "#;
 
+/// The lookups' audit, and relevance by lookup that ends: a customer attached to a store
+/// only by a lookup leaves its cache after `--lookup-ttl-days` without a visit. Rows of an
+/// older release said `lookup` even when an order or the home store came later (the
+/// first reason stayed): those say so now, and a lookup's `since` moves on to the
+/// customer's last touchpoint at the store (a visit keeps them, as it will from now on).
+/// The audit's `position` is taken from the `lookups` counter in the writing transaction,
+/// as receipts' are (`writes::record_lookup`).
+pub const LOOKUPS_MIGRATION: &str = r#"
+CREATE TABLE lookups (
+    position BIGINT PRIMARY KEY, at BIGINT NOT NULL, store_id BIGINT NOT NULL, device_id TEXT NOT NULL,
+    kind TEXT NOT NULL, outcome TEXT NOT NULL, customer_id TEXT
+);
+CREATE INDEX lookups_by_store ON lookups(store_id, position);
+CREATE INDEX lookups_by_customer ON lookups(customer_id);
+UPDATE customer_stores SET reason = 'order' WHERE reason = 'lookup'
+    AND EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = customer_stores.customer_id AND o.store_id = customer_stores.store_id);
+UPDATE customer_stores SET reason = 'home_store' WHERE reason = 'lookup'
+    AND EXISTS (SELECT 1 FROM customers c WHERE c.id = customer_stores.customer_id AND c.home_store = customer_stores.store_id);
+UPDATE customer_stores SET since = (
+        SELECT max(v.at) FROM visits v WHERE v.customer_id = customer_stores.customer_id AND v.store_id = customer_stores.store_id)
+    WHERE reason = 'lookup' AND since < (
+        SELECT max(v.at) FROM visits v WHERE v.customer_id = customer_stores.customer_id AND v.store_id = customer_stores.store_id);
+CREATE INDEX customer_stores_by_lookup ON customer_stores(since) WHERE reason = 'lookup';
+"#;
+
+/// Renews a relevance by lookup alone (`HubTx::renew_lookup`): reason, since, customer, store.
+pub const RENEW_LOOKUP: &str = "UPDATE customer_stores SET reason = $1, since = $2 WHERE customer_id = $3 AND store_id = $4 AND reason = 'lookup'";
+
+/// Relevance by lookup alone since before `$1` (`HubTx::stale_lookups`).
+pub const STALE_LOOKUPS: &str = "SELECT customer_id, store_id FROM customer_stores WHERE reason = 'lookup' AND since < $1 ORDER BY store_id, customer_id";
+
+/// A lookup's columns, in the order reads select them and inserts bind them.
+pub const LOOKUP_COLS: &str = "position, at, store_id, device_id, kind, outcome, customer_id";
+
+/// Lookups of one store (`$1`, or all when NULL) after position `$2`, at most `$3`.
+pub const LOOKUPS_AFTER: &str =
+    "SELECT position, at, store_id, device_id, kind, outcome, customer_id FROM lookups WHERE (CAST($1 AS BIGINT) IS NULL OR store_id = $1) AND position > $2 ORDER BY position LIMIT $3";
+
 /// A receipt's columns, in the order reads select them and inserts bind them.
 pub const RECEIPT_COLS: &str = "position, number, store_id, device_id, seq, op_id, kind, customer_id, total_cents, at, hash, body, origin";
 

@@ -16,8 +16,9 @@ use omnikiosk_protocol::wire::{
 use rand::Rng;
 
 use super::reads::{cart_record, customer_record, help_record, initial, order_detail, orders, receipt};
-use super::{store_scope, CustomerRow, HelpFilter, HelpRow, HubTx, LedgerEntry, OrderFilter, ReceiptFilter, ReceiptRow, Relevance, ShiftRow, Stored};
+use super::{store_scope, CustomerRow, HelpFilter, HelpRow, HubTx, LedgerEntry, LookupRow, OrderFilter, ReceiptFilter, ReceiptRow, Relevance, ShiftRow, Stored};
 use crate::error::{HubError, StorageError};
+use crate::lookups::LookupOutcome;
 use crate::seed::SeedData;
 
 thread_local! {
@@ -185,9 +186,11 @@ pub fn publish_order(tx: &mut dyn HubTx, id: &str) -> Stored<OrderDetail> {
 }
 
 /// Makes a customer relevant to a store; when new, their current state enters its feed.
+/// When they were relevant there by lookup alone, that is renewed, or made lasting
+/// ([`Relevance::after_lookup`]).
 pub fn attach(tx: &mut dyn HubTx, customer_id: &str, store_id: i64, why: Relevance, now: i64) -> Stored<()> {
     if !tx.attach(customer_id, store_id, why, now)? {
-        return Ok(());
+        return tx.renew_lookup(customer_id, store_id, why.after_lookup(), now);
     }
     let scope = store_scope(store_id);
     if let Some(c) = customer_record(tx, customer_id)? {
@@ -439,10 +442,11 @@ pub const UNLINKED: &[(&str, &str, Option<&str>, bool)] = &[
     ("help_requests", "customer_id", None, false),
     ("orders", "customer_id", Some("erased"), true),
     ("receipts", "customer_id", None, false),
+    ("lookups", "customer_id", None, false),
 ];
 
 /// Erases a customer everywhere: profile, identifiers, cart, points, links from orders,
-/// visits (their timeline), feedback, help requests and receipts; their stores' feeds get
+/// visits (their timeline), feedback, help requests, receipts and the lookups' audit; their stores' feeds get
 /// a tombstone, their orders and help requests a new version without them.
 pub fn erase_customer(tx: &mut dyn HubTx, id: &str) -> Result<(), HubError> {
     require_customer(tx, id)?;
@@ -489,6 +493,35 @@ pub fn expire_no_shows(tx: &mut dyn HubTx, ready_before: i64, now: i64) -> Resul
         move_order(tx, order, OrderStatus::Expired, "hub", Some("not collected in time"), now)?;
     }
     Ok(due.into_iter().map(|o| o.id).collect())
+}
+
+/// One lookup into the audit, numbered in commit order (as a receipt's position is, see
+/// [`record_sale`]).
+pub fn record_lookup(tx: &mut dyn HubTx, store_id: i64, device_id: &str, kind: &str, outcome: LookupOutcome, customer_id: Option<&str>, now: i64) -> Stored<()> {
+    let position = tx.next_counter("lookups")?;
+    tx.insert_lookup(&LookupRow {
+        position,
+        at: now,
+        store_id,
+        device_id: device_id.to_string(),
+        kind: kind.to_string(),
+        outcome: outcome.as_str().to_string(),
+        customer_id: customer_id.map(str::to_string),
+    })
+}
+
+/// Customers relevant to a store by lookup alone, and not there since before
+/// `not_seen_since`, leave the store's cache: each is detached and the store's feed gets
+/// their tombstone, in a feed transaction of its own. Answers (customer, store) of each.
+pub fn detach_stale_lookups(tx: &mut dyn HubTx, not_seen_since: i64) -> Stored<Vec<(String, i64)>> {
+    let due = tx.stale_lookups(not_seen_since)?;
+    for (customer_id, store_id) in &due {
+        tx.new_feed_tx();
+        tx.detach(customer_id, *store_id)?;
+        let gone = Change::CustomerRemoved { id: customer_id.clone() };
+        feed(tx, &store_scope(*store_id), &format!("customer:{customer_id}"), &gone)?;
+    }
+    Ok(due)
 }
 
 /// What [`end_stale_waits`] ended.

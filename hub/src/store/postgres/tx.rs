@@ -12,9 +12,9 @@ use crate::error::StorageError;
 use crate::store::reads::staff_record;
 use crate::store::{
     ConflictRow, CustomerRow, Device, EventRow, FeedRow, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, ReceiptFilter,
-    ReceiptRow, Relevance, Savepoint, ShiftFilter, ShiftRow, Stored, TimelineRow, Touchpoint, TouchpointKind,
+    LookupRow, ReceiptRow, Relevance, Savepoint, ShiftFilter, ShiftRow, Stored, TimelineRow, Touchpoint, TouchpointKind,
 };
-use crate::store::sql::{receipts_where, shifts_where, RECEIPT_COLS, SHIFT_COLS};
+use crate::store::sql::{receipts_where, shifts_where, LOOKUPS_AFTER, LOOKUP_COLS, RECEIPT_COLS, RENEW_LOOKUP, SHIFT_COLS, STALE_LOOKUPS};
 
 type Args<'a> = &'a [&'a (dyn ToSql + Sync)];
 
@@ -440,6 +440,23 @@ impl HubTx for PgTx<'_> {
         Ok(self.run(sql, &[&customer_id, &store_id, &why.as_str(), &since])? > 0)
     }
 
+    fn renew_lookup(&mut self, customer_id: &str, store_id: i64, why: Relevance, since: i64) -> Stored<()> {
+        if storable(customer_id) {
+            self.run(RENEW_LOOKUP, &[&why.as_str(), &since, &customer_id, &store_id])?;
+        }
+        Ok(())
+    }
+
+    fn stale_lookups(&mut self, before: i64) -> Stored<Vec<(String, i64)>> {
+        let rows = self.all(STALE_LOOKUPS, &[&before])?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn detach(&mut self, customer_id: &str, store_id: i64) -> Stored<()> {
+        self.run("DELETE FROM customer_stores WHERE customer_id = $1 AND store_id = $2", &[&customer_id, &store_id])?;
+        Ok(())
+    }
+
     fn delete_rows(&mut self, table: &str, column: &str, key: &str) -> Stored<()> {
         self.run(&format!("DELETE FROM {table} WHERE {column} = $1"), &[&key])?;
         Ok(())
@@ -772,6 +789,30 @@ impl HubTx for PgTx<'_> {
         };
         let rows = self.all(&format!("SELECT {SHIFT_COLS} FROM shifts WHERE {}", shifts_where(&filter)), &args)?;
         Ok(rows.iter().map(shift_row).collect())
+    }
+
+    fn insert_lookup(&mut self, l: &LookupRow) -> Stored<()> {
+        self.run(
+            &format!("INSERT INTO lookups({LOOKUP_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
+            &[&l.position, &l.at, &l.store_id, &l.device_id, &l.kind, &l.outcome, &l.customer_id],
+        )?;
+        Ok(())
+    }
+
+    fn lookups(&mut self, store_id: Option<i64>, position: i64, limit: i64) -> Stored<Vec<LookupRow>> {
+        let rows = self.all(LOOKUPS_AFTER, &[&store_id, &position, &limit])?;
+        Ok(rows
+            .iter()
+            .map(|r| LookupRow {
+                position: r.get(0),
+                at: r.get(1),
+                store_id: r.get(2),
+                device_id: r.get(3),
+                kind: r.get(4),
+                outcome: r.get(5),
+                customer_id: r.get(6),
+            })
+            .collect())
     }
 
     fn savepoint(&mut self, step: Savepoint) -> Stored<()> {

@@ -4,11 +4,11 @@ use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 
 use crate::error::StorageError;
-use crate::store::sql::{RETURNS_MIGRATION, TILL_MIGRATION};
+use crate::store::sql::{LOOKUPS_MIGRATION, RETURNS_MIGRATION, TILL_MIGRATION};
 
 /// Brings the database to the newest schema.
 pub fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
-    Ok(Migrations::new(vec![M::up(SCHEMA), M::up(SCHEMA_PUSH), M::up(SCHEMA_STORE_WIDE), M::up(TILL_MIGRATION), M::up(RETURNS_MIGRATION)]).to_latest(conn)?)
+    Ok(Migrations::new(vec![M::up(SCHEMA), M::up(SCHEMA_PUSH), M::up(SCHEMA_STORE_WIDE), M::up(TILL_MIGRATION), M::up(RETURNS_MIGRATION), M::up(LOOKUPS_MIGRATION)]).to_latest(conn)?)
 }
 
 const SCHEMA: &str = r#"
@@ -163,5 +163,43 @@ mod tests {
         assert!(plan.contains("receipts_by_origin"), "returns against a receipt are found by index: {plan}");
         let again = conn.execute("INSERT INTO shifts(position, store_id, device_id, z_number, op_id, closed_at, body) VALUES (2, 1, 'kiosk-1-1', 1, 'op-4', 0, '{}')", []);
         assert!(again.is_err(), "a device's Z number is stored once");
+    }
+
+    /// A database of the release before the lookups' audit: a customer whose first reason at
+    /// a store was a lookup kept it even after an order there or their home store moved
+    /// there; the upgrade says so (they must not expire), and a lookup-only customer's time
+    /// runs from their last touchpoint at the store, not from the lookup.
+    #[test]
+    fn a_database_from_before_the_lookups_audit_keeps_who_came_back_and_gets_the_audit() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        Migrations::new(vec![M::up(SCHEMA), M::up(SCHEMA_PUSH), M::up(SCHEMA_STORE_WIDE), M::up(TILL_MIGRATION), M::up(RETURNS_MIGRATION)])
+            .to_latest(&mut conn)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO customers(id, first_name, last_name, tier, home_store, language, updated_at) VALUES
+                 ('C-ORDER', 'A', 'B', 'gold', 2, 'pl', 0), ('C-HOME', 'A', 'B', 'gold', 1, 'pl', 0),
+                 ('C-SEEN', 'A', 'B', 'gold', 2, 'pl', 0), ('C-LOOKUP', 'A', 'B', 'gold', 2, 'pl', 0);
+             INSERT INTO customer_stores(customer_id, store_id, reason, since) VALUES
+                 ('C-ORDER', 1, 'lookup', 100), ('C-HOME', 1, 'lookup', 100), ('C-SEEN', 1, 'lookup', 100), ('C-LOOKUP', 1, 'lookup', 100);
+             INSERT INTO orders(id, store_id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version)
+                 VALUES ('O-1-1', 1, 'C-ORDER', 'placed', '123456', '[]', 200, 300, 200, 1);
+             INSERT INTO visits(op_id, kind, store_id, customer_id, at) VALUES
+                 ('v1', 'seen', 1, 'C-SEEN', 500), ('v2', 'seen', 2, 'C-LOOKUP', 900), ('v3', 'seen', 1, 'C-LOOKUP', 50);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let rows: Vec<(String, String, i64)> = conn
+            .prepare("SELECT customer_id, reason, since FROM customer_stores ORDER BY customer_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let expected = [("C-HOME", "home_store", 100), ("C-LOOKUP", "lookup", 100), ("C-ORDER", "order", 100), ("C-SEEN", "lookup", 500)];
+        assert_eq!(rows, expected.map(|(c, r, t)| (c.to_string(), r.to_string(), t)), "a visit at another store, or before, keeps the lookup's time");
+        conn.execute_batch("INSERT INTO lookups(position, at, store_id, device_id, kind, outcome, customer_id) VALUES (1, 0, 1, 'kiosk-1-1', 'loyalty_card', 'found', 'C-LOOKUP')")
+            .unwrap();
+        let plan: String = conn.query_row("EXPLAIN QUERY PLAN SELECT customer_id FROM customer_stores WHERE reason = 'lookup' AND since < 1000", [], |r| r.get(3)).unwrap();
+        assert!(plan.contains("customer_stores_by_lookup"), "the minute job reads only lookups' rows: {plan}");
     }
 }

@@ -9,9 +9,9 @@ use crate::error::StorageError;
 use crate::store::reads::staff_record;
 use crate::store::{
     ConflictRow, CustomerRow, Device, EventRow, FeedRow, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, ReceiptFilter,
-    ReceiptRow, Relevance, Savepoint, ShiftFilter, ShiftRow, Stored, TimelineRow, Touchpoint, TouchpointKind,
+    LookupRow, ReceiptRow, Relevance, Savepoint, ShiftFilter, ShiftRow, Stored, TimelineRow, Touchpoint, TouchpointKind,
 };
-use crate::store::sql::{receipts_where, shifts_where, RECEIPT_COLS, SHIFT_COLS};
+use crate::store::sql::{receipts_where, shifts_where, LOOKUPS_AFTER, LOOKUP_COLS, RECEIPT_COLS, RENEW_LOOKUP, SHIFT_COLS, STALE_LOOKUPS};
 
 const ORDER_COLS: &str = "id, store_id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version";
 const HELP_COLS: &str = "id, store_id, device_id, customer_id, raised_at, taken_by, taken_at, done_by, done_at";
@@ -293,6 +293,20 @@ impl HubTx for SqliteTx<'_> {
     fn attach(&mut self, customer_id: &str, store_id: i64, why: Relevance, since: i64) -> Stored<bool> {
         let sql = "INSERT OR IGNORE INTO customer_stores(customer_id, store_id, reason, since) VALUES (?1, ?2, ?3, ?4)";
         Ok(self.run(sql, params![customer_id, store_id, why.as_str(), since])? > 0)
+    }
+
+    fn renew_lookup(&mut self, customer_id: &str, store_id: i64, why: Relevance, since: i64) -> Stored<()> {
+        self.run(RENEW_LOOKUP, params![why.as_str(), since, customer_id, store_id])?;
+        Ok(())
+    }
+
+    fn stale_lookups(&mut self, before: i64) -> Stored<Vec<(String, i64)>> {
+        self.all(STALE_LOOKUPS, [before], |r| Ok((r.get(0)?, r.get(1)?)))
+    }
+
+    fn detach(&mut self, customer_id: &str, store_id: i64) -> Stored<()> {
+        self.run("DELETE FROM customer_stores WHERE customer_id = ?1 AND store_id = ?2", params![customer_id, store_id])?;
+        Ok(())
     }
 
     fn delete_rows(&mut self, table: &str, column: &str, key: &str) -> Stored<()> {
@@ -579,6 +593,28 @@ impl HubTx for SqliteTx<'_> {
             ShiftFilter::After { store_id, position, limit } => vec![store_id, position, limit],
         };
         self.all(&format!("SELECT {SHIFT_COLS} FROM shifts WHERE {}", shifts_where(&filter)), args.as_slice(), shift_row)
+    }
+
+    fn insert_lookup(&mut self, l: &LookupRow) -> Stored<()> {
+        self.run(
+            &format!("INSERT INTO lookups({LOOKUP_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+            params![l.position, l.at, l.store_id, l.device_id, l.kind, l.outcome, l.customer_id],
+        )?;
+        Ok(())
+    }
+
+    fn lookups(&mut self, store_id: Option<i64>, position: i64, limit: i64) -> Stored<Vec<LookupRow>> {
+        self.all(LOOKUPS_AFTER, params![store_id, position, limit], |r| {
+            Ok(LookupRow {
+                position: r.get(0)?,
+                at: r.get(1)?,
+                store_id: r.get(2)?,
+                device_id: r.get(3)?,
+                kind: r.get(4)?,
+                outcome: r.get(5)?,
+                customer_id: r.get(6)?,
+            })
+        })
     }
 
     fn savepoint(&mut self, step: Savepoint) -> Stored<()> {
