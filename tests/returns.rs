@@ -334,3 +334,35 @@ async fn a_day_at_the_till_closes_into_a_z_report_that_adds_up() {
     let next = till.json(&["shift", "open", "--staff", STAFF, "--float", "0", "--json"]).await;
     assert_eq!(next["z_number"], 2);
 }
+
+/// An exchange: a return and a sale in one basket, one receipt, one balance — the shopper
+/// pays the difference for something dearer, or is refunded it for something cheaper.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exchange_is_one_receipt_with_one_balance() {
+    let hub = TestHub::start(SeedOptions { stores: 1, customers: 30, products: 30, orders: 4, seed: 44 }).await;
+    let kiosk = enrolled(&hub.url(), &hub.device_token(1)).await;
+    let rows = kiosk.query_strings("SELECT sku || ' ' || price_cents FROM products ORDER BY price_cents, sku");
+    let priced: Vec<(String, i64)> = rows.iter().map(|r| r.split_once(' ').map(|(s, p)| (s.to_string(), p.parse().unwrap())).unwrap()).collect();
+    let (cheap, dear) = (&priced[0], priced.iter().rev().find(|p| p.1 > priced[1].1).unwrap());
+    let middle = &priced[1];
+    let sale: Receipt = serde_json::from_value(sell(&kiosk, &["--item", &format!("{}x2", middle.0), "--pay", "cash:10000000"]).await).unwrap();
+
+    // One back, something dearer taken: the shopper pays the difference (cash, change given).
+    let up = take_back(&kiosk, &[&sale.number, "--item", &format!("{}x1", middle.0), "--take", &dear.0, "--refund", "cash", "--reason", "wrong size"]).await;
+    assert_eq!(up.kind, ReceiptKind::Return);
+    assert_eq!(up.total_cents, dear.1 - middle.1, "one balance");
+    assert_eq!((up.lines.len(), up.lines[0].qty, up.lines[1].qty), (2, -1, 1));
+    assert_eq!(up.seq, sale.seq + 1, "the same numbers as the sales");
+    // The other back, something cheaper taken: the store refunds the difference.
+    let down = take_back(&kiosk, &[&sale.number, "--item", &format!("{}x1", middle.0), "--take", &cheap.0, "--refund", "cash", "--reason", "wrong size"]).await;
+    assert_eq!(down.total_cents, cheap.1 - middle.1);
+    assert!(down.total_cents <= 0);
+    sync(&kiosk).await;
+    let status = kiosk.json(&["status", "--json"]).await;
+    assert_eq!((status["outbox"].as_i64(), status["conflicts"].as_i64()), (Some(0), Some(0)), "{status}");
+    let at_hub = hub_sales(&hub, 1).await;
+    let held: i64 = at_hub.iter().flat_map(|r| &r.lines).filter(|l| l.sku == middle.0).map(|l| l.qty).sum();
+    assert_eq!(held, 0, "both of the first product came back");
+    let sold: i64 = at_hub.iter().flat_map(|r| &r.lines).filter(|l| l.sku == dear.0 || l.sku == cheap.0).map(|l| l.qty).sum();
+    assert_eq!(sold, 2, "and the two taken instead were sold");
+}

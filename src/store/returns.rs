@@ -86,9 +86,12 @@ impl LocalStore {
             at: now,
             prev_hash: &prev_hash,
         };
-        // "Refund to cash" without an amount: the whole balance.
+        // "Refund to cash" without an amount: the whole balance (an even exchange: none).
         if matches!(draft.tenders.as_slice(), [t] if t.cents == 0) {
-            draft.tenders[0].cents = draft.balance_cents()?.abs();
+            match draft.balance_cents()?.abs() {
+                0 => draft.tenders.clear(),
+                balance => draft.tenders[0].cents = balance,
+            }
         }
         let receipt = draft.receipt()?;
         let op = OpBody::ReturnComplete { receipt };
