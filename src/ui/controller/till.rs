@@ -710,6 +710,35 @@ mod tests {
     }
 
     #[test]
+    fn a_return_takes_back_no_more_than_was_bought_and_an_unknown_receipt_says_why() {
+        let (f, ctx) = Fixture::start();
+        let mut t = till(&f, &ctx, "S1-STAFF");
+        scan(&mut t, &ctx, "5901234123457");
+        t.exact(&ctx);
+        let sale = t.complete(&ctx).unwrap();
+        t.start_return(&ctx);
+        t.entered(&ctx, "1");
+        assert_eq!(t.screen().ret.as_ref().map(|r| r.reference.as_str()), Some(sale.number.as_str()), "found by its sequence");
+        t.return_qty(&ctx, 0, 1);
+        t.return_qty(&ctx, 0, 1);
+        let r = t.screen().ret.clone().unwrap();
+        assert_eq!((r.lines[0].qty, r.balance.as_str(), r.refunding), (1, "zł\u{a0}4.99", true));
+        assert!(!r.can_complete, "no reason yet");
+        t.return_reason(&ctx, 0);
+        t.return_refund(&ctx, Refund::Card);
+        assert!(!t.screen().ret.as_ref().unwrap().can_complete, "a card needs its reference");
+        t.entered(&ctx, "4711");
+        let back = t.complete_return(&ctx).expect("returned");
+        assert_eq!((back.total_cents, back.tenders[0].reference.as_deref()), (-499, Some("4711")));
+        assert!(t.screen().receipt.as_ref().is_some_and(|r| r.is_return && r.reason == "damaged"));
+        t.start_return(&ctx);
+        t.entered(&ctx, "99");
+        assert_eq!(t.screen().notice, TillNotice::ReturnRefused);
+        assert!(t.screen().ret.is_none());
+        assert_eq!(ctx.store.receipts(10).unwrap().len(), 2, "nothing more recorded");
+    }
+
+    #[test]
     fn rates_read_as_percentages() {
         assert_eq!([rate(2300), rate(550), rate(0), rate(805)], ["23 %", "5.5 %", "0 %", "8.05 %"]);
     }
