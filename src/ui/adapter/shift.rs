@@ -9,7 +9,7 @@ use crate::ui::generated::{AppWindow, ShiftAdapter, ShiftStep as SlintStep, ZTax
 pub fn wire(w: &AppWindow, act: &Act) {
     let s = w.global::<ShiftAdapter>();
     on!(act, s, on_begin, |k, step| k.shift_step(mirror!(step, SlintStep => ShiftStep {
-        None => None, Open => Open, CashMove => CashMove, Close => Close, Report => Report,
+        None => None, Menu => Menu, Open => Open, CashMove => CashMove, Close => Close, Report => Report,
     })));
     on!(act, s, on_typing, |k, digits| k.shift_typing(&digits));
     on!(act, s, on_cash_move, |k, out, reason| k.shift_cash_move(out, usize::try_from(reason).ok()));
@@ -21,7 +21,7 @@ pub fn show(w: &AppWindow, s: &ShiftScreen, before: &ShiftScreen) {
     let a = w.global::<ShiftAdapter>();
     a.set_open(s.open.as_str().into());
     a.set_float(s.float.as_str().into());
-    a.set_step(mirror!(s.step, ShiftStep => SlintStep { None => None, Open => Open, CashMove => CashMove, Close => Close, Report => Report }));
+    a.set_step(mirror!(s.step, ShiftStep => SlintStep { None => None, Menu => Menu, Open => Open, CashMove => CashMove, Close => Close, Report => Report }));
     a.set_typed(s.typed.as_str().into());
     a.set_out(s.out);
     a.set_reason(s.reason.as_str().into());

@@ -20,6 +20,8 @@ pub enum ShiftStep {
     /// The till itself shows.
     #[default]
     None,
+    /// The open shift, with "Cash in/out" and "Close shift".
+    Menu,
     /// The float to open with.
     Open,
     /// Cash into (`out` false) or out of the drawer, and why.
@@ -120,7 +122,7 @@ impl ShiftPart {
                 ctx.store.move_cash(&CashMoveRequest { staff_id: staff_id.to_string(), cents, reason: reason.to_string() }, now).map(|_| None)
             }
             ShiftStep::Close => ctx.store.close_shift(staff_id, cents, &ctx.settings.loyalty, now).map(Some),
-            ShiftStep::None | ShiftStep::Report => Ok(None),
+            ShiftStep::None | ShiftStep::Menu | ShiftStep::Report => Ok(None),
         };
         self.typed_cents = 0;
         let report = match done {
