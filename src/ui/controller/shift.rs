@@ -91,7 +91,8 @@ impl ShiftPart {
         &self.screen
     }
 
-    /// "Open shift", "Cash in/out" or "Close shift": the keypad types its amount.
+    /// "Open shift", "Cash in/out" or "Close shift" (the keypad types the amount), the open
+    /// shift's menu, or back to the till ("Done", "Cancel").
     pub fn begin(&mut self, ctx: &Ctx, step: ShiftStep) {
         *self = ShiftPart { step, ..ShiftPart::default() };
         self.show(ctx);
@@ -139,11 +140,6 @@ impl ShiftPart {
         };
         self.show(ctx);
         report
-    }
-
-    /// "Done" or "Cancel": back to the till.
-    pub fn done(&mut self, ctx: &Ctx) {
-        self.begin(ctx, ShiftStep::None);
     }
 
     /// Reads the open shift again (after a sale, a return, another device's close).

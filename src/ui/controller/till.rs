@@ -16,7 +16,7 @@ use omnikiosk_protocol::till::{price, settle, Priced, Receipt, ReceiptKind, Rece
 use super::context::{refusal, Ctx, STAFF_LANGUAGE};
 use super::returns::{Refund, Return, ReturnScreen};
 use crate::domain::shopper::ShopperView;
-use crate::store::{Basket, BasketItem, ProductView, StaffMember};
+use crate::store::{Basket, BasketItem, OpError, ProductView, StaffMember};
 
 /// What the till's keypad is typing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -405,21 +405,29 @@ impl TillPart {
             points_redeemed: self.sale.points_redeemed,
             tenders: self.sale.tenders.clone(),
         };
-        let done = match ctx.store.complete_sale(&basket, &ctx.settings.loyalty, ctx.now()) {
+        let done = ctx.store.complete_sale(&basket, &ctx.settings.loyalty, ctx.now());
+        self.recorded(ctx, done, TillNotice::Refused)
+    }
+
+    /// A sale or return recorded: its receipt shows (and is returned, for the printer); or
+    /// refused, and `refused` says why.
+    fn recorded(&mut self, ctx: &Ctx, done: Result<Receipt, OpError>, refused: TillNotice) -> Option<Receipt> {
+        let receipt = match done {
             Ok(receipt) => {
                 self.notice = TillNotice::None;
                 self.receipt = Some(receipt.clone());
+                self.back = None;
                 self.entry = Entry::Code;
                 Some(receipt)
             }
             Err(e) => {
-                self.notice = TillNotice::Refused;
+                self.notice = refused;
                 self.notice_detail = refusal(e);
                 None
             }
         };
         self.show(ctx);
-        done
+        receipt
     }
 
     /// "Return": the keypad takes the receipt's number (or a receipt's QR is scanned).
@@ -476,22 +484,8 @@ impl TillPart {
     pub fn complete_return(&mut self, ctx: &Ctx) -> Option<Receipt> {
         let (staff, back) = (self.staff.as_ref()?, self.back.as_ref()?);
         let sold = self.sale.lines.iter().map(|l| BasketItem { sku: l.sku.clone(), qty: l.qty, from_cart: false }).collect();
-        let done = match ctx.store.complete_return(&back.request(ctx, &staff.id, sold), &ctx.settings.loyalty, ctx.now()) {
-            Ok(receipt) => {
-                self.notice = TillNotice::None;
-                self.receipt = Some(receipt.clone());
-                self.back = None;
-                self.entry = Entry::Code;
-                Some(receipt)
-            }
-            Err(e) => {
-                self.notice = TillNotice::ReturnRefused;
-                self.notice_detail = refusal(e);
-                None
-            }
-        };
-        self.show(ctx);
-        done
+        let done = ctx.store.complete_return(&back.request(ctx, &staff.id, sold), &ctx.settings.loyalty, ctx.now());
+        self.recorded(ctx, done, TillNotice::ReturnRefused)
     }
 
     pub fn end(&mut self) {
