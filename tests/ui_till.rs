@@ -2,7 +2,10 @@
 //! shopper's online cart into the basket with "buy here", redeems points, pays by card and
 //! cash and gets the receipt on screen and on the printer; a short payment cannot be paid;
 //! a void sells nothing and uses no receipt number; the manager and the shopper see the
-//! sale. The real Slint components, found by accessible label, over a real local store
+//! sale; one line comes back against the receipt's typed number, refunded in cash, and a
+//! return against its scanned QR that the rules refuse uses no number; a shift opens with
+//! its float and closes into its Z report, a close with no shift open is refused, and the
+//! manager sees the returns and the Z report. The real Slint components, found by accessible label, over a real local store
 //! that a real hub filled; pictures of the till at the three sizes the project shoots.
 //!
 //! Slint allows one platform per process, and the pictures need the software renderer:
@@ -19,12 +22,13 @@ use std::time::Duration;
 
 use omnikiosk::clock::unix_now;
 use omnikiosk::config::{Config, PrinterConfig, StoreConfig, SyncConfig};
-use omnikiosk::store::LocalStore;
+use omnikiosk::store::{LocalStore, ReturnRequest};
 use omnikiosk::ui::{KioskUi, TillAdapter, UiSettings};
 use omnikiosk_hub::seed::{generate, SeedCustomer};
 use omnikiosk_hub::{Hub, SeedOptions, ServeConfig};
 use omnikiosk_protocol::code::CodeKind;
 use omnikiosk_protocol::money;
+use omnikiosk_protocol::till::{Tender, TenderMethod};
 use slint::{ComponentHandle, Model};
 use touch::labels;
 
@@ -287,6 +291,115 @@ fn a_short_payment_keeps_pay_disabled_and_a_void_uses_no_number(shop: &Shop) {
     ui.window().hide().unwrap();
 }
 
+fn a_return_refunds_one_line_and_a_refused_one_uses_no_number(shop: &Shop) {
+    let data = shop.copy();
+    let (ui, store) = window(shop, data.path(), None);
+    open_till(&ui, &shop.staff_badge, "1234");
+    let [(sku1, name1, price1), (sku2, name2, _)] = &shop.products;
+    ui.scan(sku1);
+    ui.scan(sku2);
+    press(&ui, "Cash");
+    press(&ui, "Exact cash");
+    press(&ui, "Pay");
+    let sale = store.receipts(10).unwrap()[0].number.clone();
+    press(&ui, "Next sale");
+
+    // The receipt's number typed (its sequence: the keypad has no dashes), one line back.
+    press(&ui, "Return");
+    keypad(&ui, "receipt", sale.rsplit('-').next().unwrap().trim_start_matches('0'), "OK");
+    assert!(has_label(&ui, &format!("Return against {sale}")), "{:?}", labels(&ui));
+    press(&ui, &format!("One more {name1} back"));
+    press(&ui, &format!("One more {name1} back"));
+    assert!(has_label(&ui, &format!("1 × {name1} back")), "no more than was bought: {:?}", labels_containing(&ui, "back"));
+    assert!(has_label(&ui, &format!("Refund {}", shop.money(*price1))), "{:?}", labels_containing(&ui, "Refund"));
+    press(&ui, "damaged");
+    press(&ui, "Refund in cash");
+    press(&ui, "Complete return");
+    let receipts = store.receipts(10).unwrap();
+    assert_eq!(receipts.len(), 2, "the return is a receipt of its own: {receipts:?}");
+    let back = receipts.iter().find(|r| r.number != sale).unwrap();
+    assert!(has_label(&ui, &format!("Return receipt {}", back.number)), "{:?}", labels(&ui));
+    assert!(has_label(&ui, &format!("Total {}", shop.money(-price1))), "{:?}", labels_containing(&ui, "Total"));
+    press(&ui, "Next sale");
+
+    // The receipt's QR scanned, the other line chosen, but it came back elsewhere
+    // meanwhile: refused, no number used.
+    ui.scan(&store.receipt_code(&store.receipt(&sale).unwrap().unwrap()).unwrap());
+    assert!(has_label(&ui, &format!("Return against {sale}")), "{:?}", labels(&ui));
+    press(&ui, &format!("One more {name2} back"));
+    press(&ui, "faulty");
+    press(&ui, "Refund in cash");
+    let elsewhere = ReturnRequest {
+        staff_id: "S1-STAFF".into(),
+        origin: sale.clone(),
+        items: vec![(sku2.clone(), 1)],
+        sold: vec![],
+        reason: "faulty".into(),
+        tenders: vec![Tender { method: TenderMethod::Cash, cents: 0, reference: None }],
+    };
+    store.complete_return(&elsewhere, &Config::default().loyalty, unix_now()).unwrap();
+    press(&ui, "Complete return");
+    assert_eq!(labels_containing(&ui, "Not returned: ").len(), 1, "the rules' words: {:?}", labels(&ui));
+    assert_eq!(store.receipts(10).unwrap().len(), 3, "the refused return took no number");
+
+    // The manager sees what the returns took off the day's sales.
+    press(&ui, "Sign out");
+    ui.scan(&shop.manager_badge);
+    keypad(&ui, "PIN", "9999", "OK");
+    let today = store.today(unix_now(), 0, 7 * 86_400).unwrap().sales;
+    assert!(today.returns_cents < 0);
+    assert!(has_label(&ui, &format!("of which returns {}", shop.money(today.returns_cents))), "{:?}", labels_containing(&ui, "returns"));
+    ui.window().hide().unwrap();
+}
+
+fn a_shift_opens_with_its_float_and_closes_into_its_z_report(shop: &Shop) {
+    let data = shop.copy();
+    let (ui, store) = window(shop, data.path(), None);
+    open_till(&ui, &shop.staff_badge, "1234");
+    press(&ui, "Open shift");
+    keypad(&ui, "amount", "10000", "OK");
+    assert!(has_label(&ui, &format!("Shift Z1 · float {}", shop.money(10_000))), "{:?}", labels_containing(&ui, "hift"));
+    let [(sku1, _, price1), _] = &shop.products;
+    ui.scan(sku1);
+    press(&ui, "Cash");
+    press(&ui, "Exact cash");
+    press(&ui, "Pay");
+    press(&ui, "Next sale");
+
+    // Counted a little short: the report says so, and that the kiosk closed offline.
+    press(&ui, &format!("Shift Z1 · float {}", shop.money(10_000)));
+    press(&ui, "Close shift");
+    keypad(&ui, "amount", &(10_000 + price1 - 100).to_string(), "OK");
+    let z = store.z_report(1).unwrap().expect("the Z report recorded");
+    assert!(has_label(&ui, &format!("Z report {}", z.number())), "{:?}", labels(&ui));
+    for (label, cents) in [("Expected cash", 10_000 + price1), ("Counted cash", 10_000 + price1 - 100), ("Difference", -100)] {
+        assert!(has_label(&ui, &format!("{label} {}", shop.money(cents))), "{label}: {:?}", labels(&ui));
+    }
+    assert!(z.unsent_ops > 0);
+    assert!(has_label(&ui, &format!("Closed offline: {} operations not at the hub yet", z.unsent_ops)));
+    press(&ui, "Done");
+    assert!(has_label(&ui, "Open shift"), "none open now");
+
+    // A shift closed elsewhere (the command line) while the till still offered "Close shift".
+    press(&ui, "Open shift");
+    keypad(&ui, "amount", "5000", "OK");
+    press(&ui, &format!("Shift Z2 · float {}", shop.money(5000)));
+    store.close_shift("S1-STAFF", 5000, &Config::default().loyalty, unix_now()).unwrap();
+    press(&ui, "Close shift");
+    keypad(&ui, "amount", "5000", "OK");
+    assert!(has_label(&ui, "Not done: no shift is open at this till: open one with the float first"), "{:?}", labels(&ui));
+    assert!(store.z_report(3).unwrap().is_none(), "nothing closed");
+
+    // The manager sees the shift's Z report among the store's today.
+    press(&ui, "Cancel");
+    press(&ui, "Sign out");
+    ui.scan(&shop.manager_badge);
+    keypad(&ui, "PIN", "9999", "OK");
+    let row = format!("{}: sales {} · returns {} · difference {}", z.number(), shop.money(*price1), shop.money(0), shop.money(-100));
+    assert_eq!(labels_containing(&ui, &row).len(), 1, "{:?}", labels_containing(&ui, "difference"));
+    ui.window().hide().unwrap();
+}
+
 /// The till with a basket, a shopper and part paid, at each size: `target/screens/till-*.png`.
 fn pictures(platform: &headless::Headless, shop: &Shop) {
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("screens");
@@ -316,10 +429,12 @@ fn pictures(platform: &headless::Headless, shop: &Shop) {
 }
 
 #[test]
-fn the_till_sells_voids_refuses_a_short_payment_and_shows_at_every_size() {
+fn the_till_sells_voids_refuses_a_short_payment_takes_returns_closes_a_shift_and_shows_at_every_size() {
     let platform = headless::Headless::install();
     let shop = Shop::build();
     a_whole_sale_with_a_shopper_points_and_a_split_payment(&shop);
     a_short_payment_keeps_pay_disabled_and_a_void_uses_no_number(&shop);
+    a_return_refunds_one_line_and_a_refused_one_uses_no_number(&shop);
+    a_shift_opens_with_its_float_and_closes_into_its_z_report(&shop);
     pictures(&platform, &shop);
 }

@@ -225,6 +225,7 @@ impl WindowDriver {
                     sink(&receipt);
                 }
             }
+            Effect::ShiftClosed(report) => self.print_z_report(*report),
             Effect::Signals(signals) => {
                 if let Some(sink) = self.signal_sink.borrow().as_ref() {
                     sink(signals);
@@ -248,6 +249,20 @@ impl WindowDriver {
             let printed = crate::peripherals::printer::open(&printer).and_then(|mut p| p.sale_receipt(&receipt, &qr, None));
             if let Err(e) = printed {
                 tracing::warn!(number = %receipt.number, error = %e, "sale recorded; the receipt did not print");
+            }
+        });
+    }
+
+    /// Prints a Z report off the UI thread. The close is recorded already: a printer that
+    /// is off is a warning.
+    fn print_z_report(&self, report: omnikiosk_protocol::shift::ZReport) {
+        if !self.printer.enabled {
+            return;
+        }
+        let printer = self.printer.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = crate::peripherals::printer::open(&printer).and_then(|mut p| p.z_report(&report)) {
+                tracing::warn!(z = %report.number(), error = %e, "shift closed; the Z report did not print");
             }
         });
     }

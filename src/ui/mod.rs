@@ -1,10 +1,11 @@
 //! The touchscreen. The Slint components in `ui/` talk to Rust only through their adapter
 //! globals (`AttractAdapter`, `ShopperAdapter`, `DeskAdapter`, `StaffAdapter`,
-//! `ManagerAdapter`, `AppAdapter`); the controllers hold the behaviour, with no Slint
-//! types. Only `adapter/` and `kiosk.rs` touch generated Slint types.
+//! `ManagerAdapter`, `TillAdapter`, `ShiftAdapter`, `AppAdapter`); the controllers hold
+//! the behaviour, with no Slint types. Only `adapter/` and `kiosk.rs` touch generated
+//! Slint types.
 //!
-//! - [`controller`]: one state machine per part (router, shopper, desk, staff, manager),
-//!   plain Rust over the local store, tested without a window.
+//! - [`controller`]: one state machine per part (router, shopper, desk, staff, manager,
+//!   till, shift), plain Rust over the local store, tested without a window.
 //! - `adapter`: one small file per screen: the controller's state into the screen's
 //!   global, the global's callbacks into the controller.
 //! - [`kiosk`]: [`KioskUi`], the window: runs actions, effects, timers.

@@ -3,7 +3,7 @@
 use slint::ComponentHandle;
 
 use crate::ui::controller::manager::{ListRow, ManagerScreen};
-use crate::ui::generated::{AppWindow, ConflictRow, DeviceRow, ListRow as SlintListRow, ManagerAdapter};
+use crate::ui::generated::{AppWindow, ConflictRow, DeviceRow, ListRow as SlintListRow, ManagerAdapter, ZReportRow};
 use super::support::{int, model, Act};
 
 pub fn wire(w: &AppWindow, act: &Act) {
@@ -38,6 +38,16 @@ pub fn show(w: &AppWindow, s: &ManagerScreen, before: &ManagerScreen) {
     m.set_oldest_op(s.oldest_op.as_str().into());
     m.set_sales_count(int(s.sales_count));
     m.set_sales_total(s.sales_total.as_str().into());
+    m.set_returns_total(s.returns_total.as_str().into());
+    if s.z_reports != before.z_reports {
+        m.set_z_reports(model(&s.z_reports, |z| ZReportRow {
+            device: z.device.as_str().into(),
+            number: z.number.as_str().into(),
+            sales: z.sales.as_str().into(),
+            returns: z.returns.as_str().into(),
+            difference: z.difference.as_str().into(),
+        }));
+    }
     if s.conflicts != before.conflicts {
         m.set_conflicts(model(&s.conflicts, |c| ConflictRow {
             what: c.what.as_str().into(),

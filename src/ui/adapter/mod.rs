@@ -14,6 +14,7 @@ mod app;
 pub mod attract;
 mod desk;
 mod manager;
+mod shift;
 mod shopper;
 mod staff;
 mod till;
@@ -29,6 +30,7 @@ pub struct Shown {
     staff: super::controller::staff::StaffScreen,
     manager: super::controller::manager::ManagerScreen,
     till: super::controller::till::TillScreen,
+    shift: super::controller::shift::ShiftScreen,
 }
 
 /// Wires every screen's callbacks.
@@ -39,6 +41,7 @@ pub fn wire(w: &AppWindow, act: &Act) {
     staff::wire(w, act);
     manager::wire(w, act);
     till::wire(w, act);
+    shift::wire(w, act);
 }
 
 /// Copies into the globals what changed since `shown`.
@@ -51,6 +54,7 @@ pub fn show(w: &AppWindow, k: &Kiosk, shown: &mut Shown) {
     update(k.staff(), &mut shown.staff, |s, before| staff::show(w, s, before));
     update(k.manager(), &mut shown.manager, |s, before| manager::show(w, s, before));
     update(k.till(), &mut shown.till, |s, before| till::show(w, s, before));
+    update(k.shift(), &mut shown.shift, |s, before| shift::show(w, s, before));
 }
 
 fn update<T: PartialEq + Clone>(now: &T, shown: &mut T, show: impl FnOnce(&T, &T)) {

@@ -1,11 +1,12 @@
-//! `TillAdapter`: the basket, its shopper, points and tenders, "Pay" and the receipt.
+//! `TillAdapter`: the basket, its shopper, points and tenders, "Pay", returns and the receipt.
 
 use slint::ComponentHandle;
 
 use super::support::{int, model, Act};
+use crate::ui::controller::returns::{Refund, ReturnRow};
 use crate::ui::controller::till::{Entry, TaxRow, TenderRow, TillNotice, TillRow, TillScreen};
 use crate::ui::generated::{
-    AppWindow, TaxRow as SlintTax, TenderRow as SlintTender, TillAdapter, TillEntry, TillLine, TillNotice as SlintNotice,
+    AppWindow, ReturnLine, TaxRow as SlintTax, TenderRow as SlintTender, TillAdapter, TillEntry, TillLine, TillNotice as SlintNotice,
 };
 
 pub fn wire(w: &AppWindow, act: &Act) {
@@ -22,6 +23,12 @@ pub fn wire(w: &AppWindow, act: &Act) {
     on!(act, t, on_void_basket, |k| k.till_void(None));
     on!(act, t, on_void_answered, |k, yes| k.till_void(Some(yes)));
     on!(act, t, on_pay, |k| k.till_pay());
+    on!(act, t, on_start_return, |k| k.till_return());
+    on!(act, t, on_return_qty, |k, i, delta| k.till_return_qty(index(i), delta.into()));
+    on!(act, t, on_return_reason_chosen, |k, i| k.till_return_reason(index(i)));
+    on!(act, t, on_return_refund_chosen, |k, method| if let Some(r) = refund(&method) { k.till_return_refund(r) });
+    on!(act, t, on_cancel_return, |k| k.till_return_cancel());
+    on!(act, t, on_complete_return, |k| k.till_return_complete());
     on!(act, t, on_next_sale, |k| k.till_next_sale());
     on!(act, t, on_back, |k| k.staff_back());
     on!(act, t, on_sign_out, |k| k.go_home());
@@ -33,7 +40,32 @@ fn index(i: i32) -> usize {
 }
 
 fn entry(e: TillEntry) -> Entry {
-    mirror!(e, TillEntry => Entry { Code => Code, Points => Points, Cash => Cash, CardAmount => CardAmount, CardReference => CardReference })
+    mirror!(e, TillEntry => Entry {
+        Code => Code, Points => Points, Cash => Cash, CardAmount => CardAmount, CardReference => CardReference,
+        Receipt => Receipt, RefundReference => RefundReference,
+    })
+}
+
+/// The refund button's method ("cash", "card", "points").
+fn refund(method: &str) -> Option<Refund> {
+    match method {
+        "cash" => Some(Refund::Cash),
+        "card" => Some(Refund::Card),
+        "points" => Some(Refund::Points),
+        _ => None,
+    }
+}
+
+fn refund_name(r: Refund) -> &'static str {
+    match r {
+        Refund::Cash => "cash",
+        Refund::Card => "card",
+        Refund::Points => "points",
+    }
+}
+
+fn return_line(l: &ReturnRow) -> ReturnLine {
+    ReturnLine { name: l.name.as_str().into(), bought: int(l.bought), returned: int(l.returned), qty: int(l.qty), left: int(l.left) }
 }
 
 fn line(l: &TillRow) -> TillLine {
@@ -80,11 +112,14 @@ pub fn show(w: &AppWindow, s: &TillScreen, before: &TillScreen) {
     t.set_change(s.change.as_str().into());
     t.set_unsettled(s.unsettled.as_str().into());
     t.set_can_pay(s.can_pay);
-    t.set_entry(mirror!(s.entry, Entry => TillEntry { Code => Code, Points => Points, Cash => Cash, CardAmount => CardAmount, CardReference => CardReference }));
+    t.set_entry(mirror!(s.entry, Entry => TillEntry {
+        Code => Code, Points => Points, Cash => Cash, CardAmount => CardAmount, CardReference => CardReference,
+        Receipt => Receipt, RefundReference => RefundReference,
+    }));
     t.set_typed(s.typed.as_str().into());
     t.set_card_amount(s.card_amount.as_str().into());
     t.set_confirm_void(s.confirm_void);
-    t.set_notice(mirror!(s.notice, TillNotice => SlintNotice { None => None, UnknownProduct => UnknownProduct, UnknownShopper => UnknownShopper, CartEmpty => CartEmpty, Refused => Refused, Voided => Voided }));
+    t.set_notice(mirror!(s.notice, TillNotice => SlintNotice { None => None, UnknownProduct => UnknownProduct, UnknownShopper => UnknownShopper, CartEmpty => CartEmpty, Refused => Refused, Voided => Voided, ReturnRefused => ReturnRefused }));
     t.set_notice_detail(s.notice_detail.as_str().into());
     if s.receipt != before.receipt {
         let r = s.receipt.clone().unwrap_or_default();
@@ -97,5 +132,21 @@ pub fn show(w: &AppWindow, s: &TillScreen, before: &TillScreen) {
         t.set_receipt_change(r.change.as_str().into());
         t.set_receipt_points_earned(int(r.points_earned));
         t.set_receipt_points_redeemed(int(r.points_redeemed));
+        t.set_receipt_return(r.is_return);
+        t.set_receipt_reason(r.reason.as_str().into());
+    }
+    if s.ret != before.ret {
+        let r = s.ret.clone().unwrap_or_default();
+        t.set_returning(s.ret.is_some());
+        t.set_return_reference(r.reference.as_str().into());
+        t.set_return_lines(model(&r.lines, return_line));
+        t.set_return_reasons(model(&r.reasons, |r| r.as_str().into()));
+        t.set_return_reason(r.reason.as_str().into());
+        t.set_return_refund(r.refund.map(refund_name).unwrap_or_default().into());
+        t.set_return_card_reference(r.card_reference.as_str().into());
+        t.set_return_points(r.points);
+        t.set_return_balance(r.balance.as_str().into());
+        t.set_return_refunding(r.refunding);
+        t.set_can_complete_return(r.can_complete);
     }
 }

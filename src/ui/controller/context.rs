@@ -23,6 +23,8 @@ pub struct UiSettings {
     pub tz_offset_secs: i64,
     pub loyalty_prefix: String,
     pub loyalty: LoyaltyConfig,
+    /// Why goods may come back at the till.
+    pub till: crate::config::TillConfig,
     /// Where "Continue on your phone" leads (the web shop's cart page).
     pub phone_url: String,
     /// How long after its promised time a ready order expires as a no-show (the hub's rule).
@@ -42,6 +44,7 @@ impl UiSettings {
             tz_offset_secs: i64::from(cfg.ui.utc_offset_minutes) * 60,
             loyalty_prefix: cfg.scan.loyalty_prefix.clone(),
             loyalty: cfg.loyalty.clone(),
+            till: cfg.till.clone(),
             phone_url: cfg.ui.phone_url.clone(),
             no_show_secs: i64::from(cfg.ui.no_show_days) * 86_400,
             printer: cfg.printer.clone(),
@@ -81,6 +84,14 @@ impl Ctx {
     }
 }
 
+/// Why the store refused an action, in the rules' words (or what went wrong underneath).
+pub fn refusal(e: OpError) -> String {
+    match e {
+        OpError::Refused(r) => r.message,
+        e => e.to_string(),
+    }
+}
+
 /// What the pickup light and buzzer (or any other signal outside the window) follow.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeskSignals {
@@ -106,6 +117,8 @@ pub enum Effect {
     HandedOver { order: OrderRecord, staff_id: String },
     /// The desk's signals changed (for the pickup light).
     Signals(DeskSignals),
-    /// A sale was made at the till (for the receipt printer).
+    /// A sale or a return was made at the till (for the receipt printer).
     Sold(Box<omnikiosk_protocol::till::Receipt>),
+    /// The till's shift was closed (for the printer: the Z report).
+    ShiftClosed(Box<omnikiosk_protocol::shift::ZReport>),
 }

@@ -44,6 +44,10 @@ pub struct ManagerScreen {
     /// taken off), in the store's currency.
     pub sales_count: i64,
     pub sales_total: String,
+    /// What the store's returns today took off it.
+    pub returns_total: String,
+    /// The store's shifts closed today, newest first.
+    pub z_reports: Vec<ZRow>,
     /// Every device of the store, this one first.
     pub devices: Vec<DeviceRow>,
 }
@@ -62,6 +66,17 @@ pub struct DeviceRow {
     pub this_device: bool,
     /// Not heard from for more than two minutes.
     pub stale: bool,
+}
+
+/// One shift closed today at a device of the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ZRow {
+    pub device: String,
+    /// "1-2-Z0003".
+    pub number: String,
+    pub sales: String,
+    pub returns: String,
+    pub difference: String,
 }
 
 /// A device not heard from for this long is shown as silent.
@@ -86,6 +101,7 @@ impl ManagerPart {
             return;
         };
         let sum = &today.summary;
+        let money = |cents| omnikiosk_protocol::money::format(cents, &today.sales.currency, STAFF_LANGUAGE);
         let nps = today.nps;
         let row = |title: String, secs: i64| ListRow { title, minutes: secs.div_euclid(60) };
         let mut devices: Vec<DeviceRow> = today
@@ -131,7 +147,19 @@ impl ManagerPart {
                 })
                 .collect(),
             sales_count: today.sales.count,
-            sales_total: omnikiosk_protocol::money::format(today.sales.total_cents, &today.sales.currency, STAFF_LANGUAGE),
+            sales_total: money(today.sales.total_cents),
+            returns_total: money(today.sales.returns_cents),
+            z_reports: today
+                .z_reports
+                .iter()
+                .map(|z| ZRow {
+                    device: z.device_id.clone(),
+                    number: z.number(),
+                    sales: money(z.sales.total_cents),
+                    returns: money(z.returns.total_cents),
+                    difference: money(z.difference_cents),
+                })
+                .collect(),
             devices,
         };
     }

@@ -8,7 +8,9 @@
 //! - [`desk`]: "Collect an order" and "Call staff" without a card.
 //! - [`staff`]: badge and PIN, the queue, picking, handover, help requests.
 //! - [`manager`]: the manager's view of the desk and of sync.
-//! - [`till`]: the basket, its shopper, points and tenders, and "Pay".
+//! - [`till`]: the basket, its shopper, points and tenders, and "Pay"; with [`returns`],
+//!   goods taken back against a receipt, and exchanges.
+//! - [`shift`]: the till's shift: the float, cash in and out, the close and its Z report.
 //!
 //! The parts know nothing of each other; the router passes what one needs from another.
 //! What a part cannot do itself (change the language, ask the hub, tell the receipt
@@ -17,7 +19,9 @@
 mod context;
 pub mod desk;
 pub mod manager;
+pub mod returns;
 pub mod router;
+pub mod shift;
 pub mod shopper;
 pub mod staff;
 pub mod till;

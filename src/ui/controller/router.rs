@@ -13,6 +13,8 @@ use super::desk::{self, DeskPart, ANSWER_SECS};
 use super::manager::ManagerPart;
 use super::shopper::ShopperPart;
 use super::staff::{Go, StaffNotice, StaffPage, StaffPart};
+use super::returns::Refund;
+use super::shift::{ShiftPart, ShiftStep};
 use super::till::{Entry, TillNotice, TillPart};
 use super::context::{Ctx, DeskSignals, Effect, UiSettings};
 use crate::domain::desk::QueueTab;
@@ -72,6 +74,7 @@ pub struct Kiosk {
     staff: StaffPart,
     manager: ManagerPart,
     till: TillPart,
+    shift: ShiftPart,
     /// The call for staff made at this screen, to say who takes it; ends with the session.
     help_asked: Option<String>,
     /// The desk's signals as last told, so only a change is told again.
@@ -93,6 +96,7 @@ impl Kiosk {
             staff: StaffPart::default(),
             manager: ManagerPart::default(),
             till: TillPart::default(),
+            shift: ShiftPart::default(),
             help_asked: None,
             signals: None,
             effects: Vec::new(),
@@ -135,6 +139,10 @@ impl Kiosk {
 
     pub fn till(&self) -> &super::till::TillScreen {
         self.till.screen()
+    }
+
+    pub fn shift(&self) -> &super::shift::ShiftScreen {
+        self.shift.screen()
     }
 
     /// What the window has to do since it last asked, oldest first.
@@ -197,6 +205,8 @@ impl Kiosk {
         match answer {
             Ok(LocalAnswer::Found(ScanOutcome { resolution: Resolution::Product(p), .. })) => self.till.add_product(ctx, &p),
             Ok(LocalAnswer::Found(ScanOutcome { resolution: Resolution::Shopper(view), .. })) => self.till.attach(ctx, view),
+            Ok(LocalAnswer::Found(ScanOutcome { resolution: Resolution::Receipt(r), .. })) => self.till.find_return(ctx, &r.number),
+            Err(ScanError::ReceiptElsewhere { number, .. }) => self.till.find_return(ctx, &number),
             Ok(LocalAnswer::AskHub(_)) => self.till.not_found(ctx, TillNotice::UnknownShopper, code),
             Err(ScanError::NotFound(_) | ScanError::NotRecognised(_)) => self.till.not_found(ctx, TillNotice::UnknownProduct, code),
             other => return Some(other),
@@ -233,6 +243,7 @@ impl Kiosk {
                 self.desk.reset();
                 self.manager.clear();
                 self.till.end();
+        self.shift.end();
                 self.staff.badge(&self.ctx, member);
                 self.show(Screen::Staff, self.ctx.settings.staff_idle_timeout_secs);
             }
@@ -309,6 +320,7 @@ impl Kiosk {
     fn end_staff(&mut self) {
         self.staff.end();
         self.till.end();
+        self.shift.end();
         self.manager.clear();
     }
 
@@ -465,6 +477,7 @@ impl Kiosk {
         self.staff.show_till();
         if !self.till.is_open() {
             self.till.open(&self.ctx, member);
+            self.shift.show(&self.ctx);
         }
     }
 
@@ -529,6 +542,67 @@ impl Kiosk {
         self.touched();
         if let Some(receipt) = self.till.complete(&self.ctx) {
             self.effects.push(Effect::Sold(Box::new(receipt)));
+            self.refresh();
+        }
+    }
+
+    /// "Return": the receipt's number on the keypad, or its QR scanned.
+    pub fn till_return(&mut self) {
+        self.touched();
+        self.till.start_return(&self.ctx);
+    }
+
+    pub fn till_return_qty(&mut self, index: usize, delta: i64) {
+        self.touched();
+        self.till.return_qty(&self.ctx, index, delta);
+    }
+
+    pub fn till_return_reason(&mut self, index: usize) {
+        self.touched();
+        self.till.return_reason(&self.ctx, index);
+    }
+
+    pub fn till_return_refund(&mut self, refund: Refund) {
+        self.touched();
+        self.till.return_refund(&self.ctx, refund);
+    }
+
+    pub fn till_return_cancel(&mut self) {
+        self.touched();
+        self.till.cancel_return(&self.ctx);
+    }
+
+    /// "Complete return": its receipt recorded, and printed as a sale's is.
+    pub fn till_return_complete(&mut self) {
+        self.touched();
+        if let Some(receipt) = self.till.complete_return(&self.ctx) {
+            self.effects.push(Effect::Sold(Box::new(receipt)));
+            self.refresh();
+        }
+    }
+
+    /// "Open shift", "Cash in/out", "Close shift" (or back to the till with `None`).
+    pub fn shift_step(&mut self, step: ShiftStep) {
+        self.touched();
+        self.shift.begin(&self.ctx, step);
+    }
+
+    pub fn shift_typing(&mut self, digits: &str) {
+        self.touched();
+        self.shift.typing(&self.ctx, digits);
+    }
+
+    pub fn shift_cash_move(&mut self, out: bool, reason: Option<usize>) {
+        self.touched();
+        self.shift.cash_move(&self.ctx, out, reason);
+    }
+
+    /// The shift's amount entered; a close's Z report goes to the printer.
+    pub fn shift_entered(&mut self, digits: &str) {
+        self.touched();
+        let Some(member) = self.staff.signed_in().cloned() else { return };
+        if let Some(report) = self.shift.entered(&self.ctx, &member.id, digits) {
+            self.effects.push(Effect::ShiftClosed(Box::new(report)));
             self.refresh();
         }
     }

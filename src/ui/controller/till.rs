@@ -4,13 +4,17 @@
 //! tenders, and "Pay" — one `LocalStore::complete_sale`, which records the sale and its
 //! receipt in one transaction or refuses it with nothing recorded.
 //!
+//! "Return" takes goods back against a receipt or collected order ([`super::returns`]);
+//! what is scanned into the basket meanwhile is sold in exchange, on the return's receipt.
+//!
 //! Prices, tax and change are `protocol::till`'s, the same arithmetic the receipt uses, so
 //! what the screen shows before paying is what the receipt says.
 
 use omnikiosk_protocol::money;
-use omnikiosk_protocol::till::{price, settle, Priced, Receipt, ReceiptLine, Tender, TenderMethod};
+use omnikiosk_protocol::till::{price, settle, Priced, Receipt, ReceiptKind, ReceiptLine, Tender, TenderMethod};
 
-use super::context::{Ctx, STAFF_LANGUAGE};
+use super::context::{refusal, Ctx, STAFF_LANGUAGE};
+use super::returns::{Refund, Return, ReturnScreen};
 use crate::domain::shopper::ShopperView;
 use crate::store::{Basket, BasketItem, OpError, ProductView, StaffMember};
 
@@ -28,6 +32,10 @@ pub enum Entry {
     CardAmount,
     /// The card terminal's reference for the amount typed before.
     CardReference,
+    /// The number of the receipt goods come back on.
+    Receipt,
+    /// The card terminal's reference for a return's card refund.
+    RefundReference,
 }
 
 /// The line under the basket.
@@ -45,6 +53,9 @@ pub enum TillNotice {
     Refused,
     /// The basket was voided before payment.
     Voided,
+    /// Nothing can come back from that receipt, or the return was refused; `notice_detail`
+    /// says why. Nothing was recorded.
+    ReturnRefused,
 }
 
 /// One line of the basket or of a receipt, as shown.
@@ -71,10 +82,13 @@ pub struct TenderRow {
     pub reference: String,
 }
 
-/// The receipt of the sale just made.
+/// The receipt of the sale or return just made.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReceiptScreen {
     pub number: String,
+    /// A return's receipt, and why the goods came back.
+    pub is_return: bool,
+    pub reason: String,
     pub lines: Vec<TillRow>,
     pub discount: String,
     pub total: String,
@@ -120,6 +134,8 @@ pub struct TillScreen {
     pub notice_detail: String,
     /// Shown after "Pay" until the next sale starts.
     pub receipt: Option<ReceiptScreen>,
+    /// The return being put together, if one is.
+    pub ret: Option<ReturnScreen>,
 }
 
 /// The shopper a sale is for.
@@ -154,6 +170,8 @@ pub struct TillPart {
     notice: TillNotice,
     notice_detail: String,
     receipt: Option<Receipt>,
+    /// A return under way: the basket's lines are its exchange.
+    back: Option<Return>,
     screen: TillScreen,
 }
 
@@ -317,6 +335,13 @@ impl TillPart {
                 let cents = self.sale.card_cents.take().unwrap_or(0);
                 self.pay(TenderMethod::Card, cents, Some(digits.trim().to_string()));
             }
+            Entry::Receipt => return self.find_return(ctx, digits),
+            Entry::RefundReference => {
+                if let Some(back) = &mut self.back {
+                    back.card_reference(digits);
+                }
+                self.entry = Entry::Code;
+            }
         }
         self.show(ctx);
     }
@@ -380,24 +405,87 @@ impl TillPart {
             points_redeemed: self.sale.points_redeemed,
             tenders: self.sale.tenders.clone(),
         };
-        let done = match ctx.store.complete_sale(&basket, &ctx.settings.loyalty, ctx.now()) {
+        let done = ctx.store.complete_sale(&basket, &ctx.settings.loyalty, ctx.now());
+        self.recorded(ctx, done, TillNotice::Refused)
+    }
+
+    /// A sale or return recorded: its receipt shows (and is returned, for the printer); or
+    /// refused, and `refused` says why.
+    fn recorded(&mut self, ctx: &Ctx, done: Result<Receipt, OpError>, refused: TillNotice) -> Option<Receipt> {
+        let receipt = match done {
             Ok(receipt) => {
                 self.notice = TillNotice::None;
                 self.receipt = Some(receipt.clone());
+                self.back = None;
                 self.entry = Entry::Code;
                 Some(receipt)
             }
             Err(e) => {
-                self.notice = TillNotice::Refused;
-                self.notice_detail = match e {
-                    OpError::Refused(r) => r.message,
-                    e => e.to_string(),
-                };
+                self.notice = refused;
+                self.notice_detail = refusal(e);
                 None
             }
         };
         self.show(ctx);
-        done
+        receipt
+    }
+
+    /// "Return": the keypad takes the receipt's number (or a receipt's QR is scanned).
+    pub fn start_return(&mut self, ctx: &Ctx) {
+        self.choose_entry(ctx, Entry::Receipt);
+    }
+
+    /// The receipt or order goods come back on: its lines, or why nothing can come back.
+    pub fn find_return(&mut self, ctx: &Ctx, origin: &str) {
+        self.next_sale();
+        self.entry = Entry::Code;
+        match Return::find(ctx, origin) {
+            Ok(back) => self.back = Some(back),
+            Err(e) => {
+                self.notice = TillNotice::ReturnRefused;
+                self.notice_detail = refusal(e);
+            }
+        }
+        self.show(ctx);
+    }
+
+    /// The return on screen, to change; nothing when none is under way.
+    fn with_return(&mut self, ctx: &Ctx, change: impl FnOnce(&mut Return)) {
+        self.next_sale();
+        if let Some(back) = &mut self.back {
+            change(back);
+        }
+        self.show(ctx);
+    }
+
+    pub fn return_qty(&mut self, ctx: &Ctx, index: usize, delta: i64) {
+        self.with_return(ctx, |b| b.change_qty(index, delta));
+    }
+
+    pub fn return_reason(&mut self, ctx: &Ctx, index: usize) {
+        self.with_return(ctx, |b| b.choose_reason(index));
+    }
+
+    /// How the balance goes back; a card's reference is typed next.
+    pub fn return_refund(&mut self, ctx: &Ctx, refund: Refund) {
+        self.entry = if refund == Refund::Card { Entry::RefundReference } else { Entry::Code };
+        self.with_return(ctx, |b| b.choose_refund(refund));
+    }
+
+    /// Leaves the return; the basket stays a sale.
+    pub fn cancel_return(&mut self, ctx: &Ctx) {
+        self.back = None;
+        self.entry = Entry::Code;
+        self.start_next(ctx);
+    }
+
+    /// "Complete return": the return's receipt and op recorded together, or refused with
+    /// nothing recorded. Returns the receipt (for the printer).
+    pub fn complete_return(&mut self, ctx: &Ctx) -> Option<Receipt> {
+        let (staff, back) = (self.staff.as_ref()?, self.back.as_ref()?);
+        let sold = self.sale.lines.iter().map(|l| BasketItem { sku: l.sku.clone(), qty: l.qty, from_cart: false }).collect();
+        let done = ctx.store.complete_return(&back.request(ctx, &staff.id, sold), &ctx.settings.loyalty, ctx.now());
+        self.recorded(ctx, done, TillNotice::ReturnRefused)
     }
 
     pub fn end(&mut self) {
@@ -434,6 +522,7 @@ impl TillPart {
         let settled = settle(&self.sale.tenders, priced.total_cents);
         let shopper = self.sale.shopper.as_ref();
         let m = |c| self.money(c);
+        let ret = self.back.as_ref().map(|b| b.screen(ctx, subtotal, m));
         self.screen = TillScreen {
             lines: self.sale.lines.iter().map(|l| self.row(l)).collect(),
             subtotal: m(priced.subtotal_cents),
@@ -463,8 +552,11 @@ impl TillPart {
             confirm_void: self.confirm_void,
             notice: self.notice,
             notice_detail: self.notice_detail.clone(),
+            ret,
             receipt: self.receipt.as_ref().map(|r| ReceiptScreen {
                 number: r.number.clone(),
+                is_return: r.kind == ReceiptKind::Return,
+                reason: r.reason.clone().unwrap_or_default(),
                 lines: r.lines.iter().map(|l| self.row(l)).collect(),
                 discount: m(r.discount_cents),
                 total: m(r.total_cents),
@@ -501,7 +593,7 @@ impl TillPart {
 }
 
 /// A VAT rate in basis points as a percentage: 2300 → "23 %", 550 → "5.5 %".
-fn rate(bp: i64) -> String {
+pub(super) fn rate(bp: i64) -> String {
     if bp % 100 == 0 {
         format!("{} %", bp / 100)
     } else {
@@ -609,6 +701,35 @@ mod tests {
         assert!(t.complete(&ctx).is_none());
         assert_eq!((t.screen().notice, t.screen().notice_detail.as_str()), (TillNotice::Refused, "staff S1-HELPER may not work the till"));
         assert!(ctx.store.receipts(10).unwrap().is_empty(), "nothing recorded");
+    }
+
+    #[test]
+    fn a_return_takes_back_no_more_than_was_bought_and_an_unknown_receipt_says_why() {
+        let (f, ctx) = Fixture::start();
+        let mut t = till(&f, &ctx, "S1-STAFF");
+        scan(&mut t, &ctx, "5901234123457");
+        t.exact(&ctx);
+        let sale = t.complete(&ctx).unwrap();
+        t.start_return(&ctx);
+        t.entered(&ctx, "1");
+        assert_eq!(t.screen().ret.as_ref().map(|r| r.reference.as_str()), Some(sale.number.as_str()), "found by its sequence");
+        t.return_qty(&ctx, 0, 1);
+        t.return_qty(&ctx, 0, 1);
+        let r = t.screen().ret.clone().unwrap();
+        assert_eq!((r.lines[0].qty, r.balance.as_str(), r.refunding), (1, "zł\u{a0}4.99", true));
+        assert!(!r.can_complete, "no reason yet");
+        t.return_reason(&ctx, 0);
+        t.return_refund(&ctx, Refund::Card);
+        assert!(!t.screen().ret.as_ref().unwrap().can_complete, "a card needs its reference");
+        t.entered(&ctx, "4711");
+        let back = t.complete_return(&ctx).expect("returned");
+        assert_eq!((back.total_cents, back.tenders[0].reference.as_deref()), (-499, Some("4711")));
+        assert!(t.screen().receipt.as_ref().is_some_and(|r| r.is_return && r.reason == "damaged"));
+        t.start_return(&ctx);
+        t.entered(&ctx, "99");
+        assert_eq!(t.screen().notice, TillNotice::ReturnRefused);
+        assert!(t.screen().ret.is_none());
+        assert_eq!(ctx.store.receipts(10).unwrap().len(), 2, "nothing more recorded");
     }
 
     #[test]
