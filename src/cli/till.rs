@@ -172,7 +172,7 @@ pub fn take_back(store: &LocalStore, cfg: &Config, args: ReturnArgs, json: bool)
     let sold = args.take.iter().map(|t| parse_item(t)).collect::<Result<Vec<_>, _>>()?;
     let tender = parse_refund(&args.refund, args.reference)?;
     let reason = refused_as(cfg.till.return_reason(args.reason.as_deref()).map_err(OpError::from), "no return", json)?;
-    let origin = refused_as(scanned_origin(store, &args.origin).map_err(OpError::from), "no return", json)?;
+    let origin = refused_as(scanned_origin(store, &args.origin), "no return", json)?;
     let req = ReturnRequest { staff_id: args.staff, origin, items, sold, reason, tenders: vec![tender] };
     let made = store.complete_return(&req, &cfg.loyalty, unix_now());
     receipt_made(store, cfg, made, "no return", json)

@@ -152,7 +152,7 @@ pub(super) fn origin_facts(conn: &Connection, reference: &str) -> Result<Option<
     let mut stmt = conn.prepare_cached("SELECT body FROM store_sales WHERE origin = ?1 AND body IS NOT NULL")?;
     let returns = stmt
         .query_map([reference], |r| r.get::<_, String>(0))?
-        .map(|b| Ok(from_json::<Receipt>("receipt", &b?)?))
+        .map(|b| from_json::<Receipt>("receipt", &b?))
         .collect::<Result<Vec<_>>>()?;
     let returned = returned_so_far(reference, &returns);
     Ok(Some((bought, returned)))
