@@ -207,6 +207,10 @@ impl Kiosk {
             Ok(LocalAnswer::Found(ScanOutcome { resolution: Resolution::Shopper(view), .. })) => self.till.attach(ctx, view),
             Ok(LocalAnswer::Found(ScanOutcome { resolution: Resolution::Receipt(r), .. })) => self.till.find_return(ctx, &r.number),
             Err(ScanError::ReceiptElsewhere { number, .. }) => self.till.find_return(ctx, &number),
+            // A collected click-and-collect order's QR at the till: bought online, brought back.
+            Ok(LocalAnswer::Found(ScanOutcome { resolution: Resolution::Order(o), .. })) if o.status == OrderStatus::Collected => {
+                self.till.find_return(ctx, &o.id)
+            }
             Ok(LocalAnswer::AskHub(_)) => self.till.not_found(ctx, TillNotice::UnknownShopper, code),
             Err(ScanError::NotFound(_) | ScanError::NotRecognised(_)) => self.till.not_found(ctx, TillNotice::UnknownProduct, code),
             other => return Some(other),
@@ -710,6 +714,26 @@ mod tests {
         let order_qr = f.code(CodeKind::Order, "O-1-1");
         k.scan(&order_qr);
         assert_eq!(k.desk().state, DeskState::CheckedIn);
+    }
+
+    #[test]
+    fn a_collected_orders_qr_at_the_till_starts_its_return() {
+        let f = Fixture::new();
+        let mut k = kiosk(&f);
+        let order_qr = f.code(CodeKind::Order, "O-1-1");
+        k.scan(&f.code(CodeKind::Staff, "S1-STAFF"));
+        k.pin_entered("1234");
+        k.open_till();
+        // Not collected yet: the order opens as it always did, no return starts.
+        k.scan(&order_qr);
+        assert!(k.till().ret.is_none());
+        let verification = Verification::PickupCode("111111".into());
+        f.ctx().record(OpBody::OrderCollect { order_id: "O-1-1".into(), staff_id: "S1-STAFF".into(), verification }).unwrap();
+        k.open_till();
+        k.scan(&order_qr);
+        let ret = k.till().ret.clone().expect("the collected order's return");
+        assert_eq!(ret.reference, "O-1-1");
+        assert!(!ret.lines.is_empty(), "what was handed over can come back");
     }
 
     #[test]
