@@ -62,7 +62,8 @@ pub struct PullResponse {
     pub cursor: String,
     /// More changes are waiting right now: pull again without waiting.
     pub has_more: bool,
-    /// How many changes remain after this page (for progress); present when `has_more`.
+    /// How many changes remain after this page, counted up to ten pages' worth (for
+    /// progress: at least this many remain); present when `has_more`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remaining: Option<u64>,
 }

@@ -21,19 +21,13 @@ impl LocalStore {
     pub fn apply_page(&self, changes: &[Change], cursor: &str, now: i64) -> Result<ApplyStats> {
         let store_id = self.require_enrolment()?.store_id;
         let mut conn = self.writer();
-        let tx = conn.transaction()?;
-        let mut stats = ApplyStats::default();
-        let erased = changes.iter().any(|c| matches!(c, Change::CustomerRemoved { .. }));
-        for change in changes {
-            if apply_one(&tx, store_id, change)? {
-                stats.applied += 1;
-            } else {
-                stats.ignored += 1;
-            }
-        }
-        meta_set(&tx, "cursor", cursor)?;
-        meta_set(&tx, "last_pull_at", &now.to_string())?;
-        tx.commit()?;
+        // A page and its cursor commit together, so a page lost to a power cut is pulled
+        // again: it needs no fsync of its own (WAL keeps commits in order, and the next op's
+        // FULL commit makes it durable with it). Ops keep `synchronous=FULL`.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let applied = apply_in(&mut conn, store_id, changes, cursor, now);
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let (stats, erased) = applied?;
         if erased {
             // Old page images of the erased rows may still sit in the WAL: fold it into the
             // (secure_delete) database file and truncate it, so the name is gone from disk.
@@ -41,6 +35,24 @@ impl LocalStore {
         }
         Ok(stats)
     }
+}
+
+/// One page and its cursor in one transaction; whether it erased anyone.
+fn apply_in(conn: &mut rusqlite::Connection, store_id: i64, changes: &[Change], cursor: &str, now: i64) -> Result<(ApplyStats, bool)> {
+    let tx = conn.transaction()?;
+    let mut stats = ApplyStats::default();
+    let erased = changes.iter().any(|c| matches!(c, Change::CustomerRemoved { .. }));
+    for change in changes {
+        if apply_one(&tx, store_id, change)? {
+            stats.applied += 1;
+        } else {
+            stats.ignored += 1;
+        }
+    }
+    meta_set(&tx, "cursor", cursor)?;
+    meta_set(&tx, "last_pull_at", &now.to_string())?;
+    tx.commit()?;
+    Ok((stats, erased))
 }
 
 impl LocalStore {

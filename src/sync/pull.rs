@@ -38,6 +38,7 @@ pub async fn pull_until_current(
 ) -> Result<PullSummary, SyncError> {
     let mut summary = PullSummary { cursor: store.sync_state()?.cursor, ..PullSummary::default() };
     let mut reset = false;
+    let mut total = 0;
     let mut fetched = client.pull(&summary.cursor, page_size, first_wait).await;
     loop {
         let page = match fetched {
@@ -76,7 +77,9 @@ pub async fn pull_until_current(
         summary.pages += 1;
         summary.changes += n;
         summary.cursor = cursor;
-        progress(PullProgress { done: summary.changes, total: summary.changes + if has_more { remaining } else { 0 } });
+        // The hub counts what remains only so far: the total is the largest it was told.
+        total = if has_more { total.max(summary.changes + remaining) } else { summary.changes };
+        progress(PullProgress { done: summary.changes, total });
         if !has_more {
             return Ok(summary);
         }

@@ -349,7 +349,8 @@ pub trait HubTx {
     fn feed_after(&mut self, scope: &str, after: i64, limit: i64) -> Stored<Vec<FeedRow>>;
     /// The rest of server transaction `txid` after `seq`, in `global` and `scope`.
     fn feed_tx_rest(&mut self, scope: &str, txid: i64, seq: i64) -> Stored<Vec<FeedRow>>;
-    fn feed_count_after(&mut self, scope: &str, after: i64) -> Stored<i64>;
+    /// How many changes follow `after` in `global` and `scope`, counted up to `cap`.
+    fn feed_count_after(&mut self, scope: &str, after: i64, cap: i64) -> Stored<i64>;
     fn feed_head(&mut self) -> Stored<i64>;
     /// The hub's signing key; `fresh` becomes it when there is none yet.
     fn signing_secret(&mut self, fresh: &[u8; 32]) -> Stored<Vec<u8>>;

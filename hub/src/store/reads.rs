@@ -112,6 +112,9 @@ pub fn order_status(s: &str) -> Stored<OrderStatus> {
 /// Changes after `after` in scopes `global` and `scope`, at most about `limit`: a page is
 /// extended to hold its last server transaction whole, so a kiosk never applies half of
 /// one.
+/// How many pages' worth of changes a pull page counts as remaining, at most.
+pub const REMAINING_COUNTED_PAGES: i64 = 10;
+
 pub fn feed_page(tx: &mut dyn HubTx, scope: &str, after: i64, limit: u32) -> Stored<FeedPage> {
     let limit = i64::from(limit.max(1));
     let mut rows = tx.feed_after(scope, after, limit)?;
@@ -123,7 +126,10 @@ pub fn feed_page(tx: &mut dyn HubTx, scope: &str, after: i64, limit: u32) -> Sto
         }
     }
     let last_seq = rows.last().map(|r| r.seq).unwrap_or(after);
-    let remaining = if full { tx.feed_count_after(scope, last_seq)? } else { 0 };
+    // Counted only so far (ten pages' worth): a store catching up on 400,000 changes must
+    // not count them all again for every page. The kiosk keeps its total as the largest
+    // it was told.
+    let remaining = if full { tx.feed_count_after(scope, last_seq, REMAINING_COUNTED_PAGES * limit)? } else { 0 };
     Ok(FeedPage {
         changes: rows.into_iter().map(|r| r.body).collect(),
         last_seq,

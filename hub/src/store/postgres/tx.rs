@@ -276,8 +276,8 @@ impl HubTx for PgTx<'_> {
         Ok(feed_rows(self.all(sql, &[&txid, &seq, &scope])?))
     }
 
-    fn feed_count_after(&mut self, scope: &str, after: i64) -> Stored<i64> {
-        self.number("SELECT count(*) FROM feed WHERE scope IN ('global', $1) AND seq > $2", &[&scope, &after])
+    fn feed_count_after(&mut self, scope: &str, after: i64, cap: i64) -> Stored<i64> {
+        self.number("SELECT count(*) FROM (SELECT 1 FROM feed WHERE scope IN ('global', $1) AND seq > $2 LIMIT $3) f", &[&scope, &after, &cap])
     }
 
     fn feed_head(&mut self) -> Stored<i64> {

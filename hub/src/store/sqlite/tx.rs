@@ -139,9 +139,9 @@ impl HubTx for SqliteTx<'_> {
         self.all(sql, params![txid, seq, scope], feed_row)
     }
 
-    fn feed_count_after(&mut self, scope: &str, after: i64) -> Stored<i64> {
-        let sql = "SELECT count(*) FROM feed WHERE scope IN ('global', ?1) AND seq > ?2";
-        Ok(self.one(sql, params![scope, after], |r| r.get(0))?.unwrap_or(0))
+    fn feed_count_after(&mut self, scope: &str, after: i64, cap: i64) -> Stored<i64> {
+        let sql = "SELECT count(*) FROM (SELECT 1 FROM feed WHERE scope IN ('global', ?1) AND seq > ?2 LIMIT ?3)";
+        Ok(self.one(sql, params![scope, after, cap], |r| r.get(0))?.unwrap_or(0))
     }
 
     fn feed_head(&mut self) -> Stored<i64> {
