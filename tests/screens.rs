@@ -11,6 +11,8 @@
 //! Adding a screen is one entry in `SCREENS`: a name and how to get there from a fresh
 //! kiosk window.
 
+#[path = "support/enrol.rs"]
+mod enrol;
 #[path = "support/headless.rs"]
 mod headless;
 
@@ -18,11 +20,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use image::RgbaImage;
-use omnikiosk::config::{Config, StoreConfig, SyncConfig};
+use omnikiosk::config::{Config, StoreConfig};
 use omnikiosk::store::LocalStore;
 use omnikiosk::ui::{KioskUi, UiSettings};
 use omnikiosk_hub::seed::{generate, SeedCustomer};
-use omnikiosk_hub::{Hub, SeedOptions, ServeConfig};
+use omnikiosk_hub::{Hub, SeedOptions};
 use omnikiosk_protocol::code::CodeKind;
 use omnikiosk_protocol::wire::OrderStatus;
 use slint::ComponentHandle;
@@ -123,22 +125,7 @@ impl Fixture {
         let (staff_badge, manager_badge) = (badge("S1-STAFF"), badge("S1-MGR"));
 
         let kiosk = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let url = format!("http://{}", listener.local_addr().unwrap());
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let server = tokio::spawn(omnikiosk_hub::serve(hub, listener, ServeConfig::default(), async {
-                let _ = stopped.await;
-            }));
-            let store = LocalStore::open(kiosk.path(), &StoreConfig::default()).unwrap();
-            let cfg = SyncConfig::default();
-            omnikiosk::sync::enroll(&store, &url, &token, false, &cfg).await.unwrap();
-            let client = omnikiosk::sync::client_for(&store.require_enrolment().unwrap(), &cfg).unwrap();
-            omnikiosk::sync::pull_until_current(&store, &client, cfg.page_size, Duration::ZERO, |_| {}).await.unwrap();
-            let _ = stop.send(());
-            server.await.unwrap().unwrap();
-        });
+        enrol::synced_store(hub, &token, kiosk.path());
 
         let orders_of = |c: &SeedCustomer, wanted: &[OrderStatus]| {
             data.orders.iter().filter(|(o, _)| o.customer_id == c.id && o.store_id == 1 && wanted.contains(&o.status)).count()

@@ -12,6 +12,8 @@
 //! everything runs under one `#[test]` on `support/headless.rs`, one step after another,
 //! each over its own copy of the kiosk's data.
 
+#[path = "support/enrol.rs"]
+mod enrol;
 #[path = "support/headless.rs"]
 mod headless;
 #[path = "support/touch.rs"]
@@ -21,11 +23,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use omnikiosk::clock::unix_now;
-use omnikiosk::config::{Config, PrinterConfig, StoreConfig, SyncConfig};
+use omnikiosk::config::{Config, PrinterConfig, StoreConfig};
 use omnikiosk::store::{LocalStore, ReturnRequest};
 use omnikiosk::ui::{KioskUi, TillAdapter, UiSettings};
 use omnikiosk_hub::seed::{generate, SeedCustomer};
-use omnikiosk_hub::{Hub, SeedOptions, ServeConfig};
+use omnikiosk_hub::{Hub, SeedOptions};
 use omnikiosk_protocol::code::CodeKind;
 use omnikiosk_protocol::money;
 use omnikiosk_protocol::till::{Tender, TenderMethod};
@@ -79,22 +81,7 @@ impl Shop {
         let badge = |id: &str| hub.sign_code(CodeKind::Staff, id, 3600).unwrap();
         let (staff_badge, manager_badge) = (badge("S1-STAFF"), badge("S1-MGR"));
         let kiosk = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let url = format!("http://{}", listener.local_addr().unwrap());
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let server = tokio::spawn(omnikiosk_hub::serve(hub, listener, ServeConfig::default(), async {
-                let _ = stopped.await;
-            }));
-            let store = LocalStore::open(kiosk.path(), &StoreConfig::default()).unwrap();
-            let cfg = SyncConfig::default();
-            omnikiosk::sync::enroll(&store, &url, &token, false, &cfg).await.unwrap();
-            let client = omnikiosk::sync::client_for(&store.require_enrolment().unwrap(), &cfg).unwrap();
-            omnikiosk::sync::pull_until_current(&store, &client, cfg.page_size, Duration::ZERO, |_| {}).await.unwrap();
-            let _ = stop.send(());
-            server.await.unwrap().unwrap();
-        });
+        enrol::synced_store(hub, &token, kiosk.path());
         let store = LocalStore::open(kiosk.path(), &StoreConfig::default()).unwrap();
         let sells = |sku: &str| store.product(sku).unwrap().is_some();
         let shopper = data
