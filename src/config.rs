@@ -200,12 +200,15 @@ impl LoyaltyConfig {
 pub struct TillConfig {
     /// Why goods may come back: a return names one of these. Empty: any reason, typed.
     pub return_reasons: Vec<String>,
+    /// Why cash goes into or out of the drawer during a shift: the till offers these.
+    pub cash_reasons: Vec<String>,
 }
 
 impl Default for TillConfig {
     fn default() -> Self {
         let reasons = ["damaged", "faulty", "wrong size", "not as described", "changed mind"];
-        TillConfig { return_reasons: reasons.map(String::from).to_vec() }
+        let cash = ["change from the bank", "takings to the bank", "petty cash"];
+        TillConfig { return_reasons: reasons.map(String::from).to_vec(), cash_reasons: cash.map(String::from).to_vec() }
     }
 }
 
@@ -451,6 +454,12 @@ impl Config {
         );
         anyhow::ensure!((0..=100).contains(&self.loyalty.earn_per_unit), "loyalty.earn_per_unit must be 0 to 100");
         anyhow::ensure!((1..=10_000).contains(&self.loyalty.point_value_cents), "loyalty.point_value_cents must be 1 to 10000");
+        let reason_ok = |r: &String| !r.trim().is_empty() && r.chars().count() <= 200;
+        anyhow::ensure!(self.till.return_reasons.iter().all(reason_ok), "till.return_reasons must each be 1-200 characters");
+        anyhow::ensure!(
+            !self.till.cash_reasons.is_empty() && self.till.cash_reasons.iter().all(reason_ok),
+            "till.cash_reasons must list at least one reason, each 1-200 characters"
+        );
         anyhow::ensure!(
             s.backoff_max_ms >= s.backoff_initial_ms,
             "sync.backoff_max_ms must be at least sync.backoff_initial_ms"
@@ -571,6 +580,20 @@ mod tests {
         assert!(err.contains("page_size"), "{err}");
         let err = Config::parse("[scan]\nloyalty_prefix = \"04x\"\n").unwrap_err().to_string();
         assert!(err.contains("loyalty_prefix"), "{err}");
+        let err = Config::parse("[till]\ncash_reasons = []\n").unwrap_err().to_string();
+        assert!(err.contains("cash_reasons"), "{err}");
+        let err = Config::parse("[till]\nreturn_reasons = [\" \"]\n").unwrap_err().to_string();
+        assert!(err.contains("return_reasons"), "{err}");
+    }
+
+    #[test]
+    fn a_return_names_one_of_the_stores_reasons() {
+        let till = TillConfig::default();
+        assert_eq!(till.return_reason(Some(" Damaged ")).as_deref(), Ok("Damaged"));
+        assert_eq!(till.return_reason(Some("bored")).unwrap_err().code, "return_reason");
+        assert_eq!(till.return_reason(None).unwrap_err().code, "return_reason");
+        let any = TillConfig { return_reasons: vec![], ..TillConfig::default() };
+        assert_eq!(any.return_reason(Some("bored")).as_deref(), Ok("bored"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use slint::ComponentHandle;
 
 use super::support::{int, model, Act};
-use crate::ui::controller::shift::{ShiftScreen, ShiftStep, CASH_MOVE_REASONS};
+use crate::ui::controller::shift::{ShiftScreen, ShiftStep};
 use crate::ui::generated::{AppWindow, ShiftAdapter, ShiftStep as SlintStep, ZTax, ZTender};
 
 pub fn wire(w: &AppWindow, act: &Act) {
@@ -14,7 +14,6 @@ pub fn wire(w: &AppWindow, act: &Act) {
     on!(act, s, on_typing, |k, digits| k.shift_typing(&digits));
     on!(act, s, on_cash_move, |k, out, reason| k.shift_cash_move(out, usize::try_from(reason).ok()));
     on!(act, s, on_entered, |k, digits| k.shift_entered(&digits));
-    s.set_reasons(model(&CASH_MOVE_REASONS, |r| (*r).into()));
 }
 
 pub fn show(w: &AppWindow, s: &ShiftScreen, before: &ShiftScreen) {
@@ -25,6 +24,9 @@ pub fn show(w: &AppWindow, s: &ShiftScreen, before: &ShiftScreen) {
     a.set_typed(s.typed.as_str().into());
     a.set_out(s.out);
     a.set_reason(s.reason.as_str().into());
+    if s.reasons != before.reasons {
+        a.set_reasons(model(&s.reasons, |r| r.as_str().into()));
+    }
     a.set_refused(s.refused.as_str().into());
     if s.report != before.report {
         let z = s.report.clone().unwrap_or_default();

@@ -11,9 +11,6 @@ use super::context::{refusal, Ctx, STAFF_LANGUAGE};
 use super::till::{rate, TaxRow};
 use crate::store::{CashMoveRequest, ShiftState};
 
-/// Why cash goes into or out of the drawer, as the shift's record says it.
-pub const CASH_MOVE_REASONS: [&str; 3] = ["change from the bank", "takings to the bank", "petty cash"];
-
 /// What the shift's keypad is for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ShiftStep {
@@ -70,6 +67,8 @@ pub struct ShiftScreen {
     pub out: bool,
     /// The cash move's reason chosen ("" before one is).
     pub reason: String,
+    /// What a cash move may be for (`[till] cash_reasons`).
+    pub reasons: Vec<String>,
     /// Why the last step was refused ("" when it was not).
     pub refused: String,
     pub report: Option<ZScreen>,
@@ -103,7 +102,7 @@ impl ShiftPart {
         self.show(ctx);
     }
 
-    /// Cash in (`out` false) or out, and its reason (an index into [`CASH_MOVE_REASONS`]).
+    /// Cash in (`out` false) or out, and its reason (an index into `[till] cash_reasons`).
     pub fn cash_move(&mut self, ctx: &Ctx, out: bool, reason: Option<usize>) {
         self.out = out;
         self.reason = reason.or(self.reason);
@@ -118,9 +117,9 @@ impl ShiftPart {
         let done = match self.step {
             ShiftStep::Open => ctx.store.start_shift(staff_id, cents, now).map(|_| None),
             ShiftStep::CashMove => {
-                let reason = self.reason.and_then(|i| CASH_MOVE_REASONS.get(i)).copied().unwrap_or_default();
+                let reason = self.reason.and_then(|i| ctx.settings.till.cash_reasons.get(i)).cloned().unwrap_or_default();
                 let cents = if self.out { -cents } else { cents };
-                ctx.store.move_cash(&CashMoveRequest { staff_id: staff_id.to_string(), cents, reason: reason.to_string() }, now).map(|_| None)
+                ctx.store.move_cash(&CashMoveRequest { staff_id: staff_id.to_string(), cents, reason }, now).map(|_| None)
             }
             ShiftStep::Close => ctx.store.close_shift(staff_id, cents, &ctx.settings.loyalty, now).map(Some),
             ShiftStep::None | ShiftStep::Menu | ShiftStep::Report => Ok(None),
@@ -156,7 +155,8 @@ impl ShiftPart {
             step: self.step,
             typed: m(self.typed_cents),
             out: self.out,
-            reason: self.reason.and_then(|i| CASH_MOVE_REASONS.get(i)).map(|r| r.to_string()).unwrap_or_default(),
+            reason: self.reason.and_then(|i| ctx.settings.till.cash_reasons.get(i)).cloned().unwrap_or_default(),
+            reasons: ctx.settings.till.cash_reasons.clone(),
             refused: self.refused.clone(),
             report: self.report.as_ref().map(|z| ZScreen {
                 number: z.number(),
