@@ -20,7 +20,7 @@ pub fn show(w: &AppWindow, s: &AttractScreen) {
     a.set_online(s.online);
     a.set_offline_since(s.offline_since.as_str().into());
     a.set_changes_waiting(int(s.changes_waiting));
-    a.set_notice(mirror!(s.notice, AttractNotice => Notice { None => None, NotRecognised => NotRecognised, NotFound => NotFound }));
+    a.set_notice(mirror!(s.notice, AttractNotice => Notice { None => None, NotRecognised => NotRecognised, NotFound => NotFound, TryAgain => TryAgain }));
 }
 
 /// Codes the demo offers instead of a scanner: (label, code).

@@ -41,6 +41,8 @@ pub enum AttractNotice {
     NotRecognised,
     /// Recognised, but nothing this store knows (or may show).
     NotFound,
+    /// The hub could not look the shopper up now (busy, or this kiosk asked too often).
+    TryAgain,
 }
 
 /// What the idle screen shows.
@@ -233,7 +235,10 @@ impl Kiosk {
             Ok(outcome) => self.route(outcome.resolution),
             Err(e) => {
                 tracing::info!(error = %e, "the hub could not name this customer");
-                self.attract.notice = AttractNotice::NotFound;
+                self.attract.notice = match e {
+                    ScanError::Hub(crate::sync::SyncError::Busy { .. }) => AttractNotice::TryAgain,
+                    _ => AttractNotice::NotFound,
+                };
             }
         }
     }
@@ -818,6 +823,10 @@ mod tests {
         );
         k.hub_answered(Err(ScanError::OfflineNotCached));
         assert_eq!((k.screen(), k.attract().notice), (Screen::Attract, AttractNotice::NotFound));
+        // The hub turned the lookup away for now (this kiosk asked too often): try again.
+        let busy = crate::sync::SyncError::Busy { retry_after: std::time::Duration::from_secs(2), message: "lookup_rate_limited".into() };
+        k.hub_answered(Err(ScanError::Hub(busy)));
+        assert_eq!((k.screen(), k.attract().notice), (Screen::Attract, AttractNotice::TryAgain));
         let stranger = LoyaltyCard::generate(DEFAULT_LOYALTY_PREFIX, 7);
         k.scan(stranger.as_str());
         assert!(matches!(&k.take_effects()[..], [Effect::AskHub(q)] if q.kind == "loyalty_card"));
