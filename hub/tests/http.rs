@@ -1585,7 +1585,7 @@ async fn a_line_comes_back_once_whichever_device_takes_it(db: Db) {
     assert_eq!(returned, std::slice::from_ref(&back_a), "every device of the store learns what came back, with its lines");
     let (_, v) = s.get(&format!("/v1/customers/{}/timeline", shopper.id), CHANNEL).await;
     let timeline: omnikiosk_protocol::wire::Timeline = serde_json::from_value(v).unwrap();
-    let touch = Touch::Sale { receipt: back_a.number.clone(), total_cents: back_a.total_cents };
+    let touch = Touch::Return { receipt: back_a.number.clone(), total_cents: back_a.total_cents };
     assert!(timeline.entries.iter().any(|e| e.touch == touch), "the return on the shopper's timeline: {timeline:?}");
 
     // A's return again (its answer was lost): a duplicate, and nothing more happens.

@@ -620,6 +620,9 @@ pub enum Touch {
     CartAdd { sku: String },
     /// A receipt at the till.
     Sale { receipt: String, total_cents: i64 },
+    /// Goods brought back at the till (a return or exchange; its total negative when money
+    /// went back to the shopper).
+    Return { receipt: String, total_cents: i64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -158,9 +158,10 @@ pub enum TouchpointKind<'a> {
     Help,
     /// A product saved for later into the online cart.
     CartAdd { sku: &'a str },
-    /// A receipt at the till: a sale, or a return or exchange (its total negative when
-    /// money went back; the timeline's wire form has one kind of receipt).
+    /// A sale at the till.
     Sale { receipt: &'a str, total_cents: i64 },
+    /// A return or exchange at the till (its total negative when money went back).
+    Return { receipt: &'a str, total_cents: i64 },
 }
 
 /// A `visits` row's own columns: kind, order, product, receipt.
@@ -182,6 +183,7 @@ impl<'a> TouchpointKind<'a> {
             TouchpointKind::Help => ("help", None, None, None),
             TouchpointKind::CartAdd { sku } => ("cart_add", None, Some(sku), None),
             TouchpointKind::Sale { receipt, total_cents } => ("sale", None, None, Some((receipt, total_cents))),
+            TouchpointKind::Return { receipt, total_cents } => ("return", None, None, Some((receipt, total_cents))),
             TouchpointKind::Feedback { .. } => return None,
         };
         Some(VisitColumns { kind, order_id, sku, receipt })

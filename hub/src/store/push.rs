@@ -262,7 +262,11 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
         OpBody::SaleComplete { receipt } | OpBody::ReturnComplete { receipt } => {
             record_sale(tx, &op.op_id, receipt, now)?;
             if let Some(customer_id) = receipt.customer_id.as_deref() {
-                let kind = TouchpointKind::Sale { receipt: &receipt.number, total_cents: receipt.total_cents };
+                let (receipt_no, total_cents) = (receipt.number.as_str(), receipt.total_cents);
+                let kind = match body {
+                    OpBody::ReturnComplete { .. } => TouchpointKind::Return { receipt: receipt_no, total_cents },
+                    _ => TouchpointKind::Sale { receipt: receipt_no, total_cents },
+                };
                 tx.add_touchpoint(&Touchpoint { op_id: &op.op_id, store_id: device.store_id, customer_id: Some(customer_id), at: now, kind })?;
             }
         }

@@ -223,8 +223,9 @@ fn timeline_entry(r: TimelineRow) -> Stored<TimelineEntry> {
         "pickup" => Touch::Pickup { order_id: order(r.order_id)? },
         "help" => Touch::Help,
         "cart_add" => Touch::CartAdd { sku: r.sku.ok_or_else(|| StorageError(format!("touchpoint {} has no product", r.op_id)))? },
-        "sale" => match (r.receipt, r.total_cents) {
-            (Some(receipt), Some(total_cents)) => Touch::Sale { receipt, total_cents },
+        kind @ ("sale" | "return") => match (r.receipt, r.total_cents) {
+            (Some(receipt), Some(total_cents)) if kind == "sale" => Touch::Sale { receipt, total_cents },
+            (Some(receipt), Some(total_cents)) => Touch::Return { receipt, total_cents },
             _ => return Err(StorageError(format!("touchpoint {} has no receipt", r.op_id))),
         },
         "feedback" => Touch::Feedback { score: r.score.ok_or_else(|| StorageError(format!("answer {} has no score", r.op_id)))?, csat: r.csat },
