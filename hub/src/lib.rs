@@ -732,8 +732,11 @@ impl Hub {
         Ok(LookupsPage { lookups: page.items, cursor: self.cursor(page.last), has_more: page.has_more })
     }
 
-    /// Applies a kiosk's pushed ops in sequence order, each in its own transaction; stops
-    /// at the first gap (`expected_seq`) so the kiosk resends from there.
+    /// Applies a kiosk's pushed ops in sequence order, in one transaction with the device's
+    /// outbox report (one commit, one lock, one wake-up per push, not per op; a refused op
+    /// is rolled back to its own savepoint); stops at the first gap (`expected_seq`) so the
+    /// kiosk resends from there. A storage failure commits nothing: the kiosk sends the
+    /// whole push again, and what it had sent before is `duplicate`.
     pub fn push(&self, device: &Device, req: &PushRequest) -> Result<Vec<OpResult>, HubError> {
         if req.ops.len() > MAX_PUSH_OPS {
             return Err(HubError::BadRequest(format!("at most {MAX_PUSH_OPS} ops per push")));
@@ -750,53 +753,31 @@ impl Hub {
                 return Err(HubError::BadRequest("every op needs an op_id of 1-64 characters".into()));
             }
         }
-        let mut results = Vec::with_capacity(req.ops.len());
-        let mut failure = None;
-        let mut written = std::collections::BTreeSet::new();
-        for op in &req.ops {
-            let (key, device, op_) = (self.public_key(), device.clone(), op.clone());
-            let applied = self.feed_tx(move |tx| {
-                let now = now_secs();
-                let qr_order_id = |qr: &str| code::verify(&key, qr, now).ok().filter(|c| c.kind == CodeKind::Order).map(|c| c.id);
-                store::push::push_op(tx, &device, &op_, now, &qr_order_id)
-            });
-            let outcome = match applied {
-                Ok((outcome, scopes)) => {
-                    written.extend(scopes);
-                    outcome
-                }
-                Err(e) => {
-                    // Ops before this one are committed: still wake the long-polls for them.
-                    failure = Some(e);
+        let (key, device, ops) = (self.public_key(), device.clone(), req.ops.clone());
+        let (outbox_len, oldest, receipt_key) = (req.outbox_len, req.oldest_unsent_at, req.receipt_key.clone());
+        // Shared with the store as it was last heard from, which may be in memory yet.
+        let seen = self.seen.get(&device.id);
+        let (results, scopes) = self.feed_tx(move |tx| {
+            let now = now_secs();
+            let qr_order_id = |qr: &str| code::verify(&key, qr, now).ok().filter(|c| c.kind == CodeKind::Order).map(|c| c.id);
+            let mut results = Vec::with_capacity(ops.len());
+            for op in &ops {
+                let outcome = store::push::push_op(tx, &device, op, now, &qr_order_id)?;
+                let stop = matches!(outcome, OpOutcome::ExpectedSeq { .. });
+                results.push(OpResult { op_id: op.op_id.clone(), seq: op.seq, outcome });
+                if stop {
                     break;
                 }
-            };
-            let stop = matches!(outcome, OpOutcome::ExpectedSeq { .. });
-            results.push(OpResult { op_id: op.op_id.clone(), seq: op.seq, outcome });
-            if stop {
-                break;
             }
-        }
-        if failure.is_none() {
             // What the device said of its outbox, for the manager's device list.
-            let (id, outbox_len, oldest, receipt_key) = (device.id.clone(), req.outbox_len, req.oldest_unsent_at, req.receipt_key.clone());
-            // Shared with the store as it was last heard from, which may be in memory yet.
-            let seen = self.seen.get(&id);
-            match self.feed_tx(move |tx| {
-                if let Some(s) = seen {
-                    tx.device_seen(&id, s.at, s.protocol, s.cursor)?;
-                }
-                Ok(writes::report_outbox(tx, &id, outbox_len, oldest, receipt_key.as_deref(), now_secs())?)
-            }) {
-                Ok(((), scopes)) => written.extend(scopes),
-                Err(e) => failure = Some(e),
+            if let Some(s) = seen {
+                tx.device_seen(&device.id, s.at, s.protocol, s.cursor)?;
             }
-        }
-        self.committed(&written.into_iter().collect::<Vec<_>>());
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(results),
-        }
+            writes::report_outbox(tx, &device.id, outbox_len, oldest, receipt_key.as_deref(), now)?;
+            Ok(results)
+        })?;
+        self.committed(&scopes);
+        Ok(results)
     }
 
     pub fn conflicts(&self) -> Result<Vec<ConflictRecord>, HubError> {
