@@ -49,7 +49,7 @@ pub enum ScanError {
     OfflineNotCached,
     #[error("this customer is not cached here and the hub could not answer: {0}")]
     Hub(SyncError),
-    #[error("receipt {number} was printed at {device_id} of this store; its lines are at the hub")]
+    #[error("receipt {number} was printed at {device_id} of this store: it can be returned here, or reprinted there")]
     ReceiptElsewhere { number: String, device_id: String },
     #[error("this receipt's code does not match the till that printed it: not a receipt of this store")]
     ForgedReceipt,

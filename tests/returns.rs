@@ -83,29 +83,12 @@ async fn refused(kiosk: &Kiosk, args: &[&str]) -> (i32, String) {
 
 /// Every receipt the hub holds of the store, in commit order.
 async fn hub_sales(hub: &TestHub, store: i64) -> Vec<Receipt> {
-    let (mut out, mut cursor) = (Vec::new(), String::new());
-    loop {
-        let after = if cursor.is_empty() { String::new() } else { format!("&after={cursor}") };
-        let page = hub.channel().get(&format!("/v1/sales?store_id={store}&limit=50{after}")).await;
-        out.extend(page["sales"].as_array().unwrap().iter().map(|r| serde_json::from_value::<Receipt>(r.clone()).unwrap()));
-        cursor = page["cursor"].as_str().unwrap().to_string();
-        if page["has_more"] != true {
-            return out;
-        }
-    }
+    hub.channel().pages(&format!("/v1/sales?store_id={store}&limit=50"), "sales").await
 }
 
+/// Every Z report the hub holds of the store, two a page.
 async fn hub_shifts(hub: &TestHub, store: i64) -> Vec<ZReport> {
-    let (mut out, mut cursor) = (Vec::new(), String::new());
-    loop {
-        let after = if cursor.is_empty() { String::new() } else { format!("&after={cursor}") };
-        let page = hub.channel().get(&format!("/v1/shifts?store_id={store}&limit=2{after}")).await;
-        out.extend(page["shifts"].as_array().unwrap().iter().map(|z| serde_json::from_value::<ZReport>(z.clone()).unwrap()));
-        cursor = page["cursor"].as_str().unwrap().to_string();
-        if page["has_more"] != true {
-            return out;
-        }
-    }
+    hub.channel().pages(&format!("/v1/shifts?store_id={store}&limit=2"), "shifts").await
 }
 
 /// Sell at one device, return part at a second, the rest at the first while it is offline,

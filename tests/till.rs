@@ -149,21 +149,8 @@ async fn a_refused_basket_records_nothing_and_uses_no_number() {
 
 /// Every receipt the hub holds of `device`, in its order, read page by page as the ERP would.
 async fn hub_receipts(hub: &TestHub, store: i64, device: &str) -> Vec<Receipt> {
-    let (mut out, mut cursor) = (Vec::new(), String::new());
-    loop {
-        let after = if cursor.is_empty() { String::new() } else { format!("&after={cursor}") };
-        let page = hub.channel().get(&format!("/v1/sales?store_id={store}&limit=50{after}")).await;
-        for r in page["sales"].as_array().unwrap() {
-            let r: Receipt = serde_json::from_value(r.clone()).unwrap();
-            if r.device_id == device {
-                out.push(r);
-            }
-        }
-        cursor = page["cursor"].as_str().unwrap().to_string();
-        if page["has_more"] != true {
-            return out;
-        }
-    }
+    let all: Vec<Receipt> = hub.channel().pages(&format!("/v1/sales?store_id={store}&limit=50"), "sales").await;
+    all.into_iter().filter(|r| r.device_id == device).collect()
 }
 
 /// Receipts 1..=n, each once, each naming the one before: what a fiscal auditor checks.

@@ -285,11 +285,7 @@ pub fn receipts(store: &LocalStore, cfg: &Config, json: bool) -> CmdResult {
         list.iter()
             .map(|r| {
                 let sent = if r.sent { "" } else { "  (not yet at the hub)" };
-                let kind = match r.kind {
-                    ReceiptKind::Sale => "sale",
-                    ReceiptKind::Return => "return",
-                };
-                format!("{}  {kind}  {}{sent}", r.number, money::format(r.total_cents, &r.currency, lang))
+                format!("{}  {}  {}{sent}", r.number, r.kind.as_str(), money::format(r.total_cents, &r.currency, lang))
             })
             .collect::<Vec<_>>()
             .join("\n")

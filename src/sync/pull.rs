@@ -65,26 +65,25 @@ pub async fn pull_until_current(
             }
             Ok::<(), SyncError>(())
         };
-        if has_more && n > 0 {
+        let next = if has_more && n > 0 {
             // The next page travels while this one is written; a failed apply drops it.
             let (applied, next) = tokio::join!(apply, client.pull(&cursor, page_size, Duration::ZERO));
             applied?;
-            fetched = next;
+            Some(next)
         } else {
             apply.await?;
-            fetched = Err(SyncError::Internal("no page was asked for".into()));
-        }
+            None
+        };
         summary.pages += 1;
         summary.changes += n;
         summary.cursor = cursor;
         // The hub counts what remains only so far: the total is the largest it was told.
         total = if has_more { total.max(summary.changes + remaining) } else { summary.changes };
         progress(PullProgress { done: summary.changes, total });
-        if !has_more {
-            return Ok(summary);
-        }
-        if n == 0 {
-            return Err(SyncError::BadResponse("the hub said more changes wait but sent none".into()));
-        }
+        fetched = match next {
+            Some(next) => next,
+            None if has_more => return Err(SyncError::BadResponse("the hub said more changes wait but sent none".into())),
+            None => return Ok(summary),
+        };
     }
 }

@@ -155,6 +155,21 @@ impl Channel {
         assert!(st < 300, "GET {path} → {st}: {v}");
         v
     }
+
+    /// Every item of a cursor-paged listing (`/v1/sales?store_id=1&limit=50`), read page by
+    /// page as the ERP would: `field` holds a page's items.
+    pub async fn pages<T: serde::de::DeserializeOwned>(&self, path: &str, field: &str) -> Vec<T> {
+        let (mut out, mut cursor) = (Vec::new(), String::new());
+        loop {
+            let after = if cursor.is_empty() { String::new() } else { format!("&after={cursor}") };
+            let page = self.get(&format!("{path}{after}")).await;
+            out.extend(page[field].as_array().unwrap().iter().map(|v| serde_json::from_value::<T>(v.clone()).unwrap()));
+            cursor = page["cursor"].as_str().unwrap().to_string();
+            if page["has_more"] != true {
+                return out;
+            }
+        }
+    }
 }
 
 /// A kiosk: its own data directory and the real `omnikiosk` binary.

@@ -86,14 +86,6 @@ fn take_from_cart(tx: &mut dyn HubTx, id: &str, receipt: &Receipt, now: i64) -> 
     store_cart(tx, id, &lines, now)
 }
 
-/// How a receipt's kind is stored.
-fn receipt_kind(kind: ReceiptKind) -> &'static str {
-    match kind {
-        ReceiptKind::Sale => "sale",
-        ReceiptKind::Return => "return",
-    }
-}
-
 /// A receipt at the till, recorded by its op (applied once, so all of this happens once):
 /// the receipt, the store's stock less what left it (a return's lines, of negative
 /// quantity, put theirs back), the shopper's points earned, redeemed and refunded as
@@ -114,7 +106,7 @@ pub fn record_sale(tx: &mut dyn HubTx, op_id: &str, receipt: &Receipt, now: i64)
         device_id: receipt.device_id.clone(),
         seq: receipt.seq,
         op_id: op_id.to_string(),
-        kind: receipt_kind(receipt.kind).to_string(),
+        kind: receipt.kind.as_str().to_string(),
         customer_id: receipt.customer_id.clone(),
         total_cents: receipt.total_cents,
         at: receipt.at,
@@ -135,7 +127,7 @@ pub fn record_sale(tx: &mut dyn HubTx, op_id: &str, receipt: &Receipt, now: i64)
         }
     }
     if let Some(customer_id) = receipt.customer_id.as_deref() {
-        let reason = format!("{} {}", receipt_kind(receipt.kind), receipt.number);
+        let reason = format!("{} {}", receipt.kind.as_str(), receipt.number);
         let (redeem_id, refund_id) = (format!("{op_id}:redeem"), format!("{op_id}:refund"));
         let moves = [(op_id, receipt.points_earned), (redeem_id.as_str(), -receipt.points_redeemed), (refund_id.as_str(), receipt.points_refunded)];
         for (entry_id, delta) in moves.into_iter().filter(|(_, d)| *d != 0) {
