@@ -397,10 +397,10 @@ async fn pull(State(s): State<AppState>, headers: HeaderMap, params: Result<Quer
     let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
     let hub = s.hub.clone();
     let cursor = p.cursor.clone();
-    let id = device.id.clone();
+    let pulling = device.clone();
     let after = blocking(move || {
         let after = hub.parse_cursor(&cursor)?;
-        hub.device_pulling(&id, proto)?;
+        hub.device_pulling(&pulling, proto)?;
         Ok(after)
     })
     .await?;

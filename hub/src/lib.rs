@@ -305,9 +305,19 @@ impl Hub {
         self.tx(TxKind::Read, f)
     }
 
-    /// A write that may append to the feed; the long-polls of the scopes it wrote wake.
+    /// A write that may append to the feed, alone; the long-polls of the scopes it wrote wake.
     fn write<T: Send + 'static>(&self, f: impl FnOnce(&mut dyn HubTx) -> Result<T, HubError> + Send + 'static) -> Result<T, HubError> {
-        let (out, scopes) = self.feed_tx(f)?;
+        self.write_as(TxKind::Feed, f)
+    }
+
+    /// A write of one store's rows and the customers it touches, beside other stores'
+    /// writers ([`TxKind::StoreFeed`]).
+    fn store_write<T: Send + 'static>(&self, store_id: i64, f: impl FnOnce(&mut dyn HubTx) -> Result<T, HubError> + Send + 'static) -> Result<T, HubError> {
+        self.write_as(TxKind::StoreFeed(store_id), f)
+    }
+
+    fn write_as<T: Send + 'static>(&self, kind: TxKind, f: impl FnOnce(&mut dyn HubTx) -> Result<T, HubError> + Send + 'static) -> Result<T, HubError> {
+        let (out, scopes) = self.feed_tx(kind, f)?;
         self.committed(&scopes);
         Ok(out)
     }
@@ -315,9 +325,10 @@ impl Hub {
     /// A feed transaction, answering also the scopes it appended to (once committed).
     fn feed_tx<T: Send + 'static>(
         &self,
+        kind: TxKind,
         f: impl FnOnce(&mut dyn HubTx) -> Result<T, HubError> + Send + 'static,
     ) -> Result<(T, Vec<String>), HubError> {
-        self.tx(TxKind::Feed, move |tx| {
+        self.tx(kind, move |tx| {
             let (out, scopes) = writes::recording_scopes(|| f(tx));
             out.map(|out| (out, scopes))
         })
@@ -421,7 +432,8 @@ impl Hub {
     /// pull reads the feed, so the device's own record comes in this pull's page instead of
     /// waking its next one. Only the first pull of a device since this process started
     /// reads the database; the others are bookkeeping in memory.
-    pub fn device_pulling(&self, device_id: &str, protocol: u32) -> Result<(), HubError> {
+    pub fn device_pulling(&self, device: &Device, protocol: u32) -> Result<(), HubError> {
+        let (device_id, store_id) = (device.id.as_str(), device.store_id);
         let now = now_secs();
         let entry = self.seen.note(device_id, now, protocol, None);
         let published = match entry.published_at {
@@ -436,9 +448,10 @@ impl Hub {
         if now - published < DEVICE_HEALTH_EVERY_SECS {
             return Ok(());
         }
-        // Only then the feed lock (on PostgreSQL): most pulls are bookkeeping alone.
+        // Only then a feed write (on PostgreSQL, its store's lock): most pulls are
+        // bookkeeping alone.
         let id = device_id.to_string();
-        self.write(move |tx| {
+        self.store_write(store_id, move |tx| {
             tx.device_seen(&id, entry.at, entry.protocol, entry.cursor)?;
             Ok(writes::publish_device(tx, &id, now)?)
         })?;
@@ -574,7 +587,7 @@ impl Hub {
         }
         validate_quantities(&body.lines)?;
         let body = body.clone();
-        self.write(move |tx| writes::place_order(tx, &body, now_secs()))
+        self.store_write(body.store_id, move |tx| writes::place_order(tx, &body, now_secs()))
     }
 
     pub fn cancel_order(&self, id: &str, reason: &str) -> Result<OrderDetail, HubError> {
@@ -714,7 +727,7 @@ impl Hub {
             Ok(found)
         })?;
         let Some(id) = found else { return Ok(None) };
-        self.write(move |tx| {
+        self.store_write(store_id, move |tx| {
             let now = now_secs();
             let answer = writes::attach_customer(tx, &id, store_id, Relevance::Lookup, now)?;
             writes::record_lookup(tx, store_id, &device_id, kind, LookupOutcome::Found, Some(&id), now)?;
@@ -757,8 +770,12 @@ impl Hub {
         let (outbox_len, oldest, receipt_key) = (req.outbox_len, req.oldest_unsent_at, req.receipt_key.clone());
         // Shared with the store as it was last heard from, which may be in memory yet.
         let seen = self.seen.get(&device.id);
-        let (results, scopes) = self.feed_tx(move |tx| {
+        let (results, scopes) = self.feed_tx(TxKind::StoreFeed(device.store_id), move |tx| {
             let now = now_secs();
+            // The customers the ops name, held in one order before any is read: two
+            // stores' pushes naming the same shoppers then wait for each other instead of
+            // each holding one the other wants.
+            tx.hold_customers(&store::push::customers_named(&ops))?;
             let qr_order_id = |qr: &str| code::verify(&key, qr, now).ok().filter(|c| c.kind == CodeKind::Order).map(|c| c.id);
             let mut results = Vec::with_capacity(ops.len());
             for op in &ops {

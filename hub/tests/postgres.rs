@@ -9,8 +9,9 @@ mod pg;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use omnikiosk_hub::store::{Backend, PostgresHubStore, TxKind};
 use omnikiosk_hub::{Hub, SeedOptions, ServeConfig};
-use omnikiosk_protocol::wire::{CartLine, CartPut, Change, OrderCreate, PullResponse, PROTOCOL_HEADER};
+use omnikiosk_protocol::wire::{CartLine, CartPut, Change, Op, OpOutcome, OrderCreate, PullResponse, PushRequest, PROTOCOL_HEADER};
 
 fn small() -> SeedOptions {
     SeedOptions { stores: 3, customers: 240, products: 60, orders: 60, seed: 9 }
@@ -124,6 +125,58 @@ async fn writers_on_two_hubs_never_make_a_puller_miss_a_change() {
         assert_eq!(last_cart.get(c), Some(&(EACH as i64)), "the puller missed the last cart of {c}: {last_cart:?}");
     }
     assert_eq!(a.feed_head().unwrap(), b.feed_head().unwrap());
+}
+
+/// Writers of different stores run side by side: while a write of store 1 is held open
+/// (its store's lock taken, as a slow push would), a push of a store-2 device and an order
+/// placed for store 3 commit; a push of another store-1 device waits for it, then applies.
+#[test]
+fn a_stores_writers_do_not_wait_for_another_stores() {
+    if !pg::available() {
+        return;
+    }
+    let url = pg::database();
+    let hub = Hub::open(&url).unwrap();
+    hub.seed(&small()).unwrap();
+    let device = |store: i64| {
+        let token = hub.add_device(store, "till").unwrap();
+        hub.device_by_token(&token).unwrap().unwrap()
+    };
+    let (one, two) = (device(1), device(2));
+    let help = |n: usize| PushRequest {
+        device_seq_from: 1,
+        ops: vec![Op { op_id: format!("help-{n}"), seq: 1, name: "help.request".into(), base_version: None, kiosk_time: 0, body: serde_json::json!({"customer_id": null}) }],
+        outbox_len: 0,
+        oldest_unsent_at: None,
+        receipt_key: None,
+    };
+    let other = PostgresHubStore::open(&url).unwrap();
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        let holder = scope.spawn(move || {
+            let backend: &dyn Backend = &other;
+            backend
+                .tx(TxKind::StoreFeed(1), move |_| {
+                    held_tx.send(()).unwrap();
+                    // Released by the test, or given up on: then the test fails below.
+                    Ok(release_rx.recv_timeout(Duration::from_secs(20)).is_ok())
+                })
+                .unwrap()
+        });
+        held_rx.recv().unwrap();
+        let same_store = scope.spawn(|| hub.push(&one, &help(1)).unwrap());
+        let outcome = hub.push(&two, &help(2)).unwrap();
+        assert_eq!(outcome[0].outcome, OpOutcome::Applied);
+        let order = OrderCreate { customer_id: "C000003".into(), store_id: 3, lines: vec![CartLine { sku: sku(&hub), qty: 1 }], promised_ready_at: None };
+        hub.place_order(&order).unwrap();
+        // Not a measure of time: store 1's writer is still held, however long this took.
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!same_store.is_finished(), "a push of store 1 committed while another write of store 1 held it");
+        release_tx.send(()).unwrap();
+        assert!(holder.join().unwrap(), "store 1's writer was held until the other stores' writes were done");
+        assert_eq!(same_store.join().unwrap()[0].outcome, OpOutcome::Applied);
+    });
 }
 
 /// LISTEN/NOTIFY: a kiosk long-polling hub B hears of an order placed through hub A at once.

@@ -481,6 +481,15 @@ pub trait HubTx {
 
     /// A refused op leaves nothing behind: its writes sit in a savepoint.
     fn savepoint(&mut self, step: Savepoint) -> Stored<()>;
+
+    /// Holds these customers to commit, in their order, before any of them is read — in a
+    /// transaction beside other stores' writers ([`TxKind::StoreFeed`]), which otherwise
+    /// holds each at its first read. A backend whose writers run one at a time has
+    /// nothing to do.
+    fn hold_customers(&mut self, ids: &std::collections::BTreeSet<String>) -> Stored<()> {
+        let _ = ids;
+        Ok(())
+    }
 }
 
 /// The steps of the savepoint around one op.
@@ -501,9 +510,15 @@ pub type TxJob = Box<dyn FnOnce(&mut dyn HubTx) -> Result<Box<dyn Any + Send>, H
 pub enum TxKind {
     /// A consistent read snapshot; nothing is written.
     Read,
-    /// A write that may append to the change feed (writers of one scope are serialised so
-    /// its sequence numbers follow commit order; writers of different stores are not).
+    /// A write that may append to the change feed, alone: while it runs no other feed
+    /// writer does (the channel's writes, the catalogue, erasure, the hub's timed jobs).
     Feed,
+    /// A feed write that changes one store's rows (a device's push, an order placed for
+    /// the store, a lookup's attachment) and the customers it touches: it runs beside the
+    /// writers of other stores. Every row its rules judge is held to its commit — the
+    /// store's at its start, each customer's at its first read ([`HubTx`] backends do
+    /// this, the rules do not) — so two writers can never both pass the same check.
+    StoreFeed(i64),
     /// A write of bookkeeping that never touches the feed (devices, the signing key).
     Bookkeeping,
 }

@@ -100,6 +100,14 @@ pub fn push_op(tx: &mut dyn HubTx, device: &Device, op: &Op, now: i64, qr_order_
     Ok(outcome)
 }
 
+/// The customers a push's ops name (ops that cannot be read are refused before any
+/// customer is read; an id no database can store names no one).
+pub fn customers_named(ops: &[Op]) -> std::collections::BTreeSet<String> {
+    ops.iter()
+        .filter_map(|op| OpBody::from_wire(op).ok()?.known_customer_id().filter(|id| !id.contains('\0')).map(str::to_string))
+        .collect()
+}
+
 /// The hub's facts for `body`, the rules' verdict, then the op's effect.
 fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, qr_order_id: &dyn Fn(&str) -> Option<String>) -> Result<(), Failure> {
     body.validate()?;

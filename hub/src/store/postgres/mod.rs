@@ -284,35 +284,51 @@ impl PostgresHubStore {
 
 }
 
-/// Key of the advisory lock feed writers take one at a time (see `Backend::run`).
+/// Key of the advisory lock every feed writer takes at begin: shared by the writers of a
+/// store ([`TxKind::StoreFeed`]), alone by a writer of anything else ([`TxKind::Feed`]).
 const WRITERS_LOCK: i64 = 0x4f4b_5752_4954; // "OKWRIT"
+/// First key of the two-key advisory locks a store's writer takes on its store (the
+/// second is the store's id).
+const STORE_LOCK: i32 = 0x4f4b_5354; // "OKST"
 
 impl Backend for PostgresHubStore {
     fn run(&self, kind: TxKind, job: TxJob) -> Result<Box<dyn Any + Send>, HubError> {
         let pool = match kind {
             TxKind::Read => &self.readers,
-            TxKind::Feed | TxKind::Bookkeeping => &self.writers,
+            TxKind::Feed | TxKind::StoreFeed(_) | TxKind::Bookkeeping => &self.writers,
         };
         pool.run(move |c| {
             let Conn { client, prepared } = c;
             let t = match kind {
                 // Reads see one snapshot.
                 TxKind::Read => client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start(),
-                TxKind::Feed | TxKind::Bookkeeping => client.transaction(),
+                TxKind::Feed | TxKind::StoreFeed(_) | TxKind::Bookkeeping => client.transaction(),
             }
             .map_err(StorageError::from)?;
             let mut t = t;
-            if kind == TxKind::Feed {
-                // Feed writers run one at a time, chain-wide, for now: what an op may do is
-                // judged on rows it then changes (an order's state, a balance, a cart, a
-                // badge's PIN count, the device's sequence), and those reads do not yet take
-                // row locks — two writers in parallel could both pass the same check (two
-                // copies of one push both "applied"). Reads, bookkeeping and the numbering per
-                // scope stay as they are; lifting this needs `FOR UPDATE` on each of them.
-                t.batch_execute(&format!("SELECT pg_advisory_xact_lock({WRITERS_LOCK})")).map_err(StorageError::from)?;
+            // What an op may do is judged on rows it then changes (an order's state, a
+            // balance, a cart, a badge's PIN count, the device's sequence): the writer
+            // holds them from before its first read to its commit. A store's writer holds
+            // its store (every row of the store: orders, stock, devices, receipts, help,
+            // PIN counts) and, from their first read, the customers it touches
+            // (`PgTx::hold_customer`); any other writer holds everything.
+            match kind {
+                TxKind::Feed => t.batch_execute(&format!("SELECT pg_advisory_xact_lock({WRITERS_LOCK})")),
+                TxKind::StoreFeed(store) => t.batch_execute(&format!(
+                    "SELECT pg_advisory_xact_lock_shared({WRITERS_LOCK}); SELECT pg_advisory_xact_lock({STORE_LOCK}, {})",
+                    store as i32
+                )),
+                TxKind::Read | TxKind::Bookkeeping => Ok(()),
             }
-            let mut tx = tx::PgTx::begin(t, prepared, kind == TxKind::Feed);
-            let out = job(&mut tx)?;
+            .map_err(StorageError::from)?;
+            let mut tx = tx::PgTx::begin(t, prepared, kind != TxKind::Read && kind != TxKind::Bookkeeping, matches!(kind, TxKind::StoreFeed(_)));
+            let out = job(&mut tx);
+            if tx.must_retry() {
+                // Two stores' writers each held a customer the other wanted: PostgreSQL
+                // rolled one back. Nothing was written; the caller asks again shortly.
+                return Err(HubError::Overloaded(1));
+            }
+            let out = out?;
             tx.commit(FEED_CHANNEL)?;
             Ok(out)
         })

@@ -3,12 +3,12 @@
 use omnikiosk_protocol::wire::{
     ConflictRecord, DeviceHealth, OrderRecord, OrderStatus, PinState, ProductRecord, StaffRecord, StockRecord, StoreRecord,
 };
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use postgres::types::ToSql;
 use postgres::{Row, Statement, Transaction};
 
-use crate::error::StorageError;
+use crate::error::{HubError, StorageError};
 use crate::store::reads::staff_record;
 use crate::store::{
     ConflictRow, CustomerRow, Device, EventRow, FeedRow, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, ReceiptFilter,
@@ -59,7 +59,18 @@ pub struct PgTx<'a> {
     /// The feed transaction this transaction's feed rows are stamped with, taken when the
     /// first row is written.
     txid: Option<i64>,
+    /// Runs beside other stores' writers (`TxKind::StoreFeed`): holds each customer it
+    /// touches from the first read.
+    beside_others: bool,
+    /// The customers held so far.
+    held_customers: HashSet<String>,
+    /// PostgreSQL rolled the transaction back to break a deadlock: the caller asks again.
+    retry: bool,
 }
+
+/// First key of the two-key advisory lock a store's writer holds on a customer (the
+/// second is a hash of the customer's id; a collision only makes two writers wait).
+const CUSTOMER_LOCK: i32 = 0x4f4b_4355; // "OKCU"
 
 /// PostgreSQL text cannot hold NUL (SQLite's can); no stored key has one, so a lookup by
 /// such a key finds nothing instead of failing the transaction.
@@ -70,15 +81,61 @@ fn storable(key: &str) -> bool {
 impl<'a> PgTx<'a> {
     /// Takes no lock: a feed writer's scopes are locked at commit, when it is known which
     /// they are.
-    pub fn begin(t: Transaction<'a>, prepared: &'a mut Prepared, feed_writer: bool) -> PgTx<'a> {
-        PgTx { t, prepared, feed_writer, held: Vec::new(), whole_feed: false, heads: BTreeMap::new(), txid: None }
+    pub fn begin(t: Transaction<'a>, prepared: &'a mut Prepared, feed_writer: bool, beside_others: bool) -> PgTx<'a> {
+        PgTx {
+            t,
+            prepared,
+            feed_writer,
+            held: Vec::new(),
+            whole_feed: false,
+            heads: BTreeMap::new(),
+            txid: None,
+            beside_others,
+            held_customers: HashSet::new(),
+            retry: false,
+        }
+    }
+
+    /// Whether the transaction failed only because PostgreSQL broke a deadlock with it
+    /// (or a serialisation failure): nothing was written, and the same request asked again
+    /// succeeds.
+    pub fn must_retry(&self) -> bool {
+        self.retry
+    }
+
+    /// Holds `customer_id` to commit, once, before its rows are read or written — in a
+    /// transaction that runs beside other stores' writers; any other feed writer runs
+    /// alone already. Two such writers may each hold a customer the other wants:
+    /// PostgreSQL then rolls one back ([`PgTx::must_retry`]).
+    fn hold_customer(&mut self, customer_id: &str) -> Stored<()> {
+        if self.beside_others && !self.held_customers.contains(customer_id) {
+            self.run("SELECT pg_advisory_xact_lock($1, hashtext($2))", &[&CUSTOMER_LOCK, &customer_id])?;
+            self.held_customers.insert(customer_id.to_string());
+        }
+        Ok(())
+    }
+
+    /// A database error, noted when it is one that asking again resolves.
+    fn failed(&mut self, e: postgres::Error) -> StorageError {
+        use postgres::error::SqlState;
+        if matches!(e.code(), Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE) {
+            self.retry = true;
+        }
+        e.into()
     }
 
     /// Commits. Held feed rows are numbered first, under the shared whole-feed lock and
     /// the row locks of their scopes' heads, taken in scope order so two writers never
     /// wait on each other in a cycle; each scope that moved gets its new head and is
     /// announced, with that head, to every hub process.
-    pub fn commit(mut self, channel: &str) -> Stored<()> {
+    pub fn commit(mut self, channel: &str) -> Result<(), HubError> {
+        if let Err(e) = self.number_and_announce(channel) {
+            return Err(if self.retry { HubError::Overloaded(1) } else { e.into() });
+        }
+        Ok(self.t.commit().map_err(StorageError::from)?)
+    }
+
+    fn number_and_announce(&mut self, channel: &str) -> Stored<()> {
         if !self.held.is_empty() {
             self.run("SELECT pg_advisory_xact_lock_shared($1)", &[&FEED_LOCK])?;
             let scopes: BTreeSet<String> = self.held.iter().map(|r| r.scope.clone()).collect();
@@ -96,7 +153,7 @@ impl<'a> PgTx<'a> {
             )?;
             self.run("SELECT pg_notify($1, s || ' ' || q) FROM unnest($2::TEXT[], $3::BIGINT[]) AS u(s, q)", &[&channel, &scopes, &seqs])?;
         }
-        Ok(self.t.commit()?)
+        Ok(())
     }
 
     /// From here on the transaction holds the whole feed alone: every other writer's
@@ -136,29 +193,33 @@ impl<'a> PgTx<'a> {
         if let Some(s) = self.prepared.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.t.prepare(sql)?;
+        let s = self.t.prepare(sql).map_err(|e| self.failed(e))?;
         self.prepared.insert(sql.to_string(), s.clone());
         Ok(s)
     }
 
     fn run(&mut self, sql: &str, args: Args<'_>) -> Stored<u64> {
         let s = self.statement(sql)?;
-        Ok(self.t.execute(&s, args)?)
+        let r = self.t.execute(&s, args);
+        r.map_err(|e| self.failed(e))
     }
 
     fn one(&mut self, sql: &str, args: Args<'_>) -> Stored<Option<Row>> {
         let s = self.statement(sql)?;
-        Ok(self.t.query_opt(&s, args)?)
+        let r = self.t.query_opt(&s, args);
+        r.map_err(|e| self.failed(e))
     }
 
     fn all(&mut self, sql: &str, args: Args<'_>) -> Stored<Vec<Row>> {
         let s = self.statement(sql)?;
-        Ok(self.t.query(&s, args)?)
+        let r = self.t.query(&s, args);
+        r.map_err(|e| self.failed(e))
     }
 
     fn number(&mut self, sql: &str, args: Args<'_>) -> Stored<i64> {
         let s = self.statement(sql)?;
-        Ok(self.t.query_one(&s, args)?.get(0))
+        let r = self.t.query_one(&s, args);
+        Ok(r.map_err(|e| self.failed(e))?.get(0))
     }
 
     fn text(&mut self, sql: &str, key: &str) -> Stored<Option<String>> {
@@ -376,11 +437,13 @@ impl HubTx for PgTx<'_> {
         if !storable(id) {
             return Ok(None);
         }
+        self.hold_customer(id)?;
         let row = self.one("SELECT first_name, last_name, tier, home_store, language, email FROM customers WHERE id = $1", &[&id])?;
         Ok(row.map(|r| CustomerRow { first_name: r.get(0), last_name: r.get(1), tier: r.get(2), home_store: r.get(3), language: r.get(4), email: r.get(5) }))
     }
 
     fn put_customer(&mut self, id: &str, c: &CustomerRow, updated_at: i64) -> Stored<()> {
+        self.hold_customer(id)?;
         self.run(
             "INSERT INTO customers(id, first_name, last_name, tier, home_store, language, email, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -393,17 +456,20 @@ impl HubTx for PgTx<'_> {
     }
 
     fn points(&mut self, id: &str) -> Stored<i64> {
+        self.hold_customer(id)?;
         // sum(bigint) is NUMERIC in PostgreSQL.
         self.number("SELECT coalesce(sum(delta), 0)::BIGINT FROM loyalty_ledger WHERE customer_id = $1", &[&id])
     }
 
     fn add_ledger(&mut self, e: &LedgerEntry<'_>) -> Stored<()> {
+        self.hold_customer(e.customer_id)?;
         let sql = "INSERT INTO loyalty_ledger(op_id, customer_id, delta, reason, at, device_id) VALUES ($1, $2, $3, $4, $5, $6)";
         self.run(sql, &[&e.op_id, &e.customer_id, &e.delta, &e.reason, &e.at, &e.device_id])?;
         Ok(())
     }
 
     fn cards(&mut self, id: &str) -> Stored<Vec<String>> {
+        self.hold_customer(id)?;
         Ok(self.all("SELECT card FROM loyalty_cards WHERE customer_id = $1 ORDER BY card", &[&id])?.iter().map(|r| r.get(0)).collect())
     }
 
@@ -412,6 +478,7 @@ impl HubTx for PgTx<'_> {
     }
 
     fn set_cards(&mut self, id: &str, cards: &[String]) -> Stored<()> {
+        self.hold_customer(id)?;
         self.run("DELETE FROM loyalty_cards WHERE customer_id = $1", &[&id])?;
         for card in cards {
             self.run("INSERT INTO loyalty_cards(card, customer_id) VALUES ($1, $2)", &[card, &id])?;
@@ -420,10 +487,12 @@ impl HubTx for PgTx<'_> {
     }
 
     fn cart(&mut self, id: &str) -> Stored<Option<(String, i64)>> {
+        self.hold_customer(id)?;
         Ok(self.one("SELECT lines, updated_at FROM carts WHERE customer_id = $1", &[&id])?.map(|r| (r.get(0), r.get(1))))
     }
 
     fn put_cart(&mut self, id: &str, lines_json: &str, updated_at: i64) -> Stored<()> {
+        self.hold_customer(id)?;
         let sql = "INSERT INTO carts(customer_id, lines, updated_at) VALUES ($1, $2, $3)
                    ON CONFLICT (customer_id) DO UPDATE SET lines = excluded.lines, updated_at = excluded.updated_at";
         self.run(sql, &[&id, &lines_json, &updated_at])?;
@@ -431,16 +500,19 @@ impl HubTx for PgTx<'_> {
     }
 
     fn stores_of_customer(&mut self, id: &str) -> Stored<Vec<i64>> {
+        self.hold_customer(id)?;
         let rows = self.all("SELECT store_id FROM customer_stores WHERE customer_id = $1 ORDER BY store_id", &[&id])?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     fn attach(&mut self, customer_id: &str, store_id: i64, why: Relevance, since: i64) -> Stored<bool> {
+        self.hold_customer(customer_id)?;
         let sql = "INSERT INTO customer_stores(customer_id, store_id, reason, since) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
         Ok(self.run(sql, &[&customer_id, &store_id, &why.as_str(), &since])? > 0)
     }
 
     fn renew_lookup(&mut self, customer_id: &str, store_id: i64, why: Relevance, since: i64) -> Stored<()> {
+        self.hold_customer(customer_id)?;
         if storable(customer_id) {
             self.run(RENEW_LOOKUP, &[&why.as_str(), &since, &customer_id, &store_id])?;
         }
@@ -453,6 +525,7 @@ impl HubTx for PgTx<'_> {
     }
 
     fn detach(&mut self, customer_id: &str, store_id: i64) -> Stored<()> {
+        self.hold_customer(customer_id)?;
         self.run("DELETE FROM customer_stores WHERE customer_id = $1 AND store_id = $2", &[&customer_id, &store_id])?;
         Ok(())
     }
@@ -813,6 +886,10 @@ impl HubTx for PgTx<'_> {
                 customer_id: r.get(6),
             })
             .collect())
+    }
+
+    fn hold_customers(&mut self, ids: &BTreeSet<String>) -> Stored<()> {
+        ids.iter().try_for_each(|id| self.hold_customer(id))
     }
 
     fn savepoint(&mut self, step: Savepoint) -> Stored<()> {

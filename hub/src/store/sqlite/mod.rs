@@ -70,7 +70,7 @@ impl SqliteHubStore {
 impl Backend for SqliteHubStore {
     fn run(&self, kind: TxKind, job: TxJob) -> Result<Box<dyn Any + Send>, HubError> {
         match kind {
-            TxKind::Feed | TxKind::Bookkeeping => Self::in_tx(&mut self.writer(), TransactionBehavior::Immediate, job),
+            TxKind::Feed | TxKind::StoreFeed(_) | TxKind::Bookkeeping => Self::in_tx(&mut self.writer(), TransactionBehavior::Immediate, job),
             TxKind::Read => {
                 let conn = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
                 let mut conn = match conn {
