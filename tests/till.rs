@@ -65,6 +65,35 @@ fn outbox_len(kiosk: &Kiosk) -> usize {
     kiosk.query_strings("SELECT op_id FROM outbox").len()
 }
 
+/// The offline allowance (1,000 points by default) bounds what is redeemed before the hub
+/// confirms: a sale that earns more than it redeems still spends its share of it, and a
+/// return's points taken back spend none of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_offline_allowance_counts_redemptions_not_net_moves() {
+    let hub = TestHub::start(SeedOptions { stores: 1, customers: 60, products: 40, orders: 10, seed: 21 }).await;
+    let kiosk = enrolled(&hub, 1).await;
+    let (_, card) = shopper_with_points(&kiosk, 700);
+    let dear = kiosk.query_strings("SELECT sku || ' ' || price_cents FROM products ORDER BY price_cents DESC LIMIT 1").remove(0);
+    let (sku, price) = dear.split_once(' ').unwrap();
+    // A basket worth some 2,000 points: each sale earns more than it redeems.
+    let qty = 200_000 / price.parse::<i64>().unwrap() + 1;
+    let item = format!("{sku}x{qty}");
+    let big = |redeem: &'static str| ["--customer", card.as_str(), "--item", item.as_str(), "--redeem", redeem, "--pay", "cash:1000000000"];
+    let first = sell(&kiosk, &big("600")).await;
+    assert!(first.points_earned > first.points_redeemed, "{first:?}");
+    let (code, said) = refused(&kiosk, &[&["--staff", STAFF][..], &big("600")[..]].concat()).await;
+    assert_eq!(code, 3, "{said}");
+    assert!(said.contains("at most 1000 points"), "600 waiting and 600 more: {said}");
+    // Half of the first basket comes back: the points its lines earned are taken back.
+    let back = format!("{sku}x{}", qty / 2);
+    let out = kiosk.json(&["return", &first.number, "--staff", STAFF, "--json", "--item", &back, "--refund", "cash", "--reason", "damaged"]).await;
+    assert!(out["points_earned"].as_i64().unwrap() < 0, "{out}");
+    // 600 of the allowance is spent; the return spent none of it.
+    let second = sell(&kiosk, &big("400")).await;
+    assert_eq!(second.points_redeemed, 400);
+    assert_eq!(outbox_len(&kiosk), 3, "the refused sale queued nothing");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sales_number_their_receipts_gaplessly_and_chain_them() {
     let hub = TestHub::start(SeedOptions { stores: 1, customers: 60, products: 40, orders: 10, seed: 21 }).await;

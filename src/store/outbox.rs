@@ -268,7 +268,7 @@ pub(super) fn judge_and_queue(
     };
     let unconfirmed: i64 = match customer {
         Some(id) => tx
-            .prepare_cached("SELECT coalesce(-sum(points_delta), 0) FROM outbox WHERE entity = ?1 AND points_delta < 0")?
+            .prepare_cached("SELECT coalesce(sum(points_redeemed), 0) FROM outbox WHERE entity = ?1")?
             .query_row([format!("customer:{id}")], |r| r.get(0))?,
         None => 0,
     };
@@ -335,10 +335,10 @@ pub(super) fn queue(tx: &rusqlite::Transaction<'_>, op: &OpBody, base_version: O
     let op_id = uuid::Uuid::new_v4().to_string();
     let (name, body) = op.to_wire();
     tx.prepare_cached(
-        "INSERT INTO outbox(seq, op_id, name, entity, points_delta, body, base_version, kiosk_time)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO outbox(seq, op_id, name, entity, points_delta, points_redeemed, body, base_version, kiosk_time)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
-    .execute(params![seq, op_id, name, entity(op), points_delta, body.to_string(), base_version, now])?;
+    .execute(params![seq, op_id, name, entity(op), points_delta, op.points_redeemed(), body.to_string(), base_version, now])?;
     meta_set(tx, "last_op_seq", &seq.to_string())?;
     Ok(RecordedOp { op_id, seq, name: op.name() })
 }

@@ -4,6 +4,8 @@
 use rusqlite::Transaction;
 use rusqlite_migration::{HookResult, Migrations, M};
 
+use omnikiosk_protocol::ops::OpBody;
+
 use super::apply::current_pin_hash;
 
 pub fn migrations() -> Migrations<'static> {
@@ -270,7 +272,33 @@ pub fn migrations() -> Migrations<'static> {
         ) WITHOUT ROWID;
         "#,
         ),
+        M::up_with_hook(
+            r#"
+        -- The points an op redeems, apart from its net move: the offline allowance bounds
+        -- what is redeemed before the hub confirms, whatever the same sale earns, and a
+        -- return's points taken back are no redemption. The hook fills the waiting ops.
+        ALTER TABLE outbox ADD COLUMN points_redeemed INTEGER NOT NULL DEFAULT 0;
+        "#,
+            count_queued_redemptions,
+        ),
     ])
+}
+
+/// Fills `outbox.points_redeemed` of the ops waiting when the column came, by the ops'
+/// own rule (`OpBody::points_redeemed`).
+fn count_queued_redemptions(tx: &Transaction) -> HookResult {
+    let rows: Vec<(i64, String, String)> = tx
+        .prepare("SELECT seq, name, body FROM outbox")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (seq, name, body) in rows {
+        let op = omnikiosk_protocol::wire::Op { op_id: String::new(), seq, name, base_version: None, kiosk_time: 0, body: serde_json::from_str(&body).unwrap_or_default() };
+        let redeemed = OpBody::from_wire(&op).map_or(0, |op| op.points_redeemed());
+        if redeemed != 0 {
+            tx.execute("UPDATE outbox SET points_redeemed = ?2 WHERE seq = ?1", rusqlite::params![seq, redeemed])?;
+        }
+    }
+    Ok(())
 }
 
 /// Wraps the legacy SHA-256 PIN values of a file from before Argon2id (protocol::pin), in
@@ -295,5 +323,26 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         super::migrations().validate().unwrap();
+    }
+
+    /// Ops waiting in the outbox when `points_redeemed` came are counted by their bodies:
+    /// a kiosk updated while offline still bounds what it already let be redeemed.
+    #[test]
+    fn waiting_redemptions_are_counted_when_the_column_comes() {
+        let migrations = super::migrations();
+        let mut scratch = rusqlite::Connection::open_in_memory().unwrap();
+        migrations.to_latest(&mut scratch).unwrap();
+        let latest = match migrations.current_version(&scratch).unwrap() {
+            rusqlite_migration::SchemaVersion::Inside(n) => n.get(),
+            other => panic!("{other:?}"),
+        };
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        migrations.to_version(&mut conn, latest - 1).unwrap();
+        let redeem = r#"{"customer_id":"C1","points":250,"reason":"at the till"}"#;
+        conn.execute("INSERT INTO outbox(seq, op_id, name, entity, points_delta, body, kiosk_time) VALUES (1, 'a', 'loyalty.redeem', 'customer:C1', -250, ?1, 0)", [redeem]).unwrap();
+        conn.execute("INSERT INTO outbox(seq, op_id, name, entity, points_delta, body, kiosk_time) VALUES (2, 'b', 'loyalty.earn', 'customer:C1', 40, '{\"customer_id\":\"C1\",\"points\":40,\"reason\":\"r\"}', 0)", []).unwrap();
+        migrations.to_latest(&mut conn).unwrap();
+        let counted: Vec<i64> = conn.prepare("SELECT points_redeemed FROM outbox ORDER BY seq").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert_eq!(counted, [250, 0]);
     }
 }
