@@ -1,14 +1,20 @@
 //! The hub under a fleet (figures, not pass/fail): many kiosks long-polling while the
 //! online channel writes at a steady rate (each write changes one customer of one store,
 //! which wakes that store's kiosks). Reports writes asked and held, how fast a change
-//! reaches every kiosk of its store (p50/p99), how long a catch-up pull takes, and the hub
+//! reaches every kiosk of its store (p50/p99), how long a catch-up pull takes, and each hub
 //! process's CPU and memory. The hub runs as its own `omnikiosk-hub serve` process, on
-//! SQLite or on a throwaway PostgreSQL cluster.
+//! SQLite or on a throwaway PostgreSQL cluster; on PostgreSQL `--hubs N` runs N processes
+//! over the one database, as behind a load balancer: each store's kiosks and the channel's
+//! writes are dealt round-robin over them, so a change must also reach kiosks long-polling
+//! another process (which hears of it by LISTEN/NOTIFY).
 //!
-//!     cargo bench -p omnikiosk-hub --bench pg_load                       # PostgreSQL, 1,000 kiosks, 100 writes/s, 30 s
+//!     cargo bench -p omnikiosk-hub --bench pg_load                       # PostgreSQL, 1 hub, 1,000 kiosks, 100 writes/s, 30 s
 //!     cargo bench -p omnikiosk-hub --bench pg_load -- --db sqlite --kiosks 200 --rate 50 --secs 10
-//!     (`--max-in-flight N` is passed to the hub: database jobs before it answers 429)
+//!     cargo bench -p omnikiosk-hub --bench pg_load -- --hubs 2 --kiosks 3000 --rate 200 --secs 20
+//!     (`--max-in-flight N` is passed to each hub: database jobs before it answers 429)
 
+#[path = "../tests/support/hub_process.rs"]
+mod hub_process;
 #[path = "../tests/support/pg.rs"]
 mod pg;
 
@@ -18,6 +24,8 @@ use std::time::{Duration, Instant};
 use omnikiosk_hub::{Hub, SeedOptions};
 use omnikiosk_protocol::wire::{Change, PullResponse, PROTOCOL_HEADER, PROTOCOL_VERSION};
 use serde_json::json;
+
+use hub_process::HubProcess;
 
 fn arg(name: &str, default: u64) -> u64 {
     let argv: Vec<String> = std::env::args().collect();
@@ -55,8 +63,13 @@ fn main() {
     let kiosks = arg("--kiosks", 1000) as usize;
     let rate = arg("--rate", 100);
     let secs = arg("--secs", 30);
+    let hubs = arg("--hubs", 1).max(1) as usize;
     let stores = (kiosks / 10).max(1);
     let db = arg_str("--db", "postgres");
+    if db == "sqlite" && hubs > 1 {
+        eprintln!("--hubs {hubs}: a SQLite hub is a single process (its database is that process's file); several hub processes need --db postgres");
+        std::process::exit(2);
+    }
     let dir = tempfile::tempdir().unwrap();
     let url = if db == "sqlite" {
         format!("sqlite:{}", dir.path().join("hub.db").display())
@@ -68,34 +81,31 @@ fn main() {
     };
     let hub = Hub::open(&url).unwrap();
     hub.seed(&SeedOptions { stores, customers: stores * 50, products: 200, orders: stores * 2, seed: 8 }).unwrap();
-    let tokens: Vec<(i64, String)> =
-        (0..kiosks).map(|i| ((i % stores) as i64 + 1, hub.add_device((i % stores) as i64 + 1, "load").unwrap())).collect();
+    // Kiosk i is of store i % stores; each store's kiosks are dealt round-robin over the
+    // hub processes (kiosk i / stores of its store long-polls process (i / stores) % hubs).
+    let tokens: Vec<(usize, String)> =
+        (0..kiosks).map(|i| ((i / stores) % hubs, hub.add_device((i % stores) as i64 + 1, "load").unwrap())).collect();
     drop(hub);
 
-    let port = 18_640;
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_omnikiosk-hub"))
-        .args(["--db", &url, "serve", "--listen", &format!("127.0.0.1:{port}"), "--max-in-flight", &arg("--max-in-flight", 512).to_string()])
-        .env("OMNIKIOSK_LOG", "warn")
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let max_in_flight = arg("--max-in-flight", 512).to_string();
+    let servers: Vec<HubProcess> = (0..hubs).map(|_| HubProcess::start(&url, &["--max-in-flight", &max_in_flight])).collect();
+    let processes = if hubs == 1 { "1 hub process".to_string() } else { format!("{hubs} hub processes") };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    println!("# hub on {db} under load: {kiosks} kiosks in {stores} stores long-polling, {rate} channel writes/s for {secs} s");
+    println!("# hub on {db} ({processes}) under load: {kiosks} kiosks in {stores} stores long-polling, {rate} channel writes/s for {secs} s");
     rt.block_on(async {
         let http = reqwest::Client::builder().pool_max_idle_per_host(kiosks + 10).build().unwrap();
-        for _ in 0..100 {
-            if http.get(format!("{base}/v1/device")).send().await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        for s in &servers {
+            s.ready(&http).await;
         }
-        // Each kiosk: catch up, then long-poll; record when each customer change arrives.
-        let arrivals: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+        // Each kiosk: catch up, then long-poll; record when each customer change arrives
+        // (and at which hub process).
+        let arrivals: Arc<Mutex<Vec<(String, Instant, usize)>>> = Arc::default();
         let serve_times: Arc<Mutex<Vec<Duration>>> = Arc::default();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut polls = Vec::new();
-        for (_, token) in tokens.clone() {
-            let (http, base, arrivals, serve_times, stop) = (http.clone(), base.clone(), arrivals.clone(), serve_times.clone(), stop.clone());
+        for (at_hub, token) in tokens {
+            let (http, base, arrivals, serve_times, stop) =
+                (http.clone(), servers[at_hub].base.clone(), arrivals.clone(), serve_times.clone(), stop.clone());
             polls.push(tokio::spawn(async move {
                 let mut cursor = String::new();
                 let mut wait = 0;
@@ -116,7 +126,7 @@ fn main() {
                         let mut a = arrivals.lock().unwrap();
                         for c in &page.changes {
                             if let Change::Customer(cu) = c {
-                                a.push((cu.id.clone(), now));
+                                a.push((cu.id.clone(), now, at_hub));
                             }
                         }
                     }
@@ -127,10 +137,11 @@ fn main() {
         }
         tokio::time::sleep(Duration::from_secs(3)).await; // everyone caught up and parked
         // The online shop changes customers spread over the stores, each write on its own
-        // (so a slow answer does not slow the rate asked); each wakes its store's kiosks.
-        let sent: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+        // (so a slow answer does not slow the rate asked) and through the hub processes in
+        // turn; each wakes its store's kiosks.
+        let sent: Arc<Mutex<Vec<(String, Instant, usize, usize)>>> = Arc::default();
         let start = Instant::now();
-        let cpu_start = cpu_secs(server.id());
+        let cpu_start: Vec<f64> = servers.iter().map(|s| cpu_secs(s.child.id())).collect();
         let mut asked = 0u64;
         let mut writes = Vec::new();
         let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
@@ -141,12 +152,13 @@ fn main() {
             let store = n % stores + 1;
             let customer = format!("LOAD-{n}");
             let body = json!({"first_name": "Load", "last_name": format!("Shopper{n}"), "tier": "silver", "home_store": store, "language": "pl"});
-            let (http, base, sent) = (http.clone(), base.clone(), sent.clone());
+            let through = n % hubs;
+            let (http, base, sent) = (http.clone(), servers[through].base.clone(), sent.clone());
             writes.push(tokio::spawn(async move {
                 let t = Instant::now();
                 let ok = http.put(format!("{base}/v1/customers/{customer}")).json(&body).send().await.map(|r| r.status().is_success());
                 if ok.unwrap_or(false) {
-                    sent.lock().unwrap().push((customer, t));
+                    sent.lock().unwrap().push((customer, t, through, store));
                 }
             }));
         }
@@ -154,35 +166,50 @@ fn main() {
         for w in writes {
             let _ = w.await;
         }
-        let cpu = cpu_secs(server.id()) - cpu_start;
+        let cpu: Vec<f64> = servers.iter().zip(&cpu_start).map(|(s, start)| cpu_secs(s.child.id()) - start).collect();
         let sent = sent.lock().unwrap().clone();
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let rss = rss_mib(server.id());
+        let rss: Vec<u64> = servers.iter().map(|s| rss_mib(s.child.id())).collect();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        // Delivery latency: push sent → the change arrived at a kiosk (first arrival after
-        // the send, per kiosk that received it).
+        // Delivery latency: write sent → the change arrived at a kiosk (first arrival after
+        // the send, per kiosk that received it); also apart, the arrivals at a kiosk of
+        // another hub process than the one written through.
         let arrivals = arrivals.lock().unwrap().clone();
-        let mut delivery = Vec::new();
-        for (customer, at) in &sent {
-            for (c, arrived) in arrivals.iter().filter(|(c, arrived)| c == customer && arrived >= at) {
-                let _ = c;
+        let (mut delivery, mut across) = (Vec::new(), Vec::new());
+        for (customer, at, through, _) in &sent {
+            for (_, arrived, at_hub) in arrivals.iter().filter(|(c, arrived, _)| c == customer && arrived >= at) {
                 delivery.push(*arrived - *at);
+                if at_hub != through {
+                    across.push(*arrived - *at);
+                }
             }
         }
+        // Every kiosk of the written customer's store should have it (kiosk i is of store
+        // i % stores + 1).
+        let expected: usize = sent.iter().map(|&(.., store)| kiosks / stores + usize::from(store - 1 < kiosks % stores)).sum();
         let mut serve = serve_times.lock().unwrap().clone();
         println!("channel writes: {asked} asked ({:.0}/s), {} held ({:.0}/s)", asked as f64 / asked_secs, sent.len(), sent.len() as f64 / asked_secs);
         println!(
-            "change → kiosk long-poll returns: {} deliveries, p50 {:?}, p99 {:?}",
+            "change → kiosk long-poll returns: {} deliveries of {expected} expected (held writes × the store's kiosks), p50 {:?}, p99 {:?}",
             delivery.len(),
             pct(&mut delivery, 0.5),
             pct(&mut delivery, 0.99)
         );
+        if hubs > 1 {
+            println!("  of which at a kiosk of another hub process: {} deliveries, p50 {:?}, p99 {:?}", across.len(), pct(&mut across, 0.5), pct(&mut across, 0.99));
+        }
         println!("non-waiting pull served: {} pulls, p50 {:?}, p99 {:?}", serve.len(), pct(&mut serve, 0.5), pct(&mut serve, 0.99));
-        println!("hub process resident memory: {rss} MiB; CPU {:.0} % of one core over the writes", 100.0 * cpu / asked_secs);
+        let usage = |who: &str, rss: u64, cpu: f64| println!("{who} resident memory: {rss} MiB; CPU {:.0} % of one core over the writes", 100.0 * cpu / asked_secs);
+        if hubs == 1 {
+            usage("hub process", rss[0], cpu[0]);
+        } else {
+            for (i, (rss, cpu)) in rss.iter().zip(&cpu).enumerate() {
+                usage(&format!("hub process {} of {hubs}", i + 1), *rss, *cpu);
+            }
+            usage("hub processes summed", rss.iter().sum(), cpu.iter().sum());
+        }
         for p in polls {
             p.abort();
         }
     });
-    let _ = server.kill();
-    let _ = server.wait();
 }

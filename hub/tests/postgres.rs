@@ -3,6 +3,8 @@
 //! share nothing but the database; one test starts two real `omnikiosk-hub serve`
 //! processes.
 
+#[path = "support/hub_process.rs"]
+mod hub_process;
 #[path = "support/pg.rs"]
 mod pg;
 
@@ -12,6 +14,8 @@ use std::time::{Duration, Instant};
 use omnikiosk_hub::store::{Backend, PostgresHubStore, TxKind};
 use omnikiosk_hub::{Hub, SeedOptions, ServeConfig};
 use omnikiosk_protocol::wire::{CartLine, CartPut, Change, Op, OpOutcome, OrderCreate, PullResponse, PushRequest, PROTOCOL_HEADER};
+
+use hub_process::HubProcess;
 
 fn small() -> SeedOptions {
     SeedOptions { stores: 3, customers: 240, products: 60, orders: 60, seed: 9 }
@@ -228,41 +232,6 @@ async fn a_long_poll_on_one_hub_wakes_when_an_order_is_placed_through_another() 
     );
 }
 
-/// A real `omnikiosk-hub serve` process, killed when dropped.
-struct HubProcess {
-    child: std::process::Child,
-    base: String,
-}
-
-impl HubProcess {
-    fn start(db_url: &str, channel_token: &str) -> HubProcess {
-        // A free port: the OS picks one, the process binds it again.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_omnikiosk-hub"))
-            .args(["--db", db_url, "serve", "--listen", &format!("127.0.0.1:{port}"), "--channel-token", channel_token])
-            .env("OMNIKIOSK_LOG", "warn")
-            .spawn()
-            .unwrap();
-        HubProcess { child, base: format!("http://127.0.0.1:{port}") }
-    }
-
-    /// Waits until the process answers HTTP.
-    async fn ready(&self, http: &reqwest::Client) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http.get(format!("{}/v1/device", self.base)).send().await.is_err() {
-            assert!(Instant::now() < deadline, "hub process at {} never answered", self.base);
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for HubProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Two real hub processes over one database, as behind a load balancer, sharing nothing
 /// but PostgreSQL (the pools sized down through the URL): an order placed through hub A's
 /// channel API reaches a kiosk long-polling hub B at once, far sooner than its wait.
@@ -278,7 +247,7 @@ async fn an_order_placed_through_one_hub_process_reaches_a_long_poll_on_another(
         (hub.add_device(1, "k").unwrap(), sku(&hub))
     };
     const CHANNEL: &str = "channel-secret";
-    let (a, b) = (HubProcess::start(&url, CHANNEL), HubProcess::start(&url, CHANNEL));
+    let (a, b) = (HubProcess::start(&url, &["--channel-token", CHANNEL]), HubProcess::start(&url, &["--channel-token", CHANNEL]));
     let http = reqwest::Client::new();
     a.ready(&http).await;
     b.ready(&http).await;
