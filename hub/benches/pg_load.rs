@@ -102,10 +102,12 @@ fn main() {
         let arrivals: Arc<Mutex<Vec<(String, Instant, usize)>>> = Arc::default();
         let serve_times: Arc<Mutex<Vec<Duration>>> = Arc::default();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Kiosks that have caught up once (and long-poll from then on).
+        let parked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut polls = Vec::new();
         for (at_hub, token) in tokens {
-            let (http, base, arrivals, serve_times, stop) =
-                (http.clone(), servers[at_hub].base.clone(), arrivals.clone(), serve_times.clone(), stop.clone());
+            let (http, base, arrivals, serve_times, stop, parked) =
+                (http.clone(), servers[at_hub].base.clone(), arrivals.clone(), serve_times.clone(), stop.clone(), parked.clone());
             polls.push(tokio::spawn(async move {
                 let mut cursor = String::new();
                 let mut wait = 0;
@@ -121,21 +123,35 @@ fn main() {
                     let Ok(page) = resp.json::<PullResponse>().await else { continue };
                     if wait == 0 {
                         serve_times.lock().unwrap().push(t.elapsed());
-                    } else {
-                        let now = Instant::now();
-                        let mut a = arrivals.lock().unwrap();
-                        for c in &page.changes {
-                            if let Change::Customer(cu) = c {
+                    }
+                    // A change may come in a long-poll's answer or, for a kiosk that fell
+                    // behind, in a catch-up page: both are deliveries.
+                    let now = Instant::now();
+                    let mut a = arrivals.lock().unwrap();
+                    for c in &page.changes {
+                        if let Change::Customer(cu) = c {
+                            if cu.id.starts_with("LOAD-") {
                                 a.push((cu.id.clone(), now, at_hub));
                             }
                         }
                     }
+                    drop(a);
                     cursor = page.cursor;
+                    if !page.has_more && wait == 0 {
+                        parked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                     wait = if page.has_more { 0 } else { 20 };
                 }
             }));
         }
-        tokio::time::sleep(Duration::from_secs(3)).await; // everyone caught up and parked
+        // Writes start once every kiosk has caught up and parked in its long-poll: the
+        // start-up herd is measured apart (the non-waiting pulls), not mixed into delivery.
+        let herd = Instant::now();
+        while parked.load(std::sync::atomic::Ordering::Relaxed) < kiosks && herd.elapsed() < Duration::from_secs(180) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        println!("start-up: {} of {kiosks} kiosks caught up in {:.1} s", parked.load(std::sync::atomic::Ordering::Relaxed), herd.elapsed().as_secs_f64());
+        tokio::time::sleep(Duration::from_secs(1)).await;
         // The online shop changes customers spread over the stores, each write on its own
         // (so a slow answer does not slow the rate asked) and through the hub processes in
         // turn; each wakes its store's kiosks.
@@ -168,25 +184,31 @@ fn main() {
         }
         let cpu: Vec<f64> = servers.iter().zip(&cpu_start).map(|(s, start)| cpu_secs(s.child.id()) - start).collect();
         let sent = sent.lock().unwrap().clone();
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Every kiosk of the written customer's store should have it (kiosk i is of store
+        // i % stores + 1); wait for them all, or 30 s.
+        let expected: usize = sent.iter().map(|&(.., store)| kiosks / stores + usize::from(store - 1 < kiosks % stores)).sum();
+        let tail = Instant::now();
+        while arrivals.lock().unwrap().len() < expected && tail.elapsed() < Duration::from_secs(30) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let rss: Vec<u64> = servers.iter().map(|s| rss_mib(s.child.id())).collect();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         // Delivery latency: write sent → the change arrived at a kiosk (first arrival after
         // the send, per kiosk that received it); also apart, the arrivals at a kiosk of
         // another hub process than the one written through.
-        let arrivals = arrivals.lock().unwrap().clone();
+        let mut by_customer: std::collections::HashMap<String, Vec<(Instant, usize)>> = Default::default();
+        for (customer, arrived, at_hub) in arrivals.lock().unwrap().iter() {
+            by_customer.entry(customer.clone()).or_default().push((*arrived, *at_hub));
+        }
         let (mut delivery, mut across) = (Vec::new(), Vec::new());
         for (customer, at, through, _) in &sent {
-            for (_, arrived, at_hub) in arrivals.iter().filter(|(c, arrived, _)| c == customer && arrived >= at) {
+            for (arrived, at_hub) in by_customer.get(customer).into_iter().flatten().filter(|(arrived, _)| arrived >= at) {
                 delivery.push(*arrived - *at);
                 if at_hub != through {
                     across.push(*arrived - *at);
                 }
             }
         }
-        // Every kiosk of the written customer's store should have it (kiosk i is of store
-        // i % stores + 1).
-        let expected: usize = sent.iter().map(|&(.., store)| kiosks / stores + usize::from(store - 1 < kiosks % stores)).sum();
         let mut serve = serve_times.lock().unwrap().clone();
         println!("channel writes: {asked} asked ({:.0}/s), {} held ({:.0}/s)", asked as f64 / asked_secs, sent.len(), sent.len() as f64 / asked_secs);
         println!(

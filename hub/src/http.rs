@@ -26,6 +26,7 @@ use subtle::ConstantTimeEq;
 use utoipa::IntoParams;
 
 use crate::lookups::LookupsPage;
+use crate::shared_pages::SharedPages;
 use crate::store::Device;
 use crate::{metrics, now_secs, Hub, HubError};
 
@@ -80,6 +81,8 @@ struct AppState {
     closing: tokio::sync::watch::Receiver<bool>,
     /// Keeps `closing` open for routers built without `serve`.
     _closing_tx: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Pages read once for the long-polls of a store woken together.
+    pages: Arc<SharedPages>,
 }
 
 struct ApiFailure(HubError);
@@ -234,7 +237,7 @@ fn router_with(hub: Hub, cfg: ServeConfig, closing: Arc<tokio::sync::watch::Send
     // Installed before the first request is counted.
     metrics::handle();
     let channel_token = cfg.channel_token.as_deref().map(token_digest);
-    let state = AppState { hub, channel_token, closing: closing.subscribe(), _closing_tx: closing };
+    let state = AppState { hub, channel_token, closing: closing.subscribe(), _closing_tx: closing, pages: Arc::default() };
     Router::new()
         .route("/v1/device", get(device_info))
         .route("/v1/sync/pull", get(pull))
@@ -410,10 +413,10 @@ async fn pull(State(s): State<AppState>, headers: HeaderMap, params: Result<Quer
     // Subscribe before reading, so a commit between the read and the wait still wakes us.
     let mut head = s.hub.subscribe(device.store_id);
     let page = loop {
-        head.borrow_and_update();
+        let version = *head.borrow_and_update();
         let hub = s.hub.clone();
         let store_id = device.store_id;
-        let page = blocking(move || hub.pull(store_id, after, limit)).await?;
+        let page = s.pages.get(store_id, after, limit, version, || blocking(move || hub.pull(store_id, after, limit))).await?;
         if !page.changes.is_empty() || tokio::time::Instant::now() >= deadline {
             break page;
         }

@@ -29,6 +29,7 @@ pub mod lookups;
 pub mod metrics;
 pub mod openapi;
 pub mod seed;
+pub mod shared_pages;
 pub mod simulate;
 pub mod store;
 
@@ -108,25 +109,41 @@ pub struct Hub {
 /// commit to that scope wakes its long-polls and nobody else's, a commit to `global` wakes
 /// every one. So an order placed for one store sends one store's kiosks to the database,
 /// not the chain's.
+///
+/// A signal's value is the number of wake-ups of the whole process at its last wake-up (or
+/// when it was made): it only grows, even for a scope dropped and made again, so a value
+/// names one state of the scope's feed ([`shared_pages`] relies on it).
 #[derive(Default)]
 struct Wakers {
-    scopes: std::sync::Mutex<HashMap<String, watch::Sender<u64>>>,
+    scopes: std::sync::Mutex<Signals>,
+}
+
+#[derive(Default)]
+struct Signals {
+    by_scope: HashMap<String, watch::Sender<u64>>,
+    /// Wake-ups so far, of any scope.
+    woken: u64,
 }
 
 impl Wakers {
     fn subscribe(&self, scope: &str) -> watch::Receiver<u64> {
-        let mut scopes = self.scopes.lock().unwrap_or_else(|e| e.into_inner());
-        scopes.entry(scope.to_string()).or_insert_with(|| watch::channel(0).0).subscribe()
+        let mut signals = self.scopes.lock().unwrap_or_else(|e| e.into_inner());
+        let now = signals.woken;
+        signals.by_scope.entry(scope.to_string()).or_insert_with(|| watch::channel(now).0).subscribe()
     }
 
     fn wake(&self, scope: &str) {
-        let mut scopes = self.scopes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut signals = self.scopes.lock().unwrap_or_else(|e| e.into_inner());
+        signals.woken += 1;
+        let now = signals.woken;
         if scope == store::GLOBAL_SCOPE {
             // Scopes nobody waits on any more are dropped on the way.
-            scopes.retain(|_, s| s.receiver_count() > 0);
-            scopes.values().for_each(|s| s.send_modify(|n| *n += 1));
-        } else if let Some(s) = scopes.get(scope) {
-            s.send_modify(|n| *n += 1);
+            signals.by_scope.retain(|_, s| s.receiver_count() > 0);
+            signals.by_scope.values().for_each(|s| {
+                s.send_replace(now);
+            });
+        } else if let Some(s) = signals.by_scope.get(scope) {
+            s.send_replace(now);
         }
     }
 }
@@ -883,6 +900,9 @@ mod tests {
         assert!(a.has_changed().unwrap() && b.has_changed().unwrap());
         drop((a, b));
         wakers.wake(store::GLOBAL_SCOPE);
-        assert!(wakers.scopes.lock().unwrap().is_empty(), "scopes nobody waits on are dropped");
+        assert!(wakers.scopes.lock().unwrap().by_scope.is_empty(), "scopes nobody waits on are dropped");
+        // Made again, a scope's signal starts where the process's wake-ups stand: no value
+        // it had before (a page kept under it may be older) comes back.
+        assert_eq!(*wakers.subscribe("store:1").borrow(), 3);
     }
 }
