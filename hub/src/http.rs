@@ -189,8 +189,13 @@ async fn device_auth(state: &AppState, headers: &HeaderMap) -> Result<(Device, u
     if is_channel_token(state, &token) {
         return Err(HubError::Forbidden("the channel token cannot act as a kiosk".into()).into());
     }
-    let hub = state.hub.clone();
-    let device = blocking(move || hub.device_by_token(&token)).await?;
+    let device = match state.hub.known_device(&token) {
+        Some(device) => Some(device),
+        None => {
+            let hub = state.hub.clone();
+            blocking(move || hub.device_by_token(&token)).await?
+        }
+    };
     match device {
         Some(d) if !d.revoked => Ok((d, proto)),
         Some(_) => Err(HubError::Unauthorized("this device token was revoked".into()).into()),

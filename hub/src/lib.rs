@@ -100,6 +100,8 @@ pub struct Hub {
     lookup_limit: Arc<lookups::LookupLimit>,
     /// Cached signing key (it never changes once created).
     key: Arc<SigningKey>,
+    /// Devices that showed their token lately (see [`Hub::device_by_token`]).
+    known_devices: Arc<KnownDevices>,
     /// Names this database in feed cursors (derived from its signing key, which is
     /// created with the database), so a cursor of another hub database is recognised.
     epoch: Arc<str>,
@@ -145,6 +147,49 @@ impl Wakers {
         } else if let Some(s) = signals.by_scope.get(scope) {
             s.send_replace(now);
         }
+    }
+}
+
+/// How long a device that showed a good token is believed without the database.
+pub const KNOWN_DEVICE_SECS: u64 = 5;
+/// Devices kept at most; past it all are let go (the next pulls read the database).
+const MAX_KNOWN_DEVICES: usize = 100_000;
+
+/// Devices in good standing by the hash of their token, and when that was read.
+#[derive(Default)]
+struct KnownDevices {
+    by_token_hash: std::sync::Mutex<HashMap<String, (Device, std::time::Instant)>>,
+    /// Revocations so far: a device read before one is not kept after it.
+    revocations: std::sync::atomic::AtomicU64,
+}
+
+impl KnownDevices {
+    fn get(&self, token_hash: &str) -> Option<Device> {
+        let known = self.by_token_hash.lock().unwrap_or_else(|p| p.into_inner());
+        known.get(token_hash).filter(|(_, at)| at.elapsed().as_secs() < KNOWN_DEVICE_SECS).map(|(d, _)| d.clone())
+    }
+
+    fn revocations(&self) -> u64 {
+        self.revocations.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Keeps `device`, read when [`KnownDevices::revocations`] was `read_at`, unless a
+    /// revocation came since (it may be this device's).
+    fn keep(&self, token_hash: String, device: Device, read_at: u64) {
+        let mut known = self.by_token_hash.lock().unwrap_or_else(|p| p.into_inner());
+        if self.revocations() != read_at {
+            return;
+        }
+        if known.len() >= MAX_KNOWN_DEVICES {
+            known.clear();
+        }
+        known.insert(token_hash, (device, std::time::Instant::now()));
+    }
+
+    fn forget(&self, device_id: &str) {
+        let mut known = self.by_token_hash.lock().unwrap_or_else(|p| p.into_inner());
+        self.revocations.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        known.retain(|_, (d, _)| d.id != device_id);
     }
 }
 
@@ -293,7 +338,17 @@ impl Hub {
             wake.wake(scope);
         }));
         let load = Arc::new(Load { in_flight: Default::default(), limit: DEFAULT_MAX_IN_FLIGHT.into() });
-        let hub = Hub { store, head, wakers, seen: Arc::default(), load, lookup_limit: Arc::default(), key: Arc::new(key), epoch: epoch.into() };
+        let hub = Hub {
+            store,
+            head,
+            wakers,
+            seen: Arc::default(),
+            load,
+            lookup_limit: Arc::default(),
+            key: Arc::new(key),
+            known_devices: Arc::default(),
+            epoch: epoch.into(),
+        };
         let upgraded = hub.write(writes::upgrade_legacy_pins)?;
         if upgraded > 0 {
             tracing::info!(upgraded, "staff PINs moved from SHA-256 to Argon2id");
@@ -424,17 +479,37 @@ impl Hub {
     /// Revokes a device's token for good (a stolen or retired kiosk).
     pub fn revoke_device(&self, device_id: &str) -> Result<(), HubError> {
         let id = device_id.to_string();
-        let revoked = self.bookkeeping(move |tx| Ok(tx.revoke_device(&id)?))?;
+        // Forgotten before and after: a read meanwhile is not kept either way.
+        self.known_devices.forget(device_id);
+        let revoked = self.bookkeeping(move |tx| Ok(tx.revoke_device(&id)?));
+        self.known_devices.forget(device_id);
+        let revoked = revoked?;
         if !revoked {
             return Err(HubError::NotFound(format!("device {device_id} does not exist")));
         }
         Ok(())
     }
 
-    /// The device a bearer token belongs to, revoked or not.
+    /// The device a bearer token belongs to, revoked or not. A device in good standing is
+    /// kept in memory for [`KNOWN_DEVICE_SECS`]: a kiosk's long-polls (one at each change
+    /// of its store) do not each read the devices table. A revocation through this process
+    /// takes effect at once; one through another hub process within that time.
     pub fn device_by_token(&self, token: &str) -> Result<Option<Device>, HubError> {
         let hash = token_hash(token);
-        self.read(move |tx| Ok(tx.device_by_token_hash(&hash)?))
+        if let Some(device) = self.known_devices.get(&hash) {
+            return Ok(Some(device));
+        }
+        let (key, read_at) = (hash.clone(), self.known_devices.revocations());
+        let device = self.read(move |tx| Ok(tx.device_by_token_hash(&key)?))?;
+        if let Some(d) = device.as_ref().filter(|d| !d.revoked) {
+            self.known_devices.keep(hash, d.clone(), read_at);
+        }
+        Ok(device)
+    }
+
+    /// [`Hub::device_by_token`] from memory alone: `None` when it would read the database.
+    pub fn known_device(&self, token: &str) -> Option<Device> {
+        self.known_devices.get(&token_hash(token))
     }
 
     /// Notes that a device was heard from (and, after a pull, where its cursor stands) —

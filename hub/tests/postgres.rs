@@ -131,6 +131,21 @@ async fn writers_on_two_hubs_never_make_a_puller_miss_a_change() {
     assert_eq!(a.feed_head().unwrap(), b.feed_head().unwrap());
 }
 
+/// A device revoked through one hub process is shut out at another within
+/// `KNOWN_DEVICE_SECS` (that process believed its token meanwhile, without the database).
+#[test]
+fn a_device_revoked_through_one_hub_is_shut_out_at_the_other() {
+    let Some((a, b)) = two_hubs() else { return };
+    let token = a.add_device(1, "till").unwrap();
+    let device = a.device_by_token(&token).unwrap().unwrap();
+    assert_eq!(a.known_device(&token), Some(device.clone()), "a good token is believed from memory");
+    b.revoke_device(&device.id).unwrap();
+    assert!(b.device_by_token(&token).unwrap().unwrap().revoked, "at once where it was revoked");
+    std::thread::sleep(Duration::from_secs(omnikiosk_hub::KNOWN_DEVICE_SECS) + Duration::from_millis(200));
+    assert_eq!(a.known_device(&token), None);
+    assert!(a.device_by_token(&token).unwrap().unwrap().revoked, "and at the other hub once its memory of it is old");
+}
+
 /// Writers of different stores run side by side: while a write of store 1 is held open
 /// (its store's lock taken, as a slow push would), a push of a store-2 device and an order
 /// placed for store 3 commit; a push of another store-1 device waits for it, then applies.
