@@ -389,7 +389,8 @@ struct PullParams {
     cursor: String,
     /// Most changes in the page (default 1000, at most 10000); a server transaction is never split.
     limit: Option<u32>,
-    /// Seconds to hold the request when nothing is new (long-poll; at most 60).
+    /// Seconds to hold the request when nothing is new (long-poll; at most 60). A hold of 10 s
+    /// or more may end at any moment of its last quarter, so that kiosks drift apart.
     wait: Option<u64>,
 }
 
@@ -413,7 +414,7 @@ async fn pull(State(s): State<AppState>, headers: HeaderMap, params: Result<Quer
     })
     .await?;
     let limit = p.limit.unwrap_or(1000).clamp(1, MAX_PAGE);
-    let wait = Duration::from_secs(p.wait.unwrap_or(0).min(MAX_WAIT_SECS));
+    let wait = held_for(Duration::from_secs(p.wait.unwrap_or(0).min(MAX_WAIT_SECS)));
     let deadline = tokio::time::Instant::now() + wait;
     // Subscribe before reading, so a commit between the read and the wait still wakes us.
     let mut head = s.hub.subscribe(device.store_id);
@@ -465,6 +466,21 @@ async fn pull(State(s): State<AppState>, headers: HeaderMap, params: Result<Quer
     body.push_str("],");
     body.push_str(&tail[1..]);
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// Holds of at least this long end at a random moment of their last quarter.
+const JITTER_FROM: Duration = Duration::from_secs(10);
+
+/// How long a long-poll asking to wait `wait` is held when nothing comes. Kiosks parked
+/// together (after a hub restart, or a store's all answered by one change) would time out
+/// together and come back as one herd every `wait`; ended at a random moment of its last
+/// quarter, their polls drift apart.
+fn held_for(wait: Duration) -> Duration {
+    use rand::Rng;
+    if wait < JITTER_FROM {
+        return wait;
+    }
+    wait.mul_f64(rand::thread_rng().gen_range(0.75..=1.0))
 }
 
 /// The fields of a [`PullResponse`] after its changes, in its wire form.
