@@ -276,3 +276,73 @@ fn upsert_order(tx: &Transaction<'_>, o: &OrderRecord) -> Result<()> {
 fn to_json<T: Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt { what: "record", detail: e.to_string() })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::StoreConfig;
+    use crate::store::Enrolment;
+
+    fn customer(id: &str, cards: &[&str]) -> Change {
+        Change::Customer(CustomerRecord {
+            id: id.into(),
+            first_name: "Anna".into(),
+            last_initial: "K".into(),
+            tier: "gold".into(),
+            language: "pl".into(),
+            points: 0,
+            home_store: Some(1),
+            loyalty_cards: cards.iter().map(|c| c.to_string()).collect(),
+        })
+    }
+
+    fn removed(id: &str) -> Change {
+        Change::CustomerRemoved { id: id.into() }
+    }
+
+    /// Cards as (card, holder) after applying `pages` in order to a fresh store.
+    fn cards_after(pages: &[Vec<Change>]) -> Vec<(String, String)> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path(), &StoreConfig::default()).unwrap();
+        store
+            .save_enrolment(&Enrolment {
+                hub_url: "http://127.0.0.1:1/".into(),
+                device_token: "t".into(),
+                device_id: "d".into(),
+                store_id: 1,
+                store_name: "S".into(),
+                hub_public_key: String::new(),
+                insecure: false,
+            })
+            .unwrap();
+        for (i, page) in pages.iter().enumerate() {
+            store.apply_page(page, &format!("1.{i}"), 0).unwrap();
+        }
+        let conn = store.reader();
+        let mut read = conn.prepare("SELECT card, customer_id FROM loyalty_cards ORDER BY card").unwrap();
+        read.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<rusqlite::Result<_>>().unwrap()
+    }
+
+    /// A customer record carries its whole set of cards: each card ends with the last
+    /// record that listed it, whatever came before in the same page or an earlier one (a
+    /// move, a drop, an erasure, the same customer again, a replayed page). Pinned for any
+    /// faster apply that would stop reading the cards once per record.
+    #[test]
+    fn every_record_sees_the_cards_as_they_stand_at_its_turn() {
+        let held = |pairs: &[(&str, &str)]| pairs.iter().map(|(c, h)| (c.to_string(), h.to_string())).collect::<Vec<_>>();
+        for (what, pages, expected) in [
+            ("fresh store", vec![vec![customer("A", &["1"]), customer("B", &["2"])]], held(&[("1", "A"), ("2", "B")])),
+            ("moved, old holder after", vec![vec![customer("A", &["1"])], vec![customer("B", &["1"]), customer("A", &[])]], held(&[("1", "B")])),
+            ("moved, old holder before", vec![vec![customer("A", &["1"])], vec![customer("A", &[]), customer("B", &["1"])]], held(&[("1", "B")])),
+            ("moved, then listed again by the old holder", vec![vec![customer("A", &["1"])], vec![customer("B", &["1"]), customer("A", &["1"])]], held(&[("1", "A")])),
+            ("moved from a customer not in the page", vec![vec![customer("A", &["1", "2"])], vec![customer("B", &["1"])]], held(&[("1", "B"), ("2", "A")])),
+            ("dropped", vec![vec![customer("A", &["1", "2"])], vec![customer("A", &["2", "3"])]], held(&[("2", "A"), ("3", "A")])),
+            ("same customer twice in a page", vec![vec![customer("A", &["1"]), customer("A", &["2"])]], held(&[("2", "A")])),
+            ("erased then back", vec![vec![customer("A", &["1", "2"])], vec![removed("A"), customer("A", &["1"])]], held(&[("1", "A")])),
+            ("erased after taking a card", vec![vec![customer("A", &["1"])], vec![customer("B", &["1"]), removed("B"), customer("A", &["1"])]], held(&[("1", "A")])),
+            ("a page replayed", vec![vec![customer("A", &["1"]), customer("B", &["2"])], vec![customer("A", &["1"]), customer("B", &["2"])]], held(&[("1", "A"), ("2", "B")])),
+        ] {
+            assert_eq!(cards_after(&pages), expected, "{what}");
+        }
+    }
+}
