@@ -1,6 +1,9 @@
 //! The kiosk binary carries no server: without the `demo-hub` feature (the Pi build and
 //! its package) the kiosk's dependency tree holds neither the hub nor axum nor a
-//! PostgreSQL client. Read from `cargo tree` over the workspace's lockfile, offline.
+//! PostgreSQL client. Read from `cargo tree` over the workspace's lockfile, offline, for
+//! this machine's platform: the features decide what links, and a fresh clone's
+//! `cargo test` has downloaded exactly this platform's crates (`--target all` would need
+//! every platform's, which only a `cargo fetch` gets).
 
 use std::path::Path;
 use std::process::Command;
@@ -9,13 +12,13 @@ use std::process::Command;
 /// wire types derive `ToSchema` only behind the protocol crate's `openapi` feature).
 const SERVER_CRATES: [&str; 5] = ["omnikiosk-hub", "axum", "postgres", "utoipa", "metrics-exporter-prometheus"];
 
-/// The crate names in `cargo tree -p omnikiosk -e normal` for every target, or `None`
+/// The crate names in `cargo tree -p omnikiosk -e normal` for this platform, or `None`
 /// (with the reason printed) when there is no cargo to ask.
 fn kiosk_tree(features: &[&str]) -> Option<Vec<String>> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
     let out = Command::new(&cargo)
-        .args(["tree", "--offline", "--locked", "-p", "omnikiosk", "-e", "normal", "--target", "all"])
+        .args(["tree", "--offline", "--locked", "-p", "omnikiosk", "-e", "normal"])
         .args(["--prefix", "none", "--format", "{p}", "--manifest-path"])
         .arg(&manifest)
         .args(features)
