@@ -45,7 +45,7 @@ pub fn fill_store(dir: &Path, customers: usize, ready_orders: usize) -> LocalSto
         .collect();
     let mut page = Vec::with_capacity(10_000);
     for (i, sku) in skus.iter().enumerate() {
-        page.push(Change::Product(ProductRecord { sku: sku.clone(), name: format!("Product {i}"), price_cents: 199 + i as i64, vat_bp: 500, category: "Grocery".into() }));
+        page.push(Change::Product(ProductRecord { sku: sku.clone(), name: format!("Product {i}"), price_cents: 199 + i as i64, vat_bp: 500, category: "Grocery".into(), ..Default::default() }));
         page.push(Change::Stock(StockRecord { store_id: 1, sku: sku.clone(), on_hand: (i % 40) as i64, aisle: format!("A{}", i % 30) }));
     }
     store.apply_page(&page, "0", 0).unwrap();

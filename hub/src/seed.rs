@@ -140,6 +140,16 @@ const CATALOGUE: &[(&str, &[&str], &[&str])] = &[
 ];
 
 /// The money of a store in `city`.
+/// The city's IANA time zone and its language.
+fn locale_of(city: &str) -> (&'static str, &'static str) {
+    match city {
+        "London" | "Manchester" => ("Europe/London", "en"),
+        "Kyiv" | "Lviv" => ("Europe/Kyiv", "uk"),
+        "Shanghai" => ("Asia/Shanghai", "zh"),
+        _ => ("Europe/Warsaw", "pl"),
+    }
+}
+
 fn currency_of(city: &str) -> &'static str {
     match city {
         "London" | "Manchester" => "GBP",
@@ -175,7 +185,18 @@ pub fn generate(opts: &SeedOptions, now: i64) -> (SeedData, SeedSummary) {
             let city = CITIES[(id as usize - 1) % CITIES.len()];
             let branch = (id as usize - 1) / CITIES.len();
             let name = if branch == 0 { format!("Omni Market {city}") } else { format!("Omni Market {city} {}", branch + 1) };
-            StoreRecord { id, name, city: city.to_string(), currency: currency_of(city).to_string() }
+            let (timezone, language) = locale_of(city);
+            // The seed's products carry their own VAT (`vat_of`), the same in every store.
+            StoreRecord {
+                id,
+                name,
+                code: format!("OM-{id:03}"),
+                city: city.to_string(),
+                currency: currency_of(city).to_string(),
+                language: language.to_string(),
+                timezone: timezone.to_string(),
+                ..Default::default()
+            }
         })
         .collect();
 
@@ -189,7 +210,7 @@ pub fn generate(opts: &SeedOptions, now: i64) -> (SeedData, SeedSummary) {
             let name = if edition == 0 { format!("{base}{size}") } else { format!("{base}{size} #{}", edition + 1) };
             // 590… bodies are Polish GS1 numbers; never the loyalty prefix 042.
             let sku = Gtin::ean13_from_body(&format!("590{:09}", i)).expect("12 digits").as_str().to_string();
-            ProductRecord { sku, name, price_cents: rng.gen_range(49..=9_999), category: category.to_string(), vat_bp: vat_of(category) }
+            ProductRecord { sku, name, price_cents: rng.gen_range(49..=9_999), category: category.to_string(), vat_bp: vat_of(category), ..Default::default() }
         })
         .collect();
 

@@ -399,7 +399,7 @@ async fn concurrent_writers_never_make_a_puller_miss_a_change(db: Db) {
             let keys: Vec<String> = (0..2 * EACH).map(|n| format!("product:CW-{n}")).collect();
             for (n, key) in keys.iter().enumerate() {
                 let sku = key.trim_start_matches("product:").to_string();
-                let change = Change::Product(ProductRecord { sku, name: format!("Catalogue change {n}"), price_cents: 100, category: "test".into(), vat_bp: 2300 });
+                let change = Change::Product(ProductRecord { sku, name: format!("Catalogue change {n}"), price_cents: 100, category: "test".into(), vat_bp: 2300, ..Default::default() });
                 let (key, body) = (key.clone(), serde_json::to_string(&change).unwrap());
                 other
                     .tx(TxKind::Feed, move |tx| {

@@ -227,6 +227,9 @@ pub struct PinFailuresRecord {
     pub state: PinState,
 }
 
+/// A store as the retailer's systems describe it (`PUT /v1/stores/{id}`, `store put`), in
+/// the `global` feed: every device knows every store's name and code; its own store's
+/// record gives its money, language, time zone and VAT rates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoreRecord {
@@ -236,6 +239,70 @@ pub struct StoreRecord {
     /// ISO 4217 code of the store's money; the till prices in it.
     #[serde(default = "default_currency")]
     pub currency: String,
+    /// The retailer's own code for the store, as its feeds name it (`store_code` of
+    /// Google's local inventory feed), e.g. `KRK-01`. Empty for a store of an older hub.
+    #[serde(default)]
+    pub code: String,
+    /// The store's default UI language (`en`, `pl`, `ru`, `uk`, `zh`).
+    #[serde(default = "default_language")]
+    pub language: String,
+    /// IANA time zone (`Europe/Warsaw`): every time the store's devices show, and what
+    /// "today" is there, is local time in it, summer time included.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Postal address, one line.
+    #[serde(default)]
+    pub address: String,
+    /// VAT rates by tax category, basis points (`standard` → 2300 = 23 %). A product's
+    /// `tax_category` picks its rate here; a product without one takes `standard`.
+    #[serde(default)]
+    pub vat: std::collections::BTreeMap<String, i64>,
+    /// Opening hours as shoppers read them (`Mo-Sa 08:00-21:00; Su 10:00-16:00`).
+    #[serde(default)]
+    pub opening_hours: String,
+    /// Whether the store offers click & collect.
+    #[serde(default = "default_true")]
+    pub click_collect: bool,
+    /// The pickup promise: an order placed online is ready this many minutes later.
+    #[serde(default = "default_pickup_minutes")]
+    pub pickup_minutes: i64,
+}
+
+/// What a record without these fields means (serde's defaults, for literals too).
+impl Default for StoreRecord {
+    fn default() -> Self {
+        StoreRecord {
+            id: 0,
+            name: String::new(),
+            city: String::new(),
+            currency: default_currency(),
+            code: String::new(),
+            language: default_language(),
+            timezone: default_timezone(),
+            address: String::new(),
+            vat: Default::default(),
+            opening_hours: String::new(),
+            click_collect: true,
+            pickup_minutes: default_pickup_minutes(),
+        }
+    }
+}
+
+fn default_language() -> String {
+    "en".to_string()
+}
+
+/// The time zone of a store recorded before stores had one.
+pub fn default_timezone() -> String {
+    "UTC".to_string()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_pickup_minutes() -> i64 {
+    120
 }
 
 /// The currency of a store recorded before stores had one.
@@ -276,17 +343,62 @@ pub struct CartRecord {
     pub updated_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A product as one store sells it. A catalogue fed by the retailer (`PUT
+/// /v1/products/{sku}`, `import products`) is published per store, in the store's feed:
+/// the store's own price in the store's currency and its own VAT rate for the product's
+/// tax category. The demo's seed publishes one chain-wide record in `global`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductRecord {
     pub sku: String,
     pub name: String,
-    /// Tax included.
+    /// Tax included, in `currency` (the store's).
     pub price_cents: i64,
     pub category: String,
     /// VAT rate in basis points (2300 = 23 %), from the product's category.
     #[serde(default)]
     pub vat_bp: i64,
+    /// The product's barcodes (EAN-13, EAN-8, UPC-A; check digits checked at the hub):
+    /// a scan of any of them is this product. Empty: the SKU is its barcode (the seed's).
+    #[serde(default)]
+    pub gtins: Vec<String>,
+    #[serde(default)]
+    pub brand: String,
+    /// Whether the store may sell it now.
+    #[serde(default)]
+    pub status: ProductStatus,
+    /// ISO 4217 code `price_cents` is in; empty in an older record (the store's).
+    #[serde(default)]
+    pub currency: String,
+}
+
+/// Whether a store may sell a product. A receipt keeps a product whatever it becomes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ProductStatus {
+    /// Priced in the store's currency and on sale.
+    #[default]
+    Active,
+    /// Taken out of the catalogue (`DELETE /v1/products/{sku}`, `import --prune`).
+    Withdrawn,
+    /// In the catalogue, but the store has no price for it in its own currency (or no
+    /// VAT rate for its tax category): its till cannot sell it.
+    Unpriced,
+}
+
+impl ProductStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProductStatus::Active => "active",
+            ProductStatus::Withdrawn => "withdrawn",
+            ProductStatus::Unpriced => "unpriced",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ProductStatus> {
+        [ProductStatus::Active, ProductStatus::Withdrawn, ProductStatus::Unpriced].into_iter().find(|k| k.as_str() == s)
+    }
 }
 
 /// A product's stock and shelf place in one store.

@@ -136,7 +136,7 @@ mod tests {
         let lines = vec![CartLine { sku: "a".into(), qty: 2 }, CartLine { sku: "unknown".into(), qty: 1 }];
         let cart = CartView::build(&lines, |sku| match sku {
             "a" => (
-                Some(ProductRecord { sku: "a".into(), name: "Oat milk".into(), price_cents: 199, category: "Dairy".into(), vat_bp: 500 }),
+                Some(ProductRecord { sku: "a".into(), name: "Oat milk".into(), price_cents: 199, category: "Dairy".into(), vat_bp: 500, ..Default::default() }),
                 Some(stock(10)),
             ),
             _ => (None, None),

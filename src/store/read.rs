@@ -265,7 +265,7 @@ fn product_view(conn: &Connection, sku: &str, store_id: i64) -> Result<Option<Pr
     let product = conn
         .prepare_cached("SELECT sku, name, price_cents, category, vat_bp FROM products WHERE sku = ?1")?
         .query_row([sku], |r| {
-            Ok(ProductRecord { sku: r.get(0)?, name: r.get(1)?, price_cents: r.get(2)?, category: r.get(3)?, vat_bp: r.get(4)? })
+            Ok(ProductRecord { sku: r.get(0)?, name: r.get(1)?, price_cents: r.get(2)?, category: r.get(3)?, vat_bp: r.get(4)?, ..Default::default() })
         })
         .optional()?;
     let Some(product) = product else { return Ok(None) };

@@ -360,6 +360,7 @@ pub trait HubTx {
     // ---- stores, catalogue, staff
     fn store(&mut self, id: i64) -> Stored<Option<StoreRecord>>;
     fn store_count(&mut self) -> Stored<i64>;
+    /// Inserts the store, or replaces the one with its id.
     fn insert_store(&mut self, s: &StoreRecord) -> Stored<()>;
     fn insert_product(&mut self, p: &ProductRecord) -> Stored<()>;
     fn product_name(&mut self, sku: &str) -> Stored<Option<String>>;
@@ -562,6 +563,15 @@ impl dyn Backend {
 pub const GLOBAL_SCOPE: &str = "global";
 
 /// The feed scope of a store.
+/// A store as stored: its whole `record` (JSON) when the retailer's systems wrote it,
+/// else what an older release's columns (`older`) say.
+pub(crate) fn store_record(older: StoreRecord, record: Option<&str>) -> Stored<StoreRecord> {
+    match record {
+        Some(json) => Ok(serde_json::from_str(json).map_err(StorageError::from)?),
+        None => Ok(older),
+    }
+}
+
 pub fn store_scope(store_id: i64) -> String {
     format!("store:{store_id}")
 }

@@ -4,6 +4,28 @@
 
 use super::{ReceiptFilter, ShiftFilter};
 
+/// Master data fed by the retailer (`PUT /v1/stores/{id}`, `PUT /v1/products/{sku}`, the
+/// Google feeds): a store's whole record as JSON beside the older columns (`record`, NULL
+/// for a store of an older release, which its columns describe) and its own `code`; a
+/// product's catalogue entry (`catalogue`: GTINs, brand, tax category, status, default
+/// prices by currency; NULL for the seed's chain-wide products); each GTIN once; a
+/// store's own prices; and the stock adjustments' idempotency keys.
+pub const CATALOGUE_MIGRATION: &str = r#"
+ALTER TABLE stores ADD COLUMN code TEXT;
+ALTER TABLE stores ADD COLUMN record TEXT;
+CREATE UNIQUE INDEX stores_by_code ON stores(code);
+ALTER TABLE products ADD COLUMN catalogue TEXT;
+CREATE TABLE gtins (gtin TEXT PRIMARY KEY, sku TEXT NOT NULL);
+CREATE INDEX gtins_by_sku ON gtins(sku);
+CREATE TABLE store_prices (
+    store_id BIGINT NOT NULL, sku TEXT NOT NULL, price TEXT NOT NULL,
+    PRIMARY KEY (store_id, sku)
+);
+CREATE TABLE stock_adjustments (
+    key TEXT PRIMARY KEY, store_id BIGINT NOT NULL, sku TEXT NOT NULL, delta BIGINT NOT NULL, at BIGINT NOT NULL
+);
+"#;
+
 /// The till: a store's money, a product's VAT and a badge's till role — rows of an older
 /// release get what its seed would have given them, and every badge holder of then may
 /// sell (nothing could grant the role otherwise) — the receipts, and a sale's touchpoint.

@@ -73,7 +73,7 @@ impl Fixture {
             })
             .unwrap();
         let mut changes = vec![
-            Change::Store(StoreRecord { id: 1, name: "Test".into(), city: "Kraków".into(), currency: "PLN".into() }),
+            Change::Store(StoreRecord { id: 1, name: "Test".into(), city: "Kraków".into(), currency: "PLN".into(), ..Default::default() }),
             Change::Customer(CustomerRecord {
                 id: "C-ANNA".into(),
                 first_name: "Anna".into(),
@@ -91,7 +91,7 @@ impl Fixture {
             staff("S1-HELPER", "Ola", StaffRole::Staff, "5555", false),
         ];
         for (sku, name, aisle) in [("5901234123457", "Tea", "A3"), ("4006381333931", "Pen", "B1")] {
-            changes.push(Change::Product(ProductRecord { sku: sku.into(), name: name.into(), price_cents: 499, category: "food".into(), vat_bp: 500 }));
+            changes.push(Change::Product(ProductRecord { sku: sku.into(), name: name.into(), price_cents: 499, category: "food".into(), vat_bp: 500, ..Default::default() }));
             changes.push(Change::Stock(StockRecord { store_id: 1, sku: sku.into(), on_hand: 5, aisle: aisle.into() }));
         }
         store.apply_page(&changes, "1.1", NOW).unwrap();

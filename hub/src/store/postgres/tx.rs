@@ -354,8 +354,12 @@ impl HubTx for PgTx<'_> {
     }
 
     fn store(&mut self, id: i64) -> Stored<Option<StoreRecord>> {
-        let row = self.one("SELECT id, name, city, currency FROM stores WHERE id = $1", &[&id])?;
-        Ok(row.map(|r| StoreRecord { id: r.get(0), name: r.get(1), city: r.get(2), currency: r.get(3) }))
+        let row = self.one("SELECT id, name, city, currency, record FROM stores WHERE id = $1", &[&id])?;
+        row.map(|r| {
+            let older = StoreRecord { id: r.get(0), name: r.get(1), city: r.get(2), currency: r.get(3), ..Default::default() };
+            super::super::store_record(older, r.get::<_, Option<&str>>(4))
+        })
+        .transpose()
     }
 
     fn store_count(&mut self) -> Stored<i64> {
@@ -363,7 +367,12 @@ impl HubTx for PgTx<'_> {
     }
 
     fn insert_store(&mut self, s: &StoreRecord) -> Stored<()> {
-        self.run("INSERT INTO stores(id, name, city, currency) VALUES ($1, $2, $3, $4)", &[&s.id, &s.name, &s.city, &s.currency])?;
+        let sql = "INSERT INTO stores(id, name, city, currency, code, record) VALUES ($1, $2, $3, $4, $5, $6)
+                   ON CONFLICT(id) DO UPDATE SET name = excluded.name, city = excluded.city, currency = excluded.currency,
+                                                 code = excluded.code, record = excluded.record";
+        let code = (!s.code.is_empty()).then_some(&s.code);
+        let record = serde_json::to_string(s).map_err(StorageError::from)?;
+        self.run(sql, &[&s.id, &s.name, &s.city, &s.currency, &code, &record])?;
         Ok(())
     }
 

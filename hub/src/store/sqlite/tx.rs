@@ -154,9 +154,10 @@ impl HubTx for SqliteTx<'_> {
     }
 
     fn store(&mut self, id: i64) -> Stored<Option<StoreRecord>> {
-        self.one("SELECT id, name, city, currency FROM stores WHERE id = ?1", [id], |r| {
-            Ok(StoreRecord { id: r.get(0)?, name: r.get(1)?, city: r.get(2)?, currency: r.get(3)? })
-        })
+        let row = self.one("SELECT id, name, city, currency, record FROM stores WHERE id = ?1", [id], |r| {
+            Ok((StoreRecord { id: r.get(0)?, name: r.get(1)?, city: r.get(2)?, currency: r.get(3)?, ..Default::default() }, r.get::<_, Option<String>>(4)?))
+        })?;
+        row.map(|(older, record)| super::super::store_record(older, record.as_deref())).transpose()
     }
 
     fn store_count(&mut self) -> Stored<i64> {
@@ -164,7 +165,11 @@ impl HubTx for SqliteTx<'_> {
     }
 
     fn insert_store(&mut self, s: &StoreRecord) -> Stored<()> {
-        self.run("INSERT INTO stores(id, name, city, currency) VALUES (?1, ?2, ?3, ?4)", params![s.id, s.name, s.city, s.currency])?;
+        let sql = "INSERT INTO stores(id, name, city, currency, code, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                   ON CONFLICT(id) DO UPDATE SET name = excluded.name, city = excluded.city, currency = excluded.currency,
+                                                 code = excluded.code, record = excluded.record";
+        let code = (!s.code.is_empty()).then_some(&s.code);
+        self.run(sql, params![s.id, s.name, s.city, s.currency, code, serde_json::to_string(s).map_err(StorageError::from)?])?;
         Ok(())
     }
 
