@@ -51,7 +51,15 @@ enum Command {
         #[arg(long, default_value_t = crate::lookups::DEFAULT_LOOKUP_TTL_SECS / 86400, value_parser = clap::value_parser!(i64).range(1..=3650))]
         lookup_ttl_days: i64,
     },
-    /// Fill an empty hub with a realistic, deterministic chain.
+    /// Make an empty hub: its signing key and schema, no data. A real chain starts here,
+    /// then `store put`, `import products`, `import inventory`, `device add`.
+    Init {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The demo's invented chain: fill an empty hub with made-up stores, products,
+    /// customers and colleagues (for the demo, tests and benchmarks; a real chain starts
+    /// with `init`).
     Seed {
         #[arg(long, default_value_t = 3)]
         stores: usize,
@@ -65,6 +73,11 @@ enum Command {
         seed: u64,
         #[arg(long)]
         json: bool,
+    },
+    /// The chain's stores, as the retailer's systems describe them.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
     },
     /// Kiosk devices.
     Device {
@@ -98,6 +111,67 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum StoreCommand {
+    /// Create or change store ID: `store put 1 --code KRK-01 --name "Kraków Rynek" --currency PLN
+    /// --language pl --timezone Europe/Warsaw --vat standard=23 --vat reduced=5`.
+    Put {
+        id: i64,
+        /// The retailer's store code, as its feeds name it.
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        /// ISO 4217: the store sells only in this currency.
+        #[arg(long)]
+        currency: String,
+        /// The store's default screen language: en, pl, ru, uk or zh.
+        #[arg(long)]
+        language: String,
+        /// IANA time zone, e.g. Europe/Warsaw.
+        #[arg(long)]
+        timezone: String,
+        /// A VAT rate: tax category and percent (`standard=23`, `reduced=5.5`); repeat.
+        #[arg(long = "vat", value_parser = parse_vat)]
+        vat: Vec<(String, i64)>,
+        #[arg(long, default_value = "")]
+        city: String,
+        #[arg(long, default_value = "")]
+        address: String,
+        /// As shoppers read them, e.g. "Mo-Sa 08:00-21:00; Su 10:00-16:00".
+        #[arg(long, default_value = "")]
+        opening_hours: String,
+        /// The store offers no click & collect.
+        #[arg(long)]
+        no_click_collect: bool,
+        /// Minutes from an online order to its promised pickup.
+        #[arg(long, default_value_t = 120)]
+        pickup_minutes: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every store of the chain.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `standard=23` or `reduced=5.5`: a tax category and its rate in basis points.
+fn parse_vat(s: &str) -> Result<(String, i64), String> {
+    let (category, percent) = s.split_once('=').ok_or_else(|| format!("{s:?}: write CATEGORY=PERCENT, e.g. standard=23"))?;
+    let (whole, fraction) = percent.trim().split_once('.').unwrap_or((percent.trim(), ""));
+    let bad = || format!("{s:?}: the rate must be a percent from 0 to 100 with at most two decimals");
+    if whole.is_empty() || fraction.len() > 2 || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let bp = whole.parse::<i64>().map_err(|_| bad())? * 100 + format!("{fraction:0<2}").parse::<i64>().map_err(|_| bad())?;
+    if bp > 10_000 {
+        return Err(bad());
+    }
+    Ok((category.trim().to_string(), bp))
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,7 +230,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
-                tracing::info!(addr = %listener.local_addr()?, db = %cli.db, "hub serving");
+                tracing::info!(addr = %listener.local_addr()?, db = %crate::redact(&cli.db), "hub serving");
                 let stop = async {
                     shutdown_signal().await;
                     tracing::info!("hub stopping");
@@ -173,6 +247,53 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 };
                 Ok(crate::serve(hub, listener, cfg, stop).await?)
             })
+        }
+        Command::Init { json } => {
+            let hub = Hub::open(&cli.db)?;
+            let stores = hub.stores()?.len();
+            let key = omnikiosk_protocol::code::encode_public_key(&hub.public_key());
+            if json {
+                return print_json(&serde_json::json!({ "db": crate::redact(&cli.db), "stores": stores, "hub_key": key }));
+            }
+            if stores == 0 {
+                out(&format!("an empty hub is ready: key {key}; next: omnikiosk-hub store put …"));
+            } else {
+                out(&format!("this hub is already set up ({stores} stores), nothing changed: key {key}"));
+            }
+            Ok(())
+        }
+        Command::Store { command: StoreCommand::Put { id, code, name, currency, language, timezone, vat, city, address, opening_hours, no_click_collect, pickup_minutes, json } } => {
+            let hub = Hub::open(&cli.db)?;
+            let body = omnikiosk_protocol::catalogue::StorePut {
+                code,
+                name,
+                city,
+                address,
+                currency,
+                language,
+                timezone,
+                vat: vat.into_iter().collect(),
+                opening_hours,
+                click_collect: !no_click_collect,
+                pickup_minutes,
+            };
+            let (store, outcome) = hub.put_store(id, &body)?;
+            if json {
+                print_json(&serde_json::json!({ "store": store, "outcome": outcome }))
+            } else {
+                out(&format!("store {} {} ({}): {}", store.id, store.code, store.name, serde_json::to_value(outcome)?.as_str().unwrap_or_default()));
+                Ok(())
+            }
+        }
+        Command::Store { command: StoreCommand::List { json } } => {
+            let stores = Hub::open(&cli.db)?.stores()?;
+            if json {
+                return print_json(&stores);
+            }
+            for s in stores {
+                out(&format!("{}\t{}\t{}\t{}\t{}\t{}", s.id, s.code, s.name, s.currency, s.language, s.timezone));
+            }
+            Ok(())
         }
         Command::Seed { stores, customers, products, orders, seed, json } => {
             let hub = Hub::open(&cli.db)?;

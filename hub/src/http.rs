@@ -30,6 +30,8 @@ use crate::shared_pages::SharedPages;
 use crate::store::Device;
 use crate::{metrics, now_secs, Hub, HubError};
 
+pub(crate) mod master_data;
+
 /// Longest a pull may be held open.
 pub const MAX_WAIT_SECS: u64 = 60;
 /// Largest page a kiosk may ask for.
@@ -265,6 +267,7 @@ fn router_with(hub: Hub, cfg: ServeConfig, closing: Arc<tokio::sync::watch::Send
         .route("/v1/conflicts", get(conflicts))
         .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi_json))
+        .merge(master_data::routes())
         .route_layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES)))
         .with_state(state)

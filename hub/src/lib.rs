@@ -9,6 +9,8 @@
 //! - [`http`]: the HTTP API (device endpoints, channel endpoints) on axum.
 //! - [`openapi`]: the API's OpenAPI 3.1 document, generated from the handlers' types.
 //! - [`metrics`]: the Prometheus figures of `GET /metrics` and the middleware that counts requests.
+//! - [`master_data`]: the retailer's stores, catalogue, prices and stock, checked and
+//!   written (the writes themselves: `store::catalogue`).
 //! - [`seed`]: a deterministic, realistic chain for the demo, tests and benchmarks.
 //! - [`simulate`]: the simulated online channel (carts change, orders are placed and
 //!   cancelled), for `omnikiosk-hub simulate` and the demo.
@@ -26,6 +28,7 @@ pub mod cli;
 pub mod error;
 pub mod http;
 pub mod lookups;
+pub mod master_data;
 pub mod metrics;
 pub mod openapi;
 pub mod seed;
@@ -299,6 +302,17 @@ impl SeenBook {
 
 pub fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// A database URL fit to print: a password in it is replaced by `***`.
+pub fn redact(db_url: &str) -> String {
+    match url::Url::parse(db_url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => db_url.to_string(),
+    }
 }
 
 /// SHA-256 of a bearer token: what the hub stores instead of the token.
@@ -925,14 +939,14 @@ fn validate_quantities(lines: &[omnikiosk_protocol::wire::CartLine]) -> Result<(
     }
 }
 
-fn validate_id(what: &str, id: &str) -> Result<(), HubError> {
+pub(crate) fn validate_id(what: &str, id: &str) -> Result<(), HubError> {
     if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
         return Err(HubError::BadRequest(format!("{what} must be 1-64 letters, digits, '-', '_' or '.'")));
     }
     Ok(())
 }
 
-fn validate_text(what: &str, s: &str) -> Result<(), HubError> {
+pub(crate) fn validate_text(what: &str, s: &str) -> Result<(), HubError> {
     if s.trim().is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control) {
         return Err(HubError::BadRequest(format!("{what} must be 1-100 printable characters")));
     }
@@ -956,6 +970,13 @@ mod tests {
 
     /// A commit wakes the long-polls of the stores it wrote to and nobody else's; a write
     /// to `global` wakes every store's.
+    #[test]
+    fn a_database_password_is_never_printed() {
+        assert_eq!(redact("postgres://hub:s3cret@db.example/chain"), "postgres://hub:***@db.example/chain");
+        assert_eq!(redact("postgres://hub@db.example/chain"), "postgres://hub@db.example/chain");
+        assert_eq!(redact("sqlite:hub.db"), "sqlite:hub.db");
+    }
+
     #[test]
     fn a_commit_wakes_only_the_stores_it_wrote() {
         let dir = tempfile::tempdir().unwrap();

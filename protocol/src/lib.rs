@@ -1,6 +1,8 @@
 //! Wire types and the signed scan-code format shared by the Omnikiosk kiosk and hub.
 //!
 //! Layout:
+//! - [`catalogue`]: the retailer's master data (stores, catalogue, prices, stock, imports)
+//!   and the rule that prices a catalogue entry for one store.
 //! - [`wire`]: JSON bodies of the hub's HTTP API (device, pull, push, lookup, channel).
 //! - [`code`]: the `K1.<payload>.<sig>` signed code (customer app QR, order QR, staff badge).
 //! - [`gtin`]: EAN-13 / EAN-8 / UPC-A check digits, loyalty cards, pickup codes.
@@ -15,6 +17,7 @@
 //!
 //! This crate knows nothing of SQLite, HTTP clients or UI.
 
+pub mod catalogue;
 pub mod code;
 pub mod gtin;
 pub mod money;

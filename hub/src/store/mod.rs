@@ -14,6 +14,7 @@
 //! Every write that changes what a kiosk shows appends to the change feed in the same
 //! transaction, so the feed can never disagree with the data it describes.
 
+pub mod catalogue;
 pub mod push;
 pub mod reads;
 mod sql;
@@ -491,6 +492,32 @@ pub trait HubTx {
         let _ = ids;
         Ok(())
     }
+
+    // ---- the retailer's master data ([`catalogue`])
+    /// Every store, by id.
+    fn stores(&mut self) -> Stored<Vec<StoreRecord>>;
+    /// The id of the store with this code.
+    fn store_by_code(&mut self, code: &str) -> Stored<Option<i64>>;
+    /// The product's catalogue entry (JSON), when the retailer's systems put one.
+    fn catalogue_entry(&mut self, sku: &str) -> Stored<Option<String>>;
+    /// Inserts or replaces a catalogue entry; `name` and `category` fill the older columns.
+    fn put_catalogue_entry(&mut self, sku: &str, name: &str, category: &str, entry_json: &str) -> Stored<()>;
+    /// Every SKU with a catalogue entry, withdrawn ones too.
+    fn catalogue_skus(&mut self) -> Stored<Vec<String>>;
+    /// The SKU a GTIN belongs to.
+    fn gtin_owner(&mut self, gtin: &str) -> Stored<Option<String>>;
+    /// Replaces the product's GTINs.
+    fn set_gtins(&mut self, sku: &str, gtins: &[String]) -> Stored<()>;
+    /// The store's own price of a product (JSON of a `catalogue::Price`).
+    fn store_price(&mut self, store_id: i64, sku: &str) -> Stored<Option<String>>;
+    fn put_store_price(&mut self, store_id: i64, sku: &str, price_json: &str) -> Stored<()>;
+    /// The body of an entity's current feed row in a scope (this transaction's included).
+    fn feed_body(&mut self, scope: &str, key: &str) -> Stored<Option<String>>;
+    /// Sets the product's count and aisle at the store.
+    fn put_stock(&mut self, store_id: i64, sku: &str, on_hand: i64, aisle: &str) -> Stored<()>;
+    /// The adjustment recorded under an idempotency key: (store, sku, delta).
+    fn stock_adjustment(&mut self, key: &str) -> Stored<Option<(i64, String, i64)>>;
+    fn record_stock_adjustment(&mut self, key: &str, store_id: i64, sku: &str, delta: i64, at: i64) -> Stored<()>;
 }
 
 /// The steps of the savepoint around one op.
@@ -562,7 +589,6 @@ impl dyn Backend {
 /// The feed scope every device reads: the catalogue, the stores, the chain's config.
 pub const GLOBAL_SCOPE: &str = "global";
 
-/// The feed scope of a store.
 /// A store as stored: its whole `record` (JSON) when the retailer's systems wrote it,
 /// else what an older release's columns (`older`) say.
 pub(crate) fn store_record(older: StoreRecord, record: Option<&str>) -> Stored<StoreRecord> {
@@ -572,6 +598,7 @@ pub(crate) fn store_record(older: StoreRecord, record: Option<&str>) -> Stored<S
     }
 }
 
+/// The feed scope of a store.
 pub fn store_scope(store_id: i64) -> String {
     format!("store:{store_id}")
 }

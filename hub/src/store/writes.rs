@@ -35,7 +35,7 @@ pub fn recording_scopes<T>(job: impl FnOnce() -> T) -> (T, Vec<String>) {
 }
 
 /// The one way a change enters the feed.
-fn feed(tx: &mut dyn HubTx, scope: &str, key: &str, change: &Change) -> Stored<()> {
+pub(super) fn feed(tx: &mut dyn HubTx, scope: &str, key: &str, change: &Change) -> Stored<()> {
     tx.feed(scope, key, &serde_json::to_string(change)?)?;
     WRITTEN.with(|w| {
         let mut w = w.borrow_mut();

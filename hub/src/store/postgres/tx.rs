@@ -901,6 +901,97 @@ impl HubTx for PgTx<'_> {
         ids.iter().try_for_each(|id| self.hold_customer(id))
     }
 
+    fn stores(&mut self) -> Stored<Vec<StoreRecord>> {
+        let rows = self.all("SELECT id, name, city, currency, record FROM stores ORDER BY id", &[])?;
+        rows.iter()
+            .map(|r| {
+                let older = StoreRecord { id: r.get(0), name: r.get(1), city: r.get(2), currency: r.get(3), ..Default::default() };
+                super::super::store_record(older, r.get::<_, Option<&str>>(4))
+            })
+            .collect()
+    }
+
+    fn store_by_code(&mut self, code: &str) -> Stored<Option<i64>> {
+        if !storable(code) {
+            return Ok(None);
+        }
+        Ok(self.one("SELECT id FROM stores WHERE code = $1", &[&code])?.map(|r| r.get(0)))
+    }
+
+    fn catalogue_entry(&mut self, sku: &str) -> Stored<Option<String>> {
+        if !storable(sku) {
+            return Ok(None);
+        }
+        Ok(self.one("SELECT catalogue FROM products WHERE sku = $1", &[&sku])?.and_then(|r| r.get(0)))
+    }
+
+    fn put_catalogue_entry(&mut self, sku: &str, name: &str, category: &str, entry_json: &str) -> Stored<()> {
+        let sql = "INSERT INTO products(sku, name, price_cents, category, vat_bp, catalogue) VALUES ($1, $2, 0, $3, 0, $4)
+                   ON CONFLICT (sku) DO UPDATE SET name = excluded.name, category = excluded.category, catalogue = excluded.catalogue";
+        self.run(sql, &[&sku, &name, &category, &entry_json])?;
+        Ok(())
+    }
+
+    fn catalogue_skus(&mut self) -> Stored<Vec<String>> {
+        Ok(self.all("SELECT sku FROM products WHERE catalogue IS NOT NULL ORDER BY sku COLLATE \"C\"", &[])?.iter().map(|r| r.get(0)).collect())
+    }
+
+    fn gtin_owner(&mut self, gtin: &str) -> Stored<Option<String>> {
+        self.text("SELECT sku FROM gtins WHERE gtin = $1", gtin)
+    }
+
+    fn set_gtins(&mut self, sku: &str, gtins: &[String]) -> Stored<()> {
+        self.run("DELETE FROM gtins WHERE sku = $1", &[&sku])?;
+        if !gtins.is_empty() {
+            self.run("INSERT INTO gtins(gtin, sku) SELECT g, $2 FROM unnest($1::TEXT[]) AS g", &[&gtins, &sku])?;
+        }
+        Ok(())
+    }
+
+    fn store_price(&mut self, store_id: i64, sku: &str) -> Stored<Option<String>> {
+        if !storable(sku) {
+            return Ok(None);
+        }
+        Ok(self.one("SELECT price FROM store_prices WHERE store_id = $1 AND sku = $2", &[&store_id, &sku])?.map(|r| r.get(0)))
+    }
+
+    fn put_store_price(&mut self, store_id: i64, sku: &str, price_json: &str) -> Stored<()> {
+        let sql = "INSERT INTO store_prices(store_id, sku, price) VALUES ($1, $2, $3)
+                   ON CONFLICT (store_id, sku) DO UPDATE SET price = excluded.price";
+        self.run(sql, &[&store_id, &sku, &price_json])?;
+        Ok(())
+    }
+
+    fn feed_body(&mut self, scope: &str, key: &str) -> Stored<Option<String>> {
+        // Rows written by this transaction wait unnumbered until its commit.
+        if let Some(held) = self.held.iter().rev().find(|r| r.scope == scope && r.key == key) {
+            return Ok(Some(held.body.clone()));
+        }
+        if !storable(key) {
+            return Ok(None);
+        }
+        Ok(self.one("SELECT body FROM feed WHERE scope = $1 AND entity_key = $2", &[&scope, &key])?.map(|r| r.get(0)))
+    }
+
+    fn put_stock(&mut self, store_id: i64, sku: &str, on_hand: i64, aisle: &str) -> Stored<()> {
+        let sql = "INSERT INTO stock(store_id, sku, on_hand, aisle) VALUES ($1, $2, $3, $4)
+                   ON CONFLICT (store_id, sku) DO UPDATE SET on_hand = excluded.on_hand, aisle = excluded.aisle";
+        self.run(sql, &[&store_id, &sku, &on_hand, &aisle])?;
+        Ok(())
+    }
+
+    fn stock_adjustment(&mut self, key: &str) -> Stored<Option<(i64, String, i64)>> {
+        if !storable(key) {
+            return Ok(None);
+        }
+        Ok(self.one("SELECT store_id, sku, delta FROM stock_adjustments WHERE key = $1", &[&key])?.map(|r| (r.get(0), r.get(1), r.get(2))))
+    }
+
+    fn record_stock_adjustment(&mut self, key: &str, store_id: i64, sku: &str, delta: i64, at: i64) -> Stored<()> {
+        self.run("INSERT INTO stock_adjustments(key, store_id, sku, delta, at) VALUES ($1, $2, $3, $4, $5)", &[&key, &store_id, &sku, &delta, &at])?;
+        Ok(())
+    }
+
     fn savepoint(&mut self, step: Savepoint) -> Stored<()> {
         Ok(self.t.batch_execute(match step {
             Savepoint::Begin => "SAVEPOINT op",

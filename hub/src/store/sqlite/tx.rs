@@ -622,6 +622,71 @@ impl HubTx for SqliteTx<'_> {
         })
     }
 
+    fn stores(&mut self) -> Stored<Vec<StoreRecord>> {
+        let rows = self.all("SELECT id, name, city, currency, record FROM stores ORDER BY id", [], |r| {
+            Ok((StoreRecord { id: r.get(0)?, name: r.get(1)?, city: r.get(2)?, currency: r.get(3)?, ..Default::default() }, r.get::<_, Option<String>>(4)?))
+        })?;
+        rows.into_iter().map(|(older, record)| super::super::store_record(older, record.as_deref())).collect()
+    }
+
+    fn store_by_code(&mut self, code: &str) -> Stored<Option<i64>> {
+        self.one("SELECT id FROM stores WHERE code = ?1", [code], |r| r.get(0))
+    }
+
+    fn catalogue_entry(&mut self, sku: &str) -> Stored<Option<String>> {
+        Ok(self.one("SELECT catalogue FROM products WHERE sku = ?1", [sku], |r| r.get::<_, Option<String>>(0))?.flatten())
+    }
+
+    fn put_catalogue_entry(&mut self, sku: &str, name: &str, category: &str, entry_json: &str) -> Stored<()> {
+        let sql = "INSERT INTO products(sku, name, price_cents, category, vat_bp, catalogue) VALUES (?1, ?2, 0, ?3, 0, ?4)
+                   ON CONFLICT(sku) DO UPDATE SET name = excluded.name, category = excluded.category, catalogue = excluded.catalogue";
+        self.run(sql, params![sku, name, category, entry_json])?;
+        Ok(())
+    }
+
+    fn catalogue_skus(&mut self) -> Stored<Vec<String>> {
+        self.all("SELECT sku FROM products WHERE catalogue IS NOT NULL ORDER BY sku", [], |r| r.get(0))
+    }
+
+    fn gtin_owner(&mut self, gtin: &str) -> Stored<Option<String>> {
+        self.one("SELECT sku FROM gtins WHERE gtin = ?1", [gtin], |r| r.get(0))
+    }
+
+    fn set_gtins(&mut self, sku: &str, gtins: &[String]) -> Stored<()> {
+        self.run("DELETE FROM gtins WHERE sku = ?1", [sku])?;
+        for gtin in gtins {
+            self.run("INSERT INTO gtins(gtin, sku) VALUES (?1, ?2)", [gtin, sku])?;
+        }
+        Ok(())
+    }
+
+    fn store_price(&mut self, store_id: i64, sku: &str) -> Stored<Option<String>> {
+        self.one("SELECT price FROM store_prices WHERE store_id = ?1 AND sku = ?2", params![store_id, sku], |r| r.get(0))
+    }
+
+    fn put_store_price(&mut self, store_id: i64, sku: &str, price_json: &str) -> Stored<()> {
+        self.run("INSERT OR REPLACE INTO store_prices(store_id, sku, price) VALUES (?1, ?2, ?3)", params![store_id, sku, price_json])?;
+        Ok(())
+    }
+
+    fn feed_body(&mut self, scope: &str, key: &str) -> Stored<Option<String>> {
+        self.one("SELECT body FROM feed WHERE scope = ?1 AND entity_key = ?2", [scope, key], |r| r.get(0))
+    }
+
+    fn put_stock(&mut self, store_id: i64, sku: &str, on_hand: i64, aisle: &str) -> Stored<()> {
+        self.run("INSERT OR REPLACE INTO stock(store_id, sku, on_hand, aisle) VALUES (?1, ?2, ?3, ?4)", params![store_id, sku, on_hand, aisle])?;
+        Ok(())
+    }
+
+    fn stock_adjustment(&mut self, key: &str) -> Stored<Option<(i64, String, i64)>> {
+        self.one("SELECT store_id, sku, delta FROM stock_adjustments WHERE key = ?1", [key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    }
+
+    fn record_stock_adjustment(&mut self, key: &str, store_id: i64, sku: &str, delta: i64, at: i64) -> Stored<()> {
+        self.run("INSERT INTO stock_adjustments(key, store_id, sku, delta, at) VALUES (?1, ?2, ?3, ?4, ?5)", params![key, store_id, sku, delta, at])?;
+        Ok(())
+    }
+
     fn savepoint(&mut self, step: Savepoint) -> Stored<()> {
         let sql = match step {
             Savepoint::Begin => "SAVEPOINT op",

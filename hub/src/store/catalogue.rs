@@ -1,0 +1,222 @@
+//! The retailer's master data, written once for both backends: stores, the catalogue, a
+//! store's own prices and its stock. Each product reaches a store's feed as that store
+//! sells it ([`as_sold`]), and only when that changed: an unchanged write, or an unchanged
+//! re-import, appends nothing and wakes no kiosk.
+
+use std::collections::HashMap;
+
+use omnikiosk_protocol::catalogue::{as_sold, CatalogueProduct, Price, ProductPut, StockAdjust, StockPut, StorePricePut, StorePut};
+use omnikiosk_protocol::wire::{Change, ProductRecord, StockRecord, StoreRecord};
+
+use super::writes::feed;
+use super::{store_scope, HubTx, Stored, GLOBAL_SCOPE};
+use crate::error::{HubError, StorageError};
+
+pub use omnikiosk_protocol::catalogue::WriteOutcome as Outcome;
+
+/// Appends `change` for `(scope, key)` unless the feed already holds exactly it.
+fn feed_if_changed(tx: &mut dyn HubTx, scope: &str, key: &str, change: &Change) -> Stored<bool> {
+    let body = serde_json::to_string(change)?;
+    if tx.feed_body(scope, key)?.as_deref() == Some(body.as_str()) {
+        return Ok(false);
+    }
+    feed(tx, scope, key, change)?;
+    Ok(true)
+}
+
+fn product_key(sku: &str) -> String {
+    format!("product:{sku}")
+}
+
+/// Puts store `id` as `body` describes it. A store whose money or VAT rates changed gets
+/// every catalogue product priced anew.
+pub fn put_store(tx: &mut dyn HubTx, id: i64, body: &StorePut, now: i64) -> Result<(StoreRecord, Outcome), HubError> {
+    if let Some(other) = tx.store_by_code(&body.code)? {
+        if other != id {
+            return Err(HubError::Conflict(format!("store code {} belongs to store {other}", body.code)));
+        }
+    }
+    let before = tx.store(id)?;
+    let record = body.record(id);
+    let outcome = match &before {
+        None => Outcome::Created,
+        Some(b) if *b == record => return Ok((record, Outcome::Unchanged)),
+        Some(_) => Outcome::Updated,
+    };
+    tx.insert_store(&record)?;
+    feed(tx, GLOBAL_SCOPE, &format!("store:{id}"), &Change::Store(record.clone()))?;
+    let reprice = before.is_none_or(|b| b.currency != record.currency || b.vat != record.vat);
+    if reprice {
+        for sku in tx.catalogue_skus()? {
+            if let Some(product) = catalogue_product(tx, &sku)? {
+                publish_at(tx, &product, &record, now)?;
+            }
+        }
+    }
+    Ok((record, outcome))
+}
+
+/// The catalogue entry of `sku`, if the retailer's systems put one.
+pub fn catalogue_product(tx: &mut dyn HubTx, sku: &str) -> Stored<Option<CatalogueProduct>> {
+    tx.catalogue_entry(sku)?.map(|json| serde_json::from_str(&json).map_err(StorageError::from)).transpose()
+}
+
+/// The product as `store` sells it, appended to the store's feed when that changed.
+fn publish_at(tx: &mut dyn HubTx, product: &CatalogueProduct, store: &StoreRecord, now: i64) -> Stored<bool> {
+    let own: Option<Price> = match tx.store_price(store.id, &product.sku)? {
+        Some(json) => Some(serde_json::from_str(&json)?),
+        None => None,
+    };
+    let sold = as_sold(product, store, own.as_ref(), now);
+    feed_if_changed(tx, &store_scope(store.id), &product_key(&product.sku), &Change::Product(sold))
+}
+
+/// Puts a catalogue entry (a new product, or a changed one; a withdrawn one comes back).
+/// Each GTIN belongs to one product. `stores`: every store, read once by the caller.
+pub fn put_product(tx: &mut dyn HubTx, sku: &str, entry: &ProductPut, stores: &[StoreRecord], now: i64) -> Result<Outcome, HubError> {
+    for gtin in &entry.gtins {
+        if let Some(owner) = tx.gtin_owner(gtin)? {
+            if owner != sku {
+                return Err(HubError::Conflict(format!("GTIN {gtin} belongs to product {owner}")));
+            }
+        }
+    }
+    let product = CatalogueProduct { sku: sku.to_string(), entry: entry.clone(), withdrawn: false };
+    let outcome = match catalogue_product(tx, sku)? {
+        None => Outcome::Created,
+        Some(before) if before == product => return Ok(Outcome::Unchanged),
+        Some(_) => Outcome::Updated,
+    };
+    store_entry(tx, &product)?;
+    tx.set_gtins(sku, &entry.gtins)?;
+    for store in stores {
+        publish_at(tx, &product, store, now)?;
+    }
+    Ok(outcome)
+}
+
+fn store_entry(tx: &mut dyn HubTx, product: &CatalogueProduct) -> Stored<()> {
+    tx.put_catalogue_entry(&product.sku, &product.entry.name, &product.entry.category, &serde_json::to_string(product)?)
+}
+
+/// Takes a product out of the catalogue: no till sells it from its next pull; receipts
+/// keep it. Its GTINs stay its own (a scan still names it, and says it is withdrawn).
+pub fn withdraw_product(tx: &mut dyn HubTx, sku: &str, stores: &[StoreRecord], now: i64) -> Result<Outcome, HubError> {
+    let Some(mut product) = catalogue_product(tx, sku)? else {
+        return Err(HubError::NotFound(format!("product {sku} is not in the catalogue")));
+    };
+    if product.withdrawn {
+        return Ok(Outcome::Unchanged);
+    }
+    product.withdrawn = true;
+    store_entry(tx, &product)?;
+    for store in stores {
+        publish_at(tx, &product, store, now)?;
+    }
+    Ok(Outcome::Withdrawn)
+}
+
+fn known_store(tx: &mut dyn HubTx, store_id: i64) -> Result<StoreRecord, HubError> {
+    tx.store(store_id)?.ok_or_else(|| HubError::NotFound(format!("store {store_id} does not exist")))
+}
+
+/// Sets the store's own price of a catalogue product, in the store's currency.
+pub fn put_store_price(tx: &mut dyn HubTx, store_id: i64, sku: &str, body: &StorePricePut, now: i64) -> Result<Outcome, HubError> {
+    let store = known_store(tx, store_id)?;
+    put_store_price_at(tx, &store, sku, body, now)
+}
+
+/// [`put_store_price`] for a store already read (the inventory import reads each once).
+pub fn put_store_price_at(tx: &mut dyn HubTx, store: &StoreRecord, sku: &str, body: &StorePricePut, now: i64) -> Result<Outcome, HubError> {
+    if body.currency != store.currency {
+        return Err(HubError::BadRequest(format!(
+            "store {} sells in {}, not {}: a product is never sold in a currency it was not priced in",
+            store.id, store.currency, body.currency
+        )));
+    }
+    let Some(product) = catalogue_product(tx, sku)? else {
+        return Err(HubError::NotFound(format!("product {sku} is not in the catalogue")));
+    };
+    let json = serde_json::to_string(&body.price).map_err(StorageError::from)?;
+    let outcome = match tx.store_price(store.id, sku)? {
+        None => Outcome::Created,
+        Some(before) if before == json => return Ok(Outcome::Unchanged),
+        Some(_) => Outcome::Updated,
+    };
+    tx.put_store_price(store.id, sku, &json)?;
+    publish_at(tx, &product, store, now)?;
+    Ok(outcome)
+}
+
+/// Whether the hub knows the product: the retailer's catalogue, or the seed's.
+fn known_product(tx: &mut dyn HubTx, sku: &str) -> Result<(), HubError> {
+    if tx.product_name(sku)?.is_none() {
+        return Err(HubError::NotFound(format!("product {sku} is not in the catalogue")));
+    }
+    Ok(())
+}
+
+/// Sets the store's count of a product (and its aisle, when given).
+pub fn put_stock(tx: &mut dyn HubTx, store_id: i64, sku: &str, body: &StockPut) -> Result<Outcome, HubError> {
+    known_store(tx, store_id)?;
+    put_stock_at(tx, store_id, sku, body)
+}
+
+/// [`put_stock`] for a store known to exist.
+pub fn put_stock_at(tx: &mut dyn HubTx, store_id: i64, sku: &str, body: &StockPut) -> Result<Outcome, HubError> {
+    known_product(tx, sku)?;
+    let before = tx.stock(store_id, sku)?;
+    let after = StockRecord {
+        store_id,
+        sku: sku.to_string(),
+        on_hand: body.on_hand,
+        aisle: body.aisle.clone().or_else(|| before.as_ref().map(|b| b.aisle.clone())).unwrap_or_default(),
+    };
+    let outcome = match &before {
+        None => Outcome::Created,
+        Some(b) if *b == after => return Ok(Outcome::Unchanged),
+        Some(_) => Outcome::Updated,
+    };
+    tx.put_stock(store_id, sku, after.on_hand, &after.aisle)?;
+    feed(tx, &store_scope(store_id), &format!("stock:{sku}"), &Change::Stock(after))?;
+    Ok(outcome)
+}
+
+/// Adds a signed change to the store's count, once per idempotency key: a retried
+/// adjustment answers the stock as it stands and counts nothing again. A key already used
+/// for another adjustment is refused.
+pub fn adjust_stock(tx: &mut dyn HubTx, store_id: i64, sku: &str, body: &StockAdjust, now: i64) -> Result<(StockRecord, bool), HubError> {
+    known_store(tx, store_id)?;
+    known_product(tx, sku)?;
+    match tx.stock_adjustment(&body.key)? {
+        Some(same) if same == (store_id, sku.to_string(), body.delta) => {}
+        Some(_) => return Err(HubError::Conflict(format!("adjustment key {:?} was used for another adjustment", body.key))),
+        None => {
+            tx.record_stock_adjustment(&body.key, store_id, sku, body.delta, now)?;
+            tx.add_stock(store_id, sku, body.delta)?;
+            let after = tx.stock(store_id, sku)?.ok_or_else(|| StorageError("stock row missing after an adjustment".into()))?;
+            feed(tx, &store_scope(store_id), &format!("stock:{sku}"), &Change::Stock(after.clone()))?;
+            return Ok((after, true));
+        }
+    }
+    let now_standing = tx.stock(store_id, sku)?.ok_or_else(|| StorageError("stock row missing after an adjustment".into()))?;
+    Ok((now_standing, false))
+}
+
+/// What a store's devices are told of a product: the store's feed row, or the seed's
+/// chain-wide one.
+pub fn product_at(tx: &mut dyn HubTx, store_id: i64, sku: &str) -> Stored<Option<ProductRecord>> {
+    for scope in [store_scope(store_id), GLOBAL_SCOPE.to_string()] {
+        if let Some(body) = tx.feed_body(&scope, &product_key(sku))? {
+            if let Change::Product(p) = serde_json::from_str(&body)? {
+                return Ok(Some(p));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Every store by its code, for the inventory feed's `store_code`.
+pub fn stores_by_code(tx: &mut dyn HubTx) -> Stored<HashMap<String, StoreRecord>> {
+    Ok(tx.stores()?.into_iter().filter(|s| !s.code.is_empty()).map(|s| (s.code.clone(), s)).collect())
+}
