@@ -79,6 +79,11 @@ enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
+    /// Load the retailer's catalogue and stock from the files its systems already export.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Kiosk devices.
     Device {
         #[command(subcommand)]
@@ -111,6 +116,43 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// A Google Merchant Center product data file (TSV or CSV): id, title, price
+    /// ("12.99 PLN"), sale_price, sale_price_effective_date, gtin, product_type, brand,
+    /// tax_category. A product's price is the default of every store in its currency.
+    Products {
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        how: ImportFlags,
+        /// Withdraw the catalogue's products this (full) feed does not name.
+        #[arg(long)]
+        prune: bool,
+    },
+    /// A Google local inventory file: store_code, id, quantity, price, sale_price,
+    /// sale_price_effective_date, and our aisle. A price here is that store's own.
+    Inventory {
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        how: ImportFlags,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct ImportFlags {
+    /// Say what would change; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Apply nothing when any row is bad.
+    #[arg(long)]
+    all_or_nothing: bool,
+    /// The file's text encoding: utf-8 (default) or windows-1250 (a spreadsheet's export).
+    #[arg(long, default_value = "utf-8")]
+    encoding: crate::feeds::Encoding,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -293,6 +335,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             for s in stores {
                 out(&format!("{}\t{}\t{}\t{}\t{}\t{}", s.id, s.code, s.name, s.currency, s.language, s.timezone));
             }
+            Ok(())
+        }
+        Command::Import { command } => {
+            let hub = Hub::open(&cli.db)?;
+            let (file, how, prune) = match command {
+                ImportCommand::Products { file, how, prune } => (file, how, Some(prune)),
+                ImportCommand::Inventory { file, how } => (file, how, None),
+            };
+            let input = std::fs::File::open(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let opts = crate::import::ImportOptions { dry_run: how.dry_run, prune: prune.unwrap_or(false), all_or_nothing: how.all_or_nothing, encoding: how.encoding };
+            let report = match prune {
+                Some(_) => hub.import_products(std::io::BufReader::new(input), opts)?,
+                None => hub.import_inventory(std::io::BufReader::new(input), opts)?,
+            };
+            if how.json {
+                print_json(&report)?;
+            } else {
+                let would = if report.dry_run { "would be " } else { "" };
+                out(&format!(
+                    "{}: {would}created {}, updated {}, unchanged {}, withdrawn {}; {} rows not applied",
+                    file.display(), report.created, report.updated, report.unchanged, report.withdrawn, report.errors.len()
+                ));
+                for e in &report.errors {
+                    let column = e.column.as_deref().map(|c| format!(", column {c}")).unwrap_or_default();
+                    eprintln!("{}: line {}{column}: {}", file.display(), e.line, e.message);
+                }
+            }
+            anyhow::ensure!(report.errors.is_empty(), "{} rows of {} were not applied{}", report.errors.len(), file.display(), if how.all_or_nothing { " (nothing was: --all-or-nothing)" } else { "" });
             Ok(())
         }
         Command::Seed { stores, customers, products, orders, seed, json } => {

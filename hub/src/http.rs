@@ -320,6 +320,12 @@ pub async fn serve(
                 _ => {}
             }
             let h = expiry_hub.clone();
+            match tokio::task::spawn_blocking(move || h.republish_due_prices(now_secs())).await {
+                Ok(Ok(changed)) if changed > 0 => tracing::info!(changed, "sale prices started or ended: products published anew"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "publishing the sale prices due failed"),
+                _ => {}
+            }
+            let h = expiry_hub.clone();
             match tokio::task::spawn_blocking(move || h.detach_stale_lookups(now_secs(), lookup_ttl)).await {
                 Ok(Ok(gone)) if !gone.is_empty() => tracing::info!(count = gone.len(), "customers attached by lookup left their stores' caches"),
                 Ok(Err(e)) => tracing::warn!(error = %e, "expiry of customers attached by lookup failed"),

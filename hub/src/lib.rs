@@ -11,6 +11,8 @@
 //! - [`metrics`]: the Prometheus figures of `GET /metrics` and the middleware that counts requests.
 //! - [`master_data`]: the retailer's stores, catalogue, prices and stock, checked and
 //!   written (the writes themselves: `store::catalogue`).
+//! - [`import`]: `import products|inventory` (and the bulk uploads): Google's feeds,
+//!   read by [`feeds`], applied row by row through the master data's checks.
 //! - [`seed`]: a deterministic, realistic chain for the demo, tests and benchmarks.
 //! - [`simulate`]: the simulated online channel (carts change, orders are placed and
 //!   cancelled), for `omnikiosk-hub simulate` and the demo.
@@ -27,6 +29,7 @@
 pub mod cli;
 pub mod error;
 pub mod http;
+pub mod import;
 pub mod lookups;
 pub mod master_data;
 pub mod metrics;

@@ -21,6 +21,12 @@ impl Hub {
         self.write(move |tx| catalogue::put_store(tx, id, &body, now_secs()))
     }
 
+    /// Publishes anew the products whose sale price started or ended by `now` (run every
+    /// minute by `serve`); answers how many store products changed.
+    pub fn republish_due_prices(&self, now: i64) -> Result<usize, HubError> {
+        self.write(move |tx| Ok(catalogue::republish_due(tx, now)?))
+    }
+
     /// Every store of the chain, by id.
     pub fn stores(&self) -> Result<Vec<StoreRecord>, HubError> {
         self.read(|tx| Ok(tx.stores()?))

@@ -56,6 +56,8 @@ pub const CHANNEL_TOKEN: &str = "channel_token";
         http::master_data::put_store_price,
         http::master_data::put_stock,
         http::master_data::adjust_stock,
+        http::master_data::import_products,
+        http::master_data::import_inventory,
     ),
     components(schemas(omnikiosk_protocol::wire::ApiError)),
     modifiers(&Authenticated),

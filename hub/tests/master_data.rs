@@ -274,3 +274,27 @@ async fn a_stock_adjustment_counts_once_however_often_it_is_sent(db: Db) {
     let stock: Vec<_> = changes.iter().filter_map(|c| if let Change::Stock(s) = c { Some((s.on_hand, s.aisle.as_str())) } else { None }).collect();
     assert_eq!(stock, [(34, "A4")]);
 }
+
+on_both_backends!(a_sale_price_starts_and_ends_at_every_store_on_its_own);
+
+async fn a_sale_price_starts_and_ends_at_every_store_on_its_own(db: Db) {
+    let s = empty_hub(db).await;
+    let (krk, lon) = s.two_stores().await;
+    let now = omnikiosk_hub::now_secs();
+    let mut mug = mug();
+    mug["prices"]["PLN"] = json!({"price_cents": 2999, "sale_price_cents": 1999, "sale_from": now + 3600, "sale_until": now + 7200});
+    s.put("/v1/products/MUG-350", mug).await;
+    let price_at = |changes: &[Change]| products(changes).iter().find(|p| p.sku == "MUG-350").map(|p| p.price_cents);
+    let (krk_changes, krk_cursor) = s.pull_all(&krk, "").await;
+    let (_, lon_cursor) = s.pull_all(&lon, "").await;
+    assert_eq!(price_at(&krk_changes), Some(2999), "the sale has not started");
+    assert_eq!(s.hub.republish_due_prices(now + 60).unwrap(), 0, "nothing is due a minute later");
+    assert_eq!(s.hub.republish_due_prices(now + 3600).unwrap(), 1, "the sale starts in Kraków only (London has no PLN window)");
+    let (started, krk_cursor) = s.pull_all(&krk, &krk_cursor).await;
+    assert_eq!(price_at(&started), Some(1999));
+    let (lon_new, _) = s.pull_all(&lon, &lon_cursor).await;
+    assert!(lon_new.is_empty(), "{lon_new:?}");
+    assert_eq!(s.hub.republish_due_prices(now + 7200).unwrap(), 1);
+    let (ended, _) = s.pull_all(&krk, &krk_cursor).await;
+    assert_eq!(price_at(&ended), Some(2999), "the sale is over");
+}

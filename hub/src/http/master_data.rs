@@ -2,14 +2,20 @@
 //! catalogue, a store's own prices and its stock (contract in DESIGN.md; checks and
 //! writes in [`crate::master_data`]).
 
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use omnikiosk_protocol::catalogue::{CatalogueProduct, ProductPut, ProductWritten, StockAdjust, StockAdjusted, StockPut, StorePricePut, StorePut};
+use omnikiosk_protocol::catalogue::{ImportReport, CatalogueProduct, ProductPut, ProductWritten, StockAdjust, StockAdjusted, StockPut, StorePricePut, StorePut};
 use omnikiosk_protocol::wire::{ApiError, StockRecord, StoreRecord};
 
 use super::{body, channel_auth, on_hub, ApiFailure, ApiResult, AppState, Body};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::feeds::Encoding;
+use crate::import::ImportOptions;
 use crate::HubError;
 
 /// The master-data routes, merged into the hub's router.
@@ -21,6 +27,68 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/stores/{id}/stock/{sku}", put(put_stock))
         .route("/v1/stores/{id}/stock/{sku}/adjustments", post(adjust_stock))
         .route("/v1/products/{sku}", put(put_product).get(get_product).delete(withdraw_product))
+        .route("/v1/imports/products", post(import_products))
+        .route("/v1/imports/inventory", post(import_inventory))
+}
+
+/// How a bulk upload runs: the command line's `import` flags.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ImportParams {
+    /// Say what would change; change nothing.
+    #[serde(default)]
+    dry_run: bool,
+    /// Products only: withdraw the catalogue's products the feed does not name.
+    #[serde(default)]
+    prune: bool,
+    /// Apply nothing when any row is bad.
+    #[serde(default)]
+    all_or_nothing: bool,
+    /// `utf-8` (default) or `windows-1250`.
+    #[param(pattern = "^(utf-8|windows-1250)$")]
+    encoding: Option<String>,
+}
+
+impl ImportParams {
+    fn options(&self) -> Result<ImportOptions, ApiFailure> {
+        let encoding = match &self.encoding {
+            None => Encoding::default(),
+            Some(e) => e.parse().map_err(|e: String| HubError::BadRequest(e))?,
+        };
+        Ok(ImportOptions { dry_run: self.dry_run, prune: self.prune, all_or_nothing: self.all_or_nothing, encoding })
+    }
+}
+
+/// The request body as a blocking reader for the importer, streamed: a feed of any size
+/// is read a buffer at a time.
+fn streamed(body: axum::body::Body) -> impl std::io::Read + Send + 'static {
+    use futures_util::TryStreamExt;
+    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream))
+}
+
+#[utoipa::path(
+    post, path = "/v1/imports/products", tag = "master data", security(("channel_token" = [])), params(ImportParams),
+    request_body(content = String, content_type = "text/tab-separated-values", description = "A Google Merchant Center product data file, TSV or CSV"),
+    responses((status = 200, description = "What the import did (or would do), and each row not applied with its line, column and why", body = ImportReport))
+)]
+async fn import_products(State(s): State<AppState>, headers: HeaderMap, params: Result<Query<ImportParams>, QueryRejection>, body: axum::body::Body) -> ApiResult<ImportReport> {
+    channel_auth(&s, &headers).await?;
+    let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
+    let (opts, input) = (p.options()?, streamed(body));
+    Ok(Json(on_hub(&s, move |hub| hub.import_products(input, opts)).await?))
+}
+
+#[utoipa::path(
+    post, path = "/v1/imports/inventory", tag = "master data", security(("channel_token" = [])), params(ImportParams),
+    request_body(content = String, content_type = "text/tab-separated-values", description = "A Google local inventory file (store_code, id, quantity, price, …, aisle), TSV or CSV"),
+    responses((status = 200, description = "What the import did (or would do), and each row not applied with its line, column and why", body = ImportReport))
+)]
+async fn import_inventory(State(s): State<AppState>, headers: HeaderMap, params: Result<Query<ImportParams>, QueryRejection>, body: axum::body::Body) -> ApiResult<ImportReport> {
+    channel_auth(&s, &headers).await?;
+    let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
+    let (opts, input) = (p.options()?, streamed(body));
+    Ok(Json(on_hub(&s, move |hub| hub.import_inventory(input, opts)).await?))
 }
 
 /// A store id from the path: 1 to 2147483647, else 400.

@@ -89,6 +89,9 @@ pub fn put_product(tx: &mut dyn HubTx, sku: &str, entry: &ProductPut, stores: &[
     };
     store_entry(tx, &product)?;
     tx.set_gtins(sku, &entry.gtins)?;
+    for price in entry.prices.values() {
+        note_window(tx, price, sku, EVERY_STORE, now)?;
+    }
     for store in stores {
         publish_at(tx, &product, store, now)?;
     }
@@ -97,6 +100,37 @@ pub fn put_product(tx: &mut dyn HubTx, sku: &str, entry: &ProductPut, stores: &[
 
 fn store_entry(tx: &mut dyn HubTx, product: &CatalogueProduct) -> Stored<()> {
     tx.put_catalogue_entry(&product.sku, &product.entry.name, &product.entry.category, &serde_json::to_string(product)?)
+}
+
+/// `price_changes`' store for a catalogue price, which every store may sell at.
+const EVERY_STORE: i64 = 0;
+
+/// Notes when a sale price still to come starts or ends, for [`republish_due`].
+fn note_window(tx: &mut dyn HubTx, price: &Price, sku: &str, store_id: i64, now: i64) -> Stored<()> {
+    if price.sale_price_cents.is_some() {
+        for at in [price.sale_from, price.sale_until].into_iter().flatten().filter(|at| *at > now) {
+            tx.add_price_change(at, sku, store_id)?;
+        }
+    }
+    Ok(())
+}
+
+/// Publishes anew the products whose sale price started or ended by `now` (the hub's
+/// minute job), at the stores it concerns; answers how many store products changed.
+pub fn republish_due(tx: &mut dyn HubTx, now: i64) -> Stored<usize> {
+    let due = tx.take_price_changes(now)?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let stores = tx.stores()?;
+    let mut changed = 0;
+    for (sku, store_id) in due {
+        let Some(product) = catalogue_product(tx, &sku)? else { continue };
+        for store in stores.iter().filter(|s| store_id == EVERY_STORE || s.id == store_id) {
+            changed += usize::from(publish_at(tx, &product, store, now)?);
+        }
+    }
+    Ok(changed)
 }
 
 /// Takes a product out of the catalogue: no till sells it from its next pull; receipts
@@ -144,6 +178,7 @@ pub fn put_store_price_at(tx: &mut dyn HubTx, store: &StoreRecord, sku: &str, bo
         Some(_) => Outcome::Updated,
     };
     tx.put_store_price(store.id, sku, &json)?;
+    note_window(tx, &body.price, sku, store.id, now)?;
     publish_at(tx, &product, store, now)?;
     Ok(outcome)
 }

@@ -365,8 +365,6 @@ pub trait HubTx {
     fn insert_store(&mut self, s: &StoreRecord) -> Stored<()>;
     fn insert_product(&mut self, p: &ProductRecord) -> Stored<()>;
     fn product_name(&mut self, sku: &str) -> Stored<Option<String>>;
-    /// The product's catalogue price and VAT rate (basis points).
-    fn product_price(&mut self, sku: &str) -> Stored<Option<(i64, i64)>>;
     fn insert_stock(&mut self, s: &StockRecord) -> Stored<()>;
     /// The product's stock at the store.
     fn stock(&mut self, store_id: i64, sku: &str) -> Stored<Option<StockRecord>>;
@@ -518,6 +516,10 @@ pub trait HubTx {
     /// The adjustment recorded under an idempotency key: (store, sku, delta).
     fn stock_adjustment(&mut self, key: &str) -> Stored<Option<(i64, String, i64)>>;
     fn record_stock_adjustment(&mut self, key: &str, store_id: i64, sku: &str, delta: i64, at: i64) -> Stored<()>;
+    /// Notes that the product's price at `store_id` (0: every store) changes at `at`.
+    fn add_price_change(&mut self, at: i64, sku: &str, store_id: i64) -> Stored<()>;
+    /// Takes the price changes due by `now`: (sku, store id or 0), each once.
+    fn take_price_changes(&mut self, now: i64) -> Stored<Vec<(String, i64)>>;
 }
 
 /// The steps of the savepoint around one op.

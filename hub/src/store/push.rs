@@ -307,8 +307,8 @@ fn return_origin(tx: &mut dyn HubTx, device: &Device, r: &Receipt) -> Result<Opt
             let Some(order) = order_detail(tx, reference)?.map(|d| d.order).filter(|o| o.store_id == device.store_id) else { return Ok(None) };
             let mut prices = std::collections::HashMap::new();
             for l in &order.lines {
-                if let Some(price) = tx.product_price(&l.sku)? {
-                    prices.insert(l.sku.clone(), price);
+                if let Some(p) = super::catalogue::product_at(tx, device.store_id, &l.sku)? {
+                    prices.insert(l.sku.clone(), (p.price_cents, p.vat_bp));
                 }
             }
             Bought::of_order(&order, |sku| prices.get(sku).copied())?

@@ -386,13 +386,6 @@ impl HubTx for PgTx<'_> {
         self.text("SELECT name FROM products WHERE sku = $1", sku)
     }
 
-    fn product_price(&mut self, sku: &str) -> Stored<Option<(i64, i64)>> {
-        if !storable(sku) {
-            return Ok(None);
-        }
-        Ok(self.one("SELECT price_cents, vat_bp FROM products WHERE sku = $1", &[&sku])?.map(|r| (r.get(0), r.get(1))))
-    }
-
     fn insert_stock(&mut self, s: &StockRecord) -> Stored<()> {
         let sql = "INSERT INTO stock(store_id, sku, on_hand, aisle) VALUES ($1, $2, $3, $4)";
         self.run(sql, &[&s.store_id, &s.sku, &s.on_hand, &s.aisle])?;
@@ -990,6 +983,17 @@ impl HubTx for PgTx<'_> {
     fn record_stock_adjustment(&mut self, key: &str, store_id: i64, sku: &str, delta: i64, at: i64) -> Stored<()> {
         self.run("INSERT INTO stock_adjustments(key, store_id, sku, delta, at) VALUES ($1, $2, $3, $4, $5)", &[&key, &store_id, &sku, &delta, &at])?;
         Ok(())
+    }
+
+    fn add_price_change(&mut self, at: i64, sku: &str, store_id: i64) -> Stored<()> {
+        self.run("INSERT INTO price_changes(at, sku, store_id) VALUES ($1, $2, $3)", &[&at, &sku, &store_id])?;
+        Ok(())
+    }
+
+    fn take_price_changes(&mut self, now: i64) -> Stored<Vec<(String, i64)>> {
+        let rows = self.all("DELETE FROM price_changes WHERE at <= $1 RETURNING sku, store_id", &[&now])?;
+        let due: BTreeSet<(String, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        Ok(due.into_iter().collect())
     }
 
     fn savepoint(&mut self, step: Savepoint) -> Stored<()> {

@@ -183,10 +183,6 @@ impl HubTx for SqliteTx<'_> {
         self.one("SELECT name FROM products WHERE sku = ?1", [sku], |r| r.get(0))
     }
 
-    fn product_price(&mut self, sku: &str) -> Stored<Option<(i64, i64)>> {
-        self.one("SELECT price_cents, vat_bp FROM products WHERE sku = ?1", [sku], |r| Ok((r.get(0)?, r.get(1)?)))
-    }
-
     fn insert_stock(&mut self, s: &StockRecord) -> Stored<()> {
         let sql = "INSERT INTO stock(store_id, sku, on_hand, aisle) VALUES (?1, ?2, ?3, ?4)";
         self.run(sql, params![s.store_id, s.sku, s.on_hand, s.aisle])?;
@@ -685,6 +681,17 @@ impl HubTx for SqliteTx<'_> {
     fn record_stock_adjustment(&mut self, key: &str, store_id: i64, sku: &str, delta: i64, at: i64) -> Stored<()> {
         self.run("INSERT INTO stock_adjustments(key, store_id, sku, delta, at) VALUES (?1, ?2, ?3, ?4, ?5)", params![key, store_id, sku, delta, at])?;
         Ok(())
+    }
+
+    fn add_price_change(&mut self, at: i64, sku: &str, store_id: i64) -> Stored<()> {
+        self.run("INSERT INTO price_changes(at, sku, store_id) VALUES (?1, ?2, ?3)", params![at, sku, store_id])?;
+        Ok(())
+    }
+
+    fn take_price_changes(&mut self, now: i64) -> Stored<Vec<(String, i64)>> {
+        let due = self.all("SELECT DISTINCT sku, store_id FROM price_changes WHERE at <= ?1 ORDER BY sku, store_id", [now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        self.run("DELETE FROM price_changes WHERE at <= ?1", [now])?;
+        Ok(due)
     }
 
     fn savepoint(&mut self, step: Savepoint) -> Stored<()> {
