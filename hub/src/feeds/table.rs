@@ -101,7 +101,8 @@ impl<B: BufRead> Table<B> {
             Some(Ok((_, names))) => names,
         };
         let mut index = HashMap::new();
-        for (i, name) in names.iter().enumerate() {
+        // Unnamed columns (a spreadsheet's trailing empty ones) are unknown columns.
+        for (i, name) in names.iter().enumerate().filter(|(_, name)| !name.is_empty()) {
             let key = name.to_lowercase().replace(' ', "_");
             if index.insert(key, i).is_some() {
                 let message = format!("the column {name} is in the header twice");
@@ -218,8 +219,9 @@ impl<B: BufRead> Table<B> {
             }
             let (result, nin, n_out, n_end) = self.parser.read_record(input, &mut self.out[nout..], &mut self.ends[nend..]);
             if sentinel {
-                at_end = true;
-                truncated = nin == 1 && result == ReadRecordResult::InputEmpty;
+                // Taken without ending the record: a quote swallowed it.
+                at_end = nin == 1;
+                truncated = at_end && result != ReadRecordResult::Record;
             } else {
                 self.line += input[..nin].iter().filter(|&&b| b == b'\n').count() as u64;
                 self.input.consume(nin);
@@ -255,7 +257,8 @@ impl Row<'_> {
 
     /// Column `name`, which may not be empty.
     pub fn required(&self, name: &str) -> Result<String, FeedError> {
-        self.text(name).map(str::to_string).ok_or_else(|| self.error(name, format!("the {name} is empty")))
+        let what = name.replace('_', " ");
+        self.text(name).map(str::to_string).ok_or_else(|| self.error(name, format!("the {what} is empty")))
     }
 }
 

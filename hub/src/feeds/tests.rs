@@ -42,6 +42,7 @@ fn rows_are_found_whatever_the_layout_and_tagged_with_their_physical_line() {
         ("a tab inside a quoted tsv field", "id\ttitle\nA\t\"Mug\twide\"\n", &["2 A Mug\twide"]),
         ("utf-8 bom", "\u{feff}id\ttitle\nA\tKubek Żółć\n", &["2 A Kubek Żółć"]),
         ("header case, spaces, unknown columns", " ID \tTitle\tColour\nA\tMug\tred\n", &["2 A Mug"]),
+        ("unnamed columns are unknown columns", "id,title,,\nA,Mug,,x\n", &["2 A Mug"]),
         ("fields are trimmed", "id,title\n A , Mug \n", &["2 A Mug"]),
         ("a spreadsheet's empty rows are skipped", "id,title\nA,Mug\n,\n , \nB,Cup\n", &["2 A Mug", "5 B Cup"]),
         (
@@ -122,7 +123,7 @@ fn inventory_rows_are_keyed_by_store_and_product() {
         ("KRK-01\tA\t2.5\t\t\nKRK-01\tB\t1\t\t\n", &["line 2, column quantity: …not a whole number", "3 KRK-01 B"]),
         ("KRK-01\tA\t-3\t\t\n", &["line 2, column quantity: …negative"]),
         ("KRK-01\tA\t\t12.99\t\n", &["line 2, column price: …has no currency"]),
-        ("\tA\t1\t\t\n", &["line 2, column store_code: …is empty"]),
+        ("\tA\t1\t\t\n", &["line 2, column store_code: …the store code is empty"]),
         ("KRK-01\t\t1\t\t\n", &["line 2, column id: …is empty"]),
     ];
     for (rows, expected) in cases {
@@ -282,4 +283,15 @@ fn the_example_inventory_file_reads_whole() {
     // 2026-12-05T09:00Z to 2026-12-07T17:00Z.
     assert_eq!(toaster.sale_window, Some(SaleWindow { from: 1_796_461_200, until: 1_796_662_800 }));
     assert_eq!((rows[3].quantity, rows[3].aisle.as_deref()), (Some(0), Some("B2")));
+}
+
+#[test]
+fn a_cut_field_is_caught_whatever_its_length() {
+    // Around the sizes where the reader's buffers grow: the end must not slip through there.
+    for n in (1000..1050).chain(2030..2060).chain(65_500..65_560) {
+        let file = format!("id,title\nA,\"{}", "x".repeat(n));
+        assert_rows(&format!("{n} bytes"), &read_products(file.as_bytes()), &["line 2, column title: …ends inside"]);
+        let whole = format!("{file}\"");
+        assert_rows(&format!("{n} bytes, closed"), &read_products(whole.as_bytes()), &[&format!("2 A {}", "x".repeat(n))]);
+    }
 }
