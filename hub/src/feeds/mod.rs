@@ -3,7 +3,7 @@
 //! inventory`), read row by row into checked values. Stores nothing.
 //!
 //! Layout:
-//! - [`products`] and [`inventory`]: the two readers, each an iterator of rows or of the
+//! - [`products()`] and [`inventory()`]: the two readers, each an iterator of rows or of the
 //!   reason a row was refused; reading goes on past a bad row.
 //! - `table`: the file as a header and rows (delimiter, encoding, quoting, line numbers).
 //! - `values`: the values inside the fields (prices, sale windows, GTINs, …).

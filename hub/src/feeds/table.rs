@@ -21,7 +21,7 @@ use super::{Encoding, FeedError};
 /// held, so a quote left open near the top of a big file cannot fill the memory.
 pub const MAX_ROW_BYTES: usize = 1 << 20;
 /// The most fields a row may have, for the same reason.
-const MAX_ROW_FIELDS: usize = 10_000;
+const MAX_ROW_FIELDS: usize = 1 << 14;
 /// How much of the file is read at a time.
 const CHUNK: usize = 64 * 1024;
 
@@ -85,11 +85,17 @@ impl<B: BufRead> Table<B> {
     /// Reads the header line and checks that it has every `required` column (given in
     /// the normalized form). An error here means no rows.
     pub fn open(mut input: B, required: &[&str]) -> Result<Table<Peeked<B>>, FeedError> {
-        // The first line (or its first CHUNK bytes), read to find the delimiter and then
-        // put back in front of the rest.
+        // The first line with content (or the first CHUNK bytes), read to find the
+        // delimiter and then put back in front of the rest.
         let mut first = Vec::new();
-        if let Err(e) = (&mut input).take(CHUNK as u64).read_until(b'\n', &mut first) {
-            return Err(FeedError::new(1, None, format!("the file could not be read: {e}")));
+        loop {
+            let limit = (CHUNK - first.len()) as u64;
+            match (&mut input).take(limit).read_until(b'\n', &mut first) {
+                Ok(0) => break,
+                Ok(_) if first.iter().any(|&b| b != b'\n' && b != b'\r') => break,
+                Ok(_) => continue,
+                Err(e) => return Err(FeedError::new(1, None, format!("the file could not be read: {e}"))),
+            }
         }
         let parser = ReaderBuilder::new().delimiter(delimiter(&first)).build();
         let input = Cursor::new(first).chain(input);
@@ -265,7 +271,7 @@ impl Row<'_> {
 /// The delimiter the header line has most of: tab (Google's own format), comma, or
 /// semicolon (the CSV of a spreadsheet set to Polish). Tab when there is none.
 fn delimiter(start: &[u8]) -> u8 {
-    let header = start.split(|&b| b == b'\n').next().unwrap_or_default();
+    let header = start.split(|&b| b == b'\n').find(|line| line.iter().any(|&b| b != b'\r')).unwrap_or_default();
     let count = |d: u8| header.iter().filter(|&&b| b == d).count();
     [b',', b';'].into_iter().fold(b'\t', |best, d| if count(d) > count(best) { d } else { best })
 }

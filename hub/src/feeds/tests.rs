@@ -35,6 +35,7 @@ fn rows_are_found_whatever_the_layout_and_tagged_with_their_physical_line() {
         ("csv, crlf", "id,title\r\nA,Mug\r\nB,Cup\r\n", &["2 A Mug", "3 B Cup"]),
         ("no newline at the end", "id,title\nA,Mug\nB,Cup", &["2 A Mug", "3 B Cup"]),
         ("semicolons, as a Polish spreadsheet writes", "id;title\nA;Mug, big\n", &["2 A Mug, big"]),
+        ("blank lines before the header", "\r\n\nid,title\nA,Mug\n", &["4 A Mug"]),
         ("blank lines count", "id,title\n\nA,Mug\r\n\r\n\nB,Cup\n\n", &["3 A Mug", "6 B Cup"]),
         ("a quoted field over three lines", "id,title,description\nA,Mug,\"one\ntwo\nthree\"\nB,Cup,x\n", &["2 A Mug", "5 B Cup"]),
         ("the same with crlf", "id,title,description\r\nA,Mug,\"one\r\ntwo\"\r\nB,Cup,x\r\n", &["2 A Mug", "4 B Cup"]),
