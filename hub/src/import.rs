@@ -101,12 +101,10 @@ fn product_line(row: ProductRow, gtin_owners: &mut HashMap<String, (String, u64)
 
 /// The feed column a refusal of the catalogue's checks is about.
 fn column_of(e: &HubError) -> Option<&'static str> {
+    const COLUMNS: [(&str, &str); 7] =
+        [("GTIN", "gtin"), ("sku", "id"), ("name", "title"), ("price", "price"), ("tax category", "tax_category"), ("brand", "brand"), ("category", "product_type")];
     let m = e.to_string();
-    ["GTIN", "sku", "name", "price", "tax category", "brand", "category"]
-        .iter()
-        .zip(["gtin", "id", "title", "price", "tax_category", "brand", "product_type"])
-        .find(|(word, _)| m.contains(*word))
-        .map(|(_, column)| *column)
+    COLUMNS.iter().find(|(word, _)| m.contains(word)).map(|(_, column)| *column)
 }
 
 fn inventory_line(row: InventoryRow) -> Checked<InventoryLine> {

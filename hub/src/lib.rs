@@ -17,6 +17,8 @@
 //! - [`simulate`]: the simulated online channel (carts change, orders are placed and
 //!   cancelled), for `omnikiosk-hub simulate` and the demo.
 //! - [`lookups`]: the online lookup's per-device rate limit and its audit's types.
+//! - [`feeds`]: the reader of the retailer's Google Merchant Center files (products,
+//!   local inventory) that `omnikiosk-hub import` loads; pure, no storage.
 //! - [`cli`]: the `omnikiosk-hub` command line.
 //! - [`error`]: the answer's error type, mapped to HTTP statuses, and the storage
 //!   failure as a type of its own.
@@ -28,6 +30,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod feeds;
 pub mod http;
 pub mod import;
 pub mod lookups;
