@@ -231,7 +231,7 @@ fn the_example_product_file_reads_whole() {
     let lines: Vec<(u64, &str)> = rows.iter().map(|r| (r.line, r.id.as_str())).collect();
     assert_eq!(
         lines,
-        [(2, "PL-KUB-001"), (3, "PL-KAW-002"), (4, "PL-CZE-003"), (6, "PL-HER-004"), (7, "UK-MUG-001"), (8, "UK-TEA-002"), (9, "UK-KET-003"), (10, "UK-TOA-004")]
+        [(2, "PL-KUB-001"), (3, "PL-KAW-002"), (4, "PL-CZE-003"), (6, "PL-HER-004"), (7, "UK-MUG-001"), (8, "UK-TEA-002"), (9, "UK-KET-003"), (10, "UK-TOA-004"), (11, "OM-MUG-350")]
     );
     let coffee = &rows[1];
     assert_eq!(
@@ -264,7 +264,7 @@ fn the_example_inventory_file_reads_whole() {
     let file = include_bytes!("../../../docs/examples/inventory.tsv");
     let rows: Vec<InventoryRow> = inventory(&file[..], Encoding::Utf8).collect::<Result<_, _>>().unwrap_or_else(|e| panic!("{e}"));
     let stores: Vec<&str> = rows.iter().map(|r| r.store_code.as_str()).collect();
-    assert_eq!(stores, ["KRK-01", "KRK-01", "KRK-01", "KRK-01", "LON-01", "LON-01", "LON-01", "LON-01"]);
+    assert_eq!(stores, ["KRK-01", "KRK-01", "KRK-01", "KRK-01", "LON-01", "LON-01", "LON-01", "LON-01", "KRK-01", "LON-01"]);
     assert_eq!(
         rows[2],
         InventoryRow {
