@@ -298,3 +298,37 @@ async fn a_sale_price_starts_and_ends_at_every_store_on_its_own(db: Db) {
     let (ended, _) = s.pull_all(&krk, &krk_cursor).await;
     assert_eq!(price_at(&ended), Some(2999), "the sale is over");
 }
+
+on_both_backends!(the_feeds_upload_over_http_as_from_the_command_line);
+
+async fn the_feeds_upload_over_http_as_from_the_command_line(db: Db) {
+    let s = empty_hub(db).await;
+    let (krk, lon) = s.two_stores().await;
+    let upload = |path: &'static str, file: &'static str| {
+        let (http, base) = (s.http.clone(), s.base.clone());
+        async move {
+            let body = std::fs::read(format!("{}/../docs/examples/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+            let resp = http.post(format!("{base}{path}")).bearer_auth(CHANNEL).header("content-type", "text/tab-separated-values").body(body).send().await.unwrap();
+            let status = resp.status();
+            let text = resp.text().await.unwrap();
+            if let Err(e) = contract::CONTRACT.check("POST", path, status.as_u16(), &text) {
+                panic!("{e}");
+            }
+            (status, serde_json::from_str::<Value>(&text).unwrap())
+        }
+    };
+    let (st, dry) = upload("/v1/imports/products?dry_run=true", "products.tsv").await;
+    assert_eq!((st, &dry["created"], &dry["dry_run"]), (StatusCode::OK, &json!(9), &json!(true)), "{dry}");
+    assert!(s.hub.product("OM-MUG-350").is_err(), "a dry run wrote");
+    let (_, catalogue) = upload("/v1/imports/products", "products.tsv").await;
+    assert_eq!(catalogue["created"], 9, "{catalogue}");
+    let (_, inventory) = upload("/v1/imports/inventory", "inventory.tsv").await;
+    assert_eq!((&inventory["created"], inventory["errors"].as_array().map(Vec::len)), (&json!(10), Some(0)), "{inventory}");
+    let (st, v) = upload("/v1/imports/products?encoding=ebcdic", "products.tsv").await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+
+    // The chain's own mug: złoty in Kraków from the product feed, pounds in London from the inventory feed.
+    let mug = |changes: Vec<Change>| products(&changes).iter().find(|p| p.sku == "OM-MUG-350").map(|p| (p.price_cents, p.currency.clone(), p.gtins.clone()));
+    assert_eq!(mug(s.pull_all(&krk, "").await.0), Some((2499, "PLN".to_string(), vec!["5909990000012".to_string()])));
+    assert_eq!(mug(s.pull_all(&lon, "").await.0), Some((699, "GBP".to_string(), vec!["5909990000012".to_string()])));
+}
