@@ -44,11 +44,17 @@ pub struct TestHub {
 
 impl TestHub {
     pub async fn start(seed: SeedOptions) -> TestHub {
+        let t = TestHub::empty().await;
+        let h = t.hub.clone();
+        tokio::task::spawn_blocking(move || h.seed(&seed)).await.unwrap().unwrap();
+        t
+    }
+
+    /// A hub as `omnikiosk-hub init` leaves it: no store, no product, nobody.
+    pub async fn empty() -> TestHub {
         let dir = tempfile::tempdir().unwrap();
         let url = hub_db_url(dir.path());
         let hub = tokio::task::spawn_blocking(move || Hub::open(&url)).await.unwrap().unwrap();
-        let h = hub.clone();
-        tokio::task::spawn_blocking(move || h.seed(&seed)).await.unwrap().unwrap();
         let mut t = TestHub { hub, addr: "127.0.0.1:0".parse().unwrap(), dir, stop: None, task: None };
         t.listen("127.0.0.1:0").await;
         t
@@ -147,6 +153,16 @@ impl Channel {
     pub async fn post(&self, path: &str, body: Value) -> Value {
         let (st, v) = self.send(reqwest::Method::POST, path, Some(body)).await;
         assert!(st < 300, "POST {path} → {st}: {v}");
+        v
+    }
+
+    /// Uploads a file (a feed) as the body of a POST.
+    pub async fn upload(&self, path: &str, file: &Path) -> Value {
+        let body = std::fs::read(file).unwrap();
+        let resp = self.http.post(format!("{}{}", self.base, path)).bearer_auth(CHANNEL_TOKEN).body(body).send().await.unwrap();
+        let status = resp.status().as_u16();
+        let v: Value = resp.json().await.unwrap();
+        assert!(status < 300, "POST {path} → {status}: {v}");
         v
     }
 
