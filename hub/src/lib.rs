@@ -624,7 +624,7 @@ impl Hub {
             return Err(HubError::BadRequest("a code must live for a positive time".into()));
         }
         let now = now_secs();
-        Ok(code::sign(&self.key, &CodeClaims { kind, id: id.to_string(), iat: now, exp: now + ttl_secs }))
+        Ok(code::sign(&self.key, &CodeClaims { kind, id: id.to_string(), iat: now, exp: now + ttl_secs, version: 0 }))
     }
 
     pub fn upsert_customer(&self, id: &str, body: &CustomerUpsert) -> Result<(), HubError> {

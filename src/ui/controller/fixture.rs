@@ -105,7 +105,7 @@ impl Fixture {
 
     /// A code signed by the store's hub, valid at [`NOW`].
     pub fn code(&self, kind: CodeKind, id: &str) -> String {
-        code::sign(&self.key, &CodeClaims { kind, id: id.into(), iat: NOW - 60, exp: NOW + 86_400 })
+        code::sign(&self.key, &CodeClaims { kind, id: id.into(), iat: NOW - 60, exp: NOW + 86_400, version: 0 })
     }
 
     /// The controllers' context over this store, at [`NOW`], with the default settings.
