@@ -595,6 +595,32 @@ impl StaffRecord {
     }
 }
 
+/// `PUT /v1/stores/{id}/staff/{staff_id}` body: a colleague as HR names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StaffPut {
+    /// 1 to [`MAX_STAFF_NAME`] printable characters, as the badge and the screens show it.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 80))]
+    pub name: String,
+    pub role: Role,
+}
+
+/// A colleague as the channel API and `omnikiosk-hub staff` answer: never their PIN's
+/// value, only whether they chose one, and their badge's signed code (the QR payload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Colleague {
+    pub id: String,
+    pub name: String,
+    pub store_id: i64,
+    pub role: Role,
+    /// false: the colleague chooses their PIN at a kiosk when they first scan their badge.
+    pub pin_set: bool,
+    pub badge_version: i64,
+    /// `K1.…` with `"k":"s"`: what the badge's QR holds.
+    pub badge: String,
+}
+
 /// `POST /v1/sync/push` body. Ops are in device-sequence order starting at `device_seq_from`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
