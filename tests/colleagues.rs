@@ -1,8 +1,8 @@
 //! Colleagues from HR, end to end on loopback with the real hub and `omnikiosk` binaries:
 //! added at the hub with a badge and no PIN, their PIN chosen at one kiosk of the store
 //! (pushed as `staff.set_pin`), signed in at another, named by `--staff` on the kiosk's
-//! command line within their role, and removed: refused at every device of the store
-//! after its next pull.
+//! command line within their role (with no PIN yet), their lost badge replaced (the
+//! older one refused), and removed: refused at every device of the store after its next pull.
 
 mod support;
 
@@ -44,6 +44,16 @@ async fn a_colleague_from_hr_chooses_a_pin_works_within_their_role_and_leaves() 
         .unwrap();
     sync(&[&desk, &tablet]).await;
 
+    // The command line names her with --staff and asks no PIN (she has none yet): she
+    // picks at the desk, and is refused the till, which her role does not include.
+    let placed = desk.json(&["orders", "--status", "placed", "--json"]).await;
+    let order = placed.as_array().unwrap()[0]["id"].as_str().unwrap().to_string();
+    desk.json(&["order", &order, "pick", "--staff", &zofia.id, "--json"]).await;
+    let sku = desk.query_strings("SELECT sku FROM products ORDER BY sku LIMIT 1").remove(0);
+    let out = desk.run(&["sale", "--staff", &zofia.id, "--item", &sku, "--pay", "cash:1000000"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("staff {} may not work the till", zofia.id)), "{}", stderr(&out));
+
     // Her badge at the desk: a colleague of the store with no PIN yet — the PIN pad asks
     // her to choose one, and the kiosk keeps it as a staff.set_pin op.
     let scanned = desk.json(&["scan", &zofia.badge, "--json"]).await;
@@ -57,22 +67,20 @@ async fn a_colleague_from_hr_chooses_a_pin_works_within_their_role_and_leaves() 
     let listed = tokio::task::spawn_blocking(move || h.staff_of_store(1)).await.unwrap().unwrap();
     assert!(listed.iter().any(|c| c.id == zofia.id && c.pin_set), "the hub knows she chose one, never which");
 
-    // The command line names her with --staff and asks no PIN: she picks at the desk, and
-    // is refused the till, which her role does not include.
-    let placed = desk.json(&["orders", "--status", "placed", "--json"]).await;
-    let order = placed.as_array().unwrap()[0]["id"].as_str().unwrap().to_string();
-    desk.json(&["order", &order, "pick", "--staff", &zofia.id, "--json"]).await;
-    let sku = desk.query_strings("SELECT sku FROM products ORDER BY sku LIMIT 1").remove(0);
-    let out = desk.run(&["sale", "--staff", &zofia.id, "--item", &sku, "--pay", "cash:1000000"]).await;
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stderr(&out).contains(&format!("staff {} may not work the till", zofia.id)), "{}", stderr(&out));
+    // She lost her badge: the reissued one works, the older one is refused.
+    let (h, id) = (hub.hub.clone(), zofia.id.clone());
+    let reissued = tokio::task::spawn_blocking(move || h.reissue_badge(&id)).await.unwrap().unwrap();
+    sync(&[&desk]).await;
+    let out = desk.run(&["scan", &zofia.badge, "--json"]).await;
+    assert!(!out.status.success() && stderr(&out).contains("replaced by a newer one"), "{}", stderr(&out));
+    assert_eq!(desk.json(&["scan", &reissued.badge, "--json"]).await["id"], zofia.id.as_str());
 
     // She leaves: every device of the store refuses her badge after its next pull.
     let (h, id) = (hub.hub.clone(), zofia.id.clone());
     tokio::task::spawn_blocking(move || h.remove_staff(None, &id)).await.unwrap().unwrap();
     sync(&[&desk, &tablet]).await;
     for k in [&desk, &tablet] {
-        let out = k.run(&["scan", &zofia.badge, "--json"]).await;
+        let out = k.run(&["scan", &reissued.badge, "--json"]).await;
         assert!(!out.status.success(), "a removed colleague's badge is refused");
         assert_eq!(try_pin(k, &zofia.id, "2580"), PinCheck::UnknownBadge);
         let out = k.run(&["order", &order, "ready", "--staff", &zofia.id]).await;
