@@ -1,5 +1,6 @@
 //! Staff at the kiosk: badge scan and PIN (five wrong PINs lock the badge for five
-//! minutes; a colleague without one chooses it, twice, and a trivial one is refused), the pickup queue with its tabs, picking with short-pick reasons, "Ready", the
+//! minutes; a colleague without one chooses it, twice, and a trivial one is refused), the
+//! pickup queue with its tabs, picking with short-pick reasons, "Ready", the
 //! handover that needs the pickup code or the order QR, and help requests with the
 //! shopper's context.
 //!
@@ -47,7 +48,7 @@ pub enum PinPrompt {
     /// The colleague's PIN.
     #[default]
     Enter,
-    /// A colleague without a PIN (new, or reset by a manager): "Choose your PIN".
+    /// A colleague without a PIN (new, or theirs reset at the hub): "Choose your PIN".
     Choose,
     /// The PIN chosen, typed again.
     Repeat,
