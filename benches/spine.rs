@@ -80,7 +80,7 @@ fn scan_bench(rt: &tokio::runtime::Runtime, a: &Args) {
             let i = rng.gen_range(0..a.customers);
             omnikiosk_protocol::code::sign(
                 &key,
-                &omnikiosk_protocol::code::CodeClaims { kind: CodeKind::Customer, id: format!("C{i:07}"), iat: now, exp: now + 3600 },
+                &omnikiosk_protocol::code::CodeClaims { kind: CodeKind::Customer, id: format!("C{i:07}"), iat: now, exp: now + 3600, version: 0 },
             )
         })
         .collect();

@@ -53,6 +53,8 @@ pub enum ScanError {
     ReceiptElsewhere { number: String, device_id: String },
     #[error("this receipt's code does not match the till that printed it: not a receipt of this store")]
     ForgedReceipt,
+    #[error("this badge was replaced by a newer one: use the newest badge, or ask a manager")]
+    ReplacedBadge,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -67,6 +69,7 @@ impl ScanError {
             ScanError::Hub(_) => "hub_error",
             ScanError::ReceiptElsewhere { .. } => "receipt_elsewhere",
             ScanError::ForgedReceipt => "forged_receipt",
+            ScanError::ReplacedBadge => "replaced_badge",
             ScanError::Store(StoreError::NotEnrolled) => "not_enrolled",
             ScanError::Store(_) => "local_store_error",
         }
@@ -135,7 +138,10 @@ pub fn resolve_local(store: &LocalStore, loyalty_prefix: &str, input: &str, now:
             store.open_order_by_pickup_code(code.as_str())?.map(Resolution::Order),
             "no open order with this pickup code; it",
         ),
-        Scan::Staff(claims) => found_or(store.staff_member(&claims.id)?.map(Resolution::Staff), "this staff badge"),
+        Scan::Staff(claims) => match store.staff_member(&claims.id)? {
+            Some(member) if claims.version < member.badge_version => Err(ScanError::ReplacedBadge),
+            member => found_or(member.map(Resolution::Staff), "this staff badge"),
+        },
         Scan::Product(gtin) => found_or(store.product(gtin.as_str())?.map(Resolution::Product), "this product"),
         Scan::Receipt { number, code } => match store.scanned_receipt(number, code)? {
             ScannedReceipt::Here(receipt) => local(Resolution::Receipt(receipt)),

@@ -15,7 +15,7 @@ use omnikiosk::store::LocalStore;
 use omnikiosk::ui::{KioskUi, ManagerAdapter, StaffAdapter, UiSettings};
 use omnikiosk_hub::SeedOptions;
 use omnikiosk_protocol::code::CodeKind;
-use omnikiosk_protocol::wire::OrderStatus;
+use omnikiosk_protocol::wire::{OrderStatus, Role, StaffPut};
 use slint::{ComponentHandle, Model};
 use support::{Kiosk, TestHub};
 use touch::{has_label, keypad, labels, labels_containing, press};
@@ -47,14 +47,16 @@ fn type_into_window(ui: &KioskUi, code: &str) {
 fn a_pickup_goes_from_check_in_to_handover_and_the_manager_sees_it() {
     i_slint_backend_testing::init_integration_test_with_mock_time();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let (mut hub, kiosk, staff_badge, manager_badge, other_store_badge) = rt.block_on(async {
+    let (mut hub, kiosk, staff_badge, manager_badge, other_store_badge, new_badge) = rt.block_on(async {
         let hub = TestHub::start(SeedOptions { stores: 2, customers: 200, products: 80, orders: 30, seed: 9 }).await;
+        // A colleague HR just added: a badge, no PIN yet.
+        let new = hub.hub.add_staff(1, &StaffPut { name: "Zofia".into(), role: Role::Staff }).unwrap();
         let kiosk = Kiosk::new();
         kiosk.enroll(&hub.url(), &hub.device_token(1)).await;
         kiosk.json(&["sync", "--once", "--json"]).await;
         let badge = |id: &str| hub.hub.sign_code(CodeKind::Staff, id, 3600).unwrap();
         let codes = (badge("S1-STAFF"), badge("S1-MGR"), badge("S2-STAFF"));
-        (hub, kiosk, codes.0, codes.1, codes.2)
+        (hub, kiosk, codes.0, codes.1, codes.2, new.badge)
     });
     rt.block_on(hub.stop()); // the desk works offline
 
@@ -198,4 +200,20 @@ fn a_pickup_goes_from_check_in_to_handover_and_the_manager_sees_it() {
         store.verify_pin("S1-STAFF", "1234", now + 5 * 60 + 1).unwrap(),
         omnikiosk::store::PinCheck::Accepted(_)
     ));
+
+    // --- The new colleague chooses their PIN at the pad, offline: a trivial one is
+    // refused, a second typing that differs starts again, then they are signed in.
+    press(&ui, "Cancel");
+    ui.scan(&new_badge);
+    assert!(has_label(&ui, "Hello, Zofia. Choose your PIN: 4 to 6 digits."), "{:?}", labels_containing(&ui, "PIN"));
+    keypad(&ui, "PIN", "1234", "OK");
+    assert!(has_label(&ui, "That PIN is too easy to guess (like 0000 or 1234). Choose another."), "{:?}", labels(&ui));
+    keypad(&ui, "PIN", "2580", "OK");
+    assert!(has_label(&ui, "Type it again."));
+    keypad(&ui, "PIN", "2581", "OK");
+    assert!(has_label(&ui, "The two PINs were not the same. Choose your PIN again."));
+    keypad(&ui, "PIN", "2580", "OK");
+    keypad(&ui, "PIN", "2580", "OK");
+    assert_eq!(ui.window().global::<StaffAdapter>().get_staff_name(), "Zofia");
+    assert!(store.pending_ops(1000).unwrap().iter().any(|o| o.name == "staff.set_pin"));
 }

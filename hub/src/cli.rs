@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use omnikiosk_protocol::code::CodeKind;
+use omnikiosk_protocol::wire::{Colleague, Role, StaffPut};
 
 use crate::simulate::{self, SimulateOptions};
 use crate::{Hub, SeedOptions, ServeConfig};
@@ -83,6 +84,11 @@ enum Command {
     Import {
         #[command(subcommand)]
         command: ImportCommand,
+    },
+    /// Colleagues: added with a badge and no PIN (chosen at a kiosk), listed, removed, PIN reset.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
     },
     /// Kiosk devices.
     Device {
@@ -232,6 +238,63 @@ enum DeviceCommand {
         #[arg(long)]
         device: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum StaffCommand {
+    /// A new colleague and their printable badge (`badge-<id>.svg` in --badge-dir).
+    Add {
+        #[arg(long)]
+        store: i64,
+        #[arg(long)]
+        name: String,
+        /// staff (pickup desk), till (also sells, returns, shifts) or manager.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long, default_value = ".")]
+        badge_dir: std::path::PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The store's colleagues.
+    List {
+        #[arg(long)]
+        store: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A leaver: their badge stops working at every device of the store at its next pull.
+    Remove { id: String },
+    /// The colleague chooses a new PIN at a kiosk when they next scan their badge.
+    ResetPin { id: String },
+    /// A new badge for a lost one: the older badge stops working.
+    Reissue {
+        id: String,
+        #[arg(long, default_value = ".")]
+        badge_dir: std::path::PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("{s:?} is not staff, till or manager"))
+}
+
+/// Writes the colleague's printable badge into `dir` and prints them (with the badge's
+/// path under `badge_file`).
+fn print_badge(hub: &Hub, c: &Colleague, dir: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    let store = hub.store(c.store_id)?.map(|s| s.name).unwrap_or_default();
+    let path = dir.join(format!("badge-{}.svg", c.id));
+    std::fs::write(&path, crate::staff::badge_svg(c, &store)?).map_err(|e| anyhow::anyhow!("cannot write the badge to {}: {e}", path.display()))?;
+    if json {
+        let mut v = serde_json::to_value(c)?;
+        v["badge_file"] = path.display().to_string().into();
+        print_json(&v)
+    } else {
+        out(&format!("{} {} ({}) at store {}: badge {}", c.id, c.name, c.role.as_str(), c.store_id, path.display()));
+        Ok(())
+    }
 }
 
 fn parse_kind(s: &str) -> Result<CodeKind, String> {
@@ -384,6 +447,37 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     ));
                 }
                 Ok(())
+            }
+        }
+        Command::Staff { command } => {
+            let hub = Hub::open(&cli.db)?;
+            match command {
+                StaffCommand::Add { store, name, role, badge_dir, json } => {
+                    let c = hub.add_staff(store, &StaffPut { name, role })?;
+                    print_badge(&hub, &c, &badge_dir, json)
+                }
+                StaffCommand::Reissue { id, badge_dir, json } => print_badge(&hub, &hub.reissue_badge(&id)?, &badge_dir, json),
+                StaffCommand::List { store, json } => {
+                    let staff = hub.staff_of_store(store)?;
+                    if json {
+                        return print_json(&staff);
+                    }
+                    for c in staff {
+                        let pin = if c.pin_set { "PIN set" } else { "no PIN yet" };
+                        out(&format!("{}\t{}\t{}\t{pin}", c.id, c.name, c.role.as_str()));
+                    }
+                    Ok(())
+                }
+                StaffCommand::Remove { id } => {
+                    let c = hub.remove_staff(None, &id)?;
+                    out(&format!("removed {} ({}): the badge stops working at store {}'s devices at their next pull", c.id, c.name, c.store_id));
+                    Ok(())
+                }
+                StaffCommand::ResetPin { id } => {
+                    let c = hub.reset_staff_pin(&id)?;
+                    out(&format!("{} ({}) chooses a new PIN at a kiosk with their badge", c.id, c.name));
+                    Ok(())
+                }
             }
         }
         Command::Device { command: DeviceCommand::Add { store, label, json } } => {

@@ -26,6 +26,7 @@ use subtle::ConstantTimeEq;
 use utoipa::IntoParams;
 
 use crate::lookups::LookupsPage;
+use omnikiosk_protocol::wire::{Colleague, StaffPut};
 use crate::shared_pages::SharedPages;
 use crate::store::Device;
 use crate::{metrics, now_secs, Hub, HubError};
@@ -265,6 +266,8 @@ fn router_with(hub: Hub, cfg: ServeConfig, closing: Arc<tokio::sync::watch::Send
         .route("/v1/e-receipts/{code}", get(e_receipt))
         .route("/v1/devices", get(devices))
         .route("/v1/conflicts", get(conflicts))
+        .route("/v1/stores/{id}/staff", get(list_staff))
+        .route("/v1/stores/{id}/staff/{staff_id}", put(put_staff).delete(remove_staff))
         .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi_json))
         .merge(master_data::routes())
@@ -796,6 +799,49 @@ async fn e_receipt(State(s): State<AppState>, Path(code): Path<String>) -> ApiRe
 async fn devices(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Vec<DeviceHealth>> {
     channel_auth(&s, &headers).await?;
     Ok(Json(on_hub(&s, move |hub| hub.devices()).await?))
+}
+
+#[utoipa::path(
+    put, path = "/v1/stores/{id}/staff/{staff_id}", tag = "channel", security(("channel_token" = [])),
+    params(("id" = i64, Path, description = "Store id"), ("staff_id" = String, Path, description = "Staff id: 1-64 letters, digits, '-', '_' or '.'")),
+    request_body = StaffPut,
+    responses(
+        (status = 200, description = "The colleague as they now stand, with their badge's code; a new one has no PIN until they choose it at a kiosk", body = Colleague),
+        (status = 404, description = "No such store (`not_found`)", body = ApiError),
+        (status = 409, description = "The staff id works at another store (`conflict`)", body = ApiError),
+        (status = 413, description = "The body is larger than the hub takes (`too_large`)", body = ApiError),
+    )
+)]
+async fn put_staff(State(s): State<AppState>, headers: HeaderMap, Path((id, staff_id)): Path<(i64, String)>, b: Body<StaffPut>) -> ApiResult<Colleague> {
+    channel_auth(&s, &headers).await?;
+    let b = body(b)?;
+    Ok(Json(on_hub(&s, move |hub| hub.put_staff(id, &staff_id, &b)).await?))
+}
+
+#[utoipa::path(
+    delete, path = "/v1/stores/{id}/staff/{staff_id}", tag = "channel", security(("channel_token" = [])),
+    params(("id" = i64, Path, description = "Store id"), ("staff_id" = String, Path, description = "Staff id")),
+    responses(
+        (status = 204, description = "Removed: the badge stops working at every device of the store at its next pull"),
+        (status = 404, description = "No such colleague at this store (`not_found`)", body = ApiError),
+    )
+)]
+async fn remove_staff(State(s): State<AppState>, headers: HeaderMap, Path((id, staff_id)): Path<(i64, String)>) -> Result<StatusCode, ApiFailure> {
+    channel_auth(&s, &headers).await?;
+    on_hub(&s, move |hub| hub.remove_staff(Some(id), &staff_id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    get, path = "/v1/stores/{id}/staff", tag = "channel", security(("channel_token" = [])), params(("id" = i64, Path, description = "Store id")),
+    responses(
+        (status = 200, description = "The store's colleagues by id, each with their badge's code", body = Vec<Colleague>),
+        (status = 404, description = "No such store (`not_found`)", body = ApiError),
+    )
+)]
+async fn list_staff(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> ApiResult<Vec<Colleague>> {
+    channel_auth(&s, &headers).await?;
+    Ok(Json(on_hub(&s, move |hub| hub.staff_of_store(id)).await?))
 }
 
 #[utoipa::path(

@@ -19,6 +19,7 @@
 //! - [`lookups`]: the online lookup's per-device rate limit and its audit's types.
 //! - [`feeds`]: the reader of the retailer's Google Merchant Center files (products,
 //!   local inventory) that `omnikiosk-hub import` loads; pure, no storage.
+//! - [`staff`]: colleagues as HR manages them (add, list, remove, PIN reset, reissue) and their printable badge.
 //! - [`cli`]: the `omnikiosk-hub` command line.
 //! - [`error`]: the answer's error type, mapped to HTTP statuses, and the storage
 //!   failure as a type of its own.
@@ -40,6 +41,7 @@ pub mod openapi;
 pub mod seed;
 pub mod shared_pages;
 pub mod simulate;
+pub mod staff;
 pub mod store;
 
 use std::collections::HashMap;
@@ -629,22 +631,23 @@ impl Hub {
             return Err(HubError::BadRequest("receipt codes are signed by the till that prints them, not the hub".into()));
         }
         let key = id.to_string();
-        let exists = self.read(move |tx| {
+        // A badge carries its record's version: an older one is refused at the kiosk.
+        let found = self.read(move |tx| {
             Ok(match kind {
-                CodeKind::Customer => tx.customer(&key)?.is_some(),
-                CodeKind::Order => !tx.orders(store::OrderFilter::Id(&key))?.is_empty(),
-                CodeKind::Staff => tx.staff_exists(&key)?,
-                CodeKind::Receipt => false,
+                CodeKind::Customer => tx.customer(&key)?.map(|_| 0),
+                CodeKind::Order => tx.orders(store::OrderFilter::Id(&key))?.first().map(|_| 0),
+                CodeKind::Staff => tx.staff_member(&key)?.map(|st| st.badge_version),
+                CodeKind::Receipt => None,
             })
         })?;
-        if !exists {
+        let Some(version) = found else {
             return Err(HubError::NotFound(format!("{kind} {id} does not exist")));
-        }
+        };
         if ttl_secs <= 0 {
             return Err(HubError::BadRequest("a code must live for a positive time".into()));
         }
         let now = now_secs();
-        Ok(code::sign(&self.key, &CodeClaims { kind, id: id.to_string(), iat: now, exp: now + ttl_secs }))
+        Ok(code::sign(&self.key, &CodeClaims { kind, id: id.to_string(), iat: now, exp: now + ttl_secs, version }))
     }
 
     pub fn upsert_customer(&self, id: &str, body: &CustomerUpsert) -> Result<(), HubError> {

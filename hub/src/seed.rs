@@ -239,6 +239,7 @@ pub fn generate(opts: &SeedOptions, now: i64) -> (SeedData, SeedSummary) {
                 pin_hash: pin::hash(&salt, pin).expect("a 16-byte salt"),
                 pin_salt: salt,
                 till: true,
+                badge_version: 0,
             });
             StaffSample { id, name: name.to_string(), pin: pin.to_string() }
         };

@@ -252,3 +252,62 @@ fn simulate_runs_until_sigterm_and_stops_cleanly() {
     };
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn colleagues_are_added_with_a_printable_badge_listed_reset_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    colleagues_from_hr(&sqlite_url(dir.path()), dir.path());
+}
+
+#[test]
+fn colleagues_from_hr_on_postgres() {
+    if pg::available() {
+        let dir = tempfile::tempdir().unwrap();
+        colleagues_from_hr(&pg::database(), dir.path());
+    }
+}
+
+fn colleagues_from_hr(db: &str, dir: &std::path::Path) {
+    ok(&hub_on(db, &["seed", "--stores", "2", "--customers", "10", "--orders", "0"]));
+    let badges = dir.to_str().unwrap();
+    let add = |name: &str, role: &str| hub_on(db, &["staff", "add", "--store", "1", "--name", name, "--role", role, "--badge-dir", badges, "--json"]);
+    let added: Value = serde_json::from_str(&ok(&add("Zofia Wiśniewska", "till"))).unwrap();
+    let id = added["id"].as_str().unwrap().to_string();
+    assert_eq!(id, "S1-1", "beside the seed's S1-STAFF and S1-MGR");
+    assert_eq!((&added["role"], &added["pin_set"]), (&Value::from("till"), &Value::from(false)));
+    let h = omnikiosk_hub::Hub::open(db).unwrap();
+    let claims = verify(&h.public_key(), added["badge"].as_str().unwrap(), omnikiosk_hub::now_secs()).unwrap();
+    assert_eq!((claims.kind, claims.id.as_str()), (CodeKind::Staff, "S1-1"));
+    let svg = std::fs::read_to_string(added["badge_file"].as_str().unwrap()).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("Zofia Wiśniewska") && svg.contains("S1-1") && svg.contains("<path d=\"M"), "{svg}");
+    let second: Value = serde_json::from_str(&ok(&add("Ola", "staff"))).unwrap();
+    assert_eq!(second["id"], "S1-2");
+
+    // Bad input: a clear reason, nothing added.
+    let refused: &[(&[&str], &str)] = &[
+        (&["staff", "add", "--store", "9", "--name", "Ola", "--role", "staff"], "store 9 does not exist"),
+        (&["staff", "add", "--store", "1", "--name", "", "--role", "staff"], "name must be 1-80"),
+        (&["staff", "add", "--store", "1", "--name", &"x".repeat(81), "--role", "staff"], "name must be 1-80"),
+        (&["staff", "add", "--store", "1", "--name", "Ola", "--role", "boss"], "is not staff, till or manager"),
+        (&["staff", "remove", "S1-99"], "staff S1-99 does not exist"),
+        (&["staff", "reset-pin", "S1-99"], "staff S1-99 does not exist"),
+        (&["staff", "list", "--store", "9"], "store 9 does not exist"),
+    ];
+    for (args, says) in refused {
+        let out = hub_on(db, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(says), "{args:?}: {err}");
+    }
+    let list: Value = serde_json::from_str(&ok(&hub_on(db, &["staff", "list", "--store", "1", "--json"]))).unwrap();
+    let rows: Vec<(&str, &str, bool)> =
+        list.as_array().unwrap().iter().map(|c| (c["id"].as_str().unwrap(), c["role"].as_str().unwrap(), c["pin_set"].as_bool().unwrap())).collect();
+    assert_eq!(rows, [("S1-1", "till", false), ("S1-2", "staff", false), ("S1-MGR", "manager", true), ("S1-STAFF", "till", true)]);
+
+    assert!(ok(&hub_on(db, &["staff", "reset-pin", "S1-STAFF"])).contains("chooses a new PIN"));
+    let reissued: Value = serde_json::from_str(&ok(&hub_on(db, &["staff", "reissue", "S1-1", "--badge-dir", badges, "--json"]))).unwrap();
+    assert_eq!(reissued["badge_version"], 1);
+    assert_eq!(verify(&h.public_key(), reissued["badge"].as_str().unwrap(), omnikiosk_hub::now_secs()).unwrap().version, 1);
+    assert!(ok(&hub_on(db, &["staff", "remove", "S1-2"])).contains("removed S1-2"));
+    let list = ok(&hub_on(db, &["staff", "list", "--store", "1"]));
+    assert!(!list.contains("S1-2") && list.contains("S1-STAFF\tKasia (staff)\ttill\tno PIN yet"), "{list}");
+}

@@ -1357,6 +1357,7 @@ async fn a_sale_the_hub_cannot_take_is_refused_and_leaves_nothing(db: Db) {
         pin_hash: omnikiosk_protocol::pin::hash(&salt, "1234").unwrap(),
         pin_salt: salt,
         till: false,
+        badge_version: 0,
     };
     second_backend(&s.db_url).tx(TxKind::Feed, move |tx| Ok(tx.insert_staff(&floor)?)).unwrap();
     let head = s.hub.feed_head().unwrap();
@@ -2006,3 +2007,77 @@ async fn a_customer_attached_by_lookup_leaves_the_store_after_its_days_without_a
 
 on_both_backends!(lookups_past_a_devices_allowance_are_refused_and_every_lookup_is_audited);
 on_both_backends!(a_customer_attached_by_lookup_leaves_the_store_after_its_days_without_a_visit);
+
+/// The badge holder `id` as the store's devices last heard of them: `Some(None)` removed.
+fn staff_in(changes: &[Change], id: &str) -> Option<Option<StaffRecord>> {
+    changes.iter().rev().find_map(|c| match c {
+        Change::Staff(st) if st.id == id => Some(Some(st.clone())),
+        Change::StaffRemoved { id: gone } if gone == id => Some(None),
+        _ => None,
+    })
+}
+
+on_both_backends!(colleagues_come_and_go_through_the_channel_api);
+/// HR's colleagues over the channel API: a new one has a badge and no PIN, is renamed and
+/// given another role, listed; chooses a PIN at a kiosk once (a second is refused, and
+/// never at another store); removed, and every device of the store hears of it. Bad input
+/// is answered with what is wrong and changes nothing.
+async fn colleagues_come_and_go_through_the_channel_api(db: Db) {
+    let s = server(db, small()).await;
+    let (a, b, other) = (s.kiosk(1).await, s.kiosk(1).await, s.kiosk(2).await);
+    let path = |store: i64, id: &str| format!("/v1/stores/{store}/staff/{id}");
+    let (st, c) = s.channel(reqwest::Method::PUT, &path(1, "S1-HR7"), json!({"name": "Zofia Wiśniewska", "role": "staff"})).await;
+    assert_eq!(st, StatusCode::OK, "{c}");
+    assert_eq!((&c["id"], &c["role"], &c["pin_set"], &c["store_id"]), (&json!("S1-HR7"), &json!("staff"), &json!(false), &json!(1)));
+    let claims = omnikiosk_protocol::code::verify(&s.hub.public_key(), c["badge"].as_str().unwrap(), omnikiosk_hub::now_secs()).unwrap();
+    assert_eq!((claims.kind, claims.id.as_str()), (CodeKind::Staff, "S1-HR7"));
+    let seen = staff_in(&s.store_view(&b).await, "S1-HR7").flatten().expect("the store's devices know the new colleague");
+    assert_eq!((seen.role, seen.till, seen.pin_hash.as_str()), (StaffRole::Staff, false, ""));
+    assert_eq!(staff_in(&s.store_view(&other).await, "S1-HR7"), None, "another store's devices do not");
+
+    let (st, c) = s.channel(reqwest::Method::PUT, &path(1, "S1-HR7"), json!({"name": "Zofia W.", "role": "till"})).await;
+    assert_eq!((st, &c["role"], &c["name"]), (StatusCode::OK, &json!("till"), &json!("Zofia W.")), "{c}");
+    let seen = staff_in(&s.store_view(&b).await, "S1-HR7").flatten().unwrap();
+    assert_eq!((seen.role, seen.till, seen.name.as_str()), (StaffRole::Staff, true, "Zofia W."));
+
+    let refused: &[(i64, &str, Value, StatusCode, &str)] = &[
+        (1, "S1-HR8", json!({"name": "", "role": "staff"}), StatusCode::BAD_REQUEST, "name must be 1-80"),
+        (1, "S1-HR8", json!({"name": "Z".repeat(81), "role": "staff"}), StatusCode::BAD_REQUEST, "name must be 1-80"),
+        (1, "S1-HR8", json!({"name": "Zofia", "role": "boss"}), StatusCode::BAD_REQUEST, "role"),
+        (99, "S99-1", json!({"name": "Zofia", "role": "staff"}), StatusCode::NOT_FOUND, "store 99 does not exist"),
+        (2, "S1-HR7", json!({"name": "Zofia", "role": "staff"}), StatusCode::CONFLICT, "works at store 1"),
+        (1, "S1 HR8", json!({"name": "Zofia", "role": "staff"}), StatusCode::BAD_REQUEST, "staff id"),
+    ];
+    for (store, id, body, status, says) in refused {
+        let (st, v) = s.channel(reqwest::Method::PUT, &path(*store, &id.replace(' ', "%20")), body.clone()).await;
+        assert_eq!(st, *status, "{id} {body}: {v}");
+        assert!(v.to_string().contains(says), "{id} {body}: {v}");
+    }
+    let (st, list) = s.get("/v1/stores/1/staff", CHANNEL).await;
+    assert_eq!(st, StatusCode::OK);
+    let ids: Vec<&str> = list.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["S1-HR7", "S1-MGR", "S1-STAFF"], "nothing refused was written");
+    assert_eq!(s.get("/v1/stores/99/staff", CHANNEL).await.0, StatusCode::NOT_FOUND);
+
+    // The colleague chooses a PIN at a kiosk: once, and only at their store.
+    let pin_hash = omnikiosk_protocol::pin::hash(&seen.pin_salt, "2580").unwrap();
+    let set = json!({"staff_id": "S1-HR7", "pin_hash": pin_hash});
+    assert_eq!(s.push_op(&other, "pin-other", "staff.set_pin", set.clone()).await["code"], "unknown_staff");
+    assert_eq!(s.push_op(&a, "pin-1", "staff.set_pin", set.clone()).await["status"], "applied");
+    assert_eq!(staff_in(&s.store_view(&b).await, "S1-HR7").flatten().unwrap().pin_hash, pin_hash, "every device of the store has it");
+    let again = s.push_op(&b, "pin-2", "staff.set_pin", set.clone()).await;
+    assert_eq!(again["code"], "pin_already_set", "{again}");
+    assert_eq!(s.get("/v1/stores/1/staff", CHANNEL).await.1[0]["pin_set"], true);
+    // Reset at the hub: the colleague chooses again.
+    s.hub.reset_staff_pin("S1-HR7").unwrap();
+    assert_eq!(staff_in(&s.store_view(&b).await, "S1-HR7").flatten().unwrap().pin_hash, "");
+    assert_eq!(s.push_op(&b, "pin-3", "staff.set_pin", set).await["status"], "applied");
+
+    let delete = reqwest::Method::DELETE;
+    assert_eq!(s.call(delete.clone(), &path(2, "S1-HR7"), Some(CHANNEL), None).await.0, StatusCode::NOT_FOUND, "not a colleague of store 2");
+    assert_eq!(s.call(delete.clone(), &path(1, "S1-HR7"), Some(CHANNEL), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(staff_in(&s.store_view(&b).await, "S1-HR7"), Some(None), "the badge stops working at the store's next pull");
+    assert_eq!(s.call(delete, &path(1, "S1-HR7"), Some(CHANNEL), None).await.0, StatusCode::NOT_FOUND);
+    let r = s.push_op(&a, "pick-after", "help.take", json!({"request_id": "h", "staff_id": "S1-HR7"})).await;
+    assert_eq!(r["code"], "unknown_staff", "{r}");
+}

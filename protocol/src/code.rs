@@ -86,6 +86,10 @@ pub struct CodeClaims {
     pub iat: i64,
     /// Expires at, Unix seconds; the code is refused from this second on.
     pub exp: i64,
+    /// A staff badge's version (`"v"`): a kiosk refuses a badge older than the colleague's
+    /// record. 0 is not written, so unversioned codes read as they always did.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub version: i64,
 }
 
 #[derive(Serialize)]
@@ -94,6 +98,12 @@ struct PayloadOut<'a> {
     id: &'a str,
     iat: i64,
     exp: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    v: i64,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }
 
 /// The payload as read: every field optional so a missing one gets its own error.
@@ -106,6 +116,7 @@ struct PayloadIn {
     id: Option<String>,
     iat: Option<i64>,
     exp: Option<i64>,
+    v: Option<i64>,
 }
 
 /// Why a code was refused.
@@ -140,7 +151,7 @@ pub enum CodeError {
 /// Signs `claims` with the hub's key. The caller keeps the id within the rules of
 /// [`CodeClaims::id`]; a code with any other id is refused by [`verify`].
 pub fn sign(key: &SigningKey, claims: &CodeClaims) -> String {
-    let payload = PayloadOut { k: claims.kind.letter(), id: &claims.id, iat: claims.iat, exp: claims.exp };
+    let payload = PayloadOut { k: claims.kind.letter(), id: &claims.id, iat: claims.iat, exp: claims.exp, v: claims.version };
     // Two strings and two integers: serde_json has no way to fail on them.
     let json = serde_json::to_vec(&payload).expect("a payload of strings and integers serialises");
     let signed = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(json));
@@ -187,7 +198,7 @@ pub fn verify(key: &VerifyingKey, code: &str, now: i64) -> Result<CodeClaims, Co
     if now >= exp {
         return Err(CodeError::Expired { exp, now });
     }
-    Ok(CodeClaims { kind, id, iat, exp })
+    Ok(CodeClaims { kind, id, iat, exp, version: p.v.unwrap_or(0) })
 }
 
 /// Whether `code` claims to be a receipt code, and the receipt number it names — read
@@ -236,7 +247,7 @@ mod tests {
     }
 
     fn claims(kind: CodeKind, id: &str) -> CodeClaims {
-        CodeClaims { kind, id: id.into(), iat: NOW - 10, exp: NOW + 3600 }
+        CodeClaims { kind, id: id.into(), iat: NOW - 10, exp: NOW + 3600, version: 0 }
     }
 
     fn customer() -> String {
@@ -354,10 +365,22 @@ mod tests {
     }
 
     #[test]
+    fn a_badge_carries_its_version_and_an_unversioned_code_reads_as_before() {
+        let badge = CodeClaims { version: 3, ..claims(CodeKind::Staff, "S1-7") };
+        let code = sign(&hub(), &badge);
+        let json = URL_SAFE_NO_PAD.decode(parts(&code).0).unwrap();
+        assert!(String::from_utf8(json).unwrap().ends_with(r#","v":3}"#));
+        assert_eq!(verify(&hub().verifying_key(), &code, NOW), Ok(badge));
+        let old = sign(&hub(), &claims(CodeKind::Staff, "S1-STAFF"));
+        assert!(!String::from_utf8(URL_SAFE_NO_PAD.decode(parts(&old).0).unwrap()).unwrap().contains("\"v\""));
+        assert_eq!(verify(&hub().verifying_key(), &old, NOW).map(|c| c.version), Ok(0));
+    }
+
+    #[test]
     fn payload_is_the_documented_json() {
         let code = sign(
             &hub(),
-            &CodeClaims { kind: CodeKind::Customer, id: "C0001".into(), iat: 1_700_000_000, exp: 1_702_592_000 },
+            &CodeClaims { kind: CodeKind::Customer, id: "C0001".into(), iat: 1_700_000_000, exp: 1_702_592_000, version: 0 },
         );
         let json = URL_SAFE_NO_PAD.decode(parts(&code).0).unwrap();
         assert_eq!(std::str::from_utf8(&json), Ok(r#"{"k":"c","id":"C0001","iat":1700000000,"exp":1702592000}"#));
@@ -393,7 +416,7 @@ mod tests {
     proptest! {
         #[test]
         fn any_valid_id_round_trips(kind in any_kind(), id in "[!-~]{1,64}", age in 0i64..1_000_000, life in 1i64..100_000_000) {
-            let c = CodeClaims { kind, id, iat: NOW - age, exp: NOW + life };
+            let c = CodeClaims { kind, id, iat: NOW - age, exp: NOW + life, version: 0 };
             prop_assert_eq!(verify(&hub().verifying_key(), &sign(&hub(), &c), NOW), Ok(c));
         }
 

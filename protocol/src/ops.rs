@@ -68,6 +68,11 @@ pub enum OpBody {
     /// The right PIN: the badge's count of wrong ones starts again.
     #[serde(rename = "staff.pin_ok")]
     PinAccepted { staff_id: String },
+    /// A new colleague (or one whose PIN was reset) chose their PIN at a kiosk: its
+    /// Argon2id value under the record's salt ([`crate::pin::hash`]); the PIN never leaves
+    /// the kiosk.
+    #[serde(rename = "staff.set_pin")]
+    SetPin { staff_id: String, pin_hash: String },
     /// "Save for later": a product scanned by an identified shopper, into their online cart.
     #[serde(rename = "cart.add")]
     CartAdd { customer_id: String, sku: String },
@@ -124,6 +129,7 @@ impl OpBody {
             OpBody::HelpDone { .. } => "help.done",
             OpBody::PinFailed { .. } => "staff.pin_failed",
             OpBody::PinAccepted { .. } => "staff.pin_ok",
+            OpBody::SetPin { .. } => "staff.set_pin",
             OpBody::CartAdd { .. } => "cart.add",
             OpBody::SaleComplete { .. } => "sale.complete",
             OpBody::ReturnComplete { .. } => "return.complete",
@@ -160,7 +166,8 @@ impl OpBody {
             | OpBody::HelpTake { staff_id, .. }
             | OpBody::HelpDone { staff_id, .. }
             | OpBody::PinFailed { staff_id }
-            | OpBody::PinAccepted { staff_id } => Some(staff_id),
+            | OpBody::PinAccepted { staff_id }
+            | OpBody::SetPin { staff_id, .. } => Some(staff_id),
             OpBody::SaleComplete { receipt } | OpBody::ReturnComplete { receipt } => Some(&receipt.staff_id),
             OpBody::ShiftClose { report } => Some(&report.closed_by),
             _ => None,
@@ -269,6 +276,9 @@ impl OpBody {
             }
             OpBody::SaleComplete { receipt } => receipt.validate(),
             OpBody::ShiftClose { report } => report.validate(),
+            OpBody::SetPin { pin_hash, .. } if !pin_hash.starts_with("$argon2id$") || pin_hash.len() > 200 => {
+                Err(Rejection::new("bad_op", "a PIN travels only as its Argon2id value"))
+            }
             _ => Ok(()),
         }
     }
@@ -317,6 +327,7 @@ mod tests {
             OpBody::HelpDone { request_id: "h".into(), staff_id: "S2".into() },
             OpBody::PinFailed { staff_id: "S2".into() },
             OpBody::PinAccepted { staff_id: "S2".into() },
+            OpBody::SetPin { staff_id: "S2".into(), pin_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into() },
             OpBody::CartAdd { customer_id: "C1".into(), sku: "4006381333931".into() },
         ];
         for op in ops {
@@ -335,5 +346,6 @@ mod tests {
         assert!(earn(0).validate().is_err());
         assert!(earn(MAX_POINTS_PER_OP + 1).validate().is_err());
         assert!(OpBody::FeedbackNps { score: 11, csat: None, customer_id: None }.validate().is_err());
+        assert!(OpBody::SetPin { staff_id: "S2".into(), pin_hash: "1234".into() }.validate().is_err(), "never a PIN in clear");
     }
 }

@@ -42,6 +42,34 @@ pub enum PinError {
     Malformed(String),
 }
 
+/// Digits a PIN a colleague chooses at a kiosk has: the PIN pad takes up to six.
+pub const CHOSEN_PIN_DIGITS: std::ops::RangeInclusive<usize> = 4..=6;
+
+/// Why a PIN a colleague chose is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ChosenPinError {
+    #[error("a PIN is 4 to 6 digits")]
+    NotDigits,
+    /// One digit repeated (0000, 7777) or a straight run up or down (1234, 4321, 2345):
+    /// the first PINs anyone tries with a found badge.
+    #[error("that PIN is too easy to guess: no repeated digit like 0000 and no run like 1234 or 4321")]
+    Trivial,
+}
+
+/// Whether `pin` may be chosen as a colleague's PIN: the one rule, run by the kiosk's
+/// PIN pad (the hub never sees a PIN, only its hash).
+pub fn check_chosen(pin: &str) -> Result<(), ChosenPinError> {
+    let digits: Vec<i32> = pin.chars().map(|c| c.to_digit(10).map(|d| d as i32)).collect::<Option<_>>().ok_or(ChosenPinError::NotDigits)?;
+    if !CHOSEN_PIN_DIGITS.contains(&digits.len()) {
+        return Err(ChosenPinError::NotDigits);
+    }
+    let steps: Vec<i32> = digits.windows(2).map(|w| w[1] - w[0]).collect();
+    if [-1, 0, 1].iter().any(|step| steps.iter().all(|s| s == step)) {
+        return Err(ChosenPinError::Trivial);
+    }
+    Ok(())
+}
+
 /// The value to store for `pin` under the record's `salt_hex` (the hub's seed and staff
 /// changes call this).
 pub fn hash(salt_hex: &str, pin: &str) -> Result<String, PinError> {
@@ -142,6 +170,38 @@ mod tests {
     }
 
     #[test]
+    fn chosen_pins() {
+        use ChosenPinError::*;
+        let cases: &[(&str, Result<(), ChosenPinError>)] = &[
+            ("0000", Err(Trivial)),
+            ("7777", Err(Trivial)),
+            ("999999", Err(Trivial)),
+            ("1234", Err(Trivial)),
+            ("2345", Err(Trivial)),
+            ("6789", Err(Trivial)),
+            ("123456", Err(Trivial)),
+            ("4321", Err(Trivial)),
+            ("9876", Err(Trivial)),
+            ("543210", Err(Trivial)),
+            ("1357", Ok(())),
+            ("2580", Ok(())),
+            ("1123", Ok(())),
+            ("8901", Ok(())),
+            ("0987", Ok(())),
+            ("12345", Err(Trivial)),
+            ("482916", Ok(())),
+            ("123", Err(NotDigits)),
+            ("", Err(NotDigits)),
+            ("1234567", Err(NotDigits)),
+            ("12a4", Err(NotDigits)),
+            ("１２３５", Err(NotDigits)),
+        ];
+        for (pin, expected) in cases {
+            assert_eq!(check_chosen(pin), *expected, "PIN {pin:?}");
+        }
+    }
+
+    #[test]
     fn a_stored_value_is_argon2id_with_its_parameters() {
         let stored = hash(SALT, "1234").unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
@@ -213,6 +273,7 @@ mod tests {
             pin_salt: SALT.into(),
             pin_hash: legacy(SALT, "1234"),
             till: false,
+            badge_version: 0,
         };
         assert_eq!(upgrade_record(&mut staff), Ok(true));
         assert_eq!(staff.pin_hash, hash(SALT, "1234").unwrap());

@@ -39,6 +39,8 @@ pub struct Facts<'a> {
     pub missing_product: Option<&'a str>,
     /// Whether the op's staff member may sell at the till (managers always may).
     pub staff_till: bool,
+    /// Whether the op's staff member has a PIN already (a `staff.set_pin` needs none).
+    pub staff_pin_set: bool,
     /// For a return: what its receipt or order bought and what already came back from it;
     /// `None`: not known here.
     pub origin: Option<Origin<'a>>,
@@ -180,7 +182,12 @@ pub fn judge(op: &OpBody, facts: &Facts<'_>) -> Result<(), Rejection> {
                 _ => Ok(()),
             }
         }
+        OpBody::SetPin { staff_id, .. } if facts.staff_pin_set => Err(Rejection::new(
+            "pin_already_set",
+            format!("staff {staff_id} has a PIN already: a manager resets it before a new one is chosen"),
+        )),
         OpBody::VisitSeen { .. }
+        | OpBody::SetPin { .. }
         | OpBody::LoyaltyRedeem { .. }
         | OpBody::SaleComplete { .. }
         | OpBody::ShiftClose { .. }
@@ -367,6 +374,7 @@ mod tests {
             help: Some(HelpStanding::default()),
             missing_product: None,
             staff_till: true,
+            staff_pin_set: true,
             origin: None,
         };
         judge(op, &facts).map_err(|r| r.code)?;
@@ -431,6 +439,7 @@ mod tests {
             help: Some(HelpStanding::default()),
             missing_product: None,
             staff_till: true,
+            staff_pin_set: true,
             origin: None,
         };
         let take = |staff: &str| OpBody::HelpTake { request_id: "H1".into(), staff_id: staff.into() };
@@ -440,6 +449,7 @@ mod tests {
         let save = |sku: &str| OpBody::CartAdd { customer_id: "C1".into(), sku: sku.into() };
         let redeem = |points| OpBody::LoyaltyRedeem { customer_id: "C1".into(), points, reason: "discount".into() };
         let seen = OpBody::VisitSeen { customer_id: "C9".into() };
+        let set_pin = |staff: &str| OpBody::SetPin { staff_id: staff.into(), pin_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into() };
         let basket = || vec![crate::till::tests::line("5900000000015", 2, 1230, 2300)];
         let sale = |redeem: i64| OpBody::SaleComplete {
             receipt: crate::till::SaleDraft { points_redeemed: redeem, ..crate::till::tests::draft(basket(), vec![crate::till::tests::cash(3000)]) }
@@ -510,6 +520,10 @@ mod tests {
             ("a return by a badge without the till role", give_back.clone(), Facts { staff_till: false, origin: known(&none), ..base() }, Err("till_role_required")),
             ("a return to a shopper not known here", give_back, Facts { customer_known: false, origin: known(&none), ..base() }, Err("unknown_customer")),
             ("a sale sent as a return", OpBody::ReturnComplete { receipt: sold }, base(), Err("bad_receipt")),
+            ("choose a PIN with none set", set_pin("S1"), Facts { staff_pin_set: false, ..base() }, Ok(())),
+            ("choose a PIN with one set already", set_pin("S1"), base(), Err("pin_already_set")),
+            ("choose a PIN at another store", set_pin("S1"), Facts { staff_pin_set: false, staff_role: None, ..base() }, Err("unknown_staff")),
+            ("send a PIN in clear", OpBody::SetPin { staff_id: "S1".into(), pin_hash: "2580".into() }, Facts { staff_pin_set: false, ..base() }, Err("bad_op")),
         ];
         for (what, op, facts, want) in cases {
             assert_eq!(judge(&op, &facts).map_err(|r| r.code), want, "{what}");
@@ -529,6 +543,7 @@ mod tests {
             help: Some(HelpStanding { taken_by: Some(("S2", "Kasia")), closed_by: None }),
             missing_product: None,
             staff_till: true,
+            staff_pin_set: true,
             origin: None,
         };
         let refused = judge(&collect(code("123456")), &facts).unwrap_err();

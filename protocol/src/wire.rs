@@ -512,6 +512,57 @@ impl StaffRole {
     }
 }
 
+/// A colleague's role as the retailer's HR names it, each including the one before:
+/// `staff` (the pickup desk: pick, ready, hand over, help requests), `till` (also sells,
+/// returns, runs a shift), `manager` (also the manager view, PIN resets, conflicts). On the
+/// wire a [`StaffRecord`] keeps the older pair of [`StaffRole`] and `till`, which older
+/// kiosks understand; [`Role::wire`] and [`Role::of`] are the one mapping between the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Staff,
+    Till,
+    Manager,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Staff, Role::Till, Role::Manager];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Staff => "staff",
+            Role::Till => "till",
+            Role::Manager => "manager",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// The wire pair: the badge's [`StaffRole`] and whether it may work the till.
+    pub fn wire(self) -> (StaffRole, bool) {
+        match self {
+            Role::Staff => (StaffRole::Staff, false),
+            Role::Till => (StaffRole::Staff, true),
+            Role::Manager => (StaffRole::Manager, true),
+        }
+    }
+
+    /// The role a wire pair stands for (a manager always may work the till).
+    pub fn of(role: StaffRole, till: bool) -> Role {
+        match (role, till) {
+            (StaffRole::Manager, _) => Role::Manager,
+            (StaffRole::Staff, true) => Role::Till,
+            (StaffRole::Staff, false) => Role::Staff,
+        }
+    }
+}
+
+/// Longest colleague name the hub keeps (characters): what a badge and a screen can show.
+pub const MAX_STAFF_NAME: usize = 80;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StaffRecord {
@@ -526,6 +577,48 @@ pub struct StaffRecord {
     /// May sell at the till (a manager always may).
     #[serde(default)]
     pub till: bool,
+    /// The badge's version: a reissued badge gets the next one, and a kiosk refuses a badge
+    /// code older than the record's. 0: the seed's and older hubs' badges, unversioned.
+    #[serde(default)]
+    pub badge_version: i64,
+}
+
+impl StaffRecord {
+    /// The colleague's role as HR names it.
+    pub fn role(&self) -> Role {
+        Role::of(self.role, self.till)
+    }
+
+    /// Whether the colleague has chosen a PIN (a new colleague chooses it at a kiosk).
+    pub fn has_pin(&self) -> bool {
+        !self.pin_hash.is_empty()
+    }
+}
+
+/// `PUT /v1/stores/{id}/staff/{staff_id}` body: a colleague as HR names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StaffPut {
+    /// 1 to [`MAX_STAFF_NAME`] printable characters, as the badge and the screens show it.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 80))]
+    pub name: String,
+    pub role: Role,
+}
+
+/// A colleague as the channel API and `omnikiosk-hub staff` answer: never their PIN's
+/// value, only whether they chose one, and their badge's signed code (the QR payload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Colleague {
+    pub id: String,
+    pub name: String,
+    pub store_id: i64,
+    pub role: Role,
+    /// false: the colleague chooses their PIN at a kiosk when they first scan their badge.
+    pub pin_set: bool,
+    pub badge_version: i64,
+    /// `K1.…` with `"k":"s"`: what the badge's QR holds.
+    pub badge: String,
 }
 
 /// `POST /v1/sync/push` body. Ops are in device-sequence order starting at `device_seq_from`.

@@ -13,7 +13,7 @@ fn hub() -> SigningKey {
 }
 
 fn signed_by(key: &SigningKey, kind: CodeKind, id: &str, iat: i64, exp: i64) -> String {
-    code::sign(key, &CodeClaims { kind, id: id.into(), iat, exp })
+    code::sign(key, &CodeClaims { kind, id: id.into(), iat, exp, version: 0 })
 }
 
 fn signed(kind: CodeKind, id: &str) -> String {

@@ -3,7 +3,7 @@
 
 use omnikiosk_protocol::pin;
 use omnikiosk_protocol::wire::{Change, CustomerRecord, OrderRecord};
-use rusqlite::{params, Transaction};
+use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::{meta_set, LocalStore, Result, StoreError};
@@ -134,12 +134,23 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
                 return Ok(false);
             }
             let role = s.role.as_str();
+            // A PIN this device's colleague chose and has not pushed yet stays on top of the
+            // hub's record without one.
+            let pending: Option<String> = tx
+                .prepare_cached("SELECT body FROM outbox WHERE entity = ?1 AND name = 'staff.set_pin' ORDER BY seq DESC LIMIT 1")?
+                .query_row([format!("staff:{}", s.id)], |r| r.get(0))
+                .optional()?;
+            let pending = pending.and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok()?["pin_hash"].as_str().map(str::to_string));
+            let pin_hash = match pending {
+                Some(chosen) if !s.has_pin() => chosen.into(),
+                _ => current_pin_hash(&s.id, &s.pin_salt, &s.pin_hash),
+            };
             tx.prepare_cached(
-                "INSERT INTO staff(id, name, role, pin_salt, pin_hash, till) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role,
-                                               pin_salt = excluded.pin_salt, pin_hash = excluded.pin_hash, till = excluded.till",
+                "INSERT INTO staff(id, name, role, pin_salt, pin_hash, till, badge_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role, pin_salt = excluded.pin_salt,
+                                               pin_hash = excluded.pin_hash, till = excluded.till, badge_version = excluded.badge_version",
             )?
-            .execute(params![s.id, s.name, role, s.pin_salt, current_pin_hash(&s.id, &s.pin_salt, &s.pin_hash), s.till])?;
+            .execute(params![s.id, s.name, role, s.pin_salt, pin_hash, s.till, s.badge_version])?;
         }
         Change::StaffRemoved { id } => {
             tx.prepare_cached("DELETE FROM staff WHERE id = ?1")?.execute([id])?;
@@ -201,6 +212,10 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
 /// migrated, or this file before Argon2id) wrapped in Argon2id, anything else as it is.
 /// A value that cannot be upgraded is kept and logged: `verify_pin` then refuses it.
 pub(super) fn current_pin_hash<'a>(staff_id: &str, salt: &str, stored: &'a str) -> std::borrow::Cow<'a, str> {
+    if stored.is_empty() {
+        // No PIN yet: the colleague chooses one at the PIN pad.
+        return stored.into();
+    }
     match pin::upgrade_legacy(salt, stored) {
         Ok(Some(upgraded)) => upgraded.into(),
         Ok(None) => stored.into(),

@@ -3,7 +3,7 @@
 //! hub and shared with every device of the store through its feed; each device shows the
 //! hub's state with its own pending ops on top, and keeps working with its own offline.
 
-use omnikiosk_protocol::ops::OpBody;
+use omnikiosk_protocol::ops::{OpBody, Rejection};
 use omnikiosk_protocol::pin;
 use omnikiosk_protocol::rules::{pin_step, HelpStanding};
 use omnikiosk_protocol::wire::{DeviceHealth, OrderStatus, PinState};
@@ -11,9 +11,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::orders::{from_json, overlaid_order, pending_on};
-use super::outbox::queue;
+use super::outbox::{queue, OpError, RecordedOp};
 use super::read::StaffMember;
-use super::{LocalStore, Result};
+use super::{LocalStore, Result, StoreError};
 use crate::domain::desk::Waiting;
 
 pub use omnikiosk_protocol::rules::{PIN_ATTEMPTS, PIN_LOCK_SECS};
@@ -153,6 +153,18 @@ fn locked_until(states: [PinState; 2], now: i64) -> Option<i64> {
 }
 
 impl LocalStore {
+    /// A colleague without a PIN chose `pin` at the PIN pad (typed twice, and not refused
+    /// by `pin::check_chosen`, which the caller asked): its Argon2id value under their
+    /// record's salt — never the PIN — goes to the hub as `staff.set_pin`, written with
+    /// its local effect, so they are signed in here at once, online or not.
+    pub fn choose_pin(&self, staff_id: &str, pin: &str, loyalty: &crate::config::LoyaltyConfig, now: i64) -> Result<RecordedOp, OpError> {
+        let salt: Option<String> =
+            self.reader().prepare_cached("SELECT pin_salt FROM staff WHERE id = ?1")?.query_row([staff_id], |r| r.get(0)).optional()?;
+        let salt = salt.ok_or_else(|| Rejection::new("unknown_staff", format!("staff {staff_id} does not work at this store")))?;
+        let pin_hash = pin::hash(&salt, pin).map_err(|e| StoreError::Corrupt { what: "staff PIN salt", detail: e.to_string() })?;
+        self.record_op(OpBody::SetPin { staff_id: staff_id.to_string(), pin_hash }, loyalty, now)
+    }
+
     /// Checks a PIN typed for a badge. Five wrong ones in a row lock the badge for five
     /// minutes — counted over every device of the store once the hub has them, and on this
     /// device alone when offline; a right one resets the count. Counted durably (and sent
@@ -308,9 +320,10 @@ mod tests {
             .unwrap();
             // What later migrations added, taken away again (5: check-ins' device; 6: the
             // store's help requests, NPS answers' device, PIN counts and devices; 7: the till;
-            // 8: returns and shifts, taken with the till's tables; 9: the outbox's redemptions).
+            // 8: returns and shifts, taken with the till's tables; 9: the outbox's redemptions;
+            // 10: badge versions).
             conn.execute_batch(
-                "ALTER TABLE outbox DROP COLUMN points_redeemed;
+                "ALTER TABLE staff DROP COLUMN badge_version; ALTER TABLE outbox DROP COLUMN points_redeemed;
                  ALTER TABLE stores DROP COLUMN currency; ALTER TABLE products DROP COLUMN vat_bp; ALTER TABLE staff DROP COLUMN till;
                  DROP TABLE receipts; DROP TABLE store_sales; DROP TABLE cash_moves; DROP TABLE shifts; DROP TABLE store_shifts;
                  ALTER TABLE checkins DROP COLUMN device_id;
@@ -345,6 +358,7 @@ mod tests {
                 pin_salt: SALT.into(),
                 pin_hash: pin_hash.into(),
                 till: false,
+                badge_version: 0,
             })
         };
         let current = pin::hash(SALT, "1234").unwrap();

@@ -106,6 +106,9 @@ impl LocalStore {
                 tx.prepare_cached("INSERT INTO help_requests(id, device_id, customer_id, shopper, raised_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
                     .execute(params![recorded.op_id, enrolment.device_id, customer_id, shopper, now])?;
             }
+            OpBody::SetPin { staff_id, pin_hash } => {
+                tx.prepare_cached("UPDATE staff SET pin_hash = ?2 WHERE id = ?1")?.execute(params![staff_id, pin_hash])?;
+            }
             _ => {}
         }
         tx.commit()?;
@@ -287,6 +290,14 @@ pub(super) fn judge_and_queue(
         Some(id) => tx.prepare_cached("SELECT till FROM staff WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional()?.unwrap_or(false),
         None => false,
     };
+    let staff_pin_set = match op {
+        OpBody::SetPin { staff_id, .. } => tx
+            .prepare_cached("SELECT pin_hash != '' FROM staff WHERE id = ?1")?
+            .query_row([staff_id], |r| r.get(0))
+            .optional()?
+            .unwrap_or(false),
+        _ => false,
+    };
     let origin = match op {
         OpBody::ReturnComplete { receipt } => match omnikiosk_protocol::returns::origin_of(receipt) {
             Some(reference) => super::returns::origin_facts(tx, reference)?,
@@ -304,6 +315,7 @@ pub(super) fn judge_and_queue(
         help: help.as_ref().map(HelpRequest::standing),
         missing_product,
         staff_till,
+        staff_pin_set,
         origin: origin.as_ref().map(|(bought, returned)| Origin { bought, returned }),
     };
     judge(op, &facts)?;
@@ -321,6 +333,7 @@ fn entity(op: &OpBody) -> Option<String> {
     match op {
         OpBody::HelpTake { request_id, .. } | OpBody::HelpDone { request_id, .. } => Some(format!("help:{request_id}")),
         OpBody::PinFailed { staff_id } | OpBody::PinAccepted { staff_id } => Some(format!("pin:{staff_id}")),
+        OpBody::SetPin { staff_id, .. } => Some(format!("staff:{staff_id}")),
         OpBody::CartAdd { customer_id, .. } => Some(format!("cart:{customer_id}")),
         _ => None,
     }

@@ -29,6 +29,11 @@ pub struct StaffMember {
     pub id: String,
     pub name: String,
     pub role: StaffRole,
+    /// false: a new colleague (or one whose PIN was reset) chooses their PIN at the PIN pad.
+    pub pin_set: bool,
+    /// The newest badge's version: an older badge is refused.
+    #[serde(skip)]
+    pub badge_version: i64,
 }
 
 /// A product as the kiosk knows it, with this store's shelf.
@@ -192,12 +197,12 @@ impl LocalStore {
     pub fn staff_member(&self, id: &str) -> Result<Option<StaffMember>> {
         let conn = self.reader();
         let row = conn
-            .prepare_cached("SELECT id, name, role FROM staff WHERE id = ?1")?
-            .query_row([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+            .prepare_cached("SELECT id, name, role, pin_hash != '', badge_version FROM staff WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?)))
             .optional()?;
-        row.map(|(id, name, role)| {
+        row.map(|(id, name, role, pin_set, badge_version)| {
                 let role = StaffRole::parse(&role).ok_or(StoreError::Corrupt { what: "staff role", detail: role })?;
-                Ok(StaffMember { id, name, role })
+                Ok(StaffMember { id, name, role, pin_set, badge_version })
             })
             .transpose()
     }

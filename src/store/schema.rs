@@ -281,6 +281,12 @@ pub fn migrations() -> Migrations<'static> {
         "#,
             count_queued_redemptions,
         ),
+        M::up(
+            r#"
+        -- Colleagues from HR: a badge's version (a reissued badge refuses the older one).
+        ALTER TABLE staff ADD COLUMN badge_version INTEGER NOT NULL DEFAULT 0;
+        "#,
+        ),
     ])
 }
 
@@ -337,7 +343,8 @@ mod tests {
             other => panic!("{other:?}"),
         };
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
-        migrations.to_version(&mut conn, latest - 1).unwrap();
+        // Before the outbox's redemptions (one migration, badge versions, came after it).
+        migrations.to_version(&mut conn, latest - 2).unwrap();
         let redeem = r#"{"customer_id":"C1","points":250,"reason":"at the till"}"#;
         conn.execute("INSERT INTO outbox(seq, op_id, name, entity, points_delta, body, kiosk_time) VALUES (1, 'a', 'loyalty.redeem', 'customer:C1', -250, ?1, 0)", [redeem]).unwrap();
         conn.execute("INSERT INTO outbox(seq, op_id, name, entity, points_delta, body, kiosk_time) VALUES (2, 'b', 'loyalty.earn', 'customer:C1', 40, '{\"customer_id\":\"C1\",\"points\":40,\"reason\":\"r\"}', 0)", []).unwrap();

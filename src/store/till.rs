@@ -180,6 +180,7 @@ impl LocalStore {
             id: receipt.number.clone(),
             iat: receipt.at,
             exp: receipt.at + RECEIPT_CODE_SECS,
+            version: 0,
         };
         Ok(omnikiosk_protocol::code::sign(&self.receipt_signing_key()?, &claims))
     }

@@ -381,6 +381,14 @@ pub trait HubTx {
     /// if they work there.
     fn staff_role(&mut self, staff_id: &str, store_id: i64) -> Stored<Option<(String, bool)>>;
     fn staff_exists(&mut self, staff_id: &str) -> Stored<bool>;
+    // ---- colleagues as HR manages them (`staff add|list|remove|reset-pin`, `/v1/stores/{id}/staff`)
+    fn staff_member(&mut self, staff_id: &str) -> Stored<Option<StaffRecord>>;
+    /// A store's badge holders, by id.
+    fn staff_of_store(&mut self, store_id: i64) -> Stored<Vec<StaffRecord>>;
+    /// Replaces the stored record of `s.id` (name, role, till, PIN, badge version).
+    fn update_staff(&mut self, s: &StaffRecord) -> Stored<()>;
+    /// Deletes the badge holder and their wrong-PIN count.
+    fn delete_staff(&mut self, staff_id: &str) -> Stored<()>;
 
     // ---- customers
     fn customer(&mut self, id: &str) -> Stored<Option<CustomerRow>>;

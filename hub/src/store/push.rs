@@ -12,7 +12,7 @@ use omnikiosk_protocol::till::{Receipt, GENESIS_HASH};
 use omnikiosk_protocol::wire::{CheckinRecord, ConflictRecord, FeedbackRecord, Op, OpOutcome, OrderDetail};
 
 use super::reads::{order_detail, receipt, staff_first_name, staff_role};
-use super::writes::{add_to_cart, attach, count_pin, move_order, publish_checkin, publish_customer, publish_feedback, record_sale, record_shift, save_help};
+use super::writes::{add_to_cart, attach, count_pin, move_order, publish_checkin, publish_customer, publish_feedback, publish_staff, record_sale, record_shift, save_help};
 use super::{Device, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, ReceiptFilter, Relevance, Savepoint, ShiftFilter, Touchpoint, TouchpointKind};
 use crate::error::{HubError, StorageError};
 
@@ -159,6 +159,10 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
         OpBody::ReturnComplete { receipt } => return_origin(tx, device, receipt)?,
         _ => None,
     };
+    let staff_pin_set = match body {
+        OpBody::SetPin { staff_id, .. } => tx.staff_member(staff_id)?.is_some_and(|st| st.has_pin()),
+        _ => false,
+    };
     let facts = Facts {
         judge: Judge::Hub,
         staff_role,
@@ -172,6 +176,7 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
         }),
         missing_product,
         staff_till,
+        staff_pin_set,
         origin: origin.as_ref().map(|o| Origin { bought: &o.bought, returned: &o.returned }),
     };
     judge(body, &facts).map_err(|r| explain(r, body, detail.as_ref(), help.as_ref(), points, missing_product, origin.as_ref()))?;
@@ -266,6 +271,12 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
         }
         OpBody::PinFailed { staff_id } | OpBody::PinAccepted { staff_id } => {
             count_pin(tx, device.store_id, staff_id, matches!(body, OpBody::PinAccepted { .. }), now)?;
+        }
+        OpBody::SetPin { staff_id, pin_hash } => {
+            let mut st = tx.staff_member(staff_id)?.ok_or_else(|| StorageError("judged badge holder went missing".into()))?;
+            st.pin_hash = pin_hash.clone();
+            tx.update_staff(&st)?;
+            publish_staff(tx, &st)?;
         }
         OpBody::SaleComplete { receipt } | OpBody::ReturnComplete { receipt } => {
             record_sale(tx, &op.op_id, receipt, now)?;

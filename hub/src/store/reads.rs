@@ -93,10 +93,10 @@ pub fn order_detail(tx: &mut dyn HubTx, id: &str) -> Stored<Option<OrderDetail>>
     Ok(Some(OrderDetail { order, history }))
 }
 
-/// A staff member's columns read back: id, name, role, store, PIN salt and hash, till.
-pub fn staff_record(row: (String, String, String, i64, String, String, bool)) -> Stored<StaffRecord> {
-    let (id, name, role, store_id, pin_salt, pin_hash, till) = row;
-    Ok(StaffRecord { id, name, role: staff_role(&role)?, store_id, pin_salt, pin_hash, till })
+/// A staff member's columns read back ([`super::sql::STAFF_COLS`]).
+pub fn staff_record(row: (String, String, String, i64, String, String, bool, i64)) -> Stored<StaffRecord> {
+    let (id, name, role, store_id, pin_salt, pin_hash, till, badge_version) = row;
+    Ok(StaffRecord { id, name, role: staff_role(&role)?, store_id, pin_salt, pin_hash, till, badge_version })
 }
 
 /// A stored staff role read back.

@@ -30,6 +30,13 @@ CREATE TABLE price_changes (at BIGINT NOT NULL, sku TEXT NOT NULL, store_id BIGI
 CREATE INDEX price_changes_by_at ON price_changes(at);
 "#;
 
+/// Colleagues managed by HR: a badge's version, raised when it is reissued (a kiosk
+/// refuses an older badge). The seed's badges and those of older releases are version 0.
+pub const STAFF_MIGRATION: &str = "ALTER TABLE staff ADD COLUMN badge_version BIGINT NOT NULL DEFAULT 0;";
+
+/// A badge holder's columns, in the order reads select them and `reads::staff_record` takes them.
+pub const STAFF_COLS: &str = "id, name, role, store_id, pin_salt, pin_hash, till, badge_version";
+
 /// The till: a store's money, a product's VAT and a badge's till role — rows of an older
 /// release get what its seed would have given them, and every badge holder of then may
 /// sell (nothing could grant the role otherwise) — the receipts, and a sale's touchpoint.

@@ -11,7 +11,7 @@ use omnikiosk_protocol::shift::ZReport;
 use omnikiosk_protocol::till::{Receipt, ReceiptKind};
 use omnikiosk_protocol::wire::{
     CartLine, CartRecord, Change, CheckinRecord, CustomerRecord, CustomerUpsert, FeedbackRecord, LookupResponse, OrderCreate, OrderDetail,
-    OrderLine, OrderRecord, OrderStatus, PinFailuresRecord, PinState, SaleRecord,
+    OrderLine, OrderRecord, OrderStatus, PinFailuresRecord, PinState, SaleRecord, StaffRecord,
 };
 use rand::Rng;
 
@@ -258,7 +258,7 @@ pub fn seed(tx: &mut dyn HubTx, data: &SeedData) -> Result<(), HubError> {
     for st in &data.staff {
         tx.new_feed_tx();
         tx.insert_staff(st)?;
-        feed(tx, &store_scope(st.store_id), &format!("staff:{}", st.id), &Change::Staff(st.clone()))?;
+        publish_staff(tx, st)?;
     }
     for c in &data.customers {
         tx.new_feed_tx();
@@ -601,12 +601,13 @@ pub fn report_outbox(tx: &mut dyn HubTx, device_id: &str, outbox_len: u64, oldes
 /// upgraded; a database already upgraded costs one read of the staff table.
 pub fn upgrade_legacy_pins(tx: &mut dyn HubTx) -> Result<usize, HubError> {
     let mut upgraded = 0;
-    for mut st in tx.all_staff()? {
+    // A colleague who has not chosen a PIN yet has nothing to upgrade.
+    for mut st in tx.all_staff()?.into_iter().filter(StaffRecord::has_pin) {
         match omnikiosk_protocol::pin::upgrade_record(&mut st) {
             Ok(true) => {
                 tx.set_staff_pin(&st.id, &st.pin_hash)?;
                 tx.new_feed_tx();
-                feed(tx, &store_scope(st.store_id), &format!("staff:{}", st.id), &Change::Staff(st.clone()))?;
+                publish_staff(tx, &st)?;
                 upgraded += 1;
             }
             Ok(false) => {}
@@ -615,6 +616,18 @@ pub fn upgrade_legacy_pins(tx: &mut dyn HubTx) -> Result<usize, HubError> {
         }
     }
     Ok(upgraded)
+}
+
+/// A badge holder as they stand now, to every device of their store.
+pub fn publish_staff(tx: &mut dyn HubTx, st: &StaffRecord) -> Stored<()> {
+    feed(tx, &store_scope(st.store_id), &format!("staff:{}", st.id), &Change::Staff(st.clone()))
+}
+
+/// A badge holder who left: their badge stops working at every device of their store at
+/// its next pull.
+pub fn remove_staff(tx: &mut dyn HubTx, st: &StaffRecord) -> Stored<()> {
+    tx.delete_staff(&st.id)?;
+    feed(tx, &store_scope(st.store_id), &format!("staff:{}", st.id), &Change::StaffRemoved { id: st.id.clone() })
 }
 
 /// A new device of `store_id`; returns its id. Only the token's hash is kept.

@@ -4,9 +4,9 @@
 use omnikiosk_protocol::ops::Verification;
 use slint::ComponentHandle;
 
-use crate::ui::controller::staff::{PinNotice, StaffNotice, StaffPage, StaffScreen};
+use crate::ui::controller::staff::{PinNotice, PinPrompt, StaffNotice, StaffPage, StaffScreen};
 use crate::ui::generated::{
-    AppWindow, AssistRow, PickLine, PinNotice as SlintPinNotice, QueueRow, QueueTab as SlintTab, StaffAdapter,
+    AppWindow, AssistRow, PickLine, PinNotice as SlintPinNotice, PinPrompt as SlintPinPrompt, QueueRow, QueueTab as SlintTab, StaffAdapter,
     StaffNotice as SlintNotice, StaffPage as SlintPage,
 };
 use super::support::{int, model, Act};
@@ -51,7 +51,8 @@ pub fn show(w: &AppWindow, s: &StaffScreen, before: &StaffScreen) {
     a.set_badge_name(s.badge_name.as_str().into());
     a.set_staff_name(s.staff_name.as_str().into());
     a.set_manager(s.manager);
-    a.set_pin_notice(mirror!(s.pin_notice, PinNotice => SlintPinNotice { None => None, Wrong => WrongPin, Locked => Locked }));
+    a.set_pin_notice(mirror!(s.pin_notice, PinNotice => SlintPinNotice { None => None, Wrong => WrongPin, Locked => Locked, TooEasy => TooEasy, Mismatch => Mismatch }));
+    a.set_pin_prompt(mirror!(s.pin_prompt, PinPrompt => SlintPinPrompt { Enter => Enter, Choose => Choose, Repeat => Repeat }));
     a.set_attempts_left(int(s.attempts_left));
     a.set_locked_until(s.locked_until.as_str().into());
     a.set_tab(slint_tab(s.tab));

@@ -40,15 +40,20 @@ fn order(id: &str, status: OrderStatus, pickup_code: &str, promised_ready_at: i6
     })
 }
 
-fn staff(id: &str, name: &str, role: StaffRole, pin: &str, till: bool) -> Change {
+/// A badge holder of store 1; `pin` empty: a new colleague, who has not chosen one yet.
+pub fn staff(id: &str, name: &str, role: StaffRole, pin: &str, till: bool) -> Change {
     Change::Staff(StaffRecord {
         id: id.into(),
         name: name.into(),
         role,
         store_id: 1,
         pin_salt: "00ff00ff00ff00ff00ff00ff00ff00ff".into(),
-        pin_hash: omnikiosk_protocol::pin::hash("00ff00ff00ff00ff00ff00ff00ff00ff", pin).expect("a hex salt"),
+        pin_hash: match pin {
+            "" => String::new(),
+            pin => omnikiosk_protocol::pin::hash("00ff00ff00ff00ff00ff00ff00ff00ff", pin).expect("a hex salt"),
+        },
         till,
+        badge_version: 0,
     })
 }
 
@@ -56,7 +61,7 @@ impl Fixture {
     /// Store 1 with Anna (Polish, card [`Fixture::card`]), two products, her order
     /// `O-1-1` ready (pickup code 111111) and `O-1-2` placed (222222, due in an hour),
     /// a colleague `S1-STAFF` (PIN 1234), a manager `S1-MGR` (PIN 9999), and `S1-HELPER`
-    /// (PIN 5555), who may not sell at the till.
+    /// (PIN 5555), who may not sell at the till; `S1-NEW` (Zofia) is new and has no PIN yet.
     pub fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::open(dir.path(), &StoreConfig::default()).unwrap();
@@ -89,6 +94,7 @@ impl Fixture {
             staff("S1-STAFF", "Kasia", StaffRole::Staff, "1234", true),
             staff("S1-MGR", "Marek", StaffRole::Manager, "9999", true),
             staff("S1-HELPER", "Ola", StaffRole::Staff, "5555", false),
+            staff("S1-NEW", "Zofia", StaffRole::Staff, "", false),
         ];
         for (sku, name, aisle) in [("5901234123457", "Tea", "A3"), ("4006381333931", "Pen", "B1")] {
             changes.push(Change::Product(ProductRecord { sku: sku.into(), name: name.into(), price_cents: 499, category: "food".into(), vat_bp: 500, ..Default::default() }));
@@ -105,7 +111,7 @@ impl Fixture {
 
     /// A code signed by the store's hub, valid at [`NOW`].
     pub fn code(&self, kind: CodeKind, id: &str) -> String {
-        code::sign(&self.key, &CodeClaims { kind, id: id.into(), iat: NOW - 60, exp: NOW + 86_400 })
+        code::sign(&self.key, &CodeClaims { kind, id: id.into(), iat: NOW - 60, exp: NOW + 86_400, version: 0 })
     }
 
     /// The controllers' context over this store, at [`NOW`], with the default settings.

@@ -1,5 +1,6 @@
 //! Staff at the kiosk: badge scan and PIN (five wrong PINs lock the badge for five
-//! minutes), the pickup queue with its tabs, picking with short-pick reasons, "Ready", the
+//! minutes; a colleague without one chooses it, twice, and a trivial one is refused), the
+//! pickup queue with its tabs, picking with short-pick reasons, "Ready", the
 //! handover that needs the pickup code or the order QR, and help requests with the
 //! shopper's context.
 //!
@@ -7,6 +8,7 @@
 //! offline and is checked by the same rules the hub applies.
 
 use omnikiosk_protocol::ops::{OpBody, PickedLine, Verification};
+use omnikiosk_protocol::pin;
 use omnikiosk_protocol::wire::{CustomerRecord, OrderRecord, OrderStatus, StaffRole};
 
 use super::context::Ctx;
@@ -34,6 +36,22 @@ pub enum PinNotice {
     Wrong,
     /// Too many wrong PINs: the pad is gone until `locked_until`.
     Locked,
+    /// The PIN chosen is refused by `pin::check_chosen` (0000, 1234, too short).
+    TooEasy,
+    /// The PIN typed again was not the one chosen: choose again.
+    Mismatch,
+}
+
+/// What the PIN pad asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PinPrompt {
+    /// The colleague's PIN.
+    #[default]
+    Enter,
+    /// A colleague without a PIN (new, or theirs reset at the hub): "Choose your PIN".
+    Choose,
+    /// The PIN chosen, typed again.
+    Repeat,
 }
 
 /// What the last action did, shown above the queue, the order or the handover.
@@ -110,6 +128,7 @@ pub struct StaffScreen {
     pub staff_name: String,
     pub manager: bool,
     pub pin_notice: PinNotice,
+    pub pin_prompt: PinPrompt,
     pub attempts_left: i64,
     pub locked_until: String,
     pub tab: QueueTab,
@@ -133,6 +152,7 @@ impl Default for StaffScreen {
             staff_name: String::new(),
             manager: false,
             pin_notice: PinNotice::None,
+            pin_prompt: PinPrompt::Enter,
             attempts_left: 0,
             locked_until: String::new(),
             tab: QueueTab::New,
@@ -166,6 +186,8 @@ struct Session {
     badge: StaffMember,
     /// Set once the PIN was right.
     signed_in: Option<StaffMember>,
+    /// The PIN a colleague without one chose, until they type it again.
+    chosen: Option<String>,
     order: Option<OpenOrder>,
 }
 
@@ -246,7 +268,10 @@ impl StaffPart {
         if let Ok(Some(until)) = ctx.store.pin_locked_until(&member.id, ctx.now()) {
             self.locked(ctx, until);
         }
-        self.session = Some(Session { badge: member, signed_in: None, order: None });
+        if !member.pin_set {
+            self.screen.pin_prompt = PinPrompt::Choose;
+        }
+        self.session = Some(Session { badge: member, signed_in: None, chosen: None, order: None });
     }
 
     fn locked(&mut self, ctx: &Ctx, until: i64) {
@@ -256,18 +281,11 @@ impl StaffPart {
 
     pub fn pin_entered(&mut self, ctx: &Ctx, pin: &str) -> Go {
         let Some(session) = self.session.as_mut() else { return Go::Stay };
+        if !session.badge.pin_set {
+            return self.pin_chosen(ctx, pin);
+        }
         match ctx.store.verify_pin(&session.badge.id, pin, ctx.now()) {
-            Ok(PinCheck::Accepted(member)) => {
-                self.screen.pin_notice = PinNotice::None;
-                self.screen.staff_name = member.name.clone();
-                self.screen.manager = member.role == StaffRole::Manager;
-                session.signed_in = Some(member);
-                if self.screen.manager {
-                    Go::Manager
-                } else {
-                    self.open_queue(ctx)
-                }
-            }
+            Ok(PinCheck::Accepted(member)) => self.sign_in(ctx, member),
             Ok(PinCheck::Wrong { attempts_left }) => {
                 self.screen.attempts_left = attempts_left;
                 self.screen.pin_notice = PinNotice::Wrong;
@@ -282,6 +300,52 @@ impl StaffPart {
                 tracing::error!(error = %e, "cannot check the PIN");
                 Go::Home
             }
+        }
+    }
+
+    fn sign_in(&mut self, ctx: &Ctx, member: StaffMember) -> Go {
+        let Some(session) = self.session.as_mut() else { return Go::Stay };
+        self.screen.pin_notice = PinNotice::None;
+        self.screen.staff_name = member.name.clone();
+        self.screen.manager = member.role == StaffRole::Manager;
+        session.signed_in = Some(member);
+        if self.screen.manager {
+            Go::Manager
+        } else {
+            self.open_queue(ctx)
+        }
+    }
+
+    /// A colleague without a PIN chooses one: typed once (refused when trivial), typed
+    /// again (the same, or choose again), then kept as a `staff.set_pin` op and signed in.
+    fn pin_chosen(&mut self, ctx: &Ctx, pin: &str) -> Go {
+        let Some(session) = self.session.as_mut() else { return Go::Stay };
+        match session.chosen.take() {
+            None => {
+                if pin::check_chosen(pin).is_err() {
+                    self.screen.pin_notice = PinNotice::TooEasy;
+                    return Go::Stay;
+                }
+                session.chosen = Some(pin.to_string());
+                (self.screen.pin_prompt, self.screen.pin_notice) = (PinPrompt::Repeat, PinNotice::None);
+                Go::Stay
+            }
+            Some(first) if first != pin => {
+                (self.screen.pin_prompt, self.screen.pin_notice) = (PinPrompt::Choose, PinNotice::Mismatch);
+                Go::Stay
+            }
+            Some(_) => match ctx.store.choose_pin(&session.badge.id, pin, &ctx.settings.loyalty, ctx.now()) {
+                Ok(_) => {
+                    let member = StaffMember { pin_set: true, ..session.badge.clone() };
+                    session.badge.pin_set = true;
+                    self.screen.pin_prompt = PinPrompt::Enter;
+                    self.sign_in(ctx, member)
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot keep the chosen PIN");
+                    Go::Home
+                }
+            },
         }
     }
 
@@ -595,7 +659,7 @@ fn short_name(c: &CustomerRecord) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixture::Fixture;
+    use super::super::fixture::{Fixture, NOW};
     use super::*;
 
     fn signed_in(f: &Fixture, ctx: &Ctx, badge: &str, pin: &str) -> (StaffPart, Go) {
@@ -617,6 +681,37 @@ mod tests {
         assert_eq!(s.tab_counts[QueueTab::New.index()], 1);
         assert_eq!(s.queue.iter().map(|r| (r.id.as_str(), r.customer.as_str())).collect::<Vec<_>>(), [("O-1-2", "Anna K.")]);
         assert_eq!(signed_in(&f, &ctx, "S1-MGR", "9999").1, Go::Manager);
+    }
+
+    #[test]
+    fn a_new_colleague_chooses_a_pin_twice_and_a_trivial_one_is_refused() {
+        let (f, ctx) = Fixture::start();
+        let mut staff = StaffPart::default();
+        staff.badge(&ctx, f.store.staff_member("S1-NEW").unwrap().unwrap());
+        let asks = |s: &StaffPart| (s.screen().pin_prompt, s.screen().pin_notice);
+        assert_eq!(asks(&staff), (PinPrompt::Choose, PinNotice::None));
+        for trivial in ["0000", "7777", "1234", "4321", "2345", "12"] {
+            assert_eq!(staff.pin_entered(&ctx, trivial), Go::Stay);
+            assert_eq!(asks(&staff), (PinPrompt::Choose, PinNotice::TooEasy), "{trivial}");
+        }
+        assert_eq!(staff.pin_entered(&ctx, "2580"), Go::Stay);
+        assert_eq!(asks(&staff), (PinPrompt::Repeat, PinNotice::None));
+        assert_eq!(staff.pin_entered(&ctx, "2581"), Go::Stay);
+        assert_eq!(asks(&staff), (PinPrompt::Choose, PinNotice::Mismatch), "typed differently: choose again");
+        assert!(ctx.store.pending_ops(10).unwrap().is_empty(), "nothing is kept before the PIN was typed twice alike");
+        staff.pin_entered(&ctx, "2580");
+        assert_eq!(staff.pin_entered(&ctx, "2580"), Go::Staff);
+        assert_eq!((staff.screen().page, staff.screen().staff_name.as_str()), (StaffPage::Queue, "Zofia"));
+        let ops = ctx.store.pending_ops(10).unwrap();
+        assert_eq!(ops.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["staff.set_pin"]);
+        let hash = ops[0].body["pin_hash"].as_str().unwrap();
+        assert!(hash.starts_with("$argon2id$") && !ops[0].body.to_string().contains("2580"), "the PIN never leaves the kiosk: {}", ops[0].body);
+        staff.end();
+        // At once, online or not, the colleague signs in with it here; a pull of the hub's
+        // record from before the op was pushed does not take it away.
+        f.store.apply_page(&[super::super::fixture::staff("S1-NEW", "Zofia", StaffRole::Staff, "", false)], "1.2", NOW).unwrap();
+        let (staff, go) = signed_in(&f, &ctx, "S1-NEW", "2580");
+        assert_eq!((go, staff.screen().pin_prompt), (Go::Staff, PinPrompt::Enter));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::store::{
     ConflictRow, CustomerRow, Device, EventRow, FeedRow, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, ReceiptFilter,
     LookupRow, ReceiptRow, Relevance, Savepoint, ShiftFilter, ShiftRow, Stored, TimelineRow, Touchpoint, TouchpointKind,
 };
-use crate::store::sql::{receipts_where, shifts_where, LOOKUPS_AFTER, LOOKUP_COLS, RECEIPT_COLS, RENEW_LOOKUP, SHIFT_COLS, STALE_LOOKUPS};
+use crate::store::sql::{receipts_where, shifts_where, LOOKUPS_AFTER, LOOKUP_COLS, RECEIPT_COLS, RENEW_LOOKUP, SHIFT_COLS, STALE_LOOKUPS, STAFF_COLS};
 
 type Args<'a> = &'a [&'a (dyn ToSql + Sync)];
 
@@ -222,6 +222,12 @@ impl<'a> PgTx<'a> {
         Ok(r.map_err(|e| self.failed(e))?.get(0))
     }
 
+    /// Badge holders matching `filter` (what follows `WHERE`).
+    fn staff_where(&mut self, filter: &str, args: Args<'_>) -> Stored<Vec<StaffRecord>> {
+        let rows = self.all(&format!("SELECT {STAFF_COLS} FROM staff WHERE {filter}"), args)?;
+        rows.iter().map(|r| staff_record((r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7)))).collect()
+    }
+
     fn text(&mut self, sql: &str, key: &str) -> Stored<Option<String>> {
         if !storable(key) {
             return Ok(None);
@@ -405,14 +411,13 @@ impl HubTx for PgTx<'_> {
     }
 
     fn insert_staff(&mut self, s: &StaffRecord) -> Stored<()> {
-        let sql = "INSERT INTO staff(id, name, role, store_id, pin_salt, pin_hash, till) VALUES ($1, $2, $3, $4, $5, $6, $7)";
-        self.run(sql, &[&s.id, &s.name, &s.role.as_str(), &s.store_id, &s.pin_salt, &s.pin_hash, &s.till])?;
+        let sql = format!("INSERT INTO staff({STAFF_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+        self.run(&sql, &[&s.id, &s.name, &s.role.as_str(), &s.store_id, &s.pin_salt, &s.pin_hash, &s.till, &s.badge_version])?;
         Ok(())
     }
 
     fn all_staff(&mut self) -> Stored<Vec<StaffRecord>> {
-        let rows = self.all("SELECT id, name, role, store_id, pin_salt, pin_hash, till FROM staff ORDER BY id", &[])?;
-        rows.iter().map(|r| staff_record((r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6)))).collect()
+        self.staff_where("TRUE ORDER BY id", &[])
     }
 
     fn set_staff_pin(&mut self, staff_id: &str, pin_hash: &str) -> Stored<()> {
@@ -433,6 +438,31 @@ impl HubTx for PgTx<'_> {
 
     fn staff_exists(&mut self, staff_id: &str) -> Stored<bool> {
         Ok(self.text("SELECT id FROM staff WHERE id = $1", staff_id)?.is_some())
+    }
+
+    fn staff_member(&mut self, staff_id: &str) -> Stored<Option<StaffRecord>> {
+        if !storable(staff_id) {
+            return Ok(None);
+        }
+        Ok(self.staff_where("id = $1", &[&staff_id])?.pop())
+    }
+
+    fn staff_of_store(&mut self, store_id: i64) -> Stored<Vec<StaffRecord>> {
+        self.staff_where("store_id = $1 ORDER BY id", &[&store_id])
+    }
+
+    fn update_staff(&mut self, s: &StaffRecord) -> Stored<()> {
+        let sql = "UPDATE staff SET name = $2, role = $3, till = $4, pin_hash = $5, badge_version = $6 WHERE id = $1";
+        self.run(sql, &[&s.id, &s.name, &s.role.as_str(), &s.till, &s.pin_hash, &s.badge_version])?;
+        Ok(())
+    }
+
+    fn delete_staff(&mut self, staff_id: &str) -> Stored<()> {
+        if storable(staff_id) {
+            self.run("DELETE FROM staff WHERE id = $1", &[&staff_id])?;
+            self.run("DELETE FROM pin_failures WHERE staff_id = $1", &[&staff_id])?;
+        }
+        Ok(())
     }
 
     fn customer(&mut self, id: &str) -> Stored<Option<CustomerRow>> {

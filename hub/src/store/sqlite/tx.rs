@@ -11,7 +11,7 @@ use crate::store::{
     ConflictRow, CustomerRow, Device, EventRow, FeedRow, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, ReceiptFilter,
     LookupRow, ReceiptRow, Relevance, Savepoint, ShiftFilter, ShiftRow, Stored, TimelineRow, Touchpoint, TouchpointKind,
 };
-use crate::store::sql::{receipts_where, shifts_where, LOOKUPS_AFTER, LOOKUP_COLS, RECEIPT_COLS, RENEW_LOOKUP, SHIFT_COLS, STALE_LOOKUPS};
+use crate::store::sql::{receipts_where, shifts_where, LOOKUPS_AFTER, LOOKUP_COLS, RECEIPT_COLS, RENEW_LOOKUP, SHIFT_COLS, STALE_LOOKUPS, STAFF_COLS};
 
 const ORDER_COLS: &str = "id, store_id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version";
 const HELP_COLS: &str = "id, store_id, device_id, customer_id, raised_at, taken_by, taken_at, done_by, done_at";
@@ -42,6 +42,14 @@ impl<'a> SqliteTx<'a> {
 
     fn any(&self, sql: &str, args: impl Params) -> Stored<bool> {
         Ok(self.c.prepare_cached(sql)?.exists(args)?)
+    }
+
+    /// Badge holders matching `filter` (what follows `WHERE`, one parameter).
+    fn staff_where(&self, filter: &str, arg: impl rusqlite::ToSql) -> Stored<Vec<StaffRecord>> {
+        let rows = self.all(&format!("SELECT {STAFF_COLS} FROM staff WHERE {filter}"), [arg], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+        })?;
+        rows.into_iter().map(staff_record).collect()
     }
 }
 
@@ -203,16 +211,13 @@ impl HubTx for SqliteTx<'_> {
     }
 
     fn insert_staff(&mut self, s: &StaffRecord) -> Stored<()> {
-        let sql = "INSERT INTO staff(id, name, role, store_id, pin_salt, pin_hash, till) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-        self.run(sql, params![s.id, s.name, s.role.as_str(), s.store_id, s.pin_salt, s.pin_hash, s.till])?;
+        let sql = format!("INSERT INTO staff({STAFF_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+        self.run(&sql, params![s.id, s.name, s.role.as_str(), s.store_id, s.pin_salt, s.pin_hash, s.till, s.badge_version])?;
         Ok(())
     }
 
     fn all_staff(&mut self) -> Stored<Vec<StaffRecord>> {
-        let rows = self.all("SELECT id, name, role, store_id, pin_salt, pin_hash, till FROM staff ORDER BY id", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
-        })?;
-        rows.into_iter().map(staff_record).collect()
+        self.staff_where("1 = ?1 ORDER BY id", 1)
     }
 
     fn set_staff_pin(&mut self, staff_id: &str, pin_hash: &str) -> Stored<()> {
@@ -230,6 +235,26 @@ impl HubTx for SqliteTx<'_> {
 
     fn staff_exists(&mut self, staff_id: &str) -> Stored<bool> {
         self.any("SELECT 1 FROM staff WHERE id = ?1", [staff_id])
+    }
+
+    fn staff_member(&mut self, staff_id: &str) -> Stored<Option<StaffRecord>> {
+        Ok(self.staff_where("id = ?1", staff_id)?.pop())
+    }
+
+    fn staff_of_store(&mut self, store_id: i64) -> Stored<Vec<StaffRecord>> {
+        self.staff_where("store_id = ?1 ORDER BY id", store_id)
+    }
+
+    fn update_staff(&mut self, s: &StaffRecord) -> Stored<()> {
+        let sql = "UPDATE staff SET name = ?2, role = ?3, till = ?4, pin_hash = ?5, badge_version = ?6 WHERE id = ?1";
+        self.run(sql, params![s.id, s.name, s.role.as_str(), s.till, s.pin_hash, s.badge_version])?;
+        Ok(())
+    }
+
+    fn delete_staff(&mut self, staff_id: &str) -> Stored<()> {
+        self.run("DELETE FROM staff WHERE id = ?1", [staff_id])?;
+        self.run("DELETE FROM pin_failures WHERE staff_id = ?1", [staff_id])?;
+        Ok(())
     }
 
     fn customer(&mut self, id: &str) -> Stored<Option<CustomerRow>> {
