@@ -132,7 +132,12 @@ fn apply_products(tx: &mut dyn HubTx, rows: Vec<Checked<ProductLine>>, report: &
     for row in rows {
         match row {
             Err(e) => report.errors.push(e),
-            Ok(p) => match catalogue::put_product(tx, &p.sku, &p.entry, &stores, now) {
+            Ok(p) => match {
+                // A product's rows are a server transaction of their own: a batch in one
+                // would make one page of a thousand products for every store.
+                tx.new_feed_tx();
+                catalogue::put_product(tx, &p.sku, &p.entry, &stores, now)
+            } {
                 Ok(outcome) => count(report, outcome),
                 Err(HubError::Storage(e)) => return Err(HubError::Storage(e)),
                 Err(e) => report.errors.push(row_error(p.line, column_of(&e), e.to_string())),
@@ -153,6 +158,7 @@ fn apply_inventory(tx: &mut dyn HubTx, rows: Vec<Checked<InventoryLine>>, report
             }
             Ok(r) => r,
         };
+        tx.new_feed_tx();
         match inventory_row(tx, &stores, &row, now) {
             Ok(outcome) => count(report, outcome),
             Err((_, HubError::Storage(e))) => return Err(HubError::Storage(e)),

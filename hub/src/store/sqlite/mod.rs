@@ -29,6 +29,9 @@ pub struct SqliteHubStore {
 fn open_conn(path: &Path) -> Result<Connection, StorageError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // Every statement the hub runs, prepared once: the default (16) is fewer than one
+    // product's import runs, which then prepared each statement again and again.
+    conn.set_prepared_statement_cache_capacity(256);
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
