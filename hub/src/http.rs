@@ -26,6 +26,7 @@ use subtle::ConstantTimeEq;
 use utoipa::IntoParams;
 
 use crate::lookups::LookupsPage;
+use crate::params::{ListLimit, PullLimit, PullWait, TimelineLimit};
 use crate::shared_pages::SharedPages;
 use crate::store::Device;
 use crate::{metrics, now_secs, Hub, HubError};
@@ -34,6 +35,8 @@ use crate::{metrics, now_secs, Hub, HubError};
 pub const MAX_WAIT_SECS: u64 = 60;
 /// Largest page a kiosk may ask for.
 pub const MAX_PAGE: u32 = 10_000;
+/// The page a kiosk gets when it names none.
+pub const PULL_PAGE: u32 = 1000;
 /// Lifetime of a customer code made through the channel API.
 pub const CUSTOMER_CODE_TTL_SECS: i64 = 30 * 24 * 3600;
 /// Default largest request body, bytes. The largest push a kiosk makes is
@@ -224,6 +227,11 @@ async fn channel_auth(state: &AppState, headers: &HeaderMap) -> Result<(), ApiFa
     }
 }
 
+/// A query that could not be read, answered 400.
+fn bad_query(e: QueryRejection) -> ApiFailure {
+    HubError::BadRequest(format!("bad query: {}", e.body_text())).into()
+}
+
 fn body<T>(b: Body<T>) -> Result<T, ApiFailure> {
     b.map(|Json(v)| v).map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -387,11 +395,13 @@ struct PullParams {
     /// The `cursor` of the last page; empty or absent for the start of the feed.
     #[serde(default)]
     cursor: String,
-    /// Most changes in the page (default 1000, at most 10000); a server transaction is never split.
-    limit: Option<u32>,
-    /// Seconds to hold the request when nothing is new (long-poll; at most 60). A hold of 10 s
-    /// or more may end at any moment of its last quarter, so that kiosks drift apart.
-    wait: Option<u64>,
+    /// Most changes in the page; a server transaction is never split.
+    #[param(inline)]
+    limit: Option<PullLimit>,
+    /// Seconds to hold the request when nothing is new (long-poll). A hold of 10 s or more
+    /// may end at any moment of its last quarter, so that kiosks drift apart.
+    #[param(inline)]
+    wait: Option<PullWait>,
 }
 
 #[utoipa::path(
@@ -403,7 +413,8 @@ struct PullParams {
 )]
 async fn pull(State(s): State<AppState>, headers: HeaderMap, params: Result<Query<PullParams>, QueryRejection>) -> Result<Response, ApiFailure> {
     let (device, proto) = device_auth(&s, &headers).await?;
-    let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
+    let Query(p) = params.map_err(bad_query)?;
+    let (limit, wait) = (PullLimit::read(&p.limit)? as u32, PullWait::read(&p.wait)?);
     let hub = s.hub.clone();
     let cursor = p.cursor.clone();
     let pulling = device.clone();
@@ -413,8 +424,7 @@ async fn pull(State(s): State<AppState>, headers: HeaderMap, params: Result<Quer
         Ok(after)
     })
     .await?;
-    let limit = p.limit.unwrap_or(1000).clamp(1, MAX_PAGE);
-    let wait = held_for(Duration::from_secs(p.wait.unwrap_or(0).min(MAX_WAIT_SECS)));
+    let wait = held_for(Duration::from_secs(wait));
     let deadline = tokio::time::Instant::now() + wait;
     // Subscribe before reading, so a commit between the read and the wait still wakes us.
     let mut head = s.hub.subscribe(device.store_id);
@@ -549,7 +559,7 @@ struct LookupParams {
 )]
 async fn lookup(State(s): State<AppState>, headers: HeaderMap, params: Result<Query<LookupParams>, QueryRejection>) -> ApiResult<LookupResponse> {
     let (device, _) = device_auth(&s, &headers).await?;
-    let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
+    let Query(p) = params.map_err(bad_query)?;
     let key = s.hub.public_key();
     let scan = classify(&p.code, &ScanContext { hub_key: Some(&key), now: now_secs(), loyalty_prefix: DEFAULT_LOYALTY_PREFIX })
         .map_err(|e| HubError::BadRequest(e.to_string()))?;
@@ -633,8 +643,9 @@ async fn customer_code(State(s): State<AppState>, headers: HeaderMap, Path(id): 
 struct TimelineParams {
     /// The `next` of the page before; absent for the newest.
     after: Option<String>,
-    /// Entries in the page (default 50, at most 500).
-    limit: Option<u32>,
+    /// Entries in the page.
+    #[param(inline)]
+    limit: Option<TimelineLimit>,
 }
 
 #[utoipa::path(
@@ -651,8 +662,9 @@ async fn timeline(
     params: Result<Query<TimelineParams>, QueryRejection>,
 ) -> ApiResult<Timeline> {
     channel_auth(&s, &headers).await?;
-    let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
-    Ok(Json(on_hub(&s, move |hub| hub.timeline(&id, p.after.as_deref(), p.limit)).await?))
+    let Query(p) = params.map_err(bad_query)?;
+    let limit = TimelineLimit::read(&p.limit)? as u32;
+    Ok(Json(on_hub(&s, move |hub| hub.timeline(&id, p.after.as_deref(), Some(limit))).await?))
 }
 
 #[utoipa::path(
@@ -707,8 +719,9 @@ struct ListParams {
     store_id: Option<i64>,
     /// The `cursor` of the page before; absent for the first recorded.
     after: Option<String>,
-    /// How many in the page (default 100, at most 1000).
-    limit: Option<u32>,
+    /// How many in the page.
+    #[param(inline)]
+    limit: Option<ListLimit>,
 }
 
 #[utoipa::path(
@@ -751,8 +764,9 @@ type ListPage<T> = fn(&Hub, Option<i64>, Option<&str>, Option<u32>) -> Result<T,
 /// A channel list in commit order: the token checked, the query read, one page of `list`.
 async fn channel_list<T: Send + 'static>(s: &AppState, headers: &HeaderMap, params: Result<Query<ListParams>, QueryRejection>, list: ListPage<T>) -> ApiResult<T> {
     channel_auth(s, headers).await?;
-    let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
-    Ok(Json(on_hub(s, move |hub| list(hub, p.store_id, p.after.as_deref(), p.limit)).await?))
+    let Query(p) = params.map_err(bad_query)?;
+    let limit = ListLimit::read(&p.limit)? as u32;
+    Ok(Json(on_hub(s, move |hub| list(hub, p.store_id, p.after.as_deref(), Some(limit))).await?))
 }
 
 #[utoipa::path(

@@ -8,6 +8,7 @@
 //!   appends to the commit-ordered, compacted change feed in the same transaction.
 //! - [`http`]: the HTTP API (device endpoints, channel endpoints) on axum.
 //! - [`openapi`]: the API's OpenAPI 3.1 document, generated from the handlers' types.
+//! - [`params`]: the query's whole numbers, each range checked and documented from one place.
 //! - [`metrics`]: the Prometheus figures of `GET /metrics` and the middleware that counts requests.
 //! - [`seed`]: a deterministic, realistic chain for the demo, tests and benchmarks.
 //! - [`simulate`]: the simulated online channel (carts change, orders are placed and
@@ -28,6 +29,7 @@ pub mod http;
 pub mod lookups;
 pub mod metrics;
 pub mod openapi;
+pub mod params;
 pub mod seed;
 pub mod shared_pages;
 pub mod simulate;
