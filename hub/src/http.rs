@@ -21,6 +21,7 @@ use omnikiosk_protocol::wire::{
     PullResponse, SalesPage, ShiftsPage, SignedCodeResponse, Timeline, OLDEST_SUPPORTED_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
 use omnikiosk_protocol::till::Receipt;
+use omnikiosk_protocol::wire::LoyaltyRules;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use utoipa::IntoParams;
@@ -270,6 +271,7 @@ fn router_with(hub: Hub, cfg: ServeConfig, closing: Arc<tokio::sync::watch::Send
         .route("/v1/receipts/{number}", get(receipt))
         .route("/v1/e-receipts/{code}", get(e_receipt))
         .route("/v1/devices", get(devices))
+        .route("/v1/loyalty/rule", put(put_loyalty_rule).get(loyalty_rule))
         .route("/v1/conflicts", get(conflicts))
         .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi_json))
@@ -801,6 +803,36 @@ async fn e_receipt(State(s): State<AppState>, Path(code): Path<String>) -> ApiRe
 async fn devices(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Vec<DeviceHealth>> {
     channel_auth(&s, &headers).await?;
     Ok(Json(on_hub(&s, move |hub| hub.devices()).await?))
+}
+
+#[utoipa::path(
+    put, path = "/v1/loyalty/rule", tag = "channel", security(("channel_token" = [])), request_body = LoyaltyRules,
+    responses(
+        (status = 200, description = "The chain's rule as it now stands, on its way to every kiosk (the global feed); a bad \
+            currency code or a number out of its range is 400 with nothing changed", body = LoyaltyRules),
+        (status = 413, description = "The body is larger than the hub takes (`too_large`)", body = ApiError),
+    )
+)]
+async fn put_loyalty_rule(State(s): State<AppState>, headers: HeaderMap, b: Body<LoyaltyRules>) -> ApiResult<LoyaltyRules> {
+    channel_auth(&s, &headers).await?;
+    let rules = body(b)?;
+    Ok(Json(on_hub(&s, move |hub| {
+        hub.set_loyalty_rules(&rules)?;
+        hub.loyalty_rules()
+    })
+    .await?))
+}
+
+#[utoipa::path(
+    get, path = "/v1/loyalty/rule", tag = "channel", security(("channel_token" = [])),
+    responses(
+        (status = 200, description = "The chain's points rule per currency", body = LoyaltyRules),
+        (status = 404, description = "No rule was set: each till earns and redeems by its own config (`not_found`)", body = ApiError),
+    )
+)]
+async fn loyalty_rule(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<LoyaltyRules> {
+    channel_auth(&s, &headers).await?;
+    Ok(Json(on_hub(&s, move |hub| hub.loyalty_rules()).await?))
 }
 
 #[utoipa::path(

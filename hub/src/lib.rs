@@ -47,6 +47,7 @@ use omnikiosk_protocol::wire::{
     OrderCreate, OrderDetail, PushRequest, ReceiptLink, SalesPage, ShiftsPage, StoreRecord, Timeline,
 };
 use omnikiosk_protocol::till::Receipt;
+use omnikiosk_protocol::wire::LoyaltyRules;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
@@ -695,6 +696,23 @@ impl Hub {
         let key = id.to_string();
         let detail = self.read(move |tx| Ok(reads::order_detail(tx, &key)?))?;
         detail.ok_or_else(|| HubError::NotFound(format!("order {id} not found")))
+    }
+
+    /// Replaces the chain's loyalty rule (every currency's) and sends it to every kiosk;
+    /// a rule out of its ranges is refused with nothing changed.
+    pub fn set_loyalty_rules(&self, rules: &LoyaltyRules) -> Result<(), HubError> {
+        rules.validate().map_err(HubError::BadRequest)?;
+        let rules = rules.clone();
+        self.write(move |tx| Ok(writes::set_loyalty_rules(tx, &rules)?))
+    }
+
+    /// The chain's loyalty rule; `NotFound` until one is set (each till uses its config).
+    pub fn loyalty_rules(&self) -> Result<LoyaltyRules, HubError> {
+        let rules = self.read(|tx| Ok(tx.loyalty_rules()?))?;
+        if rules.rules.is_empty() {
+            return Err(HubError::NotFound("the chain has no loyalty rule yet: each till earns by its own config".into()));
+        }
+        Ok(rules)
     }
 
     pub fn devices(&self) -> Result<Vec<DeviceHealth>, HubError> {

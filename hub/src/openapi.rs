@@ -45,14 +45,16 @@ pub const CHANNEL_TOKEN: &str = "channel_token";
         http::receipt,
         http::e_receipt,
         http::devices,
+        http::put_loyalty_rule,
+        http::loyalty_rule,
         http::metrics,
         http::openapi_json,
     ),
-    components(schemas(omnikiosk_protocol::wire::ApiError)),
+    components(schemas(omnikiosk_protocol::wire::ApiError, omnikiosk_protocol::till::PointsRule)),
     modifiers(&Authenticated),
     tags(
         (name = "device", description = "A kiosk: who am I, the change feed, pushed ops, the online lookup"),
-        (name = "channel", description = "The online side: customers, carts, orders, sales and receipts, shifts, conflicts, the fleet, the lookups' audit"),
+        (name = "channel", description = "The online side: customers, carts, orders, sales and receipts, shifts, conflicts, the fleet, the lookups' audit, the loyalty rule"),
         (name = "shopper", description = "What a shopper's phone opens without a token: the e-receipt behind a paper receipt's QR"),
         (name = "operations", description = "For whoever runs the hub: metrics and this document"),
     )
