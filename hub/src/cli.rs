@@ -264,7 +264,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 return print_json(&rules);
             }
             for (currency, r) in &rules.rules {
-                out(&format!("{currency}: {} points per unit paid, a point takes off {} minor units", r.earn_per_unit, r.point_value_cents));
+                out(&format!("{currency}: earn_per_unit {}, point_value_cents {}", r.earn_per_unit, r.point_value_cents));
             }
             Ok(())
         }
