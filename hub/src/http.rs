@@ -27,7 +27,7 @@ use subtle::ConstantTimeEq;
 use utoipa::IntoParams;
 
 use crate::lookups::LookupsPage;
-use crate::params::{ListLimit, PullLimit, PullWait, TimelineLimit};
+use crate::params::{CustomerPath, ListLimit, PullLimit, PullWait, TimelineLimit};
 use crate::shared_pages::SharedPages;
 use crate::store::Device;
 use crate::{metrics, now_secs, Hub, HubError};
@@ -143,11 +143,12 @@ async fn on_hub<T: Send + 'static>(s: &AppState, f: impl FnOnce(&Hub) -> Result<
 async fn customer_write<B: Send + 'static>(
     s: &AppState,
     headers: &HeaderMap,
-    id: String,
+    id: CustomerPath,
     b: Body<B>,
     write: fn(&Hub, &str, &B) -> Result<(), HubError>,
 ) -> ApiResult<CustomerProfile> {
     channel_auth(s, headers).await?;
+    let id = id.id.read()?;
     let b = body(b)?;
     Ok(Json(
         on_hub(s, move |hub| {
@@ -530,14 +531,15 @@ async fn conflicts(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<V
 }
 
 #[utoipa::path(
-    delete, path = "/v1/customers/{id}", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Customer id")),
+    delete, path = "/v1/customers/{id}", tag = "channel", security(("channel_token" = [])), params(CustomerPath),
     responses(
         (status = 204, description = "Erased everywhere: every kiosk drops the customer at its next pull"),
         (status = 404, description = "No such customer (`not_found`)", body = ApiError),
     )
 )]
-async fn erase_customer(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<StatusCode, ApiFailure> {
+async fn erase_customer(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<CustomerPath>) -> Result<StatusCode, ApiFailure> {
     channel_auth(&s, &headers).await?;
+    let id = id.id.read()?;
     let hub = s.hub.clone();
     blocking(move || hub.erase_customer(&id)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -572,31 +574,32 @@ async fn lookup(State(s): State<AppState>, headers: HeaderMap, params: Result<Qu
 }
 
 #[utoipa::path(
-    put, path = "/v1/customers/{id}", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Customer id: 1-64 letters, digits, '-', '_' or '.'")),
+    put, path = "/v1/customers/{id}", tag = "channel", security(("channel_token" = [])), params(CustomerPath),
     request_body = CustomerUpsert,
     responses(
         (status = 200, description = "The profile as it now stands", body = CustomerProfile),
         (status = 413, description = "The body is larger than the hub takes (`too_large`)", body = ApiError),
     )
 )]
-async fn upsert_customer(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, b: Body<CustomerUpsert>) -> ApiResult<CustomerProfile> {
+async fn upsert_customer(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<CustomerPath>, b: Body<CustomerUpsert>) -> ApiResult<CustomerProfile> {
     customer_write(&s, &headers, id, b, Hub::upsert_customer).await
 }
 
 #[utoipa::path(
-    get, path = "/v1/customers/{id}", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Customer id")),
+    get, path = "/v1/customers/{id}", tag = "channel", security(("channel_token" = [])), params(CustomerPath),
     responses(
         (status = 200, description = "The whole profile, with the loyalty balance", body = CustomerProfile),
         (status = 404, description = "No such customer (`not_found`)", body = ApiError),
     )
 )]
-async fn get_customer(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<CustomerProfile> {
+async fn get_customer(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<CustomerPath>) -> ApiResult<CustomerProfile> {
     channel_auth(&s, &headers).await?;
+    let id = id.id.read()?;
     Ok(Json(on_hub(&s, move |hub| hub.get_customer(&id)).await?))
 }
 
 #[utoipa::path(
-    put, path = "/v1/customers/{id}/identifiers", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Customer id")),
+    put, path = "/v1/customers/{id}/identifiers", tag = "channel", security(("channel_token" = [])), params(CustomerPath),
     request_body = IdentifiersPut,
     responses(
         (status = 200, description = "The profile as it now stands", body = CustomerProfile),
@@ -605,12 +608,12 @@ async fn get_customer(State(s): State<AppState>, headers: HeaderMap, Path(id): P
         (status = 413, description = "The body is larger than the hub takes (`too_large`)", body = ApiError),
     )
 )]
-async fn put_identifiers(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, b: Body<IdentifiersPut>) -> ApiResult<CustomerProfile> {
+async fn put_identifiers(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<CustomerPath>, b: Body<IdentifiersPut>) -> ApiResult<CustomerProfile> {
     customer_write(&s, &headers, id, b, Hub::put_identifiers).await
 }
 
 #[utoipa::path(
-    put, path = "/v1/customers/{id}/cart", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Customer id")),
+    put, path = "/v1/customers/{id}/cart", tag = "channel", security(("channel_token" = [])), params(CustomerPath),
     request_body = CartPut,
     responses(
         (status = 200, description = "The profile as it now stands", body = CustomerProfile),
@@ -618,19 +621,20 @@ async fn put_identifiers(State(s): State<AppState>, headers: HeaderMap, Path(id)
         (status = 413, description = "The body is larger than the hub takes (`too_large`)", body = ApiError),
     )
 )]
-async fn put_cart(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, b: Body<CartPut>) -> ApiResult<CustomerProfile> {
+async fn put_cart(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<CustomerPath>, b: Body<CartPut>) -> ApiResult<CustomerProfile> {
     customer_write(&s, &headers, id, b, Hub::put_cart).await
 }
 
 #[utoipa::path(
-    post, path = "/v1/customers/{id}/code", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Customer id")),
+    post, path = "/v1/customers/{id}/code", tag = "channel", security(("channel_token" = [])), params(CustomerPath),
     responses(
         (status = 200, description = "A signed customer QR payload (`K1.…`)", body = SignedCodeResponse),
         (status = 404, description = "No such customer (`not_found`)", body = ApiError),
     )
 )]
-async fn customer_code(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<SignedCodeResponse> {
+async fn customer_code(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<CustomerPath>) -> ApiResult<SignedCodeResponse> {
     channel_auth(&s, &headers).await?;
+    let id = id.id.read()?;
     let hub = s.hub.clone();
     let code = blocking(move || {
         hub.get_customer(&id)?;
@@ -651,7 +655,7 @@ struct TimelineParams {
 }
 
 #[utoipa::path(
-    get, path = "/v1/customers/{id}/timeline", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Customer id"), TimelineParams),
+    get, path = "/v1/customers/{id}/timeline", tag = "channel", security(("channel_token" = [])), params(CustomerPath, TimelineParams),
     responses(
         (status = 200, description = "The customer's in-store touchpoints, newest first", body = Timeline),
         (status = 404, description = "No such customer (`not_found`)", body = ApiError),
@@ -660,10 +664,11 @@ struct TimelineParams {
 async fn timeline(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerPath>,
     params: Result<Query<TimelineParams>, QueryRejection>,
 ) -> ApiResult<Timeline> {
     channel_auth(&s, &headers).await?;
+    let id = id.id.read()?;
     let Query(p) = params.map_err(bad_query)?;
     let limit = TimelineLimit::read(&p.limit)? as u32;
     Ok(Json(on_hub(&s, move |hub| hub.timeline(&id, p.after.as_deref(), Some(limit))).await?))

@@ -631,7 +631,7 @@ impl Hub {
     }
 
     pub fn upsert_customer(&self, id: &str, body: &CustomerUpsert) -> Result<(), HubError> {
-        validate_id("customer id", id)?;
+        params::check_customer_id(id)?;
         validate_text("first_name", &body.first_name)?;
         validate_text("last_name", &body.last_name)?;
         if !LANGUAGES.contains(&body.language.as_str()) {
@@ -943,13 +943,6 @@ fn validate_quantities(lines: &[omnikiosk_protocol::wire::CartLine]) -> Result<(
         Some(l) => Err(HubError::BadRequest(format!("qty of {} must be 1..=99", l.sku))),
         None => Ok(()),
     }
-}
-
-fn validate_id(what: &str, id: &str) -> Result<(), HubError> {
-    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
-        return Err(HubError::BadRequest(format!("{what} must be 1-64 letters, digits, '-', '_' or '.'")));
-    }
-    Ok(())
 }
 
 fn validate_text(what: &str, s: &str) -> Result<(), HubError> {

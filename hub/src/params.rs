@@ -5,7 +5,7 @@
 //! client, a property-based tester and the server agree.
 
 use serde::{Deserialize, Deserializer};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, KnownFormat, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 
 use crate::HubError;
@@ -31,13 +31,7 @@ impl Range {
 
     /// The parameter's schema: an integer of this range.
     pub fn schema(&self) -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-            .minimum(Some(self.min as f64))
-            .maximum(Some(self.max as f64))
-            .default(Some(self.default.into()))
-            .into()
+        omnikiosk_protocol::schema::integer(self.min as i64, self.max as i64).default(Some(self.default.into())).into()
     }
 }
 
@@ -91,6 +85,59 @@ bounded!(
     TimelineLimit, "limit", 1, crate::MAX_TIMELINE_PAGE, crate::TIMELINE_PAGE
 );
 
+/// Most characters of a customer id.
+pub const ID_MAX_CHARS: usize = 64;
+/// What a customer id may hold besides ASCII letters and digits.
+const ID_PUNCTUATION: &str = "._-";
+
+/// A customer id as the channel gives it: 1 to [`ID_MAX_CHARS`] ASCII letters, digits, '.',
+/// '_' or '-'; 400 otherwise.
+pub fn check_customer_id(id: &str) -> Result<(), HubError> {
+    if (1..=ID_MAX_CHARS).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || ID_PUNCTUATION.as_bytes().contains(&b)) {
+        return Ok(());
+    }
+    Err(HubError::BadRequest(format!("customer id must be 1-{ID_MAX_CHARS} letters, digits, '-', '_' or '.'")))
+}
+
+/// The customer id of `/v1/customers/{id}…` as the request wrote it; [`CustomerId::read`]
+/// checks it.
+pub struct CustomerId(String);
+
+impl CustomerId {
+    /// The id; 400 when it is no customer id ([`check_customer_id`]).
+    pub fn read(self) -> Result<String, HubError> {
+        check_customer_id(&self.0).map(|()| self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for CustomerId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(CustomerId)
+    }
+}
+
+impl utoipa::PartialSchema for CustomerId {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(format!("^[A-Za-z0-9{ID_PUNCTUATION}]{{1,{ID_MAX_CHARS}}}$")))
+            .min_length(Some(1))
+            .max_length(Some(ID_MAX_CHARS))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for CustomerId {}
+
+/// The path of `/v1/customers/{id}…`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct CustomerPath {
+    /// Customer id: 1-64 letters, digits, '-', '_' or '.'.
+    #[param(inline)]
+    pub id: CustomerId,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +154,18 @@ mod tests {
         assert_eq!(read(Some("1000")), Ok(1000));
         for bad in ["0", "1001", "-1", "x", "", "1.5", "18446744073709551616"] {
             assert_eq!(read(Some(bad)), refused, "{bad:?}");
+        }
+    }
+
+    /// The document's pattern says what `check_customer_id` takes.
+    #[test]
+    fn the_customer_id_pattern_is_the_rule_the_hub_checks() {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(CustomerId::schema()).unwrap();
+        assert_eq!(schema["pattern"], "^[A-Za-z0-9._-]{1,64}$");
+        let long = "x".repeat(65);
+        for (id, ok) in [("C000001", true), ("a.b_c-9", true), ("", false), ("bad id", false), ("C1\u{0}", false), ("é", false), (long.as_str(), false)] {
+            assert_eq!(check_customer_id(id).is_ok(), ok, "{id:?}");
         }
     }
 }

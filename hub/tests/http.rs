@@ -590,11 +590,11 @@ async fn nul_characters_are_answered_like_any_other_input(db: Db) {
     let sku = customer_sku(&s).await;
     let cases: Vec<(M, &str, Option<Value>, StatusCode)> = vec![
         (M::GET, "/v1/orders/O-1-1%00", None, StatusCode::NOT_FOUND),
-        (M::GET, "/v1/customers/C000001%00", None, StatusCode::NOT_FOUND),
+        (M::GET, "/v1/customers/C000001%00", None, StatusCode::BAD_REQUEST),
         (M::PUT, "/v1/customers/C000001/cart", Some(json!({"lines":[{"sku":"400638\u{0}1333931","qty":1}]})), StatusCode::BAD_REQUEST),
         (M::POST, "/v1/orders", Some(json!({"customer_id":"C\u{0}1","store_id":1,"lines":[{"sku":sku,"qty":1}]})), StatusCode::BAD_REQUEST),
         (M::POST, "/v1/orders/O-1-1%00/cancel", Some(json!({"reason":"x"})), StatusCode::NOT_FOUND),
-        (M::DELETE, "/v1/customers/C000001%00", None, StatusCode::NOT_FOUND),
+        (M::DELETE, "/v1/customers/C000001%00", None, StatusCode::BAD_REQUEST),
     ];
     for (method, path, body, expected) in cases {
         let (st, v) = s.call(method.clone(), path, Some(CHANNEL), body.clone()).await;
@@ -2014,12 +2014,12 @@ async fn a_customer_attached_by_lookup_leaves_the_store_after_its_days_without_a
 on_both_backends!(lookups_past_a_devices_allowance_are_refused_and_every_lookup_is_audited);
 on_both_backends!(a_customer_attached_by_lookup_leaves_the_store_after_its_days_without_a_visit);
 
-/// Every whole-number query parameter at the edges of its range and past them: in range
-/// is served, out of range or not a number is 400 `bad_request` naming the range, and the
-/// OpenAPI document shows the range the handler checks (a generated client and a
-/// property-based tester then agree with the hub). `wait=9223372036854775808` used to be
-/// taken and clamped.
-async fn parameters_out_of_range_are_refused_and_the_document_says_the_range(db: Db) {
+/// Every whole-number query parameter at the edges of its range and past them, and
+/// customer ids out of shape: in range is served, out of range or not a number is 400
+/// `bad_request` naming the range, and the OpenAPI document shows the rule the handler
+/// checks (a generated client and a property-based tester then agree with the hub).
+/// `wait=9223372036854775808` used to be taken and clamped; a malformed customer id was 404.
+async fn parameters_out_of_range_or_shape_are_refused_and_the_document_says_so(db: Db) {
     use omnikiosk_hub::params::{ListLimit, PullLimit, PullWait, TimelineLimit};
     let s = server(db, small()).await;
     let device = s.hub.add_device(1, "k").unwrap();
@@ -2051,6 +2051,23 @@ async fn parameters_out_of_range_are_refused_and_the_document_says_the_range(db:
             }
         }
     }
+    // A customer id in a path: the pattern the document shows is the one every
+    // `/v1/customers/{id}…` endpoint holds it to, before looking anyone up.
+    let refused = "customer id must be 1-64 letters, digits, '-', '_' or '.'";
+    let templates = ["/v1/customers/{id}", "/v1/customers/{id}/timeline"];
+    for template in templates {
+        let documented = s.document_param(template, "id");
+        assert_eq!((documented["pattern"].as_str(), documented["maxLength"].as_u64()), (Some("^[A-Za-z0-9._-]{1,64}$"), Some(64)), "{template}");
+    }
+    use reqwest::Method as M;
+    let long = "C".repeat(65);
+    for id in ["bad%20id", "C%C3%A9", long.as_str()] {
+        for (method, path) in [(M::GET, format!("/v1/customers/{id}")), (M::DELETE, format!("/v1/customers/{id}")), (M::GET, format!("/v1/customers/{id}/timeline")), (M::POST, format!("/v1/customers/{id}/code"))] {
+            let (st, v) = s.call(method.clone(), &path, Some(CHANNEL), None).await;
+            assert_eq!((st, v["message"].as_str()), (StatusCode::BAD_REQUEST, Some(refused)), "{method} {path}");
+        }
+    }
+    assert_eq!(s.get(&format!("/v1/customers/{}", "C".repeat(64)), CHANNEL).await.0, StatusCode::NOT_FOUND, "the longest id is an id");
 }
 
 impl Server {
@@ -2062,7 +2079,7 @@ impl Server {
     }
 }
 
-on_both_backends!(parameters_out_of_range_are_refused_and_the_document_says_the_range);
+on_both_backends!(parameters_out_of_range_or_shape_are_refused_and_the_document_says_so);
 
 /// The chain's loyalty rule: put whole, read back, refused with nothing changed when a
 /// currency or a number is out of shape, and sent to every store's kiosks in `global`.
