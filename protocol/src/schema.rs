@@ -13,6 +13,16 @@ pub fn integer(min: i64, max: i64) -> ObjectBuilder {
         .maximum(Some(max as f64))
 }
 
+/// Points a receipt moves one way or the other: at most [`crate::ops::MAX_POINTS_PER_OP`].
+pub fn points_moved() -> ObjectBuilder {
+    integer(-crate::ops::MAX_POINTS_PER_OP, crate::ops::MAX_POINTS_PER_OP)
+}
+
+/// Points given: 0 to [`crate::ops::MAX_POINTS_PER_OP`].
+pub fn points_given() -> ObjectBuilder {
+    integer(0, crate::ops::MAX_POINTS_PER_OP)
+}
+
 /// An NPS score: 0 to [`crate::ops::MAX_NPS_SCORE`].
 pub fn nps_score() -> ObjectBuilder {
     integer(0, crate::ops::MAX_NPS_SCORE).description(Some("Net Promoter Score, 0 to 10"))

@@ -129,11 +129,14 @@ pub struct Receipt {
     pub change_cents: i64,
     /// Earned by the sold lines, less what the returned lines had earned (a return's may
     /// be negative).
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::points_moved))]
     pub points_earned: i64,
     /// Spent as the discount; on a return, negative: the returned lines' share given back.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::points_moved))]
     pub points_redeemed: i64,
     /// A refund given as points (the `points` tender's value in points).
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::points_given))]
     pub points_refunded: i64,
     /// Why the goods came back (returns only).
     #[serde(default, skip_serializing_if = "Option::is_none")]

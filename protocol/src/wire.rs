@@ -807,6 +807,7 @@ fn loyalty_rules_schema() -> utoipa::openapi::schema::ObjectBuilder {
     use utoipa::openapi::schema::{ObjectBuilder, Type};
     ObjectBuilder::new()
         .schema_type(Type::Object)
+        .description(Some("By ISO 4217 currency code; a till whose store's currency is not here earns and redeems by its own config"))
         .property_names(Some(ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[A-Z]{3}$"))))
         .additional_properties(Some(utoipa::openapi::Ref::from_schema_name("PointsRule")))
         .min_properties(Some(1))
@@ -871,6 +872,9 @@ mod tests {
         assert_eq!((kind.as_str(), Change::since_protocol(&kind)), ("help_ended", 2));
         assert_eq!(Change::since_protocol("order"), 1);
         assert!(Change::since_protocol("checkin") <= PROTOCOL_VERSION);
+        let rule = Change::LoyaltyRule(LoyaltyRules::default());
+        let kind = serde_json::to_value(&rule).unwrap()["kind"].as_str().unwrap().to_string();
+        assert_eq!((kind.as_str(), Change::since_protocol(&kind)), ("loyalty_rule", PROTOCOL_VERSION));
     }
 
     #[test]
