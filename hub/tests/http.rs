@@ -2115,7 +2115,7 @@ async fn the_chain_loyalty_rule_is_set_once_and_reaches_every_kiosk(db: Db) {
     assert_eq!(s.hub.feed_head().unwrap(), head, "a refused rule wrote to the feed");
     assert_eq!(s.get("/v1/loyalty/rule", CHANNEL).await, (StatusCode::OK, rules.clone()), "and left the rule as it was");
     // Every store's kiosks are sent it; a new one replaces it whole.
-    let sent = |changes: &[Change]| changes.iter().filter_map(|c| if let Change::LoyaltyRule(r) = c { Some(serde_json::to_value(r).unwrap()) } else { None }).last();
+    let sent = |changes: &[Change]| changes.iter().rev().find_map(|c| if let Change::LoyaltyRule(r) = c { Some(serde_json::to_value(r).unwrap()) } else { None });
     let page = s.pull(&one.token, &cursor, 1000, 0).await;
     assert_eq!(sent(&page.changes), Some(rules.clone()));
     assert_eq!(sent(&s.pull_all(&two.token, 10_000).await.0), Some(rules));
