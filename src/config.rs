@@ -176,9 +176,11 @@ pub struct LoyaltyConfig {
     /// Points of one customer this kiosk may redeem before the hub confirms them: the
     /// most two offline kiosks can together over-spend.
     pub offline_redeem_allowance: i64,
-    /// The chain's rule at the till: points earned per whole unit of currency paid.
+    /// The till's points rule where the hub has sent none for the store's currency (`PUT
+    /// /v1/loyalty/rule` is the chain's, and wins): points earned per whole unit of
+    /// currency paid, rounded down.
     pub earn_per_unit: i64,
-    /// What one redeemed point takes off a sale, in minor units.
+    /// What one redeemed point takes off a sale, in minor units (the fallback, as above).
     pub point_value_cents: i64,
 }
 
@@ -452,8 +454,12 @@ impl Config {
             ["en", "pl", "ru", "uk", "zh"].contains(&self.ui.language.as_str()),
             "ui.language must be one of en, pl, ru, uk, zh"
         );
-        anyhow::ensure!((0..=100).contains(&self.loyalty.earn_per_unit), "loyalty.earn_per_unit must be 0 to 100");
-        anyhow::ensure!((1..=10_000).contains(&self.loyalty.point_value_cents), "loyalty.point_value_cents must be 1 to 10000");
+        use omnikiosk_protocol::till::{MAX_EARN_PER_UNIT, MAX_POINT_VALUE_CENTS};
+        anyhow::ensure!((0..=MAX_EARN_PER_UNIT).contains(&self.loyalty.earn_per_unit), "loyalty.earn_per_unit must be 0 to {MAX_EARN_PER_UNIT}");
+        anyhow::ensure!(
+            (1..=MAX_POINT_VALUE_CENTS).contains(&self.loyalty.point_value_cents),
+            "loyalty.point_value_cents must be 1 to {MAX_POINT_VALUE_CENTS}"
+        );
         let reason_ok = |r: &String| !r.trim().is_empty() && r.chars().count() <= 200;
         anyhow::ensure!(self.till.return_reasons.iter().all(reason_ok), "till.return_reasons must each be 1-200 characters");
         anyhow::ensure!(

@@ -95,6 +95,11 @@ enum Command {
         #[command(subcommand)]
         command: DeviceCommand,
     },
+    /// The chain's loyalty rule: `loyalty rule set --currency PLN --earn-per-unit 1 --point-value-cents 1`.
+    Loyalty {
+        #[command(subcommand)]
+        command: LoyaltyCommand,
+    },
     /// Print a signed code (the QR payload): `code customer C000001`.
     Code {
         /// customer, order or staff.
@@ -272,6 +277,36 @@ enum StaffCommand {
         id: String,
         #[arg(long, default_value = ".")]
         badge_dir: std::path::PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LoyaltyCommand {
+    /// The points rule per currency, sent to every kiosk.
+    Rule {
+        #[command(subcommand)]
+        command: RuleCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RuleCommand {
+    /// Set one currency's rule (the other currencies' stay as they are).
+    Set {
+        /// ISO 4217 code, e.g. PLN.
+        #[arg(long)]
+        currency: String,
+        /// Points per whole unit of the currency paid (rounded down).
+        #[arg(long)]
+        earn_per_unit: i64,
+        /// What one redeemed point takes off, in minor units.
+        #[arg(long)]
+        point_value_cents: i64,
+    },
+    /// Print every currency's rule.
+    Show {
         #[arg(long)]
         json: bool,
     },
@@ -493,6 +528,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Device { command: DeviceCommand::Revoke { device } } => {
             Hub::open(&cli.db)?.revoke_device(&device)?;
             out(&format!("revoked {device}"));
+            Ok(())
+        }
+        Command::Loyalty { command: LoyaltyCommand::Rule { command } } => {
+            let hub = Hub::open(&cli.db)?;
+            let json = match command {
+                RuleCommand::Set { currency, earn_per_unit, point_value_cents } => {
+                    let mut rules = match hub.loyalty_rules() {
+                        Err(crate::HubError::NotFound(_)) => Default::default(),
+                        found => found?,
+                    };
+                    rules.rules.insert(currency, omnikiosk_protocol::till::PointsRule { earn_per_unit, point_value_cents });
+                    hub.set_loyalty_rules(&rules)?;
+                    false
+                }
+                RuleCommand::Show { json } => json,
+            };
+            let rules = hub.loyalty_rules()?;
+            if json {
+                return print_json(&rules);
+            }
+            for (currency, r) in &rules.rules {
+                out(&format!("{currency}: earn_per_unit {}, point_value_cents {}", r.earn_per_unit, r.point_value_cents));
+            }
             Ok(())
         }
         Command::Code { kind, id, ttl_days, json } => {

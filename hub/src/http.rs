@@ -21,12 +21,14 @@ use omnikiosk_protocol::wire::{
     PullResponse, SalesPage, ShiftsPage, SignedCodeResponse, Timeline, OLDEST_SUPPORTED_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
 use omnikiosk_protocol::till::Receipt;
+use omnikiosk_protocol::wire::LoyaltyRules;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use utoipa::IntoParams;
 
 use crate::lookups::LookupsPage;
 use omnikiosk_protocol::wire::{Colleague, StaffPut};
+use crate::params::{CustomerPath, ListLimit, PullLimit, PullWait, TimelineLimit};
 use crate::shared_pages::SharedPages;
 use crate::store::Device;
 use crate::{metrics, now_secs, Hub, HubError};
@@ -37,6 +39,8 @@ pub(crate) mod master_data;
 pub const MAX_WAIT_SECS: u64 = 60;
 /// Largest page a kiosk may ask for.
 pub const MAX_PAGE: u32 = 10_000;
+/// The page a kiosk gets when it names none.
+pub const PULL_PAGE: u32 = 1000;
 /// Lifetime of a customer code made through the channel API.
 pub const CUSTOMER_CODE_TTL_SECS: i64 = 30 * 24 * 3600;
 /// Default largest request body, bytes. The largest push a kiosk makes is
@@ -142,11 +146,12 @@ async fn on_hub<T: Send + 'static>(s: &AppState, f: impl FnOnce(&Hub) -> Result<
 async fn customer_write<B: Send + 'static>(
     s: &AppState,
     headers: &HeaderMap,
-    id: String,
+    id: CustomerPath,
     b: Body<B>,
     write: fn(&Hub, &str, &B) -> Result<(), HubError>,
 ) -> ApiResult<CustomerProfile> {
     channel_auth(s, headers).await?;
+    let id = id.id.read()?;
     let b = body(b)?;
     Ok(Json(
         on_hub(s, move |hub| {
@@ -227,6 +232,11 @@ async fn channel_auth(state: &AppState, headers: &HeaderMap) -> Result<(), ApiFa
     }
 }
 
+/// A query that could not be read, answered 400.
+fn bad_query(e: QueryRejection) -> ApiFailure {
+    HubError::BadRequest(format!("bad query: {}", e.body_text())).into()
+}
+
 fn body<T>(b: Body<T>) -> Result<T, ApiFailure> {
     b.map(|Json(v)| v).map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -265,6 +275,7 @@ fn router_with(hub: Hub, cfg: ServeConfig, closing: Arc<tokio::sync::watch::Send
         .route("/v1/receipts/{number}", get(receipt))
         .route("/v1/e-receipts/{code}", get(e_receipt))
         .route("/v1/devices", get(devices))
+        .route("/v1/loyalty/rule", put(put_loyalty_rule).get(loyalty_rule))
         .route("/v1/conflicts", get(conflicts))
         .route("/v1/stores/{id}/staff", get(list_staff))
         .route("/v1/stores/{id}/staff/{staff_id}", put(put_staff).delete(remove_staff))
@@ -399,11 +410,13 @@ struct PullParams {
     /// The `cursor` of the last page; empty or absent for the start of the feed.
     #[serde(default)]
     cursor: String,
-    /// Most changes in the page (default 1000, at most 10000); a server transaction is never split.
-    limit: Option<u32>,
-    /// Seconds to hold the request when nothing is new (long-poll; at most 60). A hold of 10 s
-    /// or more may end at any moment of its last quarter, so that kiosks drift apart.
-    wait: Option<u64>,
+    /// Most changes in the page; a server transaction is never split.
+    #[param(inline)]
+    limit: Option<PullLimit>,
+    /// Seconds to hold the request when nothing is new (long-poll). A hold of 10 s or more
+    /// may end at any moment of its last quarter, so that kiosks drift apart.
+    #[param(inline)]
+    wait: Option<PullWait>,
 }
 
 #[utoipa::path(
@@ -415,7 +428,8 @@ struct PullParams {
 )]
 async fn pull(State(s): State<AppState>, headers: HeaderMap, params: Result<Query<PullParams>, QueryRejection>) -> Result<Response, ApiFailure> {
     let (device, proto) = device_auth(&s, &headers).await?;
-    let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
+    let Query(p) = params.map_err(bad_query)?;
+    let (limit, wait) = (PullLimit::read(&p.limit)? as u32, PullWait::read(&p.wait)?);
     let hub = s.hub.clone();
     let cursor = p.cursor.clone();
     let pulling = device.clone();
@@ -425,8 +439,7 @@ async fn pull(State(s): State<AppState>, headers: HeaderMap, params: Result<Quer
         Ok(after)
     })
     .await?;
-    let limit = p.limit.unwrap_or(1000).clamp(1, MAX_PAGE);
-    let wait = held_for(Duration::from_secs(p.wait.unwrap_or(0).min(MAX_WAIT_SECS)));
+    let wait = held_for(Duration::from_secs(wait));
     let deadline = tokio::time::Instant::now() + wait;
     // Subscribe before reading, so a commit between the read and the wait still wakes us.
     let mut head = s.hub.subscribe(device.store_id);
@@ -530,14 +543,15 @@ async fn conflicts(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<V
 }
 
 #[utoipa::path(
-    delete, path = "/v1/customers/{id}", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Customer id")),
+    delete, path = "/v1/customers/{id}", tag = "channel", security(("channel_token" = [])), params(CustomerPath),
     responses(
         (status = 204, description = "Erased everywhere: every kiosk drops the customer at its next pull"),
         (status = 404, description = "No such customer (`not_found`)", body = ApiError),
     )
 )]
-async fn erase_customer(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<StatusCode, ApiFailure> {
+async fn erase_customer(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<CustomerPath>) -> Result<StatusCode, ApiFailure> {
     channel_auth(&s, &headers).await?;
+    let id = id.id.read()?;
     let hub = s.hub.clone();
     blocking(move || hub.erase_customer(&id)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -561,7 +575,7 @@ struct LookupParams {
 )]
 async fn lookup(State(s): State<AppState>, headers: HeaderMap, params: Result<Query<LookupParams>, QueryRejection>) -> ApiResult<LookupResponse> {
     let (device, _) = device_auth(&s, &headers).await?;
-    let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
+    let Query(p) = params.map_err(bad_query)?;
     let key = s.hub.public_key();
     let scan = classify(&p.code, &ScanContext { hub_key: Some(&key), now: now_secs(), loyalty_prefix: DEFAULT_LOYALTY_PREFIX })
         .map_err(|e| HubError::BadRequest(e.to_string()))?;
@@ -572,31 +586,32 @@ async fn lookup(State(s): State<AppState>, headers: HeaderMap, params: Result<Qu
 }
 
 #[utoipa::path(
-    put, path = "/v1/customers/{id}", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Customer id: 1-64 letters, digits, '-', '_' or '.'")),
+    put, path = "/v1/customers/{id}", tag = "channel", security(("channel_token" = [])), params(CustomerPath),
     request_body = CustomerUpsert,
     responses(
         (status = 200, description = "The profile as it now stands", body = CustomerProfile),
         (status = 413, description = "The body is larger than the hub takes (`too_large`)", body = ApiError),
     )
 )]
-async fn upsert_customer(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, b: Body<CustomerUpsert>) -> ApiResult<CustomerProfile> {
+async fn upsert_customer(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<CustomerPath>, b: Body<CustomerUpsert>) -> ApiResult<CustomerProfile> {
     customer_write(&s, &headers, id, b, Hub::upsert_customer).await
 }
 
 #[utoipa::path(
-    get, path = "/v1/customers/{id}", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Customer id")),
+    get, path = "/v1/customers/{id}", tag = "channel", security(("channel_token" = [])), params(CustomerPath),
     responses(
         (status = 200, description = "The whole profile, with the loyalty balance", body = CustomerProfile),
         (status = 404, description = "No such customer (`not_found`)", body = ApiError),
     )
 )]
-async fn get_customer(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<CustomerProfile> {
+async fn get_customer(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<CustomerPath>) -> ApiResult<CustomerProfile> {
     channel_auth(&s, &headers).await?;
+    let id = id.id.read()?;
     Ok(Json(on_hub(&s, move |hub| hub.get_customer(&id)).await?))
 }
 
 #[utoipa::path(
-    put, path = "/v1/customers/{id}/identifiers", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Customer id")),
+    put, path = "/v1/customers/{id}/identifiers", tag = "channel", security(("channel_token" = [])), params(CustomerPath),
     request_body = IdentifiersPut,
     responses(
         (status = 200, description = "The profile as it now stands", body = CustomerProfile),
@@ -605,12 +620,12 @@ async fn get_customer(State(s): State<AppState>, headers: HeaderMap, Path(id): P
         (status = 413, description = "The body is larger than the hub takes (`too_large`)", body = ApiError),
     )
 )]
-async fn put_identifiers(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, b: Body<IdentifiersPut>) -> ApiResult<CustomerProfile> {
+async fn put_identifiers(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<CustomerPath>, b: Body<IdentifiersPut>) -> ApiResult<CustomerProfile> {
     customer_write(&s, &headers, id, b, Hub::put_identifiers).await
 }
 
 #[utoipa::path(
-    put, path = "/v1/customers/{id}/cart", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Customer id")),
+    put, path = "/v1/customers/{id}/cart", tag = "channel", security(("channel_token" = [])), params(CustomerPath),
     request_body = CartPut,
     responses(
         (status = 200, description = "The profile as it now stands", body = CustomerProfile),
@@ -618,19 +633,20 @@ async fn put_identifiers(State(s): State<AppState>, headers: HeaderMap, Path(id)
         (status = 413, description = "The body is larger than the hub takes (`too_large`)", body = ApiError),
     )
 )]
-async fn put_cart(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, b: Body<CartPut>) -> ApiResult<CustomerProfile> {
+async fn put_cart(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<CustomerPath>, b: Body<CartPut>) -> ApiResult<CustomerProfile> {
     customer_write(&s, &headers, id, b, Hub::put_cart).await
 }
 
 #[utoipa::path(
-    post, path = "/v1/customers/{id}/code", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Customer id")),
+    post, path = "/v1/customers/{id}/code", tag = "channel", security(("channel_token" = [])), params(CustomerPath),
     responses(
         (status = 200, description = "A signed customer QR payload (`K1.…`)", body = SignedCodeResponse),
         (status = 404, description = "No such customer (`not_found`)", body = ApiError),
     )
 )]
-async fn customer_code(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<SignedCodeResponse> {
+async fn customer_code(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<CustomerPath>) -> ApiResult<SignedCodeResponse> {
     channel_auth(&s, &headers).await?;
+    let id = id.id.read()?;
     let hub = s.hub.clone();
     let code = blocking(move || {
         hub.get_customer(&id)?;
@@ -645,12 +661,13 @@ async fn customer_code(State(s): State<AppState>, headers: HeaderMap, Path(id): 
 struct TimelineParams {
     /// The `next` of the page before; absent for the newest.
     after: Option<String>,
-    /// Entries in the page (default 50, at most 500).
-    limit: Option<u32>,
+    /// Entries in the page.
+    #[param(inline)]
+    limit: Option<TimelineLimit>,
 }
 
 #[utoipa::path(
-    get, path = "/v1/customers/{id}/timeline", tag = "channel", security(("channel_token" = [])), params(("id" = String, Path, description = "Customer id"), TimelineParams),
+    get, path = "/v1/customers/{id}/timeline", tag = "channel", security(("channel_token" = [])), params(CustomerPath, TimelineParams),
     responses(
         (status = 200, description = "The customer's in-store touchpoints, newest first", body = Timeline),
         (status = 404, description = "No such customer (`not_found`)", body = ApiError),
@@ -659,12 +676,14 @@ struct TimelineParams {
 async fn timeline(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path(id): Path<CustomerPath>,
     params: Result<Query<TimelineParams>, QueryRejection>,
 ) -> ApiResult<Timeline> {
     channel_auth(&s, &headers).await?;
-    let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
-    Ok(Json(on_hub(&s, move |hub| hub.timeline(&id, p.after.as_deref(), p.limit)).await?))
+    let id = id.id.read()?;
+    let Query(p) = params.map_err(bad_query)?;
+    let limit = TimelineLimit::read(&p.limit)? as u32;
+    Ok(Json(on_hub(&s, move |hub| hub.timeline(&id, p.after.as_deref(), Some(limit))).await?))
 }
 
 #[utoipa::path(
@@ -719,8 +738,9 @@ struct ListParams {
     store_id: Option<i64>,
     /// The `cursor` of the page before; absent for the first recorded.
     after: Option<String>,
-    /// How many in the page (default 100, at most 1000).
-    limit: Option<u32>,
+    /// How many in the page.
+    #[param(inline)]
+    limit: Option<ListLimit>,
 }
 
 #[utoipa::path(
@@ -763,8 +783,9 @@ type ListPage<T> = fn(&Hub, Option<i64>, Option<&str>, Option<u32>) -> Result<T,
 /// A channel list in commit order: the token checked, the query read, one page of `list`.
 async fn channel_list<T: Send + 'static>(s: &AppState, headers: &HeaderMap, params: Result<Query<ListParams>, QueryRejection>, list: ListPage<T>) -> ApiResult<T> {
     channel_auth(s, headers).await?;
-    let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
-    Ok(Json(on_hub(s, move |hub| list(hub, p.store_id, p.after.as_deref(), p.limit)).await?))
+    let Query(p) = params.map_err(bad_query)?;
+    let limit = ListLimit::read(&p.limit)? as u32;
+    Ok(Json(on_hub(s, move |hub| list(hub, p.store_id, p.after.as_deref(), Some(limit))).await?))
 }
 
 #[utoipa::path(
@@ -842,6 +863,36 @@ async fn remove_staff(State(s): State<AppState>, headers: HeaderMap, Path((id, s
 async fn list_staff(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> ApiResult<Vec<Colleague>> {
     channel_auth(&s, &headers).await?;
     Ok(Json(on_hub(&s, move |hub| hub.staff_of_store(id)).await?))
+}
+
+#[utoipa::path(
+    put, path = "/v1/loyalty/rule", tag = "channel", security(("channel_token" = [])), request_body = LoyaltyRules,
+    responses(
+        (status = 200, description = "The chain's rule as it now stands, on its way to every kiosk (the global feed); a bad \
+            currency code or a number out of its range is 400 with nothing changed", body = LoyaltyRules),
+        (status = 413, description = "The body is larger than the hub takes (`too_large`)", body = ApiError),
+    )
+)]
+async fn put_loyalty_rule(State(s): State<AppState>, headers: HeaderMap, b: Body<LoyaltyRules>) -> ApiResult<LoyaltyRules> {
+    channel_auth(&s, &headers).await?;
+    let rules = body(b)?;
+    Ok(Json(on_hub(&s, move |hub| {
+        hub.set_loyalty_rules(&rules)?;
+        hub.loyalty_rules()
+    })
+    .await?))
+}
+
+#[utoipa::path(
+    get, path = "/v1/loyalty/rule", tag = "channel", security(("channel_token" = [])),
+    responses(
+        (status = 200, description = "The chain's points rule per currency", body = LoyaltyRules),
+        (status = 404, description = "No rule was set: each till earns and redeems by its own config (`not_found`)", body = ApiError),
+    )
+)]
+async fn loyalty_rule(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<LoyaltyRules> {
+    channel_auth(&s, &headers).await?;
+    Ok(Json(on_hub(&s, move |hub| hub.loyalty_rules()).await?))
 }
 
 #[utoipa::path(

@@ -8,6 +8,7 @@
 //!   appends to the commit-ordered, compacted change feed in the same transaction.
 //! - [`http`]: the HTTP API (device endpoints, channel endpoints) on axum.
 //! - [`openapi`]: the API's OpenAPI 3.1 document, generated from the handlers' types.
+//! - [`params`]: the query's whole numbers, each range checked and documented from one place.
 //! - [`metrics`]: the Prometheus figures of `GET /metrics` and the middleware that counts requests.
 //! - [`master_data`]: the retailer's stores, catalogue, prices and stock, checked and
 //!   written (the writes themselves: `store::catalogue`).
@@ -38,6 +39,7 @@ pub mod lookups;
 pub mod master_data;
 pub mod metrics;
 pub mod openapi;
+pub mod params;
 pub mod seed;
 pub mod shared_pages;
 pub mod simulate;
@@ -56,6 +58,7 @@ use omnikiosk_protocol::wire::{
     OrderCreate, OrderDetail, PushRequest, ReceiptLink, SalesPage, ShiftsPage, StoreRecord, Timeline,
 };
 use omnikiosk_protocol::till::Receipt;
+use omnikiosk_protocol::wire::LoyaltyRules;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
@@ -651,7 +654,7 @@ impl Hub {
     }
 
     pub fn upsert_customer(&self, id: &str, body: &CustomerUpsert) -> Result<(), HubError> {
-        validate_id("customer id", id)?;
+        params::check_customer_id(id)?;
         validate_text("first_name", &body.first_name)?;
         validate_text("last_name", &body.last_name)?;
         if !LANGUAGES.contains(&body.language.as_str()) {
@@ -716,6 +719,23 @@ impl Hub {
         let key = id.to_string();
         let detail = self.read(move |tx| Ok(reads::order_detail(tx, &key)?))?;
         detail.ok_or_else(|| HubError::NotFound(format!("order {id} not found")))
+    }
+
+    /// Replaces the chain's loyalty rule (every currency's) and sends it to every kiosk;
+    /// a rule out of its ranges is refused with nothing changed.
+    pub fn set_loyalty_rules(&self, rules: &LoyaltyRules) -> Result<(), HubError> {
+        rules.validate().map_err(HubError::BadRequest)?;
+        let rules = rules.clone();
+        self.write(move |tx| Ok(writes::set_loyalty_rules(tx, &rules)?))
+    }
+
+    /// The chain's loyalty rule; `NotFound` until one is set (each till uses its config).
+    pub fn loyalty_rules(&self) -> Result<LoyaltyRules, HubError> {
+        let rules = self.read(|tx| Ok(tx.loyalty_rules()?))?;
+        if rules.rules.is_empty() {
+            return Err(HubError::NotFound("the chain has no loyalty rule yet: each till earns by its own config".into()));
+        }
+        Ok(rules)
     }
 
     pub fn devices(&self) -> Result<Vec<DeviceHealth>, HubError> {
@@ -946,13 +966,6 @@ fn validate_quantities(lines: &[omnikiosk_protocol::wire::CartLine]) -> Result<(
         Some(l) => Err(HubError::BadRequest(format!("qty of {} must be 1..=99", l.sku))),
         None => Ok(()),
     }
-}
-
-pub(crate) fn validate_id(what: &str, id: &str) -> Result<(), HubError> {
-    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
-        return Err(HubError::BadRequest(format!("{what} must be 1-64 letters, digits, '-', '_' or '.'")));
-    }
-    Ok(())
 }
 
 pub(crate) fn validate_text(what: &str, s: &str) -> Result<(), HubError> {

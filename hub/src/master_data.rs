@@ -7,7 +7,8 @@ use omnikiosk_protocol::gtin::Gtin;
 use omnikiosk_protocol::wire::{StockRecord, StoreRecord};
 
 use crate::store::catalogue::{self, Outcome};
-use crate::{now_secs, validate_id, Hub, HubError, LANGUAGES};
+use crate::params::check_id;
+use crate::{now_secs, Hub, HubError, LANGUAGES};
 
 /// Most GTINs one product may have.
 pub const MAX_GTINS: usize = 10;
@@ -51,7 +52,7 @@ impl Hub {
 
     /// Withdraws a product: no till sells it from its next pull; past receipts keep it.
     pub fn withdraw_product(&self, sku: &str) -> Result<Outcome, HubError> {
-        validate_id("sku", sku)?;
+        check_id("sku", sku)?;
         let sku = sku.to_string();
         self.write(move |tx| {
             let stores = tx.stores()?;
@@ -61,7 +62,7 @@ impl Hub {
 
     /// The store's own price of a product, in the store's currency.
     pub fn put_store_price(&self, store_id: i64, sku: &str, body: &StorePricePut) -> Result<Outcome, HubError> {
-        validate_id("sku", sku)?;
+        check_id("sku", sku)?;
         check_currency(&body.currency)?;
         body.price.check().map_err(HubError::BadRequest)?;
         let (sku, body) = (sku.to_string(), body.clone());
@@ -70,7 +71,7 @@ impl Hub {
 
     /// The store's count of a product (and its aisle).
     pub fn put_stock(&self, store_id: i64, sku: &str, body: &StockPut) -> Result<StockRecord, HubError> {
-        validate_id("sku", sku)?;
+        check_id("sku", sku)?;
         check_stock(body)?;
         let (sku, body) = (sku.to_string(), body.clone());
         self.store_write(store_id, move |tx| {
@@ -82,8 +83,8 @@ impl Hub {
     /// A signed change of the store's count, counted once per idempotency key; true when
     /// this call counted it.
     pub fn adjust_stock(&self, store_id: i64, sku: &str, body: &StockAdjust) -> Result<(StockRecord, bool), HubError> {
-        validate_id("sku", sku)?;
-        validate_id("key", &body.key)?;
+        check_id("sku", sku)?;
+        check_id("key", &body.key)?;
         if body.delta == 0 || body.delta.abs() > 1_000_000 {
             return Err(HubError::BadRequest("delta must be -1000000 to 1000000, not 0".into()));
         }
@@ -154,7 +155,7 @@ fn check_stock(body: &StockPut) -> Result<(), HubError> {
 /// A catalogue entry as the hub takes it: its GTINs in their canonical form, each once.
 pub fn check_product(sku: &str, p: &ProductPut) -> Result<ProductPut, HubError> {
     let bad = |m: String| Err(HubError::BadRequest(m));
-    validate_id("sku", sku)?;
+    check_id("sku", sku)?;
     if p.name.trim().is_empty() || p.name.chars().count() > 150 || p.name.chars().any(char::is_control) {
         return bad("name must be 1-150 printable characters".into());
     }

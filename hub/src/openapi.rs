@@ -48,6 +48,8 @@ pub const CHANNEL_TOKEN: &str = "channel_token";
         http::put_staff,
         http::remove_staff,
         http::list_staff,
+        http::put_loyalty_rule,
+        http::loyalty_rule,
         http::metrics,
         http::openapi_json,
         http::master_data::list_stores,
@@ -62,12 +64,12 @@ pub const CHANNEL_TOKEN: &str = "channel_token";
         http::master_data::import_products,
         http::master_data::import_inventory,
     ),
-    components(schemas(omnikiosk_protocol::wire::ApiError)),
+    components(schemas(omnikiosk_protocol::wire::ApiError, omnikiosk_protocol::till::PointsRule)),
     modifiers(&Authenticated),
     tags(
         (name = "device", description = "A kiosk: who am I, the change feed, pushed ops, the online lookup"),
-        (name = "channel", description = "The online side: customers, carts, orders, sales and receipts, shifts, conflicts, the fleet, the lookups' audit"),
         (name = "master data", description = "The retailer's own chain: stores, the catalogue, a store's prices and stock (channel token)"),
+        (name = "channel", description = "The online side: customers, carts, orders, sales and receipts, shifts, conflicts, the fleet, the lookups' audit, the loyalty rule"),
         (name = "shopper", description = "What a shopper's phone opens without a token: the e-receipt behind a paper receipt's QR"),
         (name = "operations", description = "For whoever runs the hub: metrics and this document"),
     )

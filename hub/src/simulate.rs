@@ -325,7 +325,8 @@ impl Simulator {
                     | Change::HelpEnded { .. }
                     | Change::Feedback(_)
                     | Change::PinFailures(_)
-                    | Change::Device(_) => {}
+                    | Change::Device(_)
+                    | Change::LoyaltyRule(_) => {}
                 }
             }
             view.cursor = page.last_seq;

@@ -8,7 +8,8 @@ use omnikiosk_protocol::wire::{Colleague, Role, StaffPut, StaffRecord, MAX_STAFF
 use rand::Rng;
 
 use crate::store::{writes, HubTx, Stored};
-use crate::{now_secs, validate_id, Hub, HubError};
+use crate::params::check_id;
+use crate::{now_secs, Hub, HubError};
 
 /// How long a printed badge's code is good for: a badge is reissued when lost, not renewed.
 pub const BADGE_SECS: i64 = 5 * 365 * 86_400;
@@ -42,7 +43,7 @@ impl Hub {
     /// `PUT /v1/stores/{id}/staff/{staff_id}`: the colleague created, or renamed and given
     /// the role; their PIN and badge stay.
     pub fn put_staff(&self, store_id: i64, staff_id: &str, body: &StaffPut) -> Result<Colleague, HubError> {
-        validate_id("staff id", staff_id)?;
+        check_id("staff id", staff_id)?;
         check_name(&body.name)?;
         let (staff_id, body) = (staff_id.to_string(), body.clone());
         let st = self.store_write(store_id, move |tx| {

@@ -311,3 +311,22 @@ fn colleagues_from_hr(db: &str, dir: &std::path::Path) {
     let list = ok(&hub_on(db, &["staff", "list", "--store", "1"]));
     assert!(!list.contains("S1-2") && list.contains("S1-STAFF\tKasia (staff)\ttill\tno PIN yet"), "{list}");
 }
+
+/// `loyalty rule set` sets one currency and keeps the others; `show` prints what every
+/// kiosk is sent; a bad currency is refused in one line and changes nothing.
+#[test]
+fn loyalty_rule_set_adds_a_currency_and_show_prints_the_chains_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let nothing = hub(dir.path(), &["loyalty", "rule", "show"]);
+    assert!(!nothing.status.success() && String::from_utf8_lossy(&nothing.stderr).contains("no loyalty rule yet"));
+    ok(&hub(dir.path(), &["loyalty", "rule", "set", "--currency", "PLN", "--earn-per-unit", "1", "--point-value-cents", "1"]));
+    let shown = ok(&hub(dir.path(), &["loyalty", "rule", "set", "--currency", "GBP", "--earn-per-unit", "5", "--point-value-cents", "1"]));
+    assert_eq!(shown.lines().collect::<Vec<_>>(), [
+        "GBP: earn_per_unit 5, point_value_cents 1",
+        "PLN: earn_per_unit 1, point_value_cents 1"
+    ]);
+    let bad = hub(dir.path(), &["loyalty", "rule", "set", "--currency", "zl", "--earn-per-unit", "1", "--point-value-cents", "1"]);
+    assert_eq!(String::from_utf8_lossy(&bad.stderr).trim(), "omnikiosk-hub: \"zl\" is not an ISO 4217 currency code (three capital letters)");
+    let json: Value = serde_json::from_str(&ok(&hub(dir.path(), &["loyalty", "rule", "show", "--json"]))).unwrap();
+    assert_eq!(json, serde_json::json!({"rules": {"GBP": {"earn_per_unit": 5, "point_value_cents": 1}, "PLN": {"earn_per_unit": 1, "point_value_cents": 1}}}));
+}

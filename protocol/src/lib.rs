@@ -26,6 +26,8 @@ pub mod pin;
 pub mod returns;
 pub mod rules;
 pub mod scan;
+#[cfg(feature = "openapi")]
+pub mod schema;
 pub mod shift;
 pub mod till;
 pub mod wire;

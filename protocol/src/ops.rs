@@ -109,6 +109,9 @@ impl std::fmt::Display for Rejection {
 
 impl std::error::Error for Rejection {}
 
+/// The highest NPS score (the lowest is 0).
+pub const MAX_NPS_SCORE: i64 = 10;
+
 /// Most points one op may earn or redeem.
 pub const MAX_POINTS_PER_OP: i64 = 100_000;
 
@@ -246,8 +249,8 @@ impl OpBody {
                 text("reason", reason)
             }
             OpBody::FeedbackNps { score, csat, .. } => {
-                if !(0..=10).contains(score) {
-                    return Err(Rejection::new("bad_op", "the score must be 0 to 10"));
+                if !(0..=MAX_NPS_SCORE).contains(score) {
+                    return Err(Rejection::new("bad_op", format!("the score must be 0 to {MAX_NPS_SCORE}")));
                 }
                 match csat {
                     Some(c) => text("answer", c),

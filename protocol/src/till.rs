@@ -129,11 +129,14 @@ pub struct Receipt {
     pub change_cents: i64,
     /// Earned by the sold lines, less what the returned lines had earned (a return's may
     /// be negative).
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::points_moved))]
     pub points_earned: i64,
     /// Spent as the discount; on a return, negative: the returned lines' share given back.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::points_moved))]
     pub points_redeemed: i64,
     /// A refund given as points (the `points` tender's value in points).
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::points_given))]
     pub points_refunded: i64,
     /// Why the goods came back (returns only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,12 +151,46 @@ fn is_zero(n: &i64) -> bool {
     *n == 0
 }
 
-/// The chain's loyalty rule at the till: points earned per whole unit of currency paid,
-/// and what one redeemed point takes off, in minor units.
+/// The chain's loyalty rule at the till, in one currency: points earned per whole unit of
+/// the currency paid (100 minor units; what is paid is rounded down to whole units, so
+/// 12.99 earns as 12), and what one redeemed point takes off, in minor units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PointsRule {
+    /// Points per whole unit paid (rounded down), 0 (none) to [`MAX_EARN_PER_UNIT`].
+    #[cfg_attr(feature = "openapi", schema(schema_with = earn_per_unit_schema))]
     pub earn_per_unit: i64,
+    /// What one redeemed point takes off, in minor units: 1 to [`MAX_POINT_VALUE_CENTS`].
+    #[cfg_attr(feature = "openapi", schema(schema_with = point_value_schema))]
     pub point_value_cents: i64,
+}
+
+/// Most points a rule may give per whole unit paid.
+pub const MAX_EARN_PER_UNIT: i64 = 100;
+/// Most a point may be worth, in minor units.
+pub const MAX_POINT_VALUE_CENTS: i64 = 10_000;
+
+impl PointsRule {
+    /// Whether the rule is within its ranges; why not, naming `currency`.
+    pub fn validate(&self, currency: &str) -> Result<(), String> {
+        if !(0..=MAX_EARN_PER_UNIT).contains(&self.earn_per_unit) {
+            return Err(format!("earn_per_unit of {currency} must be 0 to {MAX_EARN_PER_UNIT}"));
+        }
+        if !(1..=MAX_POINT_VALUE_CENTS).contains(&self.point_value_cents) {
+            return Err(format!("point_value_cents of {currency} must be 1 to {MAX_POINT_VALUE_CENTS}"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "openapi")]
+fn earn_per_unit_schema() -> utoipa::openapi::schema::ObjectBuilder {
+    crate::schema::integer(0, MAX_EARN_PER_UNIT).description(Some("Points per whole unit of the currency paid, rounded down (0: none)"))
+}
+
+#[cfg(feature = "openapi")]
+fn point_value_schema() -> utoipa::openapi::schema::ObjectBuilder {
+    crate::schema::integer(1, MAX_POINT_VALUE_CENTS).description(Some("What one redeemed point takes off, in minor units"))
 }
 
 impl Default for PointsRule {

@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 
 /// Protocol version this build speaks. The hub serves this one and the previous one.
 /// Version 2: the store's shared desk state (check-ins, help requests, NPS answers, PIN
-/// counts, devices) in the store feed — see [`Change::since_protocol`].
-pub const PROTOCOL_VERSION: u32 = 4;
+/// counts, devices) in the store feed — see [`Change::since_protocol`]. Version 5: the
+/// chain's loyalty rule (`Change::LoyaltyRule`).
+pub const PROTOCOL_VERSION: u32 = 5;
 /// Oldest protocol version the hub still serves.
 pub const OLDEST_SUPPORTED_PROTOCOL: u32 = 1;
 /// Request header that carries the caller's protocol version.
@@ -106,6 +107,9 @@ pub enum Change {
     Sale(SaleRecord),
     /// A shift closed at one of the store's devices: its Z report, for every manager view.
     Shift(crate::shift::ZReport),
+    /// The chain's points rule of every currency (`global`): each till earns and redeems by
+    /// its store's currency's rule, or by its own config where the chain set none.
+    LoyaltyRule(LoyaltyRules),
 }
 
 impl Change {
@@ -116,6 +120,7 @@ impl Change {
             "checkin" | "checkin_ended" | "help" | "help_ended" | "feedback" | "pin_failures" | "device" => 2,
             "sale" => 3,
             "shift" => 4,
+            "loyalty_rule" => 5,
             _ => 1,
         }
     }
@@ -165,6 +170,7 @@ pub struct FeedbackRecord {
     pub op_id: String,
     pub store_id: i64,
     pub device_id: String,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::nps_score))]
     pub score: i64,
     pub csat: Option<String>,
     pub at: i64,
@@ -820,7 +826,11 @@ pub enum Touch {
     /// "Call staff".
     Help,
     /// An NPS answer.
-    Feedback { score: i64, csat: Option<String> },
+    Feedback {
+        #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::nps_score))]
+        score: i64,
+        csat: Option<String>,
+    },
     /// A product saved for later into the online cart.
     CartAdd { sku: String },
     /// A receipt at the till.
@@ -848,6 +858,53 @@ pub struct Timeline {
     pub entries: Vec<TimelineEntry>,
     /// Pass as `after` for the next (older) page; absent on the last page.
     pub next: Option<String>,
+}
+
+/// `PUT` and `GET /v1/loyalty/rule` (channel), and `Change::LoyaltyRule`: the chain's
+/// points rule per currency (ISO 4217). A PUT replaces the whole set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LoyaltyRules {
+    /// By currency: `{"PLN": {"earn_per_unit": 1, "point_value_cents": 1}}`. A till whose
+    /// store's currency is not here earns and redeems by its own config.
+    #[cfg_attr(feature = "openapi", schema(schema_with = loyalty_rules_schema))]
+    pub rules: std::collections::BTreeMap<String, crate::till::PointsRule>,
+}
+
+/// Most currencies the chain's rule may name.
+pub const MAX_RULE_CURRENCIES: usize = 200;
+
+impl LoyaltyRules {
+    /// What the hub takes: one currency at least, each an ISO 4217 code, each rule in range.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.rules.is_empty() || self.rules.len() > MAX_RULE_CURRENCIES {
+            return Err(format!("rules must name 1 to {MAX_RULE_CURRENCIES} currencies"));
+        }
+        for (currency, rule) in &self.rules {
+            if !is_currency_code(currency) {
+                return Err(format!("{currency:?} is not an ISO 4217 currency code (three capital letters)"));
+            }
+            rule.validate(currency)?;
+        }
+        Ok(())
+    }
+}
+
+/// The shape of an ISO 4217 code: three capital letters (`PLN`, `GBP`).
+pub fn is_currency_code(code: &str) -> bool {
+    code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+#[cfg(feature = "openapi")]
+fn loyalty_rules_schema() -> utoipa::openapi::schema::ObjectBuilder {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some("By ISO 4217 currency code; a till whose store's currency is not here earns and redeems by its own config"))
+        .property_names(Some(ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[A-Z]{3}$"))))
+        .additional_properties(Some(utoipa::openapi::Ref::from_schema_name("PointsRule")))
+        .min_properties(Some(1))
+        .max_properties(Some(MAX_RULE_CURRENCIES))
 }
 
 /// `GET /v1/devices` (channel): fleet health.
@@ -908,6 +965,9 @@ mod tests {
         assert_eq!((kind.as_str(), Change::since_protocol(&kind)), ("help_ended", 2));
         assert_eq!(Change::since_protocol("order"), 1);
         assert!(Change::since_protocol("checkin") <= PROTOCOL_VERSION);
+        let rule = Change::LoyaltyRule(LoyaltyRules::default());
+        let kind = serde_json::to_value(&rule).unwrap()["kind"].as_str().unwrap().to_string();
+        assert_eq!((kind.as_str(), Change::since_protocol(&kind)), ("loyalty_rule", PROTOCOL_VERSION));
     }
 
     #[test]

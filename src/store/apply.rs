@@ -61,7 +61,7 @@ impl LocalStore {
     pub fn forget_pulled_data(&self) -> Result<()> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
-        for table in ["stores", "customers", "loyalty_cards", "carts", "products", "stock", "orders", "staff"] {
+        for table in ["stores", "customers", "loyalty_cards", "carts", "products", "stock", "orders", "staff", "loyalty_rules"] {
             tx.execute(&format!("DELETE FROM {table}"), [])?;
         }
         meta_set(&tx, "cursor", "")?;
@@ -204,6 +204,14 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
             }
         },
         Change::Shift(z) => super::till::share_z_report(tx, z)?,
+        Change::LoyaltyRule(r) => {
+            // The whole set each time: a currency the chain dropped falls back to the config.
+            tx.prepare_cached("DELETE FROM loyalty_rules")?.execute([])?;
+            for (currency, rule) in &r.rules {
+                tx.prepare_cached("INSERT INTO loyalty_rules(currency, earn_per_unit, point_value_cents) VALUES (?1, ?2, ?3)")?
+                    .execute(params![currency, rule.earn_per_unit, rule.point_value_cents])?;
+            }
+        }
     }
     Ok(true)
 }

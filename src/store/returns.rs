@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::orders::{enrolled_store_id, from_json, overlaid_order, store_currency};
 use super::outbox::{judge_and_queue, OpError};
-use super::till::{insert_receipt, last_receipt, BasketItem};
+use super::till::{insert_receipt, last_receipt, points_rule, BasketItem};
 use super::{LocalStore, Result};
 use crate::config::LoyaltyConfig;
 
@@ -82,7 +82,7 @@ impl LocalStore {
             sold,
             reason: &req.reason,
             tenders: req.tenders.clone(),
-            rule: loyalty.points_rule(),
+            rule: points_rule(&tx, &currency, loyalty)?,
             at: now,
             prev_hash: &prev_hash,
         };

@@ -287,6 +287,18 @@ pub fn migrations() -> Migrations<'static> {
         ALTER TABLE staff ADD COLUMN badge_version INTEGER NOT NULL DEFAULT 0;
         "#,
         ),
+        M::up(
+            r#"
+        -- The chain's points rule per currency (Change::LoyaltyRule, protocol 5), the whole
+        -- set as the hub last sent it; the till falls back to [loyalty] where its
+        -- store's currency is not here.
+        CREATE TABLE loyalty_rules (
+            currency TEXT PRIMARY KEY,
+            earn_per_unit INTEGER NOT NULL,
+            point_value_cents INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        "#,
+        ),
     ])
 }
 
@@ -343,8 +355,8 @@ mod tests {
             other => panic!("{other:?}"),
         };
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
-        // Before the outbox's redemptions (one migration, badge versions, came after it).
-        migrations.to_version(&mut conn, latest - 2).unwrap();
+        // The version before `points_redeemed` (badge versions and the loyalty rules came after it).
+        migrations.to_version(&mut conn, latest - 3).unwrap();
         let redeem = r#"{"customer_id":"C1","points":250,"reason":"at the till"}"#;
         conn.execute("INSERT INTO outbox(seq, op_id, name, entity, points_delta, body, kiosk_time) VALUES (1, 'a', 'loyalty.redeem', 'customer:C1', -250, ?1, 0)", [redeem]).unwrap();
         conn.execute("INSERT INTO outbox(seq, op_id, name, entity, points_delta, body, kiosk_time) VALUES (2, 'b', 'loyalty.earn', 'customer:C1', 40, '{\"customer_id\":\"C1\",\"points\":40,\"reason\":\"r\"}', 0)", []).unwrap();

@@ -7,7 +7,7 @@
 
 use omnikiosk_protocol::ops::OpBody;
 use omnikiosk_protocol::shift::ZReport;
-use omnikiosk_protocol::till::{Receipt, ReceiptKind, SaleDraft, Tender, GENESIS_HASH};
+use omnikiosk_protocol::till::{PointsRule, Receipt, ReceiptKind, SaleDraft, Tender, GENESIS_HASH};
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 
@@ -88,7 +88,7 @@ impl LocalStore {
             lines,
             points_redeemed: basket.points_redeemed,
             tenders: basket.tenders.clone(),
-            rule: loyalty.points_rule(),
+            rule: points_rule(&tx, &currency, loyalty)?,
             at: now,
             prev_hash: &prev_hash,
         }
@@ -105,6 +105,13 @@ impl LocalStore {
     /// The store's currency (ISO 4217): every amount on screen is in it.
     pub fn currency(&self) -> Result<String> {
         store_currency(&self.reader())
+    }
+
+    /// The points rule a sale here earns and redeems by: the chain's for the store's
+    /// currency, or `loyalty`'s where the hub has sent none.
+    pub fn points_rule(&self, loyalty: &LoyaltyConfig) -> Result<PointsRule> {
+        let conn = self.reader();
+        points_rule(&conn, &store_currency(&conn)?, loyalty)
     }
 
     /// This device's receipts, newest first.
@@ -230,6 +237,16 @@ impl LocalStore {
 
 /// The sequence and hash of this device's last receipt: its own, or the hub's last
 /// after a reinstall, or none yet.
+/// The till's points rule in `currency`: the chain's as the hub last sent it
+/// (`Change::LoyaltyRule`), else the config's.
+pub(super) fn points_rule(conn: &rusqlite::Connection, currency: &str, loyalty: &LoyaltyConfig) -> Result<PointsRule> {
+    Ok(conn
+        .prepare_cached("SELECT earn_per_unit, point_value_cents FROM loyalty_rules WHERE currency = ?1")?
+        .query_row([currency], |r| Ok(PointsRule { earn_per_unit: r.get(0)?, point_value_cents: r.get(1)? }))
+        .optional()?
+        .unwrap_or_else(|| loyalty.points_rule()))
+}
+
 pub(super) fn last_receipt(conn: &rusqlite::Connection) -> Result<(i64, String)> {
     let own: Option<(i64, String)> =
         conn.prepare_cached("SELECT seq, hash FROM receipts ORDER BY seq DESC LIMIT 1")?.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;

@@ -29,7 +29,7 @@ pub use sqlite::SqliteHubStore;
 use std::any::Any;
 
 use omnikiosk_protocol::wire::{
-    ConflictRecord, DeviceHealth, OrderRecord, OrderStatus, PinState, ProductRecord, StaffRecord, StockRecord, StoreRecord,
+    ConflictRecord, LoyaltyRules, DeviceHealth, OrderRecord, OrderStatus, PinState, ProductRecord, StaffRecord, StockRecord, StoreRecord,
 };
 
 use crate::error::{HubError, StorageError};
@@ -486,6 +486,12 @@ pub trait HubTx {
     fn insert_lookup(&mut self, l: &LookupRow) -> Stored<()>;
     /// Lookups after `position`, in commit order, of one store or all, at most `limit`.
     fn lookups(&mut self, store_id: Option<i64>, position: i64, limit: i64) -> Stored<Vec<LookupRow>>;
+
+    // ---- the chain's loyalty rule
+    /// Every currency's points rule, by currency.
+    fn loyalty_rules(&mut self) -> Stored<LoyaltyRules>;
+    /// Replaces every currency's rule with `rules`.
+    fn set_loyalty_rules(&mut self, rules: &LoyaltyRules) -> Stored<()>;
 
     /// A refused op leaves nothing behind: its writes sit in a savepoint.
     fn savepoint(&mut self, step: Savepoint) -> Stored<()>;

@@ -36,6 +36,16 @@ pub const STAFF_MIGRATION: &str = "ALTER TABLE staff ADD COLUMN badge_version BI
 
 /// A badge holder's columns, in the order reads select them and `reads::staff_record` takes them.
 pub const STAFF_COLS: &str = "id, name, role, store_id, pin_salt, pin_hash, till, badge_version";
+/// The chain's loyalty rule (`PUT /v1/loyalty/rule`): one row per currency, replaced whole.
+pub const LOYALTY_RULE_MIGRATION: &str = r#"
+CREATE TABLE loyalty_rules (currency TEXT PRIMARY KEY, earn_per_unit BIGINT NOT NULL, point_value_cents BIGINT NOT NULL);
+"#;
+
+/// Every currency's rule (`HubTx::loyalty_rules`).
+pub const LOYALTY_RULES: &str = "SELECT currency, earn_per_unit, point_value_cents FROM loyalty_rules ORDER BY currency";
+
+/// One currency's rule: currency, points per unit, a point's value (`HubTx::set_loyalty_rules`).
+pub const INSERT_LOYALTY_RULE: &str = "INSERT INTO loyalty_rules(currency, earn_per_unit, point_value_cents) VALUES ($1, $2, $3)";
 
 /// The till: a store's money, a product's VAT and a badge's till role — rows of an older
 /// release get what its seed would have given them, and every badge holder of then may

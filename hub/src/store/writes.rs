@@ -13,6 +13,7 @@ use omnikiosk_protocol::wire::{
     CartLine, CartRecord, Change, CheckinRecord, CustomerRecord, CustomerUpsert, FeedbackRecord, LookupResponse, OrderCreate, OrderDetail,
     OrderLine, OrderRecord, OrderStatus, PinFailuresRecord, PinState, SaleRecord, StaffRecord,
 };
+use omnikiosk_protocol::wire::LoyaltyRules;
 use rand::Rng;
 
 use super::reads::{cart_record, customer_record, help_record, initial, order_detail, orders, receipt};
@@ -232,6 +233,12 @@ fn require_customer(tx: &mut dyn HubTx, id: &str) -> Result<(), HubError> {
         Some(_) => Ok(()),
         None => Err(HubError::NotFound(format!("customer {id} not found"))),
     }
+}
+
+/// Replaces the chain's loyalty rule and publishes it to every kiosk (`global`).
+pub fn set_loyalty_rules(tx: &mut dyn HubTx, rules: &LoyaltyRules) -> Stored<()> {
+    tx.set_loyalty_rules(rules)?;
+    feed(tx, super::GLOBAL_SCOPE, "loyalty_rule", &Change::LoyaltyRule(rules.clone()))
 }
 
 /// Fills an empty hub; refuses one that already has stores.

@@ -78,6 +78,11 @@ impl Ctx {
             .clone()
     }
 
+    /// The points rule of a sale here: the chain's for the store's currency, or the config's.
+    pub fn points_rule(&self) -> omnikiosk_protocol::till::PointsRule {
+        self.store.points_rule(&self.settings.loyalty).unwrap_or_else(|_| self.settings.loyalty.points_rule())
+    }
+
     /// "14:05" in the store's time zone.
     pub fn clock(&self, at: i64) -> String {
         crate::ui::view::clock(at, self.settings.tz_offset_secs)

@@ -493,7 +493,7 @@ impl TillPart {
     }
 
     fn priced(&self, ctx: &Ctx) -> Priced {
-        price(&self.sale.lines, self.sale.points_redeemed, ctx.settings.loyalty.points_rule(), self.sale.shopper.is_some())
+        price(&self.sale.lines, self.sale.points_redeemed, ctx.points_rule(), self.sale.shopper.is_some())
     }
 
     fn due(&self, priced: &Priced) -> i64 {
@@ -678,6 +678,32 @@ mod tests {
         t.exact(&ctx);
         let receipt = t.complete(&ctx).unwrap();
         assert_eq!((receipt.points_redeemed, receipt.points_earned, receipt.customer_id.as_deref()), (100, 8, Some("C-ANNA")));
+    }
+
+    /// The chain's rule pulled from the hub is what the till prices and earns by for the
+    /// store's currency; a rule for another currency leaves the config's in force.
+    #[test]
+    fn the_till_earns_and_redeems_by_the_chains_rule_once_pulled() {
+        use omnikiosk_protocol::till::PointsRule;
+        use omnikiosk_protocol::wire::{Change, LoyaltyRules};
+        let (f, ctx) = Fixture::start();
+        let rule = |currency: &str| {
+            Change::LoyaltyRule(LoyaltyRules { rules: [(currency.to_string(), PointsRule { earn_per_unit: 3, point_value_cents: 2 })].into() })
+        };
+        ctx.store.apply_page(&[rule("GBP")], "c1", super::super::fixture::NOW).unwrap();
+        assert_eq!(ctx.points_rule(), ctx.settings.loyalty.points_rule(), "no rule for the złoty: the config's");
+        ctx.store.apply_page(&[rule("PLN")], "c2", super::super::fixture::NOW).unwrap();
+        let mut t = till(&f, &ctx, "S1-STAFF");
+        scan(&mut t, &ctx, "5901234123457");
+        scan(&mut t, &ctx, "5901234123457");
+        scan(&mut t, &ctx, "4006381333931");
+        t.attach(&ctx, ctx.store.shopper_view("C-ANNA").unwrap().unwrap());
+        t.choose_entry(&ctx, Entry::Points);
+        t.entered(&ctx, "10");
+        assert_eq!(t.screen().total, "zł\u{a0}14.77", "10 points at 2 grosze take 0.20 off 14.97");
+        t.exact(&ctx);
+        let receipt = t.complete(&ctx).unwrap();
+        assert_eq!((receipt.points_redeemed, receipt.points_earned), (10, 42), "14 whole złoty paid (rounded down) at 3 points each");
     }
 
     #[test]

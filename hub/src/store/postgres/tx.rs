@@ -1,7 +1,8 @@
 //! The statements of one PostgreSQL transaction.
 
+use omnikiosk_protocol::till::PointsRule;
 use omnikiosk_protocol::wire::{
-    ConflictRecord, DeviceHealth, OrderRecord, OrderStatus, PinState, ProductRecord, StaffRecord, StockRecord, StoreRecord,
+    ConflictRecord, DeviceHealth, LoyaltyRules, OrderRecord, OrderStatus, PinState, ProductRecord, StaffRecord, StockRecord, StoreRecord,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -14,7 +15,7 @@ use crate::store::{
     ConflictRow, CustomerRow, Device, EventRow, FeedRow, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, ReceiptFilter,
     LookupRow, ReceiptRow, Relevance, Savepoint, ShiftFilter, ShiftRow, Stored, TimelineRow, Touchpoint, TouchpointKind,
 };
-use crate::store::sql::{receipts_where, shifts_where, LOOKUPS_AFTER, LOOKUP_COLS, RECEIPT_COLS, RENEW_LOOKUP, SHIFT_COLS, STALE_LOOKUPS, STAFF_COLS};
+use crate::store::sql::{receipts_where, shifts_where, INSERT_LOYALTY_RULE, LOOKUPS_AFTER, LOOKUP_COLS, LOYALTY_RULES, RECEIPT_COLS, RENEW_LOOKUP, SHIFT_COLS, STAFF_COLS, STALE_LOOKUPS};
 
 type Args<'a> = &'a [&'a (dyn ToSql + Sync)];
 
@@ -1024,6 +1025,19 @@ impl HubTx for PgTx<'_> {
         let rows = self.all("DELETE FROM price_changes WHERE at <= $1 RETURNING sku, store_id", &[&now])?;
         let due: BTreeSet<(String, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
         Ok(due.into_iter().collect())
+    }
+
+    fn loyalty_rules(&mut self) -> Stored<LoyaltyRules> {
+        let rows = self.all(LOYALTY_RULES, &[])?;
+        Ok(LoyaltyRules { rules: rows.iter().map(|r| (r.get(0), PointsRule { earn_per_unit: r.get(1), point_value_cents: r.get(2) })).collect() })
+    }
+
+    fn set_loyalty_rules(&mut self, rules: &LoyaltyRules) -> Stored<()> {
+        self.run("DELETE FROM loyalty_rules", &[])?;
+        for (currency, rule) in &rules.rules {
+            self.run(INSERT_LOYALTY_RULE, &[currency, &rule.earn_per_unit, &rule.point_value_cents])?;
+        }
+        Ok(())
     }
 
     fn savepoint(&mut self, step: Savepoint) -> Stored<()> {

@@ -4,11 +4,22 @@ use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 
 use crate::error::StorageError;
-use crate::store::sql::{CATALOGUE_MIGRATION, LOOKUPS_MIGRATION, RETURNS_MIGRATION, STAFF_MIGRATION, TILL_MIGRATION};
+use crate::store::sql::{CATALOGUE_MIGRATION, LOOKUPS_MIGRATION, LOYALTY_RULE_MIGRATION, RETURNS_MIGRATION, STAFF_MIGRATION, TILL_MIGRATION};
 
 /// Brings the database to the newest schema.
 pub fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
-    Ok(Migrations::new(vec![M::up(SCHEMA), M::up(SCHEMA_PUSH), M::up(SCHEMA_STORE_WIDE), M::up(TILL_MIGRATION), M::up(RETURNS_MIGRATION), M::up(LOOKUPS_MIGRATION), M::up(CATALOGUE_MIGRATION), M::up(STAFF_MIGRATION)]).to_latest(conn)?)
+    Ok(Migrations::new(vec![
+        M::up(SCHEMA),
+        M::up(SCHEMA_PUSH),
+        M::up(SCHEMA_STORE_WIDE),
+        M::up(TILL_MIGRATION),
+        M::up(RETURNS_MIGRATION),
+        M::up(LOOKUPS_MIGRATION),
+        M::up(CATALOGUE_MIGRATION),
+        M::up(STAFF_MIGRATION),
+        M::up(LOYALTY_RULE_MIGRATION),
+    ])
+    .to_latest(conn)?)
 }
 
 const SCHEMA: &str = r#"

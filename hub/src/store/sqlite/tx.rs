@@ -1,7 +1,8 @@
 //! The statements of one SQLite transaction.
 
+use omnikiosk_protocol::till::PointsRule;
 use omnikiosk_protocol::wire::{
-    ConflictRecord, DeviceHealth, OrderRecord, OrderStatus, PinState, ProductRecord, StaffRecord, StockRecord, StoreRecord,
+    ConflictRecord, DeviceHealth, LoyaltyRules, OrderRecord, OrderStatus, PinState, ProductRecord, StaffRecord, StockRecord, StoreRecord,
 };
 use rusqlite::{params, Connection, OptionalExtension, Params, Row, Transaction};
 
@@ -11,7 +12,7 @@ use crate::store::{
     ConflictRow, CustomerRow, Device, EventRow, FeedRow, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, ReceiptFilter,
     LookupRow, ReceiptRow, Relevance, Savepoint, ShiftFilter, ShiftRow, Stored, TimelineRow, Touchpoint, TouchpointKind,
 };
-use crate::store::sql::{receipts_where, shifts_where, LOOKUPS_AFTER, LOOKUP_COLS, RECEIPT_COLS, RENEW_LOOKUP, SHIFT_COLS, STALE_LOOKUPS, STAFF_COLS};
+use crate::store::sql::{receipts_where, shifts_where, INSERT_LOYALTY_RULE, LOOKUPS_AFTER, LOOKUP_COLS, LOYALTY_RULES, RECEIPT_COLS, RENEW_LOOKUP, SHIFT_COLS, STAFF_COLS, STALE_LOOKUPS};
 
 const ORDER_COLS: &str = "id, store_id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version";
 const HELP_COLS: &str = "id, store_id, device_id, customer_id, raised_at, taken_by, taken_at, done_by, done_at";
@@ -717,6 +718,19 @@ impl HubTx for SqliteTx<'_> {
         let due = self.all("SELECT DISTINCT sku, store_id FROM price_changes WHERE at <= ?1 ORDER BY sku, store_id", [now], |r| Ok((r.get(0)?, r.get(1)?)))?;
         self.run("DELETE FROM price_changes WHERE at <= ?1", [now])?;
         Ok(due)
+    }
+
+    fn loyalty_rules(&mut self) -> Stored<LoyaltyRules> {
+        let rows = self.all(LOYALTY_RULES, [], |r| Ok((r.get(0)?, PointsRule { earn_per_unit: r.get(1)?, point_value_cents: r.get(2)? })))?;
+        Ok(LoyaltyRules { rules: rows.into_iter().collect() })
+    }
+
+    fn set_loyalty_rules(&mut self, rules: &LoyaltyRules) -> Stored<()> {
+        self.run("DELETE FROM loyalty_rules", [])?;
+        for (currency, rule) in &rules.rules {
+            self.run(INSERT_LOYALTY_RULE, params![currency, rule.earn_per_unit, rule.point_value_cents])?;
+        }
+        Ok(())
     }
 
     fn savepoint(&mut self, step: Savepoint) -> Stored<()> {
