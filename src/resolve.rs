@@ -136,7 +136,7 @@ pub fn resolve_local(store: &LocalStore, loyalty_prefix: &str, input: &str, now:
             "no open order with this pickup code; it",
         ),
         Scan::Staff(claims) => found_or(store.staff_member(&claims.id)?.map(Resolution::Staff), "this staff badge"),
-        Scan::Product(gtin) => found_or(store.product(gtin.as_str())?.map(Resolution::Product), "this product"),
+        Scan::Product(gtin) => found_or(store.product_by_code(gtin.as_str())?.map(Resolution::Product), "this product"),
         Scan::Receipt { number, code } => match store.scanned_receipt(number, code)? {
             ScannedReceipt::Here(receipt) => local(Resolution::Receipt(receipt)),
             ScannedReceipt::Elsewhere { number, device_id } => Err(ScanError::ReceiptElsewhere { number, device_id }),

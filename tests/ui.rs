@@ -41,7 +41,9 @@ fn a_shopper_scans_checks_in_rates_and_leaves_nothing_behind() {
     });
     rt.block_on(hub.stop()); // the network is gone: everything below is offline
 
-    let cfg = Config::default();
+    // The seeded store speaks Polish; the labels pressed below are English: the config's
+    // language is the screens'.
+    let cfg = Config { ui: omnikiosk::config::UiConfig { language: Some("en".into()), ..Default::default() }, ..Config::default() };
     let store = LocalStore::open(&kiosk.data_dir(), &StoreConfig::default()).unwrap();
     // Staff picked the order and marked it ready, offline.
     for op in [
