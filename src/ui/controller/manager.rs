@@ -202,7 +202,8 @@ mod tests {
         const AUTUMN: i64 = 1_792_890_000;
         let utc = |t: &str| t.parse::<jiff::Timestamp>().unwrap().as_second();
         // (zone, the time now, local midnight of today in UTC, the clock shown now)
-        let cases: [(&str, fn() -> i64, &str, &str); 8] = [
+        type Clock = fn() -> i64;
+        let cases: [(&str, Clock, &str, &str); 8] = [
             ("Europe/Warsaw", || SPRING - 3600, "2026-03-28T23:00:00Z", "01:00"),
             ("Europe/Warsaw", || SPRING + 3600, "2026-03-28T23:00:00Z", "04:00"),
             ("Europe/Warsaw", || SPRING + 22 * 3600, "2026-03-29T22:00:00Z", "01:00"),
