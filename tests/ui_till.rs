@@ -212,6 +212,9 @@ fn a_whole_sale_with_a_shopper_points_and_a_split_payment(shop: &Shop) {
     assert_eq!(*sold.borrow(), std::slice::from_ref(&r.number));
     let bytes = wait_for_file(&printed);
     assert!(String::from_utf8_lossy(&bytes).contains(&r.number), "the receipt printed with its number");
+    let warsaw = jiff::tz::TimeZone::get("Europe/Warsaw").unwrap();
+    let at = jiff::Timestamp::from_second(receipt.at).unwrap().to_zoned(warsaw).strftime("%Y-%m-%d %H:%M").to_string();
+    assert!(String::from_utf8_lossy(&bytes).contains(&at), "and its time on the Kraków store's clock, {at}");
     press(&ui, "Next sale");
     assert!(has_label(&ui, "Scan a product or type its code."));
 

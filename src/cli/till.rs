@@ -235,7 +235,7 @@ pub fn shift_cash(store: &LocalStore, cfg: &Config, staff: &str, cents: i64, rea
 pub fn shift_close(store: &LocalStore, cfg: &Config, staff: &str, counted: i64, json: bool) -> CmdResult {
     let z = refused_as(store.close_shift(staff, counted, &cfg.loyalty, unix_now()), "shift not closed", json)?;
     if cfg.printer.enabled {
-        if let Err(e) = crate::peripherals::printer::open(&cfg.printer).and_then(|mut p| p.z_report(&z)) {
+        if let Err(e) = crate::peripherals::printer::open(&cfg.printer).and_then(|mut p| p.z_report(&z, &Local::of(store, cfg).zone)) {
             eprintln!("omnikiosk: shift closed; the Z report was not printed: {e}");
         }
     }
@@ -334,7 +334,7 @@ fn print_if_configured(store: &LocalStore, cfg: &Config, receipt: &Receipt) {
 
 fn print_receipt(store: &LocalStore, cfg: &Config, receipt: &Receipt, copy: Option<i64>) -> Result<(), Failure> {
     let qr = store.receipt_code(receipt)?;
-    let printed = crate::peripherals::printer::open(&cfg.printer).and_then(|mut p| p.sale_receipt(receipt, &qr, copy));
+    let printed = crate::peripherals::printer::open(&cfg.printer).and_then(|mut p| p.sale_receipt(receipt, &qr, copy, &Local::of(store, cfg).zone));
     printed.map_err(|e| Failure { message: e.to_string(), code: 4 })
 }
 

@@ -112,6 +112,11 @@ impl Kiosk {
         &self.ctx.store
     }
 
+    /// The store's time zone, as the screens show times.
+    pub fn zone(&self) -> &jiff::tz::TimeZone {
+        &self.ctx.zone
+    }
+
     pub fn screen(&self) -> Screen {
         self.screen
     }
