@@ -117,7 +117,8 @@ fn child(dir: &Path) {
     let started = Instant::now();
     let platform = headless::Headless::install();
     let store = LocalStore::open(dir, &StoreConfig::default()).unwrap();
-    let ui = KioskUi::new(store, UiSettings::from_config(&Config::default()), None).unwrap();
+    let settings = UiSettings { language: Some("en".into()), ..UiSettings::from_config(&Config::default()) };
+    let ui = KioskUi::new(store, settings, None).unwrap();
     let (width, height) = (1280, 800);
     ui.window().window().set_size(slint::PhysicalSize::new(width, height));
     ui.window().show().unwrap();

@@ -98,8 +98,10 @@ impl From<Rotation> for u16 {
 pub struct UiConfig {
     /// A shopper's session ends after this many seconds without a touch (countdown shown).
     pub idle_timeout_secs: u32,
-    /// The store's offset from UTC in minutes, for promised-ready times on screen.
-    pub utc_offset_minutes: i32,
+    /// Gone: every time shown is local in the store record's IANA time zone (summer time
+    /// included). Still read, so an older config starts; `Config::ignored` warns of it.
+    #[serde(skip_serializing)]
+    pub utc_offset_minutes: Option<i32>,
     /// Where "Continue on your phone" leads: the web shop's cart page.
     pub phone_url: String,
     /// A signed-in colleague is signed out after this many seconds without a touch.
@@ -107,20 +109,20 @@ pub struct UiConfig {
     /// Days after its promised time that an uncollected ready order expires: the same
     /// number as the hub's `--no-show-days`, for the manager's "about to expire" list.
     pub no_show_days: u32,
-    /// The store's language (`en`, `pl`, `ru`, `uk`, `zh`): money and receipts for the
-    /// staff, and the shopper screen before a shopper is known.
-    pub language: String,
+    /// The screens' language when no shopper is signed in, and of money and receipts on the
+    /// command line (`en`, `pl`, `ru`, `uk`, `zh`). Unset: the store record's language.
+    pub language: Option<String>,
 }
 
 impl Default for UiConfig {
     fn default() -> Self {
         UiConfig {
             idle_timeout_secs: 45,
-            utc_offset_minutes: 0,
+            utc_offset_minutes: None,
             phone_url: "https://shop.example.com/cart".into(),
             staff_idle_timeout_secs: 120,
             no_show_days: 7,
-            language: "en".into(),
+            language: None,
         }
     }
 }
@@ -434,6 +436,15 @@ impl Config {
         Config::parse(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))
     }
 
+    /// What the config still says that the kiosk no longer reads, for a warning at start.
+    pub fn ignored(&self) -> Vec<&'static str> {
+        let mut ignored = Vec::new();
+        if self.ui.utc_offset_minutes.is_some() {
+            ignored.push("ui.utc_offset_minutes is ignored: times are local in the store's time zone, from its record at the hub");
+        }
+        ignored
+    }
+
     pub fn parse(text: &str) -> anyhow::Result<Config> {
         let cfg: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim()))?;
         cfg.validate()?;
@@ -446,12 +457,11 @@ impl Config {
         anyhow::ensure!(s.long_poll_secs <= 60, "sync.long_poll_secs must be at most 60");
         anyhow::ensure!(s.backoff_initial_ms >= 1, "sync.backoff_initial_ms must be at least 1");
         anyhow::ensure!((5..=600).contains(&self.ui.idle_timeout_secs), "ui.idle_timeout_secs must be 5..=600");
-        anyhow::ensure!((-720..=840).contains(&self.ui.utc_offset_minutes), "ui.utc_offset_minutes must be -720..=840");
         anyhow::ensure!((1..=1000).contains(&s.push_batch), "sync.push_batch must be 1..=1000");
         anyhow::ensure!(s.push_interval_ms >= 10, "sync.push_interval_ms must be at least 10");
         anyhow::ensure!(self.loyalty.offline_redeem_allowance >= 0, "loyalty.offline_redeem_allowance must not be negative");
         anyhow::ensure!(
-            ["en", "pl", "ru", "uk", "zh"].contains(&self.ui.language.as_str()),
+            self.ui.language.as_deref().is_none_or(|l| ["en", "pl", "ru", "uk", "zh"].contains(&l)),
             "ui.language must be one of en, pl, ru, uk, zh"
         );
         use omnikiosk_protocol::till::{MAX_EARN_PER_UNIT, MAX_POINT_VALUE_CENTS};

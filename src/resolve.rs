@@ -142,7 +142,7 @@ pub fn resolve_local(store: &LocalStore, loyalty_prefix: &str, input: &str, now:
             Some(member) if claims.version < member.badge_version => Err(ScanError::ReplacedBadge),
             member => found_or(member.map(Resolution::Staff), "this staff badge"),
         },
-        Scan::Product(gtin) => found_or(store.product(gtin.as_str())?.map(Resolution::Product), "this product"),
+        Scan::Product(gtin) => found_or(store.product_by_code(gtin.as_str())?.map(Resolution::Product), "this product"),
         Scan::Receipt { number, code } => match store.scanned_receipt(number, code)? {
             ScannedReceipt::Here(receipt) => local(Resolution::Receipt(receipt)),
             ScannedReceipt::Elsewhere { number, device_id } => Err(ScanError::ReceiptElsewhere { number, device_id }),

@@ -16,6 +16,16 @@ async fn a_config_with_an_unknown_key_is_refused_with_its_line() {
     assert!(out.stdout.is_empty());
 }
 
+/// A kiosk updated with its old config keeps working: the fixed UTC offset is no longer
+/// read (times follow the store's time zone), and the log says so.
+#[tokio::test]
+async fn a_config_with_the_old_utc_offset_starts_and_says_it_is_ignored() {
+    let kiosk = Kiosk::with_config("[ui]\nutc_offset_minutes = 120\n");
+    let out = kiosk.run(&["status"]).await;
+    let err = stderr(&out);
+    assert!(err.contains("utc_offset_minutes is ignored") && err.contains("not enrolled"), "{err}");
+}
+
 #[tokio::test]
 async fn a_missing_config_file_named_on_the_command_line_is_an_error() {
     let kiosk = Kiosk::new();

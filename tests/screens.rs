@@ -183,7 +183,9 @@ fn render(platform: &headless::Headless, fixture: &Fixture, screen: &Screen, (wi
     let data = fixture.kiosk_copy();
     let store = LocalStore::open(data.path(), &StoreConfig::default()).unwrap();
     // The seeded chain's moment: lateness, waiting times and "today" do not drift.
-    let settings = UiSettings { clock: || SEEDED_AT, ..UiSettings::from_config(&Config::default()) };
+    // The references are English (the config's language), the seeded store's times local
+    // in its zone (Europe/Warsaw).
+    let settings = UiSettings { clock: || SEEDED_AT, language: Some("en".into()), ..UiSettings::from_config(&Config::default()) };
     let ui = KioskUi::new(store, settings, None).unwrap();
     // A shopper's session switches the language for the whole process; every screen
     // starts from the idle screen's English (selectable once a window has bundled them).

@@ -126,6 +126,16 @@ async fn sales_number_their_receipts_gaplessly_and_chain_them() {
         assert!(v.get(field).is_some(), "receipt --json has {field}");
     }
     assert_eq!(v["kind"], "sale");
+    // The seeded store 1 is in Kraków: the receipt's time on the terminal and the store's
+    // day are Warsaw's, summer time or not.
+    let warsaw = jiff::tz::TimeZone::get("Europe/Warsaw").unwrap();
+    let local = |at: i64| jiff::Timestamp::from_second(at).unwrap().to_zoned(warsaw.clone());
+    let text = String::from_utf8(kiosk.run(&["receipt", &basket.number]).await.stdout).unwrap();
+    assert!(text.contains(&local(basket.at).strftime("%Y-%m-%d %H:%M").to_string()), "{text}");
+    let midnight = || jiff::Zoned::now().with_time_zone(warsaw.clone()).start_of_day().unwrap().timestamp().as_second();
+    let before = midnight();
+    let since = kiosk.json(&["today", "--json"]).await["since"].as_i64().unwrap();
+    assert!(since == before || since == midnight(), "today starts at Warsaw's midnight: {since}");
     for field in ["sku", "qty", "price_cents"] {
         assert!(v["lines"][0].get(field).is_some(), "a line has {field}");
     }

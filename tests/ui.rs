@@ -17,7 +17,7 @@ use omnikiosk_protocol::ops::OpBody;
 use serde_json::json;
 use slint::ComponentHandle;
 use support::{Kiosk, TestHub};
-use touch::{has_label, labels_containing};
+use touch::{has_label, labels, labels_containing};
 
 #[test]
 fn a_shopper_scans_checks_in_rates_and_leaves_nothing_behind() {
@@ -41,7 +41,9 @@ fn a_shopper_scans_checks_in_rates_and_leaves_nothing_behind() {
     });
     rt.block_on(hub.stop()); // the network is gone: everything below is offline
 
-    let cfg = Config::default();
+    // The seeded store speaks Polish; the labels pressed below are English: the config's
+    // language is the screens'.
+    let cfg = Config { ui: omnikiosk::config::UiConfig { language: Some("en".into()), ..Default::default() }, ..Config::default() };
     let store = LocalStore::open(&kiosk.data_dir(), &StoreConfig::default()).unwrap();
     // Staff picked the order and marked it ready, offline.
     for op in [
@@ -117,5 +119,11 @@ fn a_shopper_scans_checks_in_rates_and_leaves_nothing_behind() {
     assert!(labels_containing(&ui, "Anna").is_empty(), "{:?}", labels_containing(&ui, "Anna"));
     assert!(labels_containing(&ui, &order_id).is_empty());
     assert_eq!(ui.window().global::<omnikiosk::ui::ShopperAdapter>().get_first_name(), "");
-    assert!(has_label(&ui, "Scan your loyalty card or app QR code"), "back to English on the idle screen");
+    assert!(has_label(&ui, "Scan your loyalty card or app QR code"), "back to English on the idle screen, as configured");
+
+    // A kiosk whose config names no language speaks its store's: the seeded Kraków store's
+    // Polish, on the idle screen and again when a session ends.
+    let ui = KioskUi::new(store.clone(), UiSettings::from_config(&Config::default()), None).unwrap();
+    ui.window().show().unwrap();
+    assert!(has_label(&ui, "Zeskanuj kartę lojalnościową lub kod QR z aplikacji"), "{:?}", labels(&ui));
 }

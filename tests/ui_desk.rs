@@ -64,7 +64,9 @@ fn a_pickup_goes_from_check_in_to_handover_and_the_manager_sees_it() {
     let ready = store.orders(Some(OrderStatus::Ready)).unwrap();
     let placed = store.orders(Some(OrderStatus::Placed)).unwrap();
     let (ready, placed) = (ready.first().expect("a ready order in the seed").clone(), placed.first().expect("a placed order").clone());
-    let cfg = Config::default();
+    // The seeded store speaks Polish; the labels pressed below are English: the config's
+    // language is the screens'.
+    let cfg = Config { ui: omnikiosk::config::UiConfig { language: Some("en".into()), ..Default::default() }, ..Config::default() };
     let ui = KioskUi::new(store.clone(), UiSettings::from_config(&cfg), None).unwrap();
     // What the receipt printer is told: every handover, with who made it.
     let handovers = std::rc::Rc::new(std::cell::RefCell::new(Vec::<(String, String)>::new()));

@@ -40,7 +40,9 @@ fn what_the_entrance_kiosk_does_shows_at_the_desk_and_the_desks_answer_comes_bac
         let badges = (badge("S1-STAFF"), badge("S1-MGR"));
         (hub, a, b, badges.0, badges.1)
     });
-    let cfg = Config::default();
+    // The seeded store speaks Polish; the labels pressed below are English: the config's
+    // language is the screens'.
+    let cfg = Config { ui: omnikiosk::config::UiConfig { language: Some("en".into()), ..Default::default() }, ..Config::default() };
     let store_a = LocalStore::open(&a.data_dir(), &StoreConfig::default()).unwrap();
     let store_b = LocalStore::open(&b.data_dir(), &StoreConfig::default()).unwrap();
     let device = |s: &LocalStore| s.require_enrolment().unwrap().device_id;

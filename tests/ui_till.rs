@@ -97,7 +97,7 @@ impl Shop {
             (p.sku.clone(), p.name.clone(), p.price_cents)
         };
         let products = [product(), product()];
-        let currency = store.today(unix_now(), 0, 7 * 86_400).unwrap().sales.currency;
+        let currency = store.today(unix_now(), &store.time_zone().unwrap(), 7 * 86_400).unwrap().sales.currency;
         drop(store);
         Shop { kiosk, staff_badge, manager_badge, shopper, products, currency }
     }
@@ -123,6 +123,8 @@ impl Shop {
 fn window(shop: &Shop, data: &Path, printer: Option<PathBuf>) -> (KioskUi, LocalStore) {
     let store = LocalStore::open(data, &StoreConfig::default()).unwrap();
     let mut settings = UiSettings::from_config(&Config::default());
+    // The seeded store speaks Polish; the labels pressed are English (the config's choice).
+    settings.language = Some("en".into());
     if let Some(device) = printer {
         settings.printer = PrinterConfig { enabled: true, device, ..PrinterConfig::default() };
     }
@@ -210,6 +212,9 @@ fn a_whole_sale_with_a_shopper_points_and_a_split_payment(shop: &Shop) {
     assert_eq!(*sold.borrow(), std::slice::from_ref(&r.number));
     let bytes = wait_for_file(&printed);
     assert!(String::from_utf8_lossy(&bytes).contains(&r.number), "the receipt printed with its number");
+    let warsaw = jiff::tz::TimeZone::get("Europe/Warsaw").unwrap();
+    let at = jiff::Timestamp::from_second(receipt.at).unwrap().to_zoned(warsaw).strftime("%Y-%m-%d %H:%M").to_string();
+    assert!(String::from_utf8_lossy(&bytes).contains(&at), "and its time on the Kraków store's clock, {at}");
     press(&ui, "Next sale");
     assert!(has_label(&ui, "Scan a product or type its code."));
 
@@ -217,7 +222,7 @@ fn a_whole_sale_with_a_shopper_points_and_a_split_payment(shop: &Shop) {
     press(&ui, "Sign out");
     ui.scan(&shop.manager_badge);
     keypad(&ui, "PIN", "9999", "OK");
-    let today = store.today(unix_now(), 0, 7 * 86_400).unwrap().sales;
+    let today = store.today(unix_now(), &store.time_zone().unwrap(), 7 * 86_400).unwrap().sales;
     assert!(today.count >= 1);
     assert!(has_label(&ui, &format!("{} sales · {}", today.count, shop.money(today.total_cents))), "{:?}", labels_containing(&ui, "sales"));
     press(&ui, "Sign out");
@@ -333,7 +338,7 @@ fn a_return_refunds_one_line_and_a_refused_one_uses_no_number(shop: &Shop) {
     press(&ui, "Sign out");
     ui.scan(&shop.manager_badge);
     keypad(&ui, "PIN", "9999", "OK");
-    let today = store.today(unix_now(), 0, 7 * 86_400).unwrap().sales;
+    let today = store.today(unix_now(), &store.time_zone().unwrap(), 7 * 86_400).unwrap().sales;
     assert!(today.returns_cents < 0);
     assert!(has_label(&ui, &format!("of which returns {}", shop.money(today.returns_cents))), "{:?}", labels_containing(&ui, "returns"));
     ui.window().hide().unwrap();
@@ -394,7 +399,8 @@ fn pictures(platform: &headless::Headless, shop: &Shop) {
     for (width, height) in [(800, 480), (1280, 800), (480, 800)] {
         let data = shop.copy();
         let store = LocalStore::open(data.path(), &StoreConfig::default()).unwrap();
-        let ui = KioskUi::new(store, UiSettings::from_config(&Config::default()), None).unwrap();
+        let settings = UiSettings { language: Some("en".into()), ..UiSettings::from_config(&Config::default()) };
+        let ui = KioskUi::new(store, settings, None).unwrap();
         slint::select_bundled_translation("en").unwrap();
         ui.window().window().set_size(slint::PhysicalSize::new(width, height));
         ui.window().show().unwrap();

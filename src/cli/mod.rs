@@ -439,6 +439,9 @@ async fn dispatch(cli: Cli) -> CmdResult {
     let explicit_config = cli.config.is_some();
     let config_path = cli.config.clone().unwrap_or_else(|| PathBuf::from(config::DEFAULT_CONFIG_PATH));
     let cfg = load_config(&cli)?;
+    for ignored in cfg.ignored() {
+        tracing::warn!("{ignored}");
+    }
     let dir = config::data_dir(cli.data_dir.as_deref(), &cfg);
 
     let command = match cli.command {
@@ -544,12 +547,16 @@ async fn dispatch(cli: Cli) -> CmdResult {
             record(&open(&dir, &cfg)?, &cfg, OpBody::FeedbackNps { score, csat, customer_id: customer }, json)
         }
         Command::Cart { action: CartAction::Add { customer_id, code, json } } => {
-            record(&open(&dir, &cfg)?, &cfg, OpBody::CartAdd { customer_id, sku: code.trim().to_string() }, json)
+            let store = open(&dir, &cfg)?;
+            // Any of the product's barcodes saves its SKU; a code the catalogue lacks is
+            // refused by the rules in their words.
+            let sku = store.product_by_code(&code)?.map_or_else(|| code.trim().to_string(), |p| p.product.sku);
+            record(&store, &cfg, OpBody::CartAdd { customer_id, sku }, json)
         }
         Command::Today { json } => {
             let store = open(&dir, &cfg)?;
             let ui = crate::ui::controller::UiSettings::from_config(&cfg);
-            let today = store.today(unix_now(), ui.tz_offset_secs, ui.no_show_secs)?;
+            let today = store.today(unix_now(), &store.time_zone()?, ui.no_show_secs)?;
             emit(json, &today, || print::today(&today, unix_now()))
         }
         Command::Sale { staff, customer, items, cart, redeem, pay, json } => {
@@ -628,18 +635,20 @@ fn order_op(
 fn receipt_for(store: &LocalStore, op: &OpBody, cfg: &Config) -> Option<crate::peripherals::printer::Receipt> {
     let OpBody::OrderCollect { order_id, staff_id, .. } = op else { return None };
     let order = store.order(order_id).ok().flatten()?;
-    receipt(&order, staff_id, cfg)
+    receipt(store, &order, staff_id, cfg)
 }
 
-/// The handover receipt of `order`, when the configuration wants one printed.
-fn receipt(order: &OrderRecord, staff_id: &str, cfg: &Config) -> Option<crate::peripherals::printer::Receipt> {
+/// The handover receipt of `order`, when the configuration wants one printed: handed over
+/// now, on the store's clock.
+fn receipt(store: &LocalStore, order: &OrderRecord, staff_id: &str, cfg: &Config) -> Option<crate::peripherals::printer::Receipt> {
     if !(cfg.printer.enabled && cfg.printer.receipt_on_collect) {
         return None;
     }
+    let zone = store.time_zone().unwrap_or(jiff::tz::TimeZone::UTC);
     Some(crate::peripherals::printer::Receipt {
         order_id: order.id.clone(),
         lines: order.lines.iter().map(|l| format!("{} × {}", l.qty, l.name)).collect(),
-        handed_over_at: crate::ui::view::clock(unix_now(), i64::from(cfg.ui.utc_offset_minutes) * 60),
+        handed_over_at: crate::clock::date_time(unix_now(), &zone),
         staff_id: staff_id.to_string(),
     })
 }
@@ -803,15 +812,13 @@ async fn run_app(store: &LocalStore, cfg: &Config, data_dir: &Path) -> CmdResult
         )
         .map_err(window_error)?,
     );
-    let tz_offset_secs = i64::from(cfg.ui.utc_offset_minutes) * 60;
-    let mut desk =
-        DeskFollower::start(devices.indicator.clone(), devices.printer.clone(), store.clone(), cfg.printer.clone(), tz_offset_secs);
+    let mut desk = DeskFollower::start(devices.indicator.clone(), devices.printer.clone(), store.clone(), cfg.printer.clone());
     let signals = desk.sender();
     ui.on_desk_signals(move |s| signals.send(s));
     // A handover at the desk prints its receipt off the UI thread.
-    let (receipt_cfg, rt) = (cfg.clone(), tokio::runtime::Handle::current());
+    let (receipt_cfg, rt, receipt_store) = (cfg.clone(), tokio::runtime::Handle::current(), store.clone());
     ui.on_handover(move |order, staff_id| {
-        if let Some(r) = receipt(order, staff_id, &receipt_cfg) {
+        if let Some(r) = receipt(&receipt_store, order, staff_id, &receipt_cfg) {
             let printer = receipt_cfg.printer.clone();
             rt.spawn_blocking(move || print_receipt(&printer, &r));
         }

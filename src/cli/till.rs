@@ -6,7 +6,7 @@ use omnikiosk_protocol::money;
 use omnikiosk_protocol::till::{Receipt, ReceiptKind, Tender, TenderMethod};
 
 use super::{emit, out, CmdResult, Failure, ScanFailure};
-use crate::clock::unix_now;
+use crate::clock::{self, unix_now};
 use crate::config::Config;
 use crate::resolve::{resolve_local, LocalAnswer, Resolution};
 use crate::store::{Basket, BasketItem, CashMoveRequest, LocalStore, OpError, ReturnRequest};
@@ -34,8 +34,10 @@ fn usage(message: String) -> Failure {
     Failure { message, code: 2 }
 }
 
-/// `CODE` or `CODExQTY`: a product code with a right check digit, and how many.
-fn parse_item(text: &str) -> Result<BasketItem, Failure> {
+/// `CODE` or `CODExQTY`: a product by any of its barcodes or its SKU, and how many. A code
+/// the catalogue does not know must at least be a barcode with a right check digit (the
+/// sale or return then says it is not in the catalogue).
+fn parse_item(store: &LocalStore, text: &str) -> Result<BasketItem, Failure> {
     let (code, qty) = match text.trim().rsplit_once(['x', 'X', '*']) {
         Some((code, qty)) => {
             let qty = qty.parse::<i64>().map_err(|_| usage(format!("--item {text:?}: the quantity after x must be a whole number")))?;
@@ -43,8 +45,11 @@ fn parse_item(text: &str) -> Result<BasketItem, Failure> {
         }
         None => (text.trim(), 1),
     };
-    let gtin = Gtin::parse(code).map_err(|e| usage(format!("--item {text:?}: {e}")))?;
-    Ok(BasketItem { sku: gtin.as_str().to_string(), qty, from_cart: false })
+    let sku = match store.product_by_code(code)? {
+        Some(found) => found.product.sku,
+        None => Gtin::parse(code).map_err(|e| usage(format!("--item {text:?}: {e}")))?.as_str().to_string(),
+    };
+    Ok(BasketItem { sku, qty, from_cart: false })
 }
 
 /// `cash:CENTS`, `card:CENTS` or `card:CENTS:REF`.
@@ -89,7 +94,7 @@ pub fn sale(store: &LocalStore, cfg: &Config, args: SaleArgs, json: bool) -> Cmd
     store.require_enrolment()?;
     let mut items: Vec<BasketItem> = Vec::new();
     for text in &args.items {
-        let item = parse_item(text)?;
+        let item = parse_item(store, text)?;
         match items.iter_mut().find(|i| i.sku == item.sku && !i.from_cart) {
             Some(same) => same.qty += item.qty,
             None => items.push(item),
@@ -122,7 +127,7 @@ fn receipt_made(store: &LocalStore, cfg: &Config, made: Result<Receipt, OpError>
     let receipt = refused_as(made, what, json)?;
     print_if_configured(store, cfg, &receipt);
     let out = Printed { receipt: &receipt, qr: store.receipt_code(&receipt)? };
-    emit(json, &out, || text(&receipt, &cfg.ui.language, false))
+    emit(json, &out, || text(&receipt, &Local::of(store, cfg), false))
 }
 
 /// A refusal as the command line says it: the rules' words (and code, in JSON), exit 3.
@@ -168,8 +173,8 @@ fn parse_refund(text: &str, reference: Option<String>) -> Result<Tender, Failure
 /// `omnikiosk return`: the goods back, the return's receipt printed.
 pub fn take_back(store: &LocalStore, cfg: &Config, args: ReturnArgs, json: bool) -> CmdResult {
     store.require_enrolment()?;
-    let items = args.items.iter().map(|t| parse_item(t).map(|i| (i.sku, i.qty))).collect::<Result<Vec<_>, _>>()?;
-    let sold = args.take.iter().map(|t| parse_item(t)).collect::<Result<Vec<_>, _>>()?;
+    let items = args.items.iter().map(|t| parse_item(store, t).map(|i| (i.sku, i.qty))).collect::<Result<Vec<_>, _>>()?;
+    let sold = args.take.iter().map(|t| parse_item(store, t)).collect::<Result<Vec<_>, _>>()?;
     let tender = parse_refund(&args.refund, args.reference)?;
     let reason = refused_as(cfg.till.return_reason(args.reason.as_deref()).map_err(OpError::from), "no return", json)?;
     let origin = refused_as(scanned_origin(store, &args.origin), "no return", json)?;
@@ -208,7 +213,8 @@ struct ShiftOut<'a> {
 fn shift_out(cfg: &Config, store: &LocalStore, shift: &crate::store::ShiftState, json: bool) -> CmdResult {
     let moved = shift.cash_moves.iter().map(|c| c.cents).sum();
     let currency = store.currency()?;
-    let m = |cents| money::format(cents, &currency, &cfg.ui.language);
+    let lang = Local::of(store, cfg).language;
+    let m = |cents| money::format(cents, &currency, &lang);
     emit(json, &ShiftOut { shift, cash_moved_cents: moved }, || {
         format!("shift Z{} open (by {}), float {}, cash moved {}", shift.z_number, shift.opened_by, m(shift.float_cents), m(moved))
     })
@@ -229,18 +235,26 @@ pub fn shift_cash(store: &LocalStore, cfg: &Config, staff: &str, cents: i64, rea
 pub fn shift_close(store: &LocalStore, cfg: &Config, staff: &str, counted: i64, json: bool) -> CmdResult {
     let z = refused_as(store.close_shift(staff, counted, &cfg.loyalty, unix_now()), "shift not closed", json)?;
     if cfg.printer.enabled {
-        if let Err(e) = crate::peripherals::printer::open(&cfg.printer).and_then(|mut p| p.z_report(&z)) {
+        if let Err(e) = crate::peripherals::printer::open(&cfg.printer).and_then(|mut p| p.z_report(&z, &Local::of(store, cfg).zone)) {
             eprintln!("omnikiosk: shift closed; the Z report was not printed: {e}");
         }
     }
-    emit(json, &z, || z_text(&z, &cfg.ui.language))
+    emit(json, &z, || z_text(&z, &Local::of(store, cfg)))
 }
 
 /// The Z report as the terminal shows it.
-fn z_text(z: &omnikiosk_protocol::shift::ZReport, lang: &str) -> String {
-    let m = |cents| money::format(cents, &z.currency, lang);
-    let mut s = format!("Z report {} (shift opened by {}, closed by {})
-", z.number(), z.opened_by, z.closed_by);
+fn z_text(z: &omnikiosk_protocol::shift::ZReport, local: &Local) -> String {
+    let m = |cents| money::format(cents, &z.currency, &local.language);
+    let when = |at| clock::date_time(at, &local.zone);
+    let mut s = format!(
+        "Z report {} (shift opened by {} {}, closed by {} {})
+",
+        z.number(),
+        z.opened_by,
+        when(z.opened_at),
+        z.closed_by,
+        when(z.closed_at)
+    );
     if let (Some(first), Some(last)) = (&z.first_receipt, &z.last_receipt) {
         s += &format!("  receipts {first} to {last}
 ");
@@ -277,7 +291,7 @@ fn z_text(z: &omnikiosk_protocol::shift::ZReport, lang: &str) -> String {
 
 pub fn receipts(store: &LocalStore, cfg: &Config, json: bool) -> CmdResult {
     let list = store.receipts(1000)?;
-    let lang = &cfg.ui.language;
+    let local = Local::of(store, cfg);
     emit(json, &list, || {
         if list.is_empty() {
             return "no receipts at this device yet".into();
@@ -285,7 +299,8 @@ pub fn receipts(store: &LocalStore, cfg: &Config, json: bool) -> CmdResult {
         list.iter()
             .map(|r| {
                 let sent = if r.sent { "" } else { "  (not yet at the hub)" };
-                format!("{}  {}  {}{sent}", r.number, r.kind.as_str(), money::format(r.total_cents, &r.currency, lang))
+                let (at, total) = (clock::date_time(r.at, &local.zone), money::format(r.total_cents, &r.currency, &local.language));
+                format!("{}  {at}  {}  {total}{sent}", r.number, r.kind.as_str())
             })
             .collect::<Vec<_>>()
             .join("\n")
@@ -304,7 +319,7 @@ pub fn receipt(store: &LocalStore, cfg: &Config, number: &str, print: bool, json
         print_receipt(store, cfg, &receipt, Some(copy))?;
     }
     let out = Printed { receipt: &receipt, qr: store.receipt_code(&receipt)? };
-    emit(json, &out, || text(&receipt, &cfg.ui.language, print))
+    emit(json, &out, || text(&receipt, &Local::of(store, cfg), print))
 }
 
 /// Prints a new receipt when a printer is configured. The sale is already recorded: a
@@ -319,15 +334,32 @@ fn print_if_configured(store: &LocalStore, cfg: &Config, receipt: &Receipt) {
 
 fn print_receipt(store: &LocalStore, cfg: &Config, receipt: &Receipt, copy: Option<i64>) -> Result<(), Failure> {
     let qr = store.receipt_code(receipt)?;
-    let printed = crate::peripherals::printer::open(&cfg.printer).and_then(|mut p| p.sale_receipt(receipt, &qr, copy));
+    let printed = crate::peripherals::printer::open(&cfg.printer).and_then(|mut p| p.sale_receipt(receipt, &qr, copy, &Local::of(store, cfg).zone));
     printed.map_err(|e| Failure { message: e.to_string(), code: 4 })
 }
 
+/// How the store writes money and reads its clock, for what the terminal shows.
+struct Local {
+    /// The config's `[ui] language`, else the store record's.
+    language: String,
+    zone: jiff::tz::TimeZone,
+}
+
+impl Local {
+    fn of(store: &LocalStore, cfg: &Config) -> Local {
+        let store_locale = store.store_locale().unwrap_or_default();
+        Local {
+            language: cfg.ui.language.clone().unwrap_or(store_locale.language),
+            zone: clock::store_zone(&store_locale.timezone),
+        }
+    }
+}
+
 /// The receipt as the terminal shows it.
-fn text(r: &Receipt, lang: &str, copy: bool) -> String {
-    let m = |cents| money::format(cents, &r.currency, lang);
+fn text(r: &Receipt, local: &Local, copy: bool) -> String {
+    let m = |cents| money::format(cents, &r.currency, &local.language);
     let kind = if r.kind == ReceiptKind::Return { "return" } else { "receipt" };
-    let mut s = format!("{kind} {}{}\n", r.number, if copy { " (copy)" } else { "" });
+    let mut s = format!("{kind} {}{}, {}\n", r.number, if copy { " (copy)" } else { "" }, clock::date_time(r.at, &local.zone));
     if let Some(reason) = &r.reason {
         s += &format!("  reason: {reason}\n");
     }
@@ -367,11 +399,23 @@ mod tests {
 
     #[test]
     fn items_and_tenders_parse_as_the_contract_writes_them() {
+        let f = crate::ui::controller::fixture::Fixture::new();
+        f.sells(omnikiosk_protocol::wire::ProductRecord {
+            sku: "KAWA-250".into(),
+            name: "Coffee".into(),
+            gtins: vec!["5900000000011".into(), "12345670".into()],
+            ..Default::default()
+        });
+        let parse_item = |text: &str| parse_item(&f.store, text);
         assert_eq!(parse_item("4006381333931x3").unwrap(), BasketItem { sku: "4006381333931".into(), qty: 3, from_cart: false });
         assert_eq!(parse_item("4006381333931").unwrap().qty, 1);
         assert_eq!(parse_item("4006381333932").unwrap_err().code, 2, "wrong check digit");
         assert_eq!(parse_item("4006381333931xlots").unwrap_err().code, 2);
         assert_eq!(parse_item("4006381333931x0").unwrap().qty, 0, "the rules refuse 0, with their words");
+        for code in ["5900000000011x2", "12345670x2", "KAWA-250x2"] {
+            assert_eq!(parse_item(code).unwrap(), BasketItem { sku: "KAWA-250".into(), qty: 2, from_cart: false }, "{code}: by a GTIN or the SKU");
+        }
+        assert_eq!(parse_item("KAWA-999").unwrap_err().code, 2, "neither a product here nor a barcode");
         assert_eq!(parse_tender("cash:5000").unwrap(), Tender { method: TenderMethod::Cash, cents: 5000, reference: None });
         assert_eq!(parse_tender("card:2300:T-1:x").unwrap().reference.as_deref(), Some("T-1:x"));
         assert_eq!(parse_tender("card:2300").unwrap().reference, None, "refused later, by the rules");

@@ -10,8 +10,10 @@ use std::time::Duration;
 use escpos::driver::{Driver, FileDriver, NetworkDriver};
 use escpos::printer::Printer;
 use escpos::utils::{JustifyMode, Protocol, QRCodeCorrectionLevel, QRCodeModel, QRCodeOption};
+use jiff::tz::TimeZone;
 
 use super::PeripheralError;
+use crate::clock::date_time;
 use crate::config::PrinterConfig;
 
 /// A slip for the shopper: show it (or scan its QR) at the desk.
@@ -41,10 +43,11 @@ pub trait SlipPrinter: Send {
     fn pickup_slip(&mut self, slip: &PickupSlip) -> Result<(), PeripheralError>;
     fn receipt(&mut self, receipt: &Receipt) -> Result<(), PeripheralError>;
     /// A till receipt; `copy` is the reprint's number, `None` for the original.
-    /// `qr` is the receipt's signed code (`LocalStore::receipt_code`), which opens its e-receipt.
-    fn sale_receipt(&mut self, receipt: &omnikiosk_protocol::till::Receipt, qr: &str, copy: Option<i64>) -> Result<(), PeripheralError>;
-    /// A shift's close: the Z report.
-    fn z_report(&mut self, z: &omnikiosk_protocol::shift::ZReport) -> Result<(), PeripheralError>;
+    /// `qr` is the receipt's signed code (`LocalStore::receipt_code`), which opens its e-receipt;
+    /// its time is printed on the store's clock (`zone`).
+    fn sale_receipt(&mut self, receipt: &omnikiosk_protocol::till::Receipt, qr: &str, copy: Option<i64>, zone: &TimeZone) -> Result<(), PeripheralError>;
+    /// A shift's close: the Z report, its opening and closing on the store's clock.
+    fn z_report(&mut self, z: &omnikiosk_protocol::shift::ZReport, zone: &TimeZone) -> Result<(), PeripheralError>;
 }
 
 /// An ESC/POS printer behind any `escpos` driver.
@@ -126,11 +129,11 @@ impl<D: Driver + Clone + Send> SlipPrinter for EscPos<D> {
         })
     }
 
-    fn sale_receipt(&mut self, receipt: &omnikiosk_protocol::till::Receipt, qr: &str, copy: Option<i64>) -> Result<(), PeripheralError> {
-        self.till_receipt(receipt, qr, copy)
+    fn sale_receipt(&mut self, receipt: &omnikiosk_protocol::till::Receipt, qr: &str, copy: Option<i64>, zone: &TimeZone) -> Result<(), PeripheralError> {
+        self.till_receipt(receipt, qr, copy, zone)
     }
 
-    fn z_report(&mut self, z: &omnikiosk_protocol::shift::ZReport) -> Result<(), PeripheralError> {
+    fn z_report(&mut self, z: &omnikiosk_protocol::shift::ZReport, zone: &TimeZone) -> Result<(), PeripheralError> {
         let width = self.cfg.chars_per_line;
         let m = |cents: i64| ascii_money(&z.currency, cents);
         let two = |left: &str, right: &str| two_columns(left, right, width);
@@ -138,6 +141,7 @@ impl<D: Driver + Clone + Send> SlipPrinter for EscPos<D> {
             p.justify(JustifyMode::CENTER)?.bold(true)?.writeln(&format!("Z REPORT {}", ascii(&z.number())))?.bold(false)?;
             p.justify(JustifyMode::LEFT)?.writeln(&"-".repeat(width))?;
             p.writeln(&fit(&format!("Opened by {} - closed by {}", z.opened_by, z.closed_by), width))?;
+            p.writeln(&format!("{} - {}", date_time(z.opened_at, zone), date_time(z.closed_at, zone)))?;
             if let (Some(first), Some(last)) = (&z.first_receipt, &z.last_receipt) {
                 p.writeln(&fit(&format!("Receipts {first} to {last}"), width))?;
             }
@@ -181,7 +185,7 @@ fn two_columns(left: &str, right: &str, width: usize) -> String {
 }
 
 impl<D: Driver + Clone + Send> EscPos<D> {
-    fn till_receipt(&mut self, r: &omnikiosk_protocol::till::Receipt, qr: &str, copy: Option<i64>) -> Result<(), PeripheralError> {
+    fn till_receipt(&mut self, r: &omnikiosk_protocol::till::Receipt, qr: &str, copy: Option<i64>, zone: &TimeZone) -> Result<(), PeripheralError> {
         let width = self.cfg.chars_per_line;
         // Printers take ASCII: the code, not the symbol (PLN 12.40, not 12,40 zł).
         let m = |cents: i64| ascii_money(&r.currency, cents);
@@ -195,7 +199,7 @@ impl<D: Driver + Clone + Send> EscPos<D> {
                 omnikiosk_protocol::till::ReceiptKind::Sale => "Receipt",
                 omnikiosk_protocol::till::ReceiptKind::Return => "RETURN",
             };
-            p.writeln(&format!("{title} {}", ascii(&r.number)))?;
+            p.writeln(&format!("{title} {}", ascii(&r.number)))?.writeln(&date_time(r.at, zone))?;
             p.justify(JustifyMode::LEFT)?.writeln(&"-".repeat(width))?;
             if let Some(reason) = &r.reason {
                 p.writeln(&fit(&format!("Reason: {reason}"), width))?;

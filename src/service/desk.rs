@@ -66,7 +66,6 @@ impl DeskFollower {
         printer: Option<SharedPrinter>,
         store: LocalStore,
         cfg: PrinterConfig,
-        tz_offset_secs: i64,
     ) -> DeskFollower {
         let (tx, rx) = mpsc::channel::<Message>();
         let thread = std::thread::Builder::new()
@@ -95,6 +94,8 @@ impl DeskFollower {
                         slipped = Some(waiting.into_iter().map(|w| w.order.id).collect());
                         continue;
                     };
+                    // Printed at the store's local time (its record may have come since the start).
+                    let zone = store.time_zone().unwrap_or(jiff::tz::TimeZone::UTC);
                     for w in waiting {
                         if !done.insert(w.order.id.clone()) {
                             continue;
@@ -104,7 +105,7 @@ impl DeskFollower {
                             customer: w.first_name.clone(),
                             pickup_code: w.order.pickup_code.clone(),
                             lines: w.order.lines.iter().map(|l| format!("{} × {}", l.qty, l.name)).collect(),
-                            printed_at: crate::ui::view::clock(unix_now(), tz_offset_secs),
+                            printed_at: crate::clock::date_time(unix_now(), &zone),
                         };
                         let result = printer.lock().unwrap_or_else(|p| p.into_inner()).pickup_slip(&slip);
                         match result {

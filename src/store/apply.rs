@@ -2,7 +2,7 @@
 //! cursor commit in one transaction, so a crash replays a page and never skips one.
 
 use omnikiosk_protocol::pin;
-use omnikiosk_protocol::wire::{Change, CustomerRecord, OrderRecord};
+use omnikiosk_protocol::wire::{Change, CustomerRecord, OrderRecord, ProductRecord};
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 
@@ -61,7 +61,7 @@ impl LocalStore {
     pub fn forget_pulled_data(&self) -> Result<()> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
-        for table in ["stores", "customers", "loyalty_cards", "carts", "products", "stock", "orders", "staff", "loyalty_rules"] {
+        for table in ["stores", "customers", "loyalty_cards", "carts", "products", "product_gtins", "stock", "orders", "staff", "loyalty_rules"] {
             tx.execute(&format!("DELETE FROM {table}"), [])?;
         }
         meta_set(&tx, "cursor", "")?;
@@ -94,10 +94,11 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
     match change {
         Change::Store(s) => {
             tx.prepare_cached(
-                "INSERT INTO stores(id, name, city, currency) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, city = excluded.city, currency = excluded.currency",
+                "INSERT INTO stores(id, name, city, currency, language, timezone) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, city = excluded.city, currency = excluded.currency,
+                                               language = excluded.language, timezone = excluded.timezone",
             )?
-            .execute(params![s.id, s.name, s.city, s.currency])?;
+            .execute(params![s.id, s.name, s.city, s.currency, s.language, s.timezone])?;
         }
         Change::Customer(c) => upsert_customer(tx, c)?,
         Change::CustomerRemoved { id } => remove_customer(tx, id)?,
@@ -109,14 +110,7 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
             )?
             .execute(params![c.customer_id, lines, c.updated_at])?;
         }
-        Change::Product(p) => {
-            tx.prepare_cached(
-                "INSERT INTO products(sku, name, price_cents, category, vat_bp) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(sku) DO UPDATE SET name = excluded.name, price_cents = excluded.price_cents,
-                                                category = excluded.category, vat_bp = excluded.vat_bp",
-            )?
-            .execute(params![p.sku, p.name, p.price_cents, p.category, p.vat_bp])?;
-        }
+        Change::Product(p) => upsert_product(tx, p)?,
         Change::Stock(s) => {
             tx.prepare_cached(
                 "INSERT INTO stock(sku, on_hand, aisle) VALUES (?1, ?2, ?3)
@@ -259,6 +253,25 @@ fn upsert_customer(tx: &Transaction<'_>, c: &CustomerRecord) -> Result<()> {
     Ok(())
 }
 
+/// A product as this store sells it, and its barcodes: the record carries the full set,
+/// so the ones it no longer lists stop finding it, and one moved from another product
+/// finds this one now.
+fn upsert_product(tx: &Transaction<'_>, p: &ProductRecord) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO products(sku, name, price_cents, category, vat_bp, gtins, brand, status, currency)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT(sku) DO UPDATE SET name = excluded.name, price_cents = excluded.price_cents,
+             category = excluded.category, vat_bp = excluded.vat_bp, gtins = excluded.gtins, brand = excluded.brand,
+             status = excluded.status, currency = excluded.currency",
+    )?
+    .execute(params![p.sku, p.name, p.price_cents, p.category, p.vat_bp, to_json(&p.gtins)?, p.brand, p.status.as_str(), p.currency])?;
+    tx.prepare_cached("DELETE FROM product_gtins WHERE sku = ?1")?.execute([&p.sku])?;
+    for gtin in &p.gtins {
+        tx.prepare_cached("INSERT OR REPLACE INTO product_gtins(gtin, sku) VALUES (?1, ?2)")?.execute(params![gtin, p.sku])?;
+    }
+    Ok(())
+}
+
 fn remove_customer(tx: &Transaction<'_>, id: &str) -> Result<()> {
     tx.prepare_cached("DELETE FROM customers WHERE id = ?1")?.execute([id])?;
     tx.prepare_cached("DELETE FROM loyalty_cards WHERE customer_id = ?1")?.execute([id])?;
@@ -367,5 +380,33 @@ mod tests {
         ] {
             assert_eq!(cards_after(&pages), expected, "{what}");
         }
+    }
+
+    /// A scan finds a product by any barcode its latest record lists, or by its SKU: a
+    /// barcode dropped from a product stops finding it, one moved to another product finds
+    /// that one, and a replayed page changes nothing.
+    #[test]
+    fn a_barcode_finds_the_product_whose_latest_record_lists_it() {
+        let product = |sku: &str, gtins: &[&str]| {
+            Change::Product(ProductRecord { sku: sku.into(), name: sku.into(), gtins: gtins.iter().map(|g| g.to_string()).collect(), ..Default::default() })
+        };
+        let f = crate::ui::controller::fixture::Fixture::new();
+        let page = [product("KAWA", &["5900000000011", "12345670"]), product("HERBATA", &["5900000000028"])];
+        for (i, changes) in [&page[..], &page[..], &[product("KAWA", &["5900000000011"]), product("HERBATA", &["5900000000028", "12345670"])]].into_iter().enumerate() {
+            f.store.apply_page(changes, &format!("2.{i}"), 0).unwrap();
+        }
+        let found = |code: &str| f.store.product_by_code(code).unwrap().map(|p| p.product.sku);
+        for (code, expected) in [
+            ("5900000000011", Some("KAWA")),
+            ("12345670", Some("HERBATA")),
+            (" 5900000000028\r\n", Some("HERBATA")),
+            ("KAWA", Some("KAWA")),
+            ("5901234123457", Some("5901234123457")),
+            ("5900000000035", None),
+        ] {
+            assert_eq!(found(code).as_deref(), expected, "{code:?}");
+        }
+        let kawa = f.store.product_by_code("KAWA").unwrap().unwrap().product;
+        assert_eq!((kawa.gtins, kawa.status), (vec!["5900000000011".to_string()], omnikiosk_protocol::wire::ProductStatus::Active));
     }
 }

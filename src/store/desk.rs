@@ -321,9 +321,13 @@ mod tests {
             // What later migrations added, taken away again (5: check-ins' device; 6: the
             // store's help requests, NPS answers' device, PIN counts and devices; 7: the till;
             // 8: returns and shifts, taken with the till's tables; 9: the outbox's redemptions;
-            // 10: badge versions; 11: the chain's loyalty rules).
+            // 10: badge versions; 11: the chain's loyalty rules; 12: the store's language and
+            // zone, the catalogue's barcodes and status).
             conn.execute_batch(
-                "DROP TABLE loyalty_rules; ALTER TABLE staff DROP COLUMN badge_version; ALTER TABLE outbox DROP COLUMN points_redeemed;
+                "DROP TABLE product_gtins; ALTER TABLE stores DROP COLUMN language; ALTER TABLE stores DROP COLUMN timezone;
+                 ALTER TABLE products DROP COLUMN gtins; ALTER TABLE products DROP COLUMN brand;
+                 ALTER TABLE products DROP COLUMN status; ALTER TABLE products DROP COLUMN currency;
+                 DROP TABLE loyalty_rules; ALTER TABLE staff DROP COLUMN badge_version; ALTER TABLE outbox DROP COLUMN points_redeemed;
                  ALTER TABLE stores DROP COLUMN currency; ALTER TABLE products DROP COLUMN vat_bp; ALTER TABLE staff DROP COLUMN till;
                  DROP TABLE receipts; DROP TABLE store_sales; DROP TABLE cash_moves; DROP TABLE shifts; DROP TABLE store_shifts;
                  ALTER TABLE checkins DROP COLUMN device_id;

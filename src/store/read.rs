@@ -2,7 +2,7 @@
 
 use omnikiosk_protocol::rules::cart_effect;
 use omnikiosk_protocol::wire::{
-    CartLine, CustomerRecord, OrderRecord, OrderStatus, ProductRecord, StaffRole, StockRecord,
+    CartLine, CustomerRecord, OrderRecord, OrderStatus, ProductRecord, ProductStatus, StaffRole, StockRecord,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -34,6 +34,22 @@ pub struct StaffMember {
     /// The newest badge's version: an older badge is refused.
     #[serde(skip)]
     pub badge_version: i64,
+}
+
+/// Where the store is, as its screens need it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoreLocale {
+    /// The store record's language: the screens' when nobody is signed in.
+    pub language: String,
+    /// The store record's IANA time zone name (`Europe/Warsaw`).
+    pub timezone: String,
+}
+
+impl Default for StoreLocale {
+    fn default() -> Self {
+        let record = omnikiosk_protocol::wire::StoreRecord::default();
+        StoreLocale { language: record.language, timezone: record.timezone }
+    }
 }
 
 /// A product as the kiosk knows it, with this store's shelf.
@@ -173,10 +189,37 @@ impl LocalStore {
         Ok(orders)
     }
 
+    /// A product by its SKU (a cart's or an order's line).
     pub fn product(&self, sku: &str) -> Result<Option<ProductView>> {
         let conn = self.reader();
         let store_id = enrolled_store_id(&conn)?;
         product_view(&conn, sku, store_id)
+    }
+
+    /// The product a scanned barcode or a typed code names: any of its GTINs, or its SKU
+    /// (a product without GTINs, as the demo's, has its SKU for barcode). The one lookup
+    /// of every scan, `--item`, price check and "save for later".
+    pub fn product_by_code(&self, code: &str) -> Result<Option<ProductView>> {
+        let conn = self.reader();
+        let store_id = enrolled_store_id(&conn)?;
+        product_by_code(&conn, code, store_id)
+    }
+
+    /// The store's language and time zone as its record gives them (English and UTC
+    /// before the record has come).
+    pub fn store_locale(&self) -> Result<StoreLocale> {
+        let conn = self.reader();
+        let store_id = enrolled_store_id(&conn)?;
+        let row = conn
+            .prepare_cached("SELECT language, timezone FROM stores WHERE id = ?1")?
+            .query_row([store_id], |r| Ok(StoreLocale { language: r.get(0)?, timezone: r.get(1)? }))
+            .optional()?;
+        Ok(row.unwrap_or_default())
+    }
+
+    /// The store's time zone: every time shown and the store's "today" are local there.
+    pub fn time_zone(&self) -> Result<jiff::tz::TimeZone> {
+        Ok(crate::clock::store_zone(&self.store_locale()?.timezone))
     }
 
     /// Products on this store's shelves, fullest first: what a shopper could buy here now.
@@ -266,14 +309,26 @@ fn build_cart(conn: &Connection, lines: &[CartLine], store_id: i64) -> Result<Ca
     }
 }
 
-fn product_view(conn: &Connection, sku: &str, store_id: i64) -> Result<Option<ProductView>> {
-    let product = conn
-        .prepare_cached("SELECT sku, name, price_cents, category, vat_bp FROM products WHERE sku = ?1")?
+/// The product a scanned barcode or a typed code names: one of its GTINs, else its SKU.
+pub(super) fn product_by_code(conn: &Connection, code: &str, store_id: i64) -> Result<Option<ProductView>> {
+    let code = code.trim();
+    let sku: Option<String> =
+        conn.prepare_cached("SELECT sku FROM product_gtins WHERE gtin = ?1")?.query_row([code], |r| r.get(0)).optional()?;
+    product_view(conn, sku.as_deref().unwrap_or(code), store_id)
+}
+
+pub(super) fn product_view(conn: &Connection, sku: &str, store_id: i64) -> Result<Option<ProductView>> {
+    let row = conn
+        .prepare_cached("SELECT sku, name, price_cents, category, vat_bp, gtins, brand, status, currency FROM products WHERE sku = ?1")?
         .query_row([sku], |r| {
-            Ok(ProductRecord { sku: r.get(0)?, name: r.get(1)?, price_cents: r.get(2)?, category: r.get(3)?, vat_bp: r.get(4)?, ..Default::default() })
+            let product =
+                ProductRecord { sku: r.get(0)?, name: r.get(1)?, price_cents: r.get(2)?, category: r.get(3)?, vat_bp: r.get(4)?, brand: r.get(6)?, currency: r.get(8)?, ..Default::default() };
+            Ok((product, r.get::<_, String>(5)?, r.get::<_, String>(7)?))
         })
         .optional()?;
-    let Some(product) = product else { return Ok(None) };
+    let Some((mut product, gtins, status)) = row else { return Ok(None) };
+    product.gtins = from_json("product's GTINs", &gtins)?;
+    product.status = ProductStatus::parse(&status).ok_or(StoreError::Corrupt { what: "product status", detail: status })?;
     let stock = conn
         .prepare_cached("SELECT on_hand, aisle FROM stock WHERE sku = ?1")?
         .query_row([sku], |r| Ok(StockRecord { store_id, sku: sku.to_string(), on_hand: r.get(0)?, aisle: r.get(1)? }))

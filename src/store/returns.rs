@@ -15,6 +15,7 @@ use super::outbox::{judge_and_queue, OpError};
 use super::till::{insert_receipt, last_receipt, points_rule, BasketItem};
 use super::{LocalStore, Result};
 use crate::config::LoyaltyConfig;
+use crate::domain::catalogue::sellable;
 
 /// Goods coming back, as staff chose them at the till.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,11 +65,11 @@ impl LocalStore {
         if items.is_empty() {
             return Err(Rejection::new("nothing_to_return", format!("everything bought on {} has already come back", bought.reference)).into());
         }
+        let currency = store_currency(&tx)?;
         let mut sold = Vec::with_capacity(req.sold.len());
         for item in &req.sold {
-            sold.push(catalogue_line(&tx, item)?);
+            sold.push(catalogue_line(&tx, item, &currency)?);
         }
-        let currency = store_currency(&tx)?;
         let (last_seq, prev_hash) = last_receipt(&tx)?;
         let mut draft = ReturnDraft {
             store_id,
@@ -104,14 +105,15 @@ impl LocalStore {
     }
 }
 
-/// A product of the catalogue as a receipt line (shared by sales and exchanges).
-pub(super) fn catalogue_line(conn: &Connection, item: &BasketItem) -> Result<ReceiptLine, OpError> {
-    let product: Option<(String, i64, i64)> = conn
-        .prepare_cached("SELECT name, price_cents, vat_bp FROM products WHERE sku = ?1")?
-        .query_row([&item.sku], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
-    let (name, price_cents, vat_bp) = product.ok_or_else(|| Rejection::new("unknown_product", format!("{} is not in the catalogue", item.sku)))?;
-    Ok(ReceiptLine { sku: item.sku.clone(), name, qty: item.qty, price_cents, vat_bp, from_cart: item.from_cart, origin: None })
+/// A product of the catalogue as a receipt line (shared by sales and exchanges), or why
+/// the till may not sell it (withdrawn, unpriced here, priced in another currency).
+pub(super) fn catalogue_line(conn: &Connection, item: &BasketItem, store_currency: &str) -> Result<ReceiptLine, OpError> {
+    let store_id = enrolled_store_id(conn)?;
+    let p = super::read::product_view(conn, &item.sku, store_id)?
+        .ok_or_else(|| Rejection::new("unknown_product", format!("{} is not in the catalogue", item.sku)))?
+        .product;
+    sellable(&p, store_currency).map_err(|why| why.rejection(&p, store_currency))?;
+    Ok(ReceiptLine { sku: p.sku, name: p.name, qty: item.qty, price_cents: p.price_cents, vat_bp: p.vat_bp, from_cart: item.from_cart, origin: None })
 }
 
 /// What `reference` bought and what came back from it, from this device's receipts, the

@@ -299,6 +299,27 @@ pub fn migrations() -> Migrations<'static> {
         ) WITHOUT ROWID;
         "#,
         ),
+        M::up(
+            r#"
+        -- Bring your own chain: the store's language and IANA time zone (every time shown
+        -- and the store's "today" are local there), and a product as this store sells it —
+        -- its barcodes, brand, whether it may be sold, and the currency of its price.
+        ALTER TABLE stores ADD COLUMN language TEXT NOT NULL DEFAULT 'en';
+        ALTER TABLE stores ADD COLUMN timezone TEXT NOT NULL DEFAULT 'UTC';
+        ALTER TABLE products ADD COLUMN gtins TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE products ADD COLUMN brand TEXT NOT NULL DEFAULT '';
+        ALTER TABLE products ADD COLUMN status TEXT NOT NULL DEFAULT 'active';
+        ALTER TABLE products ADD COLUMN currency TEXT NOT NULL DEFAULT '';
+
+        -- A scanned barcode → its product: every GTIN of every product (a product without
+        -- any is found by its SKU).
+        CREATE TABLE product_gtins (
+            gtin TEXT PRIMARY KEY,
+            sku TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX product_gtins_by_sku ON product_gtins(sku);
+        "#,
+        ),
     ])
 }
 
@@ -348,15 +369,10 @@ mod tests {
     #[test]
     fn waiting_redemptions_are_counted_when_the_column_comes() {
         let migrations = super::migrations();
-        let mut scratch = rusqlite::Connection::open_in_memory().unwrap();
-        migrations.to_latest(&mut scratch).unwrap();
-        let latest = match migrations.current_version(&scratch).unwrap() {
-            rusqlite_migration::SchemaVersion::Inside(n) => n.get(),
-            other => panic!("{other:?}"),
-        };
+        // The column came with the ninth migration.
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
-        // The version before `points_redeemed` (badge versions and the loyalty rules came after it).
-        migrations.to_version(&mut conn, latest - 3).unwrap();
+        // The version before `points_redeemed` (the ninth migration).
+        migrations.to_version(&mut conn, 8).unwrap();
         let redeem = r#"{"customer_id":"C1","points":250,"reason":"at the till"}"#;
         conn.execute("INSERT INTO outbox(seq, op_id, name, entity, points_delta, body, kiosk_time) VALUES (1, 'a', 'loyalty.redeem', 'customer:C1', -250, ?1, 0)", [redeem]).unwrap();
         conn.execute("INSERT INTO outbox(seq, op_id, name, entity, points_delta, body, kiosk_time) VALUES (2, 'b', 'loyalty.earn', 'customer:C1', 40, '{\"customer_id\":\"C1\",\"points\":40,\"reason\":\"r\"}', 0)", []).unwrap();

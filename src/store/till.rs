@@ -71,12 +71,12 @@ impl LocalStore {
         let enrolment = self.require_enrolment()?;
         let mut conn = self.writer();
         let tx = conn.transaction()?;
+        let currency = store_currency(&tx)?;
         let mut lines = Vec::with_capacity(basket.items.len());
         for item in &basket.items {
-            lines.push(super::returns::catalogue_line(&tx, item)?);
+            lines.push(super::returns::catalogue_line(&tx, item, &currency)?);
         }
         let store_id = enrolled_store_id(&tx)?;
-        let currency = store_currency(&tx)?;
         let (last_seq, prev_hash) = last_receipt(&tx)?;
         let receipt = SaleDraft {
             store_id,

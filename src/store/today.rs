@@ -94,10 +94,11 @@ impl LocalStore {
         Ok(Sales { count, total_cents, returns, returns_cents, currency })
     }
 
-    /// The store's day so far. `tz_offset_secs` places the store's midnight; `no_show_secs`
-    /// is the hub's no-show rule, for the orders about to expire.
-    pub fn today(&self, now: i64, tz_offset_secs: i64, no_show_secs: i64) -> Result<Today> {
-        let since = now - (now + tz_offset_secs).rem_euclid(86_400);
+    /// The store's day so far: since its local midnight in `zone` (a day of 23 or 25 hours
+    /// when the clocks change); `no_show_secs` is the hub's no-show rule, for the orders
+    /// about to expire.
+    pub fn today(&self, now: i64, zone: &jiff::tz::TimeZone, no_show_secs: i64) -> Result<Today> {
+        let since = crate::clock::day_start(now, zone);
         let orders = self.open_orders()?;
         let waiting = self.waiting()?;
         let summary = desk::summary(&orders, &waiting, now, no_show_secs);

@@ -246,7 +246,8 @@ impl WindowDriver {
                 Ok(qr) => qr,
                 Err(e) => return tracing::warn!(number = %receipt.number, error = %e, "sale recorded; its receipt code could not be signed"),
             };
-            let printed = crate::peripherals::printer::open(&printer).and_then(|mut p| p.sale_receipt(&receipt, &qr, None));
+            let zone = store.time_zone().unwrap_or(jiff::tz::TimeZone::UTC);
+            let printed = crate::peripherals::printer::open(&printer).and_then(|mut p| p.sale_receipt(&receipt, &qr, None, &zone));
             if let Err(e) = printed {
                 tracing::warn!(number = %receipt.number, error = %e, "sale recorded; the receipt did not print");
             }
@@ -259,9 +260,9 @@ impl WindowDriver {
         if !self.printer.enabled {
             return;
         }
-        let printer = self.printer.clone();
+        let (printer, zone) = (self.printer.clone(), self.kiosk.borrow().zone().clone());
         std::thread::spawn(move || {
-            if let Err(e) = crate::peripherals::printer::open(&printer).and_then(|mut p| p.z_report(&report)) {
+            if let Err(e) = crate::peripherals::printer::open(&printer).and_then(|mut p| p.z_report(&report, &zone)) {
                 tracing::warn!(z = %report.number(), error = %e, "shift closed; the Z report did not print");
             }
         });

@@ -1,6 +1,7 @@
 //! What the shopper screen shows, as plain rows: built from the domain's shopper view,
 //! with money and times formatted for the shop floor.
 
+use jiff::tz::TimeZone;
 use omnikiosk_protocol::wire::OrderRecord;
 
 use crate::domain::desk::{position, Waiting};
@@ -12,7 +13,7 @@ pub struct OrderRowView {
     pub id: String,
     pub pickup_code: String,
     pub status: String,
-    /// Promised ready time, "14:30" (UTC offset applied by the caller's `tz_offset_secs`).
+    /// Promised ready time, "14:30" on the store's clock.
     pub promised: String,
     pub items: i64,
     pub checked_in: bool,
@@ -44,18 +45,12 @@ pub struct ShopperScreenView {
     pub purchase_points: i64,
 }
 
-/// "14:05" for a Unix time in the store's time zone.
-pub fn clock(at: i64, tz_offset_secs: i64) -> String {
-    let secs = (at + tz_offset_secs).rem_euclid(86_400);
-    format!("{:02}:{:02}", secs / 3600, (secs % 3600) / 60)
-}
-
-fn order_row(o: &OrderRecord, checked_in: &[String], waiting: &[Waiting], tz: i64) -> OrderRowView {
+fn order_row(o: &OrderRecord, checked_in: &[String], waiting: &[Waiting], zone: &TimeZone) -> OrderRowView {
     OrderRowView {
         id: o.id.clone(),
         pickup_code: o.pickup_code.clone(),
         status: o.status.as_str().to_string(),
-        promised: clock(o.promised_ready_at, tz),
+        promised: crate::clock::clock(o.promised_ready_at, zone),
         items: o.lines.iter().map(|l| l.qty).sum(),
         checked_in: checked_in.contains(&o.id),
         position: position(waiting, &o.id).unwrap_or(0),
@@ -65,8 +60,8 @@ fn order_row(o: &OrderRecord, checked_in: &[String], waiting: &[Waiting], tz: i6
 /// The shopper's screen: `checked_in` are the orders they said "I'm here" for in this
 /// session, `waiting` the desk's line (for their place in it); money in the store's
 /// `currency`, written the way the shopper's language writes it.
-pub fn shopper_screen(v: &ShopperView, checked_in: &[String], waiting: &[Waiting], tz_offset_secs: i64, currency: &str) -> ShopperScreenView {
-    let row = |o| order_row(o, checked_in, waiting, tz_offset_secs);
+pub fn shopper_screen(v: &ShopperView, checked_in: &[String], waiting: &[Waiting], zone: &TimeZone, currency: &str) -> ShopperScreenView {
+    let row = |o| order_row(o, checked_in, waiting, zone);
     let money = |cents| omnikiosk_protocol::money::format(cents, currency, &v.customer.language);
     ShopperScreenView {
         first_name: v.customer.first_name.clone(),
@@ -95,17 +90,5 @@ pub fn shopper_screen(v: &ShopperView, checked_in: &[String], waiting: &[Waiting
             .collect(),
         cart_total: money(v.cart.total_cents),
         purchase_points: 0,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clock_wraps_the_day_and_applies_the_offset() {
-        assert_eq!(clock(0, 0), "00:00");
-        assert_eq!(clock(14 * 3600 + 5 * 60, 0), "14:05");
-        assert_eq!(clock(23 * 3600, 2 * 3600), "01:00");
     }
 }

@@ -119,7 +119,7 @@ pub fn show(w: &AppWindow, s: &TillScreen, before: &TillScreen) {
     t.set_typed(s.typed.as_str().into());
     t.set_card_amount(s.card_amount.as_str().into());
     t.set_confirm_void(s.confirm_void);
-    t.set_notice(mirror!(s.notice, TillNotice => SlintNotice { None => None, UnknownProduct => UnknownProduct, UnknownShopper => UnknownShopper, CartEmpty => CartEmpty, Refused => Refused, Voided => Voided, ReturnRefused => ReturnRefused }));
+    t.set_notice(mirror!(s.notice, TillNotice => SlintNotice { None => None, UnknownProduct => UnknownProduct, UnknownShopper => UnknownShopper, CartEmpty => CartEmpty, Refused => Refused, Voided => Voided, ReturnRefused => ReturnRefused, Withdrawn => Withdrawn, Unpriced => Unpriced, OtherCurrency => OtherCurrency }));
     t.set_notice_detail(s.notice_detail.as_str().into());
     if s.receipt != before.receipt {
         let r = s.receipt.clone().unwrap_or_default();

@@ -7,7 +7,8 @@ use omnikiosk_protocol::wire::OrderRecord;
 use crate::clock::unix_now;
 use crate::config::LoyaltyConfig;
 use crate::resolve::HubQuery;
-use crate::store::{LocalStore, OpError, RecordedOp};
+use crate::store::{LocalStore, OpError, RecordedOp, StoreLocale};
+use jiff::tz::TimeZone;
 
 /// The staff screens are in English: amounts on them are written the English way.
 pub const STAFF_LANGUAGE: &str = "en";
@@ -19,8 +20,9 @@ pub struct UiSettings {
     pub idle_timeout_secs: u32,
     /// A signed-in colleague is signed out after this long without a touch.
     pub staff_idle_timeout_secs: u32,
-    /// The store's offset from UTC, for promised-ready times.
-    pub tz_offset_secs: i64,
+    /// The screens' language with no shopper signed in, when the config names one
+    /// (`[ui] language`); else the store record's.
+    pub language: Option<String>,
     pub loyalty_prefix: String,
     pub loyalty: LoyaltyConfig,
     /// Why goods may come back at the till.
@@ -41,7 +43,7 @@ impl UiSettings {
         UiSettings {
             idle_timeout_secs: cfg.ui.idle_timeout_secs,
             staff_idle_timeout_secs: cfg.ui.staff_idle_timeout_secs,
-            tz_offset_secs: i64::from(cfg.ui.utc_offset_minutes) * 60,
+            language: cfg.ui.language.clone(),
             loyalty_prefix: cfg.scan.loyalty_prefix.clone(),
             loyalty: cfg.loyalty.clone(),
             till: cfg.till.clone(),
@@ -59,9 +61,46 @@ pub struct Ctx {
     pub settings: UiSettings,
     /// The store's currency, read once (the store has no cheaper read of it than `today`).
     pub currency: std::cell::OnceCell<String>,
+    /// The store's time zone: every time on screen, and where the store's day begins.
+    pub zone: TimeZone,
+    /// The store record's language and zone name, as `zone` was made from them.
+    locale: StoreLocale,
 }
 
 impl Ctx {
+    /// The context over `store`, in the time zone and language of its record (UTC and
+    /// English until the record has come).
+    pub fn new(store: LocalStore, settings: UiSettings) -> Ctx {
+        let locale = store.store_locale().unwrap_or_default();
+        let zone = crate::clock::store_zone(&locale.timezone);
+        Ctx { store, settings, currency: Default::default(), zone, locale }
+    }
+
+    /// Takes up the store record's time zone and language when a pull changed them (the
+    /// first sync after enrolment, the retailer correcting a store); true when it did.
+    pub fn follow_store(&mut self) -> bool {
+        match self.store.store_locale() {
+            Ok(locale) if locale != self.locale => {
+                if locale.timezone != self.locale.timezone {
+                    self.zone = crate::clock::store_zone(&locale.timezone);
+                }
+                self.locale = locale;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The screens' language while no shopper is signed in: the config's, else the store's.
+    pub fn home_language(&self) -> String {
+        self.settings.language.clone().unwrap_or_else(|| self.locale.language.clone())
+    }
+
+    /// Where the store's day that holds `now` began (local midnight).
+    pub fn day_start(&self, now: i64) -> i64 {
+        crate::clock::day_start(now, &self.zone)
+    }
+
     pub fn now(&self) -> i64 {
         (self.settings.clock)()
     }
@@ -85,7 +124,7 @@ impl Ctx {
 
     /// "14:05" in the store's time zone.
     pub fn clock(&self, at: i64) -> String {
-        crate::ui::view::clock(at, self.settings.tz_offset_secs)
+        crate::clock::clock(at, &self.zone)
     }
 }
 
@@ -113,7 +152,7 @@ pub struct DeskSignals {
 /// What the controllers leave to the window to do, in the order they asked.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Show the screens in this language (a shopper's, or English again).
+    /// Show the screens in this language (a shopper's, or the store's again).
     Language(String),
     /// A customer this store has not cached: ask the hub, and give the answer to
     /// [`Kiosk::hub_answered`].

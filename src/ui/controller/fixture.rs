@@ -104,6 +104,18 @@ impl Fixture {
         Fixture { _dir: dir, store, key }
     }
 
+    /// The store's record again, in `timezone` and `language` (as a pull brings it).
+    pub fn store_in(&self, timezone: &str, language: &str) {
+        let record = StoreRecord { id: 1, name: "Test".into(), city: "Kraków".into(), currency: "PLN".into(), timezone: timezone.into(), language: language.into(), ..Default::default() };
+        self.store.apply_page(&[Change::Store(record)], "1.2", NOW).unwrap();
+    }
+
+    /// One more product in the catalogue (as the store's feed brings it), five on aisle C1.
+    pub fn sells(&self, p: ProductRecord) {
+        let stock = StockRecord { store_id: 1, sku: p.sku.clone(), on_hand: 5, aisle: "C1".into() };
+        self.store.apply_page(&[Change::Product(p), Change::Stock(stock)], "1.3", NOW).unwrap();
+    }
+
     /// Anna's loyalty card.
     pub fn card() -> String {
         LoyaltyCard::generate(DEFAULT_LOYALTY_PREFIX, 4242).as_str().to_string()
@@ -125,6 +137,6 @@ impl Fixture {
     pub fn ctx(&self) -> Ctx {
         let mut settings = UiSettings::from_config(&Config::default());
         settings.clock = || NOW;
-        Ctx { store: self.store.clone(), settings, currency: Default::default() }
+        Ctx::new(self.store.clone(), settings)
     }
 }

@@ -96,7 +96,7 @@ impl ManagerPart {
     pub fn load(&mut self, ctx: &Ctx) {
         let now = ctx.now();
         // Today, in the store's time zone, over every device of the store.
-        let Ok(today) = ctx.store.today(now, ctx.settings.tz_offset_secs, ctx.settings.no_show_secs) else {
+        let Ok(today) = ctx.store.today(now, &ctx.zone, ctx.settings.no_show_secs) else {
             tracing::warn!("the manager view could not be read");
             return;
         };
@@ -188,5 +188,47 @@ mod tests {
         assert_eq!((s.sales_count, s.sales_total.as_str()), (0, "zł\u{a0}0.00"), "no sales yet");
         m.clear();
         assert_eq!(*m.screen(), ManagerScreen::default());
+    }
+
+    /// The manager's "today" begins at the store's own midnight and the times on screen
+    /// are its local time, on both sides of the EU's clock changes (2026-03-29 and
+    /// 2026-10-25, 01:00 UTC): a sale half an hour before local midnight is yesterday's,
+    /// half an hour after is today's, whatever the offset was the day before.
+    #[test]
+    fn today_and_the_clock_follow_the_stores_time_zone_across_summer_time() {
+        use omnikiosk_protocol::till::ReceiptKind;
+        use omnikiosk_protocol::wire::{Change, SaleRecord};
+        const SPRING: i64 = 1_774_746_000;
+        const AUTUMN: i64 = 1_792_890_000;
+        let utc = |t: &str| t.parse::<jiff::Timestamp>().unwrap().as_second();
+        // (zone, the time now, local midnight of today in UTC, the clock shown now)
+        type Clock = fn() -> i64;
+        let cases: [(&str, Clock, &str, &str); 8] = [
+            ("Europe/Warsaw", || SPRING - 3600, "2026-03-28T23:00:00Z", "01:00"),
+            ("Europe/Warsaw", || SPRING + 3600, "2026-03-28T23:00:00Z", "04:00"),
+            ("Europe/Warsaw", || SPRING + 22 * 3600, "2026-03-29T22:00:00Z", "01:00"),
+            ("Europe/Warsaw", || AUTUMN + 22 * 3600 + 60, "2026-10-25T23:00:00Z", "00:01"),
+            ("Europe/London", || SPRING - 1800, "2026-03-29T00:00:00Z", "00:30"),
+            ("Europe/London", || SPRING + 22 * 3600 + 60, "2026-03-29T23:00:00Z", "00:01"),
+            ("Europe/London", || AUTUMN - 1800, "2026-10-24T23:00:00Z", "01:30"),
+            ("Europe/London", || AUTUMN + 23 * 3600 + 60, "2026-10-26T00:00:00Z", "00:01"),
+        ];
+        for (zone, now, midnight, shown) in cases {
+            let f = Fixture::new();
+            f.store_in(zone, "en");
+            let midnight = utc(midnight);
+            let sale = |number: &str, at: i64| {
+                Change::Sale(SaleRecord { number: number.into(), store_id: 1, device_id: "kiosk-1-2".into(), kind: ReceiptKind::Sale, total_cents: 1000, at, receipt: None })
+            };
+            f.store.apply_page(&[sale("yesterday", midnight - 1800), sale("today", midnight + 1800)], "1.9", now()).unwrap();
+            let mut ctx = f.ctx();
+            ctx.settings.clock = now;
+            let mut m = ManagerPart::default();
+            m.load(&ctx);
+            let s = m.screen();
+            let label = format!("{zone} at {}", jiff::Timestamp::from_second(now()).unwrap());
+            assert_eq!(s.sales_count, 1, "{label}: only the sale after local midnight is today's");
+            assert_eq!(s.last_pull, shown, "{label}: the last pull on the store's clock");
+        }
     }
 }

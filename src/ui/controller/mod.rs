@@ -27,7 +27,7 @@ pub mod staff;
 pub mod till;
 
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 
 pub use context::{Ctx, DeskSignals, Effect, UiSettings};
 pub use router::{AttractNotice, AttractScreen, Kiosk, Screen};

@@ -88,7 +88,7 @@ pub struct Kiosk {
 impl Kiosk {
     pub fn new(store: LocalStore, settings: UiSettings) -> Kiosk {
         let mut kiosk = Kiosk {
-            ctx: Ctx { store, settings, currency: Default::default() },
+            ctx: Ctx::new(store, settings),
             screen: Screen::Attract,
             idle_left: 0,
             seconds_left: 0,
@@ -103,12 +103,18 @@ impl Kiosk {
             signals: None,
             effects: Vec::new(),
         };
+        kiosk.effects.push(Effect::Language(kiosk.ctx.home_language()));
         kiosk.refresh();
         kiosk
     }
 
     pub fn store(&self) -> &LocalStore {
         &self.ctx.store
+    }
+
+    /// The store's time zone, as the screens show times.
+    pub fn zone(&self) -> &jiff::tz::TimeZone {
+        &self.ctx.zone
     }
 
     pub fn screen(&self) -> Screen {
@@ -214,7 +220,11 @@ impl Kiosk {
                 self.till.find_return(ctx, &o.id)
             }
             Ok(LocalAnswer::AskHub(_)) => self.till.not_found(ctx, TillNotice::UnknownShopper, code),
-            Err(ScanError::NotFound(_) | ScanError::NotRecognised(_)) => self.till.not_found(ctx, TillNotice::UnknownProduct, code),
+            // Not a barcode, but perhaps the retailer's SKU typed on the keypad.
+            Err(ScanError::NotFound(_) | ScanError::NotRecognised(_)) => match ctx.store.product_by_code(code) {
+                Ok(Some(p)) => self.till.add_product(ctx, &p),
+                _ => self.till.not_found(ctx, TillNotice::UnknownProduct, code),
+            },
             other => return Some(other),
         }
         None
@@ -312,7 +322,8 @@ impl Kiosk {
         }
     }
 
-    /// Back to the attract screen, in English, with nothing personal left in any part.
+    /// Back to the attract screen, in the store's language (or the config's), with nothing
+    /// personal left in any part.
     pub fn go_home(&mut self) {
         self.idle_left = 0;
         self.shopper.end();
@@ -322,7 +333,7 @@ impl Kiosk {
         self.help_asked = None;
         self.screen = Screen::Attract;
         self.attract.notice = AttractNotice::None;
-        self.effects.push(Effect::Language("en".into()));
+        self.effects.push(Effect::Language(self.ctx.home_language()));
         self.refresh();
     }
 
@@ -628,6 +639,10 @@ impl Kiosk {
     /// lists, the manager view, and the desk's signals. The window calls it every two
     /// seconds, and every action that changes what the desk sees calls it too.
     pub fn refresh(&mut self) {
+        // The store's record (its zone, its language) may have come with the last pull.
+        if self.ctx.follow_store() && self.screen == Screen::Attract {
+            self.effects.push(Effect::Language(self.ctx.home_language()));
+        }
         let store = &self.ctx.store;
         let sync = store.sync_state().ok();
         let online = sync.as_ref().is_some_and(|s| s.last_error.is_none());
@@ -760,6 +775,31 @@ mod tests {
         assert_eq!(k.screen(), Screen::Attract);
         assert_eq!(*k.shopper(), Default::default(), "nothing of Anna is left");
         assert!(k.take_effects().contains(&Effect::Language("en".into())));
+    }
+
+    /// With nobody signed in the screens speak the store's language — from its record,
+    /// as soon as a pull brings it — unless the config names one; a shopper's session is
+    /// in theirs, and ends back in the store's.
+    #[test]
+    fn the_idle_screen_speaks_the_stores_language_unless_the_config_names_one() {
+        let languages = |k: &mut Kiosk| -> Vec<String> {
+            k.take_effects().into_iter().filter_map(|e| if let Effect::Language(l) = e { Some(l) } else { None }).collect()
+        };
+        for (configured, store_says, idle) in [(None, "uk", "uk"), (Some("zh"), "uk", "zh"), (None, "en", "en")] {
+            let f = Fixture::new();
+            let ctx = f.ctx();
+            let mut settings = ctx.settings;
+            settings.language = configured.map(str::to_string);
+            let mut k = Kiosk::new(ctx.store, settings);
+            assert_eq!(languages(&mut k), [configured.unwrap_or("en")], "{configured:?}: the record as it stood at the start");
+            f.store_in("Europe/Kyiv", store_says);
+            k.refresh();
+            assert_eq!(languages(&mut k), [idle], "{configured:?}: the record a pull brought");
+            k.scan(&Fixture::card());
+            assert_eq!(languages(&mut k), ["pl"], "Anna's");
+            k.go_home();
+            assert_eq!(languages(&mut k), [idle], "{configured:?}, the store says {store_says}");
+        }
     }
 
     #[test]

@@ -80,7 +80,7 @@ impl ShopperPart {
     fn load(&mut self, ctx: &Ctx) {
         let Some(s) = &self.session else { return };
         let waiting = ctx.store.waiting().unwrap_or_default();
-        self.screen.view = shopper_screen(&s.view, &s.checked_in, &waiting, ctx.settings.tz_offset_secs, &ctx.currency());
+        self.screen.view = shopper_screen(&s.view, &s.checked_in, &waiting, &ctx.zone, &ctx.currency());
         self.screen.view.purchase_points = purchase_points(ctx, &s.customer_id);
     }
 
@@ -168,7 +168,7 @@ impl ShopperPart {
 /// another device of the store shows there).
 fn purchase_points(ctx: &Ctx, customer_id: &str) -> i64 {
     let now = ctx.now();
-    let since = now - (now + ctx.settings.tz_offset_secs).rem_euclid(86_400);
+    let since = ctx.day_start(now);
     let receipts = ctx.store.receipts(RECENT_RECEIPTS).unwrap_or_default();
     receipts
         .iter()

@@ -15,6 +15,7 @@ use omnikiosk_protocol::till::{price, settle, Priced, Receipt, ReceiptKind, Rece
 
 use super::context::{refusal, Ctx, STAFF_LANGUAGE};
 use super::returns::{Refund, Return, ReturnScreen};
+use crate::domain::catalogue::{sellable, NotSold};
 use crate::domain::shopper::ShopperView;
 use crate::store::{Basket, BasketItem, OpError, ProductView, StaffMember};
 
@@ -56,6 +57,22 @@ pub enum TillNotice {
     /// Nothing can come back from that receipt, or the return was refused; `notice_detail`
     /// says why. Nothing was recorded.
     ReturnRefused,
+    /// A product this store no longer sells (`notice_detail`: its name).
+    Withdrawn,
+    /// A product without a price at this store.
+    Unpriced,
+    /// A product priced in another currency than the store's.
+    OtherCurrency,
+}
+
+impl From<NotSold> for TillNotice {
+    fn from(why: NotSold) -> TillNotice {
+        match why {
+            NotSold::Withdrawn => TillNotice::Withdrawn,
+            NotSold::Unpriced => TillNotice::Unpriced,
+            NotSold::OtherCurrency => TillNotice::OtherCurrency,
+        }
+    }
 }
 
 /// One line of the basket or of a receipt, as shown.
@@ -205,10 +222,16 @@ impl TillPart {
         self.show(ctx);
     }
 
-    /// A product scanned or typed: one more of it.
+    /// A product scanned or typed: one more of it — unless the store may not sell it
+    /// (withdrawn, unpriced here, priced in another currency), which the till says.
     pub fn add_product(&mut self, ctx: &Ctx, p: &ProductView) {
         self.next_sale();
         let p = &p.product;
+        if let Err(why) = sellable(p, &self.currency) {
+            self.notice = why.into();
+            self.notice_detail = p.name.clone();
+            return self.show(ctx);
+        }
         match self.sale.lines.iter_mut().find(|l| l.sku == p.sku && !l.from_cart) {
             Some(line) => line.qty += 1,
             None => self.sale.lines.push(ReceiptLine {
@@ -279,15 +302,21 @@ impl TillPart {
         }
         for (sku, qty) in cart {
             match ctx.store.product(&sku) {
-                Ok(Some(p)) => self.sale.lines.push(ReceiptLine {
-                    sku,
-                    name: p.product.name,
-                    qty,
-                    price_cents: p.product.price_cents,
-                    vat_bp: p.product.vat_bp,
-                    from_cart: true,
-                    origin: None,
-                }),
+                Ok(Some(p)) => match sellable(&p.product, &self.currency) {
+                    Ok(()) => self.sale.lines.push(ReceiptLine {
+                        sku,
+                        name: p.product.name,
+                        qty,
+                        price_cents: p.product.price_cents,
+                        vat_bp: p.product.vat_bp,
+                        from_cart: true,
+                        origin: None,
+                    }),
+                    Err(why) => {
+                        self.notice = why.into();
+                        self.notice_detail = p.product.name;
+                    }
+                },
                 _ => {
                     self.notice = TillNotice::UnknownProduct;
                     self.notice_detail = sku;
@@ -633,6 +662,78 @@ mod tests {
         assert_eq!(t.screen().lines.iter().map(|l| l.qty).collect::<Vec<_>>(), [3], "a line at none is gone");
         t.remove_line(&ctx, 0);
         assert!(t.screen().lines.is_empty());
+    }
+
+    /// The retailer's feed decides what the till sells: a product found by any of its
+    /// barcodes goes in the basket; a withdrawn one, one without a price here and one
+    /// priced in another currency are refused in the till's words, the basket unchanged.
+    /// What was sold before it was withdrawn still comes back against its receipt.
+    #[test]
+    fn the_till_sells_what_the_feed_lets_it_and_takes_back_what_it_sold() {
+        use omnikiosk_protocol::till::{Tender, TenderMethod};
+        use omnikiosk_protocol::wire::{ProductRecord, ProductStatus};
+        let (f, ctx) = Fixture::start();
+        let mut t = till(&f, &ctx, "S1-STAFF");
+        scan(&mut t, &ctx, "5901234123457");
+        t.exact(&ctx);
+        let sold = t.complete(&ctx).expect("Tea sold while active");
+        let product = |sku: &str, name: &str, gtin: &str, status, currency: &str| ProductRecord {
+            sku: sku.into(),
+            name: name.into(),
+            price_cents: 899,
+            category: "food".into(),
+            vat_bp: 500,
+            gtins: vec![gtin.into()],
+            status,
+            currency: currency.into(),
+            ..Default::default()
+        };
+        f.sells(product("5901234123457", "Tea", "5901234123457", ProductStatus::Withdrawn, "PLN"));
+        f.sells(product("KAWA-1", "Coffee", "5900000000011", ProductStatus::Active, "PLN"));
+        f.sells(product("KAWA-2", "Decaf", "5900000000028", ProductStatus::Unpriced, ""));
+        f.sells(product("KAWA-3", "Espresso", "5900000000035", ProductStatus::Active, "EUR"));
+        let by_code = |t: &mut TillPart, code: &str| t.add_product(&ctx, &ctx.store.product_by_code(code).unwrap().expect(code));
+        for (code, notice, detail) in [
+            ("5900000000011", TillNotice::None, ""),
+            ("5901234123457", TillNotice::Withdrawn, "Tea"),
+            ("5900000000028", TillNotice::Unpriced, "Decaf"),
+            ("5900000000035", TillNotice::OtherCurrency, "Espresso"),
+            ("KAWA-1", TillNotice::None, ""),
+        ] {
+            by_code(&mut t, code);
+            assert_eq!(t.screen().notice, notice, "{code}");
+            if notice != TillNotice::None {
+                assert_eq!(t.screen().notice_detail, detail, "{code}: the product named");
+            }
+        }
+        assert_eq!(t.screen().lines.iter().map(|l| (l.name.as_str(), l.qty)).collect::<Vec<_>>(), [("Coffee", 2)], "only what may be sold");
+
+        // The command line's way in: the whole basket refused, no receipt number used.
+        let basket = |sku: &str| crate::store::Basket {
+            staff_id: "S1-STAFF".into(),
+            customer_id: None,
+            items: vec![BasketItem { sku: sku.into(), qty: 1, from_cart: false }],
+            points_redeemed: 0,
+            tenders: vec![Tender { method: TenderMethod::Cash, cents: 10_000, reference: None }],
+        };
+        for (sku, said) in [("5901234123457", "Tea is no longer sold"), ("KAWA-2", "Decaf has no price at this store"), ("KAWA-3", "Espresso is priced in EUR, not in this store's PLN")] {
+            match ctx.store.complete_sale(&basket(sku), &ctx.settings.loyalty, ctx.now()) {
+                Err(OpError::Refused(r)) => assert_eq!(r.message, said),
+                other => panic!("{sku} sold: {other:?}"),
+            }
+        }
+        assert_eq!(ctx.store.receipts(10).unwrap().len(), 1, "only the first sale has a receipt");
+
+        let back = crate::store::ReturnRequest {
+            staff_id: "S1-STAFF".into(),
+            origin: sold.number.clone(),
+            items: vec![],
+            sold: vec![],
+            reason: "damaged".into(),
+            tenders: vec![Tender { method: TenderMethod::Cash, cents: 0, reference: None }],
+        };
+        let returned = ctx.store.complete_return(&back, &ctx.settings.loyalty, ctx.now()).expect("a withdrawn product comes back");
+        assert_eq!((returned.lines[0].name.as_str(), returned.total_cents), ("Tea", -499));
     }
 
     #[test]
