@@ -85,16 +85,13 @@ bounded!(
     TimelineLimit, "limit", 1, crate::MAX_TIMELINE_PAGE, crate::TIMELINE_PAGE
 );
 
-/// Most characters of a customer id.
-pub const ID_MAX_CHARS: usize = 64;
-/// What a customer id may hold besides ASCII letters and digits.
-const ID_PUNCTUATION: &str = "._-";
+pub use omnikiosk_protocol::catalogue::{ID_MAX_CHARS, ID_PUNCTUATION};
 
 /// An id as the channel gives it (a customer's, a product's SKU, a colleague's, an
 /// idempotency key): 1 to [`ID_MAX_CHARS`] ASCII letters, digits, '.', '_' or '-'; 400
 /// naming `what` otherwise.
 pub fn check_id(what: &str, id: &str) -> Result<(), HubError> {
-    if (1..=ID_MAX_CHARS).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || ID_PUNCTUATION.as_bytes().contains(&b)) {
+    if omnikiosk_protocol::catalogue::is_id(id) {
         return Ok(());
     }
     Err(HubError::BadRequest(format!("{what} must be 1-{ID_MAX_CHARS} letters, digits, '-', '_' or '.'")))

@@ -9,6 +9,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::wire::{ProductRecord, ProductStatus, StoreRecord};
 
+/// Most characters of an id the retailer's systems give (a SKU, a customer's or a
+/// colleague's id, an idempotency key).
+pub const ID_MAX_CHARS: usize = 64;
+
+/// What such an id may hold besides ASCII letters and digits.
+pub const ID_PUNCTUATION: &str = "._-";
+
+/// Whether `s` is such an id: 1 to [`ID_MAX_CHARS`] ASCII letters, digits, '.', '_' or '-'.
+pub fn is_id(s: &str) -> bool {
+    (1..=ID_MAX_CHARS).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || ID_PUNCTUATION.as_bytes().contains(&b))
+}
+
 /// Highest price the hub takes, in minor units (ten million in a two-decimal currency):
 /// anything above is a feed's mistake, not a price.
 pub const MAX_PRICE_MINOR: i64 = 1_000_000_000;

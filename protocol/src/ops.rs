@@ -259,9 +259,8 @@ impl OpBody {
             }
             OpBody::OrderCancel { reason, .. } => text("reason", reason),
             OpBody::OrderPick { short_reason: Some(r), .. } => text("short-pick reason", r),
-            OpBody::CartAdd { sku, .. } if crate::gtin::Gtin::parse(sku).is_err() => {
-                Err(Rejection::new("bad_op", format!("{sku} is not a product code (EAN-13, EAN-8 or UPC-A)")))
-            }
+            // A retailer's SKU need not be a barcode (the seed's are).
+            OpBody::CartAdd { sku, .. } if !crate::catalogue::is_id(sku) => Err(Rejection::new("bad_op", format!("{sku:?} is not a product's SKU"))),
             OpBody::SaleComplete { receipt } if receipt.kind != ReceiptKind::Sale => Err(Rejection::new(
                 "bad_receipt",
                 format!("receipt {} is not a sale: a return is an op of its own", receipt.number),

@@ -7,7 +7,6 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::gtin::Gtin;
 use crate::ops::{Rejection, MAX_POINTS_PER_OP};
 
 /// `prev_hash` of a device's first receipt.
@@ -415,8 +414,9 @@ impl Receipt {
             return bad(format!("a receipt with returned lines is a return; receipt {} is a {:?}", self.number, self.kind));
         }
         for l in &self.lines {
-            if Gtin::parse(&l.sku).is_err() {
-                return Err(Rejection::new("bad_product", format!("{} is not a product code (EAN-13, EAN-8 or UPC-A)", l.sku)));
+            // The retailer's SKU: a barcode in the seed's catalogue, any id in a real one.
+            if !crate::catalogue::is_id(&l.sku) {
+                return Err(Rejection::new("bad_product", format!("{:?} is not a product's SKU", l.sku)));
             }
             if l.origin.is_some() && !(1..=MAX_QTY).contains(&-l.qty) {
                 return Err(Rejection::new("bad_quantity", format!("the returned quantity of {} must be 1 to {MAX_QTY}, not {}", l.name, -l.qty)));

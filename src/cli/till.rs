@@ -38,6 +38,10 @@ fn usage(message: String) -> Failure {
 /// the catalogue does not know must at least be a barcode with a right check digit (the
 /// sale or return then says it is not in the catalogue).
 fn parse_item(store: &LocalStore, text: &str) -> Result<BasketItem, Failure> {
+    // A retailer's SKU may hold an x itself (`BOX-12`): the whole text first.
+    if let Some(found) = store.product_by_code(text.trim())? {
+        return Ok(BasketItem { sku: found.product.sku, qty: 1, from_cart: false });
+    }
     let (code, qty) = match text.trim().rsplit_once(['x', 'X', '*']) {
         Some((code, qty)) => {
             let qty = qty.parse::<i64>().map_err(|_| usage(format!("--item {text:?}: the quantity after x must be a whole number")))?;
