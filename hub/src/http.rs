@@ -469,9 +469,23 @@ async fn pull(State(s): State<AppState>, headers: HeaderMap, params: Result<Quer
         #[serde(borrow)]
         kind: std::borrow::Cow<'a, str>,
     }
+    /// A product's `status`, which decides what an older device is sent.
+    #[derive(serde::Deserialize)]
+    struct ProductStatus<'a> {
+        #[serde(borrow)]
+        data: Status<'a>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Status<'a> {
+        #[serde(borrow, default)]
+        status: Option<std::borrow::Cow<'a, str>>,
+    }
     let known = |b: &String| {
         proto >= PROTOCOL_VERSION
-            || serde_json::from_str::<Kind>(b).is_ok_and(|k| Change::since_protocol(&k.kind) <= proto)
+            || serde_json::from_str::<Kind>(b).is_ok_and(|k| {
+                let status = if k.kind == "product" { serde_json::from_str::<ProductStatus>(b).ok().and_then(|p| p.data.status) } else { None };
+                Change::needs_protocol(&k.kind, status.as_deref()) <= proto
+            })
     };
     let hub = s.hub.clone();
     let (id, last) = (device.id.clone(), page.last_seq);

@@ -332,3 +332,32 @@ async fn the_feeds_upload_over_http_as_from_the_command_line(db: Db) {
     assert_eq!(mug(s.pull_all(&krk, "").await.0), Some((2499, "PLN".to_string(), vec!["5909990000012".to_string()])));
     assert_eq!(mug(s.pull_all(&lon, "").await.0), Some((699, "GBP".to_string(), vec!["5909990000012".to_string()])));
 }
+
+on_both_backends!(a_till_of_the_previous_protocol_is_never_sent_a_product_it_may_not_sell);
+
+/// A device of protocol 4 reads no `status`: it would sell a withdrawn product, or an
+/// unpriced one at 0. It is sent only what its store may sell, and keeps its last sellable
+/// record of a product withdrawn since.
+async fn a_till_of_the_previous_protocol_is_never_sent_a_product_it_may_not_sell(db: Db) {
+    let s = empty_hub(db).await;
+    let (_, lon) = s.two_stores().await;
+    s.put("/v1/products/MUG-350", mug()).await;
+    s.put("/v1/products/KEFIR", json!({"name": "Kefir 1 l", "prices": {"PLN": {"price_cents": 449}}})).await;
+    let old_pull = |cursor: String| {
+        let (http, base, token) = (s.http.clone(), s.base.clone(), lon.clone());
+        async move {
+            let url = format!("{base}/v1/sync/pull?cursor={cursor}&limit=1000&wait=0");
+            let page: PullResponse = http.get(url).bearer_auth(token).header(PROTOCOL_HEADER, (PROTOCOL_VERSION - 1).to_string()).send().await.unwrap().json().await.unwrap();
+            page
+        }
+    };
+    let page = old_pull(String::new()).await;
+    let seen: Vec<_> = products(&page.changes).iter().map(|p| (p.sku.clone(), p.status)).collect();
+    assert_eq!(seen, [("MUG-350".to_string(), ProductStatus::Active)], "London cannot sell kefir: an old till is not told of it");
+    let (st, _) = s.call(Method::DELETE, "/v1/products/MUG-350", CHANNEL, None).await;
+    assert_eq!(st, StatusCode::OK);
+    let after = old_pull(page.cursor.clone()).await;
+    assert!(products(&after.changes).is_empty(), "{:?}", after.changes);
+    let (now, _) = s.pull_all(&lon, &page.cursor).await;
+    assert_eq!(products(&now).iter().map(|p| p.status).collect::<Vec<_>>(), [ProductStatus::Withdrawn], "a current till is told");
+}

@@ -124,6 +124,17 @@ impl Change {
             _ => 1,
         }
     }
+
+    /// The protocol version a stored change needs, from its wire tag and, for a product,
+    /// its `status`: a product a store may not sell needs 5, the first version whose till
+    /// reads `status` (an older one would sell it — at 0 when unpriced). Such a device
+    /// keeps its last sellable record of the product instead.
+    pub fn needs_protocol(kind: &str, status: Option<&str>) -> u32 {
+        match (kind, status) {
+            ("product", Some(s)) if s != ProductStatus::Active.as_str() => 5,
+            _ => Change::since_protocol(kind),
+        }
+    }
 }
 
 /// A check-in as the store's devices share it (the name comes from the customer record).
