@@ -550,7 +550,17 @@ async fn dispatch(cli: Cli) -> CmdResult {
             let store = open(&dir, &cfg)?;
             // Any of the product's barcodes saves its SKU; a code the catalogue lacks is
             // refused by the rules in their words.
-            let sku = store.product_by_code(&code)?.map_or_else(|| code.trim().to_string(), |p| p.product.sku);
+            let sku = match store.product_by_code(&code)? {
+                Some(p) => p.product.sku,
+                // Digits are a scanned barcode: a wrong check digit is a misread, not a SKU.
+                None if code.trim().bytes().all(|b| b.is_ascii_digit()) => {
+                    omnikiosk_protocol::gtin::Gtin::parse(code.trim())
+                        .map_err(|e| Failure { message: format!("{}: not a product code ({e})", code.trim()), code: 3 })?
+                        .as_str()
+                        .to_string()
+                }
+                None => code.trim().to_string(),
+            };
             record(&store, &cfg, OpBody::CartAdd { customer_id, sku }, json)
         }
         Command::Today { json } => {
