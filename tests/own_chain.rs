@@ -102,3 +102,52 @@ async fn an_unchanged_reimport_moves_no_stores_feed() {
     assert_eq!(again["unchanged"], 10, "{again}");
     assert_eq!((hub.feed_end(1).await, hub.feed_end(2).await), (krk_end, lon_end));
 }
+
+/// The proof at its size: a feed of `OMNIKIOSK_FEED_PRODUCTS` (default 10,000)
+/// products and the local inventory of three stores, two in złoty and one in pounds,
+/// uploaded as a retailer's nightly job would; a kiosk of each store then sells products by
+/// their GTIN at that store's price — Warsaw's own price for every tenth, London's pounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ten_thousand_product_feed_sells_at_three_stores() {
+    use std::fmt::Write as _;
+    let n: usize = std::env::var("OMNIKIOSK_FEED_PRODUCTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let hub = TestHub::empty().await;
+    let channel = hub.channel();
+    for (id, code, currency, tz, vat) in [(1, "KRK-01", "PLN", "Europe/Warsaw", 2300), (2, "WAW-01", "PLN", "Europe/Warsaw", 2300), (3, "LON-01", "GBP", "Europe/London", 2000)] {
+        let body = json!({"code": code, "name": format!("Omni {code}"), "currency": currency, "language": "en", "timezone": tz, "vat": {"standard": vat}});
+        channel.put(&format!("/v1/stores/{id}"), body).await;
+    }
+    let gtin = |i: usize| omnikiosk_protocol::gtin::Gtin::ean13_from_body(&format!("590{i:09}")).unwrap().as_str().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut products, mut inventory) = (String::from("id\ttitle\tprice\tgtin\tproduct_type\ttax_category\n"), String::from("store_code\tid\tquantity\tprice\taisle\n"));
+    for i in 0..n {
+        writeln!(products, "P{i:06}\tProduct {i}\t{}.{:02} PLN\t{}\tHome > Set {}\tstandard", 1 + i % 90, i % 100, gtin(i), i % 40).unwrap();
+        writeln!(inventory, "KRK-01\tP{i:06}\t{}\t\tA{}", i % 30, i % 9).unwrap();
+        let warsaw = if i % 10 == 0 { format!("{}.49 PLN", 2 + i % 90) } else { String::new() };
+        writeln!(inventory, "WAW-01\tP{i:06}\t{}\t{warsaw}\tB{}", i % 25, i % 7).unwrap();
+        writeln!(inventory, "LON-01\tP{i:06}\t{}\t{}.{:02} GBP\tAisle {}", i % 20, i % 20, 50 + i % 50, i % 5).unwrap();
+    }
+    let (pf, inf) = (dir.path().join("products.tsv"), dir.path().join("inventory.tsv"));
+    std::fs::write(&pf, products).unwrap();
+    std::fs::write(&inf, inventory).unwrap();
+    let p = channel.upload("/v1/imports/products", &pf).await;
+    assert_eq!((p["created"].as_u64(), p["errors"].as_array().map(Vec::len)), (Some(n as u64), Some(0)), "{}", p["errors"]);
+    let i = channel.upload("/v1/imports/inventory", &inf).await;
+    assert_eq!((i["created"].as_u64(), i["errors"].as_array().map(Vec::len)), (Some(3 * n as u64), Some(0)), "{}", i["errors"]);
+    channel.put("/v1/stores/1/staff/T1", json!({"name": "Kasia", "role": "till"})).await;
+    channel.put("/v1/stores/2/staff/T2", json!({"name": "Marek", "role": "till"})).await;
+    channel.put("/v1/stores/3/staff/T3", json!({"name": "Amy", "role": "till"})).await;
+
+    let (krk, waw, lon) = (kiosk(&hub, 1).await, kiosk(&hub, 2).await, kiosk(&hub, 3).await);
+    let j = n - 10; // every tenth product has Warsaw's own price
+    let list_price = |i: usize| ((1 + i % 90) * 100 + i % 100) as i64;
+    for (k, staff, price, vat) in [
+        (&krk, "T1", list_price(j), 2300),
+        (&waw, "T2", ((2 + j % 90) * 100 + 49) as i64, 2300),
+        (&lon, "T3", ((j % 20) * 100 + 50 + j % 50) as i64, 2000),
+    ] {
+        let receipt = sell(k, staff, &gtin(j), price).await;
+        assert_eq!((receipt["total_cents"].as_i64(), &receipt["tax"][0]["vat_bp"]), (Some(price), &json!(vat)), "{receipt}");
+    }
+    assert_eq!(krk.json(&["status", "--json"]).await["counts"]["products"].as_u64(), Some(n as u64));
+}
