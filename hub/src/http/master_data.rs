@@ -72,11 +72,8 @@ fn streamed(body: axum::body::Body) -> impl std::io::Read + Send + 'static {
     request_body(content = String, content_type = "text/tab-separated-values", description = "A Google Merchant Center product data file, TSV or CSV"),
     responses((status = 200, description = "What the import did (or would do), and each row not applied with its line, column and why", body = ImportReport))
 )]
-async fn import_products(State(s): State<AppState>, headers: HeaderMap, params: Result<Query<ImportParams>, QueryRejection>, body: axum::body::Body) -> ApiResult<ImportReport> {
-    channel_auth(&s, &headers).await?;
-    let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
-    let (opts, input) = (p.options()?, streamed(body));
-    Ok(Json(on_hub(&s, move |hub| hub.import_products(input, opts)).await?))
+async fn import_products(s: State<AppState>, headers: HeaderMap, params: Result<Query<ImportParams>, QueryRejection>, body: axum::body::Body) -> ApiResult<ImportReport> {
+    upload(s, headers, params, body, Feed::Products).await
 }
 
 #[utoipa::path(
@@ -84,11 +81,34 @@ async fn import_products(State(s): State<AppState>, headers: HeaderMap, params: 
     request_body(content = String, content_type = "text/tab-separated-values", description = "A Google local inventory file (store_code, id, quantity, price, …, aisle), TSV or CSV"),
     responses((status = 200, description = "What the import did (or would do), and each row not applied with its line, column and why", body = ImportReport))
 )]
-async fn import_inventory(State(s): State<AppState>, headers: HeaderMap, params: Result<Query<ImportParams>, QueryRejection>, body: axum::body::Body) -> ApiResult<ImportReport> {
+async fn import_inventory(s: State<AppState>, headers: HeaderMap, params: Result<Query<ImportParams>, QueryRejection>, body: axum::body::Body) -> ApiResult<ImportReport> {
+    upload(s, headers, params, body, Feed::Inventory).await
+}
+
+/// Which of Google's two feeds an upload is.
+enum Feed {
+    Products,
+    Inventory,
+}
+
+/// A bulk upload: the body streamed into the importer, as `omnikiosk-hub import` reads a file.
+async fn upload(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<ImportParams>, QueryRejection>,
+    body: axum::body::Body,
+    feed: Feed,
+) -> ApiResult<ImportReport> {
     channel_auth(&s, &headers).await?;
     let Query(p) = params.map_err(|e| HubError::BadRequest(format!("bad query: {}", e.body_text())))?;
     let (opts, input) = (p.options()?, streamed(body));
-    Ok(Json(on_hub(&s, move |hub| hub.import_inventory(input, opts)).await?))
+    Ok(Json(
+        on_hub(&s, move |hub| match feed {
+            Feed::Products => hub.import_products(input, opts),
+            Feed::Inventory => hub.import_inventory(input, opts),
+        })
+        .await?,
+    ))
 }
 
 /// A store id from the path: 1 to 2147483647, else 400.
