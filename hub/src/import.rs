@@ -81,6 +81,7 @@ fn product_line(row: ProductRow, gtin_owners: &mut HashMap<String, (String, u64)
     }
     let entry = ProductPut {
         name: row.title,
+        names: Default::default(),
         category: row.product_type.last().cloned().unwrap_or_default(),
         brand: row.brand,
         tax_category: row.tax_category,

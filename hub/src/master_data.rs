@@ -159,6 +159,14 @@ pub fn check_product(sku: &str, p: &ProductPut) -> Result<ProductPut, HubError> 
     if p.name.trim().is_empty() || p.name.chars().count() > 150 || p.name.chars().any(char::is_control) {
         return bad("name must be 1-150 printable characters".into());
     }
+    for (language, name) in &p.names {
+        if !LANGUAGES.contains(&language.as_str()) {
+            return bad(format!("names: language must be one of {}, not {language:?}", LANGUAGES.join(", ")));
+        }
+        if name.trim().is_empty() || name.chars().count() > 150 || name.chars().any(char::is_control) {
+            return bad(format!("names.{language} must be 1-150 printable characters"));
+        }
+    }
     for (what, text, max) in [("category", &p.category, 100), ("brand", &p.brand, 70)] {
         if text.chars().count() > max || text.chars().any(char::is_control) {
             return bad(format!("{what} must be at most {max} printable characters"));

@@ -128,7 +128,7 @@ fn krakow() -> Value {
 }
 
 fn mug() -> Value {
-    json!({"name": "Mug 350 ml", "category": "Home", "brand": "Omni", "gtins": ["5901234123457", "96385074"],
+    json!({"name": "Mug 350 ml", "names": {"pl": "Kubek 350 ml"}, "category": "Home", "brand": "Omni", "gtins": ["5901234123457", "96385074"],
            "prices": {"PLN": {"price_cents": 2999}, "GBP": {"price_cents": 699}}})
 }
 
@@ -152,6 +152,7 @@ async fn each_store_sells_a_product_at_its_own_price_in_its_own_currency(db: Db)
     let sold: Vec<_> = products(&krk_changes).iter().map(|p| (p.sku.as_str(), p.price_cents, p.currency.as_str(), p.vat_bp, p.status)).collect();
     assert_eq!(sold, [("MUG-350", 2999, "PLN", 2300, ProductStatus::Active), ("KEFIR", 449, "PLN", 500, ProductStatus::Active)]);
     assert_eq!(products(&krk_changes)[0].gtins, ["5901234123457", "96385074"]);
+    assert_eq!(products(&krk_changes)[0].name, "Kubek 350 ml", "Kraków speaks Polish");
 
     let (lon_changes, lon_cursor) = s.pull_all(&lon, "").await;
     let sold: Vec<_> = products(&lon_changes).iter().map(|p| (p.sku.as_str(), p.price_cents, p.currency.as_str(), p.vat_bp, p.status)).collect();
@@ -237,6 +238,7 @@ async fn bad_master_data_is_refused_and_changes_nothing(db: Db) {
         ("a GTIN with a wrong check digit", Method::PUT, "/v1/products/CUP", Some(json!({"name": "Cup", "gtins": ["5901234123458"]})), StatusCode::BAD_REQUEST, "GTIN"),
         ("a GTIN of another product", Method::PUT, "/v1/products/CUP", Some(json!({"name": "Cup", "gtins": ["96385074"]})), StatusCode::CONFLICT, "MUG-350"),
         ("a negative price", Method::PUT, "/v1/products/CUP", Some(json!({"name": "Cup", "prices": {"PLN": {"price_cents": -1}}})), StatusCode::BAD_REQUEST, "price_cents"),
+        ("a name in a language no kiosk speaks", Method::PUT, "/v1/products/CUP", Some(json!({"name": "Cup", "names": {"de": "Tasse"}})), StatusCode::BAD_REQUEST, "language"),
         ("an absurd price", Method::PUT, "/v1/products/CUP", Some(json!({"name": "Cup", "prices": {"PLN": {"price_cents": 1_000_000_001}}})), StatusCode::BAD_REQUEST, "price_cents"),
         ("a price without a currency", Method::PUT, "/v1/products/CUP", Some(json!({"name": "Cup", "prices": {"": {"price_cents": 100}}})), StatusCode::BAD_REQUEST, "ISO 4217"),
         ("a store price in another currency", Method::PUT, "/v1/stores/2/prices/MUG-350", Some(json!({"currency": "PLN", "price_cents": 2999})), StatusCode::BAD_REQUEST, "sells in GBP"),

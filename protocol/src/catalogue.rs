@@ -147,6 +147,10 @@ impl Price {
 pub struct ProductPut {
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 150))]
     pub name: String,
+    /// The name in the stores' languages (`{"pl": "Kubek 350 ml"}`): a store whose
+    /// language is here shows that one, any other `name`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub names: BTreeMap<String, String>,
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub category: String,
@@ -279,7 +283,7 @@ pub fn as_sold(product: &CatalogueProduct, store: &StoreRecord, own: Option<&Pri
     };
     ProductRecord {
         sku: product.sku.clone(),
-        name: entry.name.clone(),
+        name: entry.names.get(&store.language).unwrap_or(&entry.name).clone(),
         price_cents: price.map(|p| p.at(now)).unwrap_or(0),
         category: entry.category.clone(),
         vat_bp: vat.unwrap_or(0),
@@ -306,6 +310,7 @@ mod tests {
             sku: "SKU-1".into(),
             entry: ProductPut {
                 name: "Mug".into(),
+                names: [("pl".to_string(), "Kubek".to_string())].into(),
                 category: "Home".into(),
                 brand: String::new(),
                 tax_category: tax.map(str::to_string),
@@ -336,6 +341,9 @@ mod tests {
             assert_eq!((sold.status, sold.price_cents, sold.vat_bp), (status, price, vat), "{name}");
             assert_eq!(sold.currency, s.currency, "{name}");
         }
+        let polish = StoreRecord { language: "pl".into(), ..krk.clone() };
+        let names = [&polish, &krk].map(|s| as_sold(&product(&[("PLN", 1)], None, false), s, None, 0).name);
+        assert_eq!(names, ["Kubek", "Mug"], "a store shows the name in its language when there is one");
     }
 
     #[test]
