@@ -79,6 +79,7 @@ fn main() {
             opening_hours: String::new(),
             click_collect: true,
             pickup_minutes: 120,
+            price_list: String::new(),
         };
         hub.put_store(s, &body).unwrap();
     }

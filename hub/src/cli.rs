@@ -202,6 +202,9 @@ enum StoreCommand {
         /// Minutes from an online order to its promised pickup.
         #[arg(long, default_value_t = 120)]
         pickup_minutes: i64,
+        /// The price list the store sells from (`PUT /v1/price-lists/{list}/prices/{sku}`).
+        #[arg(long, default_value = "")]
+        price_list: String,
         #[arg(long)]
         json: bool,
     },
@@ -402,7 +405,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Store { command: StoreCommand::Put { id, code, name, currency, language, timezone, vat, city, address, opening_hours, no_click_collect, pickup_minutes, json } } => {
+        Command::Store { command: StoreCommand::Put { id, code, name, currency, language, timezone, vat, city, address, opening_hours, no_click_collect, pickup_minutes, price_list, json } } => {
             let hub = Hub::open(&cli.db)?;
             let body = omnikiosk_protocol::catalogue::StorePut {
                 code,
@@ -416,6 +419,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 opening_hours,
                 click_collect: !no_click_collect,
                 pickup_minutes,
+                price_list,
             };
             let (store, outcome) = hub.put_store(id, &body)?;
             if json {

@@ -69,6 +69,16 @@ impl Hub {
         self.store_write(store_id, move |tx| catalogue::put_store_price(tx, store_id, &sku, &body, now_secs()))
     }
 
+    /// A price list's price of a product; its stores in that currency sell at it.
+    pub fn put_list_price(&self, list: &str, sku: &str, body: &StorePricePut) -> Result<Outcome, HubError> {
+        check_id("price list", list)?;
+        check_id("sku", sku)?;
+        check_currency(&body.currency)?;
+        body.price.check().map_err(HubError::BadRequest)?;
+        let (list, sku, body) = (list.to_string(), sku.to_string(), body.clone());
+        self.write(move |tx| catalogue::put_list_price(tx, &list, &sku, &body, now_secs()))
+    }
+
     /// The store's count of a product (and its aisle).
     pub fn put_stock(&self, store_id: i64, sku: &str, body: &StockPut) -> Result<StockRecord, HubError> {
         check_id("sku", sku)?;
@@ -120,6 +130,9 @@ pub fn check_store(id: i64, s: &StorePut) -> Result<(), HubError> {
         if !(0..=10_000).contains(rate) {
             return bad(format!("VAT rate of {category} must be 0 to 10000 basis points (0-100 %), not {rate}"));
         }
+    }
+    if !s.price_list.is_empty() {
+        check_id("price_list", &s.price_list)?;
     }
     if !(0..=43_200).contains(&s.pickup_minutes) {
         return bad("pickup_minutes must be 0 to 43200 (30 days)".into());

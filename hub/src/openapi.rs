@@ -59,6 +59,7 @@ pub const CHANNEL_TOKEN: &str = "channel_token";
         http::master_data::get_product,
         http::master_data::withdraw_product,
         http::master_data::put_store_price,
+        http::master_data::put_list_price,
         http::master_data::put_stock,
         http::master_data::adjust_stock,
         http::master_data::import_products,

@@ -363,3 +363,47 @@ async fn a_till_of_the_previous_protocol_is_never_sent_a_product_it_may_not_sell
     let (now, _) = s.pull_all(&lon, &page.cursor).await;
     assert_eq!(products(&now).iter().map(|p| p.status).collect::<Vec<_>>(), [ProductStatus::Withdrawn], "a current till is told");
 }
+
+on_both_backends!(stores_of_a_region_sell_from_their_price_list);
+
+/// Two Polish stores share the "PL-SOUTH" price list; a third sells at the catalogue's
+/// price. A list price reaches the list's stores only; a store's own price beats it; a
+/// store moved onto the list is priced anew; a list price in another currency is ignored.
+async fn stores_of_a_region_sell_from_their_price_list(db: Db) {
+    let s = empty_hub(db).await;
+    let mut south = krakow();
+    south["price_list"] = json!("PL-SOUTH");
+    s.put("/v1/stores/1", south.clone()).await;
+    let mut katowice = south.clone();
+    katowice["code"] = json!("KTW-01");
+    s.put("/v1/stores/2", katowice).await;
+    let mut warsaw = krakow();
+    warsaw["code"] = json!("WAW-01");
+    s.put("/v1/stores/3", warsaw.clone()).await;
+    let tokens: Vec<String> = (1..=3).map(|id| s.hub.add_device(id, "till").unwrap()).collect();
+    s.put("/v1/products/MUG-350", mug()).await;
+    let mut cursors = vec![String::new(); 3];
+    assert_eq!(mug_prices(&s, &tokens, &mut cursors).await, [Some(2999), Some(2999), Some(2999)], "no list price yet: the catalogue's");
+    assert_eq!(s.put("/v1/price-lists/PL-SOUTH/prices/MUG-350", json!({"currency": "PLN", "price_cents": 2799})).await["outcome"], "created");
+    assert_eq!(mug_prices(&s, &tokens, &mut cursors).await, [Some(2799), Some(2799), None], "the list's stores only");
+    s.put("/v1/stores/1/prices/MUG-350", json!({"currency": "PLN", "price_cents": 2599})).await;
+    assert_eq!(mug_prices(&s, &tokens, &mut cursors).await, [Some(2599), None, None], "Kraków's own price beats the list");
+    warsaw["price_list"] = json!("PL-SOUTH");
+    s.put("/v1/stores/3", warsaw).await;
+    assert_eq!(mug_prices(&s, &tokens, &mut cursors).await, [None, None, Some(2799)], "Warsaw moved onto the list");
+    assert_eq!(s.put("/v1/price-lists/PL-SOUTH/prices/MUG-350", json!({"currency": "GBP", "price_cents": 699})).await["outcome"], "updated");
+    assert_eq!(mug_prices(&s, &tokens, &mut cursors).await, [None, Some(2999), Some(2999)], "a list price in pounds does not price a złoty store");
+    let (st, v) = s.call(Method::PUT, "/v1/price-lists/PL SOUTH/prices/MUG-350", CHANNEL, Some(json!({"currency": "PLN", "price_cents": 1}))).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+}
+
+/// The mug's price each device was told of since its cursor (`None`: nothing new).
+async fn mug_prices(s: &Server, tokens: &[String], cursors: &mut [String]) -> Vec<Option<i64>> {
+    let mut seen = Vec::new();
+    for (token, cursor) in tokens.iter().zip(cursors.iter_mut()) {
+        let (changes, next) = s.pull_all(token, cursor).await;
+        *cursor = next;
+        seen.push(products(&changes).iter().find(|p| p.sku == "MUG-350").map(|p| p.price_cents));
+    }
+    seen
+}

@@ -61,6 +61,11 @@ pub struct StorePut {
     #[serde(default = "two_hours")]
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 43200))]
     pub pickup_minutes: i64,
+    /// The price list the store sells from (`PUT /v1/price-lists/{list}/prices/{sku}`);
+    /// empty: none.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64, pattern = "^[A-Za-z0-9._-]*$"))]
+    pub price_list: String,
 }
 
 fn yes() -> bool {
@@ -87,6 +92,7 @@ impl StorePut {
             opening_hours: self.opening_hours.clone(),
             click_collect: self.click_collect,
             pickup_minutes: self.pickup_minutes,
+            price_list: self.price_list.clone(),
         }
     }
 }
@@ -179,7 +185,9 @@ pub struct CatalogueProduct {
     pub withdrawn: bool,
 }
 
-/// `PUT /v1/stores/{id}/prices/{sku}` (channel): the store's own price, in its currency.
+/// `PUT /v1/stores/{id}/prices/{sku}` (channel): the store's own price, in its currency;
+/// and `PUT /v1/price-lists/{list}/prices/{sku}`: a price list's, which its stores in that
+/// currency sell at unless they have their own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StorePricePut {

@@ -283,6 +283,11 @@ pub struct StoreRecord {
     /// The pickup promise: an order placed online is ready this many minutes later.
     #[serde(default = "default_pickup_minutes")]
     pub pickup_minutes: i64,
+    /// The price list the store sells from (several stores of a region may share one);
+    /// empty: none. A store's own price comes first, the list's next, the catalogue's
+    /// default in the store's currency last.
+    #[serde(default)]
+    pub price_list: String,
 }
 
 /// What a record without these fields means (serde's defaults, for literals too).
@@ -301,6 +306,7 @@ impl Default for StoreRecord {
             opening_hours: String::new(),
             click_collect: true,
             pickup_minutes: default_pickup_minutes(),
+            price_list: String::new(),
         }
     }
 }

@@ -24,6 +24,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/stores", get(list_stores))
         .route("/v1/stores/{id}", put(put_store).get(get_store))
         .route("/v1/stores/{id}/prices/{sku}", put(put_store_price))
+        .route("/v1/price-lists/{list}/prices/{sku}", put(put_list_price))
         .route("/v1/stores/{id}/stock/{sku}", put(put_stock))
         .route("/v1/stores/{id}/stock/{sku}/adjustments", post(adjust_stock))
         .route("/v1/products/{sku}", put(put_product).get(get_product).delete(withdraw_product))
@@ -232,6 +233,29 @@ async fn put_store_price(
     let outcome = on_hub(&s, {
         let sku = sku.clone();
         move |hub| hub.put_store_price(id, &sku, &b)
+    })
+    .await?;
+    Ok(Json(ProductWritten { sku, outcome }))
+}
+
+#[utoipa::path(
+    put, path = "/v1/price-lists/{list}/prices/{sku}", tag = "master data", security(("channel_token" = [])),
+    params(
+        ("list" = String, Path, pattern = "^[A-Za-z0-9._-]{1,64}$", description = "The price list, as stores name it (`price_list`)"),
+        ("sku" = String, Path, pattern = "^[A-Za-z0-9._-]{1,64}$", description = "The retailer's product id"),
+    ),
+    request_body = StorePricePut,
+    responses(
+        (status = 200, description = "What the write did; the list's stores in that currency without their own price get it", body = ProductWritten),
+        (status = 404, description = "The product is not in the catalogue (`not_found`)", body = ApiError),
+    )
+)]
+async fn put_list_price(State(s): State<AppState>, headers: HeaderMap, Path((list, sku)): Path<(String, String)>, b: Body<StorePricePut>) -> ApiResult<ProductWritten> {
+    channel_auth(&s, &headers).await?;
+    let b = body(b)?;
+    let outcome = on_hub(&s, {
+        let sku = sku.clone();
+        move |hub| hub.put_list_price(&list, &sku, &b)
     })
     .await?;
     Ok(Json(ProductWritten { sku, outcome }))

@@ -24,6 +24,19 @@ fn feed_if_changed(tx: &mut dyn HubTx, scope: &str, key: &str, change: &Change) 
     Ok(true)
 }
 
+/// The price `store` sells `sku` at before the catalogue's default: its own, else its
+/// price list's when that is in the store's currency.
+fn price_before_default(tx: &mut dyn HubTx, store: &StoreRecord, sku: &str) -> Stored<Option<Price>> {
+    if let Some(json) = tx.store_price(store.id, sku)? {
+        return Ok(Some(serde_json::from_str(&json)?));
+    }
+    if store.price_list.is_empty() {
+        return Ok(None);
+    }
+    let listed: Option<StorePricePut> = tx.list_price(&store.price_list, sku)?.map(|json| serde_json::from_str(&json)).transpose()?;
+    Ok(listed.filter(|l| l.currency == store.currency).map(|l| l.price))
+}
+
 fn product_key(sku: &str) -> String {
     format!("product:{sku}")
 }
@@ -45,7 +58,7 @@ pub fn put_store(tx: &mut dyn HubTx, id: i64, body: &StorePut, now: i64) -> Resu
     };
     tx.insert_store(&record)?;
     feed(tx, GLOBAL_SCOPE, &format!("store:{id}"), &Change::Store(record.clone()))?;
-    let reprice = before.is_none_or(|b| b.currency != record.currency || b.vat != record.vat);
+    let reprice = before.is_none_or(|b| b.currency != record.currency || b.vat != record.vat || b.price_list != record.price_list);
     if reprice {
         for sku in tx.catalogue_skus()? {
             if let Some(product) = catalogue_product(tx, &sku)? {
@@ -63,10 +76,7 @@ pub fn catalogue_product(tx: &mut dyn HubTx, sku: &str) -> Stored<Option<Catalog
 
 /// The product as `store` sells it, appended to the store's feed when that changed.
 fn publish_at(tx: &mut dyn HubTx, product: &CatalogueProduct, store: &StoreRecord, now: i64) -> Stored<bool> {
-    let own: Option<Price> = match tx.store_price(store.id, &product.sku)? {
-        Some(json) => Some(serde_json::from_str(&json)?),
-        None => None,
-    };
+    let own = price_before_default(tx, store, &product.sku)?;
     let sold = as_sold(product, store, own.as_ref(), now);
     feed_if_changed(tx, &store_scope(store.id), &product_key(&product.sku), &Change::Product(sold))
 }
@@ -180,6 +190,26 @@ pub fn put_store_price_at(tx: &mut dyn HubTx, store: &StoreRecord, sku: &str, bo
     tx.put_store_price(store.id, sku, &json)?;
     note_window(tx, &body.price, sku, store.id, now)?;
     publish_at(tx, &product, store, now)?;
+    Ok(outcome)
+}
+
+/// Sets a price list's price of a catalogue product; every store selling from the list in
+/// that currency (and without its own price) gets it.
+pub fn put_list_price(tx: &mut dyn HubTx, list: &str, sku: &str, body: &StorePricePut, now: i64) -> Result<Outcome, HubError> {
+    let Some(product) = catalogue_product(tx, sku)? else {
+        return Err(HubError::NotFound(format!("product {sku} is not in the catalogue")));
+    };
+    let json = serde_json::to_string(body).map_err(StorageError::from)?;
+    let outcome = match tx.list_price(list, sku)? {
+        None => Outcome::Created,
+        Some(before) if before == json => return Ok(Outcome::Unchanged),
+        Some(_) => Outcome::Updated,
+    };
+    tx.put_list_price(list, sku, &json)?;
+    for store in tx.stores()?.iter().filter(|s| s.price_list == list) {
+        note_window(tx, &body.price, sku, store.id, now)?;
+        publish_at(tx, &product, store, now)?;
+    }
     Ok(outcome)
 }
 

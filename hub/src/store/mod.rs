@@ -523,6 +523,9 @@ pub trait HubTx {
     /// The store's own price of a product (JSON of a `catalogue::Price`).
     fn store_price(&mut self, store_id: i64, sku: &str) -> Stored<Option<String>>;
     fn put_store_price(&mut self, store_id: i64, sku: &str, price_json: &str) -> Stored<()>;
+    /// A price list's price of a product (JSON of a `catalogue::StorePricePut`).
+    fn list_price(&mut self, list: &str, sku: &str) -> Stored<Option<String>>;
+    fn put_list_price(&mut self, list: &str, sku: &str, price_json: &str) -> Stored<()>;
     /// The body of an entity's current feed row in a scope (this transaction's included).
     fn feed_body(&mut self, scope: &str, key: &str) -> Stored<Option<String>>;
     /// Sets the product's count and aisle at the store.

@@ -9,7 +9,7 @@ use super::{ReceiptFilter, ShiftFilter};
 /// for a store of an older release, which its columns describe) and its own `code`; a
 /// product's catalogue entry (`catalogue`: GTINs, brand, tax category, status, default
 /// prices by currency; NULL for the seed's chain-wide products); each GTIN once; a
-/// store's own prices; the stock adjustments' idempotency keys; and the moments a sale
+/// store's own prices and the price lists' (`list_prices`, each a `StorePricePut`); the stock adjustments' idempotency keys; and the moments a sale
 /// price starts or ends (`price_changes`, store 0: every store), when the minute job
 /// publishes the product anew.
 pub const CATALOGUE_MIGRATION: &str = r#"
@@ -26,6 +26,7 @@ CREATE TABLE store_prices (
 CREATE TABLE stock_adjustments (
     key TEXT PRIMARY KEY, store_id BIGINT NOT NULL, sku TEXT NOT NULL, delta BIGINT NOT NULL, at BIGINT NOT NULL
 );
+CREATE TABLE list_prices (list TEXT NOT NULL, sku TEXT NOT NULL, price TEXT NOT NULL, PRIMARY KEY (list, sku));
 CREATE TABLE price_changes (at BIGINT NOT NULL, sku TEXT NOT NULL, store_id BIGINT NOT NULL);
 CREATE INDEX price_changes_by_at ON price_changes(at);
 "#;

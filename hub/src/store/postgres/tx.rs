@@ -986,6 +986,19 @@ impl HubTx for PgTx<'_> {
         Ok(())
     }
 
+    fn list_price(&mut self, list: &str, sku: &str) -> Stored<Option<String>> {
+        if !storable(list) || !storable(sku) {
+            return Ok(None);
+        }
+        Ok(self.one("SELECT price FROM list_prices WHERE list = $1 AND sku = $2", &[&list, &sku])?.map(|r| r.get(0)))
+    }
+
+    fn put_list_price(&mut self, list: &str, sku: &str, price_json: &str) -> Stored<()> {
+        let sql = "INSERT INTO list_prices(list, sku, price) VALUES ($1, $2, $3) ON CONFLICT (list, sku) DO UPDATE SET price = excluded.price";
+        self.run(sql, &[&list, &sku, &price_json])?;
+        Ok(())
+    }
+
     fn feed_body(&mut self, scope: &str, key: &str) -> Stored<Option<String>> {
         // Rows written by this transaction wait unnumbered until its commit.
         if let Some(held) = self.held.iter().rev().find(|r| r.scope == scope && r.key == key) {

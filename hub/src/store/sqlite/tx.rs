@@ -691,6 +691,15 @@ impl HubTx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn list_price(&mut self, list: &str, sku: &str) -> Stored<Option<String>> {
+        self.one("SELECT price FROM list_prices WHERE list = ?1 AND sku = ?2", [list, sku], |r| r.get(0))
+    }
+
+    fn put_list_price(&mut self, list: &str, sku: &str, price_json: &str) -> Stored<()> {
+        self.run("INSERT OR REPLACE INTO list_prices(list, sku, price) VALUES (?1, ?2, ?3)", [list, sku, price_json])?;
+        Ok(())
+    }
+
     fn feed_body(&mut self, scope: &str, key: &str) -> Stored<Option<String>> {
         self.one("SELECT body FROM feed WHERE scope = ?1 AND entity_key = ?2", [scope, key], |r| r.get(0))
     }
