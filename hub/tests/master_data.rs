@@ -407,3 +407,28 @@ async fn mug_prices(s: &Server, tokens: &[String], cursors: &mut [String]) -> Ve
     }
     seen
 }
+
+on_both_backends!(an_online_order_keeps_its_stores_pickup_promise);
+
+/// An order placed online is promised ready after its store's pickup promise; a store that
+/// offers no click & collect takes none.
+async fn an_online_order_keeps_its_stores_pickup_promise(db: Db) {
+    let s = empty_hub(db).await;
+    let mut quick = krakow();
+    quick["pickup_minutes"] = json!(30);
+    s.put("/v1/stores/1", quick).await;
+    let mut no_pickup = krakow();
+    no_pickup["code"] = json!("KRK-02");
+    no_pickup["click_collect"] = json!(false);
+    s.put("/v1/stores/2", no_pickup).await;
+    s.put("/v1/products/MUG-350", mug()).await;
+    s.put("/v1/customers/C-1", json!({"first_name": "Anna", "last_name": "Nowak", "tier": "gold", "home_store": 1, "language": "pl"})).await;
+    let order = |store: i64| json!({"customer_id": "C-1", "store_id": store, "lines": [{"sku": "MUG-350", "qty": 1}]});
+    let (st, placed) = s.call(Method::POST, "/v1/orders", CHANNEL, Some(order(1))).await;
+    assert_eq!(st, StatusCode::CREATED, "{placed}");
+    let promised = placed["promised_ready_at"].as_i64().unwrap() - placed["placed_at"].as_i64().unwrap();
+    assert_eq!(promised, 30 * 60, "{placed}");
+    let (st, refused) = s.call(Method::POST, "/v1/orders", CHANNEL, Some(order(2))).await;
+    assert_eq!(st, StatusCode::CONFLICT, "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("no click & collect"), "{refused}");
+}

@@ -373,8 +373,11 @@ pub fn attach_customer(tx: &mut dyn HubTx, customer_id: &str, store_id: i64, why
 }
 
 pub fn place_order(tx: &mut dyn HubTx, body: &OrderCreate, now: i64) -> Result<OrderDetail, HubError> {
-    if tx.store(body.store_id)?.is_none() {
+    let Some(store) = tx.store(body.store_id)? else {
         return Err(HubError::BadRequest(format!("store {} does not exist", body.store_id)));
+    };
+    if !store.click_collect {
+        return Err(HubError::Conflict(format!("store {} ({}) offers no click & collect", store.id, store.name)));
     }
     if tx.customer(&body.customer_id)?.is_none() {
         return Err(HubError::BadRequest(format!("customer {} does not exist", body.customer_id)));
@@ -393,7 +396,8 @@ pub fn place_order(tx: &mut dyn HubTx, body: &OrderCreate, now: i64) -> Result<O
         pickup_code: free_pickup_code(tx, body.store_id)?,
         lines,
         placed_at: now,
-        promised_ready_at: body.promised_ready_at.unwrap_or(now + 2 * 3600),
+        // The store's pickup promise, unless the shop promised otherwise.
+        promised_ready_at: body.promised_ready_at.unwrap_or(now + store.pickup_minutes * 60),
         updated_at: now,
         version: 1,
     };
