@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::wire::StaffRecord;
 
 /// Argon2id memory cost in KiB (OWASP's first recommended setting: 19 MiB, t=2, p=1).
-/// On a Raspberry Pi 4 one check stays well under a second (ARCHITECTURE.md, "Decisions").
+/// On a Raspberry Pi 4 one check stays well under a second (docs/DECISIONS.md).
 pub const MEMORY_KIB: u32 = 19_456;
 /// Argon2id passes over the memory.
 pub const ITERATIONS: u32 = 2;
