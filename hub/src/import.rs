@@ -181,9 +181,6 @@ fn inventory_row(tx: &mut dyn HubTx, stores: &HashMap<String, StoreRecord>, row:
     }
     let mut outcomes = Vec::new();
     if let Some(p) = &row.price {
-        if p.currency != store.currency {
-            return Err(("price", HubError::BadRequest(format!("store {} sells in {}, not {}", row.store_code, store.currency, p.currency))));
-        }
         outcomes.push(catalogue::put_store_price_at(tx, store, &row.sku, p, now).map_err(|e| ("price", e))?);
     }
     if row.quantity.is_some() || row.aisle.is_some() {

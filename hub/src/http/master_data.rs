@@ -112,6 +112,17 @@ async fn upload(
     ))
 }
 
+/// A catalogue write of `sku` on the hub, answered with what it did.
+async fn product_written(
+    s: &AppState,
+    sku: String,
+    write: impl FnOnce(&crate::Hub, &str) -> Result<crate::store::catalogue::Outcome, HubError> + Send + 'static,
+) -> ApiResult<ProductWritten> {
+    let key = sku.clone();
+    let outcome = on_hub(s, move |hub| write(hub, &key)).await?;
+    Ok(Json(ProductWritten { sku, outcome }))
+}
+
 /// A store id from the path: 1 to 2147483647, else 400.
 fn store_id(raw: &str) -> Result<i64, ApiFailure> {
     match raw.parse::<i64>() {
@@ -171,12 +182,7 @@ async fn get_store(State(s): State<AppState>, headers: HeaderMap, Path(id): Path
 async fn put_product(State(s): State<AppState>, headers: HeaderMap, Path(sku): Path<String>, b: Body<ProductPut>) -> ApiResult<ProductWritten> {
     channel_auth(&s, &headers).await?;
     let b = body(b)?;
-    let outcome = on_hub(&s, {
-        let sku = sku.clone();
-        move |hub| hub.put_product(&sku, &b)
-    })
-    .await?;
-    Ok(Json(ProductWritten { sku, outcome }))
+    product_written(&s, sku, move |hub, sku| hub.put_product(sku, &b)).await
 }
 
 #[utoipa::path(
@@ -202,12 +208,7 @@ async fn get_product(State(s): State<AppState>, headers: HeaderMap, Path(sku): P
 )]
 async fn withdraw_product(State(s): State<AppState>, headers: HeaderMap, Path(sku): Path<String>) -> ApiResult<ProductWritten> {
     channel_auth(&s, &headers).await?;
-    let outcome = on_hub(&s, {
-        let sku = sku.clone();
-        move |hub| hub.withdraw_product(&sku)
-    })
-    .await?;
-    Ok(Json(ProductWritten { sku, outcome }))
+    product_written(&s, sku, |hub, sku| hub.withdraw_product(sku)).await
 }
 
 #[utoipa::path(
@@ -230,12 +231,7 @@ async fn put_store_price(
 ) -> ApiResult<ProductWritten> {
     channel_auth(&s, &headers).await?;
     let (id, b) = (store_id(&id)?, body(b)?);
-    let outcome = on_hub(&s, {
-        let sku = sku.clone();
-        move |hub| hub.put_store_price(id, &sku, &b)
-    })
-    .await?;
-    Ok(Json(ProductWritten { sku, outcome }))
+    product_written(&s, sku, move |hub, sku| hub.put_store_price(id, sku, &b)).await
 }
 
 #[utoipa::path(
@@ -253,12 +249,7 @@ async fn put_store_price(
 async fn put_list_price(State(s): State<AppState>, headers: HeaderMap, Path((list, sku)): Path<(String, String)>, b: Body<StorePricePut>) -> ApiResult<ProductWritten> {
     channel_auth(&s, &headers).await?;
     let b = body(b)?;
-    let outcome = on_hub(&s, {
-        let sku = sku.clone();
-        move |hub| hub.put_list_price(&list, &sku, &b)
-    })
-    .await?;
-    Ok(Json(ProductWritten { sku, outcome }))
+    product_written(&s, sku, move |hub, sku| hub.put_list_price(&list, sku, &b)).await
 }
 
 #[utoipa::path(
