@@ -130,6 +130,7 @@ fn count(report: &mut ImportReport, outcome: Outcome) {
 /// in the catalogue) is reported and the others are written.
 fn apply_products(tx: &mut dyn HubTx, rows: Vec<Checked<ProductLine>>, report: &mut ImportReport, now: i64) -> Result<(), HubError> {
     let stores = tx.stores()?;
+    catalogue::read_ahead_products(tx, rows.iter().flatten().map(|p| (p.sku.as_str(), p.entry.gtins.as_slice())), &stores)?;
     for row in rows {
         match row {
             Err(e) => report.errors.push(e),
@@ -151,6 +152,7 @@ fn apply_products(tx: &mut dyn HubTx, rows: Vec<Checked<ProductLine>>, report: &
 /// Writes one batch of inventory rows: a store's own price and its stock and aisle.
 fn apply_inventory(tx: &mut dyn HubTx, rows: Vec<Checked<InventoryLine>>, report: &mut ImportReport, now: i64) -> Result<(), HubError> {
     let stores = catalogue::stores_by_code(tx)?;
+    catalogue::read_ahead_places(tx, rows.iter().flatten().filter_map(|r| Some((stores.get(&r.store_code)?, r.sku.as_str()))))?;
     for row in rows {
         let row = match row {
             Err(e) => {

@@ -9,7 +9,7 @@ use omnikiosk_protocol::catalogue::{as_sold, CatalogueProduct, Price, ProductPut
 use omnikiosk_protocol::wire::{Change, ProductRecord, StockRecord, StoreRecord};
 
 use super::writes::feed;
-use super::{store_scope, HubTx, Stored, GLOBAL_SCOPE};
+use super::{product_key, stock_key, store_scope, HubTx, ReadAhead, Stored, GLOBAL_SCOPE};
 use crate::error::{HubError, StorageError};
 
 pub use omnikiosk_protocol::catalogue::WriteOutcome as Outcome;
@@ -35,10 +35,6 @@ fn price_before_default(tx: &mut dyn HubTx, store: &StoreRecord, sku: &str) -> S
     }
     let listed: Option<StorePricePut> = tx.list_price(&store.price_list, sku)?.map(|json| serde_json::from_str(&json)).transpose()?;
     Ok(listed.filter(|l| l.currency == store.currency).map(|l| l.price))
-}
-
-fn product_key(sku: &str) -> String {
-    format!("product:{sku}")
 }
 
 /// Puts store `id` as `body` describes it. A store whose money or VAT rates changed gets
@@ -243,7 +239,7 @@ pub fn put_stock_at(tx: &mut dyn HubTx, store_id: i64, sku: &str, body: &StockPu
         Some(_) => Outcome::Updated,
     };
     tx.put_stock(store_id, sku, after.on_hand, &after.aisle)?;
-    feed(tx, &store_scope(store_id), &format!("stock:{sku}"), &Change::Stock(after))?;
+    feed(tx, &store_scope(store_id), &stock_key(sku), &Change::Stock(after))?;
     Ok(outcome)
 }
 
@@ -260,7 +256,7 @@ pub fn adjust_stock(tx: &mut dyn HubTx, store_id: i64, sku: &str, body: &StockAd
             tx.record_stock_adjustment(&body.key, store_id, sku, body.delta, now)?;
             tx.add_stock(store_id, sku, body.delta)?;
             let after = tx.stock(store_id, sku)?.ok_or_else(|| StorageError("stock row missing after an adjustment".into()))?;
-            feed(tx, &store_scope(store_id), &format!("stock:{sku}"), &Change::Stock(after.clone()))?;
+            feed(tx, &store_scope(store_id), &stock_key(sku), &Change::Stock(after.clone()))?;
             return Ok((after, true));
         }
     }
@@ -284,4 +280,41 @@ pub fn product_at(tx: &mut dyn HubTx, store_id: i64, sku: &str) -> Stored<Option
 /// Every store by its code, for the inventory feed's `store_code`.
 pub fn stores_by_code(tx: &mut dyn HubTx) -> Stored<HashMap<String, StoreRecord>> {
     Ok(tx.stores()?.into_iter().filter(|s| !s.code.is_empty()).map(|s| (s.code.clone(), s)).collect())
+}
+
+/// Reads ahead ([`HubTx::read_ahead`]) what [`put_product`] reads for these products
+/// (each with the GTINs it claims) at every store: one feed transaction each.
+pub fn read_ahead_products<'a>(tx: &mut dyn HubTx, products: impl IntoIterator<Item = (&'a str, &'a [String])>, stores: &[StoreRecord]) -> Stored<()> {
+    let mut ahead = ReadAhead::default();
+    for (sku, gtins) in products {
+        ahead.gtins.extend(gtins.iter().cloned());
+        for store in stores {
+            ahead_at(&mut ahead, store, sku);
+        }
+        ahead.skus.push(sku.to_string());
+        ahead.feed_txs += 1;
+    }
+    tx.read_ahead(&ahead)
+}
+
+/// Reads ahead what a store's own price ([`put_store_price_at`]) and its stock
+/// ([`put_stock_at`]) of a product read, for each (store, product): one feed transaction each.
+pub fn read_ahead_places<'a>(tx: &mut dyn HubTx, places: impl IntoIterator<Item = (&'a StoreRecord, &'a str)>) -> Stored<()> {
+    let mut ahead = ReadAhead::default();
+    for (store, sku) in places {
+        ahead_at(&mut ahead, store, sku);
+        ahead.feed.push((store_scope(store.id), stock_key(sku)));
+        ahead.skus.push(sku.to_string());
+        ahead.feed_txs += 1;
+    }
+    tx.read_ahead(&ahead)
+}
+
+/// What [`publish_at`] reads of `sku` at `store`, and the store's stock of it.
+fn ahead_at(ahead: &mut ReadAhead, store: &StoreRecord, sku: &str) {
+    ahead.store_skus.push((store.id, sku.to_string()));
+    if !store.price_list.is_empty() {
+        ahead.list_skus.push((store.price_list.clone(), sku.to_string()));
+    }
+    ahead.feed.push((store_scope(store.id), product_key(sku)));
 }

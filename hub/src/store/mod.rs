@@ -537,6 +537,33 @@ pub trait HubTx {
     fn add_price_change(&mut self, at: i64, sku: &str, store_id: i64) -> Stored<()>;
     /// Takes the price changes due by `now`: (sku, store id or 0), each once.
     fn take_price_changes(&mut self, now: i64) -> Stored<Vec<(String, i64)>>;
+    /// Reads at once what a batch of catalogue writes is about to read row by row
+    /// ([`catalogue::read_ahead`]), and may hold the batch's writes of those rows back
+    /// until the next statement that needs them: a backend whose every statement is a
+    /// network round trip answers the batch from memory. The answers do not change: a
+    /// row read ahead reads as the transaction last wrote it. A backend in the same
+    /// process has nothing to gain and reads nothing ahead.
+    fn read_ahead(&mut self, ahead: &ReadAhead) -> Stored<()> {
+        let _ = ahead;
+        Ok(())
+    }
+}
+
+/// What a batch of catalogue writes will read ([`HubTx::read_ahead`]).
+#[derive(Debug, Default)]
+pub struct ReadAhead {
+    /// Products: their catalogue entries and names.
+    pub skus: Vec<String>,
+    /// Whose product each GTIN is.
+    pub gtins: Vec<String>,
+    /// A store's own price and stock of a product.
+    pub store_skus: Vec<(i64, String)>,
+    /// A price list's price of a product.
+    pub list_skus: Vec<(String, String)>,
+    /// Current feed rows, by (scope, entity key).
+    pub feed: Vec<(String, String)>,
+    /// How many feed transactions the batch starts ([`HubTx::new_feed_tx`]).
+    pub feed_txs: usize,
 }
 
 /// The steps of the savepoint around one op.
@@ -620,4 +647,15 @@ pub(crate) fn store_record(older: StoreRecord, record: Option<&str>) -> Stored<S
 /// The feed scope of a store.
 pub fn store_scope(store_id: i64) -> String {
     format!("store:{store_id}")
+}
+
+/// A product's feed entity key (in `global` for the seed's chain-wide products, in a
+/// store's scope as the store sells it).
+pub fn product_key(sku: &str) -> String {
+    format!("product:{sku}")
+}
+
+/// A product's stock entity key, in its store's scope.
+pub fn stock_key(sku: &str) -> String {
+    format!("stock:{sku}")
 }

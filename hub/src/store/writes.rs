@@ -124,7 +124,7 @@ pub fn record_sale(tx: &mut dyn HubTx, op_id: &str, receipt: &Receipt, now: i64)
     for (sku, qty) in sold {
         tx.add_stock(store_id, sku, -qty)?;
         if let Some(stock) = tx.stock(store_id, sku)? {
-            feed(tx, &scope, &format!("stock:{sku}"), &Change::Stock(stock))?;
+            feed(tx, &scope, &super::stock_key(&sku), &Change::Stock(stock))?;
         }
     }
     if let Some(customer_id) = receipt.customer_id.as_deref() {
@@ -255,12 +255,12 @@ pub fn seed(tx: &mut dyn HubTx, data: &SeedData) -> Result<(), HubError> {
     for p in &data.products {
         tx.new_feed_tx();
         tx.insert_product(p)?;
-        feed(tx, super::GLOBAL_SCOPE, &format!("product:{}", p.sku), &Change::Product(p.clone()))?;
+        feed(tx, super::GLOBAL_SCOPE, &super::product_key(&p.sku), &Change::Product(p.clone()))?;
     }
     for s in &data.stock {
         tx.new_feed_tx();
         tx.insert_stock(s)?;
-        feed(tx, &store_scope(s.store_id), &format!("stock:{}", s.sku), &Change::Stock(s.clone()))?;
+        feed(tx, &store_scope(s.store_id), &super::stock_key(&s.sku), &Change::Stock(s.clone()))?;
     }
     for st in &data.staff {
         tx.new_feed_tx();

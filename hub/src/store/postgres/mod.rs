@@ -26,6 +26,7 @@
 //!   sized by the URL's `readers` and `writers` parameters ([`PoolSize`]). Each
 //!   connection prepares a statement once, at its first use, and keeps it.
 
+mod ahead;
 mod schema;
 mod tx;
 

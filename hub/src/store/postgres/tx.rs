@@ -13,8 +13,9 @@ use crate::error::{HubError, StorageError};
 use crate::store::reads::staff_record;
 use crate::store::{
     ConflictRow, CustomerRow, Device, EventRow, FeedRow, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, ReceiptFilter,
-    LookupRow, ReceiptRow, Relevance, Savepoint, ShiftFilter, ShiftRow, Stored, TimelineRow, Touchpoint, TouchpointKind,
+    LookupRow, ReadAhead, ReceiptRow, Relevance, Savepoint, ShiftFilter, ShiftRow, Stored, TimelineRow, Touchpoint, TouchpointKind,
 };
+use super::ahead::{self, Ahead, Behind};
 use crate::store::sql::{receipts_where, shifts_where, INSERT_LOYALTY_RULE, LOOKUPS_AFTER, LOOKUP_COLS, LOYALTY_RULES, RECEIPT_COLS, RENEW_LOOKUP, SHIFT_COLS, STAFF_COLS, STALE_LOOKUPS};
 
 type Args<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -67,6 +68,10 @@ pub struct PgTx<'a> {
     held_customers: HashSet<String>,
     /// PostgreSQL rolled the transaction back to break a deadlock: the caller asks again.
     retry: bool,
+    /// What the current catalogue batch read ahead ([`HubTx::read_ahead`]).
+    ahead: Option<Ahead>,
+    /// That batch's writes, held back until the next statement.
+    behind: Behind,
 }
 
 /// First key of the two-key advisory lock a store's writer holds on a customer (the
@@ -75,7 +80,7 @@ const CUSTOMER_LOCK: i32 = 0x4f4b_4355; // "OKCU"
 
 /// PostgreSQL text cannot hold NUL (SQLite's can); no stored key has one, so a lookup by
 /// such a key finds nothing instead of failing the transaction.
-fn storable(key: &str) -> bool {
+pub(super) fn storable(key: &str) -> bool {
     !key.contains('\0')
 }
 
@@ -94,6 +99,8 @@ impl<'a> PgTx<'a> {
             beside_others,
             held_customers: HashSet::new(),
             retry: false,
+            ahead: None,
+            behind: Behind::default(),
         }
     }
 
@@ -130,7 +137,7 @@ impl<'a> PgTx<'a> {
     /// wait on each other in a cycle; each scope that moved gets its new head and is
     /// announced, with that head, to every hub process.
     pub fn commit(mut self, channel: &str) -> Result<(), HubError> {
-        if let Err(e) = self.number_and_announce(channel) {
+        if let Err(e) = self.write_behind().and_then(|()| self.number_and_announce(channel)) {
             return Err(if self.retry { HubError::Overloaded(1) } else { e.into() });
         }
         Ok(self.t.commit().map_err(StorageError::from)?)
@@ -168,25 +175,47 @@ impl<'a> PgTx<'a> {
         Ok(())
     }
 
+    /// Writes the held feed rows with the next seqs, in the order they were written, each
+    /// replacing its entity's older row. Only under the locks of their scopes (or of the
+    /// whole feed): seqs of a scope follow commit order.
     fn number_held(&mut self) -> Stored<()> {
-        for r in std::mem::take(&mut self.held) {
-            self.number_row(&r.scope, &r.key, r.txid, &r.body)?;
+        let held = std::mem::take(&mut self.held);
+        if held.is_empty() {
+            return Ok(());
         }
+        let count = held.len() as i64;
+        let mut seqs: Vec<i64> = self.all("SELECT nextval('feed_seq') FROM generate_series(1, $1::BIGINT)", &[&count])?.iter().map(|r| r.get(0)).collect();
+        seqs.sort_unstable();
+        let (mut scopes, mut keys, mut txids, mut bodies) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (r, seq) in held.into_iter().zip(&seqs) {
+            self.heads.insert(r.scope.clone(), *seq);
+            scopes.push(r.scope);
+            keys.push(r.key);
+            txids.push(r.txid);
+            bodies.push(r.body);
+        }
+        // Held rows are one per entity: no two rows of the statement meet in ON CONFLICT.
+        self.run(
+            "INSERT INTO feed(seq, scope, entity_key, txid, body) SELECT * FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::TEXT[])
+             ON CONFLICT (scope, entity_key) DO UPDATE SET seq = excluded.seq, txid = excluded.txid, body = excluded.body",
+            &[&seqs, &scopes, &keys, &txids, &bodies],
+        )?;
         Ok(())
     }
 
-    /// Writes one feed row with the next seq, replacing that entity's older row. Only
-    /// under the lock of its scope (or of the whole feed): seqs of a scope follow commit
-    /// order.
-    fn number_row(&mut self, scope: &str, key: &str, txid: i64, body: &str) -> Stored<()> {
-        let seq = self.number(
-            "INSERT INTO feed(seq, scope, entity_key, txid, body) VALUES (nextval('feed_seq'), $1, $2, $3, $4)
-             ON CONFLICT (scope, entity_key) DO UPDATE SET seq = excluded.seq, txid = excluded.txid, body = excluded.body
-             RETURNING seq",
-            &[&scope, &key, &txid, &body],
-        )?;
-        self.heads.insert(scope.to_string(), seq);
-        Ok(())
+    /// Writes what the catalogue batch held back ([`ahead::write`]): before any statement
+    /// that might read it, and at commit.
+    fn write_behind(&mut self) -> Stored<()> {
+        if self.behind.is_empty() {
+            return Ok(());
+        }
+        let behind = std::mem::take(&mut self.behind);
+        ahead::write(self, behind)
+    }
+
+    /// Forgets what was read ahead: a write of those tables that does not keep it true.
+    fn forget_ahead(&mut self) {
+        self.ahead = None;
     }
 
     /// `sql` prepared on this connection: at its first use only.
@@ -199,25 +228,29 @@ impl<'a> PgTx<'a> {
         Ok(s)
     }
 
-    fn run(&mut self, sql: &str, args: Args<'_>) -> Stored<u64> {
+    pub(super) fn run(&mut self, sql: &str, args: Args<'_>) -> Stored<u64> {
+        self.write_behind()?;
         let s = self.statement(sql)?;
         let r = self.t.execute(&s, args);
         r.map_err(|e| self.failed(e))
     }
 
-    fn one(&mut self, sql: &str, args: Args<'_>) -> Stored<Option<Row>> {
+    pub(super) fn one(&mut self, sql: &str, args: Args<'_>) -> Stored<Option<Row>> {
+        self.write_behind()?;
         let s = self.statement(sql)?;
         let r = self.t.query_opt(&s, args);
         r.map_err(|e| self.failed(e))
     }
 
-    fn all(&mut self, sql: &str, args: Args<'_>) -> Stored<Vec<Row>> {
+    pub(super) fn all(&mut self, sql: &str, args: Args<'_>) -> Stored<Vec<Row>> {
+        self.write_behind()?;
         let s = self.statement(sql)?;
         let r = self.t.query(&s, args);
         r.map_err(|e| self.failed(e))
     }
 
     fn number(&mut self, sql: &str, args: Args<'_>) -> Stored<i64> {
+        self.write_behind()?;
         let s = self.statement(sql)?;
         let r = self.t.query_one(&s, args);
         Ok(r.map_err(|e| self.failed(e))?.get(0))
@@ -295,19 +328,27 @@ impl HubTx for PgTx<'_> {
             // A SEQUENCE, not a counter row: a row lock held to commit would serialise
             // every writer again. txids only group rows; they need not follow any order.
             None => {
-                let t = self.number("SELECT nextval('feed_txid')", &[])?;
+                let t = match self.ahead.as_mut().and_then(|a| a.txids.pop()) {
+                    Some(t) => t,
+                    None => self.number("SELECT nextval('feed_txid')", &[])?,
+                };
                 *self.txid.insert(t)
             }
         };
-        if scope == GLOBAL || self.held.len() >= MAX_HELD_ROWS {
+        if scope == GLOBAL || (!self.whole_feed && self.held.len() >= MAX_HELD_ROWS) {
             self.take_whole_feed()?;
-        }
-        if self.whole_feed {
-            return self.number_row(scope, key, txid, body);
         }
         // The entity's newer row replaces the one written earlier in this transaction.
         self.held.retain(|r| r.scope != scope || r.key != key);
         self.held.push(HeldRow { scope: scope.to_string(), key: key.to_string(), txid, body: body.to_string() });
+        if let Some(a) = self.ahead.as_mut() {
+            a.feed.insert((scope.to_string(), key.to_string()), Some(body.to_string()));
+        }
+        // Holding the whole feed, rows are numbered as soon as there are enough to be worth
+        // one statement: what is held stays bounded however much the transaction writes.
+        if self.whole_feed && self.held.len() >= MAX_HELD_ROWS {
+            self.number_held()?;
+        }
         Ok(())
     }
 
@@ -384,27 +425,36 @@ impl HubTx for PgTx<'_> {
     }
 
     fn insert_product(&mut self, p: &ProductRecord) -> Stored<()> {
+        self.forget_ahead();
         let sql = "INSERT INTO products(sku, name, price_cents, category, vat_bp) VALUES ($1, $2, $3, $4, $5)";
         self.run(sql, &[&p.sku, &p.name, &p.price_cents, &p.category, &p.vat_bp])?;
         Ok(())
     }
 
     fn product_name(&mut self, sku: &str) -> Stored<Option<String>> {
+        if let Some(known) = self.ahead.as_ref().and_then(|a| a.products.get(sku)) {
+            return Ok(known.as_ref().map(|(name, _)| name.clone()));
+        }
         self.text("SELECT name FROM products WHERE sku = $1", sku)
     }
 
     fn insert_stock(&mut self, s: &StockRecord) -> Stored<()> {
+        self.forget_ahead();
         let sql = "INSERT INTO stock(store_id, sku, on_hand, aisle) VALUES ($1, $2, $3, $4)";
         self.run(sql, &[&s.store_id, &s.sku, &s.on_hand, &s.aisle])?;
         Ok(())
     }
 
     fn stock(&mut self, store_id: i64, sku: &str) -> Stored<Option<StockRecord>> {
+        if let Some(known) = self.ahead.as_ref().and_then(|a| a.stock.get(&(store_id, sku.to_string()))) {
+            return Ok(known.clone());
+        }
         let row = self.one("SELECT store_id, sku, on_hand, aisle FROM stock WHERE store_id = $1 AND sku = $2", &[&store_id, &sku])?;
         Ok(row.map(|r| StockRecord { store_id: r.get(0), sku: r.get(1), on_hand: r.get(2), aisle: r.get(3) }))
     }
 
     fn add_stock(&mut self, store_id: i64, sku: &str, delta: i64) -> Stored<()> {
+        self.forget_ahead();
         let sql = "INSERT INTO stock(store_id, sku, on_hand, aisle) VALUES ($1, $2, $3, '')
                    ON CONFLICT (store_id, sku) DO UPDATE SET on_hand = stock.on_hand + excluded.on_hand";
         self.run(sql, &[&store_id, &sku, &delta])?;
@@ -575,6 +625,7 @@ impl HubTx for PgTx<'_> {
     }
 
     fn drop_feed_entities(&mut self, keys: &[String]) -> Stored<()> {
+        self.forget_ahead();
         // Rows of any scope: no other writer may be numbering rows meanwhile.
         self.take_whole_feed()?;
         self.run("DELETE FROM feed WHERE entity_key = ANY($1)", &[&keys])?;
@@ -921,6 +972,12 @@ impl HubTx for PgTx<'_> {
             .collect())
     }
 
+    fn read_ahead(&mut self, wanted: &ReadAhead) -> Stored<()> {
+        self.ahead = None;
+        self.ahead = Some(ahead::read(self, wanted)?);
+        Ok(())
+    }
+
     fn hold_customers(&mut self, ids: &BTreeSet<String>) -> Stored<()> {
         ids.iter().try_for_each(|id| self.hold_customer(id))
     }
@@ -943,6 +1000,9 @@ impl HubTx for PgTx<'_> {
     }
 
     fn catalogue_entry(&mut self, sku: &str) -> Stored<Option<String>> {
+        if let Some(known) = self.ahead.as_ref().and_then(|a| a.products.get(sku)) {
+            return Ok(known.as_ref().and_then(|(_, entry)| entry.clone()));
+        }
         if !storable(sku) {
             return Ok(None);
         }
@@ -950,6 +1010,11 @@ impl HubTx for PgTx<'_> {
     }
 
     fn put_catalogue_entry(&mut self, sku: &str, name: &str, category: &str, entry_json: &str) -> Stored<()> {
+        if let Some(a) = self.ahead.as_mut() {
+            a.products.insert(sku.to_string(), Some((name.to_string(), Some(entry_json.to_string()))));
+            self.behind.products.insert(sku.to_string(), (name.to_string(), category.to_string(), entry_json.to_string()));
+            return Ok(());
+        }
         let sql = "INSERT INTO products(sku, name, price_cents, category, vat_bp, catalogue) VALUES ($1, $2, 0, $3, 0, $4)
                    ON CONFLICT (sku) DO UPDATE SET name = excluded.name, category = excluded.category, catalogue = excluded.catalogue";
         self.run(sql, &[&sku, &name, &category, &entry_json])?;
@@ -961,10 +1026,18 @@ impl HubTx for PgTx<'_> {
     }
 
     fn gtin_owner(&mut self, gtin: &str) -> Stored<Option<String>> {
+        if let Some(known) = self.ahead.as_ref().and_then(|a| a.gtins.get(gtin)) {
+            return Ok(known.clone());
+        }
         self.text("SELECT sku FROM gtins WHERE gtin = $1", gtin)
     }
 
     fn set_gtins(&mut self, sku: &str, gtins: &[String]) -> Stored<()> {
+        if let Some(a) = self.ahead.as_mut() {
+            a.set_gtins(sku, gtins);
+            self.behind.gtins.insert(sku.to_string(), gtins.to_vec());
+            return Ok(());
+        }
         self.run("DELETE FROM gtins WHERE sku = $1", &[&sku])?;
         if !gtins.is_empty() {
             self.run("INSERT INTO gtins(gtin, sku) SELECT g, $2 FROM unnest($1::TEXT[]) AS g", &[&gtins, &sku])?;
@@ -973,6 +1046,9 @@ impl HubTx for PgTx<'_> {
     }
 
     fn store_price(&mut self, store_id: i64, sku: &str) -> Stored<Option<String>> {
+        if let Some(known) = self.ahead.as_ref().and_then(|a| a.store_prices.get(&(store_id, sku.to_string()))) {
+            return Ok(known.clone());
+        }
         if !storable(sku) {
             return Ok(None);
         }
@@ -980,6 +1056,11 @@ impl HubTx for PgTx<'_> {
     }
 
     fn put_store_price(&mut self, store_id: i64, sku: &str, price_json: &str) -> Stored<()> {
+        if let Some(a) = self.ahead.as_mut() {
+            a.store_prices.insert((store_id, sku.to_string()), Some(price_json.to_string()));
+            self.behind.store_prices.insert((store_id, sku.to_string()), price_json.to_string());
+            return Ok(());
+        }
         let sql = "INSERT INTO store_prices(store_id, sku, price) VALUES ($1, $2, $3)
                    ON CONFLICT (store_id, sku) DO UPDATE SET price = excluded.price";
         self.run(sql, &[&store_id, &sku, &price_json])?;
@@ -987,6 +1068,9 @@ impl HubTx for PgTx<'_> {
     }
 
     fn list_price(&mut self, list: &str, sku: &str) -> Stored<Option<String>> {
+        if let Some(known) = self.ahead.as_ref().and_then(|a| a.list_prices.get(&(list.to_string(), sku.to_string()))) {
+            return Ok(known.clone());
+        }
         if !storable(list) || !storable(sku) {
             return Ok(None);
         }
@@ -994,6 +1078,9 @@ impl HubTx for PgTx<'_> {
     }
 
     fn put_list_price(&mut self, list: &str, sku: &str, price_json: &str) -> Stored<()> {
+        if let Some(a) = self.ahead.as_mut() {
+            a.list_prices.insert((list.to_string(), sku.to_string()), Some(price_json.to_string()));
+        }
         let sql = "INSERT INTO list_prices(list, sku, price) VALUES ($1, $2, $3) ON CONFLICT (list, sku) DO UPDATE SET price = excluded.price";
         self.run(sql, &[&list, &sku, &price_json])?;
         Ok(())
@@ -1004,6 +1091,9 @@ impl HubTx for PgTx<'_> {
         if let Some(held) = self.held.iter().rev().find(|r| r.scope == scope && r.key == key) {
             return Ok(Some(held.body.clone()));
         }
+        if let Some(known) = self.ahead.as_ref().and_then(|a| a.feed.get(&(scope.to_string(), key.to_string()))) {
+            return Ok(known.clone());
+        }
         if !storable(key) {
             return Ok(None);
         }
@@ -1011,6 +1101,12 @@ impl HubTx for PgTx<'_> {
     }
 
     fn put_stock(&mut self, store_id: i64, sku: &str, on_hand: i64, aisle: &str) -> Stored<()> {
+        if let Some(a) = self.ahead.as_mut() {
+            let stock = StockRecord { store_id, sku: sku.to_string(), on_hand, aisle: aisle.to_string() };
+            a.stock.insert((store_id, sku.to_string()), Some(stock));
+            self.behind.stock.insert((store_id, sku.to_string()), (on_hand, aisle.to_string()));
+            return Ok(());
+        }
         let sql = "INSERT INTO stock(store_id, sku, on_hand, aisle) VALUES ($1, $2, $3, $4)
                    ON CONFLICT (store_id, sku) DO UPDATE SET on_hand = excluded.on_hand, aisle = excluded.aisle";
         self.run(sql, &[&store_id, &sku, &on_hand, &aisle])?;
@@ -1054,6 +1150,10 @@ impl HubTx for PgTx<'_> {
     }
 
     fn savepoint(&mut self, step: Savepoint) -> Stored<()> {
+        // What is held back belongs before the savepoint; what was read ahead may be
+        // undone by rolling back to it.
+        self.write_behind()?;
+        self.forget_ahead();
         Ok(self.t.batch_execute(match step {
             Savepoint::Begin => "SAVEPOINT op",
             Savepoint::RollBack => "ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op",
