@@ -838,44 +838,57 @@ async fn devices(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Vec
 
 #[utoipa::path(
     put, path = "/v1/stores/{id}/staff/{staff_id}", tag = "channel", security(("channel_token" = [])),
-    params(("id" = i64, Path, description = "Store id"), ("staff_id" = String, Path, description = "Staff id: 1-64 letters, digits, '-', '_' or '.'")),
+    params(
+        ("id" = i64, Path, minimum = 1, maximum = 2147483647, description = "The hub's store id"),
+        ("staff_id" = String, Path, description = "Staff id: 1-64 letters, digits, '-', '_' or '.'"),
+    ),
     request_body = StaffPut,
     responses(
         (status = 200, description = "The colleague as they now stand, with their badge's code; a new one has no PIN until they choose it at a kiosk", body = Colleague),
+        (status = 400, description = "A store id that is not a number from 1 to 2147483647, or a bad field (`bad_request`)", body = ApiError),
         (status = 404, description = "No such store (`not_found`)", body = ApiError),
         (status = 409, description = "The staff id works at another store (`conflict`)", body = ApiError),
         (status = 413, description = "The body is larger than the hub takes (`too_large`)", body = ApiError),
     )
 )]
-async fn put_staff(State(s): State<AppState>, headers: HeaderMap, Path((id, staff_id)): Path<(i64, String)>, b: Body<StaffPut>) -> ApiResult<Colleague> {
+async fn put_staff(State(s): State<AppState>, headers: HeaderMap, Path((id, staff_id)): Path<(String, String)>, b: Body<StaffPut>) -> ApiResult<Colleague> {
     channel_auth(&s, &headers).await?;
+    let id = master_data::store_id(&id)?;
     let b = body(b)?;
     Ok(Json(on_hub(&s, move |hub| hub.put_staff(id, &staff_id, &b)).await?))
 }
 
 #[utoipa::path(
     delete, path = "/v1/stores/{id}/staff/{staff_id}", tag = "channel", security(("channel_token" = [])),
-    params(("id" = i64, Path, description = "Store id"), ("staff_id" = String, Path, description = "Staff id")),
+    params(
+        ("id" = i64, Path, minimum = 1, maximum = 2147483647, description = "The hub's store id"),
+        ("staff_id" = String, Path, description = "Staff id"),
+    ),
     responses(
         (status = 204, description = "Removed: the badge stops working at every device of the store at its next pull"),
+        (status = 400, description = "A store id that is not a number from 1 to 2147483647 (`bad_request`)", body = ApiError),
         (status = 404, description = "No such colleague at this store (`not_found`)", body = ApiError),
     )
 )]
-async fn remove_staff(State(s): State<AppState>, headers: HeaderMap, Path((id, staff_id)): Path<(i64, String)>) -> Result<StatusCode, ApiFailure> {
+async fn remove_staff(State(s): State<AppState>, headers: HeaderMap, Path((id, staff_id)): Path<(String, String)>) -> Result<StatusCode, ApiFailure> {
     channel_auth(&s, &headers).await?;
+    let id = master_data::store_id(&id)?;
     on_hub(&s, move |hub| hub.remove_staff(Some(id), &staff_id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(
-    get, path = "/v1/stores/{id}/staff", tag = "channel", security(("channel_token" = [])), params(("id" = i64, Path, description = "Store id")),
+    get, path = "/v1/stores/{id}/staff", tag = "channel", security(("channel_token" = [])),
+    params(("id" = i64, Path, minimum = 1, maximum = 2147483647, description = "The hub's store id")),
     responses(
         (status = 200, description = "The store's colleagues by id, each with their badge's code", body = Vec<Colleague>),
+        (status = 400, description = "A store id that is not a number from 1 to 2147483647 (`bad_request`)", body = ApiError),
         (status = 404, description = "No such store (`not_found`)", body = ApiError),
     )
 )]
-async fn list_staff(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> ApiResult<Vec<Colleague>> {
+async fn list_staff(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Vec<Colleague>> {
     channel_auth(&s, &headers).await?;
+    let id = master_data::store_id(&id)?;
     Ok(Json(on_hub(&s, move |hub| hub.staff_of_store(id)).await?))
 }
 

@@ -247,6 +247,9 @@ async fn bad_master_data_is_refused_and_changes_nothing(db: Db) {
         ("negative stock", Method::PUT, "/v1/stores/1/stock/MUG-350", Some(json!({"on_hand": -1})), StatusCode::BAD_REQUEST, "on_hand"),
         ("stock of an unknown product", Method::PUT, "/v1/stores/1/stock/NOPE", Some(json!({"on_hand": 1})), StatusCode::NOT_FOUND, "NOPE"),
         ("withdrawing an unknown product", Method::DELETE, "/v1/products/NOPE", None, StatusCode::NOT_FOUND, "NOPE"),
+        ("a colleague at a store id that is no number", Method::PUT, "/v1/stores/krk/staff/KASIA", Some(json!({"name": "Kasia", "role": "till"})), StatusCode::BAD_REQUEST, "store id"),
+        ("the colleagues of a store id that is no number", Method::GET, "/v1/stores/krk/staff", None, StatusCode::BAD_REQUEST, "store id"),
+        ("removing a colleague at store id 0", Method::DELETE, "/v1/stores/0/staff/KASIA", None, StatusCode::BAD_REQUEST, "store id"),
     ];
     for (name, method, path, body, status, says) in cases {
         let (st, v) = s.call(method, path, CHANNEL, body).await;

@@ -124,7 +124,7 @@ async fn product_written(
 }
 
 /// A store id from the path: 1 to 2147483647, else 400.
-fn store_id(raw: &str) -> Result<i64, ApiFailure> {
+pub(super) fn store_id(raw: &str) -> Result<i64, ApiFailure> {
     match raw.parse::<i64>() {
         Ok(id) if (1..=i64::from(i32::MAX)).contains(&id) => Ok(id),
         _ => Err(HubError::BadRequest(format!("store id must be a number from 1 to {}, not {raw:?}", i32::MAX)).into()),
