@@ -152,7 +152,7 @@ fn apply_products(tx: &mut dyn HubTx, rows: Vec<Checked<ProductLine>>, report: &
 /// Writes one batch of inventory rows: a store's own price and its stock and aisle.
 fn apply_inventory(tx: &mut dyn HubTx, rows: Vec<Checked<InventoryLine>>, report: &mut ImportReport, now: i64) -> Result<(), HubError> {
     let stores = catalogue::stores_by_code(tx)?;
-    catalogue::read_ahead_places(tx, rows.iter().flatten().filter_map(|r| Some((stores.get(&r.store_code)?, r.sku.as_str()))))?;
+    catalogue::read_ahead_places(tx, rows.iter().flatten().filter_map(|r| Some((stores.get(&r.store_code)?, r.sku.as_str(), r.price.is_some()))))?;
     for row in rows {
         let row = match row {
             Err(e) => {

@@ -283,38 +283,56 @@ pub fn stores_by_code(tx: &mut dyn HubTx) -> Stored<HashMap<String, StoreRecord>
 }
 
 /// Reads ahead ([`HubTx::read_ahead`]) what [`put_product`] reads for these products
-/// (each with the GTINs it claims) at every store: one feed transaction each.
+/// (each with the GTINs it claims) at every store, one feed transaction each. A product
+/// new to the catalogue has no row in any store's feed ([`publish_at`] alone writes
+/// them, for catalogue products): only the known ones' rows are read (were one there
+/// after all, the product would be sent once more, unchanged).
 pub fn read_ahead_products<'a>(tx: &mut dyn HubTx, products: impl IntoIterator<Item = (&'a str, &'a [String])>, stores: &[StoreRecord]) -> Stored<()> {
     let mut ahead = ReadAhead::default();
     for (sku, gtins) in products {
         ahead.gtins.extend(gtins.iter().cloned());
+        ahead.skus.push(sku.to_string());
+        ahead.feed_txs += 1;
+    }
+    tx.read_ahead(&ahead)?;
+    let mut rest = ReadAhead { more: true, ..Default::default() };
+    for sku in &ahead.skus {
+        let known = tx.catalogue_entry(sku)?.is_some();
         for store in stores {
-            ahead_at(&mut ahead, store, sku);
+            let row = (store_scope(store.id), product_key(sku));
+            if known { rest.feed.push(row) } else { rest.no_feed.push(row) }
         }
-        ahead.skus.push(sku.to_string());
-        ahead.feed_txs += 1;
     }
-    tx.read_ahead(&ahead)
+    for store in stores {
+        // Prices are read for every product: no invariant is trusted with a price.
+        for sku in &ahead.skus {
+            prices_at(&mut rest, store, sku);
+        }
+    }
+    tx.read_ahead(&rest)
 }
 
-/// Reads ahead what a store's own price ([`put_store_price_at`]) and its stock
-/// ([`put_stock_at`]) of a product read, for each (store, product): one feed transaction each.
-pub fn read_ahead_places<'a>(tx: &mut dyn HubTx, places: impl IntoIterator<Item = (&'a StoreRecord, &'a str)>) -> Stored<()> {
+/// Reads ahead what an inventory row of a store reads: the product, the store's stock of
+/// it, and for a row with a price what [`put_store_price_at`] reads; one feed transaction
+/// each.
+pub fn read_ahead_places<'a>(tx: &mut dyn HubTx, places: impl IntoIterator<Item = (&'a StoreRecord, &'a str, bool)>) -> Stored<()> {
     let mut ahead = ReadAhead::default();
-    for (store, sku) in places {
-        ahead_at(&mut ahead, store, sku);
-        ahead.feed.push((store_scope(store.id), stock_key(sku)));
+    for (store, sku, priced) in places {
+        if priced {
+            prices_at(&mut ahead, store, sku);
+            ahead.feed.push((store_scope(store.id), product_key(sku)));
+        }
+        ahead.stock.push((store.id, sku.to_string()));
         ahead.skus.push(sku.to_string());
         ahead.feed_txs += 1;
     }
     tx.read_ahead(&ahead)
 }
 
-/// What [`publish_at`] reads of `sku` at `store`, and the store's stock of it.
-fn ahead_at(ahead: &mut ReadAhead, store: &StoreRecord, sku: &str) {
-    ahead.store_skus.push((store.id, sku.to_string()));
+/// The prices [`publish_at`] reads of `sku` at `store`.
+fn prices_at(ahead: &mut ReadAhead, store: &StoreRecord, sku: &str) {
+    ahead.store_prices.push((store.id, sku.to_string()));
     if !store.price_list.is_empty() {
         ahead.list_skus.push((store.price_list.clone(), sku.to_string()));
     }
-    ahead.feed.push((store_scope(store.id), product_key(sku)));
 }

@@ -538,7 +538,7 @@ pub trait HubTx {
     /// Takes the price changes due by `now`: (sku, store id or 0), each once.
     fn take_price_changes(&mut self, now: i64) -> Stored<Vec<(String, i64)>>;
     /// Reads at once what a batch of catalogue writes is about to read row by row
-    /// ([`catalogue::read_ahead`]), and may hold the batch's writes of those rows back
+    /// ([`catalogue::read_ahead_products`]), and may hold the batch's writes of those rows back
     /// until the next statement that needs them: a backend whose every statement is a
     /// network round trip answers the batch from memory. The answers do not change: a
     /// row read ahead reads as the transaction last wrote it. A backend in the same
@@ -556,14 +556,21 @@ pub struct ReadAhead {
     pub skus: Vec<String>,
     /// Whose product each GTIN is.
     pub gtins: Vec<String>,
-    /// A store's own price and stock of a product.
-    pub store_skus: Vec<(i64, String)>,
+    /// A store's own price of a product.
+    pub store_prices: Vec<(i64, String)>,
+    /// A store's stock of a product.
+    pub stock: Vec<(i64, String)>,
     /// A price list's price of a product.
     pub list_skus: Vec<(String, String)>,
     /// Current feed rows, by (scope, entity key).
     pub feed: Vec<(String, String)>,
+    /// Feed rows the caller knows are not there: answered as absent, not read.
+    pub no_feed: Vec<(String, String)>,
     /// How many feed transactions the batch starts ([`HubTx::new_feed_tx`]).
     pub feed_txs: usize,
+    /// Adds to what was read ahead for this batch; otherwise a new batch starts and what
+    /// an earlier one read is forgotten (memory follows the batch).
+    pub more: bool,
 }
 
 /// The steps of the savepoint around one op.

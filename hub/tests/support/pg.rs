@@ -74,7 +74,7 @@ fn start() -> Result<Cluster, String> {
     // The server, stopped by its watcher once this test process is gone.
     let script = format!(
         "{postgres} -D '{data}' -k '{sock}' -p {PORT} -c listen_addresses='' -c fsync=off -c synchronous_commit=off \
-         -c full_page_writes=off -c max_connections=400 -c shared_buffers=32MB >'{log}' 2>&1 & pg=$!; \
+         -c full_page_writes=off -c max_connections=400 -c shared_buffers={buffers} >'{log}' 2>&1 & pg=$!; \
          while [ -d /proc/{me} ] && kill -0 $pg 2>/dev/null; do sleep 0.5; done; kill -INT $pg 2>/dev/null; wait $pg; rm -rf '{dir}'",
         postgres = bin.join("postgres").display(),
         data = data.display(),
@@ -82,6 +82,7 @@ fn start() -> Result<Cluster, String> {
         log = dir.path().join("server.log").display(),
         me = std::process::id(),
         dir = dir.path().display(),
+        buffers = shared_buffers(),
     );
     command(Path::new("/bin/sh"))
         .args(["-c", &script])
@@ -106,6 +107,12 @@ fn start() -> Result<Cluster, String> {
         std::thread::sleep(Duration::from_millis(100));
     }
     Ok(Cluster { socket_dir, _dir: dir })
+}
+
+/// The server's cache: small for the tests (many clusters may run at once), a server's
+/// own size for a benchmark at chain scale (`OMNIKIOSK_PG_SHARED_BUFFERS=2GB`).
+fn shared_buffers() -> String {
+    std::env::var("OMNIKIOSK_PG_SHARED_BUFFERS").ok().filter(|v| v.chars().all(|c| c.is_ascii_alphanumeric())).unwrap_or_else(|| "32MB".into())
 }
 
 fn cluster() -> Result<&'static Cluster, String> {

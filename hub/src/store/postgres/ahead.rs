@@ -49,6 +49,17 @@ impl Behind {
 }
 
 impl Ahead {
+    /// Takes what `known` holds over what was just read.
+    fn keep(&mut self, known: Ahead) {
+        self.products.extend(known.products);
+        self.gtins.extend(known.gtins);
+        self.store_prices.extend(known.store_prices);
+        self.list_prices.extend(known.list_prices);
+        self.stock.extend(known.stock);
+        self.feed.extend(known.feed);
+        self.txids.extend(known.txids);
+    }
+
     /// Notes that `sku` now has exactly `gtins`: the GTINs read ahead as its own that it
     /// no longer has are nobody's.
     pub fn set_gtins(&mut self, sku: &str, gtins: &[String]) {
@@ -63,10 +74,13 @@ impl Ahead {
     }
 }
 
-/// Reads what `a` names, with one statement per table, in place of what was read ahead
-/// before (the rows of another batch are not kept: memory follows the batch).
-pub fn read(tx: &mut PgTx<'_>, a: &ReadAhead) -> Stored<Ahead> {
+/// Reads what `a` names into `ahead`, with one statement per table. A row `ahead`
+/// already holds is kept as it is: it may hold a write the database has not seen.
+pub fn read(tx: &mut PgTx<'_>, a: &ReadAhead, known: Ahead) -> Stored<Ahead> {
     let mut ahead = Ahead::default();
+    // A batch's statements take arrays whose size a generic plan cannot know, over tables
+    // an import grows from empty: each is planned for its own arguments.
+    tx.run("SET LOCAL plan_cache_mode = force_custom_plan", &[])?;
     let skus: Vec<&str> = a.skus.iter().map(String::as_str).filter(|k| super::tx::storable(k)).collect();
     ahead.products.extend(skus.iter().map(|s| (s.to_string(), None)));
     for r in tx.all("SELECT sku, name, catalogue FROM products WHERE sku = ANY($1)", &[&skus])? {
@@ -77,19 +91,24 @@ pub fn read(tx: &mut PgTx<'_>, a: &ReadAhead) -> Stored<Ahead> {
     for r in tx.all("SELECT gtin, sku FROM gtins WHERE gtin = ANY($1)", &[&gtins])? {
         ahead.gtins.insert(r.get(0), Some(r.get(1)));
     }
-    let (ids, store_skus): (Vec<i64>, Vec<&str>) = a.store_skus.iter().filter(|(_, s)| super::tx::storable(s)).map(|(i, s)| (*i, s.as_str())).unzip();
-    ahead.store_prices.extend(ids.iter().zip(&store_skus).map(|(i, s)| ((*i, s.to_string()), None)));
     let sql = "SELECT p.store_id, p.sku, p.price FROM store_prices p
                JOIN unnest($1::BIGINT[], $2::TEXT[]) AS u(store_id, sku) ON p.store_id = u.store_id AND p.sku = u.sku";
-    for r in tx.all(sql, &[&ids, &store_skus])? {
-        ahead.store_prices.insert((r.get(0), r.get(1)), Some(r.get(2)));
+    let (ids, skus) = store_skus(&a.store_prices);
+    ahead.store_prices.extend(ids.iter().zip(&skus).map(|(i, s)| ((*i, s.to_string()), None)));
+    if !ids.is_empty() {
+        for r in tx.all(sql, &[&ids, &skus])? {
+            ahead.store_prices.insert((r.get(0), r.get(1)), Some(r.get(2)));
+        }
     }
-    ahead.stock.extend(ids.iter().zip(&store_skus).map(|(i, s)| ((*i, s.to_string()), None)));
     let sql = "SELECT s.store_id, s.sku, s.on_hand, s.aisle FROM stock s
                JOIN unnest($1::BIGINT[], $2::TEXT[]) AS u(store_id, sku) ON s.store_id = u.store_id AND s.sku = u.sku";
-    for r in tx.all(sql, &[&ids, &store_skus])? {
-        let stock = StockRecord { store_id: r.get(0), sku: r.get(1), on_hand: r.get(2), aisle: r.get(3) };
-        ahead.stock.insert((stock.store_id, stock.sku.clone()), Some(stock));
+    let (ids, skus) = store_skus(&a.stock);
+    ahead.stock.extend(ids.iter().zip(&skus).map(|(i, s)| ((*i, s.to_string()), None)));
+    if !ids.is_empty() {
+        for r in tx.all(sql, &[&ids, &skus])? {
+            let stock = StockRecord { store_id: r.get(0), sku: r.get(1), on_hand: r.get(2), aisle: r.get(3) };
+            ahead.stock.insert((stock.store_id, stock.sku.clone()), Some(stock));
+        }
     }
     let (lists, list_skus): (Vec<&str>, Vec<&str>) =
         a.list_skus.iter().filter(|(l, s)| super::tx::storable(l) && super::tx::storable(s)).map(|(l, s)| (l.as_str(), s.as_str())).unzip();
@@ -109,11 +128,18 @@ pub fn read(tx: &mut PgTx<'_>, a: &ReadAhead) -> Stored<Ahead> {
     for r in tx.all(sql, &[&scopes, &keys])? {
         ahead.feed.insert((r.get(0), r.get(1)), Some(r.get(2)));
     }
+    ahead.feed.extend(a.no_feed.iter().map(|row| (row.clone(), None)));
     let wanted = a.feed_txs as i64;
     if wanted > 0 {
         ahead.txids = tx.all("SELECT nextval('feed_txid') FROM generate_series(1, $1::BIGINT)", &[&wanted])?.iter().map(|r| r.get(0)).collect();
     }
+    ahead.keep(known);
     Ok(ahead)
+}
+
+/// (store, SKU) pairs as the two arrays a statement takes.
+fn store_skus(pairs: &[(i64, String)]) -> (Vec<i64>, Vec<&str>) {
+    pairs.iter().filter(|(_, s)| super::tx::storable(s)).map(|(i, s)| (*i, s.as_str())).unzip()
 }
 
 /// Writes what was held back, one statement per table.

@@ -973,8 +973,9 @@ impl HubTx for PgTx<'_> {
     }
 
     fn read_ahead(&mut self, wanted: &ReadAhead) -> Stored<()> {
+        let known = if wanted.more { self.ahead.take() } else { None };
         self.ahead = None;
-        self.ahead = Some(ahead::read(self, wanted)?);
+        self.ahead = Some(ahead::read(self, wanted, known.unwrap_or_default())?);
         Ok(())
     }
 
