@@ -174,6 +174,18 @@ pub fn scan(o: &ScanOutcome) -> String {
     }
 }
 
+pub fn colleagues(list: &[crate::store::Colleague]) -> String {
+    let mut s = String::new();
+    for c in list {
+        let pin = if c.pin_set { "" } else { "  (chooses a PIN at the next badge scan)" };
+        let _ = writeln!(s, "{:<12} {:<8} {}{pin}", c.id, c.role.as_str(), c.name);
+    }
+    if list.is_empty() {
+        s.push_str("no colleagues known here yet: sync first\n");
+    }
+    s
+}
+
 pub fn help(list: &[crate::store::HelpRequest], now: i64) -> String {
     if list.is_empty() {
         return "nobody is asking for help".into();
