@@ -163,13 +163,14 @@ pub fn scan(o: &ScanOutcome) -> String {
         Resolution::Staff(st) => format!("staff badge: {} ({:?}) — enter PIN", st.name, st.role),
         Resolution::Receipt(r) => format!("receipt {} of {}: {} lines, total {}", r.number, r.device_id, r.lines.len(), money(r.total_cents)),
         Resolution::Product(p) => format!(
-            "{} — {} {}",
+            "{} — {} {}{}",
             p.product.name,
             money(p.product.price_cents),
             match &p.stock {
                 Some(s) => format!("({} on hand, aisle {})", s.on_hand, s.aisle),
                 None => "(not stocked here)".into(),
-            }
+            },
+            if p.product.description.is_empty() { String::new() } else { format!("\n{}", p.product.description) }
         ),
     }
 }

@@ -254,13 +254,13 @@ fn upsert_customer(tx: &Transaction<'_>, c: &CustomerRecord) -> Result<()> {
 /// finds this one now.
 fn upsert_product(tx: &Transaction<'_>, p: &ProductRecord) -> Result<()> {
     tx.prepare_cached(
-        "INSERT INTO products(sku, name, price_cents, category, vat_bp, gtins, brand, status, currency)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        "INSERT INTO products(sku, name, price_cents, category, vat_bp, gtins, brand, status, currency, description)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT(sku) DO UPDATE SET name = excluded.name, price_cents = excluded.price_cents,
              category = excluded.category, vat_bp = excluded.vat_bp, gtins = excluded.gtins, brand = excluded.brand,
-             status = excluded.status, currency = excluded.currency",
+             status = excluded.status, currency = excluded.currency, description = excluded.description",
     )?
-    .execute(params![p.sku, p.name, p.price_cents, p.category, p.vat_bp, to_json(&p.gtins)?, p.brand, p.status.as_str(), p.currency])?;
+    .execute(params![p.sku, p.name, p.price_cents, p.category, p.vat_bp, to_json(&p.gtins)?, p.brand, p.status.as_str(), p.currency, p.description])?;
     tx.prepare_cached("DELETE FROM product_gtins WHERE sku = ?1")?.execute([&p.sku])?;
     for gtin in &p.gtins {
         tx.prepare_cached("INSERT OR REPLACE INTO product_gtins(gtin, sku) VALUES (?1, ?2)")?.execute(params![gtin, p.sku])?;

@@ -345,10 +345,19 @@ pub(super) fn product_by_code(conn: &Connection, code: &str, store_id: i64) -> R
 
 pub(super) fn product_view(conn: &Connection, sku: &str, store_id: i64) -> Result<Option<ProductView>> {
     let row = conn
-        .prepare_cached("SELECT sku, name, price_cents, category, vat_bp, gtins, brand, status, currency FROM products WHERE sku = ?1")?
+        .prepare_cached("SELECT sku, name, price_cents, category, vat_bp, gtins, brand, status, currency, description FROM products WHERE sku = ?1")?
         .query_row([sku], |r| {
-            let product =
-                ProductRecord { sku: r.get(0)?, name: r.get(1)?, price_cents: r.get(2)?, category: r.get(3)?, vat_bp: r.get(4)?, brand: r.get(6)?, currency: r.get(8)?, ..Default::default() };
+            let product = ProductRecord {
+                sku: r.get(0)?,
+                name: r.get(1)?,
+                price_cents: r.get(2)?,
+                category: r.get(3)?,
+                vat_bp: r.get(4)?,
+                brand: r.get(6)?,
+                currency: r.get(8)?,
+                description: r.get(9)?,
+                ..Default::default()
+            };
             Ok((product, r.get::<_, String>(5)?, r.get::<_, String>(7)?))
         })
         .optional()?;

@@ -287,7 +287,7 @@ impl Kiosk {
             // A product scanned on a shopper's screen: saved to their online cart.
             Resolution::Product(p) if self.screen == Screen::Shopper && self.shopper.customer_id().is_some() => {
                 self.touched();
-                self.shopper.save_for_later(&self.ctx, &p.product.sku, Some(&p.product.name));
+                self.shopper.save_for_later(&self.ctx, &p.product.sku, Some(&p.product));
             }
             // A product barcode at the idle screen is not a shopper; a receipt (returns come
             // later) is not one either.
