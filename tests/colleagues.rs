@@ -30,6 +30,12 @@ async fn enrolled_with_token(hub: &TestHub) -> (Kiosk, String) {
     (kiosk, token)
 }
 
+/// A colleague HR adds to store 1: a badge, no PIN yet.
+async fn hired(hub: &TestHub, name: &str, role: Role) -> omnikiosk_protocol::wire::Colleague {
+    let (h, body) = (hub.hub.clone(), StaffPut { name: name.into(), role });
+    tokio::task::spawn_blocking(move || h.add_staff(1, &body)).await.unwrap().unwrap()
+}
+
 /// Ops pushed as a device would push them; the hub's results.
 async fn push(hub: &TestHub, token: &str, seq_from: i64, ops: Value) -> Value {
     reqwest::Client::new()
@@ -77,11 +83,7 @@ fn try_pin(kiosk: &Kiosk, staff_id: &str, pin: &str) -> PinCheck {
 async fn a_colleague_from_hr_chooses_a_pin_works_within_their_role_and_leaves() {
     let hub = TestHub::start(SeedOptions { stores: 1, customers: 60, products: 30, orders: 40, seed: 31 }).await;
     let (desk, tablet) = (enrolled(&hub).await, enrolled(&hub).await);
-    let h = hub.hub.clone();
-    let zofia = tokio::task::spawn_blocking(move || h.add_staff(1, &StaffPut { name: "Zofia Wiśniewska".into(), role: Role::Staff }))
-        .await
-        .unwrap()
-        .unwrap();
+    let zofia = hired(&hub, "Zofia Wiśniewska", Role::Staff).await;
     sync(&[&desk, &tablet]).await;
 
     // The command line names her with --staff and asks no PIN (she has none yet): she
@@ -132,11 +134,7 @@ async fn a_colleague_from_hr_chooses_a_pin_works_within_their_role_and_leaves() 
 async fn a_manager_resets_a_colleagues_pin_offline_and_every_device_of_the_store_asks_for_a_new_one() {
     let mut hub = TestHub::start(SeedOptions { stores: 2, customers: 60, products: 30, orders: 10, seed: 32 }).await;
     let ((desk, desk_token), tablet) = (enrolled_with_token(&hub).await, enrolled(&hub).await);
-    let h = hub.hub.clone();
-    let zofia = tokio::task::spawn_blocking(move || h.add_staff(1, &StaffPut { name: "Zofia".into(), role: Role::Till }))
-        .await
-        .unwrap()
-        .unwrap();
+    let zofia = hired(&hub, "Zofia", Role::Till).await;
     sync(&[&desk, &tablet]).await;
     store_of(&desk).choose_pin(&zofia.id, "2580", &LoyaltyConfig::default(), omnikiosk::clock::unix_now()).unwrap();
     sync(&[&desk, &tablet]).await;
