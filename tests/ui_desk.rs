@@ -1,7 +1,7 @@
 //! The pickup desk on the touchscreen, headless: a shopper checks in with a pickup code,
 //! a colleague signs in with badge and PIN, picks (short, with a reason), marks ready and
 //! hands over only against the right pickup code; the manager sees it all; five wrong
-//! PINs lock a badge. The real Slint components on Slint's testing backend, found by
+//! PINs lock a badge; a new colleague chooses a PIN, and the manager resets it. The real Slint components on Slint's testing backend, found by
 //! accessible label, over a real local store that a real hub filled.
 
 mod support;
@@ -218,4 +218,27 @@ fn a_pickup_goes_from_check_in_to_handover_and_the_manager_sees_it() {
     keypad(&ui, "PIN", "2580", "OK");
     assert_eq!(ui.window().global::<StaffAdapter>().get_staff_name(), "Zofia");
     assert!(store.pending_ops(1000).unwrap().iter().any(|o| o.name == "staff.set_pin"));
+
+    // --- Zofia forgot her PIN: the manager resets it (offline), after confirming. The
+    // manager's own PIN is not offered; Zofia chooses a new one at her next scan.
+    press(&ui, "Sign out");
+    ui.scan(&manager_badge);
+    keypad(&ui, "PIN", "9999", "OK");
+    assert!(has_label(&ui, "Store manager"));
+    assert!(has_label(&ui, "Zofia · Pickup desk · PIN set"), "{:?}", labels_containing(&ui, "Zofia"));
+    assert!(!has_label(&ui, "Reset PIN of Marek"), "not the manager's own");
+    press(&ui, "Reset PIN of Zofia");
+    let question = "Reset the PIN of Zofia? They choose a new PIN at their next badge scan, at every device of the store.";
+    assert!(has_label(&ui, question), "{:?}", labels_containing(&ui, "Reset"));
+    press(&ui, "Keep PIN");
+    assert!(!has_label(&ui, question));
+    assert!(!store.pending_ops(1000).unwrap().iter().any(|o| o.name == "staff.reset_pin"), "kept: nothing recorded");
+    press(&ui, "Reset PIN of Zofia");
+    press(&ui, "Confirm PIN reset");
+    assert!(has_label(&ui, "PIN reset: Zofia chooses a new PIN at the next badge scan."), "{:?}", labels_containing(&ui, "PIN"));
+    assert!(has_label(&ui, "Zofia · Pickup desk · chooses a PIN at the next badge scan"));
+    assert!(store.pending_ops(1000).unwrap().iter().any(|o| o.name == "staff.reset_pin" && o.body["staff_id"] == "S1-MGR"));
+    press(&ui, "Sign out");
+    ui.scan(&new_badge);
+    assert!(has_label(&ui, "Hello, Zofia. Choose your PIN: 4 to 6 digits."), "{:?}", labels_containing(&ui, "PIN"));
 }

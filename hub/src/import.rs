@@ -84,6 +84,7 @@ fn product_line(row: ProductRow, gtin_owners: &mut HashMap<String, (String, u64)
         names: Default::default(),
         category: row.product_type.last().cloned().unwrap_or_default(),
         brand: row.brand,
+        description: row.description,
         tax_category: row.tax_category,
         gtins: row.gtins,
         prices,
@@ -102,8 +103,8 @@ fn product_line(row: ProductRow, gtin_owners: &mut HashMap<String, (String, u64)
 
 /// The feed column a refusal of the catalogue's checks is about.
 fn column_of(e: &HubError) -> Option<&'static str> {
-    const COLUMNS: [(&str, &str); 7] =
-        [("GTIN", "gtin"), ("sku", "id"), ("name", "title"), ("price", "price"), ("tax category", "tax_category"), ("brand", "brand"), ("category", "product_type")];
+    const COLUMNS: [(&str, &str); 8] =
+        [("GTIN", "gtin"), ("sku", "id"), ("name", "title"), ("price", "price"), ("tax category", "tax_category"), ("brand", "brand"), ("category", "product_type"), ("description", "description")];
     let m = e.to_string();
     COLUMNS.iter().find(|(word, _)| m.contains(word)).map(|(_, column)| *column)
 }

@@ -2,7 +2,7 @@
 //! and stock, each checked here (bad input changes nothing) and written by
 //! [`crate::store::catalogue`] in one transaction that keeps the stores' feeds in step.
 
-use omnikiosk_protocol::catalogue::{ProductPut, StockAdjust, StockPut, StorePricePut, StorePut};
+use omnikiosk_protocol::catalogue::{ProductPut, StockAdjust, StockPut, StorePricePut, StorePut, MAX_DESCRIPTION_CHARS};
 use omnikiosk_protocol::gtin::Gtin;
 use omnikiosk_protocol::wire::{StockRecord, StoreRecord};
 
@@ -184,6 +184,10 @@ pub fn check_product(sku: &str, p: &ProductPut) -> Result<ProductPut, HubError> 
         if text.chars().count() > max || text.chars().any(char::is_control) {
             return bad(format!("{what} must be at most {max} printable characters"));
         }
+    }
+    // A description may run over several lines; no other control characters.
+    if p.description.chars().count() > MAX_DESCRIPTION_CHARS || p.description.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return bad(format!("description must be at most {MAX_DESCRIPTION_CHARS} characters, with no control characters but line breaks and tabs"));
     }
     if let Some(t) = &p.tax_category {
         check_tax_category(t)?;

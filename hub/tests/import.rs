@@ -249,4 +249,24 @@ fn a_postgres_hub_imports_a_batch_as_the_sqlite_hub_does_row_by_row() {
     assert_eq!(postgres.1, lite.1, "the catalogue differs");
     assert_eq!(postgres.2, lite.2, "Kraków's feed differs");
     assert_eq!(postgres.3, lite.3, "London's feed differs");
+/// The feed's `description` is kept as the product's description; one longer than the hub
+/// takes is named by its line and column, and its row alone is not applied.
+#[test]
+fn a_products_description_comes_from_the_feed_and_a_too_long_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite(&dir);
+    two_stores(&db);
+    let file = dir.path().join("products.csv");
+    let long = "x".repeat(omnikiosk_protocol::catalogue::MAX_DESCRIPTION_CHARS + 1);
+    let text = format!("id,title,price,description\nMUG,Mug,12.99 PLN,\"Stoneware.\nDishwasher safe.\"\nLONG,Cup,1.00 PLN,{long}\n");
+    std::fs::write(&file, &text).unwrap();
+    let out = hub(&db, &["import", "products", file.to_str().unwrap(), "--json"]);
+    let r = report(&out);
+    assert_eq!(counts(&r)[0], 1, "{r}");
+    let errors: Vec<(u64, &str)> = r["errors"].as_array().unwrap().iter().map(|e| (e["line"].as_u64().unwrap(), e["column"].as_str().unwrap_or(""))).collect();
+    assert_eq!(errors, [(4, "description")], "{r}");
+    assert!(r["errors"][0]["message"].as_str().unwrap().contains("at most 5000 characters"), "{r}");
+    let h = Hub::open(&db).unwrap();
+    assert_eq!(h.product("MUG").unwrap().entry.description, "Stoneware.\nDishwasher safe.");
+    assert!(h.product("LONG").is_err());
 }

@@ -129,6 +129,7 @@ fn krakow() -> Value {
 
 fn mug() -> Value {
     json!({"name": "Mug 350 ml", "names": {"pl": "Kubek 350 ml"}, "category": "Home", "brand": "Omni", "gtins": ["5901234123457", "96385074"],
+           "description": "Stoneware, 350 ml.\nDishwasher safe.",
            "prices": {"PLN": {"price_cents": 2999}, "GBP": {"price_cents": 699}}})
 }
 
@@ -153,6 +154,8 @@ async fn each_store_sells_a_product_at_its_own_price_in_its_own_currency(db: Db)
     assert_eq!(sold, [("MUG-350", 2999, "PLN", 2300, ProductStatus::Active), ("KEFIR", 449, "PLN", 500, ProductStatus::Active)]);
     assert_eq!(products(&krk_changes)[0].gtins, ["5901234123457", "96385074"]);
     assert_eq!(products(&krk_changes)[0].name, "Kubek 350 ml", "Kraków speaks Polish");
+    assert_eq!(products(&krk_changes)[0].description, "Stoneware, 350 ml.\nDishwasher safe.", "what it is, line break kept");
+    assert_eq!(products(&krk_changes)[1].description, "", "kefir has none");
 
     let (lon_changes, lon_cursor) = s.pull_all(&lon, "").await;
     let sold: Vec<_> = products(&lon_changes).iter().map(|p| (p.sku.as_str(), p.price_cents, p.currency.as_str(), p.vat_bp, p.status)).collect();
@@ -250,6 +253,8 @@ async fn bad_master_data_is_refused_and_changes_nothing(db: Db) {
         ("a colleague at a store id that is no number", Method::PUT, "/v1/stores/krk/staff/KASIA", Some(json!({"name": "Kasia", "role": "till"})), StatusCode::BAD_REQUEST, "store id"),
         ("the colleagues of a store id that is no number", Method::GET, "/v1/stores/krk/staff", None, StatusCode::BAD_REQUEST, "store id"),
         ("removing a colleague at store id 0", Method::DELETE, "/v1/stores/0/staff/KASIA", None, StatusCode::BAD_REQUEST, "store id"),
+        ("a description over 5000 characters", Method::PUT, "/v1/products/CUP", Some(json!({"name": "Cup", "description": "é".repeat(5001)})), StatusCode::BAD_REQUEST, "description must be at most 5000 characters"),
+        ("a description with a control character", Method::PUT, "/v1/products/CUP", Some(json!({"name": "Cup", "description": "a\u{7}b"})), StatusCode::BAD_REQUEST, "description"),
     ];
     for (name, method, path, body, status, says) in cases {
         let (st, v) = s.call(method, path, CHANNEL, body).await;
@@ -258,6 +263,11 @@ async fn bad_master_data_is_refused_and_changes_nothing(db: Db) {
     }
     assert_eq!(s.hub.feed_head().unwrap(), head, "no refused write reached any feed");
     assert_eq!(s.hub.stores().unwrap().len(), 2);
+    // The document says what the server holds a description to.
+    let documented = &contract::CONTRACT.doc()["components"]["schemas"]["ProductPut"]["properties"]["description"];
+    assert_eq!(documented["maxLength"].as_u64(), Some(omnikiosk_protocol::catalogue::MAX_DESCRIPTION_CHARS as u64), "{documented}");
+    let longest = s.put("/v1/products/TEAPOT", json!({"name": "Teapot", "description": "é".repeat(5000)})).await;
+    assert_eq!(longest["outcome"], "created", "the longest description is one");
     let (st, _) = s.call(Method::GET, "/v1/products/CUP", CHANNEL, None).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
 }

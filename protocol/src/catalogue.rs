@@ -21,6 +21,10 @@ pub fn is_id(s: &str) -> bool {
     (1..=ID_MAX_CHARS).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || ID_PUNCTUATION.as_bytes().contains(&b))
 }
 
+/// Most characters of a product's description (Google Merchant Center's own limit for
+/// `description`).
+pub const MAX_DESCRIPTION_CHARS: usize = 5000;
+
 /// Highest price the hub takes, in minor units (ten million in a two-decimal currency):
 /// anything above is a feed's mistake, not a price.
 pub const MAX_PRICE_MINOR: i64 = 1_000_000_000;
@@ -163,6 +167,11 @@ pub struct ProductPut {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(max_length = 70))]
     pub brand: String,
+    /// What the product is, as a shopper reads it at the kiosk (line breaks kept);
+    /// at most [`MAX_DESCRIPTION_CHARS`] characters.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 5000))]
+    pub description: String,
     /// Picks the VAT rate in each store's `vat`; none: `standard`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax_category: Option<String>,
@@ -297,6 +306,7 @@ pub fn as_sold(product: &CatalogueProduct, store: &StoreRecord, own: Option<&Pri
         vat_bp: vat.unwrap_or(0),
         gtins: entry.gtins.clone(),
         brand: entry.brand.clone(),
+        description: entry.description.clone(),
         status,
         currency: store.currency.clone(),
     }
@@ -321,6 +331,7 @@ mod tests {
                 names: [("pl".to_string(), "Kubek".to_string())].into(),
                 category: "Home".into(),
                 brand: String::new(),
+                description: "A stoneware mug.".into(),
                 tax_category: tax.map(str::to_string),
                 gtins: vec![],
                 prices: prices.iter().map(|(c, p)| (c.to_string(), Price { price_cents: *p, sale_price_cents: None, sale_from: None, sale_until: None })).collect(),
@@ -352,6 +363,7 @@ mod tests {
         let polish = StoreRecord { language: "pl".into(), ..krk.clone() };
         let names = [&polish, &krk].map(|s| as_sold(&product(&[("PLN", 1)], None, false), s, None, 0).name);
         assert_eq!(names, ["Kubek", "Mug"], "a store shows the name in its language when there is one");
+        assert_eq!(as_sold(&product(&[("PLN", 1)], None, false), &krk, None, 0).description, "A stoneware mug.", "every store shows the description");
     }
 
     #[test]

@@ -73,6 +73,10 @@ pub enum OpBody {
     /// the kiosk.
     #[serde(rename = "staff.set_pin")]
     SetPin { staff_id: String, pin_hash: String },
+    /// A manager (`staff_id`) reset a colleague's PIN at a kiosk: the colleague chooses a
+    /// new one at their next badge scan, as after `omnikiosk-hub staff reset-pin`.
+    #[serde(rename = "staff.reset_pin")]
+    ResetPin { staff_id: String, colleague_id: String },
     /// "Save for later": a product scanned by an identified shopper, into their online cart.
     #[serde(rename = "cart.add")]
     CartAdd { customer_id: String, sku: String },
@@ -133,6 +137,7 @@ impl OpBody {
             OpBody::PinFailed { .. } => "staff.pin_failed",
             OpBody::PinAccepted { .. } => "staff.pin_ok",
             OpBody::SetPin { .. } => "staff.set_pin",
+            OpBody::ResetPin { .. } => "staff.reset_pin",
             OpBody::CartAdd { .. } => "cart.add",
             OpBody::SaleComplete { .. } => "sale.complete",
             OpBody::ReturnComplete { .. } => "return.complete",
@@ -170,9 +175,19 @@ impl OpBody {
             | OpBody::HelpDone { staff_id, .. }
             | OpBody::PinFailed { staff_id }
             | OpBody::PinAccepted { staff_id }
-            | OpBody::SetPin { staff_id, .. } => Some(staff_id),
+            | OpBody::SetPin { staff_id, .. }
+            | OpBody::ResetPin { staff_id, .. } => Some(staff_id),
             OpBody::SaleComplete { receipt } | OpBody::ReturnComplete { receipt } => Some(&receipt.staff_id),
             OpBody::ShiftClose { report } => Some(&report.closed_by),
+            _ => None,
+        }
+    }
+
+    /// The colleague whose PIN this op sets or clears (see [`crate::rules::pin_effect`]).
+    pub fn pin_holder(&self) -> Option<&str> {
+        match self {
+            OpBody::SetPin { staff_id, .. } => Some(staff_id),
+            OpBody::ResetPin { colleague_id, .. } => Some(colleague_id),
             _ => None,
         }
     }
@@ -330,6 +345,7 @@ mod tests {
             OpBody::PinFailed { staff_id: "S2".into() },
             OpBody::PinAccepted { staff_id: "S2".into() },
             OpBody::SetPin { staff_id: "S2".into(), pin_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into() },
+            OpBody::ResetPin { staff_id: "S2-MGR".into(), colleague_id: "S2".into() },
             OpBody::CartAdd { customer_id: "C1".into(), sku: "4006381333931".into() },
         ];
         for op in ops {

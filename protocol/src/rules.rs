@@ -41,6 +41,8 @@ pub struct Facts<'a> {
     pub staff_till: bool,
     /// Whether the op's staff member has a PIN already (a `staff.set_pin` needs none).
     pub staff_pin_set: bool,
+    /// Whether the colleague whose PIN a `staff.reset_pin` clears works at this store.
+    pub colleague_here: bool,
     /// For a return: what its receipt or order bought and what already came back from it;
     /// `None`: not known here.
     pub origin: Option<Origin<'a>>,
@@ -108,8 +110,13 @@ pub fn judge(op: &OpBody, facts: &Facts<'_>) -> Result<(), Rejection> {
         let role = facts
             .staff_role
             .ok_or_else(|| Rejection::new("unknown_staff", format!("staff {staff_id} does not work at this store")))?;
-        if matches!(op, OpBody::OrderCancel { .. }) && role != StaffRole::Manager {
-            return Err(Rejection::new("manager_required", "only a manager can cancel an order"));
+        let manager_only = match op {
+            OpBody::OrderCancel { .. } => Some("only a manager can cancel an order"),
+            OpBody::ResetPin { .. } => Some("only a manager can reset a colleague's PIN"),
+            _ => None,
+        };
+        if let Some(refusal) = manager_only.filter(|_| role != StaffRole::Manager) {
+            return Err(Rejection::new("manager_required", refusal));
         }
         if op.at_the_till() {
             may_work_the_till(staff_id, role, facts.staff_till)?;
@@ -186,8 +193,18 @@ pub fn judge(op: &OpBody, facts: &Facts<'_>) -> Result<(), Rejection> {
             "pin_already_set",
             format!("staff {staff_id} has a PIN already: a manager resets it before a new one is chosen"),
         )),
+        // A reset PIN lets whoever holds the badge choose the next one: a manager's own is
+        // reset by another manager or at the hub, never by the badge it would open.
+        OpBody::ResetPin { staff_id, colleague_id } if staff_id == colleague_id => Err(Rejection::new(
+            "own_pin",
+            "a manager's own PIN is reset by another manager or by head office, not at their own badge",
+        )),
+        OpBody::ResetPin { colleague_id, .. } if !facts.colleague_here => {
+            Err(Rejection::new("unknown_staff", format!("staff {colleague_id} does not work at this store")))
+        }
         OpBody::VisitSeen { .. }
         | OpBody::SetPin { .. }
+        | OpBody::ResetPin { .. }
         | OpBody::LoyaltyRedeem { .. }
         | OpBody::SaleComplete { .. }
         | OpBody::ShiftClose { .. }
@@ -289,6 +306,19 @@ pub fn order_effect(order: &mut OrderRecord, op: &OpBody) {
     }
 }
 
+/// A colleague's stored PIN after an op on it, applied without checks: a chosen PIN
+/// (`staff.set_pin`) takes the place of none, a reset (`staff.reset_pin`) leaves none, so
+/// they choose one at their next badge scan. The hub applies it to its record after
+/// [`judge`]; a device to its own copy when the op is made, and over a pulled record
+/// for the ops still in its outbox.
+pub fn pin_effect(pin_hash: &mut String, op: &OpBody) {
+    match op {
+        OpBody::SetPin { pin_hash: chosen, .. } if pin_hash.is_empty() => pin_hash.clone_from(chosen),
+        OpBody::ResetPin { .. } => pin_hash.clear(),
+        _ => {}
+    }
+}
+
 /// The online cart after a `cart.add` ("save for later": one more of the product) or a
 /// sale that took lines from it ("buy here": what was bought leaves the cart).
 pub fn cart_effect(lines: &mut Vec<CartLine>, op: &OpBody) {
@@ -375,6 +405,7 @@ mod tests {
             missing_product: None,
             staff_till: true,
             staff_pin_set: true,
+            colleague_here: true,
             origin: None,
         };
         judge(op, &facts).map_err(|r| r.code)?;
@@ -440,6 +471,7 @@ mod tests {
             missing_product: None,
             staff_till: true,
             staff_pin_set: true,
+            colleague_here: true,
             origin: None,
         };
         let take = |staff: &str| OpBody::HelpTake { request_id: "H1".into(), staff_id: staff.into() };
@@ -449,6 +481,7 @@ mod tests {
         let save = |sku: &str| OpBody::CartAdd { customer_id: "C1".into(), sku: sku.into() };
         let redeem = |points| OpBody::LoyaltyRedeem { customer_id: "C1".into(), points, reason: "discount".into() };
         let seen = OpBody::VisitSeen { customer_id: "C9".into() };
+        let reset_pin = |by: &str, colleague: &str| OpBody::ResetPin { staff_id: by.into(), colleague_id: colleague.into() };
         let set_pin = |staff: &str| OpBody::SetPin { staff_id: staff.into(), pin_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into() };
         let basket = || vec![crate::till::tests::line("5900000000015", 2, 1230, 2300)];
         let sale = |redeem: i64| OpBody::SaleComplete {
@@ -525,6 +558,12 @@ mod tests {
             ("choose a PIN with one set already", set_pin("S1"), base(), Err("pin_already_set")),
             ("choose a PIN at another store", set_pin("S1"), Facts { staff_pin_set: false, staff_role: None, ..base() }, Err("unknown_staff")),
             ("send a PIN in clear", OpBody::SetPin { staff_id: "S1".into(), pin_hash: "2580".into() }, Facts { staff_pin_set: false, ..base() }, Err("bad_op")),
+            ("a manager resets a colleague's PIN", reset_pin("M1", "S1"), Facts { staff_role: Some(StaffRole::Manager), ..base() }, Ok(())),
+            ("a pickup-desk colleague resets another's PIN", reset_pin("S2", "S1"), Facts { staff_till: false, ..base() }, Err("manager_required")),
+            ("a till colleague resets another's PIN", reset_pin("S2", "S1"), Facts { staff_till: true, ..base() }, Err("manager_required")),
+            ("a manager of another store resets a PIN", reset_pin("M9", "S1"), Facts { staff_role: None, ..base() }, Err("unknown_staff")),
+            ("a manager resets the PIN of another store's colleague", reset_pin("M1", "S9"), Facts { staff_role: Some(StaffRole::Manager), colleague_here: false, ..base() }, Err("unknown_staff")),
+            ("a manager resets their own PIN", reset_pin("M1", "M1"), Facts { staff_role: Some(StaffRole::Manager), ..base() }, Err("own_pin")),
         ];
         for (what, op, facts, want) in cases {
             assert_eq!(judge(&op, &facts).map_err(|r| r.code), want, "{what}");
@@ -545,6 +584,7 @@ mod tests {
             missing_product: None,
             staff_till: true,
             staff_pin_set: true,
+            colleague_here: true,
             origin: None,
         };
         let refused = judge(&collect(code("123456")), &facts).unwrap_err();
@@ -561,6 +601,24 @@ mod tests {
         cart_effect(&mut lines, &save);
         assert_eq!(lines[1], CartLine { sku: "4006381333931".into(), qty: 2 });
         assert_eq!(lines[0].qty, 2, "other lines untouched");
+    }
+
+    #[test]
+    fn a_reset_pin_is_chosen_again_and_a_chosen_one_never_overwrites_another() {
+        let set = |hash: &str| OpBody::SetPin { staff_id: "S1".into(), pin_hash: hash.into() };
+        let reset = OpBody::ResetPin { staff_id: "M1".into(), colleague_id: "S1".into() };
+        // (what, the PIN before, the ops in order, the PIN after)
+        let cases: [(&str, &str, Vec<OpBody>, &str); 4] = [
+            ("chosen with none", "", vec![set("$new")], "$new"),
+            ("chosen over one already set", "$old", vec![set("$new")], "$old"),
+            ("reset", "$old", vec![reset.clone()], ""),
+            ("reset, then chosen again", "$old", vec![reset.clone(), set("$new")], "$new"),
+        ];
+        for (what, before, ops, after) in cases {
+            let mut pin_hash = before.to_string();
+            ops.iter().for_each(|op| pin_effect(&mut pin_hash, op));
+            assert_eq!(pin_hash, after, "{what}");
+        }
     }
 
     #[test]

@@ -387,6 +387,10 @@ pub struct ProductRecord {
     pub gtins: Vec<String>,
     #[serde(default)]
     pub brand: String,
+    /// What the product is, for the shopper (from the catalogue; empty when it has none,
+    /// and in a record of an older hub).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
     /// Whether the store may sell it now.
     #[serde(default)]
     pub status: ProductStatus,

@@ -220,6 +220,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The store's colleagues, and a manager's reset of a colleague's PIN.
+    Staff {
+        #[command(subcommand)]
+        action: StaffAction,
+    },
     /// The till's shift: open with a float, cash in or out, close with the count (the Z report).
     Shift {
         #[command(subcommand)]
@@ -260,6 +265,26 @@ enum HelpAction {
     /// The shopper was helped: the request leaves every screen of the store.
     Done {
         id: String,
+        #[arg(long)]
+        staff: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StaffAction {
+    /// The store's colleagues: id, name, role, and whether they have chosen a PIN.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A manager resets a colleague's PIN (works offline; the hub confirms later): the
+    /// colleague chooses a new one at their next badge scan, at every device of the store.
+    ResetPin {
+        /// The colleague whose PIN is reset.
+        id: String,
+        /// The manager resetting it.
         #[arg(long)]
         staff: String,
         #[arg(long)]
@@ -577,6 +602,16 @@ async fn dispatch(cli: Cli) -> CmdResult {
         Command::Return { origin, staff, items, take, refund, reference, reason, json } => {
             let args = till::ReturnArgs { origin, staff, items, take, refund, reference, reason };
             till::take_back(&open(&dir, &cfg)?, &cfg, args, json)
+        }
+        Command::Staff { action } => {
+            let store = open(&dir, &cfg)?;
+            match action {
+                StaffAction::List { json } => {
+                    let list = store.colleagues()?;
+                    emit(json, &list, || print::colleagues(&list))
+                }
+                StaffAction::ResetPin { id, staff, json } => record(&store, &cfg, OpBody::ResetPin { staff_id: staff, colleague_id: id }, json),
+            }
         }
         Command::Shift { action } => {
             let store = open(&dir, &cfg)?;

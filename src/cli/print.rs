@@ -163,15 +163,28 @@ pub fn scan(o: &ScanOutcome) -> String {
         Resolution::Staff(st) => format!("staff badge: {} ({:?}) — enter PIN", st.name, st.role),
         Resolution::Receipt(r) => format!("receipt {} of {}: {} lines, total {}", r.number, r.device_id, r.lines.len(), money(r.total_cents)),
         Resolution::Product(p) => format!(
-            "{} — {} {}",
+            "{} — {} {}{}",
             p.product.name,
             money(p.product.price_cents),
             match &p.stock {
                 Some(s) => format!("({} on hand, aisle {})", s.on_hand, s.aisle),
                 None => "(not stocked here)".into(),
-            }
+            },
+            if p.product.description.is_empty() { String::new() } else { format!("\n{}", p.product.description) }
         ),
     }
+}
+
+pub fn colleagues(list: &[crate::store::Colleague]) -> String {
+    let mut s = String::new();
+    for c in list {
+        let pin = if c.pin_set { "" } else { "  (chooses a PIN at the next badge scan)" };
+        let _ = writeln!(s, "{:<12} {:<8} {}{pin}", c.id, c.role.as_str(), c.name);
+    }
+    if list.is_empty() {
+        s.push_str("no colleagues known here yet: sync first\n");
+    }
+    s
 }
 
 pub fn help(list: &[crate::store::HelpRequest], now: i64) -> String {

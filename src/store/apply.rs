@@ -2,10 +2,12 @@
 //! cursor commit in one transaction, so a crash replays a page and never skips one.
 
 use omnikiosk_protocol::pin;
+use omnikiosk_protocol::rules::pin_effect;
 use omnikiosk_protocol::wire::{Change, CustomerRecord, OrderRecord, ProductRecord};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Transaction};
 use serde::Serialize;
 
+use super::orders::pending_on;
 use super::{meta_set, LocalStore, Result, StoreError};
 
 /// What one page did to the local store.
@@ -128,17 +130,11 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
                 return Ok(false);
             }
             let role = s.role.as_str();
-            // A PIN this device's colleague chose and has not pushed yet stays on top of the
-            // hub's record without one.
-            let pending: Option<String> = tx
-                .prepare_cached("SELECT body FROM outbox WHERE entity = ?1 AND name = 'staff.set_pin' ORDER BY seq DESC LIMIT 1")?
-                .query_row([format!("staff:{}", s.id)], |r| r.get(0))
-                .optional()?;
-            let pending = pending.and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok()?["pin_hash"].as_str().map(str::to_string));
-            let pin_hash = match pending {
-                Some(chosen) if !s.has_pin() => chosen.into(),
-                _ => current_pin_hash(&s.id, &s.pin_salt, &s.pin_hash),
-            };
+            // PINs chosen or reset here and not pushed yet stay on top of the hub's record.
+            let mut pin_hash = current_pin_hash(&s.id, &s.pin_salt, &s.pin_hash).into_owned();
+            for (op, _) in pending_on(tx, &format!("staff:{}", s.id))? {
+                pin_effect(&mut pin_hash, &op);
+            }
             tx.prepare_cached(
                 "INSERT INTO staff(id, name, role, pin_salt, pin_hash, till, badge_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role, pin_salt = excluded.pin_salt,
@@ -258,13 +254,13 @@ fn upsert_customer(tx: &Transaction<'_>, c: &CustomerRecord) -> Result<()> {
 /// finds this one now.
 fn upsert_product(tx: &Transaction<'_>, p: &ProductRecord) -> Result<()> {
     tx.prepare_cached(
-        "INSERT INTO products(sku, name, price_cents, category, vat_bp, gtins, brand, status, currency)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        "INSERT INTO products(sku, name, price_cents, category, vat_bp, gtins, brand, status, currency, description)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT(sku) DO UPDATE SET name = excluded.name, price_cents = excluded.price_cents,
              category = excluded.category, vat_bp = excluded.vat_bp, gtins = excluded.gtins, brand = excluded.brand,
-             status = excluded.status, currency = excluded.currency",
+             status = excluded.status, currency = excluded.currency, description = excluded.description",
     )?
-    .execute(params![p.sku, p.name, p.price_cents, p.category, p.vat_bp, to_json(&p.gtins)?, p.brand, p.status.as_str(), p.currency])?;
+    .execute(params![p.sku, p.name, p.price_cents, p.category, p.vat_bp, to_json(&p.gtins)?, p.brand, p.status.as_str(), p.currency, p.description])?;
     tx.prepare_cached("DELETE FROM product_gtins WHERE sku = ?1")?.execute([&p.sku])?;
     for gtin in &p.gtins {
         tx.prepare_cached("INSERT OR REPLACE INTO product_gtins(gtin, sku) VALUES (?1, ?2)")?.execute(params![gtin, p.sku])?;

@@ -322,9 +322,9 @@ mod tests {
             // store's help requests, NPS answers' device, PIN counts and devices; 7: the till;
             // 8: returns and shifts, taken with the till's tables; 9: the outbox's redemptions;
             // 10: badge versions; 11: the chain's loyalty rules; 12: the store's language and
-            // zone, the catalogue's barcodes and status).
+            // zone, the catalogue's barcodes and status; 13: the products' descriptions).
             conn.execute_batch(
-                "DROP TABLE product_gtins; ALTER TABLE stores DROP COLUMN language; ALTER TABLE stores DROP COLUMN timezone;
+                "ALTER TABLE products DROP COLUMN description; DROP TABLE product_gtins; ALTER TABLE stores DROP COLUMN language; ALTER TABLE stores DROP COLUMN timezone;
                  ALTER TABLE products DROP COLUMN gtins; ALTER TABLE products DROP COLUMN brand;
                  ALTER TABLE products DROP COLUMN status; ALTER TABLE products DROP COLUMN currency;
                  DROP TABLE loyalty_rules; ALTER TABLE staff DROP COLUMN badge_version; ALTER TABLE outbox DROP COLUMN points_redeemed;

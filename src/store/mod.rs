@@ -27,7 +27,7 @@ use serde::Serialize;
 pub use apply::ApplyStats;
 pub use desk::{HelpRequest, NpsSummary, PinCheck, PIN_ATTEMPTS, PIN_LOCK_SECS};
 pub use outbox::{LocalConflict, OpError, OutboxStats, PushTally, RecordedOp};
-pub use read::{Counts, ProductView, StaffMember, StoreLocale};
+pub use read::{Colleague, Counts, ProductView, StaffMember, StoreLocale};
 pub use returns::{ReturnRequest, Returnable};
 pub use shift::{CashMoveRequest, ShiftState};
 pub use till::{Basket, BasketItem, ReceiptSummary, ScannedReceipt};

@@ -5,7 +5,7 @@
 
 use omnikiosk_protocol::code;
 use omnikiosk_protocol::ops::{OpBody, Rejection};
-use omnikiosk_protocol::rules::{judge, Facts, Judge, Origin};
+use omnikiosk_protocol::rules::{judge, pin_effect, Facts, Judge, Origin};
 use omnikiosk_protocol::wire::{ConflictRecord, Op, OpOutcome, OpResult, StaffRole};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
@@ -106,8 +106,14 @@ impl LocalStore {
                 tx.prepare_cached("INSERT INTO help_requests(id, device_id, customer_id, shopper, raised_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
                     .execute(params![recorded.op_id, enrolment.device_id, customer_id, shopper, now])?;
             }
-            OpBody::SetPin { staff_id, pin_hash } => {
-                tx.prepare_cached("UPDATE staff SET pin_hash = ?2 WHERE id = ?1")?.execute(params![staff_id, pin_hash])?;
+            OpBody::SetPin { .. } | OpBody::ResetPin { .. } => {
+                let holder = op.pin_holder().expect("a PIN op names whose PIN");
+                let stored: Option<String> =
+                    tx.prepare_cached("SELECT pin_hash FROM staff WHERE id = ?1")?.query_row([holder], |r| r.get(0)).optional()?;
+                if let Some(mut pin_hash) = stored {
+                    pin_effect(&mut pin_hash, &op);
+                    tx.prepare_cached("UPDATE staff SET pin_hash = ?2 WHERE id = ?1")?.execute(params![holder, pin_hash])?;
+                }
             }
             _ => {}
         }
@@ -298,6 +304,11 @@ pub(super) fn judge_and_queue(
             .unwrap_or(false),
         _ => false,
     };
+    let colleague_here = match op {
+        // Only this store's colleagues are kept here.
+        OpBody::ResetPin { colleague_id, .. } => tx.prepare_cached("SELECT 1 FROM staff WHERE id = ?1")?.exists([colleague_id])?,
+        _ => false,
+    };
     let origin = match op {
         OpBody::ReturnComplete { receipt } => match omnikiosk_protocol::returns::origin_of(receipt) {
             Some(reference) => super::returns::origin_facts(tx, reference)?,
@@ -316,6 +327,7 @@ pub(super) fn judge_and_queue(
         missing_product,
         staff_till,
         staff_pin_set,
+        colleague_here,
         origin: origin.as_ref().map(|(bought, returned)| Origin { bought, returned }),
     };
     judge(op, &facts)?;
@@ -330,10 +342,12 @@ fn entity(op: &OpBody) -> Option<String> {
     if let Some((customer, _)) = op.points_delta() {
         return Some(format!("customer:{customer}"));
     }
+    if let Some(holder) = op.pin_holder() {
+        return Some(format!("staff:{holder}"));
+    }
     match op {
         OpBody::HelpTake { request_id, .. } | OpBody::HelpDone { request_id, .. } => Some(format!("help:{request_id}")),
         OpBody::PinFailed { staff_id } | OpBody::PinAccepted { staff_id } => Some(format!("pin:{staff_id}")),
-        OpBody::SetPin { staff_id, .. } => Some(format!("staff:{staff_id}")),
         OpBody::CartAdd { customer_id, .. } => Some(format!("cart:{customer_id}")),
         _ => None,
     }

@@ -2,7 +2,7 @@
 
 use omnikiosk_protocol::rules::cart_effect;
 use omnikiosk_protocol::wire::{
-    CartLine, CustomerRecord, OrderRecord, OrderStatus, ProductRecord, ProductStatus, StaffRole, StockRecord,
+    CartLine, CustomerRecord, OrderRecord, OrderStatus, ProductRecord, ProductStatus, Role, StaffRole, StockRecord,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -34,6 +34,18 @@ pub struct StaffMember {
     /// The newest badge's version: an older badge is refused.
     #[serde(skip)]
     pub badge_version: i64,
+}
+
+/// A colleague of this store as the manager's list shows them (`omnikiosk staff list`),
+/// with what this device did to their PIN and has not pushed yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Colleague {
+    pub id: String,
+    pub name: String,
+    /// HR's role: `staff` (the pickup desk), `till` or `manager`.
+    pub role: Role,
+    /// false: they choose a PIN at their next badge scan (new, or reset).
+    pub pin_set: bool,
 }
 
 /// Where the store is, as its screens need it.
@@ -250,6 +262,20 @@ impl LocalStore {
             .transpose()
     }
 
+    /// The store's colleagues, by name.
+    pub fn colleagues(&self) -> Result<Vec<Colleague>> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached("SELECT id, name, role, till, pin_hash != '' FROM staff ORDER BY name, id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, name, role, till, pin_set) = row?;
+            let role = StaffRole::parse(&role).ok_or(StoreError::Corrupt { what: "staff role", detail: role })?;
+            out.push(Colleague { id, name, role: Role::of(role, till), pin_set });
+        }
+        Ok(out)
+    }
+
     pub fn counts(&self) -> Result<Counts> {
         let conn = self.reader();
         let count = |table: &str| -> Result<i64> {
@@ -319,10 +345,19 @@ pub(super) fn product_by_code(conn: &Connection, code: &str, store_id: i64) -> R
 
 pub(super) fn product_view(conn: &Connection, sku: &str, store_id: i64) -> Result<Option<ProductView>> {
     let row = conn
-        .prepare_cached("SELECT sku, name, price_cents, category, vat_bp, gtins, brand, status, currency FROM products WHERE sku = ?1")?
+        .prepare_cached("SELECT sku, name, price_cents, category, vat_bp, gtins, brand, status, currency, description FROM products WHERE sku = ?1")?
         .query_row([sku], |r| {
-            let product =
-                ProductRecord { sku: r.get(0)?, name: r.get(1)?, price_cents: r.get(2)?, category: r.get(3)?, vat_bp: r.get(4)?, brand: r.get(6)?, currency: r.get(8)?, ..Default::default() };
+            let product = ProductRecord {
+                sku: r.get(0)?,
+                name: r.get(1)?,
+                price_cents: r.get(2)?,
+                category: r.get(3)?,
+                vat_bp: r.get(4)?,
+                brand: r.get(6)?,
+                currency: r.get(8)?,
+                description: r.get(9)?,
+                ..Default::default()
+            };
             Ok((product, r.get::<_, String>(5)?, r.get::<_, String>(7)?))
         })
         .optional()?;

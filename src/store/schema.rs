@@ -320,6 +320,13 @@ pub fn migrations() -> Migrations<'static> {
         CREATE INDEX product_gtins_by_sku ON product_gtins(sku);
         "#,
         ),
+        M::up(
+            r#"
+        -- What the product is, as the shopper's screen shows it (empty: the catalogue has
+        -- no description).
+        ALTER TABLE products ADD COLUMN description TEXT NOT NULL DEFAULT '';
+        "#,
+        ),
     ])
 }
 

@@ -6,7 +6,7 @@
 
 use omnikiosk_protocol::ops::{OpBody, Rejection, Verification};
 use omnikiosk_protocol::returns::{origin_of, returned_so_far, Bought, Returned};
-use omnikiosk_protocol::rules::{judge, order_effect, Facts, HelpStanding, Judge, Origin};
+use omnikiosk_protocol::rules::{judge, order_effect, pin_effect, Facts, HelpStanding, Judge, Origin};
 use omnikiosk_protocol::shift::ZReport;
 use omnikiosk_protocol::till::{Receipt, GENESIS_HASH};
 use omnikiosk_protocol::wire::{CheckinRecord, ConflictRecord, FeedbackRecord, Op, OpOutcome, OrderDetail};
@@ -163,6 +163,10 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
         OpBody::SetPin { staff_id, .. } => tx.staff_member(staff_id)?.is_some_and(|st| st.has_pin()),
         _ => false,
     };
+    let colleague_here = match body {
+        OpBody::ResetPin { colleague_id, .. } => tx.staff_role(colleague_id, device.store_id)?.is_some(),
+        _ => false,
+    };
     let facts = Facts {
         judge: Judge::Hub,
         staff_role,
@@ -177,6 +181,7 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
         missing_product,
         staff_till,
         staff_pin_set,
+        colleague_here,
         origin: origin.as_ref().map(|o| Origin { bought: &o.bought, returned: &o.returned }),
     };
     judge(body, &facts).map_err(|r| explain(r, body, detail.as_ref(), help.as_ref(), points, missing_product, origin.as_ref()))?;
@@ -272,9 +277,10 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
         OpBody::PinFailed { staff_id } | OpBody::PinAccepted { staff_id } => {
             count_pin(tx, device.store_id, staff_id, matches!(body, OpBody::PinAccepted { .. }), now)?;
         }
-        OpBody::SetPin { staff_id, pin_hash } => {
-            let mut st = tx.staff_member(staff_id)?.ok_or_else(|| StorageError("judged badge holder went missing".into()))?;
-            st.pin_hash = pin_hash.clone();
+        OpBody::SetPin { .. } | OpBody::ResetPin { .. } => {
+            let holder = body.pin_holder().expect("a PIN op names whose PIN");
+            let mut st = tx.staff_member(holder)?.ok_or_else(|| StorageError("judged badge holder went missing".into()))?;
+            pin_effect(&mut st.pin_hash, body);
             tx.update_staff(&st)?;
             publish_staff(tx, &st)?;
         }

@@ -2,14 +2,19 @@
 
 use slint::ComponentHandle;
 
-use crate::ui::controller::manager::{ListRow, ManagerScreen};
-use crate::ui::generated::{AppWindow, ConflictRow, DeviceRow, ListRow as SlintListRow, ManagerAdapter, ZReportRow};
+use crate::ui::controller::manager::{ListRow, ManagerScreen, PinResetNotice};
+use crate::ui::generated::{
+    AppWindow, ColleagueRow, ConflictRow, DeviceRow, ListRow as SlintListRow, ManagerAdapter, PinResetNotice as SlintPinResetNotice, ZReportRow,
+};
 use super::support::{int, model, Act};
 
 pub fn wire(w: &AppWindow, act: &Act) {
     let m = w.global::<ManagerAdapter>();
     on!(act, m, on_open_queue, |k| k.open_queue());
     on!(act, m, on_sign_out, |k| k.go_home());
+    on!(act, m, on_reset_pin, |k, id| k.ask_pin_reset(&id));
+    on!(act, m, on_confirm_reset, |k| k.confirm_pin_reset());
+    on!(act, m, on_cancel_reset, |k| k.cancel_pin_reset());
 }
 
 fn list_row(r: &ListRow) -> SlintListRow {
@@ -66,4 +71,17 @@ pub fn show(w: &AppWindow, s: &ManagerScreen, before: &ManagerScreen) {
             silent: d.stale,
         }));
     }
+    if s.colleagues != before.colleagues {
+        m.set_colleagues(model(&s.colleagues, |c| ColleagueRow {
+            id: c.id.as_str().into(),
+            name: c.name.as_str().into(),
+            role: c.role.as_str().into(),
+            pin_set: c.pin_set,
+            resettable: c.resettable,
+        }));
+    }
+    let reset = &s.pin_reset;
+    m.set_confirm_reset_name(reset.confirming.as_ref().map_or("", |c| c.name.as_str()).into());
+    m.set_reset_notice(mirror!(reset.notice, PinResetNotice => SlintPinResetNotice { None => None, Reset => Reset, Refused => Refused }));
+    m.set_reset_detail(reset.detail.as_str().into());
 }

@@ -44,6 +44,7 @@ pub fn show(w: &AppWindow, s: &ShopperScreen, before: &ShopperScreen) {
     }
     a.set_message(mirror!(s.message, ShopperMessage => Message { None => None, ThanksForRating => ThanksForRating, SavedForLater => SavedForLater, NotSaved => NotSaved }));
     a.set_saved(s.saved.as_str().into());
+    a.set_saved_description(s.saved_description.as_str().into());
     a.set_help_called(s.help_called);
     a.set_help_by(s.help_by.as_str().into());
 }

@@ -1,6 +1,10 @@
 //! The store manager's view: the queue by status, orders past their promised time,
-//! shoppers waiting and for how long, no-shows about to expire, today's NPS, and the
-//! kiosk's sync health with the conflicts to resolve.
+//! shoppers waiting and for how long, no-shows about to expire, today's NPS, the
+//! kiosk's sync health with the conflicts to resolve, and the store's colleagues, whose
+//! PINs a manager may reset (`staff.reset_pin`, offline too).
+
+use omnikiosk_protocol::ops::OpBody;
+use omnikiosk_protocol::wire::Role;
 
 use super::context::{Ctx, STAFF_LANGUAGE};
 
@@ -50,6 +54,43 @@ pub struct ManagerScreen {
     pub z_reports: Vec<ZRow>,
     /// Every device of the store, this one first.
     pub devices: Vec<DeviceRow>,
+    /// The store's colleagues, by name.
+    pub colleagues: Vec<ColleagueRow>,
+    /// A PIN reset asked for, and what came of the last one.
+    pub pin_reset: PinReset,
+}
+
+/// A colleague of the store in the manager's list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ColleagueRow {
+    pub id: String,
+    pub name: String,
+    /// "Manager", "Till", "Pickup desk" (the staff screens' language).
+    pub role: String,
+    /// false: they choose a PIN at their next badge scan.
+    pub pin_set: bool,
+    /// Whether "Reset PIN" is offered: a PIN is set, and it is not the manager's own.
+    pub resettable: bool,
+}
+
+/// What came of the last PIN reset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PinResetNotice {
+    #[default]
+    None,
+    /// Done here (the hub hears of it at the next push): `PinReset::detail` is their name.
+    Reset,
+    /// The rules refused it: `PinReset::detail` says why.
+    Refused,
+}
+
+/// A PIN reset asked for and what came of the last one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PinReset {
+    /// The colleague whose reset waits for the manager's confirmation.
+    pub confirming: Option<ColleagueRow>,
+    pub notice: PinResetNotice,
+    pub detail: String,
 }
 
 /// One device of the store as the hub last saw it.
@@ -92,8 +133,8 @@ impl ManagerPart {
         &self.screen
     }
 
-    /// Reads the view from the local store, now.
-    pub fn load(&mut self, ctx: &Ctx) {
+    /// Reads the view from the local store, now, for the manager `me`.
+    pub fn load(&mut self, ctx: &Ctx, me: &str) {
         let now = ctx.now();
         // Today, in the store's time zone, over every device of the store.
         let Ok(today) = ctx.store.today(now, &ctx.zone, ctx.settings.no_show_secs) else {
@@ -121,6 +162,25 @@ impl ManagerPart {
         let sync = ctx.store.sync_state().ok();
         let outbox = ctx.store.outbox_stats().unwrap_or_default();
         let conflicts = ctx.store.conflicts().unwrap_or_default();
+        let colleagues = ctx
+            .store
+            .colleagues()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| ColleagueRow {
+                resettable: c.pin_set && c.id != me,
+                role: match c.role {
+                    Role::Manager => "Manager",
+                    Role::Till => "Till",
+                    Role::Staff => "Pickup desk",
+                }
+                .into(),
+                id: c.id,
+                name: c.name,
+                pin_set: c.pin_set,
+            })
+            .collect();
+        let pin_reset = std::mem::take(&mut self.screen.pin_reset);
         self.screen = ManagerScreen {
             placed: sum.placed,
             picking: sum.picking,
@@ -161,7 +221,32 @@ impl ManagerPart {
                 })
                 .collect(),
             devices,
+            colleagues,
+            pin_reset,
         };
+    }
+
+    /// "Reset PIN" beside a colleague: asks the manager to confirm.
+    pub fn ask_pin_reset(&mut self, colleague_id: &str) {
+        let asked = self.screen.colleagues.iter().find(|c| c.id == colleague_id && c.resettable).cloned();
+        self.screen.pin_reset = PinReset { confirming: asked, ..PinReset::default() };
+    }
+
+    /// "Keep PIN": nothing is reset.
+    pub fn cancel_pin_reset(&mut self) {
+        self.screen.pin_reset.confirming = None;
+    }
+
+    /// "Reset PIN" confirmed by the manager `me`: the colleague chooses a new PIN at their
+    /// next badge scan here at once, and at the store's other devices once the hub has it.
+    pub fn confirm_pin_reset(&mut self, ctx: &Ctx, me: &str) {
+        let Some(colleague) = self.screen.pin_reset.confirming.take() else { return };
+        let op = OpBody::ResetPin { staff_id: me.to_string(), colleague_id: colleague.id.clone() };
+        self.screen.pin_reset = match ctx.record(op) {
+            Ok(_) => PinReset { confirming: None, notice: PinResetNotice::Reset, detail: colleague.name },
+            Err(e) => PinReset { confirming: None, notice: PinResetNotice::Refused, detail: e.to_string() },
+        };
+        self.load(ctx, me);
     }
 
     /// The manager signed out: nothing of the view stays.
@@ -180,12 +265,57 @@ mod tests {
         let (_f, ctx) = Fixture::start();
         ctx.record(omnikiosk_protocol::ops::OpBody::VisitCheckin { order_id: "O-1-1".into(), customer_id: "C-ANNA".into() }).unwrap();
         let mut m = ManagerPart::default();
-        m.load(&ctx);
+        m.load(&ctx, "S1-MGR");
         let s = m.screen();
         assert_eq!((s.placed, s.ready, s.waiting), (1, 1, 1));
         assert_eq!(s.waiting_now, [ListRow { title: "O-1-1 · Anna".into(), minutes: 0 }]);
         assert_eq!(s.outbox, 1, "the check-in waits for the hub");
         assert_eq!((s.sales_count, s.sales_total.as_str()), (0, "zł\u{a0}0.00"), "no sales yet");
+        m.clear();
+        assert_eq!(*m.screen(), ManagerScreen::default());
+    }
+
+    /// A manager resets a colleague's PIN after confirming; their own PIN and a colleague
+    /// with none are not offered; a pull of the hub's record, with the old PIN, before the
+    /// reset is pushed leaves her without one.
+    #[test]
+    fn a_manager_resets_a_colleagues_pin_and_a_pull_before_the_push_keeps_it_reset() {
+        use omnikiosk_protocol::wire::StaffRole;
+        let (f, ctx) = Fixture::start();
+        let mut m = ManagerPart::default();
+        m.load(&ctx, "S1-MGR");
+        let row = |m: &ManagerPart, id: &str| m.screen().colleagues.iter().find(|c| c.id == id).cloned().unwrap();
+        let names: Vec<&str> = m.screen().colleagues.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["Kasia", "Marek", "Ola", "Zofia"], "by name");
+        assert_eq!((row(&m, "S1-STAFF").role.as_str(), row(&m, "S1-HELPER").role.as_str(), row(&m, "S1-MGR").role.as_str()), ("Till", "Pickup desk", "Manager"));
+        assert!(row(&m, "S1-STAFF").resettable);
+        assert!(!row(&m, "S1-MGR").resettable, "not the manager's own PIN");
+        assert!(!row(&m, "S1-NEW").resettable && !row(&m, "S1-NEW").pin_set, "Zofia has none to reset");
+        m.ask_pin_reset("S1-MGR");
+        assert_eq!(m.screen().pin_reset.confirming, None);
+        m.ask_pin_reset("S1-STAFF");
+        assert_eq!(m.screen().pin_reset.confirming.as_ref().map(|c| c.name.as_str()), Some("Kasia"), "asks first");
+        m.cancel_pin_reset();
+        m.confirm_pin_reset(&ctx, "S1-MGR");
+        assert!(ctx.store.pending_ops(10).unwrap().is_empty(), "kept: nothing recorded");
+
+        m.ask_pin_reset("S1-STAFF");
+        m.load(&ctx, "S1-MGR");
+        assert!(m.screen().pin_reset.confirming.is_some(), "the two-second refresh keeps the question");
+        m.confirm_pin_reset(&ctx, "S1-MGR");
+        assert_eq!((m.screen().pin_reset.notice, m.screen().pin_reset.detail.as_str()), (PinResetNotice::Reset, "Kasia"));
+        assert!(!row(&m, "S1-STAFF").pin_set && !row(&m, "S1-STAFF").resettable);
+        let ops = ctx.store.pending_ops(10).unwrap();
+        assert_eq!((ops.len(), ops[0].name.as_str(), &ops[0].body["colleague_id"]), (1, "staff.reset_pin", &"S1-STAFF".into()));
+        assert!(!matches!(ctx.store.verify_pin("S1-STAFF", "1234", super::super::fixture::NOW).unwrap(), crate::store::PinCheck::Accepted(_)));
+
+        // The hub's record of Kasia, with her old PIN, pulled before the push.
+        f.store.apply_page(&[super::super::fixture::staff("S1-STAFF", "Kasia", StaffRole::Staff, "1234", true)], "1.9", super::super::fixture::NOW).unwrap();
+        assert_eq!(ctx.store.staff_member("S1-STAFF").unwrap().map(|s| s.pin_set), Some(false), "still reset");
+
+        // The rules refuse a colleague who is no manager, whatever the screen offered.
+        let refused = ctx.record(OpBody::ResetPin { staff_id: "S1-HELPER".into(), colleague_id: "S1-MGR".into() }).unwrap_err();
+        assert_eq!(refused.to_string(), "only a manager can reset a colleague's PIN");
         m.clear();
         assert_eq!(*m.screen(), ManagerScreen::default());
     }
@@ -224,7 +354,7 @@ mod tests {
             let mut ctx = f.ctx();
             ctx.settings.clock = now;
             let mut m = ManagerPart::default();
-            m.load(&ctx);
+            m.load(&ctx, "S1-MGR");
             let s = m.screen();
             let label = format!("{zone} at {}", jiff::Timestamp::from_second(now()).unwrap());
             assert_eq!(s.sales_count, 1, "{label}: only the sale after local midnight is today's");

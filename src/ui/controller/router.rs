@@ -287,7 +287,7 @@ impl Kiosk {
             // A product scanned on a shopper's screen: saved to their online cart.
             Resolution::Product(p) if self.screen == Screen::Shopper && self.shopper.customer_id().is_some() => {
                 self.touched();
-                self.shopper.save_for_later(&self.ctx, &p.product.sku, Some(&p.product.name));
+                self.shopper.save_for_later(&self.ctx, &p.product.sku, Some(&p.product));
             }
             // A product barcode at the idle screen is not a shopper; a receipt (returns come
             // later) is not one either.
@@ -632,7 +632,34 @@ impl Kiosk {
             return;
         }
         self.show(Screen::Manager, self.ctx.settings.staff_idle_timeout_secs);
-        self.manager.load(&self.ctx);
+        self.load_manager();
+    }
+
+    /// The manager view for the manager signed in.
+    fn load_manager(&mut self) {
+        if let Some(me) = self.staff.signed_in().filter(|_| self.staff.is_manager()).map(|m| m.id.clone()) {
+            self.manager.load(&self.ctx, &me);
+        }
+    }
+
+    /// "Reset PIN" beside a colleague on the manager view: asks to confirm.
+    pub fn ask_pin_reset(&mut self, colleague_id: &str) {
+        self.touched();
+        if self.staff.is_manager() {
+            self.manager.ask_pin_reset(colleague_id);
+        }
+    }
+
+    /// The reset confirmed: recorded as the signed-in manager's `staff.reset_pin`.
+    pub fn confirm_pin_reset(&mut self) {
+        self.touched();
+        let Some(me) = self.staff.signed_in().filter(|_| self.staff.is_manager()).map(|m| m.id.clone()) else { return };
+        self.manager.confirm_pin_reset(&self.ctx, &me);
+    }
+
+    pub fn cancel_pin_reset(&mut self) {
+        self.touched();
+        self.manager.cancel_pin_reset();
     }
 
     /// Brings the screens up to date with the local store: the sync line, the staff
@@ -651,7 +678,7 @@ impl Kiosk {
         self.attract.changes_waiting = store.outbox_stats().map(|s| s.pending).unwrap_or(0);
         if self.staff.signed_in().is_some() {
             match self.screen {
-                Screen::Manager => self.manager.load(&self.ctx),
+                Screen::Manager => self.load_manager(),
                 Screen::Staff => self.staff.refresh(&self.ctx),
                 _ => {}
             }

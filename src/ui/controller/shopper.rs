@@ -3,6 +3,7 @@
 //! saved to their online cart, and clearing it all when they leave.
 
 use omnikiosk_protocol::ops::OpBody;
+use omnikiosk_protocol::wire::ProductRecord;
 
 use super::context::Ctx;
 use crate::domain::shopper::ShopperView;
@@ -30,6 +31,8 @@ pub struct ShopperScreen {
     pub message: ShopperMessage,
     /// The name of the product last saved for later.
     pub saved: String,
+    /// What that product is, from the catalogue ("" when it has no description).
+    pub saved_description: String,
     /// They pressed "Call staff" in this session.
     pub help_called: bool,
     /// The colleague who took their request ("Kasia"), empty until somebody did.
@@ -131,14 +134,16 @@ impl ShopperPart {
     }
 
     /// "Save for later": a product scanned on the shopper's screen goes into their online
-    /// cart (a `cart.add` op, on their cart at once through the pending overlay). `name`
-    /// is the product as this store knows it; an unknown one is refused by the op's rule.
-    pub fn save_for_later(&mut self, ctx: &Ctx, sku: &str, name: Option<&str>) {
+    /// cart (a `cart.add` op, on their cart at once through the pending overlay). `product`
+    /// is the product as this store knows it, shown with its description; an unknown one
+    /// is refused by the op's rule.
+    pub fn save_for_later(&mut self, ctx: &Ctx, sku: &str, product: Option<&ProductRecord>) {
         let Some(customer_id) = self.customer_id().map(str::to_string) else { return };
         match ctx.record(OpBody::CartAdd { customer_id: customer_id.clone(), sku: sku.to_string() }) {
             Ok(_) => {
                 self.screen.message = ShopperMessage::SavedForLater;
-                self.screen.saved = name.unwrap_or(sku).to_string();
+                self.screen.saved = product.map_or(sku, |p| p.name.as_str()).to_string();
+                self.screen.saved_description = product.map(|p| p.description.clone()).unwrap_or_default();
                 match ctx.store.shopper_view(&customer_id) {
                     Ok(Some(view)) => {
                         if let Some(s) = self.session.as_mut() {
@@ -154,6 +159,7 @@ impl ShopperPart {
                 tracing::info!(sku, error = %e, "not saved for later");
                 self.screen.message = ShopperMessage::NotSaved;
                 self.screen.saved.clear();
+                self.screen.saved_description.clear();
             }
         }
     }
@@ -219,15 +225,18 @@ mod tests {
         let mut part = ShopperPart::default();
         part.start(&ctx, ctx.store.shopper_view("C-ANNA").unwrap().unwrap());
         assert!(part.screen().view.cart.is_empty());
-        part.save_for_later(&ctx, "5901234123457", Some("Tea"));
-        part.save_for_later(&ctx, "5901234123457", Some("Tea"));
-        assert_eq!((part.screen().message, part.screen().saved.as_str()), (ShopperMessage::SavedForLater, "Tea"));
+        let tea = ProductRecord { sku: "5901234123457".into(), name: "Tea".into(), description: "Black tea, 20 bags.".into(), ..Default::default() };
+        part.save_for_later(&ctx, "5901234123457", Some(&tea));
+        part.save_for_later(&ctx, "5901234123457", Some(&tea));
+        let shown = (part.screen().message, part.screen().saved.as_str(), part.screen().saved_description.as_str());
+        assert_eq!(shown, (ShopperMessage::SavedForLater, "Tea", "Black tea, 20 bags."));
         let cart = &part.screen().view.cart;
         assert_eq!((cart.len(), cart[0].name.as_str(), cart[0].qty), (1, "Tea", 2), "on the cart before the hub hears of it");
         assert_eq!(ctx.store.pending_ops(10).unwrap().iter().filter(|o| o.name == "cart.add").count(), 2);
 
         part.save_for_later(&ctx, "4000000000006", None);
         assert_eq!(part.screen().message, ShopperMessage::NotSaved, "a product this store does not know");
+        assert_eq!(part.screen().saved_description, "", "nothing of the product before");
         assert_eq!(part.screen().view.cart[0].qty, 2);
     }
 }
