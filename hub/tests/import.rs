@@ -249,6 +249,8 @@ fn a_postgres_hub_imports_a_batch_as_the_sqlite_hub_does_row_by_row() {
     assert_eq!(postgres.1, lite.1, "the catalogue differs");
     assert_eq!(postgres.2, lite.2, "Kraków's feed differs");
     assert_eq!(postgres.3, lite.3, "London's feed differs");
+}
+
 /// The feed's `description` is kept as the product's description; one longer than the hub
 /// takes is named by its line and column, and its row alone is not applied.
 #[test]
