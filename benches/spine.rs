@@ -27,11 +27,14 @@ struct Args {
     samples: usize,
     /// The kiosk's pull page size (its `[sync] page_size`).
     page: u32,
+    /// Also time the first sync's two halves on their own: fetching every page with no
+    /// apply, and applying the fetched pages with no HTTP.
+    parts: bool,
 }
 
 fn args() -> Args {
     let page = omnikiosk::config::SyncConfig::default().page_size;
-    let mut a = Args { customers: 1_000_000, sync_customers: 200_000, sync_products: 50_000, sync_orders: 5_000, samples: 20_000, page };
+    let mut a = Args { customers: 1_000_000, sync_customers: 200_000, sync_products: 50_000, sync_orders: 5_000, samples: 20_000, page, parts: false };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < argv.len() {
@@ -43,6 +46,11 @@ fn args() -> Args {
             "--sync-orders" => a.sync_orders = val(),
             "--samples" => a.samples = val(),
             "--page" => a.page = val() as u32,
+            "--parts" => {
+                a.parts = true;
+                i += 1;
+                continue;
+            }
             _ => {
                 i += 1;
                 continue;
@@ -137,6 +145,9 @@ fn first_sync_bench(rt: &tokio::runtime::Runtime, a: &Args) {
         let summary = omnikiosk::sync::pull_until_current(&store, &client, a.page, Duration::ZERO, |_| {}).await.unwrap();
         let secs = t.elapsed().as_secs_f64();
         println!("kiosk counts: {:?}", store.counts().unwrap());
+        if a.parts {
+            sync_parts(&client, store.require_enrolment().unwrap(), a.page).await;
+        }
         let _ = stop_tx.send(());
         let _ = server.await;
         (summary.changes, secs)
@@ -172,6 +183,41 @@ fn first_sync_bench(rt: &tokio::runtime::Runtime, a: &Args) {
     let bulk = t.elapsed().as_secs_f64();
     println!("plain SQLite bulk insert of {rows} rows: {bulk:.2} s = {:.0} rows/s", rows as f64 / bulk);
     println!("first sync / bulk insert: {:.1}× slower", secs / bulk);
+}
+
+/// The first sync's halves apart: every page fetched (HTTP, the hub's read, the kiosk's
+/// parse) with nothing applied, then those pages applied to a fresh store with no HTTP.
+async fn sync_parts(client: &omnikiosk::sync::HubClient, enrolment: omnikiosk::store::Enrolment, page: u32) {
+    let t = Instant::now();
+    let mut pages = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let p = client.pull(&cursor, page, Duration::ZERO).await.unwrap();
+        cursor = p.cursor.clone();
+        let more = p.has_more;
+        pages.push(p);
+        if !more {
+            break;
+        }
+    }
+    println!("fetch alone: {} pages in {:.2} s", pages.len(), t.elapsed().as_secs_f64());
+    let secs = tokio::task::spawn_blocking(move || {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path(), &StoreConfig::default()).unwrap();
+        store.save_enrolment(&enrolment).unwrap();
+        let mut round = store.start_catch_up().unwrap();
+        let t = Instant::now();
+        for p in &pages {
+            match &mut round {
+                Some(r) => store.apply_catch_up_page(r, &p.changes, &p.cursor, 0).unwrap(),
+                None => store.apply_page(&p.changes, &p.cursor, 0).unwrap(),
+            };
+        }
+        t.elapsed().as_secs_f64()
+    })
+    .await
+    .unwrap();
+    println!("apply alone: {secs:.2} s");
 }
 
 fn peak_rss_mib() -> u64 {

@@ -3,8 +3,9 @@
 
 use omnikiosk_protocol::pin;
 use omnikiosk_protocol::rules::pin_effect;
-use omnikiosk_protocol::wire::{Change, CustomerRecord, OrderRecord, ProductRecord};
-use rusqlite::{params, Transaction};
+use omnikiosk_protocol::wire::{CartRecord, Change, CustomerRecord, OrderRecord, ProductRecord, StockRecord};
+use rusqlite::types::{ToSqlOutput, Value};
+use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::orders::pending_on;
@@ -22,39 +23,63 @@ impl LocalStore {
     /// Applies `changes` and moves the cursor to `cursor`, all or nothing.
     pub fn apply_page(&self, changes: &[Change], cursor: &str, now: i64) -> Result<ApplyStats> {
         let store_id = self.require_enrolment()?.store_id;
-        let mut conn = self.writer();
-        // A page and its cursor commit together, so a page lost to a power cut is pulled
-        // again: it needs no fsync of its own (WAL keeps commits in order, and the next op's
-        // FULL commit makes it durable with it). Ops keep `synchronous=FULL`.
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let applied = apply_in(&mut conn, store_id, changes, cursor, now);
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        let (stats, erased) = applied?;
-        if erased {
-            // Old page images of the erased rows may still sit in the WAL: fold it into the
-            // (secure_delete) database file and truncate it, so the name is gone from disk.
-            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
-        }
-        Ok(stats)
+        apply_page_with(&mut self.writer(), changes, cursor, now, |tx, stats| apply_all(tx, store_id, changes, stats))
     }
 }
 
-/// One page and its cursor in one transaction; whether it erased anyone.
-fn apply_in(conn: &mut rusqlite::Connection, store_id: i64, changes: &[Change], cursor: &str, now: i64) -> Result<(ApplyStats, bool)> {
+/// One page and its cursor in one transaction, the page's rows written by `write`.
+pub(super) fn apply_page_with(
+    conn: &mut rusqlite::Connection,
+    changes: &[Change],
+    cursor: &str,
+    now: i64,
+    write: impl FnOnce(&Transaction<'_>, &mut ApplyStats) -> Result<()>,
+) -> Result<ApplyStats> {
+    // A page and its cursor commit together, so a page lost to a power cut is pulled
+    // again: it needs no fsync of its own (WAL keeps commits in order, and the next op's
+    // FULL commit makes it durable with it). Ops keep `synchronous=FULL`.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let applied = in_one_tx(conn, cursor, now, write);
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    let stats = applied?;
+    if changes.iter().any(|c| matches!(c, Change::CustomerRemoved { .. })) {
+        // Old page images of the erased rows may still sit in the WAL: fold it into the
+        // (secure_delete) database file and truncate it, so the name is gone from disk.
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+    }
+    Ok(stats)
+}
+
+fn in_one_tx(
+    conn: &mut rusqlite::Connection,
+    cursor: &str,
+    now: i64,
+    write: impl FnOnce(&Transaction<'_>, &mut ApplyStats) -> Result<()>,
+) -> Result<ApplyStats> {
     let tx = conn.transaction()?;
     let mut stats = ApplyStats::default();
-    let erased = changes.iter().any(|c| matches!(c, Change::CustomerRemoved { .. }));
-    for change in changes {
-        if apply_one(&tx, store_id, change)? {
-            stats.applied += 1;
-        } else {
-            stats.ignored += 1;
-        }
-    }
+    write(&tx, &mut stats)?;
     meta_set(&tx, "cursor", cursor)?;
     meta_set(&tx, "last_pull_at", &now.to_string())?;
     tx.commit()?;
-    Ok((stats, erased))
+    Ok(stats)
+}
+
+/// Every change of a page, one after the other.
+pub(super) fn apply_all(tx: &Transaction<'_>, store_id: i64, changes: &[Change], stats: &mut ApplyStats) -> Result<()> {
+    for change in changes {
+        apply_counted(tx, store_id, change, stats)?;
+    }
+    Ok(())
+}
+
+pub(super) fn apply_counted(tx: &Transaction<'_>, store_id: i64, change: &Change, stats: &mut ApplyStats) -> Result<()> {
+    if apply_one(tx, store_id, change)? {
+        stats.applied += 1;
+    } else {
+        stats.ignored += 1;
+    }
+    Ok(())
 }
 
 impl LocalStore {
@@ -104,22 +129,9 @@ fn apply_one(tx: &Transaction<'_>, store_id: i64, change: &Change) -> Result<boo
         }
         Change::Customer(c) => upsert_customer(tx, c)?,
         Change::CustomerRemoved { id } => remove_customer(tx, id)?,
-        Change::Cart(c) => {
-            let lines = to_json(&c.lines)?;
-            tx.prepare_cached(
-                "INSERT INTO carts(customer_id, lines, updated_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(customer_id) DO UPDATE SET lines = excluded.lines, updated_at = excluded.updated_at",
-            )?
-            .execute(params![c.customer_id, lines, c.updated_at])?;
-        }
+        Change::Cart(c) => write_row(tx, &CARTS, cart_row(c)?)?,
         Change::Product(p) => upsert_product(tx, p)?,
-        Change::Stock(s) => {
-            tx.prepare_cached(
-                "INSERT INTO stock(sku, on_hand, aisle) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(sku) DO UPDATE SET on_hand = excluded.on_hand, aisle = excluded.aisle",
-            )?
-            .execute(params![s.sku, s.on_hand, s.aisle])?;
-        }
+        Change::Stock(s) => write_row(tx, &STOCK, stock_row(s))?,
         Change::Order(o) => {
             upsert_order(tx, o)?;
         }
@@ -225,14 +237,7 @@ pub(super) fn current_pin_hash<'a>(staff_id: &str, salt: &str, stored: &'a str) 
 }
 
 fn upsert_customer(tx: &Transaction<'_>, c: &CustomerRecord) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO customers(id, first_name, last_initial, tier, language, points, home_store)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT(id) DO UPDATE SET first_name = excluded.first_name, last_initial = excluded.last_initial,
-             tier = excluded.tier, language = excluded.language, points = excluded.points,
-             home_store = excluded.home_store",
-    )?
-    .execute(params![c.id, c.first_name, c.last_initial, c.tier, c.language, c.points, c.home_store])?;
+    write_row(tx, &CUSTOMERS, customer_row(c))?;
     // The record carries the full set of cards: drop the ones it no longer lists.
     let current: Vec<String> = tx
         .prepare_cached("SELECT card FROM loyalty_cards WHERE customer_id = ?1")?
@@ -243,8 +248,7 @@ fn upsert_customer(tx: &Transaction<'_>, c: &CustomerRecord) -> Result<()> {
     }
     for card in c.loyalty_cards.iter().filter(|card| !current.contains(card)) {
         // A card moved from another customer now belongs to this one.
-        tx.prepare_cached("INSERT OR REPLACE INTO loyalty_cards(card, customer_id) VALUES (?1, ?2)")?
-            .execute(params![card, c.id])?;
+        write_row(tx, &CARDS, [card.as_str().into(), c.id.as_str().into()])?;
     }
     Ok(())
 }
@@ -253,17 +257,10 @@ fn upsert_customer(tx: &Transaction<'_>, c: &CustomerRecord) -> Result<()> {
 /// so the ones it no longer lists stop finding it, and one moved from another product
 /// finds this one now.
 fn upsert_product(tx: &Transaction<'_>, p: &ProductRecord) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO products(sku, name, price_cents, category, vat_bp, gtins, brand, status, currency, description)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-         ON CONFLICT(sku) DO UPDATE SET name = excluded.name, price_cents = excluded.price_cents,
-             category = excluded.category, vat_bp = excluded.vat_bp, gtins = excluded.gtins, brand = excluded.brand,
-             status = excluded.status, currency = excluded.currency, description = excluded.description",
-    )?
-    .execute(params![p.sku, p.name, p.price_cents, p.category, p.vat_bp, to_json(&p.gtins)?, p.brand, p.status.as_str(), p.currency, p.description])?;
+    write_row(tx, &PRODUCTS, product_row(p)?)?;
     tx.prepare_cached("DELETE FROM product_gtins WHERE sku = ?1")?.execute([&p.sku])?;
     for gtin in &p.gtins {
-        tx.prepare_cached("INSERT OR REPLACE INTO product_gtins(gtin, sku) VALUES (?1, ?2)")?.execute(params![gtin, p.sku])?;
+        write_row(tx, &GTINS, [gtin.as_str().into(), p.sku.as_str().into()])?;
     }
     Ok(())
 }
@@ -278,31 +275,135 @@ fn remove_customer(tx: &Transaction<'_>, id: &str) -> Result<()> {
 }
 
 fn upsert_order(tx: &Transaction<'_>, o: &OrderRecord) -> Result<()> {
-    let lines = to_json(&o.lines)?;
-    tx.prepare_cached(
-        "INSERT INTO orders(id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-         ON CONFLICT(id) DO UPDATE SET customer_id = excluded.customer_id, status = excluded.status,
-             pickup_code = excluded.pickup_code, lines = excluded.lines, placed_at = excluded.placed_at,
-             promised_ready_at = excluded.promised_ready_at, updated_at = excluded.updated_at,
-             version = excluded.version",
-    )?
-    .execute(params![
-        o.id,
-        o.customer_id,
-        o.status.as_str(),
-        o.pickup_code,
-        lines,
-        o.placed_at,
-        o.promised_ready_at,
-        o.updated_at,
-        o.version
-    ])?;
-    // Nobody waits for an order that is over: the desk's waiting line stays short.
+    write_row(tx, &ORDERS, order_row(o)?)?;
     if o.status.is_final() {
-        tx.prepare_cached("DELETE FROM checkins WHERE order_id = ?1")?.execute([&o.id])?;
+        end_checkins(tx, &o.id)?;
     }
     Ok(())
+}
+
+/// Nobody waits for an order that is over: the desk's waiting line stays short.
+pub(super) fn end_checkins(tx: &Transaction<'_>, order_id: &str) -> Result<()> {
+    tx.prepare_cached("DELETE FROM checkins WHERE order_id = ?1")?.execute([order_id])?;
+    Ok(())
+}
+
+/// How pulled rows of one table are written: the hub's record replaces the row of its key.
+pub(super) struct Upsert {
+    /// `INSERT [OR REPLACE] INTO table(columns…) VALUES`
+    into: &'static str,
+    /// Columns of a row.
+    pub(super) width: usize,
+    /// What becomes of the row already there (`ON CONFLICT … DO UPDATE …`), if not replaced.
+    conflict: &'static str,
+    /// The statement for each of [`ROWS_PER_STATEMENT`], made at first use.
+    sql: std::sync::OnceLock<Vec<(usize, String)>>,
+}
+
+/// The statement sizes rows are written in (any count is a sum of them; each size is one
+/// prepared statement per table).
+const ROWS_PER_STATEMENT: [usize; 4] = [64, 16, 4, 1];
+
+impl Upsert {
+    const fn new(into: &'static str, width: usize, conflict: &'static str) -> Upsert {
+        Upsert { into, width, conflict, sql: std::sync::OnceLock::new() }
+    }
+
+    /// The statements, largest first, with the rows each writes.
+    pub(super) fn statements(&self) -> impl Iterator<Item = (usize, &str)> {
+        let sql = self.sql.get_or_init(|| {
+            let row = format!("({})", vec!["?"; self.width].join(", "));
+            ROWS_PER_STATEMENT.iter().map(|&n| (n, format!("{} {} {}", self.into, vec![row.as_str(); n].join(", "), self.conflict))).collect()
+        });
+        sql.iter().map(|(n, s)| (*n, s.as_str()))
+    }
+}
+
+pub(super) static CUSTOMERS: Upsert = Upsert::new(
+    "INSERT INTO customers(id, first_name, last_initial, tier, language, points, home_store) VALUES",
+    7,
+    "ON CONFLICT(id) DO UPDATE SET first_name = excluded.first_name, last_initial = excluded.last_initial,
+         tier = excluded.tier, language = excluded.language, points = excluded.points, home_store = excluded.home_store",
+);
+/// A card moved from another customer now belongs to this one.
+pub(super) static CARDS: Upsert = Upsert::new("INSERT OR REPLACE INTO loyalty_cards(card, customer_id) VALUES", 2, "");
+pub(super) static CARTS: Upsert = Upsert::new(
+    "INSERT INTO carts(customer_id, lines, updated_at) VALUES",
+    3,
+    "ON CONFLICT(customer_id) DO UPDATE SET lines = excluded.lines, updated_at = excluded.updated_at",
+);
+pub(super) static PRODUCTS: Upsert = Upsert::new(
+    "INSERT INTO products(sku, name, price_cents, category, vat_bp, gtins, brand, status, currency, description) VALUES",
+    10,
+    "ON CONFLICT(sku) DO UPDATE SET name = excluded.name, price_cents = excluded.price_cents,
+         category = excluded.category, vat_bp = excluded.vat_bp, gtins = excluded.gtins, brand = excluded.brand,
+         status = excluded.status, currency = excluded.currency, description = excluded.description",
+);
+/// A barcode moved from another product now finds this one.
+pub(super) static GTINS: Upsert = Upsert::new("INSERT OR REPLACE INTO product_gtins(gtin, sku) VALUES", 2, "");
+pub(super) static STOCK: Upsert = Upsert::new(
+    "INSERT INTO stock(sku, on_hand, aisle) VALUES",
+    3,
+    "ON CONFLICT(sku) DO UPDATE SET on_hand = excluded.on_hand, aisle = excluded.aisle",
+);
+pub(super) static ORDERS: Upsert = Upsert::new(
+    "INSERT INTO orders(id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version) VALUES",
+    9,
+    "ON CONFLICT(id) DO UPDATE SET customer_id = excluded.customer_id, status = excluded.status,
+         pickup_code = excluded.pickup_code, lines = excluded.lines, placed_at = excluded.placed_at,
+         promised_ready_at = excluded.promised_ready_at, updated_at = excluded.updated_at, version = excluded.version",
+);
+
+/// One row through the one-row statement of its table.
+fn write_row<'a>(tx: &Transaction<'_>, upsert: &Upsert, row: impl IntoIterator<Item = ToSqlOutput<'a>>) -> Result<()> {
+    let (_, sql) = upsert.statements().last().expect("a one-row statement");
+    tx.prepare_cached(sql)?.execute(rusqlite::params_from_iter(row))?;
+    Ok(())
+}
+
+pub(super) fn customer_row(c: &CustomerRecord) -> [ToSqlOutput<'_>; 7] {
+    [c.id.as_str().into(), c.first_name.as_str().into(), c.last_initial.as_str().into(), c.tier.as_str().into(), c.language.as_str().into(), c.points.into(), opt(c.home_store)]
+}
+
+pub(super) fn cart_row(c: &CartRecord) -> Result<[ToSqlOutput<'_>; 3]> {
+    Ok([c.customer_id.as_str().into(), to_json(&c.lines)?.into(), c.updated_at.into()])
+}
+
+pub(super) fn product_row(p: &ProductRecord) -> Result<[ToSqlOutput<'_>; 10]> {
+    Ok([
+        p.sku.as_str().into(),
+        p.name.as_str().into(),
+        p.price_cents.into(),
+        p.category.as_str().into(),
+        p.vat_bp.into(),
+        to_json(&p.gtins)?.into(),
+        p.brand.as_str().into(),
+        p.status.as_str().into(),
+        p.currency.as_str().into(),
+        p.description.as_str().into(),
+    ])
+}
+
+pub(super) fn stock_row(s: &StockRecord) -> [ToSqlOutput<'_>; 3] {
+    [s.sku.as_str().into(), s.on_hand.into(), s.aisle.as_str().into()]
+}
+
+pub(super) fn order_row(o: &OrderRecord) -> Result<[ToSqlOutput<'_>; 9]> {
+    Ok([
+        o.id.as_str().into(),
+        o.customer_id.as_str().into(),
+        o.status.as_str().into(),
+        o.pickup_code.as_str().into(),
+        to_json(&o.lines)?.into(),
+        o.placed_at.into(),
+        o.promised_ready_at.into(),
+        o.updated_at.into(),
+        o.version.into(),
+    ])
+}
+
+fn opt(v: Option<i64>) -> ToSqlOutput<'static> {
+    ToSqlOutput::Owned(v.map_or(Value::Null, Value::Integer))
 }
 
 fn to_json<T: Serialize>(v: &T) -> Result<String> {
@@ -310,7 +411,7 @@ fn to_json<T: Serialize>(v: &T) -> Result<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::config::StoreConfig;
     use crate::store::Enrolment;
@@ -332,10 +433,9 @@ mod tests {
         Change::CustomerRemoved { id: id.into() }
     }
 
-    /// Cards as (card, holder) after applying `pages` in order to a fresh store.
-    fn cards_after(pages: &[Vec<Change>]) -> Vec<(String, String)> {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path(), &StoreConfig::default()).unwrap();
+    /// A fresh store in `dir`, enrolled to store 1.
+    pub(in crate::store) fn enrolled(dir: &std::path::Path) -> LocalStore {
+        let store = LocalStore::open(dir, &StoreConfig::default()).unwrap();
         store
             .save_enrolment(&Enrolment {
                 hub_url: "http://127.0.0.1:1/".into(),
@@ -347,6 +447,13 @@ mod tests {
                 insecure: false,
             })
             .unwrap();
+        store
+    }
+
+    /// Cards as (card, holder) after applying `pages` in order to a fresh store.
+    fn cards_after(pages: &[Vec<Change>]) -> Vec<(String, String)> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = enrolled(dir.path());
         for (i, page) in pages.iter().enumerate() {
             store.apply_page(page, &format!("1.{i}"), 0).unwrap();
         }

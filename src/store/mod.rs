@@ -6,6 +6,7 @@
 //! waits for a page being applied.
 
 mod apply;
+mod catch_up;
 mod desk;
 mod orders;
 mod outbox;
@@ -25,6 +26,7 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
 pub use apply::ApplyStats;
+pub use catch_up::CatchUp;
 pub use desk::{HelpRequest, NpsSummary, PinCheck, PIN_ATTEMPTS, PIN_LOCK_SECS};
 pub use outbox::{LocalConflict, OpError, OutboxStats, PushTally, RecordedOp};
 pub use read::{Colleague, Counts, ProductView, StaffMember, StoreLocale};
@@ -128,6 +130,8 @@ impl LocalStore {
         // Every write of the kiosk goes through this connection, outbox ops among them:
         // they must survive a power cut the moment the shopper sees "done".
         writer.pragma_update(None, "synchronous", "FULL")?;
+        // A catch-up page writes each table through statements of several sizes.
+        writer.set_prepared_statement_cache_capacity(64);
         schema::migrations().to_latest(&mut writer)?;
         let reader = Connection::open(&path)?;
         configure(&reader, cfg)?;

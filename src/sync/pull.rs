@@ -39,6 +39,8 @@ pub async fn pull_until_current(
     let mut summary = PullSummary { cursor: store.sync_state()?.cursor, ..PullSummary::default() };
     let mut reset = false;
     let mut total = 0;
+    // A store holding nothing pulled yet (a first sync) is written the faster way.
+    let mut catch_up = if summary.cursor.is_empty() { blocking(store, |s| s.start_catch_up()).await? } else { None };
     let mut fetched = client.pull(&summary.cursor, page_size, first_wait).await;
     loop {
         let page = match fetched {
@@ -47,7 +49,11 @@ pub async fn pull_until_current(
                 // exist any more. Start over from the hub's truth; pending ops stay queued.
                 tracing::warn!(%why, "pulling this store again from the start");
                 reset = true;
-                blocking(store, |s| s.forget_pulled_data()).await?;
+                catch_up = blocking(store, |s| {
+                    s.forget_pulled_data()?;
+                    s.start_catch_up()
+                })
+                .await?;
                 summary.cursor.clear();
                 fetched = client.pull("", page_size, first_wait).await;
                 continue;
@@ -59,19 +65,27 @@ pub async fn pull_until_current(
         let has_more = page.has_more;
         let remaining = page.remaining.unwrap_or(0);
         let changed = n > 0 || cursor != summary.cursor;
+        let mut round = catch_up.take();
         let apply = async move {
             if changed {
-                blocking(store, move |s| s.apply_page(&page.changes, &page.cursor, unix_now())).await?;
+                round = blocking(store, move |s| {
+                    match &mut round {
+                        Some(r) => s.apply_catch_up_page(r, &page.changes, &page.cursor, unix_now())?,
+                        None => s.apply_page(&page.changes, &page.cursor, unix_now())?,
+                    };
+                    Ok(round)
+                })
+                .await?;
             }
-            Ok::<(), SyncError>(())
+            Ok::<_, SyncError>(round)
         };
         let next = if has_more && n > 0 {
             // The next page travels while this one is written; a failed apply drops it.
             let (applied, next) = tokio::join!(apply, client.pull(&cursor, page_size, Duration::ZERO));
-            applied?;
+            catch_up = applied?;
             Some(next)
         } else {
-            apply.await?;
+            catch_up = apply.await?;
             None
         };
         summary.pages += 1;

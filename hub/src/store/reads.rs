@@ -109,11 +109,12 @@ pub fn order_status(s: &str) -> Stored<OrderStatus> {
     OrderStatus::parse(s).ok_or_else(|| StorageError(format!("stored order status {s:?}")))
 }
 
+/// How many pages' worth of changes a pull page counts as remaining, at most.
+pub const REMAINING_COUNTED_PAGES: i64 = 10;
+
 /// Changes after `after` in scopes `global` and `scope`, at most about `limit`: a page is
 /// extended to hold its last server transaction whole, so a kiosk never applies half of
 /// one.
-/// How many pages' worth of changes a pull page counts as remaining, at most.
-pub const REMAINING_COUNTED_PAGES: i64 = 10;
 
 pub fn feed_page(tx: &mut dyn HubTx, scope: &str, after: i64, limit: u32) -> Stored<FeedPage> {
     let limit = i64::from(limit.max(1));
@@ -126,15 +127,23 @@ pub fn feed_page(tx: &mut dyn HubTx, scope: &str, after: i64, limit: u32) -> Sto
         }
     }
     let last_seq = rows.last().map(|r| r.seq).unwrap_or(after);
-    // Counted only so far (ten pages' worth): a store catching up on 400,000 changes must
-    // not count them all again for every page. The kiosk keeps its total as the largest
-    // it was told.
-    let remaining = if full { tx.feed_count_after(scope, last_seq, REMAINING_COUNTED_PAGES * limit)? } else { 0 };
+    // Counted only so far (ten pages' worth), and only by the first page of the feed and
+    // the pages that cross into a new stretch of that many sequence numbers: a store
+    // catching up on 400,000 changes must not count them again for every page (counting
+    // was a third of reading a page). The kiosk keeps its total as the largest it was
+    // told; between counts, whether more waits is one index probe.
+    let stretch = REMAINING_COUNTED_PAGES * limit;
+    let counted = after == 0 || last_seq / stretch != after / stretch;
+    let remaining = match (full, counted) {
+        (false, _) => 0,
+        (true, true) => tx.feed_count_after(scope, last_seq, stretch)?,
+        (true, false) => tx.feed_count_after(scope, last_seq, 1)?,
+    };
     Ok(FeedPage {
         changes: rows.into_iter().map(|r| r.body).collect(),
         last_seq,
         has_more: remaining > 0,
-        remaining: (remaining > 0).then_some(remaining as u64),
+        remaining: (counted && remaining > 0).then_some(remaining as u64),
     })
 }
 

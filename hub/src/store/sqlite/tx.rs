@@ -131,13 +131,14 @@ impl HubTx for SqliteTx<'_> {
     }
 
     fn feed_after(&mut self, scope: &str, after: i64, limit: i64) -> Stored<Vec<FeedRow>> {
-        // Two index-ordered scans merged: cost follows the page, not the feed.
+        // Two index-ordered scans merged as they are read, stopping at the limit: cost
+        // follows the page, not the feed. (As subqueries each sorted its up to `limit`
+        // rows, bodies and all, into a temporary B-tree before the merge.)
         self.all(
-            "SELECT seq, txid, body FROM (
-                SELECT * FROM (SELECT seq, txid, body FROM feed WHERE scope = 'global' AND seq > ?2 ORDER BY seq LIMIT ?3)
-                UNION ALL
-                SELECT * FROM (SELECT seq, txid, body FROM feed WHERE scope = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3)
-             ) ORDER BY seq LIMIT ?3",
+            "SELECT seq, txid, body FROM feed WHERE scope = 'global' AND seq > ?2
+             UNION ALL
+             SELECT seq, txid, body FROM feed WHERE scope = ?1 AND seq > ?2
+             ORDER BY seq LIMIT ?3",
             params![scope, after, limit],
             feed_row,
         )
