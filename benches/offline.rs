@@ -38,7 +38,7 @@ fn main() {
         let server = tokio::spawn(omnikiosk_hub::serve(hub.clone(), listener, ServeConfig::default(), std::future::pending()));
         let kdir = tempfile::tempdir().unwrap();
         let store = LocalStore::open(kdir.path(), &StoreConfig::default()).unwrap();
-        omnikiosk::sync::enroll(&store, &url, &token, false, &cfg.sync).await.unwrap();
+        omnikiosk::sync::enroll(&store, &url, &token, Default::default(), &cfg.sync).await.unwrap();
         let client = omnikiosk::sync::client_for(&store.require_enrolment().unwrap(), &cfg.sync).unwrap();
         omnikiosk::sync::pull_until_current(&store, &client, cfg.sync.page_size, Duration::ZERO, |_| {}).await.unwrap();
         let customers: Vec<String> =
@@ -93,7 +93,7 @@ fn main() {
         // A second device of the store, long-polling too: check-ins made at the first.
         let ddir = tempfile::tempdir().unwrap();
         let desk = LocalStore::open(ddir.path(), &StoreConfig::default()).unwrap();
-        omnikiosk::sync::enroll(&desk, &url, &desk_token, false, &cfg.sync).await.unwrap();
+        omnikiosk::sync::enroll(&desk, &url, &desk_token, Default::default(), &cfg.sync).await.unwrap();
         let desk_client = omnikiosk::sync::client_for(&desk.require_enrolment().unwrap(), &cfg.sync).unwrap();
         omnikiosk::sync::pull_until_current(&desk, &desk_client, cfg.sync.page_size, Duration::ZERO, |_| {}).await.unwrap();
         let (desk_stop, desk_stopped) = tokio::sync::watch::channel(false);

@@ -139,7 +139,7 @@ fn first_sync_bench(rt: &tokio::runtime::Runtime, a: &Args) {
         let kdir = tempfile::tempdir().unwrap();
         let store = LocalStore::open(kdir.path(), &StoreConfig::default()).unwrap();
         let cfg = omnikiosk::config::SyncConfig::default();
-        omnikiosk::sync::enroll(&store, &url, &token, false, &cfg).await.unwrap();
+        omnikiosk::sync::enroll(&store, &url, &token, Default::default(), &cfg).await.unwrap();
         let client = omnikiosk::sync::client_for(&store.require_enrolment().unwrap(), &cfg).unwrap();
         let t = Instant::now();
         let summary = omnikiosk::sync::pull_until_current(&store, &client, a.page, Duration::ZERO, |_| {}).await.unwrap();

@@ -147,6 +147,9 @@ pub struct SyncConfig {
     pub push_interval_ms: u64,
     /// Ops sent per push request.
     pub push_batch: u32,
+    /// A private CA to trust for the hub's certificate, beside the public web roots
+    /// (PEM; `enroll --ca-file` keeps one in the kiosk's database instead).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for SyncConfig {
@@ -160,6 +163,7 @@ impl Default for SyncConfig {
             request_grace_secs: 15,
             push_interval_ms: 1000,
             push_batch: 500,
+            ca_file: None,
         }
     }
 }

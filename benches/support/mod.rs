@@ -38,6 +38,7 @@ pub fn fill_store(dir: &Path, customers: usize, ready_orders: usize) -> LocalSto
             store_name: "Bench".into(),
             hub_public_key: encode_public_key(&hub_key().verifying_key()),
             insecure: false,
+                hub_ca: None,
         })
         .unwrap();
     let skus: Vec<String> = (0..2000u64)

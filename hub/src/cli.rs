@@ -51,6 +51,13 @@ enum Command {
         /// without a visit there.
         #[arg(long, default_value_t = crate::lookups::DEFAULT_LOOKUP_TTL_SECS / 86400, value_parser = clap::value_parser!(i64).range(1..=3650))]
         lookup_ttl_days: i64,
+        /// Serve HTTPS with this certificate (PEM: the hub's, then its intermediates);
+        /// read again on SIGHUP, without dropping connections.
+        #[arg(long, requires = "tls_key", value_name = "FILE")]
+        tls_cert: Option<std::path::PathBuf>,
+        /// The private key of --tls-cert (PEM).
+        #[arg(long, requires = "tls_cert", value_name = "FILE")]
+        tls_key: Option<std::path::PathBuf>,
     },
     /// Make an empty hub: its signing key and schema, no data. A real chain starts here,
     /// then `store put`, `import products`, `import inventory`, `device add`.
@@ -368,12 +375,25 @@ fn out(text: &str) {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen, channel_token, no_show_days, checkin_ttl_minutes, help_ttl_minutes, max_in_flight, lookups_per_minute, lookup_ttl_days } => {
+        Command::Serve {
+            listen,
+            channel_token,
+            no_show_days,
+            checkin_ttl_minutes,
+            help_ttl_minutes,
+            max_in_flight,
+            lookups_per_minute,
+            lookup_ttl_days,
+            tls_cert,
+            tls_key,
+        } => {
             let hub = Hub::open(&cli.db)?;
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
-                tracing::info!(addr = %listener.local_addr()?, db = %crate::redact(&cli.db), "hub serving");
+                let tls = tls_cert.zip(tls_key).map(|(cert, key)| crate::tls::TlsFiles { cert, key });
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                tracing::info!(addr = %listener.local_addr()?, scheme, db = %crate::redact(&cli.db), "hub serving");
                 let stop = async {
                     shutdown_signal().await;
                     tracing::info!("hub stopping");
@@ -386,6 +406,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     max_in_flight: Some(max_in_flight as usize),
                     lookups_per_minute: Some(lookups_per_minute),
                     lookup_ttl_secs: Some(lookup_ttl_days * 86400),
+                    tls,
                     ..ServeConfig::default()
                 };
                 Ok(crate::serve(hub, listener, cfg, stop).await?)
@@ -522,9 +543,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Device { command: DeviceCommand::Add { store, label, json } } => {
             let hub = Hub::open(&cli.db)?;
             let token = hub.add_device(store, &label)?;
+            // For `omnikiosk enroll --hub-key-fingerprint`: the token stays the last word
+            // on standard output, for scripts.
+            let fingerprint = omnikiosk_protocol::code::key_fingerprint(&hub.public_key());
             if json {
-                print_json(&serde_json::json!({ "store_id": store, "token": token }))
+                print_json(&serde_json::json!({ "store_id": store, "token": token, "hub_key_fingerprint": fingerprint }))
             } else {
+                eprintln!("hub key fingerprint: {fingerprint}");
                 out(&token);
                 Ok(())
             }

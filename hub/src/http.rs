@@ -75,6 +75,9 @@ pub struct ServeConfig {
     /// a visit, in seconds (`None`: [`crate::lookups::DEFAULT_LOOKUP_TTL_SECS`], 30 days);
     /// checked every minute.
     pub lookup_ttl_secs: Option<i64>,
+    /// HTTPS with this certificate and key (`None`: plain HTTP, for loopback or behind a
+    /// proxy that terminates TLS).
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 #[derive(Clone)]
@@ -294,6 +297,8 @@ pub enum ServeError {
     Unprotected(SocketAddr),
     #[error("serving HTTP: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// Serves until `shutdown` resolves. Refuses a non-loopback listener without a channel
@@ -308,6 +313,15 @@ pub async fn serve(
     if cfg.channel_token.is_none() && !addr.ip().is_loopback() {
         return Err(ServeError::Unprotected(addr));
     }
+    let tls = match &cfg.tls {
+        Some(files) => Some((crate::tls::load(files).await?, files.clone())),
+        None => {
+            if !addr.ip().is_loopback() {
+                tracing::warn!(%addr, "serving plain HTTP off loopback: tokens cross the network readable; use --tls-cert/--tls-key or a TLS proxy in front");
+            }
+            None
+        }
+    };
     hub.set_max_in_flight(cfg.max_in_flight.unwrap_or(crate::DEFAULT_MAX_IN_FLIGHT));
     hub.set_lookups_per_minute(cfg.lookups_per_minute.unwrap_or(crate::lookups::DEFAULT_LOOKUPS_PER_MINUTE));
     let lookup_ttl = cfg.lookup_ttl_secs.unwrap_or(crate::lookups::DEFAULT_LOOKUP_TTL_SECS);
@@ -366,7 +380,23 @@ pub async fn serve(
         shutdown.await;
         on_stop.send_replace(true);
     };
-    let served = axum::serve(listener, router_with(hub, cfg, closing)).with_graceful_shutdown(stopping).await;
+    let app = router_with(hub, cfg, closing);
+    let served = match tls {
+        None => axum::serve(listener, app).with_graceful_shutdown(stopping).await,
+        Some((config, files)) => {
+            let reload = crate::tls::reload_on_hangup(config.clone(), files);
+            let handle = axum_server::Handle::new();
+            let on_stop = handle.clone();
+            tokio::spawn(async move {
+                stopping.await;
+                // Long-polls end at once (`closing`); other requests get a moment.
+                on_stop.graceful_shutdown(Some(Duration::from_secs(5)));
+            });
+            let served = axum_server::from_tcp_rustls(listener.into_std()?, config).handle(handle).serve(app.into_make_service()).await;
+            reload.abort();
+            served
+        }
+    };
     expiry.abort();
     flushing.abort();
     if let Ok(Err(e)) = tokio::task::spawn_blocking(move || last_flush.flush_seen()).await {

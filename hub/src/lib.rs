@@ -45,6 +45,7 @@ pub mod shared_pages;
 pub mod simulate;
 pub mod staff;
 pub mod store;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -223,6 +223,14 @@ pub fn encode_public_key(key: &VerifyingKey) -> String {
     URL_SAFE_NO_PAD.encode(key.as_bytes())
 }
 
+/// The fingerprint an operator compares by eye: `SHA256:` and the hex SHA-256 of the
+/// key's 32 bytes (`omnikiosk-hub device add` prints it, `omnikiosk enroll
+/// --hub-key-fingerprint` checks it).
+pub fn key_fingerprint(key: &VerifyingKey) -> String {
+    use sha2::Digest;
+    format!("SHA256:{}", hex::encode(sha2::Sha256::digest(key.as_bytes())))
+}
+
 /// Reads a key written by [`encode_public_key`]. Small-order ("weak") keys are refused:
 /// signatures under them can be forged without the private key.
 pub fn decode_public_key(s: &str) -> Result<VerifyingKey, CodeError> {

@@ -227,7 +227,7 @@ async fn enrolled_kiosk(
 ) -> Result<DemoKiosk, Failure> {
     let store = LocalStore::open(dir, &cfg.store)?;
     let token = hub.add_device(1, label)?;
-    let e = sync::enroll(&store, url, &token, false, &cfg.sync).await?;
+    let e = sync::enroll(&store, url, &token, sync::Trust::default(), &cfg.sync).await?;
     say(&format!("kiosk ({label}): enrolled as {} of store {} ({})", e.device_id, e.store_id, e.store_name));
     let t = Instant::now();
     let first = sync_once(&store, cfg).await?;

@@ -46,8 +46,21 @@ enum Command {
     Enroll {
         #[arg(long)]
         hub: String,
-        #[arg(long)]
-        token: String,
+        /// The device token (`omnikiosk-hub device add`). Other users of the machine see
+        /// it in the process list: --token-file keeps it out.
+        #[arg(long, required_unless_present = "token_file", conflicts_with = "token_file")]
+        token: Option<String>,
+        /// Read the device token from this file ("-": standard input).
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<std::path::PathBuf>,
+        /// Trust the private CA that signed the hub's certificate (PEM); kept, so every
+        /// later command and the daemon trust it too.
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<std::path::PathBuf>,
+        /// The hub key's fingerprint as `omnikiosk-hub device add` printed it: enrolment
+        /// is refused when the hub answers with another key.
+        #[arg(long, value_name = "FP")]
+        hub_key_fingerprint: Option<String>,
         /// Allow plain http:// to a hub that is not on this machine.
         #[arg(long)]
         insecure: bool,
@@ -478,9 +491,22 @@ async fn dispatch(cli: Cli) -> CmdResult {
     match command {
         Command::Demo { devices } => run_demo(&dir, &cfg, devices).await,
         Command::Run => run_app(&open(&dir, &cfg)?, &cfg, &dir).await,
-        Command::Enroll { hub, token, insecure, json } => {
+        Command::Enroll { hub, token, token_file, ca_file, hub_key_fingerprint, insecure, json } => {
+            let token = match (token, token_file) {
+                (Some(t), _) => t,
+                (None, Some(file)) => read_token(&file)?,
+                (None, None) => return Err(Failure { message: "give the device token: --token TOKEN or --token-file FILE".into(), code: 1 }),
+            };
+            let hub_ca = ca_file.as_deref().map(sync::read_ca).transpose()?;
+            if let Some(pem) = &hub_ca {
+                sync::certificates(&format!("--ca-file {}", ca_file.as_deref().unwrap_or_else(|| std::path::Path::new("")).display()), pem)?;
+            }
+            if insecure {
+                tracing::warn!("--insecure: plain http:// to the hub; anyone on this network can read the device token");
+            }
             let store = open(&dir, &cfg)?;
-            let e = sync::enroll(&store, &hub, &token, insecure, &cfg.sync).await?;
+            let trust = sync::Trust { insecure, hub_ca, hub_key_fingerprint };
+            let e = sync::enroll(&store, &hub, &token, trust, &cfg.sync).await?;
             emit(json, &e, || {
                 format!("enrolled: device {} of store {} ({}) at {}", e.device_id, e.store_id, e.store_name, e.hub_url)
             })
@@ -1016,4 +1042,16 @@ async fn scan(store: &LocalStore, cfg: &Config, code: &str, offline: bool, json:
             Err(Failure { message: e.to_string(), code: 3 })
         }
     }
+}
+
+/// A device token from a file or standard input ("-"): its first line, trimmed.
+fn read_token(file: &std::path::Path) -> anyhow::Result<String> {
+    let text = if file == std::path::Path::new("-") {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("--token-file {}: {e}", file.display()))?
+    };
+    let token = text.lines().next().unwrap_or_default().trim().to_string();
+    anyhow::ensure!(!token.is_empty(), "--token-file {}: no token in it", file.display());
+    Ok(token)
 }

@@ -5,7 +5,7 @@ use omnikiosk_protocol::pin;
 use omnikiosk_protocol::rules::pin_effect;
 use omnikiosk_protocol::wire::{CartRecord, Change, CustomerRecord, OrderRecord, ProductRecord, StockRecord};
 use rusqlite::types::{ToSqlOutput, Value};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Transaction};
 use serde::Serialize;
 
 use super::orders::pending_on;
@@ -445,6 +445,7 @@ pub(super) mod tests {
                 store_name: "S".into(),
                 hub_public_key: String::new(),
                 insecure: false,
+                hub_ca: None,
             })
             .unwrap();
         store

@@ -82,6 +82,10 @@ pub struct Enrolment {
     pub hub_public_key: String,
     /// Allow plain `http://` to a non-loopback hub (told so at enrolment).
     pub insecure: bool,
+    /// The private CA the hub's certificate is signed by (PEM, `enroll --ca-file`), kept
+    /// here so that every later command and the daemon trust it without a config.
+    #[serde(skip)]
+    pub hub_ca: Option<String>,
 }
 
 /// Sync bookkeeping kept beside the data, written in the same transaction as what it describes.
@@ -175,6 +179,7 @@ impl LocalStore {
             store_name: get("store_name")?.unwrap_or_default(),
             hub_public_key: get("hub_public_key")?.unwrap_or_default(),
             insecure: get("insecure")?.as_deref() == Some("1"),
+            hub_ca: get("hub_ca")?.filter(|pem| !pem.is_empty()),
         }))
     }
 
@@ -200,6 +205,7 @@ impl LocalStore {
             ("store_name", &e.store_name),
             ("hub_public_key", &e.hub_public_key),
             ("insecure", if e.insecure { "1" } else { "0" }),
+            ("hub_ca", e.hub_ca.as_deref().unwrap_or_default()),
         ] {
             meta_set(&tx, k, v)?;
         }

@@ -69,6 +69,12 @@ pub struct HubClient {
 impl HubClient {
     /// Refuses a plain `http://` hub that is not on loopback unless `insecure`.
     pub fn new(hub_url: &str, token: &str, insecure: bool, cfg: &SyncConfig) -> Result<HubClient, SyncError> {
+        HubClient::trusting(hub_url, token, insecure, None, cfg)
+    }
+
+    /// [`HubClient::new`], trusting for the hub's certificate, beside the public web
+    /// roots, the private CA `hub_ca` (PEM, from enrolment) and `[sync] ca_file`.
+    pub fn trusting(hub_url: &str, token: &str, insecure: bool, hub_ca: Option<&str>, cfg: &SyncConfig) -> Result<HubClient, SyncError> {
         let mut base = Url::parse(hub_url).map_err(|e| SyncError::BadHubUrl(format!("hub URL {hub_url:?}: {e}")))?;
         match base.scheme() {
             "https" => {}
@@ -83,9 +89,19 @@ impl HubClient {
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(cfg.connect_timeout_ms))
-            .user_agent(concat!("omnikiosk/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("omnikiosk/", env!("CARGO_PKG_VERSION")));
+        let configured = match &cfg.ca_file {
+            Some(path) => Some((path.display().to_string(), read_ca(path)?)),
+            None => None,
+        };
+        for (what, pem) in hub_ca.map(|pem| ("the CA kept at enrolment".to_string(), pem.to_string())).into_iter().chain(configured) {
+            for cert in certificates(&what, &pem)? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .build()
             .map_err(|e| SyncError::Internal(format!("HTTP client: {e}")))?;
         Ok(HubClient { http, base, token: token.to_string(), grace: Duration::from_secs(cfg.request_grace_secs) })
@@ -188,7 +204,28 @@ fn transport_error(e: reqwest::Error) -> SyncError {
         detail = s.to_string();
         source = s.source();
     }
+    if detail.contains("certificate") {
+        // rustls: UnknownIssuer, NotValidForName, Expired…: the hub is there, not trusted.
+        return SyncError::Offline(format!(
+            "the hub's certificate is not trusted ({detail}): give this kiosk the CA that signed it \
+             (omnikiosk enroll --ca-file FILE, or [sync] ca_file)"
+        ));
+    }
     SyncError::Offline(format!("{what} ({detail})"))
+}
+
+/// Reads a private CA file (`--ca-file`, `[sync] ca_file`): PEM text.
+pub fn read_ca(path: &std::path::Path) -> Result<String, SyncError> {
+    std::fs::read_to_string(path).map_err(|e| SyncError::BadHubUrl(format!("the CA file {}: {e}", path.display())))
+}
+
+/// The certificates of a PEM bundle, at least one; `what` names it in the error.
+pub fn certificates(what: &str, pem: &str) -> Result<Vec<reqwest::Certificate>, SyncError> {
+    let certs = if pem.contains("-----BEGIN CERTIFICATE-----") { reqwest::Certificate::from_pem_bundle(pem.as_bytes()).ok() } else { None };
+    match certs {
+        Some(certs) if !certs.is_empty() => Ok(certs),
+        _ => Err(SyncError::BadHubUrl(format!("{what} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"))),
+    }
 }
 
 fn is_loopback(url: &Url) -> bool {

@@ -9,9 +9,9 @@ mod pull;
 mod push;
 
 pub use crate::backoff::Backoff;
-pub use client::{HubClient, SyncError};
+pub use client::{certificates, read_ca, HubClient, SyncError};
 pub use daemon::{run_daemon, DaemonEvent};
-pub use enroll::enroll;
+pub use enroll::{enroll, Trust};
 pub use pull::{pull_until_current, PullProgress, PullSummary};
 pub use push::{push_pending, PushSummary};
 
@@ -31,5 +31,5 @@ pub(crate) async fn blocking<T: Send + 'static>(
 
 /// A client for the hub this kiosk is enrolled with.
 pub fn client_for(enrolment: &Enrolment, cfg: &crate::config::SyncConfig) -> Result<HubClient, SyncError> {
-    HubClient::new(&enrolment.hub_url, &enrolment.device_token, enrolment.insecure, cfg)
+    HubClient::trusting(&enrolment.hub_url, &enrolment.device_token, enrolment.insecure, enrolment.hub_ca.as_deref(), cfg)
 }

@@ -40,6 +40,9 @@ pub struct TestHub {
     pub dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// HTTPS with these files (`serve --tls-cert --tls-key`); the URL then names
+    /// `localhost`, the name the test certificates are made for.
+    tls: Option<omnikiosk_hub::tls::TlsFiles>,
 }
 
 impl TestHub {
@@ -55,8 +58,17 @@ impl TestHub {
         let dir = tempfile::tempdir().unwrap();
         let url = hub_db_url(dir.path());
         let hub = tokio::task::spawn_blocking(move || Hub::open(&url)).await.unwrap().unwrap();
-        let mut t = TestHub { hub, addr: "127.0.0.1:0".parse().unwrap(), dir, stop: None, task: None };
+        let mut t = TestHub { hub, addr: "127.0.0.1:0".parse().unwrap(), dir, stop: None, task: None, tls: None };
         t.listen("127.0.0.1:0").await;
+        t
+    }
+
+    /// [`TestHub::start`] on HTTPS.
+    pub async fn start_tls(seed: SeedOptions, tls: omnikiosk_hub::tls::TlsFiles) -> TestHub {
+        let mut t = TestHub::start(seed).await;
+        t.stop().await;
+        t.tls = Some(tls);
+        t.restart().await;
         t
     }
 
@@ -64,7 +76,7 @@ impl TestHub {
         let listener = TcpListener::bind(addr).await.unwrap();
         self.addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel();
-        let cfg = ServeConfig { channel_token: Some(CHANNEL_TOKEN.into()), ..ServeConfig::default() };
+        let cfg = ServeConfig { channel_token: Some(CHANNEL_TOKEN.into()), tls: self.tls.clone(), ..ServeConfig::default() };
         let hub = self.hub.clone();
         self.task = Some(tokio::spawn(async move {
             omnikiosk_hub::serve(hub, listener, cfg, async {
@@ -77,7 +89,10 @@ impl TestHub {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        match self.tls {
+            Some(_) => format!("https://localhost:{}", self.addr.port()),
+            None => format!("http://{}", self.addr),
+        }
     }
 
     /// Takes the hub off the network (as a pulled cable would).

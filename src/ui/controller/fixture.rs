@@ -75,6 +75,7 @@ impl Fixture {
                 store_name: "Test".into(),
                 hub_public_key: code::encode_public_key(&key.verifying_key()),
                 insecure: false,
+                hub_ca: None,
             })
             .unwrap();
         let mut changes = vec![
