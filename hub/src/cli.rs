@@ -58,6 +58,10 @@ enum Command {
         /// The private key of --tls-cert (PEM).
         #[arg(long, requires = "tls_cert", value_name = "FILE")]
         tls_key: Option<std::path::PathBuf>,
+        /// Where `GET /metrics` (Prometheus) is served: its own listener, loopback by
+        /// default, never the API's.
+        #[arg(long, default_value = "127.0.0.1:8641", value_name = "ADDR")]
+        metrics_listen: String,
     },
     /// Make an empty hub: its signing key and schema, no data. A real chain starts here,
     /// then `store put`, `import products`, `import inventory`, `device add`.
@@ -386,6 +390,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             lookup_ttl_days,
             tls_cert,
             tls_key,
+            metrics_listen,
         } => {
             let hub = Hub::open(&cli.db)?;
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -394,9 +399,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let tls = tls_cert.zip(tls_key).map(|(cert, key)| crate::tls::TlsFiles { cert, key });
                 let scheme = if tls.is_some() { "https" } else { "http" };
                 tracing::info!(addr = %listener.local_addr()?, scheme, db = %crate::redact(&cli.db), "hub serving");
-                let stop = async {
+                let metrics = tokio::net::TcpListener::bind(&metrics_listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {metrics_listen} (--metrics-listen): {e}"))?;
+                tracing::info!(addr = %metrics.local_addr()?, "metrics at /metrics");
+                let (stopped, metrics_stop) = tokio::sync::watch::channel(false);
+                let mut metrics_stop_rx = metrics_stop.clone();
+                tokio::spawn(crate::metrics::serve(metrics, async move {
+                    let _ = metrics_stop_rx.wait_for(|s| *s).await;
+                }));
+                let stop = async move {
                     shutdown_signal().await;
                     tracing::info!("hub stopping");
+                    let _ = stopped.send(true);
                 };
                 let cfg = ServeConfig {
                     channel_token,

@@ -282,7 +282,6 @@ fn router_with(hub: Hub, cfg: ServeConfig, closing: Arc<tokio::sync::watch::Send
         .route("/v1/conflicts", get(conflicts))
         .route("/v1/stores/{id}/staff", get(list_staff))
         .route("/v1/stores/{id}/staff/{staff_id}", put(put_staff).delete(remove_staff))
-        .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi_json))
         .merge(master_data::routes())
         .route_layer(axum::middleware::from_fn(metrics::track))
@@ -950,14 +949,6 @@ async fn put_loyalty_rule(State(s): State<AppState>, headers: HeaderMap, b: Body
 async fn loyalty_rule(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<LoyaltyRules> {
     channel_auth(&s, &headers).await?;
     Ok(Json(on_hub(&s, move |hub| hub.loyalty_rules()).await?))
-}
-
-#[utoipa::path(
-    get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format: requests and latency per route, long-polls open, feed head, pushed ops by outcome, database errors", body = String, content_type = "text/plain"))
-)]
-async fn metrics() -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics::render()).into_response()
 }
 
 #[utoipa::path(

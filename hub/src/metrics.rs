@@ -1,6 +1,9 @@
 //! The hub's Prometheus metrics (`GET /metrics`), through the `metrics` facade and the
-//! Prometheus exporter's text format. The recorder is the process's, installed once: a
-//! process with several hubs (the tests, the demo) shares one set of figures.
+//! Prometheus exporter's text format, served on a listener of their own
+//! (`serve --metrics-listen`, loopback by default): what the hub's traffic looks like is
+//! for whoever runs it, not for the network its kiosks and shop reach. The recorder is the
+//! process's, installed once: a process with several hubs (the tests, the demo) shares one
+//! set of figures.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -46,6 +49,18 @@ pub fn handle() -> PrometheusHandle {
 }
 
 /// The text format of everything recorded so far.
+/// Serves `GET /metrics` on `listener` until `shutdown` resolves.
+pub async fn serve(listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    handle();
+    let app = axum::Router::new().route("/metrics", axum::routing::get(text));
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+async fn text() -> Response {
+    use axum::response::IntoResponse;
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], render()).into_response()
+}
+
 pub fn render() -> String {
     let handle = handle();
     handle.run_upkeep();

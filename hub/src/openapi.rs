@@ -50,7 +50,6 @@ pub const CHANNEL_TOKEN: &str = "channel_token";
         http::list_staff,
         http::put_loyalty_rule,
         http::loyalty_rule,
-        http::metrics,
         http::openapi_json,
         http::master_data::list_stores,
         http::master_data::put_store,
@@ -72,7 +71,7 @@ pub const CHANNEL_TOKEN: &str = "channel_token";
         (name = "master data", description = "The retailer's own chain: stores, the catalogue, a store's prices and stock (channel token)"),
         (name = "channel", description = "The online side: customers, carts, orders, sales and receipts, shifts, conflicts, the fleet, the lookups' audit, the loyalty rule"),
         (name = "shopper", description = "What a shopper's phone opens without a token: the e-receipt behind a paper receipt's QR"),
-        (name = "operations", description = "For whoever runs the hub: metrics and this document"),
+        (name = "operations", description = "For whoever runs the hub: this document (the metrics are on their own listener, `serve --metrics-listen`)"),
     )
 )]
 struct ApiDoc;

@@ -78,7 +78,7 @@ fn seed_device_and_code(db: &str) {
 #[test]
 fn serve_refuses_an_open_channel_off_loopback() {
     let dir = tempfile::tempdir().unwrap();
-    let out = hub(dir.path(), &["serve", "--listen", "0.0.0.0:0"]);
+    let out = hub(dir.path(), &["serve", "--listen", "0.0.0.0:0", "--metrics-listen", "127.0.0.1:0"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("without a channel token"), "{err}");
@@ -90,7 +90,7 @@ fn serve_refuses_an_open_channel_off_loopback() {
 fn serve_refuses_a_lookup_policy_out_of_range() {
     let dir = tempfile::tempdir().unwrap();
     for (flag, value) in [("--lookups-per-minute", "0"), ("--lookup-ttl-days", "0"), ("--lookups-per-minute", "many")] {
-        let out = hub(dir.path(), &["serve", "--listen", "127.0.0.1:0", flag, value]);
+        let out = hub(dir.path(), &["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", flag, value]);
         assert!(!out.status.success(), "{flag} {value}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(flag), "{flag} {value}: {err}");

@@ -1126,12 +1126,36 @@ async fn an_overloaded_hub_answers_429_with_retry_after() {
     assert_eq!(st, StatusCode::OK, "and the hub answers again");
 }
 
+/// The metrics listener of this test process (`serve --metrics-listen`): the figures are
+/// the process's, so one listener, on a thread of its own, serves every test.
+fn metrics_url() -> &'static str {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/metrics", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                listener.set_nonblocking(true).unwrap();
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                omnikiosk_hub::metrics::serve(listener, std::future::pending()).await.unwrap();
+            });
+        });
+        url
+    })
+}
+
+/// `/metrics` as Prometheus reads it: text, without a token, on its own listener.
+async fn metrics_text(s: &Server) -> String {
+    let resp = s.http.get(metrics_url()).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.text().await.unwrap()
+}
+
 /// The value of the metric line `series` (name and labels as rendered) in `/metrics`, 0
-/// when absent; read without a token.
+/// when absent.
 async fn metric(s: &Server, series: &str) -> f64 {
-    let (st, v) = s.call(reqwest::Method::GET, "/metrics", None, None).await;
-    assert_eq!(st, StatusCode::OK, "{v}");
-    let text = v.as_str().expect("the metrics are text");
+    let text = metrics_text(s).await;
     text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0.0)
 }
 
@@ -1154,11 +1178,13 @@ async fn metrics_count_requests_by_route_and_ops_by_outcome(db: Db) {
     for (i, what) in ["pulls", "pushes", "applied ops", "duplicate ops"].iter().enumerate() {
         assert!(after[i] >= before[i] + 1.0, "{what}: {} then {}", before[i], after[i]);
     }
-    let (_, v) = s.call(reqwest::Method::GET, "/metrics", None, None).await;
-    let text = v.as_str().unwrap();
+    let text = metrics_text(&s).await;
     for series in ["omnikiosk_hub_long_polls_open ", r#"omnikiosk_hub_feed_head{scope="store:1"} "#, r#"omnikiosk_hub_http_request_duration_seconds_count{method="GET",route="/v1/sync/pull"} "#] {
         assert!(text.lines().any(|l| l.starts_with(series)), "no {series} in\n{text}");
     }
+    // Not on the API's listener, which the shop and every kiosk reach.
+    let on_api = s.http.get(format!("{}/metrics", s.base)).send().await.unwrap();
+    assert_eq!(on_api.status(), StatusCode::NOT_FOUND);
 }
 
 /// The largest push a kiosk makes (MAX_PUSH_OPS `order.pick` ops of 100 lines) is read;

@@ -15,7 +15,7 @@ impl HubProcess {
         // A free port: the OS picks one, the process binds it again.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_omnikiosk-hub"))
-            .args(["--db", db_url, "serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--db", db_url, "serve", "--listen", &format!("127.0.0.1:{port}"), "--metrics-listen", "127.0.0.1:0"])
             .args(serve_args)
             .env("OMNIKIOSK_LOG", "warn")
             .spawn()
