@@ -15,7 +15,7 @@ use crate::{Hub, SeedOptions, ServeConfig};
 #[command(name = "omnikiosk-hub", version, about = "Omnikiosk hub: the central profile store kiosks sync with")]
 pub struct Cli {
     /// Database: sqlite:PATH (embedded) or postgres://USER@HOST/DB (several hubs may share it).
-    #[arg(long, global = true, default_value = "sqlite:hub.db", env = "OMNIKIOSK_HUB_DB")]
+    #[arg(long, global = true, default_value = "sqlite:hub.db", env = "OMNIKIOSK_HUB_DB", hide_env_values = true)]
     db: String,
     #[command(subcommand)]
     command: Command,

@@ -93,6 +93,62 @@ struct AppState {
     _closing_tx: Arc<tokio::sync::watch::Sender<bool>>,
     /// Pages read once for the long-polls of a store woken together.
     pages: Arc<SharedPages>,
+    /// Bearer tokens lately found to be nobody's ([`admit`]).
+    strangers: Arc<Strangers>,
+}
+
+/// Tokens lately found to be nobody's, by digest, with when: a flood of requests with a
+/// made-up token is answered from here, without a read of the devices table each.
+#[derive(Default)]
+struct Strangers(std::sync::Mutex<std::collections::HashMap<[u8; 32], std::time::Instant>>);
+
+impl Strangers {
+    /// How long a token found to be nobody's is answered from memory; a device added
+    /// meanwhile waits that long for its first request with it.
+    const FOR: Duration = Duration::from_secs(10);
+    /// Tokens remembered at most; past it the memory starts again.
+    const MAX: usize = 10_000;
+
+    fn known(&self, digest: &[u8; 32]) -> bool {
+        let seen = self.0.lock().expect("not poisoned");
+        seen.get(digest).is_some_and(|at| at.elapsed() < Self::FOR)
+    }
+
+    fn note(&self, digest: [u8; 32]) {
+        let mut seen = self.0.lock().expect("not poisoned");
+        if seen.len() >= Self::MAX {
+            seen.clear();
+        }
+        seen.insert(digest, std::time::Instant::now());
+    }
+}
+
+/// A request that brings a body (a push, an order, an import…) is let in only with a
+/// token that is someone's — the channel's, or a device's in good standing — before a
+/// byte of its body is read: a stranger's 4 MiB is never parsed, and a flood of them
+/// costs no database read (made-up tokens are remembered a few seconds). Each handler
+/// still checks which token may do what.
+async fn admit(State(s): State<AppState>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let with_body = matches!(*req.method(), axum::http::Method::POST | axum::http::Method::PUT | axum::http::Method::PATCH);
+    if !with_body || s.channel_token.is_none() {
+        return next.run(req).await;
+    }
+    let Some(token) = bearer(req.headers()).map(str::to_string) else {
+        return ApiFailure(HubError::Unauthorized("missing bearer token".into())).into_response();
+    };
+    if is_channel_token(&s, &token) || s.hub.known_device(&token).is_some_and(|d| !d.revoked) {
+        return next.run(req).await;
+    }
+    let digest = token_digest(&token);
+    if !s.strangers.known(&digest) {
+        let hub = s.hub.clone();
+        match blocking(move || hub.device_by_token(&token)).await {
+            Ok(Some(d)) if !d.revoked => return next.run(req).await,
+            Ok(_) => s.strangers.note(digest),
+            Err(e) => return e.into_response(),
+        }
+    }
+    ApiFailure(HubError::Unauthorized("unknown or revoked token".into())).into_response()
 }
 
 struct ApiFailure(HubError);
@@ -258,7 +314,7 @@ fn router_with(hub: Hub, cfg: ServeConfig, closing: Arc<tokio::sync::watch::Send
     // Installed before the first request is counted.
     metrics::handle();
     let channel_token = cfg.channel_token.as_deref().map(token_digest);
-    let state = AppState { hub, channel_token, closing: closing.subscribe(), _closing_tx: closing, pages: Arc::default() };
+    let state = AppState { hub, channel_token, closing: closing.subscribe(), _closing_tx: closing, pages: Arc::default(), strangers: Arc::default() };
     Router::new()
         .route("/v1/device", get(device_info))
         .route("/v1/sync/pull", get(pull))
@@ -284,6 +340,7 @@ fn router_with(hub: Hub, cfg: ServeConfig, closing: Arc<tokio::sync::watch::Send
         .route("/v1/stores/{id}/staff/{staff_id}", put(put_staff).delete(remove_staff))
         .route("/v1/openapi.json", get(openapi_json))
         .merge(master_data::routes())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), admit))
         .route_layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES)))
         .with_state(state)

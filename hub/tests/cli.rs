@@ -330,3 +330,11 @@ fn loyalty_rule_set_adds_a_currency_and_show_prints_the_chains_rule() {
     let json: Value = serde_json::from_str(&ok(&hub(dir.path(), &["loyalty", "rule", "show", "--json"]))).unwrap();
     assert_eq!(json, serde_json::json!({"rules": {"GBP": {"earn_per_unit": 5, "point_value_cents": 1}, "PLN": {"earn_per_unit": 1, "point_value_cents": 1}}}));
 }
+
+/// `--help` never shows the database URL from the environment: it may hold a password.
+#[test]
+fn help_hides_the_database_url_of_the_environment() {
+    let out = Command::new(env!("CARGO_BIN_EXE_omnikiosk-hub")).args(["serve", "--help"]).env("OMNIKIOSK_HUB_DB", "postgres://hub:s3cret@db/chain").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--db") && !help.contains("s3cret"), "{help}");
+}

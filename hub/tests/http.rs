@@ -1214,6 +1214,19 @@ async fn a_body_over_the_limit_is_too_large_and_the_largest_push_is_not(db: Db) 
     let (st, v) = s.channel(reqwest::Method::PUT, "/v1/customers/C000001", big_name).await;
     assert_eq!((st, v["error"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("too_large")), "{v}");
     assert_eq!(s.hub.feed_head().unwrap(), head, "a refused body wrote to the feed");
+
+    // A stranger's body is never read: a made-up token (twice: the second answered from
+    // memory), no token, a revoked device's — 401 before the size or the JSON is looked at.
+    let stranger = s.hub.add_device(1, "revoked").unwrap();
+    let id = s.hub.device_by_token(&stranger).unwrap().unwrap().id;
+    s.hub.revoke_device(&id).unwrap();
+    for token in [Some("made-up"), Some("made-up"), None, Some(stranger.as_str())] {
+        let over = json!({"device_seq_from": 1, "ops": [], "padding": "x".repeat(omnikiosk_hub::http::DEFAULT_MAX_BODY_BYTES)});
+        let (st, v) = s.call(reqwest::Method::POST, "/v1/sync/push", token, Some(over)).await;
+        assert_eq!((st, v["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")), "{token:?}: {v}");
+        let (st, _) = s.call(reqwest::Method::PUT, "/v1/customers/C000001", token, Some(json!({"not": "a customer"}))).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED, "{token:?}");
+    }
 }
 
 on_both_backends!(metrics_count_requests_by_route_and_ops_by_outcome);

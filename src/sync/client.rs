@@ -78,7 +78,11 @@ impl HubClient {
         let mut base = Url::parse(hub_url).map_err(|e| SyncError::BadHubUrl(format!("hub URL {hub_url:?}: {e}")))?;
         match base.scheme() {
             "https" => {}
-            "http" if insecure || is_loopback(&base) => {}
+            "http" if is_loopback(&base) => {}
+            "http" if insecure => {
+                // Every start says it: an --insecure enrolment is for development.
+                tracing::warn!(hub = %base, "plain http:// to the hub (enrolled --insecure): anyone on this network can read the device token and the shoppers' data");
+            }
             "http" => {
                 return Err(SyncError::BadHubUrl(format!(
                     "refusing plain http:// to {hub_url}: use https://, or --insecure on a trusted network"
