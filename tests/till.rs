@@ -414,7 +414,8 @@ async fn a_receipts_qr_is_signed_by_its_till_and_opens_the_e_receipt() {
     let till = enrolled(&hub, 1).await;
     let other = enrolled(&hub, 1).await;
     let sku = products(&till, 1).remove(0);
-    let sold: Value = till.json(&["sale", "--staff", STAFF, "--item", &sku, "--pay", "cash:1000000", "--json"]).await;
+    let (_, card) = shopper_with_points(&till, 0);
+    let sold: Value = till.json(&["sale", "--staff", STAFF, "--customer", &card, "--item", &sku, "--pay", "card:1:T-9", "--pay", "cash:1000000", "--json"]).await;
     let (number, qr) = (sold["number"].as_str().unwrap().to_string(), sold["qr"].as_str().unwrap().to_string());
     // Offline, at the till that printed it: the receipt itself.
     let scanned = till.json(&["scan", &qr, "--offline", "--json"]).await;
@@ -437,6 +438,9 @@ async fn a_receipts_qr_is_signed_by_its_till_and_opens_the_e_receipt() {
     assert_eq!(e.status(), 200);
     let e: Receipt = e.json().await.unwrap();
     assert_eq!(e.number, number);
+    // What was bought and paid, not who sold it or to whom.
+    assert_eq!((e.staff_id.as_str(), e.customer_id.as_deref()), ("", None), "the public e-receipt names people");
+    assert!(e.tenders.iter().all(|t| t.reference.is_none()) && !e.lines.is_empty());
     let e = http.get(format!("{}/v1/e-receipts/{forged}", hub.url())).send().await.unwrap();
     assert_eq!(e.status(), 404, "a forged code opens nothing");
 }

@@ -905,7 +905,8 @@ async fn receipt(State(s): State<AppState>, headers: HeaderMap, Path(number): Pa
     get, path = "/v1/e-receipts/{code}", tag = "shopper",
     params(("code" = String, Path, description = "The QR of a paper receipt: `K1.…` with `\"k\":\"r\"`, signed by the device that printed it")),
     responses(
-        (status = 200, description = "The receipt the code was printed on (no token: holding the paper receipt is the proof)", body = Receipt),
+        (status = 200, description = "The receipt the code was printed on (no token: holding the paper receipt is the proof), \
+            as a shopper's phone may see it: `staff_id` empty, `customer_id` null, no tender's `reference`", body = Receipt),
         (status = 404, description = "No receipt has this code: unknown, altered or forged alike (`not_found`)", body = ApiError),
     )
 )]

@@ -820,7 +820,7 @@ impl Hub {
         if !signed {
             return Err(not_found());
         }
-        Ok(receipt)
+        Ok(receipt.for_the_shopper())
     }
 
     /// Where the device's receipt chain stands at the hub: a reinstalled kiosk numbers its

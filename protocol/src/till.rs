@@ -146,6 +146,20 @@ pub struct Receipt {
     pub hash: String,
 }
 
+impl Receipt {
+    /// The receipt as a shopper's phone may see it (the public e-receipt): what was bought,
+    /// paid and earned, without the colleague who sold it, the shopper's id or a card
+    /// terminal's reference — the paper receipt's QR is the only proof the holder gives.
+    pub fn for_the_shopper(mut self) -> Receipt {
+        self.staff_id = String::new();
+        self.customer_id = None;
+        for tender in &mut self.tenders {
+            tender.reference = None;
+        }
+        self
+    }
+}
+
 fn is_zero(n: &i64) -> bool {
     *n == 0
 }
