@@ -17,7 +17,7 @@ use omnikiosk_protocol::code::{encode_public_key, CodeKind};
 use omnikiosk_protocol::gtin::DEFAULT_LOYALTY_PREFIX;
 use omnikiosk_protocol::scan::{classify, ScanContext};
 use omnikiosk_protocol::wire::{
-    ApiError, CartPut, Change, ConflictRecord, DeviceHealth, CustomerProfile, OrderDetail, PushRequest, PushResponse, CustomerUpsert, DeviceInfo, IdentifiersPut, LookupResponse, OrderCancel, OrderCreate,
+    ApiError, CartPut, Change, ConflictRecord, DeviceHealth, CustomerProfile, OrderDetail, PushRequest, PushResponse, CustomerUpsert, DeviceInfo, IdentifiersPut, LookupRequest, LookupResponse, OrderCancel, OrderCreate,
     PullResponse, SalesPage, ShiftsPage, SignedCodeResponse, Timeline, OLDEST_SUPPORTED_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
 use omnikiosk_protocol::till::Receipt;
@@ -319,7 +319,7 @@ fn router_with(hub: Hub, cfg: ServeConfig, closing: Arc<tokio::sync::watch::Send
         .route("/v1/device", get(device_info))
         .route("/v1/sync/pull", get(pull))
         .route("/v1/sync/push", post(push))
-        .route("/v1/lookup", get(lookup))
+        .route("/v1/lookup", get(lookup).post(lookup_post))
         .route("/v1/lookups", get(lookups))
         .route("/v1/customers/{id}", put(upsert_customer).get(get_customer).delete(erase_customer))
         .route("/v1/customers/{id}/identifiers", put(put_identifiers))
@@ -666,6 +666,7 @@ struct LookupParams {
 
 #[utoipa::path(
     get, path = "/v1/lookup", tag = "device", security(("device_token" = [])), params(LookupParams),
+    description = "The form of kiosks before protocol 5; newer ones POST the code, which keeps it out of access logs.",
     responses(
         (status = 200, description = "The customer, who now flows into this store's feed", body = LookupResponse),
         (status = 404, description = "Nobody has this code (`not_found`)", body = ApiError),
@@ -676,8 +677,28 @@ struct LookupParams {
 async fn lookup(State(s): State<AppState>, headers: HeaderMap, params: Result<Query<LookupParams>, QueryRejection>) -> ApiResult<LookupResponse> {
     let (device, _) = device_auth(&s, &headers).await?;
     let Query(p) = params.map_err(bad_query)?;
+    look_up(&s, device, &p.code).await
+}
+
+#[utoipa::path(
+    post, path = "/v1/lookup", tag = "device", security(("device_token" = [])), request_body = LookupRequest,
+    responses(
+        (status = 200, description = "The customer, who now flows into this store's feed", body = LookupResponse),
+        (status = 404, description = "Nobody has this code (`not_found`)", body = ApiError),
+        (status = 429, description = "The hub is past its limits (`busy`), or this device made more lookups than it may per minute \
+            (`lookup_rate_limited`: nothing was looked up): ask again after the `Retry-After` seconds", body = ApiError),
+    )
+)]
+async fn lookup_post(State(s): State<AppState>, headers: HeaderMap, b: Body<LookupRequest>) -> ApiResult<LookupResponse> {
+    let (device, _) = device_auth(&s, &headers).await?;
+    let b = body(b)?;
+    look_up(&s, device, &b.code).await
+}
+
+/// Both forms of the lookup: the code classified, then looked up for the device's store.
+async fn look_up(s: &AppState, device: Device, code: &str) -> ApiResult<LookupResponse> {
     let key = s.hub.public_key();
-    let scan = classify(&p.code, &ScanContext { hub_key: Some(&key), now: now_secs(), loyalty_prefix: DEFAULT_LOYALTY_PREFIX })
+    let scan = classify(code, &ScanContext { hub_key: Some(&key), now: now_secs(), loyalty_prefix: DEFAULT_LOYALTY_PREFIX })
         .map_err(|e| HubError::BadRequest(e.to_string()))?;
     let hub = s.hub.clone();
     let found = blocking(move || hub.lookup(&device, scan)).await?;

@@ -28,6 +28,7 @@ pub const CHANNEL_TOKEN: &str = "channel_token";
         http::pull,
         http::push,
         http::lookup,
+        http::lookup_post,
         http::lookups,
         http::upsert_customer,
         http::get_customer,

@@ -294,6 +294,9 @@ async fn a_store_1_device_reads_nothing_of_store_2(db: Db) {
     assert_eq!(st, StatusCode::OK, "{v}");
     assert!(v["orders"].as_array().unwrap().iter().all(|o| o["store_id"] == 1), "{v}");
     assert!(v["customer"].get("email").is_none() && v["customer"].get("last_name").is_none(), "{v}");
+    // Asked the newer way, the code in the body (out of every access log): the same answer.
+    let (st, posted) = s.call(reqwest::Method::POST, "/v1/lookup", Some(&token), Some(json!({"code": qr}))).await;
+    assert_eq!((st, &posted["customer"]), (StatusCode::OK, &v["customer"]), "{posted}");
 }
 
 async fn lookup_of_unknown_or_wrong_codes_answers_clearly(db: Db) {
@@ -305,6 +308,10 @@ async fn lookup_of_unknown_or_wrong_codes_answers_clearly(db: Db) {
     assert_eq!(st, StatusCode::BAD_REQUEST, "a product is not a customer: {v}");
     let (st, _) = s.get("/v1/lookup?code=K1.garbage.garbage", &token).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
+    let posted = |body: Value| s.call(reqwest::Method::POST, "/v1/lookup", Some(&token), Some(body));
+    assert_eq!(posted(json!({"code": unknown_card})).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(posted(json!({"code": "K1.garbage.garbage"})).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(posted(json!({"card": unknown_card})).await.0, StatusCode::BAD_REQUEST, "a body without its code");
 }
 
 async fn bad_input_is_refused_and_changes_nothing(db: Db) {

@@ -716,7 +716,17 @@ pub enum OpOutcome {
     ExpectedSeq { expected_seq: i64 },
 }
 
-/// `GET /v1/lookup?code=CODE`: a customer this store had not cached.
+/// `POST /v1/lookup`: a scanned code to look up at the hub — in the body, not the URL,
+/// so that no proxy's or server's access log keeps a shopper's card number or app code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LookupRequest {
+    /// A scanned customer app code (`K1.…`) or loyalty card number.
+    pub code: String,
+}
+
+/// `POST /v1/lookup` (or the older `GET /v1/lookup?code=CODE`): a customer this store had
+/// not cached.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LookupResponse {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use omnikiosk_protocol::wire::{
-    ApiError, DeviceInfo, LookupResponse, PullResponse, PushRequest, PushResponse, PROTOCOL_HEADER, PROTOCOL_VERSION,
+    ApiError, DeviceInfo, LookupRequest, LookupResponse, PullResponse, PushRequest, PushResponse, PROTOCOL_HEADER, PROTOCOL_VERSION,
 };
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
@@ -135,10 +135,16 @@ impl HubClient {
         self.get("v1/sync/pull", &[("cursor", cursor), ("limit", &limit), ("wait", &wait_s)], wait).await
     }
 
-    /// `GET /v1/lookup`: a customer this store has not cached; `None` when the hub does
-    /// not know the code either.
+    /// `POST /v1/lookup`: a customer this store has not cached; `None` when the hub does
+    /// not know the code either. The code travels in the body, out of access logs; a hub
+    /// of an older release (405) is asked the older way, `GET /v1/lookup?code=`.
     pub async fn lookup(&self, code: &str) -> Result<Option<LookupResponse>, SyncError> {
-        match self.get("v1/lookup", &[("code", code)], Duration::ZERO).await {
+        let url = self.base.join("v1/lookup").map_err(|e| SyncError::Internal(e.to_string()))?;
+        let asked = match self.send(self.http.post(url).json(&LookupRequest { code: code.to_string() }), Duration::ZERO).await {
+            Err(SyncError::Hub { status: 405, .. }) => self.get("v1/lookup", &[("code", code)], Duration::ZERO).await,
+            other => other,
+        };
+        match asked {
             Ok(r) => Ok(Some(r)),
             Err(SyncError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
