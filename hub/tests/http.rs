@@ -1238,6 +1238,7 @@ async fn a_body_over_the_limit_is_too_large_and_the_largest_push_is_not(db: Db) 
 
 on_both_backends!(metrics_count_requests_by_route_and_ops_by_outcome);
 on_both_backends!(a_body_over_the_limit_is_too_large_and_the_largest_push_is_not);
+on_both_backends!(a_sales_points_are_counted_by_the_chains_rule_not_by_the_till);
 
 /// The catalogue as a kiosk sees it (through a kiosk of store 3, which the tests do not
 /// watch).
@@ -1391,6 +1392,28 @@ async fn a_sale_at_the_till_is_recorded_once_with_its_effects(db: Db) {
     let kept = s.hub.receipt(&sale.number).unwrap();
     assert_eq!((kept.customer_id.as_deref(), kept.hash.as_str(), kept.lines.len()), (None, sale.hash.as_str(), 2));
     assert_eq!(sales_page(&s, "").await.sales[0].customer_id, None);
+}
+
+/// A till that claims ten times the points the chain's rule gives (a tampered device, or
+/// one with a rule of its own) has its sale recorded and its shopper credited by the
+/// rule; the store's manager sees the correction among the conflicts.
+async fn a_sales_points_are_counted_by_the_chains_rule_not_by_the_till(db: Db) {
+    let s = server(db, small()).await;
+    let k = s.kiosk(1).await;
+    let products = catalogue(&s).await;
+    let shopper = (1..=240).filter_map(|n| s.hub.get_customer(&format!("C{n:06}")).ok()).find(|c| c.home_store == Some(1)).unwrap();
+    let till = Till { customer_id: Some(&shopper.id), ..Till::staff(1, &k.id) };
+    let honest = till.receipt(1, GENESIS_HASH, vec![line(&products[0], 3, false)]);
+    assert!(honest.points_earned > 0, "{honest:?}");
+    let mut greedy = honest.clone();
+    greedy.points_earned *= 10;
+    let greedy = greedy.seal();
+    assert_eq!(s.push_op(&k, "sale-greedy", "sale.complete", json!({"receipt": greedy})).await["status"], "applied");
+    assert_eq!(s.hub.get_customer(&shopper.id).unwrap().points, shopper.points + honest.points_earned, "credited by the rule");
+    let (_, conflicts) = s.get("/v1/conflicts", CHANNEL).await;
+    let said = conflicts.as_array().unwrap().iter().find(|c| c["code"] == "points_recomputed").expect("the correction is a conflict");
+    assert!(said["message"].as_str().unwrap().contains(&greedy.points_earned.to_string()), "{said}");
+    assert_eq!(said["hub_facts"]["points_credited"], honest.points_earned);
 }
 
 /// A sale the hub cannot take is refused as a conflict with the hub's side of it, and

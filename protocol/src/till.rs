@@ -147,6 +147,17 @@ pub struct Receipt {
 }
 
 impl Receipt {
+    /// The points this receipt may credit its shopper by `rule`, whatever its till wrote:
+    /// a sale, the rule's points for what was paid; a return, never more than nothing (it
+    /// takes back what the returned lines had earned). The hub credits this, not the
+    /// device's number.
+    pub fn points_by_rule(&self, rule: PointsRule) -> i64 {
+        match self.kind {
+            ReceiptKind::Sale => price(&self.lines, self.points_redeemed, rule, self.customer_id.is_some()).points_earned,
+            ReceiptKind::Return => self.points_earned.min(0),
+        }
+    }
+
     /// The receipt as a shopper's phone may see it (the public e-receipt): what was bought,
     /// paid and earned, without the colleague who sold it, the shopper's id or a card
     /// terminal's reference — the paper receipt's QR is the only proof the holder gives.

@@ -285,7 +285,28 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
             publish_staff(tx, &st)?;
         }
         OpBody::SaleComplete { receipt } | OpBody::ReturnComplete { receipt } => {
-            record_sale(tx, &op.op_id, receipt, now)?;
+            // The chain's rule counts the points, not the device: a till that says more
+            // (or another rule) is corrected, and the manager sees it as a conflict.
+            let rule = tx.loyalty_rules()?.rules.get(&receipt.currency).copied().unwrap_or_default();
+            let credited = receipt.points_by_rule(rule);
+            record_sale(tx, &op.op_id, receipt, credited, now)?;
+            if credited != receipt.points_earned {
+                tx.add_conflict(&ConflictRecord {
+                    op_id: op.op_id.clone(),
+                    device_id: device.id.clone(),
+                    store_id: device.store_id,
+                    name: op.name.clone(),
+                    op: op.body.clone(),
+                    kiosk_time: op.kiosk_time,
+                    code: "points_recomputed".into(),
+                    message: format!(
+                        "receipt {} says {} points earned; the chain's rule gives {credited}, and {credited} were credited",
+                        receipt.number, receipt.points_earned
+                    ),
+                    hub_facts: Some(serde_json::json!({ "points_credited": credited })),
+                    at: now,
+                })?;
+            }
             if let Some(customer_id) = receipt.customer_id.as_deref() {
                 let (receipt_no, total_cents) = (receipt.number.as_str(), receipt.total_cents);
                 let kind = match body {

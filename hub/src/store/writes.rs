@@ -94,7 +94,9 @@ fn take_from_cart(tx: &mut dyn HubTx, id: &str, receipt: &Receipt, now: i64) -> 
 /// its balance may go below zero when the points it takes back were spent already), the
 /// lines a sale bought here out of their online cart (a return leaves the cart alone),
 /// and the receipt in the store's feed for the manager's numbers and the store's returns.
-pub fn record_sale(tx: &mut dyn HubTx, op_id: &str, receipt: &Receipt, now: i64) -> Stored<()> {
+/// `points_earned` is what the shopper is credited: the chain's rule's number
+/// ([`Receipt::points_by_rule`]), which the receipt's own may differ from.
+pub fn record_sale(tx: &mut dyn HubTx, op_id: &str, receipt: &Receipt, points_earned: i64, now: i64) -> Stored<()> {
     // Taken in this write: feed writers run one at a time on both backends (on PostgreSQL
     // the `WRITERS_LOCK` taken at begin, and the counter row stays locked to commit), so
     // positions follow commit order and a `/v1/sales` cursor never passes a receipt that
@@ -130,7 +132,7 @@ pub fn record_sale(tx: &mut dyn HubTx, op_id: &str, receipt: &Receipt, now: i64)
     if let Some(customer_id) = receipt.customer_id.as_deref() {
         let reason = format!("{} {}", receipt.kind.as_str(), receipt.number);
         let (redeem_id, refund_id) = (format!("{op_id}:redeem"), format!("{op_id}:refund"));
-        let moves = [(op_id, receipt.points_earned), (redeem_id.as_str(), -receipt.points_redeemed), (refund_id.as_str(), receipt.points_refunded)];
+        let moves = [(op_id, points_earned), (redeem_id.as_str(), -receipt.points_redeemed), (refund_id.as_str(), receipt.points_refunded)];
         for (entry_id, delta) in moves.into_iter().filter(|(_, d)| *d != 0) {
             tx.add_ledger(&LedgerEntry { op_id: entry_id, customer_id, delta, reason: &reason, at: now, device_id: Some(&receipt.device_id) })?;
         }
