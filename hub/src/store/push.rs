@@ -38,6 +38,23 @@ impl From<StorageError> for Failure {
 /// Who closed a help request that ran out of time, as a refusal names them.
 const CLOSED_BY_TIMEOUT: &str = "the hub (it ran out of time)";
 
+/// A conflict about `op` for the store's manager and `GET /v1/conflicts`: a refusal, or
+/// a correction the hub made.
+fn conflict(op: &Op, device: &Device, code: String, message: String, hub_facts: Option<serde_json::Value>, now: i64) -> ConflictRecord {
+    ConflictRecord {
+        op_id: op.op_id.clone(),
+        device_id: device.id.clone(),
+        store_id: device.store_id,
+        name: op.name.clone(),
+        op: op.body.clone(),
+        kiosk_time: op.kiosk_time,
+        code,
+        message,
+        hub_facts,
+        at: now,
+    }
+}
+
 /// Applies one pushed op inside the caller's transaction. `qr_order_id` reads an order QR
 /// shown at handover (signature checked with the hub's key).
 pub fn push_op(tx: &mut dyn HubTx, device: &Device, op: &Op, now: i64, qr_order_id: &dyn Fn(&str) -> Option<String>) -> Result<OpOutcome, HubError> {
@@ -70,18 +87,7 @@ pub fn push_op(tx: &mut dyn HubTx, device: &Device, op: &Op, now: i64, qr_order_
         Err(Failure::Storage(e)) => return Err(e.into()),
         Err(Failure::Refused(rejection, facts)) => {
             tx.savepoint(Savepoint::RollBack)?;
-            tx.add_conflict(&ConflictRecord {
-                op_id: op.op_id.clone(),
-                device_id: device.id.clone(),
-                store_id: device.store_id,
-                name: op.name.clone(),
-                op: op.body.clone(),
-                kiosk_time: op.kiosk_time,
-                code: rejection.code.to_string(),
-                message: rejection.message.clone(),
-                hub_facts: facts.clone(),
-                at: now,
-            })?;
+            tx.add_conflict(&conflict(op, device, rejection.code.to_string(), rejection.message.clone(), facts.clone(), now))?;
             OpOutcome::Rejected { code: rejection.code.to_string(), message: rejection.message, facts }
         }
     };
@@ -291,21 +297,12 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
             let credited = receipt.points_by_rule(rule);
             record_sale(tx, &op.op_id, receipt, credited, now)?;
             if credited != receipt.points_earned {
-                tx.add_conflict(&ConflictRecord {
-                    op_id: op.op_id.clone(),
-                    device_id: device.id.clone(),
-                    store_id: device.store_id,
-                    name: op.name.clone(),
-                    op: op.body.clone(),
-                    kiosk_time: op.kiosk_time,
-                    code: "points_recomputed".into(),
-                    message: format!(
-                        "receipt {} says {} points earned; the chain's rule gives {credited}, and {credited} were credited",
-                        receipt.number, receipt.points_earned
-                    ),
-                    hub_facts: Some(serde_json::json!({ "points_credited": credited })),
-                    at: now,
-                })?;
+                let message = format!(
+                    "receipt {} says {} points earned; the chain's rule gives {credited}, and {credited} were credited",
+                    receipt.number, receipt.points_earned
+                );
+                let facts = Some(serde_json::json!({ "points_credited": credited }));
+                tx.add_conflict(&conflict(op, device, "points_recomputed".into(), message, facts, now))?;
             }
             if let Some(customer_id) = receipt.customer_id.as_deref() {
                 let (receipt_no, total_cents) = (receipt.number.as_str(), receipt.total_cents);
