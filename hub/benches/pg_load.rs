@@ -88,7 +88,7 @@ fn main() {
     drop(hub);
 
     let max_in_flight = arg("--max-in-flight", 512).to_string();
-    let servers: Vec<HubProcess> = (0..hubs).map(|_| HubProcess::start(&url, &["--max-in-flight", &max_in_flight])).collect();
+    let servers: Vec<HubProcess> = (0..hubs).map(|_| HubProcess::start(&url, &["--dev", "--max-in-flight", &max_in_flight])).collect();
     let processes = if hubs == 1 { "1 hub process".to_string() } else { format!("{hubs} hub processes") };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     println!("# hub on {db} ({processes}) under load: {kiosks} kiosks in {stores} stores long-polling, {rate} channel writes/s for {secs} s");

@@ -27,9 +27,13 @@ enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8640")]
         listen: String,
-        /// Bearer token of the online channel (required off loopback).
+        /// Bearer token of the online channel (required unless --dev).
         #[arg(long, env = "OMNIKIOSK_CHANNEL_TOKEN", hide_env_values = true)]
         channel_token: Option<String>,
+        /// A development hub: without a channel token its channel API is open to whoever
+        /// reaches it (still on loopback only).
+        #[arg(long)]
+        dev: bool,
         /// Days after its promised time that an uncollected ready order expires.
         #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(i64).range(1..=365))]
         no_show_days: i64,
@@ -391,7 +395,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             tls_cert,
             tls_key,
             metrics_listen,
+            dev,
         } => {
+            // A proxy on the same host would open a token-less channel to the internet.
+            if channel_token.is_none() && !dev {
+                anyhow::bail!(
+                    "refusing to serve without a channel token: give --channel-token or OMNIKIOSK_CHANNEL_TOKEN \
+                     (or --dev on a development machine)"
+                );
+            }
             let hub = Hub::open(&cli.db)?;
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(async move {

@@ -75,13 +75,20 @@ fn seed_device_and_code(db: &str) {
     assert!(!missing.status.success());
 }
 
+/// No channel token: refused on loopback too (a proxy on the same host would open the
+/// channel to the internet) unless `--dev`, and off loopback even with `--dev`.
 #[test]
-fn serve_refuses_an_open_channel_off_loopback() {
+fn serve_refuses_an_open_channel_unless_dev_and_on_loopback() {
     let dir = tempfile::tempdir().unwrap();
-    let out = hub(dir.path(), &["serve", "--listen", "0.0.0.0:0", "--metrics-listen", "127.0.0.1:0"]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("without a channel token"), "{err}");
+    for (args, says) in [
+        (&["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"][..], "--dev"),
+        (&["serve", "--dev", "--listen", "0.0.0.0:0", "--metrics-listen", "127.0.0.1:0"][..], "without a channel token"),
+    ] {
+        let out = hub(dir.path(), args);
+        assert!(!out.status.success(), "{args:?} started");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("without a channel token") && err.contains(says), "{args:?}: {err}");
+    }
 }
 
 /// The lookups' limit and expiry are policy with a floor: no limit of zero lookups, no
@@ -90,7 +97,7 @@ fn serve_refuses_an_open_channel_off_loopback() {
 fn serve_refuses_a_lookup_policy_out_of_range() {
     let dir = tempfile::tempdir().unwrap();
     for (flag, value) in [("--lookups-per-minute", "0"), ("--lookup-ttl-days", "0"), ("--lookups-per-minute", "many")] {
-        let out = hub(dir.path(), &["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", flag, value]);
+        let out = hub(dir.path(), &["serve", "--dev", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", flag, value]);
         assert!(!out.status.success(), "{flag} {value}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(flag), "{flag} {value}: {err}");
