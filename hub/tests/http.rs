@@ -1239,6 +1239,7 @@ async fn a_body_over_the_limit_is_too_large_and_the_largest_push_is_not(db: Db) 
 on_both_backends!(metrics_count_requests_by_route_and_ops_by_outcome);
 on_both_backends!(a_body_over_the_limit_is_too_large_and_the_largest_push_is_not);
 on_both_backends!(a_sales_points_are_counted_by_the_chains_rule_not_by_the_till);
+on_both_backends!(a_device_keeps_at_most_eight_receipt_keys);
 
 /// The catalogue as a kiosk sees it (through a kiosk of store 3, which the tests do not
 /// watch).
@@ -1414,6 +1415,25 @@ async fn a_sales_points_are_counted_by_the_chains_rule_not_by_the_till(db: Db) {
     let said = conflicts.as_array().unwrap().iter().find(|c| c["code"] == "points_recomputed").expect("the correction is a conflict");
     assert!(said["message"].as_str().unwrap().contains(&greedy.points_earned.to_string()), "{said}");
     assert_eq!(said["hub_facts"]["points_credited"], honest.points_earned);
+}
+
+/// A device's receipt keys are kept up to `MAX_RECEIPT_KEYS` (one per install of its
+/// till): a stolen token cannot fill the devices table with keys; the keys kept stay.
+async fn a_device_keeps_at_most_eight_receipt_keys(db: Db) {
+    let s = server(db, small()).await;
+    let k = s.kiosk(1).await;
+    let keys: Vec<String> = (1..=10u8)
+        .map(|i| omnikiosk_protocol::code::encode_public_key(&ed25519_dalek::SigningKey::from_bytes(&[i; 32]).verifying_key()))
+        .collect();
+    for key in &keys {
+        let push = json!({"device_seq_from": 1, "ops": [], "outbox_len": 0, "receipt_key": key});
+        let (st, v) = s.call(reqwest::Method::POST, "/v1/sync/push", Some(&k.token), Some(push)).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+    }
+    let device = s.hub.devices().unwrap().into_iter().find(|d| d.device_id == k.id).unwrap();
+    let kept: Vec<&str> = device.receipt_keys().collect();
+    assert_eq!(kept.len(), omnikiosk_hub::store::MAX_RECEIPT_KEYS as usize, "{kept:?}");
+    assert!(keys[..8].iter().all(|key| kept.contains(&key.as_str())) && !kept.contains(&keys[9].as_str()), "{kept:?}");
 }
 
 /// A sale the hub cannot take is refused as a conflict with the hub's side of it, and

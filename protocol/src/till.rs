@@ -15,6 +15,10 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 pub const MAX_QTY: i64 = 999;
 /// Most lines on one receipt.
 pub const MAX_LINES: usize = 200;
+/// Longest product name on a receipt (the catalogue's own limit), in characters.
+pub const MAX_TEXT_CHARS: usize = 150;
+/// Longest id or card reference on a receipt, in characters.
+pub const MAX_ID_CHARS: usize = 64;
 /// Most one unit may cost (100,000.00 in any currency with cents).
 pub const MAX_UNIT_CENTS: i64 = 10_000_000;
 
@@ -294,7 +298,7 @@ pub fn settle(tenders: &[Tender], total_cents: i64) -> Result<i64, Rejection> {
         if t.method == TenderMethod::Points {
             return Err(Rejection::new("bad_tender", "points pay for a sale by being redeemed, not as a tender"));
         }
-        if t.method == TenderMethod::Card && t.reference.as_deref().is_none_or(|r| r.trim().is_empty() || r.chars().count() > 64) {
+        if t.method == TenderMethod::Card && t.reference.as_deref().is_none_or(|r| r.trim().is_empty() || r.chars().count() > MAX_ID_CHARS) {
             return Err(Rejection::new("card_reference", "a card payment needs the terminal's reference (1-64 characters)"));
         }
     }
@@ -323,7 +327,7 @@ pub fn settle_refund(tenders: &[Tender], refund_cents: i64, customer: bool) -> R
         if t.cents <= 0 || t.cents > 100 * MAX_UNIT_CENTS {
             return Err(Rejection::new("bad_tender", "each refund must be more than zero"));
         }
-        if t.method == TenderMethod::Card && t.reference.as_deref().is_none_or(|r| r.trim().is_empty() || r.chars().count() > 64) {
+        if t.method == TenderMethod::Card && t.reference.as_deref().is_none_or(|r| r.trim().is_empty() || r.chars().count() > MAX_ID_CHARS) {
             return Err(Rejection::new("card_reference", "a refund to a card needs the terminal's reference (1-64 characters)"));
         }
         if t.method == TenderMethod::Points && !customer {
@@ -455,6 +459,15 @@ impl Receipt {
             if !(0..=MAX_UNIT_CENTS).contains(&l.price_cents) || !(0..=10_000).contains(&l.vat_bp) {
                 return bad(format!("{} has a price or tax rate out of range", l.sku));
             }
+            if l.name.chars().count() > MAX_TEXT_CHARS {
+                return bad(format!("the name of {} is longer than {MAX_TEXT_CHARS} characters", l.sku));
+            }
+        }
+        // Every text on a receipt is bounded (a card reference where the tenders settle): a
+        // device cannot make the hub keep a novel.
+        let ids = [Some(self.staff_id.as_str()), self.customer_id.as_deref(), Some(self.device_id.as_str()), Some(self.currency.as_str())];
+        if ids.into_iter().flatten().any(|t| t.chars().count() > MAX_ID_CHARS) || self.tenders.len() > MAX_LINES {
+            return bad(format!("an id is longer than {MAX_ID_CHARS} characters, or there are more than {MAX_LINES} tenders"));
         }
         let points = 0..=MAX_POINTS_PER_OP;
         let points_ok = if returning {
@@ -591,6 +604,20 @@ pub(crate) mod tests {
 
     fn receipt() -> Receipt {
         draft(vec![line("5900000000015", 2, 1230, 2300)], vec![cash(3000)]).receipt().unwrap()
+    }
+
+    #[test]
+    fn a_receipts_texts_are_bounded() {
+        let mut long_name = line("5900000000015", 1, 1230, 2300);
+        long_name.name = "x".repeat(MAX_TEXT_CHARS + 1);
+        assert_eq!(draft(vec![long_name], vec![cash(3000)]).receipt().unwrap_err().code, "bad_receipt");
+        let l = vec![line("5900000000015", 1, 1230, 2300)];
+        let long_id = "S".repeat(MAX_ID_CHARS + 1);
+        assert_eq!(SaleDraft { staff_id: &long_id, ..draft(l.clone(), vec![cash(3000)]) }.receipt().unwrap_err().code, "bad_receipt");
+        let reference = "R".repeat(MAX_ID_CHARS + 1);
+        assert_eq!(draft(l.clone(), vec![card(1230, Some(&reference))]).receipt().unwrap_err().code, "card_reference");
+        let longest = "R".repeat(MAX_ID_CHARS);
+        assert!(draft(l, vec![card(1230, Some(&longest))]).receipt().is_ok(), "the longest reference is taken");
     }
 
     #[test]

@@ -639,6 +639,12 @@ impl dyn Backend {
     }
 }
 
+/// Receipt signing keys kept per device (one per install of its till): a device's
+/// receipts open as e-receipts under any of them. A device that has reinstalled more often
+/// than this signs later receipts with a key the hub does not keep: a stolen token cannot
+/// fill the devices table with keys.
+pub const MAX_RECEIPT_KEYS: i64 = 8;
+
 /// The feed scope every device reads: the catalogue, the stores, the chain's config.
 pub const GLOBAL_SCOPE: &str = "global";
 

@@ -472,12 +472,15 @@ impl HubTx for SqliteTx<'_> {
 
     fn set_device_outbox(&mut self, id: &str, outbox_len: i64, oldest_unsent_at: Option<i64>, receipt_key: Option<&str>) -> Stored<()> {
         self.run(
-            // Every key the device ever signed with, oldest first: its older receipts still open.
+            // Every key the device ever signed with, oldest first, up to MAX_RECEIPT_KEYS:
+            // its older receipts still open.
             "UPDATE devices SET outbox_len = ?2, oldest_unsent_at = ?3,
-                    receipt_key = CASE WHEN ?4 IS NULL OR instr(' ' || coalesce(receipt_key, '') || ' ', ' ' || ?4 || ' ') > 0 THEN receipt_key
+                    receipt_key = CASE WHEN ?4 IS NULL OR instr(' ' || coalesce(receipt_key, '') || ' ', ' ' || ?4 || ' ') > 0
+                                         OR length(coalesce(receipt_key, '')) - length(replace(coalesce(receipt_key, ''), ' ', '')) >= ?5 - 1
+                                       THEN receipt_key
                                        ELSE trim(coalesce(receipt_key, '') || ' ' || ?4) END
              WHERE id = ?1",
-            params![id, outbox_len, oldest_unsent_at, receipt_key],
+            params![id, outbox_len, oldest_unsent_at, receipt_key, crate::store::MAX_RECEIPT_KEYS],
         )?;
         Ok(())
     }
