@@ -607,7 +607,9 @@ async fn nul_characters_are_answered_like_any_other_input(db: Db) {
         let (st, v) = s.call(method.clone(), path, Some(CHANNEL), body.clone()).await;
         assert_eq!(st, expected, "{method} {path} {body:?}: {v}");
     }
-    let op = |seq: i64, op_id: &str| json!({"op_id":op_id,"seq":seq,"name":"loyalty.earn","kiosk_time":0,"body":{"customer_id":"C000001","points":5,"reason":"thanks\u{0}"}});
+    // A shopper of store 1: the device may give them points.
+    let here = (1..=240).filter_map(|n| s.hub.get_customer(&format!("C{n:06}")).ok()).find(|c| c.home_store == Some(1)).unwrap().id;
+    let op = |seq: i64, op_id: &str| json!({"op_id":op_id,"seq":seq,"name":"loyalty.earn","kiosk_time":0,"body":{"customer_id":here,"points":5,"reason":"thanks\u{0}"}});
     let push = |ops: Value| s.call(M::POST, "/v1/sync/push", Some(&token), Some(json!({"device_seq_from": 1, "ops": ops})));
     let (st, v) = push(json!([op(1, "nul-\u{0}-1")])).await;
     assert_eq!(st, StatusCode::OK, "{v}");
@@ -1240,6 +1242,7 @@ on_both_backends!(metrics_count_requests_by_route_and_ops_by_outcome);
 on_both_backends!(a_body_over_the_limit_is_too_large_and_the_largest_push_is_not);
 on_both_backends!(a_sales_points_are_counted_by_the_chains_rule_not_by_the_till);
 on_both_backends!(a_device_keeps_at_most_eight_receipt_keys);
+on_both_backends!(a_device_acts_only_for_shoppers_of_its_own_store);
 
 /// The catalogue as a kiosk sees it (through a kiosk of store 3, which the tests do not
 /// watch).
@@ -1415,6 +1418,36 @@ async fn a_sales_points_are_counted_by_the_chains_rule_not_by_the_till(db: Db) {
     let said = conflicts.as_array().unwrap().iter().find(|c| c["code"] == "points_recomputed").expect("the correction is a conflict");
     assert!(said["message"].as_str().unwrap().contains(&greedy.points_earned.to_string()), "{said}");
     assert_eq!(said["hub_facts"]["points_credited"], honest.points_earned);
+}
+
+/// A store-1 device cannot reach a shopper known only at store 2: earning or redeeming
+/// their points, marking their visit or saving to their cart is refused as a conflict
+/// with the reason, changes nothing, and brings nothing of them into store 1's feed.
+async fn a_device_acts_only_for_shoppers_of_its_own_store(db: Db) {
+    let s = server(db, small()).await;
+    let k = s.kiosk(1).await;
+    let (_, cursor) = s.pull_all(&k.token, 10_000).await;
+    let stranger = (1..=240)
+        .filter_map(|n| s.hub.get_customer(&format!("C{n:06}")).ok())
+        .find(|c| c.home_store == Some(2) && c.points > 10 && !s.hub.get_customer(&c.id).unwrap().cart.is_empty())
+        .expect("a store-2 shopper with points");
+    let sku = customer_sku(&s).await;
+    let attempts = [
+        ("loyalty.earn", json!({"customer_id": stranger.id, "points": 500, "reason": "thanks"})),
+        ("loyalty.redeem", json!({"customer_id": stranger.id, "points": 10, "reason": "gift"})),
+        ("visit.seen", json!({"customer_id": stranger.id})),
+        ("cart.add", json!({"customer_id": stranger.id, "sku": sku})),
+    ];
+    for (n, (name, body)) in attempts.into_iter().enumerate() {
+        let r = s.push_op(&k, &format!("reach-{n}"), name, body).await;
+        assert_eq!((r["status"].as_str(), r["code"].as_str()), (Some("rejected"), Some("unknown_customer")), "{name}: {r}");
+    }
+    assert_eq!(s.hub.get_customer(&stranger.id).unwrap().points, stranger.points, "points moved");
+    let page = s.pull(&k.token, &cursor, 10_000, 0).await;
+    assert!(page.changes.iter().all(|c| !matches!(c, Change::Customer(cu) if cu.id == stranger.id)), "the shopper came into store 1's feed");
+    let (_, conflicts) = s.get("/v1/conflicts", CHANNEL).await;
+    let ours = conflicts.as_array().unwrap().iter().filter(|c| c["code"] == "unknown_customer" && c["store_id"] == 1).count();
+    assert_eq!(ours, 4, "{conflicts}");
 }
 
 /// A device's receipt keys are kept up to `MAX_RECEIPT_KEYS` (one per install of its
@@ -1905,6 +1938,14 @@ async fn two_stores_spending_one_shoppers_points_at_once_spend_them_once(db: Db)
     let dear = products.iter().max_by_key(|p| p.price_cents).unwrap();
     let shoppers: Vec<_> = (1..=240).filter_map(|n| s.hub.get_customer(&format!("C{n:06}")).ok()).filter(|c| c.points > 0).take(6).collect();
     assert_eq!(shoppers.len(), 6, "six seeded shoppers with points");
+    // Each shopper's app code scanned at both stores: now a shopper of both.
+    for shopper in &shoppers {
+        let code = s.hub.sign_code(CodeKind::Customer, &shopper.id, 600).unwrap();
+        for till in [&a, &b] {
+            let (st, v) = s.call(reqwest::Method::POST, "/v1/lookup", Some(&till.token), Some(json!({"code": code}))).await;
+            assert_eq!(st, StatusCode::OK, "{v}");
+        }
+    }
     let (mut prev_a, mut prev_b) = (GENESIS_HASH.to_string(), GENESIS_HASH.to_string());
     for (n, shopper) in shoppers.iter().enumerate() {
         let qty = shopper.points / dear.price_cents + 1;

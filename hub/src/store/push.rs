@@ -133,8 +133,11 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
         None => None,
     };
     let customer = body.known_customer_id();
+    // Known *here*: a shopper of this store (home store, an order, a lookup or a visit
+    // here), as a device of the store has them cached — not anyone of the chain, or a
+    // store-1 token could move a store-2 shopper's points or pull them into its store.
     let customer_known = match customer {
-        Some(id) => tx.customer(id)?.is_some(),
+        Some(id) => tx.customer(id)?.is_some() && tx.stores_of_customer(id)?.contains(&device.store_id),
         None => false,
     };
     let points = match customer {
