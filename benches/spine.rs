@@ -202,6 +202,9 @@ async fn sync_parts(client: &omnikiosk::sync::HubClient, enrolment: omnikiosk::s
         }
     }
     println!("fetch alone: {} pages in {:.2} s", pages.len(), t.elapsed().as_secs_f64());
+    // What a page weighs on the wire (the kiosk holds it and its parse, twice at most).
+    let largest = pages.iter().map(|p| serde_json::to_vec(p).unwrap().len()).max().unwrap_or(0);
+    println!("largest page: {} KiB of JSON", largest / 1024);
     let secs = tokio::task::spawn_blocking(move || {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::open(dir.path(), &StoreConfig::default()).unwrap();

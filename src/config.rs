@@ -133,8 +133,9 @@ pub struct SyncConfig {
     /// Changes asked for per pull request.
     pub page_size: u32,
     /// Changes asked for per pull request while catching up (a round that began on a store
-    /// holding nothing pulled): fewer round trips and commits. A page is held twice at
-    /// most (one applied, the next arriving), about 0.5 KiB a change parsed.
+    /// holding nothing pulled): fewer round trips and commits. At most two pages are held
+    /// (one applied, the next arriving); a catch-up page of 5,000 is about 2 MiB of JSON
+    /// (2,000: 0.8 MiB), plus its parsed changes.
     pub catch_up_page_size: u32,
     /// How long the hub may hold a pull open when nothing is new (long-poll), seconds.
     pub long_poll_secs: u32,
