@@ -40,7 +40,7 @@ fn main() {
         let store = LocalStore::open(kdir.path(), &StoreConfig::default()).unwrap();
         omnikiosk::sync::enroll(&store, &url, &token, Default::default(), &cfg.sync).await.unwrap();
         let client = omnikiosk::sync::client_for(&store.require_enrolment().unwrap(), &cfg.sync).unwrap();
-        omnikiosk::sync::pull_until_current(&store, &client, cfg.sync.page_size, Duration::ZERO, |_| {}).await.unwrap();
+        omnikiosk::sync::pull_until_current(&store, &client, &cfg.sync, Duration::ZERO, |_| {}).await.unwrap();
         let customers: Vec<String> =
             store.orders(None).unwrap().into_iter().map(|o| o.customer_id).take(50).collect();
 
@@ -95,7 +95,7 @@ fn main() {
         let desk = LocalStore::open(ddir.path(), &StoreConfig::default()).unwrap();
         omnikiosk::sync::enroll(&desk, &url, &desk_token, Default::default(), &cfg.sync).await.unwrap();
         let desk_client = omnikiosk::sync::client_for(&desk.require_enrolment().unwrap(), &cfg.sync).unwrap();
-        omnikiosk::sync::pull_until_current(&desk, &desk_client, cfg.sync.page_size, Duration::ZERO, |_| {}).await.unwrap();
+        omnikiosk::sync::pull_until_current(&desk, &desk_client, &cfg.sync, Duration::ZERO, |_| {}).await.unwrap();
         let (desk_stop, desk_stopped) = tokio::sync::watch::channel(false);
         let desk_daemon = tokio::spawn(omnikiosk::sync::run_daemon(desk.clone(), desk_client, cfg.sync.clone(), desk_stopped, |_| {}));
         tokio::time::sleep(Duration::from_millis(300)).await;

@@ -25,7 +25,8 @@ struct Args {
     sync_products: usize,
     sync_orders: usize,
     samples: usize,
-    /// The kiosk's pull page size (its `[sync] page_size`).
+    /// The kiosk's pull page size while catching up (its `[sync] catch_up_page_size`): a
+    /// first sync is a catch-up.
     page: u32,
     /// Also time the first sync's two halves on their own: fetching every page with no
     /// apply, and applying the fetched pages with no HTTP.
@@ -33,7 +34,7 @@ struct Args {
 }
 
 fn args() -> Args {
-    let page = omnikiosk::config::SyncConfig::default().page_size;
+    let page = omnikiosk::config::SyncConfig::default().catch_up_page_size;
     let mut a = Args { customers: 1_000_000, sync_customers: 200_000, sync_products: 50_000, sync_orders: 5_000, samples: 20_000, page, parts: false };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -138,11 +139,11 @@ fn first_sync_bench(rt: &tokio::runtime::Runtime, a: &Args) {
         }));
         let kdir = tempfile::tempdir().unwrap();
         let store = LocalStore::open(kdir.path(), &StoreConfig::default()).unwrap();
-        let cfg = omnikiosk::config::SyncConfig::default();
+        let cfg = omnikiosk::config::SyncConfig { catch_up_page_size: a.page, ..Default::default() };
         omnikiosk::sync::enroll(&store, &url, &token, Default::default(), &cfg).await.unwrap();
         let client = omnikiosk::sync::client_for(&store.require_enrolment().unwrap(), &cfg).unwrap();
         let t = Instant::now();
-        let summary = omnikiosk::sync::pull_until_current(&store, &client, a.page, Duration::ZERO, |_| {}).await.unwrap();
+        let summary = omnikiosk::sync::pull_until_current(&store, &client, &cfg, Duration::ZERO, |_| {}).await.unwrap();
         let secs = t.elapsed().as_secs_f64();
         println!("kiosk counts: {:?}", store.counts().unwrap());
         if a.parts {
@@ -201,6 +202,9 @@ async fn sync_parts(client: &omnikiosk::sync::HubClient, enrolment: omnikiosk::s
         }
     }
     println!("fetch alone: {} pages in {:.2} s", pages.len(), t.elapsed().as_secs_f64());
+    // What a page weighs on the wire (the kiosk holds it and its parse, twice at most).
+    let largest = pages.iter().map(|p| serde_json::to_vec(p).unwrap().len()).max().unwrap_or(0);
+    println!("largest page: {} KiB of JSON", largest / 1024);
     let secs = tokio::task::spawn_blocking(move || {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::open(dir.path(), &StoreConfig::default()).unwrap();

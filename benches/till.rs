@@ -33,7 +33,7 @@ fn main() {
         let store = LocalStore::open(kdir.path(), &StoreConfig::default()).unwrap();
         omnikiosk::sync::enroll(&store, &url, &token, Default::default(), &cfg.sync).await.unwrap();
         let client = omnikiosk::sync::client_for(&store.require_enrolment().unwrap(), &cfg.sync).unwrap();
-        omnikiosk::sync::pull_until_current(&store, &client, cfg.sync.page_size, Duration::ZERO, |_| {}).await.unwrap();
+        omnikiosk::sync::pull_until_current(&store, &client, &cfg.sync, Duration::ZERO, |_| {}).await.unwrap();
         let skus: Vec<String> = store.products_in_stock(1).unwrap().into_iter().take(10).map(|p| p.product.sku).collect();
         let customers: Vec<String> = store.orders(None).unwrap().into_iter().map(|o| o.customer_id).take(50).collect();
 

@@ -16,7 +16,7 @@ fn cycles() -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_first_sync_then_restart_ends_equal_to_the_hub() {
     let hub = TestHub::start(SeedOptions { stores: 3, customers: 15_000, products: 1_500, orders: 300, seed: 11 }).await;
-    let reference = Kiosk::with_config("[sync]\npage_size = 50\n");
+    let reference = Kiosk::with_config("[sync]\npage_size = 50\ncatch_up_page_size = 50\n");
     reference.enroll(&hub.url(), &hub.device_token(1)).await;
     let full = reference.json(&["sync", "--once", "--json"]).await;
     let expected = reference.json(&["status", "--json"]).await;
@@ -24,7 +24,7 @@ async fn kill_9_during_first_sync_then_restart_ends_equal_to_the_hub() {
     assert!(pages > 5, "the first sync should take several pages at page_size 50, took {pages}");
 
     for cycle in 0..cycles() {
-        let kiosk = Kiosk::with_config("[sync]\npage_size = 50\n");
+        let kiosk = Kiosk::with_config("[sync]\npage_size = 50\ncatch_up_page_size = 50\n");
         kiosk.enroll(&hub.url(), &hub.device_token(1)).await;
         // Kill after a different number of progress lines each cycle.
         let kill_after = 2 + (cycle * 7) % 20;

@@ -339,7 +339,7 @@ async fn a_broken_hub_stops_the_round_with_a_clear_status_and_nothing_half_appli
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_stops_sync_with_a_clear_status_and_resumes_when_there_is_room() {
     let hub = TestHub::start(SeedOptions { stores: 2, customers: 16_000, products: 400, orders: 100, seed: 3 }).await;
-    let cramped = Kiosk::with_config("[store]\nmax_size_mb = 1\n[sync]\npage_size = 200\n");
+    let cramped = Kiosk::with_config("[store]\nmax_size_mb = 1\n[sync]\npage_size = 200\ncatch_up_page_size = 200\n");
     cramped.enroll(&hub.url(), &hub.device_token(1)).await;
     let out = cramped.run(&["sync", "--once"]).await;
     assert!(!out.status.success(), "1 MiB cannot hold the store");
@@ -349,7 +349,7 @@ async fn a_full_disk_stops_sync_with_a_clear_status_and_resumes_when_there_is_ro
 
     // What is there is whole pages: room again, and the kiosk ends exactly like one that
     // never ran out.
-    std::fs::write(cramped.config.as_ref().unwrap(), "[sync]\npage_size = 200\n").unwrap();
+    std::fs::write(cramped.config.as_ref().unwrap(), "[sync]\npage_size = 200\ncatch_up_page_size = 200\n").unwrap();
     cramped.json(&["sync", "--once", "--json"]).await;
     let reference = enrolled_kiosk(&hub, 1).await;
     assert_eq!(

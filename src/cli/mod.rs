@@ -807,7 +807,7 @@ async fn sync_once(store: &LocalStore, cfg: &Config) -> Result<SyncOnce, Failure
     };
     // Push first: the pull then brings the hub's truth with this kiosk's actions in it.
     let result = match sync::push_pending(store, &client, cfg.sync.push_batch).await {
-        Ok(pushed) => sync::pull_until_current(store, &client, cfg.sync.page_size, Duration::ZERO, report)
+        Ok(pushed) => sync::pull_until_current(store, &client, &cfg.sync, Duration::ZERO, report)
             .await
             .map(|pulled| SyncOnce { pushed, pulled }),
         Err(e) => Err(e),

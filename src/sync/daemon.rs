@@ -85,7 +85,7 @@ async fn pull_loop(w: Worker, on_event: &(impl Fn(DaemonEvent) + Sync)) {
     let wait = Duration::from_secs(cfg.long_poll_secs.into());
     let mut failing = false;
     while !*shutdown.borrow() {
-        let round = pull_until_current(&store, &client, cfg.page_size, wait, |_| {});
+        let round = pull_until_current(&store, &client, &cfg, wait, |_| {});
         let Some(result) = until_stopped(round, &mut shutdown).await else { break };
         match result {
             Ok(summary) => {

@@ -1,7 +1,8 @@
 //! A pull round: ask for pages after the stored cursor and apply each page together with
 //! its new cursor, until the hub says nothing more is waiting. While a page is applied the
 //! next one is already on its way (its cursor is the page's own), so catching up costs the
-//! slower of the network and the disk, not their sum.
+//! slower of the network and the disk, not their sum. A round catching up from an empty
+//! store asks for larger pages (`catch_up_page_size`).
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use serde::Serialize;
 
 use super::{blocking, HubClient, SyncError};
 use crate::clock::unix_now;
+use crate::config::SyncConfig;
 use crate::store::LocalStore;
 
 /// Progress of a round, for the terminal and the screen.
@@ -27,12 +29,13 @@ pub struct PullSummary {
     pub cursor: String,
 }
 
-/// Pulls until current. The first request may wait up to `first_wait` for news
-/// (long-poll); once something arrives, the rest of the round does not wait.
+/// Pulls until current, in pages of `cfg.page_size` (`cfg.catch_up_page_size` while
+/// catching up). The first request may wait up to `first_wait` for news (long-poll); once
+/// something arrives, the rest of the round does not wait.
 pub async fn pull_until_current(
     store: &LocalStore,
     client: &HubClient,
-    page_size: u32,
+    cfg: &SyncConfig,
     first_wait: Duration,
     mut progress: impl FnMut(PullProgress),
 ) -> Result<PullSummary, SyncError> {
@@ -41,7 +44,8 @@ pub async fn pull_until_current(
     let mut total = 0;
     // A store holding nothing pulled yet (a first sync) is written the faster way.
     let mut catch_up = if summary.cursor.is_empty() { blocking(store, |s| s.start_catch_up()).await? } else { None };
-    let mut fetched = client.pull(&summary.cursor, page_size, first_wait).await;
+    let page_size = |catch_up: &Option<_>| if catch_up.is_some() { cfg.catch_up_page_size } else { cfg.page_size };
+    let mut fetched = client.pull(&summary.cursor, page_size(&catch_up), first_wait).await;
     loop {
         let page = match fetched {
             Err(SyncError::CursorReset(why)) if !reset => {
@@ -55,7 +59,7 @@ pub async fn pull_until_current(
                 })
                 .await?;
                 summary.cursor.clear();
-                fetched = client.pull("", page_size, first_wait).await;
+                fetched = client.pull("", page_size(&catch_up), first_wait).await;
                 continue;
             }
             other => other?,
@@ -65,6 +69,7 @@ pub async fn pull_until_current(
         let has_more = page.has_more;
         let remaining = page.remaining.unwrap_or(0);
         let changed = n > 0 || cursor != summary.cursor;
+        let next_size = page_size(&catch_up);
         let mut round = catch_up.take();
         let apply = async move {
             if changed {
@@ -81,7 +86,7 @@ pub async fn pull_until_current(
         };
         let next = if has_more && n > 0 {
             // The next page travels while this one is written; a failed apply drops it.
-            let (applied, next) = tokio::join!(apply, client.pull(&cursor, page_size, Duration::ZERO));
+            let (applied, next) = tokio::join!(apply, client.pull(&cursor, next_size, Duration::ZERO));
             catch_up = applied?;
             Some(next)
         } else {

@@ -23,7 +23,7 @@ pub fn synced_store(hub: Hub, token: &str, dir: &Path) {
         let cfg = SyncConfig::default();
         omnikiosk::sync::enroll(&store, &url, token, Default::default(), &cfg).await.unwrap();
         let client = omnikiosk::sync::client_for(&store.require_enrolment().unwrap(), &cfg).unwrap();
-        omnikiosk::sync::pull_until_current(&store, &client, cfg.page_size, Duration::ZERO, |_| {}).await.unwrap();
+        omnikiosk::sync::pull_until_current(&store, &client, &cfg, Duration::ZERO, |_| {}).await.unwrap();
         let _ = stop.send(());
         server.await.unwrap().unwrap();
     });
