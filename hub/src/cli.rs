@@ -62,6 +62,10 @@ enum Command {
         /// The private key of --tls-cert (PEM).
         #[arg(long, requires = "tls_cert", value_name = "FILE")]
         tls_key: Option<std::path::PathBuf>,
+        /// Points one device may give in an hour (by hand or at the till); past it the hub
+        /// refuses a `loyalty.earn` and credits a sale only what is left, as a conflict.
+        #[arg(long, default_value_t = crate::DEFAULT_POINTS_PER_DEVICE_HOUR, value_parser = clap::value_parser!(i64).range(1..=100_000_000))]
+        points_per_device_hour: i64,
         /// Where `GET /metrics` (Prometheus) is served: its own listener, loopback by
         /// default, never the API's.
         #[arg(long, default_value = "127.0.0.1:8641", value_name = "ADDR")]
@@ -396,6 +400,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             tls_key,
             metrics_listen,
             dev,
+            points_per_device_hour,
         } => {
             // A proxy on the same host would open a token-less channel to the internet.
             if channel_token.is_none() && !dev {
@@ -432,6 +437,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     lookups_per_minute: Some(lookups_per_minute),
                     lookup_ttl_secs: Some(lookup_ttl_days * 86400),
                     tls,
+                    points_per_device_hour: Some(points_per_device_hour),
                     ..ServeConfig::default()
                 };
                 Ok(crate::serve(hub, listener, cfg, stop).await?)

@@ -78,6 +78,8 @@ pub struct ServeConfig {
     /// HTTPS with this certificate and key (`None`: plain HTTP, for loopback or behind a
     /// proxy that terminates TLS).
     pub tls: Option<crate::tls::TlsFiles>,
+    /// Points one device may give per hour (`None`: [`crate::DEFAULT_POINTS_PER_DEVICE_HOUR`]).
+    pub points_per_device_hour: Option<i64>,
 }
 
 #[derive(Clone)]
@@ -380,6 +382,7 @@ pub async fn serve(
     };
     hub.set_max_in_flight(cfg.max_in_flight.unwrap_or(crate::DEFAULT_MAX_IN_FLIGHT));
     hub.set_lookups_per_minute(cfg.lookups_per_minute.unwrap_or(crate::lookups::DEFAULT_LOOKUPS_PER_MINUTE));
+    hub.set_points_per_device_hour(cfg.points_per_device_hour.unwrap_or(crate::DEFAULT_POINTS_PER_DEVICE_HOUR));
     let lookup_ttl = cfg.lookup_ttl_secs.unwrap_or(crate::lookups::DEFAULT_LOOKUP_TTL_SECS);
     let no_show = cfg.no_show_secs.unwrap_or(crate::DEFAULT_NO_SHOW_SECS);
     let checkin_ttl = cfg.checkin_ttl_secs.unwrap_or(crate::DEFAULT_CHECKIN_TTL_SECS);

@@ -113,6 +113,8 @@ pub struct Hub {
     load: Arc<Load>,
     /// How many lookups each device may still make (in memory, per process).
     lookup_limit: Arc<lookups::LookupLimit>,
+    /// Points one device may give per hour ([`Hub::set_points_per_device_hour`]).
+    points_per_hour: Arc<std::sync::atomic::AtomicI64>,
     /// Cached signing key (it never changes once created).
     key: Arc<SigningKey>,
     /// Devices that showed their token lately (see [`Hub::device_by_token`]).
@@ -210,6 +212,11 @@ impl KnownDevices {
 
 /// Database jobs the hub runs or queues at once before it answers 429 (`ServeConfig`).
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 512;
+/// Points one device may give in an hour (earned by hand or at the till) before the hub
+/// refuses more (`serve --points-per-device-hour`): a stolen or tampered device cannot mint
+/// a fortune.
+pub const DEFAULT_POINTS_PER_DEVICE_HOUR: i64 = 20_000;
+
 /// What an overloaded hub asks callers to wait, in seconds (`Retry-After`).
 pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
 
@@ -371,6 +378,7 @@ impl Hub {
             seen: Arc::default(),
             load,
             lookup_limit: Arc::default(),
+            points_per_hour: Arc::new(std::sync::atomic::AtomicI64::new(DEFAULT_POINTS_PER_DEVICE_HOUR)),
             key: Arc::new(key),
             known_devices: Arc::default(),
             epoch: epoch.into(),
@@ -391,6 +399,12 @@ impl Hub {
     /// `lookup_rate_limited`.
     pub fn set_lookups_per_minute(&self, n: u32) {
         self.lookup_limit.set_per_minute(n);
+    }
+
+    /// Points one device may give in any hour; past it a `loyalty.earn` is refused
+    /// (`points_limit`) and a sale credits only what is left, as a conflict.
+    pub fn set_points_per_device_hour(&self, n: i64) {
+        self.points_per_hour.store(n, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Every database job of the hub, counted against the in-flight limit.
@@ -906,6 +920,7 @@ impl Hub {
         let (outbox_len, oldest, receipt_key) = (req.outbox_len, req.oldest_unsent_at, req.receipt_key.clone());
         // Shared with the store as it was last heard from, which may be in memory yet.
         let seen = self.seen.get(&device.id);
+        let points_per_hour = self.points_per_hour.load(std::sync::atomic::Ordering::Relaxed);
         let (results, scopes) = self.feed_tx(TxKind::StoreFeed(device.store_id), move |tx| {
             let now = now_secs();
             // The customers the ops name, held in one order before any is read: two
@@ -915,7 +930,7 @@ impl Hub {
             let qr_order_id = |qr: &str| code::verify(&key, qr, now).ok().filter(|c| c.kind == CodeKind::Order).map(|c| c.id);
             let mut results = Vec::with_capacity(ops.len());
             for op in &ops {
-                let outcome = store::push::push_op(tx, &device, op, now, &qr_order_id)?;
+                let outcome = store::push::push_op(tx, &device, op, now, points_per_hour, &qr_order_id)?;
                 let stop = matches!(outcome, OpOutcome::ExpectedSeq { .. });
                 results.push(OpResult { op_id: op.op_id.clone(), seq: op.seq, outcome });
                 if stop {

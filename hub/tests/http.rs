@@ -1243,6 +1243,7 @@ on_both_backends!(a_body_over_the_limit_is_too_large_and_the_largest_push_is_not
 on_both_backends!(a_sales_points_are_counted_by_the_chains_rule_not_by_the_till);
 on_both_backends!(a_device_keeps_at_most_eight_receipt_keys);
 on_both_backends!(a_device_acts_only_for_shoppers_of_its_own_store);
+on_both_backends!(a_device_gives_no_more_points_an_hour_than_the_hub_allows);
 
 /// The catalogue as a kiosk sees it (through a kiosk of store 3, which the tests do not
 /// watch).
@@ -1448,6 +1449,28 @@ async fn a_device_acts_only_for_shoppers_of_its_own_store(db: Db) {
     let (_, conflicts) = s.get("/v1/conflicts", CHANNEL).await;
     let ours = conflicts.as_array().unwrap().iter().filter(|c| c["code"] == "unknown_customer" && c["store_id"] == 1).count();
     assert_eq!(ours, 4, "{conflicts}");
+}
+
+/// A device gives at most `--points-per-device-hour` points in an hour: by hand past it is
+/// refused as `points_limit`; a sale past it is recorded and credits only what is left.
+async fn a_device_gives_no_more_points_an_hour_than_the_hub_allows(db: Db) {
+    let s = server_with(db, small(), ServeConfig { points_per_device_hour: Some(100), ..ServeConfig::default() }).await;
+    let k = s.kiosk(1).await;
+    let shopper = (1..=240).filter_map(|n| s.hub.get_customer(&format!("C{n:06}")).ok()).find(|c| c.home_store == Some(1)).unwrap();
+    let earn = |points: i64| json!({"customer_id": shopper.id, "points": points, "reason": "welcome"});
+    assert_eq!(s.push_op(&k, "give-1", "loyalty.earn", earn(60)).await["status"], "applied");
+    let over = s.push_op(&k, "give-2", "loyalty.earn", earn(60)).await;
+    assert_eq!((over["status"].as_str(), over["code"].as_str()), (Some("rejected"), Some("points_limit")), "{over}");
+    assert!(over["message"].as_str().unwrap().contains("40 are left"), "{over}");
+    assert_eq!(s.push_op(&k, "give-3", "loyalty.earn", earn(40)).await["status"], "applied");
+    let products = catalogue(&s).await;
+    let dear = products.iter().max_by_key(|p| p.price_cents).unwrap();
+    let sale = Till { customer_id: Some(&shopper.id), ..Till::staff(1, &k.id) }.receipt(1, GENESIS_HASH, vec![line(dear, 1, false)]);
+    assert!(sale.points_earned > 0);
+    assert_eq!(s.push_op(&k, "sale-past", "sale.complete", json!({"receipt": sale})).await["status"], "applied", "the sale itself is kept");
+    assert_eq!(s.hub.get_customer(&shopper.id).unwrap().points, shopper.points + 100, "nothing past the hour's allowance");
+    let (_, conflicts) = s.get("/v1/conflicts", CHANNEL).await;
+    assert_eq!(conflicts.as_array().unwrap().iter().filter(|c| c["code"] == "points_limit").count(), 2, "{conflicts}");
 }
 
 /// A device's receipt keys are kept up to `MAX_RECEIPT_KEYS` (one per install of its

@@ -395,6 +395,8 @@ pub trait HubTx {
     fn put_customer(&mut self, id: &str, c: &CustomerRow, updated_at: i64) -> Stored<()>;
     fn points(&mut self, id: &str) -> Stored<i64>;
     fn add_ledger(&mut self, e: &LedgerEntry<'_>) -> Stored<()>;
+    /// Points the device gave (ledger rows above zero) since `since`.
+    fn points_given_since(&mut self, device_id: &str, since: i64) -> Stored<i64>;
     fn cards(&mut self, id: &str) -> Stored<Vec<String>>;
     fn card_owner(&mut self, card: &str) -> Stored<Option<String>>;
     /// Replaces the customer's loyalty cards.

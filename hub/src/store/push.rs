@@ -57,7 +57,8 @@ fn conflict(op: &Op, device: &Device, code: String, message: String, hub_facts: 
 
 /// Applies one pushed op inside the caller's transaction. `qr_order_id` reads an order QR
 /// shown at handover (signature checked with the hub's key).
-pub fn push_op(tx: &mut dyn HubTx, device: &Device, op: &Op, now: i64, qr_order_id: &dyn Fn(&str) -> Option<String>) -> Result<OpOutcome, HubError> {
+/// `points_per_hour`: what the device may give in any hour ([`crate::Hub::set_points_per_device_hour`]).
+pub fn push_op(tx: &mut dyn HubTx, device: &Device, op: &Op, now: i64, points_per_hour: i64, qr_order_id: &dyn Fn(&str) -> Option<String>) -> Result<OpOutcome, HubError> {
     // Text no database can store is replaced, so an op carrying it is judged and recorded
     // like any other instead of failing on every retry and blocking the device's queue.
     let op = &without_nul(op);
@@ -78,7 +79,7 @@ pub fn push_op(tx: &mut dyn HubTx, device: &Device, op: &Op, now: i64, qr_order_
     }
     // A refused op must leave nothing behind: its writes sit in a savepoint.
     tx.savepoint(Savepoint::Begin)?;
-    let applied = OpBody::from_wire(op).map_err(Failure::from).and_then(|body| apply(tx, device, op, &body, now, qr_order_id));
+    let applied = OpBody::from_wire(op).map_err(Failure::from).and_then(|body| apply(tx, device, op, &body, now, points_per_hour, qr_order_id));
     let outcome = match applied {
         Ok(()) => {
             tx.savepoint(Savepoint::Release)?;
@@ -115,7 +116,7 @@ pub fn customers_named(ops: &[Op]) -> std::collections::BTreeSet<String> {
 }
 
 /// The hub's facts for `body`, the rules' verdict, then the op's effect.
-fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, qr_order_id: &dyn Fn(&str) -> Option<String>) -> Result<(), Failure> {
+fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, points_per_hour: i64, qr_order_id: &dyn Fn(&str) -> Option<String>) -> Result<(), Failure> {
     body.validate()?;
     let (staff_role, staff_till) = match body.staff_id() {
         Some(id) => match tx.staff_role(id, device.store_id)? {
@@ -199,6 +200,19 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
     }
     if let OpBody::ShiftClose { report } = body {
         check_report(tx, device, report)?;
+    }
+    // What the device may still give this hour (read for the ops that give points):
+    // points by hand past it are refused, a sale credits what is left.
+    let gives_points = matches!(body, OpBody::LoyaltyEarn { .. } | OpBody::SaleComplete { .. }) && customer_known;
+    let allowance = if gives_points { (points_per_hour - tx.points_given_since(&device.id, now - 3600)?).max(0) } else { 0 };
+    if let OpBody::LoyaltyEarn { points, .. } = body {
+        if *points > allowance {
+            return Err(Rejection::new(
+                "points_limit",
+                format!("this device may give {points_per_hour} points an hour; {allowance} are left, {points} were asked"),
+            )
+            .into());
+        }
     }
     match body {
         OpBody::OrderPick { staff_id, .. }
@@ -297,15 +311,17 @@ fn apply(tx: &mut dyn HubTx, device: &Device, op: &Op, body: &OpBody, now: i64, 
             // The chain's rule counts the points, not the device: a till that says more
             // (or another rule) is corrected, and the manager sees it as a conflict.
             let rule = tx.loyalty_rules()?.rules.get(&receipt.currency).copied().unwrap_or_default();
-            let credited = receipt.points_by_rule(rule);
+            let by_rule = receipt.points_by_rule(rule);
+            let credited = by_rule.min(allowance);
             record_sale(tx, &op.op_id, receipt, credited, now)?;
             if credited != receipt.points_earned {
-                let message = format!(
-                    "receipt {} says {} points earned; the chain's rule gives {credited}, and {credited} were credited",
-                    receipt.number, receipt.points_earned
-                );
+                let (code, message) = if credited < by_rule {
+                    ("points_limit", format!("receipt {} earns {by_rule} points; past this device's {points_per_hour} an hour, {credited} were credited", receipt.number))
+                } else {
+                    ("points_recomputed", format!("receipt {} says {} points earned; the chain's rule gives {credited}, and {credited} were credited", receipt.number, receipt.points_earned))
+                };
                 let facts = Some(serde_json::json!({ "points_credited": credited }));
-                tx.add_conflict(&conflict(op, device, "points_recomputed".into(), message, facts, now))?;
+                tx.add_conflict(&conflict(op, device, code.into(), message, facts, now))?;
             }
             if let Some(customer_id) = receipt.customer_id.as_deref() {
                 let (receipt_no, total_cents) = (receipt.number.as_str(), receipt.total_cents);

@@ -42,6 +42,13 @@ pub const LOYALTY_RULE_MIGRATION: &str = r#"
 CREATE TABLE loyalty_rules (currency TEXT PRIMARY KEY, earn_per_unit BIGINT NOT NULL, point_value_cents BIGINT NOT NULL);
 "#;
 
+/// Points a device gave (earned, by hand or at the till) since a moment: its ledger rows,
+/// by device and time (`HubTx::points_given_since`).
+pub const POINTS_LIMIT_MIGRATION: &str = "CREATE INDEX loyalty_ledger_by_device ON loyalty_ledger(device_id, at);";
+
+/// Points device `$1` gave since `$2` (`HubTx::points_given_since`).
+pub const POINTS_GIVEN_SINCE: &str = "SELECT CAST(coalesce(sum(delta), 0) AS BIGINT) FROM loyalty_ledger WHERE device_id = $1 AND at >= $2 AND delta > 0";
+
 /// Every currency's rule (`HubTx::loyalty_rules`).
 pub const LOYALTY_RULES: &str = "SELECT currency, earn_per_unit, point_value_cents FROM loyalty_rules ORDER BY currency";
 

@@ -3,7 +3,7 @@
 use postgres::Client;
 
 use crate::error::StorageError;
-use crate::store::sql::{CATALOGUE_MIGRATION, LOOKUPS_MIGRATION, RETURNS_MIGRATION, STAFF_MIGRATION, TILL_MIGRATION, LOYALTY_RULE_MIGRATION};
+use crate::store::sql::{CATALOGUE_MIGRATION, LOOKUPS_MIGRATION, LOYALTY_RULE_MIGRATION, POINTS_LIMIT_MIGRATION, RETURNS_MIGRATION, STAFF_MIGRATION, TILL_MIGRATION};
 
 /// Advisory lock key taken while migrating, so hubs starting together do not race.
 const MIGRATION_LOCK: i64 = 0x4f4d_4e49_4b49_4f53; // "OMNIKIOS"
@@ -31,7 +31,7 @@ pub fn migrate(c: &mut Client) -> Result<(), StorageError> {
 }
 
 /// Versioned schema migrations; version N is `MIGRATIONS[N - 1]`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, TILL_MIGRATION, RETURNS_MIGRATION, LOOKUPS_MIGRATION, CATALOGUE_MIGRATION, STAFF_MIGRATION, LOYALTY_RULE_MIGRATION];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, TILL_MIGRATION, RETURNS_MIGRATION, LOOKUPS_MIGRATION, CATALOGUE_MIGRATION, STAFF_MIGRATION, LOYALTY_RULE_MIGRATION, POINTS_LIMIT_MIGRATION];
 
 /// Text keys that results are ordered by use the "C" collation: byte order, as SQLite
 /// sorts, whatever locale the database was created with.

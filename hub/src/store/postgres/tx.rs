@@ -16,7 +16,7 @@ use crate::store::{
     LookupRow, ReadAhead, ReceiptRow, Relevance, Savepoint, ShiftFilter, ShiftRow, Stored, TimelineRow, Touchpoint, TouchpointKind,
 };
 use super::ahead::{self, Ahead, Behind};
-use crate::store::sql::{receipts_where, shifts_where, INSERT_LOYALTY_RULE, LOOKUPS_AFTER, LOOKUP_COLS, LOYALTY_RULES, RECEIPT_COLS, RENEW_LOOKUP, SHIFT_COLS, STAFF_COLS, STALE_LOOKUPS};
+use crate::store::sql::{receipts_where, shifts_where, INSERT_LOYALTY_RULE, LOOKUPS_AFTER, LOOKUP_COLS, LOYALTY_RULES, POINTS_GIVEN_SINCE, RECEIPT_COLS, RENEW_LOOKUP, SHIFT_COLS, STAFF_COLS, STALE_LOOKUPS};
 
 type Args<'a> = &'a [&'a (dyn ToSql + Sync)];
 
@@ -549,6 +549,13 @@ impl HubTx for PgTx<'_> {
         let sql = "INSERT INTO loyalty_ledger(op_id, customer_id, delta, reason, at, device_id) VALUES ($1, $2, $3, $4, $5, $6)";
         self.run(sql, &[&e.op_id, &e.customer_id, &e.delta, &e.reason, &e.at, &e.device_id])?;
         Ok(())
+    }
+
+    fn points_given_since(&mut self, device_id: &str, since: i64) -> Stored<i64> {
+        if !storable(device_id) {
+            return Ok(0);
+        }
+        self.number(POINTS_GIVEN_SINCE, &[&device_id, &since])
     }
 
     fn cards(&mut self, id: &str) -> Stored<Vec<String>> {

@@ -4,7 +4,7 @@ use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 
 use crate::error::StorageError;
-use crate::store::sql::{CATALOGUE_MIGRATION, LOOKUPS_MIGRATION, LOYALTY_RULE_MIGRATION, RETURNS_MIGRATION, STAFF_MIGRATION, TILL_MIGRATION};
+use crate::store::sql::{CATALOGUE_MIGRATION, LOOKUPS_MIGRATION, LOYALTY_RULE_MIGRATION, POINTS_LIMIT_MIGRATION, RETURNS_MIGRATION, STAFF_MIGRATION, TILL_MIGRATION};
 
 /// Brings the database to the newest schema.
 pub fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
@@ -18,6 +18,7 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
         M::up(CATALOGUE_MIGRATION),
         M::up(STAFF_MIGRATION),
         M::up(LOYALTY_RULE_MIGRATION),
+        M::up(POINTS_LIMIT_MIGRATION),
     ])
     .to_latest(conn)?)
 }

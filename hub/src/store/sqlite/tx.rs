@@ -12,7 +12,7 @@ use crate::store::{
     ConflictRow, CustomerRow, Device, EventRow, FeedRow, HelpFilter, HelpRow, HubTx, LedgerEntry, LoggedOp, OrderFilter, OrderRow, ReceiptFilter,
     LookupRow, ReceiptRow, Relevance, Savepoint, ShiftFilter, ShiftRow, Stored, TimelineRow, Touchpoint, TouchpointKind,
 };
-use crate::store::sql::{receipts_where, shifts_where, INSERT_LOYALTY_RULE, LOOKUPS_AFTER, LOOKUP_COLS, LOYALTY_RULES, RECEIPT_COLS, RENEW_LOOKUP, SHIFT_COLS, STAFF_COLS, STALE_LOOKUPS};
+use crate::store::sql::{receipts_where, shifts_where, INSERT_LOYALTY_RULE, LOOKUPS_AFTER, LOOKUP_COLS, LOYALTY_RULES, POINTS_GIVEN_SINCE, RECEIPT_COLS, RENEW_LOOKUP, SHIFT_COLS, STAFF_COLS, STALE_LOOKUPS};
 
 const ORDER_COLS: &str = "id, store_id, customer_id, status, pickup_code, lines, placed_at, promised_ready_at, updated_at, version";
 const HELP_COLS: &str = "id, store_id, device_id, customer_id, raised_at, taken_by, taken_at, done_by, done_at";
@@ -285,6 +285,10 @@ impl HubTx for SqliteTx<'_> {
         let sql = "INSERT INTO loyalty_ledger(op_id, customer_id, delta, reason, at, device_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
         self.run(sql, params![e.op_id, e.customer_id, e.delta, e.reason, e.at, e.device_id])?;
         Ok(())
+    }
+
+    fn points_given_since(&mut self, device_id: &str, since: i64) -> Stored<i64> {
+        Ok(self.one(POINTS_GIVEN_SINCE, params![device_id, since], |r| r.get(0))?.unwrap_or(0))
     }
 
     fn cards(&mut self, id: &str) -> Stored<Vec<String>> {
