@@ -497,10 +497,11 @@ async fn dispatch(cli: Cli) -> CmdResult {
                 (None, Some(file)) => read_token(&file)?,
                 (None, None) => return Err(Failure { message: "give the device token: --token TOKEN or --token-file FILE".into(), code: 1 }),
             };
-            let hub_ca = ca_file.as_deref().map(sync::read_ca).transpose()?;
-            if let Some(pem) = &hub_ca {
-                sync::certificates(&format!("--ca-file {}", ca_file.as_deref().unwrap_or_else(|| std::path::Path::new("")).display()), pem)?;
-            }
+            let hub_ca = match &ca_file {
+                // Checked here, to name the file; the client reads it again as the kept CA.
+                Some(path) => Some(sync::read_ca(path).and_then(|pem| sync::certificates(&format!("--ca-file {}", path.display()), &pem).map(|_| pem))?),
+                None => None,
+            };
             if insecure {
                 tracing::warn!("--insecure: plain http:// to the hub; anyone on this network can read the device token");
             }
